@@ -1,0 +1,73 @@
+import { errors as joseErrors, jwtVerify, type JWTHeaderParameters, type JWTPayload } from 'jose';
+import { DomainError } from '../errors/domain-error.js';
+import { toVerificationKey, type JwtAlgorithm, type VerificationKey } from './signing-keys.js';
+
+export interface AccessTokenClaims {
+  /** user id */
+  sub: string;
+  jti: string;
+  /** seconds, with millisecond fractions so that logout-all can be ordered against issuance */
+  iat: number;
+  exp: number;
+  roles: string[];
+  /** the refresh-token family (login session) this access token belongs to */
+  sid: string | undefined;
+}
+
+const ALGORITHMS: JwtAlgorithm[] = ['EdDSA', 'ES256'];
+
+export class AccessTokenVerifier {
+  private constructor(
+    private readonly keys: Map<string, VerificationKey>,
+    private readonly issuer: string,
+    private readonly audience: string,
+  ) {}
+
+  static async fromPems(publicPems: string[], issuer: string, audience: string): Promise<AccessTokenVerifier> {
+    const keys = new Map<string, VerificationKey>();
+    for (const pem of publicPems) {
+      const key = await toVerificationKey(pem);
+      keys.set(key.kid, key);
+    }
+    return new AccessTokenVerifier(keys, issuer, audience);
+  }
+
+  get verificationKeys(): VerificationKey[] {
+    return [...this.keys.values()];
+  }
+
+  async verify(token: string): Promise<AccessTokenClaims> {
+    let payload: JWTPayload;
+    try {
+      ({ payload } = await jwtVerify(token, (header: JWTHeaderParameters) => this.keyFor(header), {
+        issuer: this.issuer,
+        audience: this.audience,
+        algorithms: ALGORITHMS,
+        requiredClaims: ['sub', 'jti', 'iat', 'exp'],
+        typ: 'at+jwt',
+      }));
+    } catch (error) {
+      if (error instanceof joseErrors.JWTExpired) {
+        throw new DomainError(401, 'TOKEN_EXPIRED', 'The access token has expired');
+      }
+      throw new DomainError(401, 'INVALID_TOKEN', 'The access token is not valid');
+    }
+    const roles = Array.isArray(payload.roles) ? payload.roles.filter((r): r is string => typeof r === 'string') : [];
+    return {
+      sub: payload.sub as string,
+      jti: payload.jti as string,
+      iat: payload.iat as number,
+      exp: payload.exp as number,
+      roles,
+      sid: typeof payload.sid === 'string' ? payload.sid : undefined,
+    };
+  }
+
+  private keyFor(header: JWTHeaderParameters) {
+    const key = header.kid ? this.keys.get(header.kid) : undefined;
+    if (!key || key.alg !== header.alg) {
+      throw new joseErrors.JWKSNoMatchingKey();
+    }
+    return key.key;
+  }
+}

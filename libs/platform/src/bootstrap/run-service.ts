@@ -1,0 +1,112 @@
+import type { Server } from 'node:http';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { RequestMethod, type DynamicModule, type INestApplication, type Type } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import type { NestExpressApplication } from '@nestjs/platform-express';
+import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import type { NextFunction, Request, Response } from 'express';
+import { Logger } from 'nestjs-pino';
+import type { DataSourceOptions } from 'typeorm';
+import type { CommonConfig } from '../config/platform-config.js';
+import { runMigrationsWithLock } from '../database/run-migrations.js';
+import { renderError } from '../errors/error-body.js';
+import { ShutdownState } from '../lifecycle/shutdown-state.js';
+import { HttpMetrics } from '../metrics/http-metrics.js';
+
+export interface RunServiceOptions {
+  service: string;
+  config: CommonConfig;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  appModule: Type<any> | DynamicModule;
+  dataSource: DataSourceOptions;
+  docs: { title: string; description: string };
+}
+
+export const apiPrefix = (service: string): string => `api/${service}`;
+
+/** Nest application set up the same way in every service (and in tests that build one in-process). */
+export async function createServiceApp(options: RunServiceOptions): Promise<NestExpressApplication> {
+  const { config, service } = options;
+  const app = await NestFactory.create<NestExpressApplication>(options.appModule, { bufferLogs: true, bodyParser: false });
+  app.useLogger(app.get(Logger));
+  app.set('trust proxy', config.TRUST_PROXY.split(',').map((s) => s.trim()));
+  app.disable('x-powered-by');
+  app.use(app.get(HttpMetrics).middleware());
+  app.useBodyParser('json', { limit: config.BODY_LIMIT });
+  app.setGlobalPrefix(apiPrefix(service), {
+    exclude: [
+      { path: 'health/live', method: RequestMethod.GET },
+      { path: 'health/ready', method: RequestMethod.GET },
+      { path: 'metrics', method: RequestMethod.GET },
+    ],
+  });
+  const document = SwaggerModule.createDocument(
+    app,
+    new DocumentBuilder()
+      .setTitle(options.docs.title)
+      .setDescription(options.docs.description)
+      .setVersion('1')
+      .addBearerAuth()
+      .build(),
+  );
+  SwaggerModule.setup(`${apiPrefix(service)}/docs`, app, document, { jsonDocumentUrl: `${apiPrefix(service)}/docs/openapi.json` });
+  return app;
+}
+
+/** Errors raised before Nest's router (body parsing) still leave with the stable error body. */
+function lastResortErrorHandler(error: unknown, _req: Request, res: Response, next: NextFunction): void {
+  if (res.headersSent) {
+    next(error);
+    return;
+  }
+  const rendered = renderError(error);
+  res.status(rendered.body.statusCode).json(rendered.body);
+}
+
+/**
+ * Starts a service: optional migrations under the advisory lock, the HTTP server, and the
+ * SIGTERM sequence Kubernetes expects: readiness 503 at once, a drain delay while endpoints
+ * are removed, then the server stops accepting, in-flight requests finish, pools close, exit 0.
+ */
+export async function runService(options: RunServiceOptions): Promise<INestApplication> {
+  const { config } = options;
+  if (config.RUN_MIGRATIONS) {
+    const outcome = await runMigrationsWithLock(options.dataSource as DataSourceOptions & { schema: string; url: string });
+    process.stdout.write(
+      `${JSON.stringify({ level: 30, time: Date.now(), service: options.service, pod: config.POD_NAME, msg: outcome.applied.length > 0 ? `applied migrations: ${outcome.applied.join(', ')}` : 'migrations up to date', migrationsApplied: outcome.applied.length })}\n`,
+    );
+  }
+  const app = await createServiceApp(options);
+  app.use(lastResortErrorHandler);
+  await app.listen(config.PORT);
+  const logger = app.get(Logger);
+  logger.log({ port: config.PORT }, `${options.service} listening`);
+
+  let stopping = false;
+  const stop = async (signal: string): Promise<void> => {
+    if (stopping) {
+      return;
+    }
+    stopping = true;
+    app.get(ShutdownState).begin();
+    logger.log({ signal, drainMs: config.SHUTDOWN_DRAIN_MS }, 'shutdown: readiness is now 503, draining');
+    const deadline = setTimeout(() => {
+      logger.error('shutdown: in-flight work did not finish in time, exiting');
+      process.exit(1);
+    }, config.SHUTDOWN_DRAIN_MS + config.SHUTDOWN_TIMEOUT_MS);
+    deadline.unref();
+    await sleep(config.SHUTDOWN_DRAIN_MS);
+    const server = app.getHttpServer() as Server;
+    // Stop accepting; keep-alive sockets close once idle; requests in flight run to completion.
+    await new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      server.closeIdleConnections();
+    });
+    await app.close();
+    logger.log('shutdown complete');
+    process.exit(0);
+  };
+  process.once('SIGTERM', () => void stop('SIGTERM'));
+  process.once('SIGINT', () => void stop('SIGINT'));
+  return app;
+}

@@ -1,0 +1,36 @@
+export interface HttpResult<T = unknown> {
+  status: number;
+  headers: Headers;
+  body: T;
+}
+
+export interface RequestOptions {
+  token?: string;
+  body?: unknown;
+  /** sent as-is instead of JSON.stringify(body) */
+  rawBody?: string;
+  headers?: Record<string, string>;
+}
+
+/** A small fetch wrapper for tests: JSON in, parsed JSON (or text) out, never throws on status. */
+export async function request<T = any>(method: string, url: string, options: RequestOptions = {}): Promise<HttpResult<T>> {
+  const headers: Record<string, string> = { ...options.headers };
+  let body: string | undefined;
+  if (options.rawBody !== undefined) {
+    body = options.rawBody;
+    headers['content-type'] ??= 'application/json';
+  } else if (options.body !== undefined) {
+    body = JSON.stringify(options.body);
+    headers['content-type'] = 'application/json';
+  }
+  if (options.token) {
+    headers.authorization = `Bearer ${options.token}`;
+  }
+  const res = await fetch(url, { method, headers, body, signal: AbortSignal.timeout(30000) });
+  const text = await res.text();
+  let parsed: unknown = text;
+  if ((res.headers.get('content-type') ?? '').includes('json') && text !== '') {
+    parsed = JSON.parse(text);
+  }
+  return { status: res.status, headers: res.headers, body: parsed as T };
+}

@@ -1,0 +1,5 @@
+export * from './ports.js';
+export * from './replicas.js';
+export * from './databases.js';
+export * from './redis-server.js';
+export * from './http.js';

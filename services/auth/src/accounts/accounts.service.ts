@@ -1,0 +1,62 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DomainError, RevocationStore } from '@stocklab/platform';
+import { DataSource, QueryFailedError } from 'typeorm';
+import { SessionTokens } from '../tokens/session-tokens.service.js';
+import { User } from '../users/user.entity.js';
+import type { DeleteAccountDto, SignupDto } from './dto/signup.dto.js';
+import type { MeDto, UserDto } from './dto/user.dto.js';
+import { PasswordHasher } from './password-hasher.js';
+
+const PG_UNIQUE_VIOLATION = '23505';
+
+@Injectable()
+export class AccountsService {
+  constructor(
+    @InjectDataSource() private readonly dataSource: DataSource,
+    @Inject(PasswordHasher) private readonly passwords: PasswordHasher,
+    @Inject(SessionTokens) private readonly sessions: SessionTokens,
+    @Inject(RevocationStore) private readonly revocations: RevocationStore,
+  ) {}
+
+  async signup(dto: SignupDto): Promise<UserDto> {
+    const passwordHash = await this.passwords.hash(dto.password);
+    try {
+      const user = await this.dataSource.getRepository(User).save({ email: dto.email, nickname: dto.nickname, passwordHash });
+      return { id: user.id, email: user.email, nickname: user.nickname, createdAt: user.createdAt.toISOString() };
+    } catch (error) {
+      if (error instanceof QueryFailedError && (error.driverError as { code?: string }).code === PG_UNIQUE_VIOLATION) {
+        const constraint = (error.driverError as { constraint?: string }).constraint ?? '';
+        if (constraint.includes('nickname')) {
+          throw new DomainError(409, 'NICKNAME_TAKEN', 'That nickname is already taken');
+        }
+        throw new DomainError(409, 'EMAIL_TAKEN', 'An account with that email already exists');
+      }
+      throw error;
+    }
+  }
+
+  async me(userId: string): Promise<MeDto> {
+    const user = await this.dataSource.getRepository(User).findOneBy({ id: userId, isActive: true });
+    if (!user) {
+      throw new DomainError(401, 'INVALID_TOKEN', 'The account behind this token no longer exists');
+    }
+    return { id: user.id, email: user.email, nickname: user.nickname, roles: user.roles };
+  }
+
+  /** Deactivates the account and refuses every token it holds. */
+  async deactivate(userId: string, dto: DeleteAccountDto): Promise<void> {
+    const user = await this.dataSource
+      .getRepository(User)
+      .findOne({ where: { id: userId, isActive: true }, select: { id: true, passwordHash: true } });
+    if (!user || !(await this.passwords.verify(user.passwordHash, dto.password))) {
+      throw new DomainError(403, 'INVALID_PASSWORD', 'The password is not correct');
+    }
+    // Redis first: if it is down nothing changes (503), and tokens die before the row does.
+    await this.revocations.revokeAllForUser(userId);
+    await this.dataSource.transaction(async (manager) => {
+      await manager.update(User, { id: userId }, { isActive: false, deactivatedAt: new Date() });
+      await this.sessions.revokeSessions(manager, { userId });
+    });
+  }
+}

@@ -1,0 +1,35 @@
+import { ApiProperty } from '@nestjs/swagger';
+import { Transform } from 'class-transformer';
+import { IsEmail, IsString, Matches, MaxLength, MinLength } from 'class-validator';
+
+export const normalizeEmail = ({ value }: { value: unknown }): unknown =>
+  typeof value === 'string' ? value.trim().toLowerCase() : value;
+
+export class SignupDto {
+  @ApiProperty({ example: 'investor@example.com' })
+  @Transform(normalizeEmail)
+  @IsString()
+  @MaxLength(254)
+  @IsEmail()
+  email: string;
+
+  @ApiProperty({ minLength: 10, maxLength: 256 })
+  @IsString()
+  @MinLength(10)
+  @MaxLength(256)
+  password: string;
+
+  @ApiProperty({ example: '가치투자자', description: '2-30 letters, digits, _ or -' })
+  @Transform(({ value }: { value: unknown }) => (typeof value === 'string' ? value.trim() : value))
+  @IsString()
+  @Matches(/^[\p{L}\p{N}_-]{2,30}$/u, { message: 'nickname must be 2-30 letters, digits, _ or -' })
+  nickname: string;
+}
+
+export class DeleteAccountDto {
+  @ApiProperty()
+  @IsString()
+  @MinLength(1)
+  @MaxLength(256)
+  password: string;
+}

@@ -1,0 +1,88 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DomainError, RevocationStore, type AuthenticatedUser } from '@stocklab/platform';
+import { DataSource } from 'typeorm';
+import { PasswordHasher } from '../accounts/password-hasher.js';
+import { SessionTokens } from '../tokens/session-tokens.service.js';
+import { hashRefreshToken } from '../tokens/token-issuer.js';
+import { User } from '../users/user.entity.js';
+import type { LoginDto, TokenPairDto } from './dto/login.dto.js';
+import { LoginThrottle } from './login-throttle.js';
+import { RefreshToken } from './refresh-token.entity.js';
+
+const invalidCredentials = () => new DomainError(401, 'INVALID_CREDENTIALS', 'Email or password is incorrect');
+const invalidRefresh = () => new DomainError(401, 'INVALID_REFRESH_TOKEN', 'The refresh token is not valid');
+
+@Injectable()
+export class SessionsService {
+  constructor(
+    @InjectDataSource() private readonly dataSource: DataSource,
+    @Inject(PasswordHasher) private readonly passwords: PasswordHasher,
+    @Inject(LoginThrottle) private readonly throttle: LoginThrottle,
+    @Inject(SessionTokens) private readonly sessions: SessionTokens,
+    @Inject(RevocationStore) private readonly revocations: RevocationStore,
+  ) {}
+
+  async login(dto: LoginDto, clientAddress: string): Promise<TokenPairDto> {
+    await this.throttle.assertAllowed(dto.email, clientAddress);
+    const user = await this.dataSource.getRepository(User).findOne({
+      where: { email: dto.email, isActive: true },
+      select: { id: true, roles: true, passwordHash: true },
+    });
+    if (!(await this.passwords.verify(user?.passwordHash, dto.password)) || !user) {
+      await this.throttle.recordFailure(dto.email, clientAddress);
+      throw invalidCredentials();
+    }
+    await this.throttle.recordSuccess(dto.email);
+    return this.dataSource.transaction((manager) => this.sessions.issuePair(manager, user));
+  }
+
+  /** Rotates a refresh token; a token presented twice revokes its whole family. */
+  async refresh(refreshToken: string): Promise<TokenPairDto> {
+    const hash = hashRefreshToken(refreshToken);
+    const rotated = await this.dataSource.transaction(async (manager) => {
+      // TypeORM returns [rows, affectedCount] for an UPDATE ... RETURNING on PostgreSQL
+      const [claimed] = (await manager.query(
+        `UPDATE auth.refresh_tokens SET used_at = now()
+          WHERE token_hash = $1 AND used_at IS NULL AND revoked_at IS NULL AND expires_at > now()
+          RETURNING user_id AS "userId", family_id AS "familyId"`,
+        [hash],
+      )) as [Pick<RefreshToken, 'userId' | 'familyId'>[], number];
+      const row = claimed[0];
+      if (!row) {
+        return undefined;
+      }
+      const user = await manager.findOne(User, { where: { id: row.userId, isActive: true }, select: { id: true, roles: true } });
+      if (!user) {
+        throw invalidRefresh();
+      }
+      return this.sessions.issuePair(manager, user, row.familyId);
+    });
+    if (rotated) {
+      return rotated;
+    }
+    const known = await this.dataSource.getRepository(RefreshToken).findOne({
+      where: { tokenHash: hash },
+      select: { id: true, familyId: true, usedAt: true, revokedAt: true },
+    });
+    if (known?.usedAt && !known.revokedAt) {
+      // Reuse of a rotated token: someone else holds a copy. Kill the whole session.
+      await this.dataSource.transaction((manager) => this.sessions.revokeSessions(manager, { familyId: known.familyId }));
+      throw new DomainError(401, 'REFRESH_TOKEN_REUSED', 'The refresh token was already used; the session has been revoked');
+    }
+    throw invalidRefresh();
+  }
+
+  async logout(user: AuthenticatedUser): Promise<void> {
+    await this.revocations.revokeToken(user.claims.jti, user.claims.exp);
+    const familyId = user.claims.sid;
+    if (familyId) {
+      await this.dataSource.transaction((manager) => this.sessions.revokeSessions(manager, { familyId, userId: user.id }));
+    }
+  }
+
+  async logoutAll(user: AuthenticatedUser): Promise<void> {
+    await this.revocations.revokeAllForUser(user.id);
+    await this.dataSource.transaction((manager) => this.sessions.revokeSessions(manager, { userId: user.id }));
+  }
+}
