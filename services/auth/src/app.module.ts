@@ -7,11 +7,12 @@ import { authDataSourceOptions } from './data-source.js';
 import { JwksController } from './keys/jwks.controller.js';
 import { SessionsController } from './sessions/sessions.controller.js';
 import { SessionsService } from './sessions/sessions.service.js';
+import type { TokenIssuer } from './tokens/token-issuer.js';
 import { TokensModule } from './tokens/tokens.module.js';
 
 @Module({})
 export class AppModule {
-  static register(config: AuthConfig): DynamicModule {
+  static register(config: AuthConfig, issuer: TokenIssuer): DynamicModule {
     return {
       module: AppModule,
       imports: [
@@ -21,7 +22,7 @@ export class AppModule {
           dataSource: authDataSourceOptions(config),
           maxAccessTokenLifetimeSeconds: config.ACCESS_TOKEN_TTL_SECONDS,
         }),
-        TokensModule,
+        TokensModule.register(issuer),
       ],
       controllers: [AccountsController, SessionsController, JwksController],
       providers: [AccountsService, SessionsService],

@@ -1,12 +1,14 @@
 import type { Server } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { RequestMethod, type DynamicModule, type INestApplication, type Type } from '@nestjs/common';
+import { NotFoundException, RequestMethod, type DynamicModule, type INestApplication, type Type } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import type { NextFunction, Request, Response } from 'express';
 import { Logger } from 'nestjs-pino';
 import type { DataSourceOptions } from 'typeorm';
+import { resolvePublicKeys } from '../auth/resolve-keys.js';
+import { exitOnConfigError } from '../config/config-schema.js';
 import type { CommonConfig } from '../config/platform-config.js';
 import { runMigrationsWithLock } from '../database/run-migrations.js';
 import { renderError } from '../errors/error-body.js';
@@ -27,7 +29,11 @@ export const apiPrefix = (service: string): string => `api/${service}`;
 /** Nest application set up the same way in every service (and in tests that build one in-process). */
 export async function createServiceApp(options: RunServiceOptions): Promise<NestExpressApplication> {
   const { config, service } = options;
-  const app = await NestFactory.create<NestExpressApplication>(options.appModule, { bufferLogs: true, bodyParser: false });
+  const app = await NestFactory.create<NestExpressApplication>(options.appModule, {
+    bufferLogs: true,
+    bodyParser: false,
+    abortOnError: false,
+  });
   app.useLogger(app.get(Logger));
   app.set('trust proxy', config.TRUST_PROXY.split(',').map((s) => s.trim()));
   app.disable('x-powered-by');
@@ -53,6 +59,16 @@ export async function createServiceApp(options: RunServiceOptions): Promise<Nest
   return app;
 }
 
+/** Start-up happens before (or without) the pino logger: same JSON shape, written directly. */
+function logStartupLine(options: RunServiceOptions, level: number, msg: string, extra: Record<string, unknown>): void {
+  const line = { level, time: Date.now(), service: options.service, pod: options.config.POD_NAME, msg, ...extra };
+  process.stdout.write(`${JSON.stringify(line)}\n`);
+}
+
+function notFoundHandler(req: Request, res: Response): void {
+  res.status(404).json(renderError(new NotFoundException(`Cannot ${req.method} ${req.path}`)).body);
+}
+
 /** Errors raised before Nest's router (body parsing) still leave with the stable error body. */
 function lastResortErrorHandler(error: unknown, _req: Request, res: Response, next: NextFunction): void {
   if (res.headersSent) {
@@ -70,15 +86,26 @@ function lastResortErrorHandler(error: unknown, _req: Request, res: Response, ne
  */
 export async function runService(options: RunServiceOptions): Promise<INestApplication> {
   const { config } = options;
-  if (config.RUN_MIGRATIONS) {
-    const outcome = await runMigrationsWithLock(options.dataSource as DataSourceOptions & { schema: string; url: string });
-    process.stdout.write(
-      `${JSON.stringify({ level: 30, time: Date.now(), service: options.service, pod: config.POD_NAME, msg: outcome.applied.length > 0 ? `applied migrations: ${outcome.applied.join(', ')}` : 'migrations up to date', migrationsApplied: outcome.applied.length })}\n`,
-    );
+  await exitOnConfigError(() => resolvePublicKeys(config));
+  let app: NestExpressApplication;
+  try {
+    if (config.RUN_MIGRATIONS) {
+      const outcome = await runMigrationsWithLock(options.dataSource as DataSourceOptions & { schema: string; url: string });
+      logStartupLine(options, 30, outcome.applied.length > 0 ? `applied migrations: ${outcome.applied.join(', ')}` : 'migrations up to date', {
+        migrationsApplied: outcome.applied.length,
+      });
+    }
+    app = await createServiceApp(options);
+    await app.init();
+    // after init, so that these come after Nest's routes: unmatched paths Nest's router never saw
+    // (malformed percent-encoding) and errors raised before it (body parsing)
+    app.use(notFoundHandler);
+    app.use(lastResortErrorHandler);
+    await app.listen(config.PORT);
+  } catch (error) {
+    logStartupLine(options, 60, `start-up failed: ${error instanceof Error ? error.message : String(error)}`, {});
+    process.exit(1);
   }
-  const app = await createServiceApp(options);
-  app.use(lastResortErrorHandler);
-  await app.listen(config.PORT);
   const logger = app.get(Logger);
   logger.log({ port: config.PORT }, `${options.service} listening`);
 

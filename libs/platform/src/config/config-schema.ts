@@ -189,3 +189,16 @@ export function loadConfigOrExit<S extends ConfigSchema>(schema: S, env: NodeJS.
     throw error;
   }
 }
+
+/** Runs a start-up step whose failure is a configuration problem: one line, exit 78. */
+export async function exitOnConfigError<T>(step: () => T | Promise<T>): Promise<T> {
+  try {
+    return await step();
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`${error.message}\n`);
+      process.exit(78);
+    }
+    throw error;
+  }
+}

@@ -1,4 +1,4 @@
-import { Module } from '@nestjs/common';
+import { Module, type DynamicModule } from '@nestjs/common';
 import { CONFIG, REDIS } from '@stocklab/platform';
 import type { Redis } from 'ioredis';
 import { PasswordHasher } from '../accounts/password-hasher.js';
@@ -9,7 +9,6 @@ import { TokenIssuer } from './token-issuer.js';
 
 @Module({
   providers: [
-    { provide: TokenIssuer, inject: [CONFIG], useFactory: (config: AuthConfig) => TokenIssuer.create(config) },
     { provide: PasswordHasher, useValue: new PasswordHasher() },
     {
       provide: LoginThrottle,
@@ -25,4 +24,9 @@ import { TokenIssuer } from './token-issuer.js';
   ],
   exports: [TokenIssuer, PasswordHasher, LoginThrottle, SessionTokens],
 })
-export class TokensModule {}
+export class TokensModule {
+  /** The issuer is built before Nest starts, so that a bad key is a one-line configuration error. */
+  static register(issuer: TokenIssuer): DynamicModule {
+    return { module: TokensModule, providers: [{ provide: TokenIssuer, useValue: issuer }], exports: [TokenIssuer] };
+  }
+}

@@ -1,0 +1,48 @@
+import assert from 'node:assert/strict';
+import { connect } from 'node:net';
+import { after, before, describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { request } from '@stocklab/test-support';
+import { newUser, startAuthCluster, type AuthCluster } from './support.js';
+
+describe('graceful shutdown on SIGTERM', () => {
+  let cluster: AuthCluster;
+
+  before(async () => {
+    cluster = await startAuthCluster(1, { SHUTDOWN_DRAIN_MS: '1500', SHUTDOWN_TIMEOUT_MS: '5000' });
+  });
+  after(() => cluster.close());
+
+  it('turns readiness 503 at once, lets the in-flight request finish, and exits 0', async () => {
+    const replica = cluster.replicas.at(0);
+    const body = JSON.stringify(newUser());
+    const half = Math.floor(body.length / 2);
+
+    // An in-flight request: headers and half the body sent, the rest held back.
+    const socket = connect(replica.port, '127.0.0.1');
+    let response = '';
+    socket.on('data', (chunk) => (response += chunk.toString()));
+    const closed = new Promise<void>((resolve) => socket.on('close', () => resolve()));
+    await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
+    socket.write(
+      `POST /api/auth/signup HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body.slice(0, half)}`,
+    );
+    await sleep(100);
+
+    replica.signal('SIGTERM');
+    let readiness = 0;
+    for (let i = 0; i < 50 && readiness !== 503; i += 1) {
+      readiness = (await request('GET', `${replica.url}/health/ready`)).status;
+    }
+    assert.equal(readiness, 503, 'readiness reports 503 during the drain');
+    assert.equal(replica.running, true, 'still serving during the drain');
+    assert.equal((await request('GET', `${replica.url}/health/live`)).status, 200, 'liveness stays up while draining');
+
+    socket.write(body.slice(half));
+    await closed;
+    assert.match(response, /^HTTP\/1\.1 201 /, `the in-flight request completed: ${response.slice(0, 80)}`);
+
+    const exit = await replica.exited();
+    assert.deepEqual(exit, { code: 0, signal: null });
+  });
+});

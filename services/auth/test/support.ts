@@ -1,0 +1,107 @@
+import { randomUUID } from 'node:crypto';
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { generateSigningKeyPair, type SigningKeyPair } from '@stocklab/platform';
+import {
+  createTestDatabase,
+  request,
+  startReplicas,
+  testRedisUrl,
+  uniqueKeyPrefix,
+  type ReplicaSet,
+  type TestDatabase,
+} from '@stocklab/test-support';
+
+/** dist-spec/test/support.js -> services/auth/dist/main.js */
+export const AUTH_ENTRY = resolve(dirname(fileURLToPath(import.meta.url)), '../../dist/main.js');
+
+export interface AuthCluster {
+  db: TestDatabase;
+  keys: SigningKeyPair;
+  env: Record<string, string>;
+  replicas: ReplicaSet;
+  close(): Promise<void>;
+}
+
+export function authEnv(db: TestDatabase, keys: SigningKeyPair, overrides: Record<string, string> = {}): Record<string, string> {
+  return {
+    NODE_ENV: 'test',
+    DATABASE_URL: db.url,
+    REDIS_URL: testRedisUrl(),
+    REDIS_KEY_PREFIX: uniqueKeyPrefix('auth'),
+    JWT_PRIVATE_KEY: keys.privateKeyPem,
+    JWT_PUBLIC_KEYS: keys.publicKeyPem,
+    LOG_LEVEL: 'warn',
+    SHUTDOWN_DRAIN_MS: '100',
+    ...overrides,
+  };
+}
+
+/** A throwaway database and `count` auth replicas as real processes sharing it and Redis. */
+export async function startAuthCluster(count: number, overrides: Record<string, string> = {}): Promise<AuthCluster> {
+  const db = await createTestDatabase('stocklab_auth');
+  const keys = generateSigningKeyPair();
+  const env = authEnv(db, keys, overrides);
+  let replicas: ReplicaSet;
+  try {
+    replicas = await startReplicas(count, { entry: AUTH_ENTRY, env, name: 'auth' });
+  } catch (error) {
+    await db.drop();
+    throw error;
+  }
+  return {
+    db,
+    keys,
+    env,
+    replicas,
+    async close() {
+      await replicas.stopAll(5000);
+      await db.drop();
+    },
+  };
+}
+
+export interface NewUser {
+  email: string;
+  password: string;
+  nickname: string;
+}
+
+/** A fresh, unique user (fixtures are factories, never shared seed state). */
+export function newUser(): NewUser {
+  const id = randomUUID().slice(0, 8);
+  return { email: `user-${id}@example.com`, password: `pw-${id}-long-enough`, nickname: `u_${id}` };
+}
+
+export interface TokenPair {
+  accessToken: string;
+  refreshToken: string;
+}
+
+export async function signupAndLogin(baseUrl: string, user = newUser(), loginUrl = baseUrl): Promise<{ user: NewUser; id: string; tokens: TokenPair }> {
+  const signup = await request<{ id: string }>('POST', `${baseUrl}/api/auth/signup`, { body: user });
+  if (signup.status !== 201) {
+    throw new Error(`signup failed: ${signup.status} ${JSON.stringify(signup.body)}`);
+  }
+  const tokens = await login(loginUrl, user);
+  return { user, id: signup.body.id, tokens };
+}
+
+export async function login(baseUrl: string, user: Pick<NewUser, 'email' | 'password'>): Promise<TokenPair> {
+  const res = await request<TokenPair>('POST', `${baseUrl}/api/auth/login`, { body: { email: user.email, password: user.password } });
+  if (res.status !== 200) {
+    throw new Error(`login failed: ${res.status} ${JSON.stringify(res.body)}`);
+  }
+  return res.body;
+}
+
+export function assertErrorBody(body: unknown): asserts body is { statusCode: number; error: string; message: string; code: string } {
+  const b = body as Record<string, unknown>;
+  const keys = Object.keys(b).sort().join(',');
+  if (keys !== 'code,error,message,statusCode') {
+    throw new Error(`not the stable error body: ${JSON.stringify(body)}`);
+  }
+  if (typeof b.statusCode !== 'number' || typeof b.code !== 'string' || typeof b.message !== 'string' || typeof b.error !== 'string') {
+    throw new Error(`error body has wrong types: ${JSON.stringify(body)}`);
+  }
+}
