@@ -11,9 +11,21 @@ export default tseslint.config(
       parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname },
     },
     rules: {
-      '@typescript-eslint/no-floating-promises': 'error',
+      // node:test's describe/it/hooks return promises that the runner itself awaits
+      '@typescript-eslint/no-floating-promises': [
+        'error',
+        {
+          allowForKnownSafeCalls: [
+            {
+              from: 'package',
+              package: 'node:test',
+              name: ['describe', 'it', 'test', 'suite', 'before', 'after', 'beforeEach', 'afterEach'],
+            },
+          ],
+        },
+      ],
       '@typescript-eslint/no-misused-promises': 'error',
-      '@typescript-eslint/switch-exhaustiveness-check': 'error',
+      '@typescript-eslint/switch-exhaustiveness-check': ['error', { considerDefaultExhaustiveForUnions: true }],
       '@typescript-eslint/no-extraneous-class': 'off',
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
       '@typescript-eslint/require-await': 'off',
@@ -21,7 +33,14 @@ export default tseslint.config(
       curly: ['error', 'all'],
       'no-restricted-imports': [
         'error',
-        { patterns: [{ group: ['@stocklab/*/src/*', '@stocklab/*/dist/*'], message: 'Import workspace packages from their root.' }] },
+        {
+          patterns: [
+            {
+              group: ['@stocklab/*/src/*', '@stocklab/*/dist/*'],
+              message: 'Import workspace packages from their root.',
+            },
+          ],
+        },
       ],
     },
   },

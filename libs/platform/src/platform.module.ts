@@ -59,7 +59,8 @@ export class PlatformModule {
           },
           redact: ['req.headers.authorization', 'req.headers.cookie', 'res.headers["set-cookie"]'],
           autoLogging: { ignore: (req) => QUIET_PATHS.has((req.url ?? '').split('?')[0] ?? '') },
-          customLogLevel: (_req, res, err) => (err || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'info'),
+          customLogLevel: (_req, res, err) =>
+            err || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'info',
         },
       }),
       TerminusModule.forRoot({ errorLogStyle: 'json', logger: false }),
@@ -77,12 +78,17 @@ export class PlatformModule {
         {
           provide: REDIS,
           useFactory: (): Redis =>
-            createRedisClient({ url: config.REDIS_URL, keyPrefix: config.REDIS_KEY_PREFIX, connectionName: `${service}:${config.POD_NAME}` }),
+            createRedisClient({
+              url: config.REDIS_URL,
+              keyPrefix: config.REDIS_KEY_PREFIX,
+              connectionName: `${service}:${config.POD_NAME}`,
+            }),
         },
         RedisLifecycle,
         {
           provide: AccessTokenVerifier,
-          useFactory: () => AccessTokenVerifier.fromPems(resolvePublicKeys(config), config.JWT_ISSUER, config.JWT_AUDIENCE),
+          useFactory: () =>
+            AccessTokenVerifier.fromPems(resolvePublicKeys(config), config.JWT_ISSUER, config.JWT_AUDIENCE),
         },
         {
           provide: RevocationStore,

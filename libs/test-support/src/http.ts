@@ -13,7 +13,11 @@ export interface RequestOptions {
 }
 
 /** A small fetch wrapper for tests: JSON in, parsed JSON (or text) out, never throws on status. */
-export async function request<T = any>(method: string, url: string, options: RequestOptions = {}): Promise<HttpResult<T>> {
+export async function request<T = any>(
+  method: string,
+  url: string,
+  options: RequestOptions = {},
+): Promise<HttpResult<T>> {
   const headers: Record<string, string> = { ...options.headers };
   let body: string | undefined;
   if (options.rawBody !== undefined) {

@@ -4,7 +4,8 @@ export const authConfigSchema = {
   ...commonConfigSchema,
   PORT: int({ description: 'HTTP port', min: 1, max: 65535, default: '3001' }),
   JWT_PRIVATE_KEY: pemList({
-    description: 'PEM private key (Ed25519 or P-256) that signs access tokens; auth only; its public key must be in JWT_PUBLIC_KEYS',
+    description:
+      'PEM private key (Ed25519 or P-256) that signs access tokens; auth only; its public key must be in JWT_PUBLIC_KEYS',
     label: /PRIVATE KEY/,
     secret: true,
   }),
@@ -22,7 +23,12 @@ export const authConfigSchema = {
     max: 100000,
     default: '5',
   }),
-  LOGIN_FAILURE_WINDOW_SECONDS: int({ description: 'Window of the failed-login counters', min: 1, max: 86400, default: '900' }),
+  LOGIN_FAILURE_WINDOW_SECONDS: int({
+    description: 'Window of the failed-login counters',
+    min: 1,
+    max: 86400,
+    default: '900',
+  }),
 };
 
 export type AuthConfig = ConfigOf<typeof authConfigSchema>;

@@ -33,6 +33,9 @@ describe('configuration at start', () => {
   it('stops when NODE_ENV=production and no signing key is configured', () => {
     const result = start({ NODE_ENV: 'production' });
     assert.equal(result.status, 78);
-    assert.match(result.stderr.trim(), /^Invalid configuration: JWT_(PUBLIC|PRIVATE)_KEYS? is required when NODE_ENV=production$/);
+    assert.match(
+      result.stderr.trim(),
+      /^Invalid configuration: JWT_(PUBLIC|PRIVATE)_KEYS? is required when NODE_ENV=production$/,
+    );
   });
 });

@@ -15,14 +15,25 @@ describe('migrations', () => {
 
   it('run exactly once when three replicas start together on an empty database', async () => {
     db = await createTestDatabase('stocklab_auth');
-    replicas = await startReplicas(3, { entry: AUTH_ENTRY, env: authEnv(db, generateSigningKeyPair(), { RUN_MIGRATIONS: 'true' }), name: 'auth' });
+    replicas = await startReplicas(3, {
+      entry: AUTH_ENTRY,
+      env: authEnv(db, generateSigningKeyPair(), { RUN_MIGRATIONS: 'true' }),
+      name: 'auth',
+    });
 
     const outcomes = replicas.replicas.map((r) => {
-      const line = r.logs().split('\n').find((l) => l.includes('"migrationsApplied"'));
+      const line = r
+        .logs()
+        .split('\n')
+        .find((l) => l.includes('"migrationsApplied"'));
       assert.ok(line, `${r.name} logged its migration outcome`);
       return (JSON.parse(line) as { migrationsApplied: number }).migrationsApplied;
     });
-    assert.equal(outcomes.filter((n) => n > 0).length, 1, `one replica applied migrations: ${JSON.stringify(outcomes)}`);
+    assert.equal(
+      outcomes.filter((n) => n > 0).length,
+      1,
+      `one replica applied migrations: ${JSON.stringify(outcomes)}`,
+    );
     assert.equal(outcomes.filter((n) => n === 0).length, 2, 'the others found nothing pending');
 
     const client = new pg.Client({ connectionString: db.url });

@@ -2,7 +2,14 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { generateSigningKeyPair } from '@stocklab/platform';
-import { createTestDatabase, PrivateRedis, request, startReplicas, type ReplicaSet, type TestDatabase } from '@stocklab/test-support';
+import {
+  createTestDatabase,
+  PrivateRedis,
+  request,
+  startReplicas,
+  type ReplicaSet,
+  type TestDatabase,
+} from '@stocklab/test-support';
 import { AUTH_ENTRY, authEnv, signupAndLogin } from './support.js';
 
 /** Polls until `check` holds, for at most `ms` (a bound on recovery, not a performance assertion). */
@@ -26,7 +33,11 @@ describe('when Redis is unreachable', () => {
   before(async () => {
     db = await createTestDatabase('stocklab_auth');
     redis = await PrivateRedis.start();
-    replicas = await startReplicas(1, { entry: AUTH_ENTRY, env: authEnv(db, generateSigningKeyPair(), { REDIS_URL: redis.url }), name: 'auth' });
+    replicas = await startReplicas(1, {
+      entry: AUTH_ENTRY,
+      env: authEnv(db, generateSigningKeyPair(), { REDIS_URL: redis.url }),
+      name: 'auth',
+    });
     url = replicas.at(0).url;
   });
   after(async () => {
@@ -49,12 +60,18 @@ describe('when Redis is unreachable', () => {
     assert.equal(ready.body.details.redis.status, 'down');
     assert.equal(ready.body.details.postgres.status, 'up');
     assert.equal((await request('GET', `${url}/health/live`)).status, 200, 'liveness does not depend on Redis');
-    const loginDuringOutage = await request('POST', `${url}/api/auth/login`, { body: { email: user.email, password: user.password } });
+    const loginDuringOutage = await request('POST', `${url}/api/auth/login`, {
+      body: { email: user.email, password: user.password },
+    });
     assert.equal(loginDuringOutage.status, 503, 'the login throttle cannot be checked either');
 
     await redis.start();
 
-    await eventually('readiness back to 200', 15000, async () => (await request('GET', `${url}/health/ready`)).status === 200);
+    await eventually(
+      'readiness back to 200',
+      15000,
+      async () => (await request('GET', `${url}/health/ready`)).status === 200,
+    );
     assert.equal((await request('GET', `${url}/api/auth/me`, { token: tokens.accessToken })).status, 200);
     assert.equal(replicas.at(0).running, true, 'no restart was needed');
   });

@@ -17,7 +17,9 @@ describe('auth across replicas', () => {
 
   it('signs up on A, logs in on B, and reads /me on A with B’s token', async () => {
     const user = newUser();
-    const signup = await request('POST', `${a}/api/auth/signup`, { body: { ...user, email: `  ${user.email.toUpperCase()} ` } });
+    const signup = await request('POST', `${a}/api/auth/signup`, {
+      body: { ...user, email: `  ${user.email.toUpperCase()} ` },
+    });
     assert.equal(signup.status, 201);
     assert.equal(signup.body.email, user.email, 'email is normalized');
     const tokens = await login(b, user);
@@ -32,7 +34,9 @@ describe('auth across replicas', () => {
     const sameEmail = await request('POST', `${b}/api/auth/signup`, { body: { ...newUser(), email: user.email } });
     assert.equal(sameEmail.status, 409);
     assert.equal(sameEmail.body.code, 'EMAIL_TAKEN');
-    const sameNick = await request('POST', `${b}/api/auth/signup`, { body: { ...newUser(), nickname: user.nickname.toUpperCase() } });
+    const sameNick = await request('POST', `${b}/api/auth/signup`, {
+      body: { ...newUser(), nickname: user.nickname.toUpperCase() },
+    });
     assert.equal(sameNick.status, 409);
     assert.equal(sameNick.body.code, 'NICKNAME_TAKEN');
   });
@@ -40,8 +44,14 @@ describe('auth across replicas', () => {
   it('answers the same 401 for an unknown email and a wrong password', async () => {
     const { user } = await signupAndLogin(a);
     const headers = { 'x-forwarded-for': '192.0.2.10' };
-    const wrong = await request('POST', `${b}/api/auth/login`, { body: { email: user.email, password: 'not-the-password' }, headers });
-    const unknown = await request('POST', `${b}/api/auth/login`, { body: { email: newUser().email, password: 'whatever-password' }, headers });
+    const wrong = await request('POST', `${b}/api/auth/login`, {
+      body: { email: user.email, password: 'not-the-password' },
+      headers,
+    });
+    const unknown = await request('POST', `${b}/api/auth/login`, {
+      body: { email: newUser().email, password: 'whatever-password' },
+      headers,
+    });
     assert.equal(wrong.status, 401);
     assert.deepEqual(unknown.body, wrong.body);
     assertErrorBody(wrong.body);
@@ -72,7 +82,11 @@ describe('auth across replicas', () => {
     }
     assert.equal((await request('GET', `${a}/api/auth/me`, { token: other.tokens.accessToken })).status, 200);
     const again = await login(a, user);
-    assert.equal((await request('GET', `${b}/api/auth/me`, { token: again.accessToken })).status, 200, 'a new login works');
+    assert.equal(
+      (await request('GET', `${b}/api/auth/me`, { token: again.accessToken })).status,
+      200,
+      'a new login works',
+    );
   });
 
   it('rotates refresh tokens, and a reused one kills its whole family', async () => {
@@ -88,7 +102,11 @@ describe('auth across replicas', () => {
     assert.equal(reuse.body.code, 'REFRESH_TOKEN_REUSED');
     const next = await request('POST', `${b}/api/auth/refresh`, { body: { refreshToken: rotated.body.refreshToken } });
     assert.equal(next.status, 401, 'the newest token of the family is dead as well');
-    assert.equal((await request('GET', `${b}/api/auth/me`, { token: rotated.body.accessToken })).status, 401, 'and so are its access tokens');
+    assert.equal(
+      (await request('GET', `${b}/api/auth/me`, { token: rotated.body.accessToken })).status,
+      401,
+      'and so are its access tokens',
+    );
   });
 
   it('lets only one of two simultaneous refreshes with the same token succeed', async () => {
@@ -102,10 +120,20 @@ describe('auth across replicas', () => {
 
   it('deactivates an account with its password and refuses all its tokens', async () => {
     const { user, tokens } = await signupAndLogin(a);
-    const wrong = await request('DELETE', `${b}/api/auth/me`, { token: tokens.accessToken, body: { password: 'wrong-password' } });
+    const wrong = await request('DELETE', `${b}/api/auth/me`, {
+      token: tokens.accessToken,
+      body: { password: 'wrong-password' },
+    });
     assert.equal(wrong.status, 403);
-    assert.equal((await request('GET', `${a}/api/auth/me`, { token: tokens.accessToken })).status, 200, 'a wrong password changes nothing');
-    const ok = await request('DELETE', `${b}/api/auth/me`, { token: tokens.accessToken, body: { password: user.password } });
+    assert.equal(
+      (await request('GET', `${a}/api/auth/me`, { token: tokens.accessToken })).status,
+      200,
+      'a wrong password changes nothing',
+    );
+    const ok = await request('DELETE', `${b}/api/auth/me`, {
+      token: tokens.accessToken,
+      body: { password: user.password },
+    });
     assert.equal(ok.status, 204);
     assert.equal((await request('GET', `${a}/api/auth/me`, { token: tokens.accessToken })).status, 401);
     const relogin = await request('POST', `${a}/api/auth/login`, {
@@ -121,10 +149,16 @@ describe('auth across replicas', () => {
     const headers = { 'x-forwarded-for': '198.51.100.7' };
     for (let i = 0; i < 5; i += 1) {
       const replica = i % 2 === 0 ? a : b;
-      const res = await request('POST', `${replica}/api/auth/login`, { body: { email: user.email, password: `wrong-${i}` }, headers });
+      const res = await request('POST', `${replica}/api/auth/login`, {
+        body: { email: user.email, password: `wrong-${i}` },
+        headers,
+      });
       assert.equal(res.status, 401, `failure ${i + 1} is a plain 401`);
     }
-    const sixth = await request('POST', `${b}/api/auth/login`, { body: { email: user.email, password: user.password }, headers });
+    const sixth = await request('POST', `${b}/api/auth/login`, {
+      body: { email: user.email, password: user.password },
+      headers,
+    });
     assert.equal(sixth.status, 429);
     assert.equal(sixth.body.code, 'TOO_MANY_LOGIN_ATTEMPTS');
     assert.ok(Number(sixth.headers.get('retry-after')) > 0, 'Retry-After is set');
@@ -135,11 +169,17 @@ describe('auth across replicas', () => {
   it('counts failures per client address across emails', async () => {
     const headers = { 'x-forwarded-for': '203.0.113.9' };
     for (let i = 0; i < 5; i += 1) {
-      const res = await request('POST', `${i % 2 ? a : b}/api/auth/login`, { body: { email: newUser().email, password: 'wrong-password' }, headers });
+      const res = await request('POST', `${i % 2 ? a : b}/api/auth/login`, {
+        body: { email: newUser().email, password: 'wrong-password' },
+        headers,
+      });
       assert.equal(res.status, 401);
     }
     const { user } = await signupAndLogin(a);
-    const blocked = await request('POST', `${a}/api/auth/login`, { body: { email: user.email, password: user.password }, headers });
+    const blocked = await request('POST', `${a}/api/auth/login`, {
+      body: { email: user.email, password: user.password },
+      headers,
+    });
     assert.equal(blocked.status, 429);
   });
 

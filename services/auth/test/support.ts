@@ -23,7 +23,11 @@ export interface AuthCluster {
   close(): Promise<void>;
 }
 
-export function authEnv(db: TestDatabase, keys: SigningKeyPair, overrides: Record<string, string> = {}): Record<string, string> {
+export function authEnv(
+  db: TestDatabase,
+  keys: SigningKeyPair,
+  overrides: Record<string, string> = {},
+): Record<string, string> {
   return {
     NODE_ENV: 'test',
     DATABASE_URL: db.url,
@@ -78,7 +82,11 @@ export interface TokenPair {
   refreshToken: string;
 }
 
-export async function signupAndLogin(baseUrl: string, user = newUser(), loginUrl = baseUrl): Promise<{ user: NewUser; id: string; tokens: TokenPair }> {
+export async function signupAndLogin(
+  baseUrl: string,
+  user = newUser(),
+  loginUrl = baseUrl,
+): Promise<{ user: NewUser; id: string; tokens: TokenPair }> {
   const signup = await request<{ id: string }>('POST', `${baseUrl}/api/auth/signup`, { body: user });
   if (signup.status !== 201) {
     throw new Error(`signup failed: ${signup.status} ${JSON.stringify(signup.body)}`);
@@ -88,20 +96,29 @@ export async function signupAndLogin(baseUrl: string, user = newUser(), loginUrl
 }
 
 export async function login(baseUrl: string, user: Pick<NewUser, 'email' | 'password'>): Promise<TokenPair> {
-  const res = await request<TokenPair>('POST', `${baseUrl}/api/auth/login`, { body: { email: user.email, password: user.password } });
+  const res = await request<TokenPair>('POST', `${baseUrl}/api/auth/login`, {
+    body: { email: user.email, password: user.password },
+  });
   if (res.status !== 200) {
     throw new Error(`login failed: ${res.status} ${JSON.stringify(res.body)}`);
   }
   return res.body;
 }
 
-export function assertErrorBody(body: unknown): asserts body is { statusCode: number; error: string; message: string; code: string } {
+export function assertErrorBody(
+  body: unknown,
+): asserts body is { statusCode: number; error: string; message: string; code: string } {
   const b = body as Record<string, unknown>;
   const keys = Object.keys(b).sort().join(',');
   if (keys !== 'code,error,message,statusCode') {
     throw new Error(`not the stable error body: ${JSON.stringify(body)}`);
   }
-  if (typeof b.statusCode !== 'number' || typeof b.code !== 'string' || typeof b.message !== 'string' || typeof b.error !== 'string') {
+  if (
+    typeof b.statusCode !== 'number' ||
+    typeof b.code !== 'string' ||
+    typeof b.message !== 'string' ||
+    typeof b.error !== 'string'
+  ) {
     throw new Error(`error body has wrong types: ${JSON.stringify(body)}`);
   }
 }

@@ -53,7 +53,10 @@ describe('access token verification', () => {
   it('refuses a token signed by another key, under its own kid or ours', async () => {
     const other = generateSigningKeyPair();
     const otherKid = (await toVerificationKey(other.publicKeyPem)).kid;
-    for (const token of [await forge({ privateKeyPem: other.privateKeyPem, kid: otherKid }), await forge({ privateKeyPem: other.privateKeyPem })]) {
+    for (const token of [
+      await forge({ privateKeyPem: other.privateKeyPem, kid: otherKid }),
+      await forge({ privateKeyPem: other.privateKeyPem }),
+    ]) {
       const res = await me(token);
       assert.equal(res.status, 401);
       assert.equal(res.body.code, 'INVALID_TOKEN');
@@ -100,7 +103,13 @@ describe('access token verification', () => {
     const missing = await request('GET', `${url}/api/auth/me`);
     assert.equal(missing.status, 401);
     assert.equal(missing.body.code, 'AUTH_REQUIRED');
-    for (const authorization of ['Bearer', 'Bearer abc', 'Basic dXNlcjpwYXNz', `Token ${await forge()}`, 'Bearer a.b.c.d']) {
+    for (const authorization of [
+      'Bearer',
+      'Bearer abc',
+      'Basic dXNlcjpwYXNz',
+      `Token ${await forge()}`,
+      'Bearer a.b.c.d',
+    ]) {
       const res = await request('GET', `${url}/api/auth/me`, { headers: { authorization } });
       assert.equal(res.status, 401, authorization);
       assertErrorBody(res.body);

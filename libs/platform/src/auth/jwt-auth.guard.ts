@@ -33,7 +33,7 @@ export class JwtAuthGuard implements CanActivate {
     if (!match) {
       throw new DomainError(401, 'INVALID_TOKEN', 'The access token is not valid');
     }
-    const token = match[1] as string;
+    const token = match[1];
     const claims = await this.verifier.verify(token);
     if (await this.revocations.isRevoked(claims)) {
       throw new DomainError(401, 'TOKEN_REVOKED', 'The access token has been revoked');

@@ -28,7 +28,10 @@ export class RevocationStore {
     let jtiMark: string | null;
     let revokedBefore: string | null;
     try {
-      [jtiMark, revokedBefore] = await this.redis.mget(RevocationStore.jtiKey(claims.jti), RevocationStore.userKey(claims.sub));
+      [jtiMark, revokedBefore] = await this.redis.mget(
+        RevocationStore.jtiKey(claims.jti),
+        RevocationStore.userKey(claims.sub),
+      );
     } catch {
       throw RevocationStore.unavailable();
     }
@@ -61,6 +64,10 @@ export class RevocationStore {
   }
 
   static unavailable(): DomainError {
-    return new DomainError(503, 'REVOCATION_UNAVAILABLE', 'Token revocation cannot be checked right now; try again shortly');
+    return new DomainError(
+      503,
+      'REVOCATION_UNAVAILABLE',
+      'Token revocation cannot be checked right now; try again shortly',
+    );
   }
 }

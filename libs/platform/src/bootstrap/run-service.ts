@@ -1,4 +1,3 @@
-import type { Server } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { NotFoundException, RequestMethod, type DynamicModule, type INestApplication, type Type } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
@@ -35,7 +34,10 @@ export async function createServiceApp(options: RunServiceOptions): Promise<Nest
     abortOnError: false,
   });
   app.useLogger(app.get(Logger));
-  app.set('trust proxy', config.TRUST_PROXY.split(',').map((s) => s.trim()));
+  app.set(
+    'trust proxy',
+    config.TRUST_PROXY.split(',').map((s) => s.trim()),
+  );
   app.disable('x-powered-by');
   app.use(app.get(HttpMetrics).middleware());
   app.useBodyParser('json', { limit: config.BODY_LIMIT });
@@ -55,7 +57,9 @@ export async function createServiceApp(options: RunServiceOptions): Promise<Nest
       .addBearerAuth()
       .build(),
   );
-  SwaggerModule.setup(`${apiPrefix(service)}/docs`, app, document, { jsonDocumentUrl: `${apiPrefix(service)}/docs/openapi.json` });
+  SwaggerModule.setup(`${apiPrefix(service)}/docs`, app, document, {
+    jsonDocumentUrl: `${apiPrefix(service)}/docs/openapi.json`,
+  });
   return app;
 }
 
@@ -90,10 +94,15 @@ export async function runService(options: RunServiceOptions): Promise<INestAppli
   let app: NestExpressApplication;
   try {
     if (config.RUN_MIGRATIONS) {
-      const outcome = await runMigrationsWithLock(options.dataSource as DataSourceOptions & { schema: string; url: string });
-      logStartupLine(options, 30, outcome.applied.length > 0 ? `applied migrations: ${outcome.applied.join(', ')}` : 'migrations up to date', {
-        migrationsApplied: outcome.applied.length,
-      });
+      const outcome = await runMigrationsWithLock(options.dataSource);
+      logStartupLine(
+        options,
+        30,
+        outcome.applied.length > 0 ? `applied migrations: ${outcome.applied.join(', ')}` : 'migrations up to date',
+        {
+          migrationsApplied: outcome.applied.length,
+        },
+      );
     }
     app = await createServiceApp(options);
     await app.init();
@@ -123,7 +132,7 @@ export async function runService(options: RunServiceOptions): Promise<INestAppli
     }, config.SHUTDOWN_DRAIN_MS + config.SHUTDOWN_TIMEOUT_MS);
     deadline.unref();
     await sleep(config.SHUTDOWN_DRAIN_MS);
-    const server = app.getHttpServer() as Server;
+    const server = app.getHttpServer();
     // Stop accepting; keep-alive sockets close once idle; requests in flight run to completion.
     await new Promise<void>((resolve) => {
       server.close(() => resolve());

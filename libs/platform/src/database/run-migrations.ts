@@ -22,7 +22,9 @@ function quoteIdent(name: string): string {
  * others wait and then find nothing pending. The lock dies with the connection, so a replica
  * killed mid-migration cannot leave it held.
  */
-export async function runMigrationsWithLock(options: DataSourceOptions & { schema?: string; url?: string }): Promise<MigrationOutcome> {
+export async function runMigrationsWithLock(
+  options: DataSourceOptions & { schema?: string; url?: string },
+): Promise<MigrationOutcome> {
   const schema = options.schema;
   if (!schema) {
     throw new Error('runMigrationsWithLock needs a data source with a schema');

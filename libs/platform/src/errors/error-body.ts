@@ -77,15 +77,31 @@ export function renderError(error: unknown): RenderedError {
     const status = error.status ?? error.statusCode ?? 400;
     switch (error.type) {
       case 'entity.too.large':
-        return { body: body(413, 'PAYLOAD_TOO_LARGE', 'The request body is too large'), headers: {}, unexpected: false };
+        return {
+          body: body(413, 'PAYLOAD_TOO_LARGE', 'The request body is too large'),
+          headers: {},
+          unexpected: false,
+        };
       case 'entity.parse.failed':
-        return { body: body(400, 'INVALID_JSON', 'The request body is not valid JSON'), headers: {}, unexpected: false };
+        return {
+          body: body(400, 'INVALID_JSON', 'The request body is not valid JSON'),
+          headers: {},
+          unexpected: false,
+        };
       case 'encoding.unsupported':
       case 'charset.unsupported':
-        return { body: body(415, 'UNSUPPORTED_MEDIA_TYPE', 'Unsupported body encoding'), headers: {}, unexpected: false };
+        return {
+          body: body(415, 'UNSUPPORTED_MEDIA_TYPE', 'Unsupported body encoding'),
+          headers: {},
+          unexpected: false,
+        };
       default:
         if (status >= 400 && status < 500) {
-          return { body: body(status, 'BAD_REQUEST', 'The request body could not be read'), headers: {}, unexpected: false };
+          return {
+            body: body(status, 'BAD_REQUEST', 'The request body could not be read'),
+            headers: {},
+            unexpected: false,
+          };
         }
     }
   }

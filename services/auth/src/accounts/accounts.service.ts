@@ -22,7 +22,9 @@ export class AccountsService {
   async signup(dto: SignupDto): Promise<UserDto> {
     const passwordHash = await this.passwords.hash(dto.password);
     try {
-      const user = await this.dataSource.getRepository(User).save({ email: dto.email, nickname: dto.nickname, passwordHash });
+      const user = await this.dataSource
+        .getRepository(User)
+        .save({ email: dto.email, nickname: dto.nickname, passwordHash });
       return { id: user.id, email: user.email, nickname: user.nickname, createdAt: user.createdAt.toISOString() };
     } catch (error) {
       if (error instanceof QueryFailedError && (error.driverError as { code?: string }).code === PG_UNIQUE_VIOLATION) {

@@ -51,7 +51,13 @@ export class LoginThrottle {
     const [emailKey, addressKey] = LoginThrottle.keys(email, address);
     const window = this.limits.windowSeconds;
     try {
-      await this.redis.multi().incr(emailKey).expire(emailKey, window, 'NX').incr(addressKey).expire(addressKey, window, 'NX').exec();
+      await this.redis
+        .multi()
+        .incr(emailKey)
+        .expire(emailKey, window, 'NX')
+        .incr(addressKey)
+        .expire(addressKey, window, 'NX')
+        .exec();
     } catch {
       throw RevocationStore.unavailable();
     }

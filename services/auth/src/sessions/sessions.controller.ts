@@ -1,5 +1,11 @@
 import { Body, Controller, HttpCode, Post, Req } from '@nestjs/common';
-import { ApiBearerAuth, ApiNoContentResponse, ApiOkResponse, ApiTags, ApiTooManyRequestsResponse } from '@nestjs/swagger';
+import {
+  ApiBearerAuth,
+  ApiNoContentResponse,
+  ApiOkResponse,
+  ApiTags,
+  ApiTooManyRequestsResponse,
+} from '@nestjs/swagger';
 import { CurrentUser, Public, type AuthenticatedUser } from '@stocklab/platform';
 import type { Request } from 'express';
 import { LoginDto, RefreshDto, TokenPairDto } from './dto/login.dto.js';

@@ -52,7 +52,10 @@ export class SessionsService {
       if (!row) {
         return undefined;
       }
-      const user = await manager.findOne(User, { where: { id: row.userId, isActive: true }, select: { id: true, roles: true } });
+      const user = await manager.findOne(User, {
+        where: { id: row.userId, isActive: true },
+        select: { id: true, roles: true },
+      });
       if (!user) {
         throw invalidRefresh();
       }
@@ -67,8 +70,14 @@ export class SessionsService {
     });
     if (known?.usedAt && !known.revokedAt) {
       // Reuse of a rotated token: someone else holds a copy. Kill the whole session.
-      await this.dataSource.transaction((manager) => this.sessions.revokeSessions(manager, { familyId: known.familyId }));
-      throw new DomainError(401, 'REFRESH_TOKEN_REUSED', 'The refresh token was already used; the session has been revoked');
+      await this.dataSource.transaction((manager) =>
+        this.sessions.revokeSessions(manager, { familyId: known.familyId }),
+      );
+      throw new DomainError(
+        401,
+        'REFRESH_TOKEN_REUSED',
+        'The refresh token was already used; the session has been revoked',
+      );
     }
     throw invalidRefresh();
   }
@@ -77,7 +86,9 @@ export class SessionsService {
     await this.revocations.revokeToken(user.claims.jti, user.claims.exp);
     const familyId = user.claims.sid;
     if (familyId) {
-      await this.dataSource.transaction((manager) => this.sessions.revokeSessions(manager, { familyId, userId: user.id }));
+      await this.dataSource.transaction((manager) =>
+        this.sessions.revokeSessions(manager, { familyId, userId: user.id }),
+      );
     }
   }
 

@@ -17,7 +17,11 @@ export class SessionTokens {
   ) {}
 
   /** Issues an access token and a refresh token in `familyId` (a new family when omitted). */
-  async issuePair(manager: EntityManager, user: { id: string; roles: string[] }, familyId: string = randomUUID()): Promise<TokenPairDto> {
+  async issuePair(
+    manager: EntityManager,
+    user: { id: string; roles: string[] },
+    familyId: string = randomUUID(),
+  ): Promise<TokenPairDto> {
     const access = await this.issuer.issueAccessToken(user, familyId);
     const refresh = newRefreshToken();
     await manager.insert(RefreshToken, {

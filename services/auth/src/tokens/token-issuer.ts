@@ -1,6 +1,13 @@
 import { createHash, createPrivateKey, randomBytes, randomUUID, type KeyObject } from 'node:crypto';
 import { SignJWT } from 'jose';
-import { algorithmOf, ConfigError, devKeyPairOrFail, publicPemOf, toVerificationKey, type JwtAlgorithm } from '@stocklab/platform';
+import {
+  algorithmOf,
+  ConfigError,
+  devKeyPairOrFail,
+  publicPemOf,
+  toVerificationKey,
+  type JwtAlgorithm,
+} from '@stocklab/platform';
 import type { AuthConfig } from '../config.js';
 
 export interface IssuedAccessToken {

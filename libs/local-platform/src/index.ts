@@ -1,0 +1,3 @@
+export * from './gateway.js';
+export * from './provision.js';
+export * from './launcher.js';

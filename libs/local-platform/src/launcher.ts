@@ -1,0 +1,263 @@
+import { spawn } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { generateSigningKeyPair } from '@stocklab/platform';
+import { startReplicas, type ReplicaSet } from '@stocklab/test-support';
+import pg from 'pg';
+import { Gateway } from './gateway.js';
+import { provision, redactUrl, type Provisioned } from './provision.js';
+
+/** One deployable service, as the launcher runs it: one more row here adds a service. */
+export interface ServiceSpec {
+  name: string;
+  /** the Ingress path prefix the gateway routes to it */
+  prefix: string;
+  /** built entry point, relative to the repository root */
+  entry: string;
+  /** built migration entry point, run once before the replicas start; relative to the root */
+  migrate?: string;
+  replicas: number;
+  /** receives JWT_PRIVATE_KEY (only the token issuer does) */
+  signsTokens?: boolean;
+  /** extra environment for this service's replicas */
+  env?: Record<string, string>;
+}
+
+export const SERVICES: readonly ServiceSpec[] = [
+  {
+    name: 'auth',
+    prefix: '/api/auth',
+    entry: 'services/auth/dist/main.js',
+    migrate: 'services/auth/dist/migrate.js',
+    replicas: 2,
+    signsTokens: true,
+  },
+];
+
+/** Variables handed through from the launcher's environment to every service process when set. */
+const PASS_THROUGH = ['REDIS_KEY_PREFIX', 'LOG_LEVEL', 'DB_POOL_SIZE'];
+export const APP_DATABASE = 'stocklab';
+
+/** The folder holding the workspace root package.json, searched upwards from `from`. */
+export function findRepoRoot(from = dirname(fileURLToPath(import.meta.url))): string {
+  let dir = resolve(from);
+  for (;;) {
+    const manifest = join(dir, 'package.json');
+    if (existsSync(manifest)) {
+      const parsed = JSON.parse(readFileSync(manifest, 'utf8')) as { workspaces?: unknown };
+      if (parsed.workspaces !== undefined) {
+        return dir;
+      }
+    }
+    const parent = dirname(dir);
+    if (parent === dir) {
+      throw new Error(`no workspace root (package.json with "workspaces") above ${from}`);
+    }
+    dir = parent;
+  }
+}
+
+/**
+ * The application database URL: a DATABASE_URL that names a database is used as is; otherwise
+ * `stocklab` is created (if missing) on the server of the admin URL.
+ */
+export async function ensureAppDatabase(provisioned: Provisioned, env: NodeJS.ProcessEnv): Promise<string> {
+  const configured = env.DATABASE_URL;
+  if (
+    configured !== undefined &&
+    configured === provisioned.databaseAdminUrl &&
+    new URL(configured).pathname.length > 1
+  ) {
+    return configured;
+  }
+  const client = new pg.Client({ connectionString: provisioned.databaseAdminUrl, connectionTimeoutMillis: 5000 });
+  await client.connect();
+  try {
+    const found = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [APP_DATABASE]);
+    if (found.rowCount === 0) {
+      try {
+        await client.query(`CREATE DATABASE ${APP_DATABASE}`);
+      } catch (error) {
+        // Another launcher created it in the meantime.
+        if ((error as { code?: string }).code !== '42P04') {
+          throw error;
+        }
+      }
+    }
+  } finally {
+    await client.end();
+  }
+  const url = new URL(provisioned.databaseAdminUrl);
+  url.pathname = `/${APP_DATABASE}`;
+  return url.toString();
+}
+
+/** Runs a built migration entry point to completion; throws with its last output lines on failure. */
+export async function runMigration(
+  repoRoot: string,
+  service: ServiceSpec,
+  env: Record<string, string>,
+): Promise<string> {
+  if (!service.migrate) {
+    return '';
+  }
+  const entry = join(repoRoot, service.migrate);
+  const child = spawn(process.execPath, [entry], {
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env, POD_NAME: 'migrate' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  const code = await new Promise<number | null>((resolve, reject) => {
+    child.once('error', reject);
+    child.once('close', (exitCode) => resolve(exitCode));
+  });
+  if (code !== 0) {
+    throw new Error(
+      `${service.name} migrations failed (exit ${code}):\n${output.trim().split('\n').slice(-20).join('\n')}`,
+    );
+  }
+  return output.trim();
+}
+
+export interface StartOptions {
+  env?: NodeJS.ProcessEnv;
+  repoRoot?: string;
+  gatewayPort?: number;
+  services?: readonly ServiceSpec[];
+  log?: (line: string) => void;
+}
+
+export interface RunningService {
+  spec: ServiceSpec;
+  replicas: ReplicaSet;
+}
+
+export interface RunningPlatform {
+  gateway: Gateway;
+  services: RunningService[];
+  provisioned: Provisioned;
+  logDir: string;
+  /** Stops the gateway, the replicas (SIGTERM, SIGKILL after `graceMs`), then what was provisioned. */
+  stop(graceMs?: number): Promise<void>;
+}
+
+/** Everything `start` does short of printing and waiting for a signal. */
+export async function startPlatform(options: StartOptions = {}): Promise<RunningPlatform> {
+  const env = options.env ?? process.env;
+  const repoRoot = options.repoRoot ?? findRepoRoot();
+  const log = options.log ?? (() => undefined);
+  const services = options.services ?? SERVICES;
+  const logDir = join(repoRoot, '.run', 'logs');
+
+  for (const service of services) {
+    for (const file of [service.entry, service.migrate]) {
+      if (file !== undefined && !existsSync(join(repoRoot, file))) {
+        throw new Error(`${file} is missing: build it first (npm run build)`);
+      }
+    }
+  }
+
+  const provisioned = await provision({ env, repoRoot, log });
+  const running: RunningService[] = [];
+  let gateway: Gateway | undefined;
+  const stop = async (graceMs = 10000): Promise<void> => {
+    if (gateway) {
+      log('stopping the gateway');
+      await gateway.close();
+    }
+    for (const { spec, replicas } of running.splice(0).reverse()) {
+      log(
+        `stopping ${spec.name}: SIGTERM to ${replicas.replicas.map((r) => `${r.name} (pid ${r.pid ?? '?'})`).join(', ')}`,
+      );
+      await replicas.stopAll(graceMs);
+      for (const replica of replicas.replicas) {
+        const info = await replica.exited();
+        log(`  ${replica.name} exited (${info.signal ?? `code ${info.code}`})`);
+      }
+    }
+    if (provisioned.postgres.origin === 'started' || provisioned.redis.origin === 'started') {
+      log('stopping the servers started for this run');
+    }
+    await provisioned.stop();
+  };
+
+  try {
+    const databaseUrl = await ensureAppDatabase(provisioned, env);
+    log(`database: ${redactUrl(databaseUrl)}`);
+    log(`redis: ${redactUrl(provisioned.redisUrl)}`);
+    const keys = generateSigningKeyPair();
+    const common: Record<string, string> = {
+      DATABASE_URL: databaseUrl,
+      REDIS_URL: provisioned.redisUrl,
+      NODE_ENV: 'development',
+      JWT_PUBLIC_KEYS: keys.publicKeyPem,
+    };
+    for (const name of PASS_THROUGH) {
+      const value = env[name];
+      if (value !== undefined && value !== '') {
+        common[name] = value;
+      }
+    }
+
+    // The gateway first: a busy port fails the start before anything else runs. Until their
+    // replicas are up, the routes answer 503 NO_READY_UPSTREAM.
+    const port = options.gatewayPort ?? Number(env.GATEWAY_PORT ?? 8080);
+    try {
+      gateway = await Gateway.start({ port, routes: services.map((s) => ({ prefix: s.prefix, upstreams: [] })), log });
+    } catch (error) {
+      throw new Error(
+        `gateway: cannot listen on 127.0.0.1:${port} (${(error as NodeJS.ErrnoException).code ?? String(error)}); set GATEWAY_PORT to a free port`,
+        { cause: error },
+      );
+    }
+
+    for (const spec of services) {
+      const serviceEnv: Record<string, string> = {
+        ...common,
+        ...(spec.signsTokens ? { JWT_PRIVATE_KEY: keys.privateKeyPem } : {}),
+        ...spec.env,
+      };
+      if (spec.migrate) {
+        log(`migrating ${spec.name}`);
+        const output = await runMigration(repoRoot, spec, serviceEnv);
+        log(`  ${output.split('\n').at(-1) ?? 'done'}`);
+      }
+      log(`starting ${spec.replicas} ${spec.name} replica(s)`);
+      const replicas = await startReplicas(spec.replicas, {
+        entry: join(repoRoot, spec.entry),
+        name: spec.name,
+        env: { ...serviceEnv, RUN_MIGRATIONS: 'false', SHUTDOWN_DRAIN_MS: '1000' },
+        logDir,
+      });
+      running.push({ spec, replicas });
+      gateway.setUpstreams(spec.prefix, replicas.urls);
+    }
+    await gateway.checkNow();
+    return { gateway, services: running, provisioned, logDir, stop };
+  } catch (error) {
+    await stop(2000);
+    throw error;
+  }
+}
+
+/** The lines `start` prints once everything is up. */
+export function describePlatform(platform: RunningPlatform): string[] {
+  const lines: string[] = [];
+  for (const { spec, replicas } of platform.services) {
+    for (const replica of replicas.replicas) {
+      lines.push(
+        `  ${replica.name.padEnd(12)} pid ${String(replica.pid ?? '?').padEnd(7)} ${replica.url}  log ${join(platform.logDir, `${replica.name}.log`)}`,
+      );
+    }
+    lines.push(`  ${spec.name} docs:    ${platform.gateway.url}${spec.prefix}/docs`);
+    for (const replica of replicas.replicas) {
+      lines.push(`  ${replica.name} metrics: ${replica.url}/metrics`);
+    }
+  }
+  lines.push(`  gateway status: ${platform.gateway.url}/gateway/upstreams`);
+  lines.push(`ready: gateway ${platform.gateway.url} (Ctrl-C stops everything)`);
+  return lines;
+}

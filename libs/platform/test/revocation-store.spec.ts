@@ -1,0 +1,63 @@
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { after, before, describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Redis } from 'ioredis';
+import { testRedisUrl, uniqueKeyPrefix } from '@stocklab/test-support';
+import { createRedisClient, DomainError, RevocationStore } from '../src/index.js';
+
+describe(RevocationStore.name, () => {
+  let redis: Redis;
+  let store: RevocationStore;
+
+  before(async () => {
+    redis = createRedisClient({
+      url: testRedisUrl(),
+      keyPrefix: uniqueKeyPrefix('revocation'),
+      connectionName: 'test',
+    });
+    // the client fails fast instead of queueing, so wait for the connection first
+    await new Promise((resolve) => redis.once('ready', resolve));
+    store = new RevocationStore(redis, 900);
+  });
+  after(() => redis.quit());
+
+  const claims = (sub = randomUUID(), iat = Date.now() / 1000) => ({ jti: randomUUID(), sub, iat });
+
+  it('refuses a revoked jti and only that one', async () => {
+    const revoked = claims();
+    const other = claims(revoked.sub);
+    await store.revokeToken(revoked.jti, Date.now() / 1000 + 60);
+    assert.equal(await store.isRevoked(revoked), true);
+    assert.equal(await store.isRevoked(other), false);
+  });
+
+  it('lets the jti marker expire with the token', async () => {
+    const c = claims();
+    await store.revokeToken(c.jti, Date.now() / 1000 + 1);
+    const ttl = await redis.ttl(`revoked:jti:${c.jti}`);
+    assert.ok(ttl > 0 && ttl <= 3, `ttl ${ttl}`);
+  });
+
+  it('refuses every token issued up to logout-all and accepts later ones, to the millisecond', async () => {
+    const sub = randomUUID();
+    const before = claims(sub, Date.now() / 1000);
+    await sleep(2);
+    await store.revokeAllForUser(sub);
+    await sleep(2);
+    const afterwards = claims(sub, Date.now() / 1000);
+    assert.equal(await store.isRevoked(before), true);
+    assert.equal(await store.isRevoked(afterwards), false);
+    assert.equal(await store.isRevoked(claims()), false, 'other users are untouched');
+  });
+
+  it('fails closed with a 503 when Redis cannot answer', async () => {
+    const dead = createRedisClient({ url: 'redis://127.0.0.1:1', keyPrefix: 'x:', connectionName: 'dead' });
+    try {
+      const deadStore = new RevocationStore(dead, 900);
+      await assert.rejects(deadStore.isRevoked(claims()), (e: unknown) => e instanceof DomainError && e.status === 503);
+    } finally {
+      dead.disconnect();
+    }
+  });
+});
