@@ -5,7 +5,5 @@ import { authDataSourceOptions } from './data-source.js';
 
 /** The migration Job's entry point: migrates the auth schema under the advisory lock, then exits. */
 const config = loadConfigOrExit(authConfigSchema);
-const outcome = await runMigrationsWithLock(
-  authDataSourceOptions(config) as Parameters<typeof runMigrationsWithLock>[0],
-);
+const outcome = await runMigrationsWithLock(authDataSourceOptions(config));
 process.stdout.write(`${JSON.stringify({ service: 'auth', msg: 'migrations done', applied: outcome.applied })}\n`);

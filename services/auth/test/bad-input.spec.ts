@@ -89,7 +89,7 @@ describe('bad input', () => {
       ['GET', '/api/auth/..%2f..%2fetc%2fpasswd'],
       ['GET', '/%E0%A4%A'],
     ]) {
-      const res = await request(method as string, `${url}${path}`);
+      const res = await request(method, `${url}${path}`);
       assert.ok(res.status === 404 || res.status === 400, `${method} ${path}: ${res.status}`);
       assertErrorBody(res.body);
     }

@@ -15,21 +15,66 @@ export interface AccessTokenClaims {
 }
 
 const ALGORITHMS: JwtAlgorithm[] = ['EdDSA', 'ES256'];
+const DEFAULT_CACHE_SIZE = 10_000;
+
+/**
+ * Remembers tokens whose signature and claims have been checked, until they expire.
+ * A signature check is a pure function of the token string and the configured keys, so the
+ * result can be reused (Envoy's jwt_authn caches the same way); expiry is still checked on every
+ * use, and revocation is never cached (the guard asks Redis each time). Bounded, oldest evicted.
+ */
+class VerifiedTokenCache {
+  private readonly entries = new Map<string, AccessTokenClaims>();
+
+  constructor(private readonly capacity: number) {}
+
+  get(token: string, nowSeconds: number): AccessTokenClaims | undefined {
+    const claims = this.entries.get(token);
+    if (claims && claims.exp <= nowSeconds) {
+      this.entries.delete(token);
+      return undefined;
+    }
+    return claims;
+  }
+
+  set(token: string, claims: AccessTokenClaims): void {
+    if (this.capacity <= 0) {
+      return;
+    }
+    if (this.entries.size >= this.capacity) {
+      const oldest = this.entries.keys().next().value;
+      if (oldest !== undefined) {
+        this.entries.delete(oldest);
+      }
+    }
+    this.entries.set(token, claims);
+  }
+}
 
 export class AccessTokenVerifier {
+  private readonly cache: VerifiedTokenCache;
+
   private constructor(
     private readonly keys: Map<string, VerificationKey>,
     private readonly issuer: string,
     private readonly audience: string,
-  ) {}
+    cacheSize: number,
+  ) {
+    this.cache = new VerifiedTokenCache(cacheSize);
+  }
 
-  static async fromPems(publicPems: string[], issuer: string, audience: string): Promise<AccessTokenVerifier> {
+  static async fromPems(
+    publicPems: string[],
+    issuer: string,
+    audience: string,
+    cacheSize = DEFAULT_CACHE_SIZE,
+  ): Promise<AccessTokenVerifier> {
     const keys = new Map<string, VerificationKey>();
     for (const pem of publicPems) {
       const key = await toVerificationKey(pem);
       keys.set(key.kid, key);
     }
-    return new AccessTokenVerifier(keys, issuer, audience);
+    return new AccessTokenVerifier(keys, issuer, audience, cacheSize);
   }
 
   get verificationKeys(): VerificationKey[] {
@@ -37,6 +82,16 @@ export class AccessTokenVerifier {
   }
 
   async verify(token: string): Promise<AccessTokenClaims> {
+    const cached = this.cache.get(token, Date.now() / 1000);
+    if (cached) {
+      return cached;
+    }
+    const claims = await this.verifyUncached(token);
+    this.cache.set(token, claims);
+    return claims;
+  }
+
+  private async verifyUncached(token: string): Promise<AccessTokenClaims> {
     let payload: JWTPayload;
     try {
       ({ payload } = await jwtVerify(token, (header: JWTHeaderParameters) => this.keyFor(header), {

@@ -42,12 +42,12 @@ export class SessionsService {
     const hash = hashRefreshToken(refreshToken);
     const rotated = await this.dataSource.transaction(async (manager) => {
       // TypeORM returns [rows, affectedCount] for an UPDATE ... RETURNING on PostgreSQL
-      const [claimed] = (await manager.query(
+      const [claimed] = await manager.query<[Pick<RefreshToken, 'userId' | 'familyId'>[], number]>(
         `UPDATE auth.refresh_tokens SET used_at = now()
           WHERE token_hash = $1 AND used_at IS NULL AND revoked_at IS NULL AND expires_at > now()
           RETURNING user_id AS "userId", family_id AS "familyId"`,
         [hash],
-      )) as [Pick<RefreshToken, 'userId' | 'familyId'>[], number];
+      );
       const row = claimed[0];
       if (!row) {
         return undefined;

@@ -1,0 +1,57 @@
+import assert from 'node:assert/strict';
+import { createPrivateKey, randomUUID } from 'node:crypto';
+import { describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { SignJWT } from 'jose';
+import {
+  AccessTokenVerifier,
+  DomainError,
+  generateSigningKeyPair,
+  publicPemOf,
+  toVerificationKey,
+} from '../src/index.js';
+
+describe(AccessTokenVerifier.name, () => {
+  it('stops accepting a token once it expires, even after it was verified and cached', async () => {
+    const keys = generateSigningKeyPair();
+    const kid = (await toVerificationKey(publicPemOf(keys.privateKeyPem))).kid;
+    const verifier = await AccessTokenVerifier.fromPems([keys.publicKeyPem], 'stocklab-auth', 'stocklab');
+    const exp = Math.floor(Date.now() / 1000) + 2;
+    const token = await new SignJWT({ roles: ['user'] })
+      .setProtectedHeader({ alg: 'EdDSA', kid, typ: 'at+jwt' })
+      .setSubject(randomUUID())
+      .setJti(randomUUID())
+      .setIssuedAt()
+      .setExpirationTime(exp)
+      .setIssuer('stocklab-auth')
+      .setAudience('stocklab')
+      .sign(createPrivateKey(keys.privateKeyPem));
+    assert.equal((await verifier.verify(token)).exp, exp);
+    assert.equal((await verifier.verify(token)).exp, exp, 'served again (from the cache)');
+    await sleep(exp * 1000 - Date.now() + 50);
+    await assert.rejects(
+      verifier.verify(token),
+      (e: unknown) => e instanceof DomainError && e.code === 'TOKEN_EXPIRED',
+    );
+  });
+
+  it('does not let a cached token vouch for a tampered copy', async () => {
+    const keys = generateSigningKeyPair();
+    const kid = (await toVerificationKey(publicPemOf(keys.privateKeyPem))).kid;
+    const verifier = await AccessTokenVerifier.fromPems([keys.publicKeyPem], 'stocklab-auth', 'stocklab');
+    const token = await new SignJWT({ roles: ['user'] })
+      .setProtectedHeader({ alg: 'EdDSA', kid, typ: 'at+jwt' })
+      .setSubject(randomUUID())
+      .setJti(randomUUID())
+      .setIssuedAt()
+      .setExpirationTime('5m')
+      .setIssuer('stocklab-auth')
+      .setAudience('stocklab')
+      .sign(createPrivateKey(keys.privateKeyPem));
+    await verifier.verify(token);
+    const [header, payload, signature] = token.split('.') as [string, string, string];
+    const claims = JSON.parse(Buffer.from(payload, 'base64url').toString()) as Record<string, unknown>;
+    const forged = `${header}.${Buffer.from(JSON.stringify({ ...claims, roles: ['admin'] })).toString('base64url')}.${signature}`;
+    await assert.rejects(verifier.verify(forged), (e: unknown) => e instanceof DomainError && e.status === 401);
+  });
+});
