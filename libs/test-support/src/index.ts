@@ -3,3 +3,4 @@ export * from './replicas.js';
 export * from './databases.js';
 export * from './redis-server.js';
 export * from './http.js';
+export * from './s3-server.js';

@@ -1,0 +1,93 @@
+/**
+ * Engine benchmark on synthetic data (seeded): one core, warm (each case runs several times
+ * first), median of repeated runs. Prints bars per second, where bars = days x stocks of the
+ * backtest range. Run with `npm run bench`.
+ */
+import { computeFactor, runBacktest, type MarketData, type StrategyDefinition } from '../src/index.js';
+import { syntheticMarket } from '../test/synthetic.js';
+
+const DAYS = 2520; // ~10 years of KRX trading days
+
+function strategy(rebalance: StrategyDefinition['rebalance'], maxPositions: number): StrategyDefinition {
+  return {
+    schemaVersion: 1,
+    universe: { scope: 'all', minMarketCap: 1e9 },
+    buyConditions: {
+      and: [
+        { factor: 'mom_3m', op: '>', value: 0 },
+        { factor: 'mom_1m', op: '<', value: 30 },
+      ],
+    },
+    ranking: { factor: 'mom_3m', order: 'desc' },
+    maxPositions,
+    weighting: { method: 'equal' },
+    rebalance,
+    sell: { stopLossPct: 10, takeProfitPct: 30 },
+    costs: { commissionBps: 1.5, sellTaxBps: 23, slippageBps: 10 },
+    initialCapital: 100_000_000,
+  };
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)];
+}
+
+function time(label: string, runs: number, bars: number, fn: () => unknown): void {
+  const warm = Math.max(3, Math.floor(runs / 5));
+  for (let i = 0; i < warm; i++) {
+    fn();
+  }
+  const samples: number[] = [];
+  let sink = 0;
+  for (let i = 0; i < runs; i++) {
+    const t0 = process.hrtime.bigint();
+    const r = fn();
+    samples.push(Number(process.hrtime.bigint() - t0) / 1e6);
+    sink += r ? 1 : 0;
+  }
+  const ms = median(samples);
+  const rate = bars / (ms / 1000);
+  console.log(
+    `${label.padEnd(64)} median ${ms.toFixed(3).padStart(9)} ms  min ${Math.min(...samples)
+      .toFixed(3)
+      .padStart(9)} ms  ${(rate / 1e6).toFixed(1).padStart(8)} M bars/s  (${runs} runs${sink < 0 ? '' : ''})`,
+  );
+}
+
+function range(data: MarketData): { from: number; to: number } {
+  return { from: data.dates[0], to: data.dates[data.dates.length - 1] };
+}
+
+const one = syntheticMarket({ days: DAYS, stocks: 1, seed: 1 });
+time('1 stock x 10y, monthly, equity curve + trades + metrics', 2000, DAYS, () =>
+  runBacktest(strategy('monthly', 1), one, range(one)),
+);
+time('1 stock x 10y, daily re-rank', 2000, DAYS, () => runBacktest(strategy('daily', 1), one, range(one)));
+
+const full = syntheticMarket({ days: DAYS, stocks: 2500, seed: 2 });
+const bars = DAYS * 2500;
+time('2,500 stocks x 10y, monthly rebalance, top 20', 30, bars, () =>
+  runBacktest(strategy('monthly', 20), full, range(full)),
+);
+time('2,500 stocks x 10y, weekly rebalance, top 20', 20, bars, () =>
+  runBacktest(strategy('weekly', 20), full, range(full)),
+);
+time('2,500 stocks x 10y, daily re-rank, top 20', 10, bars, () =>
+  runBacktest(strategy('daily', 20), full, range(full)),
+);
+const rsiStrategy: StrategyDefinition = {
+  ...strategy('monthly', 20),
+  buyConditions: {
+    and: [
+      { factor: 'rsi_14', op: '<', value: 70 },
+      { factor: 'per', op: 'between', min: 0, max: 15 },
+    ],
+  },
+};
+time('2,500 stocks x 10y, monthly, RSI(14) + PER filter (full-pass RSI)', 10, bars, () =>
+  runBacktest(rsiStrategy, full, range(full)),
+);
+time('factor: sma_ratio_20, all days (rolling)', 10, bars, () => computeFactor(full, 'sma_ratio_20'));
+time('factor: rsi_14, all days', 10, bars, () => computeFactor(full, 'rsi_14'));
+time('factor: volatility_60d, all days (rolling)', 10, bars, () => computeFactor(full, 'volatility_60d'));

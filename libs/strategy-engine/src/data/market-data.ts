@@ -1,0 +1,190 @@
+/**
+ * The engine's input: daily bars for the whole universe, time-major in typed arrays.
+ *
+ * Layout: for D trading days and S stocks, every price field is a Float64Array of length D*S
+ * with index `day * S + stock`. A day's cross-section is contiguous, which is what the
+ * selection step scans (all stocks on one rebalance day); a stock's series is a stride-S walk,
+ * which the rolling indicators do for all stocks at once (day outer, stock inner). NaN means
+ * "no bar that day": not yet listed, suspended, or delisted. A stock is considered delisted
+ * after its last bar when later dates exist in the data.
+ */
+export type Market = 'KOSPI' | 'KOSDAQ' | 'KONEX';
+export const MARKETS: readonly Market[] = ['KOSPI', 'KOSDAQ', 'KONEX'];
+
+export interface StockInfo {
+  market: Market;
+  sector: string;
+}
+
+/**
+ * One financial statement as published. Amounts are KRW, trailing twelve months for the flow
+ * figures (net income, revenue, operating income). NaN for a figure the statement lacks.
+ * The engine uses a statement only on trading days whose date is >= reportDate (point in time:
+ * the disclosure date, not the period end, so nothing is known before it was published).
+ */
+export interface FundamentalStatement {
+  /** yyyymmdd of the disclosure. */
+  reportDate: number;
+  netIncome: number;
+  equity: number;
+  revenue: number;
+  operatingIncome: number;
+  liabilities: number;
+  /** Trailing revenue as reported one year earlier (for revenue growth). */
+  revenuePrevYear: number;
+}
+
+export interface MarketData {
+  /** yyyymmdd, strictly ascending. */
+  dates: Int32Array;
+  /** Stock codes; the index is the stock index. Ties in ranking go to the lower index. */
+  codes: string[];
+  stocks: StockInfo[];
+  open: Float64Array;
+  high: Float64Array;
+  low: Float64Array;
+  close: Float64Array;
+  volume: Float64Array;
+  /** KRW traded that day. */
+  tradingValue: Float64Array;
+  /** KRW. */
+  marketCap: Float64Array;
+  /** Per stock, statements sorted by reportDate ascending. */
+  fundamentals: FundamentalStatement[][];
+}
+
+export interface PriceRow {
+  date: number;
+  code: string;
+  open: number;
+  high: number;
+  low: number;
+  close: number;
+  volume: number;
+  /** Defaults to close * volume. */
+  tradingValue?: number;
+  /** Defaults to NaN (the market_cap factor and valuation ratios are then unavailable). */
+  marketCap?: number;
+}
+
+export interface StatementRow extends FundamentalStatement {
+  code: string;
+}
+
+export interface MarketDataInput {
+  rows: readonly PriceRow[];
+  /** Static info per code; codes without an entry get market KOSPI and sector ''. */
+  stocks?: Readonly<Record<string, StockInfo>>;
+  statements?: readonly StatementRow[];
+  /** Extra trading dates with no rows (e.g. days after a delisting in a small test set). */
+  dates?: readonly number[];
+}
+
+/**
+ * Builds time-major MarketData from row arrays (the shape a SQL query returns). Dates and codes
+ * are sorted ascending so the result does not depend on the row order.
+ */
+export function buildMarketData(input: MarketDataInput): MarketData {
+  const dateSet = new Set<number>(input.dates ?? []);
+  const codeSet = new Set<string>();
+  for (const r of input.rows) {
+    dateSet.add(r.date);
+    codeSet.add(r.code);
+  }
+  for (const code of Object.keys(input.stocks ?? {})) {
+    codeSet.add(code);
+  }
+  const dates = Int32Array.from([...dateSet].sort((a, b) => a - b));
+  const codes = [...codeSet].sort();
+  const dayOf = new Map<number, number>();
+  dates.forEach((d, i) => dayOf.set(d, i));
+  const stockOf = new Map<string, number>();
+  codes.forEach((c, i) => stockOf.set(c, i));
+  const S = codes.length;
+  const n = dates.length * S;
+  const field = (): Float64Array => new Float64Array(n).fill(NaN);
+  const data: MarketData = {
+    dates,
+    codes,
+    stocks: codes.map((c) => input.stocks?.[c] ?? { market: 'KOSPI', sector: '' }),
+    open: field(),
+    high: field(),
+    low: field(),
+    close: field(),
+    volume: field(),
+    tradingValue: field(),
+    marketCap: field(),
+    fundamentals: codes.map(() => []),
+  };
+  for (const r of input.rows) {
+    const i = (dayOf.get(r.date) as number) * S + (stockOf.get(r.code) as number);
+    data.open[i] = r.open;
+    data.high[i] = r.high;
+    data.low[i] = r.low;
+    data.close[i] = r.close;
+    data.volume[i] = r.volume;
+    data.tradingValue[i] = r.tradingValue ?? r.close * r.volume;
+    data.marketCap[i] = r.marketCap ?? NaN;
+  }
+  for (const st of input.statements ?? []) {
+    const s = stockOf.get(st.code);
+    if (s === undefined) {
+      continue;
+    }
+    const { code: _code, ...statement } = st;
+    data.fundamentals[s]?.push(statement);
+  }
+  for (const list of data.fundamentals) {
+    list.sort((a, b) => a.reportDate - b.reportDate);
+  }
+  validateMarketData(data);
+  return data;
+}
+
+/** Throws when the arrays do not have the documented shape; cheap (no per-bar scan). */
+export function validateMarketData(data: MarketData): void {
+  const D = data.dates.length;
+  const S = data.codes.length;
+  for (const key of ['open', 'high', 'low', 'close', 'volume', 'tradingValue', 'marketCap'] as const) {
+    if (data[key].length !== D * S) {
+      throw new RangeError(`MarketData.${key} has length ${data[key].length}, expected ${D * S} (days x stocks)`);
+    }
+  }
+  if (data.stocks.length !== S || data.fundamentals.length !== S) {
+    throw new RangeError('MarketData.stocks and .fundamentals need one entry per code');
+  }
+  for (let d = 1; d < D; d++) {
+    if (data.dates[d] <= data.dates[d - 1]) {
+      throw new RangeError(`MarketData.dates must be strictly ascending (index ${d})`);
+    }
+  }
+}
+
+/** Index of the first date >= yyyymmdd (D when none). */
+export function lowerBoundDate(dates: Int32Array, yyyymmdd: number): number {
+  let lo = 0;
+  let hi = dates.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (dates[mid] < yyyymmdd) {
+      lo = mid + 1;
+    } else {
+      hi = mid;
+    }
+  }
+  return lo;
+}
+
+/** Days since 1970-01-01 for a yyyymmdd date (proleptic Gregorian, no Date object). */
+export function epochDay(yyyymmdd: number): number {
+  const y0 = Math.floor(yyyymmdd / 10000);
+  const m = Math.floor(yyyymmdd / 100) % 100;
+  const d = yyyymmdd % 100;
+  // Howard Hinnant's days_from_civil.
+  const y = m <= 2 ? y0 - 1 : y0;
+  const era = Math.floor(y / 400);
+  const yoe = y - era * 400;
+  const doy = Math.floor((153 * (m + (m > 2 ? -3 : 9)) + 2) / 5) + d - 1;
+  const doe = yoe * 365 + Math.floor(yoe / 4) - Math.floor(yoe / 100) + doy;
+  return era * 146097 + doe - 719468;
+}

@@ -1,0 +1,125 @@
+import type { FactorId } from '../factors/catalog.js';
+import type { Market } from '../data/market-data.js';
+
+/** Schema version of the stored JSON; bump and migrate when the shape changes. */
+export const STRATEGY_SCHEMA_VERSION = 1 as const;
+
+export type ComparisonOperator = '<' | '<=' | '>' | '>=' | '==' | '!=';
+
+/** `factor op value`, e.g. `{ factor: 'per', op: '<', value: 10 }`. */
+export interface ValueComparison {
+  factor: FactorId;
+  op: ComparisonOperator;
+  value: number;
+}
+
+/** `factor op otherFactor`, e.g. `sma_ratio_5 > sma_ratio_20`. */
+export interface FactorComparison {
+  factor: FactorId;
+  op: ComparisonOperator;
+  otherFactor: FactorId;
+}
+
+/** `min <= factor <= max` (both ends inclusive). */
+export interface BetweenComparison {
+  factor: FactorId;
+  op: 'between';
+  min: number;
+  max: number;
+}
+
+export type Comparison = ValueComparison | FactorComparison | BetweenComparison;
+
+export interface AndGroup {
+  and: ConditionNode[];
+}
+export interface OrGroup {
+  or: ConditionNode[];
+}
+
+/**
+ * A condition tree. A comparison whose factor value is missing (NaN) is false, for every
+ * operator including `!=`, so a stock without data never passes a filter by accident.
+ */
+export type ConditionNode = Comparison | AndGroup | OrGroup;
+
+export type UniverseScope = 'all' | 'markets' | 'sectors' | 'codes';
+
+export interface UniverseDefinition {
+  scope: UniverseScope;
+  /** Required (non-empty) when scope is 'markets'. */
+  markets?: Market[];
+  /** Required (non-empty) when scope is 'sectors'. */
+  sectors?: string[];
+  /** Required (non-empty) when scope is 'codes'. */
+  codes?: string[];
+  /** KRW; the day's market cap must be >= this. */
+  minMarketCap?: number;
+  /** KRW; the 20-day average trading value must be >= this. */
+  minAvgTradingValue?: number;
+}
+
+export interface RankingDefinition {
+  factor: FactorId;
+  /** 'desc': highest value first (momentum); 'asc': lowest first (PER). */
+  order: 'asc' | 'desc';
+}
+
+export interface WeightingDefinition {
+  method: 'equal';
+  /** Fraction of portfolio value, 0 < x <= 1. */
+  maxWeightPerStock?: number;
+  /** KRW cap on one buy. */
+  maxValuePerStock?: number;
+}
+
+export type RebalanceFrequency = 'daily' | 'weekly' | 'monthly' | 'quarterly';
+
+export interface SellRules {
+  /** Percent above the entry price, e.g. 20 = +20 %. */
+  takeProfitPct?: number;
+  /** Percent below the entry price, e.g. 10 = -10 %. */
+  stopLossPct?: number;
+  /** Trading days; blocks rebalance and condition sells before it (not stops or targets). */
+  minHoldingDays?: number;
+  /** Trading days; the position is sold at the open of the day it reaches this age. */
+  maxHoldingDays?: number;
+  /** Sell a holding when this is true on a day's close (evaluated every day). */
+  conditions?: ConditionNode;
+}
+
+export interface CostDefinition {
+  /** Basis points of the traded amount, both sides. */
+  commissionBps: number;
+  /** Basis points of the sell amount (KRX securities transaction tax). */
+  sellTaxBps: number;
+  /** Basis points against the trader on open fills: buys at open x (1+s), sells at open x (1-s). */
+  slippageBps: number;
+}
+
+export interface StrategyDefinition {
+  schemaVersion: typeof STRATEGY_SCHEMA_VERSION;
+  universe: UniverseDefinition;
+  buyConditions?: ConditionNode;
+  ranking: RankingDefinition;
+  maxPositions: number;
+  weighting: WeightingDefinition;
+  rebalance: RebalanceFrequency;
+  sell?: SellRules;
+  costs: CostDefinition;
+  /** KRW. */
+  initialCapital: number;
+  /** Benchmark identifier (e.g. 'KOSPI'); the caller supplies its series to runBacktest. */
+  benchmark?: string;
+}
+
+export const DEFINITION_LIMITS = {
+  maxConditionDepth: 8,
+  maxConditionNodes: 200,
+  maxPositions: 100,
+  maxBps: 10_000,
+  maxListLength: 5_000,
+  maxStringLength: 100,
+  maxHoldingDays: 10_000,
+  maxCapital: 1e15,
+} as const;

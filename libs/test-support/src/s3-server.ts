@@ -1,0 +1,55 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import S3rver from 's3rver';
+import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
+
+export interface LocalS3 {
+  endpoint: string;
+  bucket: string;
+  accessKeyId: string;
+  secretAccessKey: string;
+  /** the S3_* variables a service needs to use it */
+  env: Record<string, string>;
+  stop(): Promise<void>;
+}
+
+/**
+ * An S3-compatible server (s3rver) on a free port with one bucket, for tests and the local
+ * platform. Clients must disable the SDK's default streaming checksums (s3rver would store the
+ * chunk-signed body as is): the services do.
+ */
+export async function startLocalS3(bucket = 'stocklab-test'): Promise<LocalS3> {
+  const directory = mkdtempSync(join(tmpdir(), 'stocklab-s3-'));
+  const server = new S3rver({ port: 0, address: '127.0.0.1', silent: true, directory });
+  const { port } = (await server.run()) as { port: number };
+  const endpoint = `http://127.0.0.1:${port}`;
+  const accessKeyId = 'S3RVER';
+  const secretAccessKey = 'S3RVER';
+  const client = new S3Client({
+    endpoint,
+    region: 'us-east-1',
+    forcePathStyle: true,
+    credentials: { accessKeyId, secretAccessKey },
+  });
+  await client.send(new CreateBucketCommand({ Bucket: bucket }));
+  client.destroy();
+  return {
+    endpoint,
+    bucket,
+    accessKeyId,
+    secretAccessKey,
+    env: {
+      S3_ENDPOINT: endpoint,
+      S3_BUCKET: bucket,
+      S3_REGION: 'us-east-1',
+      S3_ACCESS_KEY_ID: accessKeyId,
+      S3_SECRET_ACCESS_KEY: secretAccessKey,
+      S3_FORCE_PATH_STYLE: 'true',
+    },
+    async stop() {
+      await server.close();
+      rmSync(directory, { recursive: true, force: true });
+    },
+  };
+}

@@ -1,0 +1,62 @@
+import { bool, commonConfigSchema, int, optionalStr, str, type ConfigOf } from '@stocklab/platform';
+
+export const backtestConfigSchema = {
+  ...commonConfigSchema,
+  PORT: int({ description: 'HTTP port', min: 1, max: 65535, default: '3002' }),
+  S3_ENDPOINT: optionalStr({ description: 'S3-compatible endpoint (MinIO, s3rver); unset for AWS S3' }),
+  S3_BUCKET: str({
+    description: 'Bucket for uploaded datasets and backtest exports',
+    default: 'stocklab',
+    pattern: /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/,
+  }),
+  S3_REGION: str({ description: 'S3 region', default: 'us-east-1' }),
+  S3_ACCESS_KEY_ID: optionalStr({
+    description: 'S3 access key (unset: the SDK default chain, e.g. IRSA)',
+    secret: true,
+  }),
+  S3_SECRET_ACCESS_KEY: optionalStr({ description: 'S3 secret key', secret: true }),
+  S3_FORCE_PATH_STYLE: bool({ description: 'Path-style bucket addressing (MinIO, s3rver)', default: 'true' }),
+  S3_CREATE_BUCKET: bool({
+    description: 'Create the bucket at start if it is missing (development)',
+    default: 'false',
+  }),
+  DATASET_MAX_BYTES: int({
+    description: 'Largest accepted dataset upload in bytes',
+    min: 1024,
+    max: 10_737_418_240,
+    default: '268435456',
+  }),
+  BACKTEST_CONCURRENCY: int({
+    description: 'Backtests one process runs at once (0: this process only serves the API)',
+    min: 0,
+    max: 64,
+    default: '1',
+  }),
+  IMPORT_CONCURRENCY: int({
+    description: 'Dataset imports one process runs at once (0: none)',
+    min: 0,
+    max: 16,
+    default: '1',
+  }),
+  BACKTEST_USER_LIMIT: int({
+    description: 'Queued or running backtests one user may have; beyond it 429',
+    min: 1,
+    max: 100,
+    default: '3',
+  }),
+  STRATEGY_CACHE_TTL_SECONDS: int({
+    description: 'TTL of cached strategies in Redis',
+    min: 1,
+    max: 86400,
+    default: '300',
+  }),
+  JOB_LOCK_MS: int({
+    description:
+      'How long a job stays locked to a worker without a heartbeat; a killed worker’s job is taken up again after it',
+    min: 1000,
+    max: 600000,
+    default: '30000',
+  }),
+};
+
+export type BacktestConfig = ConfigOf<typeof backtestConfigSchema>;

@@ -1,0 +1,19 @@
+import { serviceDataSourceOptions } from '@stocklab/platform';
+import type { DataSourceOptions } from 'typeorm';
+import type { BacktestConfig } from './config.js';
+import { BACKTEST_ENTITIES } from './entities.js';
+import { CreateMarketAndBacktestTables1764150000000 } from './migrations/1764150000000-create-market-and-backtest-tables.js';
+
+export const BACKTEST_SCHEMA = 'backtest';
+
+/** The backtest service's one data source definition: app, worker and dist/migrate.js. */
+export function backtestDataSourceOptions(config: BacktestConfig, role = 'api'): DataSourceOptions {
+  return serviceDataSourceOptions({
+    schema: BACKTEST_SCHEMA,
+    databaseUrl: config.DATABASE_URL,
+    poolSize: config.DB_POOL_SIZE,
+    entities: BACKTEST_ENTITIES,
+    migrations: [CreateMarketAndBacktestTables1764150000000],
+    applicationName: `backtest-${role}:${config.POD_NAME}`,
+  });
+}

@@ -1,0 +1,90 @@
+import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
+import { CONFIG } from '@stocklab/platform';
+import { Queue, Worker, type Job, type WorkerOptions } from 'bullmq';
+import { Redis } from 'ioredis';
+import type { BacktestConfig } from '../config.js';
+
+export const QUEUE = {
+  imports: 'dataset-imports',
+  backtests: 'backtests',
+} as const;
+export type QueueName = (typeof QUEUE)[keyof typeof QUEUE];
+
+export type JobProcessor = (job: Job) => Promise<unknown>;
+
+/**
+ * BullMQ queues in the shared Redis: any replica enqueues, any replica or worker process takes
+ * jobs. BullMQ needs its own connections (no ioredis keyPrefix, no fail-fast: its blocking
+ * commands must wait), so the platform's prefix becomes BullMQ's prefix instead.
+ */
+@Injectable()
+export class Queues implements OnApplicationShutdown {
+  private readonly logger = new Logger(Queues.name);
+  private readonly connection: Redis;
+  private readonly queues = new Map<QueueName, Queue>();
+  private readonly workers: Worker[] = [];
+  readonly prefix: string;
+
+  constructor(@Inject(CONFIG) private readonly config: BacktestConfig) {
+    this.prefix = `${config.REDIS_KEY_PREFIX}queue`;
+    this.connection = new Redis(config.REDIS_URL, {
+      maxRetriesPerRequest: null,
+      enableOfflineQueue: true,
+      connectionName: `queue:${config.POD_NAME}`,
+    });
+    this.connection.on('error', () => undefined);
+  }
+
+  queue(name: QueueName): Queue {
+    let queue = this.queues.get(name);
+    if (!queue) {
+      queue = new Queue(name, { connection: this.connection, prefix: this.prefix });
+      queue.on('error', () => undefined);
+      this.queues.set(name, queue);
+    }
+    return queue;
+  }
+
+  /** Starts taking jobs of `name` in this process. */
+  work(
+    name: QueueName,
+    concurrency: number,
+    processor: JobProcessor,
+    options: Partial<WorkerOptions> = {},
+  ): Worker | undefined {
+    if (concurrency <= 0) {
+      return undefined;
+    }
+    const worker = new Worker(name, processor, {
+      connection: new Redis(this.config.REDIS_URL, {
+        maxRetriesPerRequest: null,
+        connectionName: `worker:${name}:${this.config.POD_NAME}`,
+      }),
+      prefix: this.prefix,
+      concurrency,
+      lockDuration: this.config.JOB_LOCK_MS,
+      stalledInterval: Math.max(1000, Math.floor(this.config.JOB_LOCK_MS / 2)),
+      maxStalledCount: 3,
+      ...options,
+    });
+    worker.on('error', (error) => this.logger.warn(`worker ${name}: ${error.message}`));
+    worker.on('failed', (job, error) => this.logger.warn(`job ${name}/${job?.id ?? '?'} failed: ${error.message}`));
+    this.workers.push(worker);
+    return worker;
+  }
+
+  async depth(name: QueueName): Promise<Record<string, number>> {
+    return this.queue(name).getJobCounts('waiting', 'active', 'delayed', 'failed', 'completed');
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    // Workers first: a job still running after the grace period is released and taken up
+    // again elsewhere when its lock expires.
+    await Promise.allSettled(
+      this.workers.map((w) => Promise.race([w.close(), new Promise((r) => setTimeout(r, 5000))])),
+    );
+    await Promise.allSettled(this.workers.map((w) => w.close(true)));
+    await Promise.allSettled([...this.queues.values()].map((q) => q.close()));
+    this.connection.disconnect();
+  }
+}
