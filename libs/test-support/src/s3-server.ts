@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import S3rver from 's3rver';
@@ -19,9 +19,15 @@ export interface LocalS3 {
  * platform. Clients must disable the SDK's default streaming checksums (s3rver would store the
  * chunk-signed body as is): the services do.
  */
-export async function startLocalS3(bucket = 'stocklab-test'): Promise<LocalS3> {
-  const directory = mkdtempSync(join(tmpdir(), 'stocklab-s3-'));
-  const server = new S3rver({ port: 0, address: '127.0.0.1', silent: true, directory });
+export async function startLocalS3(
+  bucket = 'stocklab-test',
+  options: { directory?: string; port?: number } = {},
+): Promise<LocalS3> {
+  // a given directory is kept (the local platform's files survive restarts); a temporary one is removed
+  const keep = options.directory !== undefined;
+  const directory = options.directory ?? mkdtempSync(join(tmpdir(), 'stocklab-s3-'));
+  mkdirSync(directory, { recursive: true });
+  const server = new S3rver({ port: options.port ?? 0, address: '127.0.0.1', silent: true, directory });
   const { port } = (await server.run()) as { port: number };
   const endpoint = `http://127.0.0.1:${port}`;
   const accessKeyId = 'S3RVER';
@@ -32,8 +38,19 @@ export async function startLocalS3(bucket = 'stocklab-test'): Promise<LocalS3> {
     forcePathStyle: true,
     credentials: { accessKeyId, secretAccessKey },
   });
-  await client.send(new CreateBucketCommand({ Bucket: bucket }));
-  client.destroy();
+  try {
+    await client.send(new CreateBucketCommand({ Bucket: bucket }));
+  } catch (error) {
+    // a kept directory already has it
+    if (
+      (error as { name?: string }).name !== 'BucketAlreadyOwnedByYou' &&
+      (error as { name?: string }).name !== 'BucketAlreadyExists'
+    ) {
+      throw error;
+    }
+  } finally {
+    client.destroy();
+  }
   return {
     endpoint,
     bucket,
@@ -49,7 +66,9 @@ export async function startLocalS3(bucket = 'stocklab-test'): Promise<LocalS3> {
     },
     async stop() {
       await server.close();
-      rmSync(directory, { recursive: true, force: true });
+      if (!keep) {
+        rmSync(directory, { recursive: true, force: true });
+      }
     },
   };
 }
