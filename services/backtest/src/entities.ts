@@ -1,3 +1,6 @@
-// Every TypeORM entity of the service, registered once (features add theirs here).
-// eslint-disable-next-line @typescript-eslint/no-unsafe-function-type
-export const BACKTEST_ENTITIES: Function[] = [];
+import { Backtest } from './backtests/backtest.entity.js';
+import { Dataset } from './datasets/dataset.entity.js';
+import { Strategy } from './strategies/strategy.entity.js';
+
+/** Every TypeORM entity of the service. Market data and result rows are written with SQL in bulk. */
+export const BACKTEST_ENTITIES = [Dataset, Strategy, Backtest];

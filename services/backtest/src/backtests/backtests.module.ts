@@ -1,9 +1,20 @@
 import { Module, type DynamicModule } from '@nestjs/common';
 import type { ProcessRole } from '../app.module.js';
+import { StrategiesModule } from '../strategies/strategies.module.js';
+import { BacktestJobs } from './backtest-jobs.js';
+import { BacktestsController } from './backtests.controller.js';
+import { BacktestsService } from './backtests.service.js';
+import { MarketSnapshots } from './market-snapshot.js';
 
 @Module({})
 export class BacktestsModule {
   static register(role: ProcessRole): DynamicModule {
-    return { module: BacktestsModule, controllers: role === 'api' ? [] : [], providers: [] };
+    return {
+      module: BacktestsModule,
+      imports: [StrategiesModule.register(role)],
+      controllers: role === 'api' ? [BacktestsController] : [],
+      providers: [BacktestsService, BacktestJobs, MarketSnapshots],
+      exports: [BacktestsService],
+    };
   }
 }

@@ -1,0 +1,2 @@
+export * from './load-market-data.js';
+export * from './market-snapshot-cache.js';

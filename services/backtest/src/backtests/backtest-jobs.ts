@@ -1,0 +1,247 @@
+import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { CONFIG } from '@stocklab/platform';
+import type { BacktestResult } from '@stocklab/strategy-engine';
+import type { Job } from 'bullmq';
+import { DataSource, type EntityManager } from 'typeorm';
+import type { BacktestConfig } from '../config.js';
+import { Queues, QUEUE } from '../queue/queues.js';
+import { ObjectStorage } from '../storage/object-storage.js';
+import { Backtest } from './backtest.entity.js';
+import { runInThread } from './backtest-runner.js';
+import type { BenchmarkId } from './market-snapshot.js';
+import { MarketSnapshots } from './market-snapshot.js';
+import { equityCsv, isoOf, tradesCsv } from './result-export.js';
+
+const RECONCILE_EVERY_MS = 15000;
+const PROGRESS_WRITE_EVERY_MS = 500;
+const yyyymmdd = (iso: string): number => Number(iso.replaceAll('-', ''));
+
+class Cancelled extends Error {}
+
+/**
+ * Takes backtest jobs from the queue in this process (API replica or worker) and keeps the
+ * queue consistent with PostgreSQL, which is the source of truth for every backtest's state.
+ */
+@Injectable()
+export class BacktestJobs implements OnApplicationBootstrap, OnApplicationShutdown {
+  private readonly logger = new Logger(BacktestJobs.name);
+  private reconcileTimer: NodeJS.Timeout | undefined;
+
+  constructor(
+    @InjectDataSource() private readonly dataSource: DataSource,
+    @Inject(CONFIG) private readonly config: BacktestConfig,
+    @Inject(Queues) private readonly queues: Queues,
+    @Inject(ObjectStorage) private readonly storage: ObjectStorage,
+    @Inject(MarketSnapshots) private readonly snapshots: MarketSnapshots,
+  ) {}
+
+  onApplicationBootstrap(): void {
+    if (this.config.BACKTEST_CONCURRENCY <= 0) {
+      return;
+    }
+    this.queues.work(QUEUE.backtests, this.config.BACKTEST_CONCURRENCY, (job) => this.process(job));
+    this.reconcileTimer = setInterval(
+      () => void this.reconcile().catch((e: Error) => this.logger.warn(`reconcile: ${e.message}`)),
+      RECONCILE_EVERY_MS,
+    );
+    this.reconcileTimer.unref();
+  }
+
+  onApplicationShutdown(): void {
+    clearInterval(this.reconcileTimer);
+  }
+
+  /**
+   * Re-enqueues backtests PostgreSQL says are queued or running but the queue has lost
+   * (Redis restarted without persistence, or an enqueue failed). The job id is the backtest id,
+   * so an existing job is never duplicated.
+   */
+  async reconcile(): Promise<number> {
+    const rows = await this.dataSource.query<{ id: string }[]>(
+      `SELECT id FROM backtest.backtests WHERE status IN ('queued', 'running') AND created_at < now() - interval '5 seconds' ORDER BY created_at LIMIT 500`,
+    );
+    const queue = this.queues.queue(QUEUE.backtests);
+    let added = 0;
+    for (const { id } of rows) {
+      if (!(await queue.getJob(id))) {
+        await queue.add(
+          'run',
+          { id },
+          {
+            jobId: id,
+            attempts: 3,
+            backoff: { type: 'exponential', delay: 1000 },
+            removeOnComplete: true,
+            removeOnFail: 1000,
+          },
+        );
+        added += 1;
+      }
+    }
+    if (added > 0) {
+      this.logger.warn(`re-enqueued ${added} backtest(s) missing from the queue`);
+    }
+    return added;
+  }
+
+  /** One attempt at a backtest. Safe to run again after a crash: results are written once, atomically. */
+  async process(job: Job): Promise<void> {
+    const id = (job.data as { id: string }).id;
+    const [claimed] = await this.dataSource.query<[Backtest[], number]>(
+      `UPDATE backtest.backtests SET status = 'running', attempts = attempts + 1, started_at = now(), worker = $2
+        WHERE id = $1 AND status IN ('queued', 'running')
+        RETURNING id, definition, from_date::text AS "fromDate", to_date::text AS "toDate"`,
+      [id, this.config.POD_NAME],
+    );
+    const backtest = claimed[0];
+    if (!backtest) {
+      return; // cancelled, finished, or deleted: nothing to do
+    }
+    const abort = new AbortController();
+    try {
+      const snapshot = await this.snapshots.get();
+      let lastWrite = 0;
+      let checking = false;
+      const result = await runInThread({
+        definition: backtest.definition,
+        snapshot,
+        from: yyyymmdd(backtest.fromDate),
+        to: yyyymmdd(backtest.toDate),
+        benchmark: backtest.definition.benchmark as BenchmarkId | undefined,
+        signal: abort.signal,
+        onProgress: (fraction) => {
+          const now = Date.now();
+          if (checking || now - lastWrite < PROGRESS_WRITE_EVERY_MS) {
+            return;
+          }
+          lastWrite = now;
+          checking = true;
+          void this.reportProgress(id, fraction)
+            .then((stillRunning) => {
+              if (!stillRunning) {
+                abort.abort();
+              }
+            })
+            .catch(() => undefined)
+            .finally(() => {
+              checking = false;
+            });
+        },
+      });
+      await this.store(id, result, snapshot.version);
+    } catch (error) {
+      if (abort.signal.aborted || error instanceof Cancelled) {
+        return;
+      }
+      const message = error instanceof Error ? error.message : String(error);
+      const lastAttempt = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
+      const permanent = (error as { status?: number }).status === 422;
+      if (lastAttempt || permanent) {
+        await this.dataSource.query(
+          `UPDATE backtest.backtests SET status = 'failed', error = $2, finished_at = now() WHERE id = $1 AND status = 'running'`,
+          [id, message.slice(0, 500)],
+        );
+        this.logger.warn(`backtest ${id} failed: ${message}`);
+        return;
+      }
+      throw error;
+    }
+  }
+
+  /** Writes progress; answers whether the backtest is still running (false once cancelled). */
+  private async reportProgress(id: string, fraction: number): Promise<boolean> {
+    const [rows] = await this.dataSource.query<[unknown[], number]>(
+      `UPDATE backtest.backtests SET progress = $2 WHERE id = $1 AND status = 'running' RETURNING id`,
+      [id, Math.min(99, fraction * 100)],
+    );
+    return rows.length > 0;
+  }
+
+  /** Exports to object storage, then every result row and the final status in one transaction. */
+  private async store(id: string, result: BacktestResult, dataVersion: string): Promise<void> {
+    const exportKey = `backtests/${id}`;
+    await this.storage.put(`${exportKey}/equity.csv`, equityCsv(result), 'text/csv');
+    await this.storage.put(`${exportKey}/trades.csv`, tradesCsv(result), 'text/csv');
+    await this.dataSource.transaction(async (manager) => {
+      const rows = await manager.query<{ status: string }[]>(
+        `SELECT status FROM backtest.backtests WHERE id = $1 FOR UPDATE`,
+        [id],
+      );
+      if (rows[0]?.status !== 'running') {
+        throw new Cancelled();
+      }
+      await this.writeRows(manager, id, result);
+      await manager.query(
+        `UPDATE backtest.backtests
+            SET status = 'succeeded', progress = 100, metrics = $2, summary = $3, export_key = $4, data_version = $5, finished_at = now(), error = NULL
+          WHERE id = $1`,
+        [
+          id,
+          JSON.stringify(result.metrics),
+          JSON.stringify({
+            firstDate: isoOf(result.from),
+            lastDate: isoOf(result.to),
+            benchmark: result.benchmark
+              ? {
+                  totalReturn: result.benchmark.totalReturn,
+                  cagr: result.benchmark.cagr,
+                  excessReturn: result.benchmark.excessReturn,
+                  excessCagr: result.benchmark.excessCagr,
+                }
+              : null,
+            openPositions: result.openPositions,
+          }),
+          exportKey,
+          dataVersion,
+        ],
+      );
+    });
+  }
+
+  private async writeRows(manager: EntityManager, id: string, result: BacktestResult): Promise<void> {
+    await manager.query(`DELETE FROM backtest.backtest_equity WHERE backtest_id = $1`, [id]);
+    await manager.query(`DELETE FROM backtest.backtest_trades WHERE backtest_id = $1`, [id]);
+    const e = result.equityCurve;
+    const finite = (values: (number | undefined)[]) =>
+      values.map((v) => (v === undefined || !Number.isFinite(v) ? null : v));
+    await manager.query(
+      `INSERT INTO backtest.backtest_equity (backtest_id, day, value, cash, invested, daily_return, drawdown, benchmark)
+       SELECT $1, to_date(d::text, 'YYYYMMDD'), v, c, i, r, dd, b
+         FROM unnest($2::int[], $3::float8[], $4::float8[], $5::float8[], $6::float8[], $7::float8[], $8::float8[]) AS t(d, v, c, i, r, dd, b)`,
+      [
+        id,
+        e.dates,
+        finite(e.value),
+        finite(e.cash),
+        finite(e.invested),
+        finite(e.dailyReturn),
+        finite(e.drawdown),
+        finite(e.dates.map((_, i) => result.benchmark?.value[i])),
+      ],
+    );
+    const t = result.trades;
+    if (t.length > 0) {
+      await manager.query(
+        `INSERT INTO backtest.backtest_trades (backtest_id, seq, day, code, side, quantity, price, fees, tax, pnl, holding_days, reason)
+         SELECT $1, seq, to_date(d::text, 'YYYYMMDD'), code, side, q, p, f, tx, pnl, hd, reason
+           FROM unnest($2::int[], $3::int[], $4::text[], $5::text[], $6::int[], $7::float8[], $8::float8[], $9::float8[], $10::float8[], $11::int[], $12::text[])
+             AS t(seq, d, code, side, q, p, f, tx, pnl, hd, reason)`,
+        [
+          id,
+          t.map((_, i) => i),
+          t.map((x) => x.date),
+          t.map((x) => x.code),
+          t.map((x) => x.side),
+          t.map((x) => x.quantity),
+          t.map((x) => x.price),
+          t.map((x) => x.commission),
+          t.map((x) => x.tax),
+          t.map((x) => x.pnl),
+          t.map((x) => x.holdingDays),
+          t.map((x) => x.reason),
+        ],
+      );
+    }
+  }
+}

@@ -1,0 +1,270 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DomainError } from '@stocklab/platform';
+import { parseStrategyDefinition, type StrategyDefinition } from '@stocklab/strategy-engine';
+import type { Readable } from 'node:stream';
+import { DataSource } from 'typeorm';
+import type { BacktestConfig } from '../config.js';
+import { CONFIG } from '@stocklab/platform';
+import { Queues, QUEUE } from '../queue/queues.js';
+import { ObjectStorage } from '../storage/object-storage.js';
+import { StrategiesService } from '../strategies/strategies.service.js';
+import { Backtest } from './backtest.entity.js';
+import { decodeCursor, encodeCursor } from './cursor.js';
+import type { StrategyBody } from '../strategies/strategy-body.pipe.js';
+import type { BacktestDto, CreateBacktestFieldsDto } from './dto/backtest.dto.js';
+import { BENCHMARKS } from './market-snapshot.js';
+
+const ACTIVE = ['queued', 'running'];
+const EARLIEST = '1980-01-01';
+
+export function toDto(b: Backtest): BacktestDto {
+  return {
+    id: b.id,
+    status: b.status,
+    progress: Math.round(b.progress * 10) / 10,
+    strategyId: b.strategyId,
+    from: b.fromDate,
+    to: b.toDate,
+    metrics: b.metrics,
+    summary: b.summary,
+    error: b.error,
+    attempts: b.attempts,
+    createdAt: b.createdAt.toISOString(),
+    startedAt: b.startedAt?.toISOString() ?? null,
+    finishedAt: b.finishedAt?.toISOString() ?? null,
+  };
+}
+
+function validDate(iso: string, field: string): void {
+  const d = new Date(`${iso}T00:00:00Z`);
+  if (Number.isNaN(d.getTime()) || d.toISOString().slice(0, 10) !== iso || iso < EARLIEST || iso > '2100-12-31') {
+    throw new DomainError(400, 'INVALID_DATE', `${field} is not a valid date`);
+  }
+}
+
+export const notFound = (): DomainError => new DomainError(404, 'BACKTEST_NOT_FOUND', 'No such backtest');
+
+@Injectable()
+export class BacktestsService {
+  constructor(
+    @InjectDataSource() private readonly dataSource: DataSource,
+    @Inject(CONFIG) private readonly config: BacktestConfig,
+    @Inject(Queues) private readonly queues: Queues,
+    @Inject(ObjectStorage) private readonly storage: ObjectStorage,
+    @Inject(StrategiesService) private readonly strategies: StrategiesService,
+  ) {}
+
+  async submit(ownerId: string, dto: StrategyBody<CreateBacktestFieldsDto>): Promise<BacktestDto> {
+    if ((dto.strategyId === undefined) === (dto.definition === undefined || dto.definition === null)) {
+      throw new DomainError(400, 'VALIDATION_FAILED', 'give exactly one of strategyId and definition');
+    }
+    validDate(dto.from, 'from');
+    validDate(dto.to, 'to');
+    if (dto.from > dto.to) {
+      throw new DomainError(400, 'INVALID_DATE_RANGE', 'from must not be after to');
+    }
+    let definition: StrategyDefinition;
+    if (dto.strategyId !== undefined) {
+      definition = (await this.strategies.findOwned(ownerId, dto.strategyId)).definition;
+    } else {
+      const parsed = parseStrategyDefinition(dto.definition);
+      if (!parsed.ok) {
+        const first = parsed.errors.slice(0, 5).map((e) => `${e.path}: ${e.message}`);
+        throw new DomainError(400, 'INVALID_STRATEGY', first.join('; '));
+      }
+      definition = parsed.value;
+    }
+    if (definition.benchmark !== undefined && !(BENCHMARKS as readonly string[]).includes(definition.benchmark)) {
+      throw new DomainError(400, 'INVALID_STRATEGY', `benchmark: must be one of ${BENCHMARKS.join(', ')}`);
+    }
+
+    // The per-user limit holds across replicas: the count and the insert happen under a
+    // transaction-scoped advisory lock on the user, so two replicas cannot both see "2 active".
+    const backtest = await this.dataSource.transaction(async (manager) => {
+      await manager.query(`SELECT pg_advisory_xact_lock(hashtext('backtest-limit:' || $1))`, [ownerId]);
+      const [{ active }] = await manager.query<[{ active: number }]>(
+        `SELECT count(*)::int AS active FROM backtest.backtests WHERE owner_id = $1 AND status = ANY($2)`,
+        [ownerId, ACTIVE],
+      );
+      if (active >= this.config.BACKTEST_USER_LIMIT) {
+        throw new DomainError(
+          429,
+          'BACKTEST_LIMIT',
+          `at most ${this.config.BACKTEST_USER_LIMIT} backtests may be queued or running at once; wait for one to finish`,
+          { 'Retry-After': '10' },
+        );
+      }
+      return manager.save(
+        manager.create(Backtest, {
+          ownerId,
+          strategyId: dto.strategyId ?? null,
+          definition,
+          fromDate: dto.from,
+          toDate: dto.to,
+          status: 'queued',
+        }),
+      );
+    });
+    // The row is the source of truth; if this enqueue is lost (Redis down or flushed), the
+    // reconciler enqueues every queued row that has no job.
+    await this.enqueue(backtest.id).catch(() => undefined);
+    return toDto(backtest);
+  }
+
+  enqueue(id: string): Promise<unknown> {
+    return this.queues.queue(QUEUE.backtests).add(
+      'run',
+      { id },
+      {
+        jobId: id,
+        attempts: 3,
+        backoff: { type: 'exponential', delay: 1000 },
+        removeOnComplete: true,
+        removeOnFail: 1000,
+      },
+    );
+  }
+
+  async get(ownerId: string, id: string): Promise<BacktestDto> {
+    return toDto(await this.owned(ownerId, id));
+  }
+
+  private async owned(ownerId: string, id: string): Promise<Backtest> {
+    const backtest = await this.dataSource.getRepository(Backtest).findOneBy({ id, ownerId });
+    if (!backtest) {
+      throw notFound();
+    }
+    return backtest;
+  }
+
+  async list(
+    ownerId: string,
+    limit = 20,
+    cursor?: string,
+  ): Promise<{ items: BacktestDto[]; nextCursor: string | null }> {
+    const after = decodeCursor<[string, string]>(cursor, ['string', 'string']);
+    const qb = this.dataSource
+      .getRepository(Backtest)
+      .createQueryBuilder('b')
+      .where('b.owner_id = :ownerId', { ownerId })
+      .orderBy('b.created_at', 'DESC')
+      .addOrderBy('b.id', 'DESC')
+      .take(limit + 1);
+    if (after) {
+      qb.andWhere('(b.created_at, b.id) < (:createdAt, :id)', { createdAt: after[0], id: after[1] });
+    }
+    const rows = await qb.getMany();
+    const page = rows.slice(0, limit);
+    const last = page[page.length - 1];
+    return {
+      items: page.map(toDto),
+      nextCursor: rows.length > limit && last ? encodeCursor([last.createdAt.toISOString(), last.id]) : null,
+    };
+  }
+
+  async equity(ownerId: string, id: string, limit = 1000, cursor?: string) {
+    await this.owned(ownerId, id);
+    const after = decodeCursor<[string]>(cursor, ['string']);
+    const rows = await this.dataSource.query<
+      {
+        day: string;
+        value: number;
+        cash: number;
+        invested: number;
+        daily_return: number;
+        drawdown: number;
+        benchmark: number | null;
+      }[]
+    >(
+      `SELECT to_char(day, 'YYYY-MM-DD') AS day, value, cash, invested, daily_return, drawdown, benchmark
+         FROM backtest.backtest_equity WHERE backtest_id = $1 AND ($2::date IS NULL OR day > $2::date)
+        ORDER BY day LIMIT $3`,
+      [id, after?.[0] ?? null, limit + 1],
+    );
+    const page = rows.slice(0, limit);
+    return {
+      items: page.map((r) => ({
+        date: r.day,
+        value: r.value,
+        cash: r.cash,
+        invested: r.invested,
+        dailyReturn: r.daily_return,
+        drawdown: r.drawdown,
+        benchmark: r.benchmark,
+      })),
+      nextCursor: rows.length > limit && page.length > 0 ? encodeCursor([page[page.length - 1]?.day]) : null,
+    };
+  }
+
+  async trades(ownerId: string, id: string, limit = 100, cursor?: string) {
+    await this.owned(ownerId, id);
+    const after = decodeCursor<[number]>(cursor, ['number']);
+    const rows = await this.dataSource.query<
+      {
+        seq: number;
+        day: string;
+        code: string;
+        side: string;
+        quantity: number;
+        price: number;
+        fees: number;
+        tax: number;
+        pnl: number | null;
+        holding_days: number | null;
+        reason: string;
+      }[]
+    >(
+      `SELECT seq, to_char(day, 'YYYY-MM-DD') AS day, code, side, quantity, price, fees, tax, pnl, holding_days, reason
+         FROM backtest.backtest_trades WHERE backtest_id = $1 AND seq > $2 ORDER BY seq LIMIT $3`,
+      [id, after?.[0] ?? -1, limit + 1],
+    );
+    const page = rows.slice(0, limit);
+    return {
+      items: page.map((r) => ({
+        seq: r.seq,
+        date: r.day,
+        code: r.code,
+        side: r.side,
+        quantity: r.quantity,
+        price: r.price,
+        commission: r.fees,
+        tax: r.tax,
+        pnl: r.pnl,
+        holdingDays: r.holding_days,
+        reason: r.reason,
+      })),
+      nextCursor: rows.length > limit && page.length > 0 ? encodeCursor([page[page.length - 1]?.seq]) : null,
+    };
+  }
+
+  async export(
+    ownerId: string,
+    id: string,
+    part: 'equity' | 'trades',
+  ): Promise<{ body: Readable; fileName: string; contentLength: number | undefined }> {
+    const backtest = await this.owned(ownerId, id);
+    if (backtest.status !== 'succeeded' || !backtest.exportKey) {
+      throw new DomainError(409, 'BACKTEST_NOT_FINISHED', 'The export exists once the backtest has succeeded');
+    }
+    const object = await this.storage.get(`${backtest.exportKey}/${part}.csv`);
+    return { body: object.body, fileName: `backtest-${id}-${part}.csv`, contentLength: object.contentLength };
+  }
+
+  /** Cancels a queued or running backtest; the worker running it stops at its next progress report. */
+  async cancel(ownerId: string, id: string): Promise<BacktestDto> {
+    const backtest = await this.owned(ownerId, id);
+    const [rows] = await this.dataSource.query<[Backtest[], number]>(
+      `UPDATE backtest.backtests SET status = 'cancelled', finished_at = now() WHERE id = $1 AND status IN ('queued', 'running') RETURNING id`,
+      [id],
+    );
+    if (rows.length === 0) {
+      throw new DomainError(409, 'BACKTEST_FINISHED', `The backtest has already ${backtest.status}`);
+    }
+    await this.queues
+      .queue(QUEUE.backtests)
+      .remove(id)
+      .catch(() => undefined);
+    return this.get(ownerId, id);
+  }
+}

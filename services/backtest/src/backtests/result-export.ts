@@ -1,0 +1,54 @@
+import type { BacktestResult } from '@stocklab/strategy-engine';
+
+export const isoOf = (yyyymmdd: number): string => {
+  const s = String(yyyymmdd);
+  return `${s.slice(0, 4)}-${s.slice(4, 6)}-${s.slice(6, 8)}`;
+};
+
+const num = (v: number | null | undefined): string =>
+  v === null || v === undefined || !Number.isFinite(v) ? '' : String(v);
+
+/** The daily equity curve as CSV (one row per trading day). */
+export function equityCsv(result: BacktestResult): string {
+  const e = result.equityCurve;
+  const lines = ['date,value,cash,invested,daily_return,drawdown,benchmark'];
+  for (let i = 0; i < e.dates.length; i++) {
+    lines.push(
+      [
+        isoOf(e.dates[i]),
+        num(e.value[i]),
+        num(e.cash[i]),
+        num(e.invested[i]),
+        num(e.dailyReturn[i]),
+        num(e.drawdown[i]),
+        num(result.benchmark?.value[i]),
+      ].join(','),
+    );
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+/** The trade list as CSV, with the reason of each trade. */
+export function tradesCsv(result: BacktestResult): string {
+  const lines = ['seq,date,code,side,quantity,price,amount,commission,tax,pnl,return_rate,holding_days,reason'];
+  result.trades.forEach((t, seq) => {
+    lines.push(
+      [
+        seq,
+        isoOf(t.date),
+        t.code,
+        t.side,
+        t.quantity,
+        num(t.price),
+        num(t.amount),
+        num(t.commission),
+        num(t.tax),
+        num(t.pnl),
+        num(t.returnRate),
+        num(t.holdingDays),
+        t.reason,
+      ].join(','),
+    );
+  });
+  return `${lines.join('\n')}\n`;
+}

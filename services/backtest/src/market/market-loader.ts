@@ -1,0 +1,250 @@
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { CsvError, parse } from 'csv-parse';
+import type pg from 'pg';
+import { from as copyFrom } from 'pg-copy-streams';
+import { checkHeader, CSV_FORMATS, type CsvFormat, type MarketKind } from './market-csv.js';
+
+export interface RowError {
+  line: number;
+  message: string;
+}
+
+export interface LoadOutcome {
+  succeeded: boolean;
+  /** data rows in the file (header excluded) */
+  rowsTotal: number;
+  inserted: number;
+  updated: number;
+  unchanged: number;
+  /** the first MAX_REPORTED_ERRORS errors, by line */
+  errors: RowError[];
+  /** market.data_version after the load */
+  dataVersion: number;
+}
+
+export interface LoadHooks {
+  /** called once validation passed, before the upsert (status "loading") */
+  onLoading?: () => Promise<void>;
+}
+
+export const MAX_REPORTED_ERRORS = 20;
+/** rows per COPY chunk written to the staging table */
+const COPY_BATCH = 1000;
+/** serializes the write phase of concurrent imports (same keys, data_version) */
+const IMPORT_LOCK_KEY = 7_305_512_001;
+
+/** A file that stops being a CSV (an unclosed quote...) ends validation where it broke. */
+function csvErrorLine(error: CsvError): number {
+  const lines = (error as CsvError & { lines?: number }).lines;
+  return typeof lines === 'number' && lines > 0 ? lines : 1;
+}
+
+class ErrorList {
+  private readonly items: RowError[] = [];
+  count = 0;
+
+  add(line: number, message: string): void {
+    this.count += 1;
+    // keep the earliest lines: parsing is in line order, SQL checks are merged by line later
+    this.items.push({ line, message });
+    if (this.items.length > MAX_REPORTED_ERRORS * 4) {
+      this.trim();
+    }
+  }
+
+  first(): RowError[] {
+    this.trim();
+    return [...this.items];
+  }
+
+  private trim(): void {
+    this.items.sort((a, b) => a.line - b.line);
+    this.items.splice(MAX_REPORTED_ERRORS);
+  }
+}
+
+/**
+ * Validates and loads one market-data CSV in ONE transaction on `client`: the file is streamed
+ * through csv-parse into a TEMP staging table with COPY, checked as a whole (duplicate keys,
+ * unknown codes), then upserted into the market table counting inserted/updated/unchanged rows.
+ * Any error rolls everything back: a malformed file loads nothing. Loading the same file twice
+ * changes nothing (and leaves market.data_version alone). Used by the import job and the demo
+ * data CLI alike.
+ */
+export async function loadMarketCsv(
+  client: pg.ClientBase,
+  kind: MarketKind,
+  input: Readable,
+  hooks: LoadHooks = {},
+): Promise<LoadOutcome> {
+  const format = CSV_FORMATS[kind];
+  const errors = new ErrorList();
+  let rowsTotal = 0;
+  const staging = `stage_${kind}`;
+
+  await client.query('BEGIN');
+  try {
+    await client.query(`CREATE TEMP TABLE ${staging} (${format.stagingDdl}) ON COMMIT DROP`);
+    const parser = parse({ bom: true, relax_column_count: true, skip_empty_lines: true, info: true });
+    input.once('error', (error) => parser.destroy(error));
+
+    async function* copyLines(): AsyncGenerator<string> {
+      let header: { hasOptional: boolean } | undefined;
+      let expectedFields = format.columns.length;
+      let batch: string[] = [];
+      try {
+        for await (const item of input.pipe(parser) as AsyncIterable<{ record: string[]; info: { lines: number } }>) {
+          const { record, info } = item;
+          if (!header) {
+            const checked = checkHeader(format, record);
+            if (typeof checked === 'string') {
+              errors.add(info.lines, checked);
+              return;
+            }
+            header = checked;
+            expectedFields = format.columns.length + (checked.hasOptional ? format.optionalColumns.length : 0);
+            continue;
+          }
+          rowsTotal += 1;
+          if (record.length !== expectedFields) {
+            errors.add(info.lines, `expected ${expectedFields} fields, found ${record.length}`);
+            continue;
+          }
+          const fields = format.parse(record, header.hasOptional);
+          if (typeof fields === 'string') {
+            errors.add(info.lines, fields);
+            continue;
+          }
+          // rows with errors elsewhere still go to staging: the set checks below report theirs too
+          batch.push(`${info.lines}\t${fields.join('\t')}\n`);
+          if (batch.length >= COPY_BATCH) {
+            yield batch.join('');
+            batch = [];
+          }
+        }
+      } catch (error) {
+        if (error instanceof CsvError) {
+          errors.add(csvErrorLine(error), `not a valid CSV: ${error.message.replace(/^Invalid [^:]*: /, '')}`);
+        } else {
+          throw error;
+        }
+      } finally {
+        input.destroy();
+      }
+      if (batch.length > 0) {
+        yield batch.join('');
+      }
+      if (!header && errors.count === 0) {
+        errors.add(1, 'the file is empty: a header row is required');
+      }
+    }
+
+    const copy = client.query(
+      copyFrom(`COPY ${staging} (line, ${format.targetColumns.join(', ')}) FROM STDIN WITH (FORMAT text)`),
+    );
+    await pipeline(Readable.from(copyLines()), copy);
+
+    if (errors.count === 0 && rowsTotal === 0) {
+      errors.add(1, 'the file has a header but no data rows');
+    }
+    await checkSet(client, format, staging, errors);
+
+    if (errors.count > 0) {
+      await client.query('ROLLBACK');
+      return failed(rowsTotal, errors.first(), await currentVersion(client));
+    }
+
+    await hooks.onLoading?.();
+    await client.query('SELECT pg_advisory_xact_lock($1)', [IMPORT_LOCK_KEY]);
+    const { inserted, updated } = await upsert(client, format, staging);
+    let changed = inserted + updated > 0;
+    if (kind === 'bars') {
+      const days = await client.query(
+        `INSERT INTO market.trading_days (date) SELECT DISTINCT date FROM ${staging} ON CONFLICT (date) DO NOTHING`,
+      );
+      changed ||= (days.rowCount ?? 0) > 0;
+    }
+    let dataVersion: number;
+    if (changed) {
+      const bumped = await client.query<{ version: string }>(
+        `UPDATE market.data_version SET version = version + 1, updated_at = now() WHERE id = 1 RETURNING version`,
+      );
+      dataVersion = Number(bumped.rows[0]?.version ?? 0);
+    } else {
+      dataVersion = await currentVersion(client);
+    }
+    await client.query('COMMIT');
+    return {
+      succeeded: true,
+      rowsTotal,
+      inserted,
+      updated,
+      unchanged: rowsTotal - inserted - updated,
+      errors: [],
+      dataVersion,
+    };
+  } catch (error) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw error;
+  }
+}
+
+function failed(rowsTotal: number, errors: RowError[], dataVersion: number): LoadOutcome {
+  return { succeeded: false, rowsTotal, inserted: 0, updated: 0, unchanged: 0, errors, dataVersion };
+}
+
+async function currentVersion(client: pg.ClientBase): Promise<number> {
+  const res = await client.query<{ version: string }>('SELECT version FROM market.data_version WHERE id = 1');
+  return Number(res.rows[0]?.version ?? 0);
+}
+
+/** Checks that need the whole file: duplicate keys, and codes missing from market.securities. */
+async function checkSet(client: pg.ClientBase, format: CsvFormat, staging: string, errors: ErrorList): Promise<void> {
+  const key = format.key.join(', ');
+  const duplicates = await client.query<{ line: number; first: number; key: string }>(
+    `SELECT line, first, key FROM (
+       SELECT line, min(line) OVER (PARTITION BY ${key}) AS first, concat_ws(' ', ${key}) AS key FROM ${staging}
+     ) d WHERE line <> first ORDER BY line LIMIT ${MAX_REPORTED_ERRORS}`,
+  );
+  for (const row of duplicates.rows) {
+    errors.add(row.line, `duplicate key ${row.key}: already on line ${row.first}`);
+  }
+  if (format.kind !== 'securities') {
+    const unknown = await client.query<{ line: number; code: string }>(
+      `SELECT s.line, s.code FROM ${staging} s
+       WHERE NOT EXISTS (SELECT 1 FROM market.securities m WHERE m.code = s.code)
+       ORDER BY s.line LIMIT ${MAX_REPORTED_ERRORS}`,
+    );
+    for (const row of unknown.rows) {
+      errors.add(row.line, `unknown code ${row.code}: load it with a securities file first`);
+    }
+  }
+}
+
+/** INSERT ... ON CONFLICT DO UPDATE only where the row differs; xmax = 0 marks fresh inserts. */
+async function upsert(
+  client: pg.ClientBase,
+  format: CsvFormat,
+  staging: string,
+): Promise<{ inserted: number; updated: number }> {
+  const columns = format.targetColumns.join(', ');
+  const target = format.table;
+  const set = format.updateColumns.map((c) => `${c} = EXCLUDED.${c}`);
+  if (format.kind === 'securities') {
+    set.push('updated_at = now()');
+  }
+  const current = format.updateColumns.map((c) => `t.${c}`).join(', ');
+  const incoming = format.updateColumns.map((c) => `EXCLUDED.${c}`).join(', ');
+  const res = await client.query<{ inserted: string; updated: string }>(
+    `WITH written AS (
+       INSERT INTO ${target} AS t (${columns})
+       SELECT ${columns} FROM ${staging}
+       ON CONFLICT (${format.key.join(', ')}) DO UPDATE SET ${set.join(', ')}
+       WHERE (${current}) IS DISTINCT FROM (${incoming})
+       RETURNING (xmax = 0) AS fresh
+     )
+     SELECT count(*) FILTER (WHERE fresh) AS inserted, count(*) FILTER (WHERE NOT fresh) AS updated FROM written`,
+  );
+  return { inserted: Number(res.rows[0]?.inserted ?? 0), updated: Number(res.rows[0]?.updated ?? 0) };
+}

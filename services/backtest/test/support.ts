@@ -1,0 +1,267 @@
+import { createPrivateKey, randomUUID, sign, type KeyObject } from 'node:crypto';
+import { dirname, resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+import { Redis } from 'ioredis';
+import { algorithmOf, generateSigningKeyPair, toVerificationKey, type SigningKeyPair } from '@stocklab/platform';
+import {
+  createTestDatabase,
+  request,
+  startLocalS3,
+  startReplicas,
+  testRedisUrl,
+  uniqueKeyPrefix,
+  type HttpResult,
+  type LocalS3,
+  type ReplicaSet,
+  type TestDatabase,
+} from '@stocklab/test-support';
+
+/** dist-spec/test/support.js -> services/backtest/dist/main.js */
+export const BACKTEST_ENTRY = resolve(dirname(fileURLToPath(import.meta.url)), '../../dist/main.js');
+/** dist-spec/test/support.js -> services/backtest/dist/worker.js */
+export const BACKTEST_WORKER_ENTRY = resolve(dirname(fileURLToPath(import.meta.url)), '../../dist/worker.js');
+
+export interface BacktestCluster {
+  db: TestDatabase;
+  s3: LocalS3;
+  env: Record<string, string>;
+  replicas: ReplicaSet;
+  /** the pair access tokens are signed with (the replicas know only its public half) */
+  keys: SigningKeyPair;
+  /** an access token for `userId`, signed the way the auth service's TokenIssuer signs them */
+  tokenFor(userId: string, roles?: string[]): Promise<string>;
+  close(): Promise<void>;
+}
+
+/** JWT (compact JWS) signed with Ed25519 or P-256 using node:crypto only. */
+function signJwt(key: KeyObject, kid: string, payload: Record<string, unknown>): string {
+  const alg = algorithmOf(key);
+  const encode = (value: unknown): string => Buffer.from(JSON.stringify(value)).toString('base64url');
+  const input = `${encode({ alg, kid, typ: 'at+jwt' })}.${encode(payload)}`;
+  const signature =
+    alg === 'EdDSA'
+      ? sign(null, Buffer.from(input), key)
+      : sign('sha256', Buffer.from(input), { key, dsaEncoding: 'ieee-p1363' });
+  return `${input}.${signature.toString('base64url')}`;
+}
+
+export function backtestEnv(
+  db: TestDatabase,
+  s3: LocalS3,
+  keys: SigningKeyPair,
+  overrides: Record<string, string> = {},
+): Record<string, string> {
+  return {
+    NODE_ENV: 'test',
+    DATABASE_URL: db.url,
+    REDIS_URL: testRedisUrl(),
+    REDIS_KEY_PREFIX: uniqueKeyPrefix('backtest'),
+    JWT_PUBLIC_KEYS: keys.publicKeyPem,
+    LOG_LEVEL: 'warn',
+    SHUTDOWN_DRAIN_MS: '100',
+    JOB_LOCK_MS: '5000',
+    ...s3.env,
+    ...overrides,
+  };
+}
+
+/**
+ * A throwaway database, a local S3 (s3rver) and `count` backtest replicas as real processes
+ * sharing them and Redis (under a key prefix of their own). Each replica runs the migrations at
+ * start (under the advisory lock); tokens are minted by `tokenFor`, the service only verifies them.
+ */
+export async function startBacktestCluster(
+  count: number,
+  overrides: Record<string, string> = {},
+): Promise<BacktestCluster> {
+  const keys = generateSigningKeyPair();
+  const { kid } = await toVerificationKey(keys.publicKeyPem);
+  const privateKey = createPrivateKey(keys.privateKeyPem);
+  const db = await createTestDatabase('stocklab_backtest');
+  let s3: LocalS3 | undefined;
+  try {
+    s3 = await startLocalS3();
+    const env = backtestEnv(db, s3, keys, overrides);
+    const replicas = await startReplicas(count, { entry: BACKTEST_ENTRY, env, name: 'backtest' });
+    const localS3 = s3;
+    return {
+      db,
+      s3: localS3,
+      env,
+      replicas,
+      keys,
+      async tokenFor(userId: string, roles: string[] = ['user']): Promise<string> {
+        const now = Date.now() / 1000;
+        return signJwt(privateKey, kid, {
+          sub: userId,
+          jti: randomUUID(),
+          sid: randomUUID(),
+          roles,
+          iat: now,
+          exp: Math.floor(now) + 3600,
+          iss: env.JWT_ISSUER ?? 'stocklab-auth',
+          aud: env.JWT_AUDIENCE ?? 'stocklab',
+        });
+      },
+      async close() {
+        await replicas.stopAll(5000);
+        await Promise.allSettled([db.drop(), localS3.stop(), deleteRedisKeys(env.REDIS_KEY_PREFIX ?? '')]);
+      },
+    };
+  } catch (error) {
+    await s3?.stop();
+    await db.drop();
+    throw error;
+  }
+}
+
+/** Removes what a test cluster left in the shared Redis (queues, cache) under its prefix. */
+async function deleteRedisKeys(prefix: string): Promise<void> {
+  if (!prefix.startsWith('t:')) {
+    return;
+  }
+  const redis = new Redis(testRedisUrl(), { maxRetriesPerRequest: 1 });
+  try {
+    let cursor = '0';
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
+      cursor = next;
+      if (keys.length > 0) {
+        await redis.del(...keys);
+      }
+    } while (cursor !== '0');
+  } finally {
+    redis.disconnect();
+  }
+}
+
+export interface DatasetUpload {
+  kind?: string;
+  fileName?: string;
+  content?: string | Uint8Array;
+  contentType?: string;
+  /** extra parts, appended in order after kind and file */
+  extra?: Array<[string, string | { content: string; fileName: string }]>;
+  /** put the file before the kind field */
+  fileFirst?: boolean;
+}
+
+/** POST /api/backtest/datasets as multipart/form-data: `kind` first, then `file`. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export async function uploadDataset<T = any>(
+  baseUrl: string,
+  token: string,
+  upload: DatasetUpload,
+): Promise<HttpResult<T>> {
+  const form = new FormData();
+  const addFile = (): void => {
+    if (upload.content !== undefined) {
+      const blob = new Blob([upload.content], { type: upload.contentType ?? 'text/csv' });
+      form.append('file', blob, upload.fileName ?? 'data.csv');
+    }
+  };
+  if (upload.fileFirst) {
+    addFile();
+  }
+  if (upload.kind !== undefined) {
+    form.append('kind', upload.kind);
+  }
+  if (!upload.fileFirst) {
+    addFile();
+  }
+  for (const [name, value] of upload.extra ?? []) {
+    if (typeof value === 'string') {
+      form.append(name, value);
+    } else {
+      form.append(name, new Blob([value.content], { type: 'text/csv' }), value.fileName);
+    }
+  }
+  const res = await fetch(`${baseUrl}/api/backtest/datasets`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${token}` },
+    body: form,
+    signal: AbortSignal.timeout(30000),
+  });
+  const text = await res.text();
+  const body = (res.headers.get('content-type') ?? '').includes('json') && text !== '' ? JSON.parse(text) : text;
+  return { status: res.status, headers: res.headers, body: body as T };
+}
+
+/** GET /api/backtest/datasets/:id as the API answers it. */
+export interface DatasetView {
+  id: string;
+  kind: 'securities' | 'bars' | 'statements';
+  status: 'queued' | 'validating' | 'loading' | 'succeeded' | 'failed';
+  fileName: string;
+  sizeBytes: number;
+  sha256: string;
+  rowsTotal: number | null;
+  rowsInserted: number | null;
+  rowsUpdated: number | null;
+  rowsUnchanged: number | null;
+  errors: Array<{ line: number; message: string }>;
+  createdAt: string;
+  startedAt: string | null;
+  finishedAt: string | null;
+}
+
+/** Polls GET /datasets/:id until the import finished (succeeded or failed); bounded. */
+export async function waitForDataset(
+  baseUrl: string,
+  token: string,
+  id: string,
+  timeoutMs = 30000,
+): Promise<DatasetView> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const res = await request<DatasetView>('GET', `${baseUrl}/api/backtest/datasets/${id}`, { token });
+    if (res.status !== 200) {
+      throw new Error(`GET dataset ${id}: ${res.status} ${JSON.stringify(res.body)}`);
+    }
+    if (res.body.status === 'succeeded' || res.body.status === 'failed') {
+      return res.body;
+    }
+    if (Date.now() > deadline) {
+      throw new Error(`dataset ${id} still ${String(res.body.status)} after ${timeoutMs} ms`);
+    }
+    await sleep(100);
+  }
+}
+
+/** Uploads a file as an admin and waits for its import; throws unless it succeeded. */
+export async function importDataset(
+  baseUrl: string,
+  adminToken: string,
+  kind: 'securities' | 'bars' | 'statements',
+  content: string,
+  fileName = `${kind}.csv`,
+): Promise<DatasetView> {
+  const res = await uploadDataset(baseUrl, adminToken, { kind, fileName, content });
+  if (res.status !== 202) {
+    throw new Error(`upload ${kind}: ${res.status} ${JSON.stringify(res.body)}`);
+  }
+  const done = await waitForDataset(baseUrl, adminToken, res.body.id);
+  if (done.status !== 'succeeded') {
+    throw new Error(`import ${kind} failed: ${JSON.stringify(done.errors)}`);
+  }
+  return done;
+}
+
+export function assertErrorBody(
+  body: unknown,
+): asserts body is { statusCode: number; error: string; message: string; code: string } {
+  const b = body as Record<string, unknown>;
+  const keys = Object.keys(b).sort().join(',');
+  if (keys !== 'code,error,message,statusCode') {
+    throw new Error(`not the stable error body: ${JSON.stringify(body)}`);
+  }
+  if (
+    typeof b.statusCode !== 'number' ||
+    typeof b.code !== 'string' ||
+    typeof b.message !== 'string' ||
+    typeof b.error !== 'string'
+  ) {
+    throw new Error(`error body has wrong types: ${JSON.stringify(body)}`);
+  }
+}
