@@ -44,6 +44,21 @@ describe('renderError', () => {
     assert.equal(rendered.unexpected, true);
   });
 
+  it('unwraps the body-parser errors Nest wraps in HttpExceptions', () => {
+    const parse = Object.assign(new SyntaxError('Unexpected token } in JSON at position 1'), {
+      type: 'entity.parse.failed',
+      status: 400,
+      expose: true,
+    });
+    const rendered = renderError(new BadRequestException(parse.message, { cause: parse }));
+    assert.deepEqual(rendered.body, {
+      statusCode: 400,
+      error: 'Bad Request',
+      message: 'The request body is not valid JSON',
+      code: 'INVALID_JSON',
+    });
+  });
+
   it('maps body-parser errors to 400 and 413', () => {
     const parse = Object.assign(new SyntaxError('Unexpected token'), {
       type: 'entity.parse.failed',

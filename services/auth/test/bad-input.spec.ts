@@ -54,6 +54,12 @@ describe('bad input', () => {
         assert.equal(res.status, status, JSON.stringify(res.body));
         assertErrorBody(res.body);
         assert.equal(res.body.statusCode, status);
+        if (name === 'invalid JSON') {
+          assert.equal(res.body.code, 'INVALID_JSON');
+        }
+        if (status === 413) {
+          assert.equal(res.body.code, 'PAYLOAD_TOO_LARGE');
+        }
       });
     }
   }

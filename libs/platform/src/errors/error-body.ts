@@ -51,6 +51,13 @@ export function renderError(error: unknown): RenderedError {
   if (error instanceof DomainError) {
     return { body: body(error.status, error.code, error.message), headers: error.headers, unexpected: false };
   }
+  if (error instanceof HttpException && isParserError(error.cause)) {
+    // Nest's Express adapter wraps body-parser and URI errors; render what they really are
+    return renderError(error.cause);
+  }
+  if (error instanceof HttpException && error.cause instanceof URIError) {
+    return { body: body(400, 'BAD_REQUEST', 'Malformed URL'), headers: {}, unexpected: false };
+  }
   if (error instanceof HttpException) {
     const status = error.getStatus();
     const response = error.getResponse();
