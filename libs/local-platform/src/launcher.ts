@@ -3,7 +3,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { generateSigningKeyPair } from '@stocklab/platform';
-import { startReplicas, type ReplicaSet } from '@stocklab/test-support';
+import { startLocalS3, startReplicas, type ReplicaSet } from '@stocklab/test-support';
 import pg from 'pg';
 import { Gateway } from './gateway.js';
 import { provision, redactUrl, type Provisioned } from './provision.js';
@@ -11,8 +11,8 @@ import { provision, redactUrl, type Provisioned } from './provision.js';
 /** One deployable service, as the launcher runs it: one more row here adds a service. */
 export interface ServiceSpec {
   name: string;
-  /** the Ingress path prefix the gateway routes to it */
-  prefix: string;
+  /** the Ingress path prefix the gateway routes to it; none for a worker that serves no API */
+  prefix?: string;
   /** built entry point, relative to the repository root */
   entry: string;
   /** built migration entry point, run once before the replicas start; relative to the root */
@@ -22,6 +22,10 @@ export interface ServiceSpec {
   signsTokens?: boolean;
   /** extra environment for this service's replicas */
   env?: Record<string, string>;
+  /** receives the S3_* settings of the object store */
+  objectStorage?: boolean;
+  /** built script run once after the migrations, if the market has no securities yet (demo data) */
+  seed?: { entry: string; args: string[]; description: string };
 }
 
 export const SERVICES: readonly ServiceSpec[] = [
@@ -32,6 +36,27 @@ export const SERVICES: readonly ServiceSpec[] = [
     migrate: 'services/auth/dist/migrate.js',
     replicas: 2,
     signsTokens: true,
+  },
+  {
+    name: 'backtest',
+    prefix: '/api/backtest',
+    entry: 'services/backtest/dist/main.js',
+    migrate: 'services/backtest/dist/migrate.js',
+    replicas: 2,
+    objectStorage: true,
+    env: { BACKTEST_CONCURRENCY: '1', IMPORT_CONCURRENCY: '1' },
+    seed: {
+      entry: 'services/backtest/dist/cli/demo-data.js',
+      args: ['--load', '--stocks', '400', '--years', '12', '--seed', '42', '--out', '.run/demo-data'],
+      description: 'loading the SYNTHETIC demo market (400 stocks x 12 years) once; it takes about a minute',
+    },
+  },
+  {
+    name: 'backtest-worker',
+    entry: 'services/backtest/dist/worker.js',
+    replicas: 1,
+    objectStorage: true,
+    env: { BACKTEST_CONCURRENCY: '2', IMPORT_CONCURRENCY: '1' },
   },
 ];
 
@@ -98,12 +123,14 @@ export async function runMigration(
   repoRoot: string,
   service: ServiceSpec,
   env: Record<string, string>,
+  args: string[] = [],
 ): Promise<string> {
   if (!service.migrate) {
     return '';
   }
   const entry = join(repoRoot, service.migrate);
-  const child = spawn(process.execPath, [entry], {
+  const child = spawn(process.execPath, [entry, ...args], {
+    cwd: repoRoot,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env, POD_NAME: 'migrate' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -144,6 +171,49 @@ export interface RunningPlatform {
   stop(graceMs?: number): Promise<void>;
 }
 
+/** Whether the market schema already has securities (the demo data is loaded once). */
+async function hasMarketData(databaseUrl: string): Promise<boolean> {
+  const client = new pg.Client({ connectionString: databaseUrl, connectionTimeoutMillis: 5000 });
+  await client.connect();
+  try {
+    const { rows } = await client.query<{ n: number }>('SELECT count(*)::int AS n FROM market.securities');
+    return (rows[0]?.n ?? 0) > 0;
+  } finally {
+    await client.end();
+  }
+}
+
+/**
+ * S3-compatible storage for the services: the one configured by S3_ENDPOINT (with its S3_*
+ * settings), else a local s3rver keeping its files in .run/s3 across restarts.
+ */
+async function provideObjectStorage(
+  env: NodeJS.ProcessEnv,
+  repoRoot: string,
+  log: (line: string) => void,
+  onStop: (stop: () => Promise<void>) => void,
+): Promise<Record<string, string>> {
+  if (env.S3_ENDPOINT) {
+    log(`object storage: ${env.S3_ENDPOINT} (from S3_ENDPOINT)`);
+    const keys = [
+      'S3_ENDPOINT',
+      'S3_BUCKET',
+      'S3_REGION',
+      'S3_ACCESS_KEY_ID',
+      'S3_SECRET_ACCESS_KEY',
+      'S3_FORCE_PATH_STYLE',
+    ];
+    return Object.fromEntries(keys.flatMap((k) => (env[k] ? [[k, env[k]]] : [])));
+  }
+  const s3 = await startLocalS3('stocklab', { directory: join(repoRoot, '.run', 's3') });
+  log(`object storage: local s3rver at ${s3.endpoint} (files in .run/s3)`);
+  onStop(async () => {
+    log('stopping the local object store');
+    await s3.stop();
+  });
+  return s3.env;
+}
+
 /** Everything `start` does short of printing and waiting for a signal. */
 export async function startPlatform(options: StartOptions = {}): Promise<RunningPlatform> {
   const env = options.env ?? process.env;
@@ -162,6 +232,7 @@ export async function startPlatform(options: StartOptions = {}): Promise<Running
 
   const provisioned = await provision({ env, repoRoot, log });
   const running: RunningService[] = [];
+  const stoppers: (() => Promise<void>)[] = [];
   let gateway: Gateway | undefined;
   const stop = async (graceMs = 10000): Promise<void> => {
     if (gateway) {
@@ -177,6 +248,9 @@ export async function startPlatform(options: StartOptions = {}): Promise<Running
         const info = await replica.exited();
         log(`  ${replica.name} exited (${info.signal ?? `code ${info.code}`})`);
       }
+    }
+    for (const stopOne of stoppers.splice(0).reverse()) {
+      await stopOne();
     }
     if (provisioned.postgres.origin === 'started' || provisioned.redis.origin === 'started') {
       log('stopping the servers started for this run');
@@ -206,7 +280,8 @@ export async function startPlatform(options: StartOptions = {}): Promise<Running
     // replicas are up, the routes answer 503 NO_READY_UPSTREAM.
     const port = options.gatewayPort ?? Number(env.GATEWAY_PORT ?? 8080);
     try {
-      gateway = await Gateway.start({ port, routes: services.map((s) => ({ prefix: s.prefix, upstreams: [] })), log });
+      const routes = services.flatMap((s) => (s.prefix ? [{ prefix: s.prefix, upstreams: [] }] : []));
+      gateway = await Gateway.start({ port, routes, log });
     } catch (error) {
       throw new Error(
         `gateway: cannot listen on 127.0.0.1:${port} (${(error as NodeJS.ErrnoException).code ?? String(error)}); set GATEWAY_PORT to a free port`,
@@ -214,9 +289,15 @@ export async function startPlatform(options: StartOptions = {}): Promise<Running
       );
     }
 
+    let storageEnv: Record<string, string> = {};
+    if (services.some((s) => s.objectStorage)) {
+      storageEnv = await provideObjectStorage(env, repoRoot, log, (stopStorage) => stoppers.push(stopStorage));
+    }
+
     for (const spec of services) {
       const serviceEnv: Record<string, string> = {
         ...common,
+        ...(spec.objectStorage ? storageEnv : {}),
         ...(spec.signsTokens ? { JWT_PRIVATE_KEY: keys.privateKeyPem } : {}),
         ...spec.env,
       };
@@ -224,6 +305,15 @@ export async function startPlatform(options: StartOptions = {}): Promise<Running
         log(`migrating ${spec.name}`);
         const output = await runMigration(repoRoot, spec, serviceEnv);
         log(`  ${output.split('\n').at(-1) ?? 'done'}`);
+      }
+      if (spec.seed && env.DEMO_DATA !== 'false' && !(await hasMarketData(databaseUrl))) {
+        log(spec.seed.description);
+        await runMigration(
+          repoRoot,
+          { ...spec, name: `${spec.name} demo data`, migrate: spec.seed.entry },
+          serviceEnv,
+          spec.seed.args,
+        );
       }
       log(`starting ${spec.replicas} ${spec.name} replica(s)`);
       const replicas = await startReplicas(spec.replicas, {
@@ -233,7 +323,9 @@ export async function startPlatform(options: StartOptions = {}): Promise<Running
         logDir,
       });
       running.push({ spec, replicas });
-      gateway.setUpstreams(spec.prefix, replicas.urls);
+      if (spec.prefix) {
+        gateway.setUpstreams(spec.prefix, replicas.urls);
+      }
     }
     await gateway.checkNow();
     return { gateway, services: running, provisioned, logDir, stop };
@@ -252,7 +344,9 @@ export function describePlatform(platform: RunningPlatform): string[] {
         `  ${replica.name.padEnd(12)} pid ${String(replica.pid ?? '?').padEnd(7)} ${replica.url}  log ${join(platform.logDir, `${replica.name}.log`)}`,
       );
     }
-    lines.push(`  ${spec.name} docs:    ${platform.gateway.url}${spec.prefix}/docs`);
+    if (spec.prefix) {
+      lines.push(`  ${spec.name} docs:    ${platform.gateway.url}${spec.prefix}/docs`);
+    }
     for (const replica of replicas.replicas) {
       lines.push(`  ${replica.name} metrics: ${replica.url}/metrics`);
     }

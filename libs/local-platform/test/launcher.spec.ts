@@ -42,70 +42,75 @@ describe('cli start', () => {
     await database.drop();
   });
 
-  it('runs migrated auth replicas behind the gateway and stops them all on SIGINT', { timeout: 90_000 }, async () => {
-    child = spawn(process.execPath, [CLI, 'start'], {
-      env: {
-        ...process.env,
-        DATABASE_URL: database.url,
-        REDIS_URL: testRedisUrl(),
-        REDIS_KEY_PREFIX: uniqueKeyPrefix('local-platform'),
-        GATEWAY_PORT: String(gatewayPort),
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    const exited = new Promise<number | null>((resolve) => child?.once('exit', (code) => resolve(code)));
-    const ready = new Promise<void>((resolve, reject) => {
-      const onData = (chunk: Buffer): void => {
-        output += chunk.toString();
-        if (output.includes('ready: gateway')) {
-          resolve();
-        }
-      };
-      child?.stdout?.on('data', onData);
-      child?.stderr?.on('data', onData);
-      void exited.then((code) => reject(new Error(`start exited (${code}) before it was ready:\n${output}`)));
-    });
-    await ready;
+  it(
+    'runs every service’s replicas behind the gateway and stops them all on SIGINT',
+    { timeout: 120_000 },
+    async () => {
+      child = spawn(process.execPath, [CLI, 'start'], {
+        env: {
+          ...process.env,
+          DATABASE_URL: database.url,
+          REDIS_URL: testRedisUrl(),
+          REDIS_KEY_PREFIX: uniqueKeyPrefix('local-platform'),
+          GATEWAY_PORT: String(gatewayPort),
+          DEMO_DATA: 'false',
+        },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      const exited = new Promise<number | null>((resolve) => child?.once('exit', (code) => resolve(code)));
+      const ready = new Promise<void>((resolve, reject) => {
+        const onData = (chunk: Buffer): void => {
+          output += chunk.toString();
+          if (output.includes('ready: gateway')) {
+            resolve();
+          }
+        };
+        child?.stdout?.on('data', onData);
+        child?.stderr?.on('data', onData);
+        void exited.then((code) => reject(new Error(`start exited (${code}) before it was ready:\n${output}`)));
+      });
+      await ready;
 
-    assert.ok(output.includes(`database: ${database.url}`), 'a DATABASE_URL naming a database is used as is');
-    const pids = [...output.matchAll(/auth-\d+\s+pid (\d+)/g)].map((m) => Number(m[1]));
-    assert.equal(pids.length, 2, output);
-    assert.ok(pids.every(isAlive));
+      assert.ok(output.includes(`database: ${database.url}`), 'a DATABASE_URL naming a database is used as is');
+      const pids = [...output.matchAll(/(?:auth|backtest|backtest-worker)-\d+\s+pid (\d+)/g)].map((m) => Number(m[1]));
+      assert.equal(pids.length, 5, `2 auth, 2 backtest, 1 worker:\n${output}`);
+      assert.ok(pids.every(isAlive));
 
-    const gateway = `http://127.0.0.1:${gatewayPort}`;
-    const status = await request<{ upstreams: Array<{ prefix: string; ready: boolean }> }>(
-      'GET',
-      `${gateway}/gateway/upstreams`,
-    );
-    assert.deepEqual(
-      status.body.upstreams.map((u) => [u.prefix, u.ready]),
-      [
+      const gateway = `http://127.0.0.1:${gatewayPort}`;
+      const status = await request<{ upstreams: Array<{ prefix: string; ready: boolean }> }>(
+        'GET',
+        `${gateway}/gateway/upstreams`,
+      );
+      assert.deepEqual(status.body.upstreams.map((u) => [u.prefix, u.ready]).sort(), [
         ['/api/auth', true],
         ['/api/auth', true],
-      ],
-    );
+        ['/api/backtest', true],
+        ['/api/backtest', true],
+      ]);
+      assert.equal((await request('GET', `${gateway}/api/backtest/factors`)).status, 200, 'backtest is routed');
 
-    const email = `lp-${randomBytes(6).toString('hex')}@example.com`;
-    const password = 'correct horse battery';
-    const signup = await request('POST', `${gateway}/api/auth/signup`, {
-      body: { email, password, nickname: 'local_platform' },
-    });
-    assert.equal(signup.status, 201, JSON.stringify(signup.body));
-    const login = await request<{ accessToken: string; tokenType: string }>('POST', `${gateway}/api/auth/login`, {
-      body: { email, password },
-    });
-    assert.equal(login.status, 200, JSON.stringify(login.body));
-    assert.equal(login.body.tokenType, 'Bearer');
-    // The token verifies on both replicas (one key pair shared by all): two calls go to both in turn.
-    for (let i = 0; i < 2; i += 1) {
-      const me = await request<{ email: string }>('GET', `${gateway}/api/auth/me`, { token: login.body.accessToken });
-      assert.equal(me.status, 200, JSON.stringify(me.body));
-      assert.equal(me.body.email, email);
-    }
+      const email = `lp-${randomBytes(6).toString('hex')}@example.com`;
+      const password = 'correct horse battery';
+      const signup = await request('POST', `${gateway}/api/auth/signup`, {
+        body: { email, password, nickname: 'local_platform' },
+      });
+      assert.equal(signup.status, 201, JSON.stringify(signup.body));
+      const login = await request<{ accessToken: string; tokenType: string }>('POST', `${gateway}/api/auth/login`, {
+        body: { email, password },
+      });
+      assert.equal(login.status, 200, JSON.stringify(login.body));
+      assert.equal(login.body.tokenType, 'Bearer');
+      // The token verifies on both replicas (one key pair shared by all): two calls go to both in turn.
+      for (let i = 0; i < 2; i += 1) {
+        const me = await request<{ email: string }>('GET', `${gateway}/api/auth/me`, { token: login.body.accessToken });
+        assert.equal(me.status, 200, JSON.stringify(me.body));
+        assert.equal(me.body.email, email);
+      }
 
-    child.kill('SIGINT');
-    assert.equal(await exited, 0, output);
-    assert.deepEqual(pids.filter(isAlive), [], 'no replica outlives the launcher');
-    assert.match(output, /stopping the gateway/);
-  });
+      child.kill('SIGINT');
+      assert.equal(await exited, 0, output);
+      assert.deepEqual(pids.filter(isAlive), [], 'no replica outlives the launcher');
+      assert.match(output, /stopping the gateway/);
+    },
+  );
 });

@@ -130,7 +130,7 @@ async function copyBars(
     rest = lines.pop() ?? '';
     for (const line of lines) {
       const f = line.split('\t');
-      const s = stockIndex.get(f[0] as string);
+      const s = stockIndex.get(f[0]);
       const d = dayIndex.get(Number(f[1]));
       if (s === undefined || d === undefined) {
         continue;
@@ -165,9 +165,9 @@ export function capWeightedIndex(data: MarketData, include: (stock: StockInfo) =
       const prev = (d - 1) * S;
       const cur = d * S;
       for (let s = 0; s < S; s++) {
-        const w = data.marketCap[prev + s] as number;
-        const c0 = data.close[prev + s] as number;
-        const c1 = data.close[cur + s] as number;
+        const w = data.marketCap[prev + s];
+        const c0 = data.close[prev + s];
+        const c1 = data.close[cur + s];
         if (members[s] && w > 0 && c0 > 0 && c1 > 0) {
           weighted += w * (c1 / c0 - 1);
           weights += w;
