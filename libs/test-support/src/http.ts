@@ -40,3 +40,29 @@ export async function request<T = any>(
   }
   return { status: res.status, headers: res.headers, body: parsed as T };
 }
+
+export interface ErrorBody {
+  statusCode: number;
+  error: string;
+  message: string;
+  code: string;
+}
+
+/** Asserts the platform's stable error body: exactly these four fields, with these types. */
+export function assertErrorBody(body: unknown): asserts body is ErrorBody {
+  const b = body as Record<string, unknown>;
+  const keys = Object.keys(b ?? {})
+    .sort()
+    .join(',');
+  if (keys !== 'code,error,message,statusCode') {
+    throw new Error(`not the stable error body: ${JSON.stringify(body)}`);
+  }
+  if (
+    typeof b.statusCode !== 'number' ||
+    typeof b.code !== 'string' ||
+    typeof b.message !== 'string' ||
+    typeof b.error !== 'string'
+  ) {
+    throw new Error(`error body has wrong types: ${JSON.stringify(body)}`);
+  }
+}

@@ -4,3 +4,4 @@ export * from './databases.js';
 export * from './redis-server.js';
 export * from './http.js';
 export * from './s3-server.js';
+export * from './readme.js';

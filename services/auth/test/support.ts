@@ -105,20 +105,4 @@ export async function login(baseUrl: string, user: Pick<NewUser, 'email' | 'pass
   return res.body;
 }
 
-export function assertErrorBody(
-  body: unknown,
-): asserts body is { statusCode: number; error: string; message: string; code: string } {
-  const b = body as Record<string, unknown>;
-  const keys = Object.keys(b).sort().join(',');
-  if (keys !== 'code,error,message,statusCode') {
-    throw new Error(`not the stable error body: ${JSON.stringify(body)}`);
-  }
-  if (
-    typeof b.statusCode !== 'number' ||
-    typeof b.code !== 'string' ||
-    typeof b.message !== 'string' ||
-    typeof b.error !== 'string'
-  ) {
-    throw new Error(`error body has wrong types: ${JSON.stringify(body)}`);
-  }
-}
+export { assertErrorBody } from '@stocklab/test-support';

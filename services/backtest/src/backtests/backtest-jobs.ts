@@ -8,6 +8,7 @@ import type { BacktestConfig } from '../config.js';
 import { Queues, QUEUE } from '../queue/queues.js';
 import { ObjectStorage } from '../storage/object-storage.js';
 import { Backtest } from './backtest.entity.js';
+import { enqueueBacktest } from './backtest-queue.js';
 import { runInThread } from './backtest-runner.js';
 import type { BenchmarkId } from './market-snapshot.js';
 import { MarketSnapshots } from './market-snapshot.js';
@@ -65,17 +66,7 @@ export class BacktestJobs implements OnApplicationBootstrap, OnApplicationShutdo
     let added = 0;
     for (const { id } of rows) {
       if (!(await queue.getJob(id))) {
-        await queue.add(
-          'run',
-          { id },
-          {
-            jobId: id,
-            attempts: 3,
-            backoff: { type: 'exponential', delay: 1000 },
-            removeOnComplete: true,
-            removeOnFail: 1000,
-          },
-        );
+        await enqueueBacktest(this.queues, id);
         added += 1;
       }
     }

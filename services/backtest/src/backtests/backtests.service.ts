@@ -3,12 +3,14 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { DomainError } from '@stocklab/platform';
 import { parseStrategyDefinition, type StrategyDefinition } from '@stocklab/strategy-engine';
 import type { Readable } from 'node:stream';
-import { DataSource } from 'typeorm';
+import { DataSource, In } from 'typeorm';
 import type { BacktestConfig } from '../config.js';
 import { CONFIG } from '@stocklab/platform';
 import { Queues, QUEUE } from '../queue/queues.js';
+import { enqueueBacktest } from './backtest-queue.js';
 import { ObjectStorage } from '../storage/object-storage.js';
 import { StrategiesService } from '../strategies/strategies.service.js';
+import { CREATED_AT_CURSOR_SQL, decodeCreatedAtCursor, encodeCreatedAtCursor } from '../common/created-at-cursor.js';
 import { Backtest } from './backtest.entity.js';
 import { decodeCursor, encodeCursor } from './cursor.js';
 import type { StrategyBody } from '../strategies/strategy-body.pipe.js';
@@ -113,17 +115,7 @@ export class BacktestsService {
   }
 
   enqueue(id: string): Promise<unknown> {
-    return this.queues.queue(QUEUE.backtests).add(
-      'run',
-      { id },
-      {
-        jobId: id,
-        attempts: 3,
-        backoff: { type: 'exponential', delay: 1000 },
-        removeOnComplete: true,
-        removeOnFail: 1000,
-      },
-    );
+    return enqueueBacktest(this.queues, id);
   }
 
   async get(ownerId: string, id: string): Promise<BacktestDto> {
@@ -138,28 +130,30 @@ export class BacktestsService {
     return backtest;
   }
 
+  /** Newest first; keyset pagination on (created_at desc, id), the order of ix_backtests_owner. */
   async list(
     ownerId: string,
     limit = 20,
     cursor?: string,
   ): Promise<{ items: BacktestDto[]; nextCursor: string | null }> {
-    const after = decodeCursor<[string, string]>(cursor, ['string', 'string']);
-    const qb = this.dataSource
-      .getRepository(Backtest)
-      .createQueryBuilder('b')
-      .where('b.owner_id = :ownerId', { ownerId })
-      .orderBy('b.created_at', 'DESC')
-      .addOrderBy('b.id', 'DESC')
-      .take(limit + 1);
-    if (after) {
-      qb.andWhere('(b.created_at, b.id) < (:createdAt, :id)', { createdAt: after[0], id: after[1] });
-    }
-    const rows = await qb.getMany();
-    const page = rows.slice(0, limit);
+    const after = cursor === undefined ? undefined : decodeCreatedAtCursor(cursor);
+    const keys = await this.dataSource.query<{ id: string; cursor_at: string }[]>(
+      `SELECT id, ${CREATED_AT_CURSOR_SQL} AS cursor_at FROM backtest.backtests
+        WHERE owner_id = $1 AND ($3::timestamptz IS NULL OR created_at < $3::timestamptz OR (created_at = $3::timestamptz AND id > $4::uuid))
+        ORDER BY created_at DESC, id ASC LIMIT $2`,
+      [ownerId, limit + 1, after?.createdAt ?? null, after?.id ?? null],
+    );
+    const page = keys.slice(0, limit);
+    const rows = await this.dataSource.getRepository(Backtest).findBy({ id: In(page.map((k) => k.id)) });
+    const byId = new Map(rows.map((r) => [r.id, r]));
     const last = page[page.length - 1];
     return {
-      items: page.map(toDto),
-      nextCursor: rows.length > limit && last ? encodeCursor([last.createdAt.toISOString(), last.id]) : null,
+      items: page.flatMap((k) => {
+        const row = byId.get(k.id);
+        return row ? [toDto(row)] : [];
+      }),
+      nextCursor:
+        keys.length > limit && last ? encodeCreatedAtCursor({ createdAt: last.cursor_at, id: last.id }) : null,
     };
   }
 

@@ -11,7 +11,7 @@ import type {
 } from './dto/strategy.dto.js';
 import type { StrategyBody } from './strategy-body.pipe.js';
 import { StrategyCache, type CachedStrategy } from './strategy-cache.js';
-import { decodeStrategyCursor, encodeStrategyCursor } from './strategy-cursor.js';
+import { CREATED_AT_CURSOR_SQL, decodeCreatedAtCursor, encodeCreatedAtCursor } from '../common/created-at-cursor.js';
 
 export type CacheStatus = 'HIT' | 'MISS';
 
@@ -134,7 +134,7 @@ export class StrategiesService {
 
   /** Newest first; keyset pagination on (created_at desc, id), the order of ix_strategies_owner. */
   async list(ownerId: string, limit: number, cursor: string | undefined): Promise<StrategyPageDto> {
-    const after = cursor === undefined ? undefined : decodeStrategyCursor(cursor);
+    const after = cursor === undefined ? undefined : decodeCreatedAtCursor(cursor);
     const params: unknown[] = [ownerId, limit + 1];
     let where = 'owner_id = $1';
     if (after) {
@@ -142,7 +142,7 @@ export class StrategiesService {
       where += ' AND (created_at < $3::timestamptz OR (created_at = $3::timestamptz AND id > $4::uuid))';
     }
     const rows: (StrategyRow & { cursor_at: string })[] = await this.dataSource.query(
-      `SELECT ${COLUMNS}, to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS cursor_at
+      `SELECT ${COLUMNS}, ${CREATED_AT_CURSOR_SQL} AS cursor_at
        FROM backtest.strategies WHERE ${where}
        ORDER BY created_at DESC, id ASC LIMIT $2`,
       params,
@@ -151,7 +151,8 @@ export class StrategiesService {
     const last = page.at(-1);
     return {
       items: page.map((row) => toDto(toCached(row))),
-      nextCursor: rows.length > limit && last ? encodeStrategyCursor({ createdAt: last.cursor_at, id: last.id }) : null,
+      nextCursor:
+        rows.length > limit && last ? encodeCreatedAtCursor({ createdAt: last.cursor_at, id: last.id }) : null,
     };
   }
 

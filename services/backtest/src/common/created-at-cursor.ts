@@ -1,7 +1,10 @@
 import { DomainError } from '@stocklab/platform';
 
-/** Position after the last row of a page: its created_at (microseconds, UTC) and id. */
-export interface StrategyCursor {
+/**
+ * Keyset pagination on (created_at, id): the position after the last row of a page. created_at
+ * keeps PostgreSQL's microseconds (a JS Date would cut them and skip or repeat rows).
+ */
+export interface CreatedAtCursor {
   createdAt: string;
   id: string;
 }
@@ -10,11 +13,11 @@ const TIMESTAMP = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 /** Opaque to clients: base64url of `[createdAt, id]`. */
-export function encodeStrategyCursor(cursor: StrategyCursor): string {
+export function encodeCreatedAtCursor(cursor: CreatedAtCursor): string {
   return Buffer.from(JSON.stringify([cursor.createdAt, cursor.id])).toString('base64url');
 }
 
-export function decodeStrategyCursor(cursor: string): StrategyCursor {
+export function decodeCreatedAtCursor(cursor: string): CreatedAtCursor {
   try {
     const value = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as unknown;
     if (
@@ -33,3 +36,6 @@ export function decodeStrategyCursor(cursor: string): StrategyCursor {
   }
   throw new DomainError(400, 'INVALID_CURSOR', 'cursor is not a value returned as nextCursor');
 }
+
+/** SQL for a row's created_at in the cursor's format. */
+export const CREATED_AT_CURSOR_SQL = `to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`;
