@@ -157,6 +157,30 @@ describe('runBacktest rules', () => {
     assert.equal(r.openPositions.length, 0);
   });
 
+  it('on one day, sells stop losses first, then delisted holdings, each in reverse buy order', () => {
+    // A and B (bought together on 01-03) hit their stops on 01-05, when C and D have no bar and
+    // never trade again.
+    const data = newMarket({
+      A: [flat(1000), flat(1000), flat(1000), [1000, 1000, 850, 900], flat(900)],
+      B: [flat(900), flat(900), flat(900), [900, 900, 700, 800], flat(800)],
+      C: [flat(800), flat(800), flat(800), null, null],
+      D: [flat(700), flat(700), flat(700), null, null],
+    });
+    const def = newDefinition({ maxPositions: 4, sell: { stopLossPct: 10 } });
+    const r = runBacktest(def, data, ALL);
+    const s = sells(r.trades);
+    assert.deepEqual(
+      s.map((t) => [t.date, t.code, t.reason, t.price]),
+      [
+        [20240105, 'B', 'stop_loss', 810],
+        [20240105, 'A', 'stop_loss', 900],
+        [20240105, 'D', 'delisted', 700],
+        [20240105, 'C', 'delisted', 800],
+      ],
+    );
+    assert.equal(r.equityCurve.invested[3], 0);
+  });
+
   it('values a suspended holding at its last close and keeps it', () => {
     const data = newMarket({ A: [flat(100), flat(100), flat(110), null, flat(120)] });
     const r = runBacktest(newDefinition(), data, ALL);

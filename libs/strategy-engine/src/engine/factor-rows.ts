@@ -51,15 +51,19 @@ export class FieldRows implements FactorRows {
   }
 }
 
-/** close(d) / close(d - lag) x 100 - 100, as computeFactor's momentum. */
+/**
+ * close(d) / close(d - lag) x 100 - 100, as computeFactor's momentum. The selection hot path
+ * computes this expression inline from `close` and `lag` (see CompiledStrategy.select); row()
+ * serves the generic condition evaluation.
+ */
 export class MomentumRows implements FactorRows {
   readonly values: Float64Array;
   private day = -1;
   constructor(
     readonly id: FactorId,
-    private readonly close: Float64Array,
+    readonly close: Float64Array,
     private readonly S: number,
-    private readonly lag: number,
+    readonly lag: number,
   ) {
     this.values = new Float64Array(S);
   }

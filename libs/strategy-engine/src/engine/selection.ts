@@ -2,7 +2,7 @@ import type { MarketData } from '../data/market-data.js';
 import type { ConditionNode, StrategyDefinition } from '../definition/strategy-definition.js';
 import type { FactorId } from '../factors/catalog.js';
 import { computeFactor } from '../factors/compute.js';
-import { MatrixRows, onDemandRows, type FactorRows } from './factor-rows.js';
+import { MatrixRows, MomentumRows, onDemandRows, type FactorRows } from './factor-rows.js';
 
 const OP_LT = 0;
 const OP_LE = 1;
@@ -114,28 +114,40 @@ function evalScalar(node: CompiledNode, d: number, s: number): boolean {
 }
 
 /**
- * Vectorized evaluation over a whole day's cross-section into `out` (1 = passes). One tight loop
- * per comparison over contiguous memory, combined with AND/OR; `pool[depth]` is scratch space.
+ * Vectorized evaluation over a whole day's cross-section, one tight loop per comparison over
+ * contiguous memory. With `and` = 0 the result overwrites `out` (1 = passes); with `and` = 1 it
+ * is ANDed into `out`. The AND mode lets a chain of comparisons under an AND node write straight
+ * into one mask, instead of evaluating each into scratch space and combining it in another pass.
+ * `pool[depth]` is scratch space for the children of an OR node.
  */
-function evalRow(node: CompiledNode, d: number, out: Uint8Array, pool: Uint8Array[], depth: number): void {
+function evalRow(node: CompiledNode, d: number, out: Uint8Array, and: number, pool: Uint8Array[], depth: number): void {
   const S = out.length;
   if (node.kind !== 'cmp') {
-    const tmp = pool[depth];
-    evalRow(node.children[0], d, out, pool, depth + 1);
+    if (node.kind === 'and') {
+      for (let i = 0; i < node.children.length; i++) {
+        evalRow(node.children[i], d, out, i === 0 ? and : 1, pool, depth);
+      }
+      return;
+    }
+    // The OR is built in `acc` (out itself when overwriting), then ANDed into out if asked.
+    const acc = and ? pool[depth] : out;
+    const tmp = pool[depth + 1];
+    evalRow(node.children[0], d, acc, 0, pool, depth + 2);
     for (let i = 1; i < node.children.length; i++) {
-      evalRow(node.children[i], d, tmp, pool, depth + 1);
-      if (node.kind === 'and') {
-        for (let s = 0; s < S; s++) {
-          out[s] = out[s] & tmp[s];
-        }
-      } else {
-        for (let s = 0; s < S; s++) {
-          out[s] = out[s] | tmp[s];
-        }
+      evalRow(node.children[i], d, tmp, 0, pool, depth + 2);
+      for (let s = 0; s < S; s++) {
+        acc[s] = acc[s] | tmp[s];
+      }
+    }
+    if (and) {
+      for (let s = 0; s < S; s++) {
+        out[s] = out[s] & acc[s];
       }
     }
     return;
   }
+  // out = (out | set) & x: set = 0 ANDs x into out, set = 1 overwrites out with x.
+  const set = and ^ 1;
   const xv = node.left.values;
   const xb = node.left.row(d);
   // `+(x < y)` compiles to a branch-free compare; `x < y ? 1 : 0` mispredicts on mixed data
@@ -146,34 +158,34 @@ function evalRow(node: CompiledNode, d: number, out: Uint8Array, pool: Uint8Arra
     switch (node.op) {
       case OP_LT:
         for (let s = 0; s < S; s++) {
-          out[s] = +(xv[xb + s] < yv[yb + s]);
+          out[s] = (out[s] | set) & +(xv[xb + s] < yv[yb + s]);
         }
         return;
       case OP_LE:
         for (let s = 0; s < S; s++) {
-          out[s] = +(xv[xb + s] <= yv[yb + s]);
+          out[s] = (out[s] | set) & +(xv[xb + s] <= yv[yb + s]);
         }
         return;
       case OP_GT:
         for (let s = 0; s < S; s++) {
-          out[s] = +(xv[xb + s] > yv[yb + s]);
+          out[s] = (out[s] | set) & +(xv[xb + s] > yv[yb + s]);
         }
         return;
       case OP_GE:
         for (let s = 0; s < S; s++) {
-          out[s] = +(xv[xb + s] >= yv[yb + s]);
+          out[s] = (out[s] | set) & +(xv[xb + s] >= yv[yb + s]);
         }
         return;
       case OP_EQ:
         for (let s = 0; s < S; s++) {
-          out[s] = +(xv[xb + s] === yv[yb + s]);
+          out[s] = (out[s] | set) & +(xv[xb + s] === yv[yb + s]);
         }
         return;
       default:
         for (let s = 0; s < S; s++) {
           const x = xv[xb + s];
           const y = yv[yb + s];
-          out[s] = +(x === x) & +(y === y) & +(x !== y);
+          out[s] = (out[s] | set) & +(x === x) & +(y === y) & +(x !== y);
         }
         return;
     }
@@ -183,50 +195,258 @@ function evalRow(node: CompiledNode, d: number, out: Uint8Array, pool: Uint8Arra
   switch (node.op) {
     case OP_LT:
       for (let s = 0; s < S; s++) {
-        out[s] = +(xv[xb + s] < a);
+        out[s] = (out[s] | set) & +(xv[xb + s] < a);
       }
       return;
     case OP_LE:
       for (let s = 0; s < S; s++) {
-        out[s] = +(xv[xb + s] <= a);
+        out[s] = (out[s] | set) & +(xv[xb + s] <= a);
       }
       return;
     case OP_GT:
       for (let s = 0; s < S; s++) {
-        out[s] = +(xv[xb + s] > a);
+        out[s] = (out[s] | set) & +(xv[xb + s] > a);
       }
       return;
     case OP_GE:
       for (let s = 0; s < S; s++) {
-        out[s] = +(xv[xb + s] >= a);
+        out[s] = (out[s] | set) & +(xv[xb + s] >= a);
       }
       return;
     case OP_EQ:
       for (let s = 0; s < S; s++) {
-        out[s] = +(xv[xb + s] === a);
+        out[s] = (out[s] | set) & +(xv[xb + s] === a);
       }
       return;
     case OP_NE:
       for (let s = 0; s < S; s++) {
         const x = xv[xb + s];
-        out[s] = +(x === x) & +(x !== a);
+        out[s] = (out[s] | set) & +(x === x) & +(x !== a);
       }
       return;
     default:
       for (let s = 0; s < S; s++) {
         const x = xv[xb + s];
-        out[s] = +(x >= a) & +(x <= b);
+        out[s] = (out[s] | set) & +(x >= a) & +(x <= b);
       }
   }
 }
 
-/** Added to a ranking key: index 0 (excluded) makes it -Infinity, index 1 leaves it. */
-const PENALTY = Float64Array.of(-Infinity, 0);
+/**
+ * Candidate-list filters for select(): `list[0..n)` holds the stock indices still in the running,
+ * ascending; each filter keeps those that pass, in order, and returns the new count. Compaction
+ * is branch-free (`list[m] = s; m += passes`), and each later filter only visits the survivors
+ * of the earlier ones. A comparison's factor value is read from a row (`xv[xb + s]`) or, for
+ * momentum, computed inline from two close rows, so no per-day factor buffer is written and
+ * re-read: V8 checks every typed-array access, so element accesses per stock are the cost.
+ */
+function filterRow(
+  list: Int32Array,
+  n: number,
+  xv: Float64Array,
+  xb: number,
+  op: number,
+  a: number,
+  b: number,
+): number {
+  let m = 0;
+  switch (op) {
+    case OP_LT:
+      for (let i = 0; i < n; i++) {
+        const s = list[i];
+        list[m] = s;
+        m += +(xv[xb + s] < a);
+      }
+      return m;
+    case OP_LE:
+      for (let i = 0; i < n; i++) {
+        const s = list[i];
+        list[m] = s;
+        m += +(xv[xb + s] <= a);
+      }
+      return m;
+    case OP_GT:
+      for (let i = 0; i < n; i++) {
+        const s = list[i];
+        list[m] = s;
+        m += +(xv[xb + s] > a);
+      }
+      return m;
+    case OP_GE:
+      for (let i = 0; i < n; i++) {
+        const s = list[i];
+        list[m] = s;
+        m += +(xv[xb + s] >= a);
+      }
+      return m;
+    case OP_EQ:
+      for (let i = 0; i < n; i++) {
+        const s = list[i];
+        list[m] = s;
+        m += +(xv[xb + s] === a);
+      }
+      return m;
+    case OP_NE:
+      for (let i = 0; i < n; i++) {
+        const s = list[i];
+        const x = xv[xb + s];
+        list[m] = s;
+        m += +(x === x) & +(x !== a);
+      }
+      return m;
+    default:
+      for (let i = 0; i < n; i++) {
+        const s = list[i];
+        const x = xv[xb + s];
+        list[m] = s;
+        m += +(x >= a) & +(x <= b);
+      }
+      return m;
+  }
+}
+
+/** filterRow for momentum: x = close[cb + s] / close[pb + s] x 100 - 100 (MomentumRows' arithmetic). */
+function filterMomentum(
+  list: Int32Array,
+  n: number,
+  c: Float64Array,
+  cb: number,
+  pb: number,
+  op: number,
+  a: number,
+  b: number,
+): number {
+  let m = 0;
+  switch (op) {
+    case OP_LT:
+      for (let i = 0; i < n; i++) {
+        const s = list[i];
+        list[m] = s;
+        m += +((c[cb + s] / c[pb + s]) * 100 - 100 < a);
+      }
+      return m;
+    case OP_LE:
+      for (let i = 0; i < n; i++) {
+        const s = list[i];
+        list[m] = s;
+        m += +((c[cb + s] / c[pb + s]) * 100 - 100 <= a);
+      }
+      return m;
+    case OP_GT:
+      for (let i = 0; i < n; i++) {
+        const s = list[i];
+        list[m] = s;
+        m += +((c[cb + s] / c[pb + s]) * 100 - 100 > a);
+      }
+      return m;
+    case OP_GE:
+      for (let i = 0; i < n; i++) {
+        const s = list[i];
+        list[m] = s;
+        m += +((c[cb + s] / c[pb + s]) * 100 - 100 >= a);
+      }
+      return m;
+    case OP_EQ:
+      for (let i = 0; i < n; i++) {
+        const s = list[i];
+        list[m] = s;
+        m += +((c[cb + s] / c[pb + s]) * 100 - 100 === a);
+      }
+      return m;
+    case OP_NE:
+      for (let i = 0; i < n; i++) {
+        const s = list[i];
+        const x = (c[cb + s] / c[pb + s]) * 100 - 100;
+        list[m] = s;
+        m += +(x === x) & +(x !== a);
+      }
+      return m;
+    default:
+      for (let i = 0; i < n; i++) {
+        const s = list[i];
+        const x = (c[cb + s] / c[pb + s]) * 100 - 100;
+        list[m] = s;
+        m += +(x >= a) & +(x <= b);
+      }
+      return m;
+  }
+}
+
+/** Keeps the candidates whose mask byte is 1. */
+function filterMask(list: Int32Array, n: number, mask: Uint8Array): number {
+  let m = 0;
+  for (let i = 0; i < n; i++) {
+    const s = list[i];
+    list[m] = s;
+    m += mask[s];
+  }
+  return m;
+}
 
 /**
- * A strategy bound to one MarketData: universe membership, factor matrices and compiled
- * conditions, plus preallocated buffers so that selecting a day allocates nothing.
+ * Block sizes of select()'s ranking pass: the threshold is refreshed between blocks. It rises
+ * fast at first, so the blocks start small (fewer stale candidates) and grow (less overhead).
  */
+const FIRST_BLOCK = 32;
+const MAX_BLOCK = 512;
+
+/**
+ * Lists the stocks in [start, end) whose ranking key (value x sign + 0, see select) may beat
+ * the threshold (key >= threshold: a tie is settled by the stock index later), branch-free.
+ * A NaN key never does.
+ */
+function beatingRow(
+  list: Int32Array,
+  start: number,
+  end: number,
+  v: Float64Array,
+  vb: number,
+  sign: number,
+  threshold: number,
+): number {
+  let m = 0;
+  for (let s = start; s < end; s++) {
+    list[m] = s;
+    m += +(v[vb + s] * sign + 0 >= threshold);
+  }
+  return m;
+}
+
+/** beatingRow for a momentum ranking: value = close[cb + s] / close[pb + s] x 100 - 100. */
+function beatingMomentum(
+  list: Int32Array,
+  start: number,
+  end: number,
+  c: Float64Array,
+  cb: number,
+  pb: number,
+  sign: number,
+  threshold: number,
+): number {
+  let m = 0;
+  for (let s = start; s < end; s++) {
+    list[m] = s;
+    m += +(((c[cb + s] / c[pb + s]) * 100 - 100) * sign + 0 >= threshold);
+  }
+  return m;
+}
+
+function isConstantComparison(node: CompiledNode): boolean {
+  return node.kind === 'cmp' && node.right === null;
+}
+
+/** The AND-ed parts of a condition tree (nested ANDs flattened), in order. */
+function conjuncts(node: CompiledNode, out: CompiledNode[]): CompiledNode[] {
+  if (node.kind === 'and') {
+    for (const c of node.children) {
+      conjuncts(c, out);
+    }
+  } else {
+    out.push(node);
+  }
+  return out;
+}
+
 export class CompiledStrategy {
   readonly S: number;
   readonly inUniverse: Uint8Array;
@@ -235,9 +455,21 @@ export class CompiledStrategy {
   private readonly atv: FactorRows | null;
   private readonly rank: FactorRows;
   private readonly rankSign: number;
-  private readonly buy: CompiledNode | null;
+  /** The buy conditions as AND-ed parts, each applied as one candidate-list filter. */
+  private readonly buyParts: CompiledNode[];
   private readonly sellNode: CompiledNode | null;
-  private readonly mask: Uint8Array;
+  /** Candidate stock indices (see filterRow), at most one block's worth. */
+  private readonly list: Int32Array;
+  /** Picks in the top-K buffer (keys/pickIdx); after select() returns, its result. */
+  private count = 0;
+  /** The K-th best (key, stock index) once the buffer is full: what a new pick must beat. */
+  private thresholdKey = -Infinity;
+  private thresholdIdx = -1;
+  /** 1 for the stocks already offered during the current select() (see there). */
+  private readonly seen: Uint8Array;
+  /** Per buy part: the whole-row mask of a part that is not a comparison with a constant. */
+  private readonly partMasks: (Uint8Array | null)[];
+  private readonly allInUniverse: boolean;
   private readonly pool: Uint8Array[];
   private readonly keys: Float64Array;
   /** Output of select(): stock indices, best first, and their ranking factor values. */
@@ -281,19 +513,25 @@ export class CompiledStrategy {
     this.atv = matrices.avg_trading_value_20d ?? null;
     this.rank = matrices[def.ranking.factor] as FactorRows;
     this.rankSign = def.ranking.order === 'desc' ? 1 : -1;
-    this.buy = def.buyConditions ? compileNode(def.buyConditions, matrices) : null;
+    this.buyParts = def.buyConditions ? conjuncts(compileNode(def.buyConditions, matrices), []) : [];
+    this.partMasks = this.buyParts.map((p) => (isConstantComparison(p) ? null : new Uint8Array(S)));
+    // Scratch rows for evaluating those parts: an OR node at nesting level k uses pool[2k] and
+    // pool[2k + 1] (see evalRow). Typed arrays are costly to allocate for a short run: only if needed.
+    const depth = def.buyConditions && this.partMasks.some((m) => m !== null) ? depthOf(def.buyConditions) : 0;
+    this.pool = Array.from({ length: depth > 0 ? 2 * depth + 2 : 0 }, () => new Uint8Array(S));
+    this.allInUniverse = this.inUniverse.every((x) => x === 1);
     this.sellNode = def.sell?.conditions ? compileNode(def.sell.conditions, matrices) : null;
-    this.mask = new Uint8Array(S);
-    const depth = def.buyConditions ? depthOf(def.buyConditions) : 0;
-    this.pool = Array.from({ length: depth + 1 }, () => new Uint8Array(S));
+    this.hasSellConditions = this.sellNode !== null;
+    this.list = new Int32Array(Math.max(MAX_BLOCK, def.maxPositions));
+    this.seen = new Uint8Array(S);
+
     this.keys = new Float64Array(def.maxPositions);
     this.pickIdx = new Int32Array(def.maxPositions);
     this.pickScore = new Float64Array(def.maxPositions);
   }
 
-  get hasSellConditions(): boolean {
-    return this.sellNode !== null;
-  }
+  /** A field, not a getter: it is read per holding per day. */
+  readonly hasSellConditions: boolean;
 
   /** True when the sell conditions hold for stock s on day d's close. */
   sellSignal(d: number, s: number): boolean {
@@ -305,72 +543,151 @@ export class CompiledStrategy {
    * passing the size/liquidity filters and the buy conditions, with a ranking value; the best
    * maxPositions by the ranking factor (ties: lower stock index first). Returns the count;
    * the picks are in pickIdx/pickScore.
+   *
+   * A daily re-rank is bound by reading each day's rows, so the ranking comes first and the
+   * filters are applied to as few stocks as possible:
+   * 1. The previous call's picks are filtered and offered first: they are usually near the top
+   *    again, so the top-K buffer's threshold (its K-th best) starts close to its final value.
+   * 2. Per block of stocks, one branch-free pass over the ranking row lists the stocks whose
+   *    key may beat the threshold, and only those go through the filters (branch-free passes
+   *    over the short list) and are offered. The filter rows are barely touched.
+   * The top-K buffer orders by (key desc, stock index asc) whatever the order of the offers,
+   * and a skipped stock could not have beaten the threshold, so the picks are exactly those of
+   * filtering every stock and then ranking. When the filters reject the top of the ranking,
+   * most stocks go through the filters and the cost approaches that of doing exactly that.
    */
   select(d: number): number {
     const S = this.S;
-    const K = this.def.maxPositions;
     const b = d * S;
-    const close = this.data.close;
-    const mc = this.data.marketCap;
-    const univ = this.inUniverse;
-    const minMc = this.minMarketCap;
-    const minAtv = this.minAtv;
-    const atv = this.atv;
-    const atvBase = atv ? atv.row(d) : 0;
-    const rv = this.rank.values;
-    const rb = this.rank.row(d);
     const sign = this.rankSign;
-    const mask = this.mask;
-    // Filters as sequential branch-free passes over the day's rows (streamed, prefetched),
-    // rather than random reads per candidate, which cost a cache miss each on a cold row.
-    if (this.buy) {
-      evalRow(this.buy, d, mask, this.pool, 0);
-      for (let s = 0; s < S; s++) {
-        mask[s] = mask[s] & univ[s] & +(close[b + s] > 0);
-      }
-    } else {
-      for (let s = 0; s < S; s++) {
-        mask[s] = univ[s] & +(close[b + s] > 0); // a stock without a bar today is not tradable
-      }
-    }
-    if (minMc > 0) {
-      for (let s = 0; s < S; s++) {
-        mask[s] = mask[s] & +(mc[b + s] >= minMc);
-      }
-    }
-    if (atv) {
-      const av = atv.values;
-      for (let s = 0; s < S; s++) {
-        mask[s] = mask[s] & +(av[atvBase + s] >= minAtv);
-      }
-    }
+    const r = this.rank;
+    const list = this.list;
     const keys = this.keys;
-    const idx = this.pickIdx;
-    let n = 0;
-    let threshold = -Infinity;
-    for (let s = 0; s < S; s++) {
-      // Excluded stocks get -Infinity (a NaN value stays NaN), so one comparison against the
-      // current K-th best rejects almost every stock once K are found.
-      const key = rv[rb + s] * sign + PENALTY[mask[s]];
-      if (!(key > threshold)) {
-        continue;
-      }
-      let j = n < K ? n++ : K - 1;
-      while (j > 0 && keys[j - 1] < key) {
-        keys[j] = keys[j - 1];
-        idx[j] = idx[j - 1];
-        j--;
-      }
-      keys[j] = key;
-      idx[j] = s;
-      if (n === K) {
-        threshold = keys[K - 1];
+    const seen = this.seen;
+    // 1. The previous picks (the previous rebalance's, for a backtest). Only worth it when the
+    //    cross-section is much larger than K: with few stocks the pass below is short anyway.
+    let seeds = S >= 8 * this.def.maxPositions ? this.count : 0;
+    for (let i = 0; i < seeds; i++) {
+      list[i] = this.pickIdx[i];
+    }
+    this.count = 0;
+    this.thresholdKey = -Infinity;
+    this.thresholdIdx = -1;
+    const mom = r instanceof MomentumRows ? r : null;
+    if (mom && d < mom.lag) {
+      return 0; // no history yet: momentum is NaN for every stock, and a NaN key is never picked
+    }
+    const rv = mom ? mom.close : r.values;
+    const rb = mom ? b : r.row(d);
+    const pb = mom ? b - mom.lag * S : 0;
+    const parts = this.buyParts;
+    for (let i = 0; i < parts.length; i++) {
+      const mask = this.partMasks[i];
+      if (mask) {
+        evalRow(parts[i], d, mask, 0, this.pool, 0); // ORs, factor vs factor: whole row, once
       }
     }
-    for (let j = 0; j < n; j++) {
+    for (let i = 0; i < seeds; i++) {
+      seen[list[i]] = 1; // not offered again in step 2
+    }
+    const seedCount = seeds;
+    seeds = this.filter(d, list, seeds);
+    for (let i = 0; i < seeds; i++) {
+      const s = list[i];
+      this.offer((mom ? (rv[rb + s] / rv[pb + s]) * 100 - 100 : rv[rb + s]) * sign + 0, s);
+    }
+    // 2. Everything else, block by block.
+    for (let start = 0, size = FIRST_BLOCK; start < S; start += size, size = Math.min(MAX_BLOCK, 2 * size)) {
+      const end = Math.min(S, start + size);
+      let n = end - start;
+      if (this.thresholdKey === -Infinity) {
+        // Fewer than K picks yet: every key may enter (offer() still rejects NaN and -Infinity).
+        for (let i = 0; i < n; i++) {
+          list[i] = start + i;
+        }
+      } else {
+        n = mom
+          ? beatingMomentum(list, start, end, rv, rb, pb, sign, this.thresholdKey)
+          : beatingRow(list, start, end, rv, rb, sign, this.thresholdKey);
+      }
+      n = n > 0 ? this.filter(d, list, n) : 0;
+      for (let i = 0; i < n; i++) {
+        const s = list[i];
+        if (seen[s] === 0) {
+          // The key exactly as beating*() computes it.
+          this.offer((mom ? (rv[rb + s] / rv[pb + s]) * 100 - 100 : rv[rb + s]) * sign + 0, s);
+        }
+      }
+    }
+    if (seedCount > 0) {
+      seen.fill(0);
+    }
+    for (let j = 0; j < this.count; j++) {
       this.pickScore[j] = keys[j] * sign;
     }
+    return this.count;
+  }
+
+  /**
+   * Keeps the listed stocks that are in the universe, have a bar on d (close NaN: not
+   * tradable), pass the market cap and trading value minimums and every buy condition.
+   */
+  private filter(d: number, list: Int32Array, n: number): number {
+    const b = d * this.S;
+    if (!this.allInUniverse) {
+      n = filterMask(list, n, this.inUniverse);
+    }
+    n = filterRow(list, n, this.data.close, b, OP_GT, 0, 0);
+    if (this.minMarketCap > 0 && n > 0) {
+      n = filterRow(list, n, this.data.marketCap, b, OP_GE, this.minMarketCap, 0);
+    }
+    if (this.atv !== null && n > 0) {
+      n = filterRow(list, n, this.atv.values, this.atv.row(d), OP_GE, this.minAtv, 0);
+    }
+    const parts = this.buyParts;
+    for (let i = 0; i < parts.length && n > 0; i++) {
+      const p = parts[i];
+      const mask = this.partMasks[i];
+      if (mask) {
+        n = filterMask(list, n, mask);
+      } else if (p.kind === 'cmp') {
+        const x = p.left;
+        if (x instanceof MomentumRows) {
+          // Before `lag` days of history momentum is NaN, which fails every comparison.
+          n = d < x.lag ? 0 : filterMomentum(list, n, x.close, b, b - x.lag * this.S, p.op, p.a, p.b);
+        } else {
+          n = filterRow(list, n, x.values, x.row(d), p.op, p.a, p.b);
+        }
+      }
+    }
     return n;
+  }
+
+  /**
+   * Offers a stock that passed the filters to the top-K buffer, kept sorted best first: higher
+   * key, then lower stock index. Keys that are NaN or -Infinity are never picked. When the
+   * buffer is full, the stock enters only if it beats the K-th, which then drops out.
+   */
+  private offer(key: number, s: number): void {
+    const tk = this.thresholdKey;
+    if (!(key > tk || (key === tk && s < this.thresholdIdx))) {
+      return;
+    }
+    const K = this.def.maxPositions;
+    const keys = this.keys;
+    const idx = this.pickIdx;
+    let j = this.count < K ? this.count++ : K - 1;
+    while (j > 0 && (keys[j - 1] < key || (keys[j - 1] === key && idx[j - 1] > s))) {
+      keys[j] = keys[j - 1];
+      idx[j] = idx[j - 1];
+      j--;
+    }
+    keys[j] = key;
+    idx[j] = s;
+    if (this.count === K) {
+      this.thresholdKey = keys[K - 1];
+      this.thresholdIdx = idx[K - 1];
+    }
   }
 
   /** Target weight of each of n picks: equal weight, capped by maxWeightPerStock. */
