@@ -1,0 +1,96 @@
+import { Body, Controller, Get, Param, Patch, Post, Query } from '@nestjs/common';
+import { ApiBearerAuth, ApiCreatedResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
+import { CurrentUser, type AuthenticatedUser } from '@stocklab/platform';
+import { AutoStrategiesService } from './auto-strategies.service.js';
+import {
+  ActivateAutoStrategyDto,
+  AutoStrategyDto,
+  AutoStrategyIdParamDto,
+  DeactivateAutoStrategyDto,
+  OrderDto,
+  PageQueryDto,
+  PerformancePointDto,
+  PositionDto,
+  RenameAutoStrategyDto,
+  StrategyLogDto,
+} from './dto/auto-strategy.dto.js';
+
+@ApiTags('auto-strategies')
+@ApiBearerAuth()
+@Controller('auto-strategies')
+export class AutoStrategiesController {
+  constructor(private readonly strategies: AutoStrategiesService) {}
+
+  @Post()
+  @ApiCreatedResponse({ type: AutoStrategyDto })
+  activate(@CurrentUser() user: AuthenticatedUser, @Body() dto: ActivateAutoStrategyDto): Promise<AutoStrategyDto> {
+    return this.strategies.activate(user, dto);
+  }
+
+  @Get()
+  @ApiOkResponse({ type: [AutoStrategyDto] })
+  list(@CurrentUser() user: AuthenticatedUser): Promise<AutoStrategyDto[]> {
+    return this.strategies.list(user.id);
+  }
+
+  @Get(':id')
+  @ApiOkResponse({ type: AutoStrategyDto })
+  get(@CurrentUser() user: AuthenticatedUser, @Param() p: AutoStrategyIdParamDto): Promise<AutoStrategyDto> {
+    return this.strategies.get(user.id, p.id);
+  }
+
+  @Patch(':id')
+  @ApiOkResponse({ type: AutoStrategyDto })
+  rename(
+    @CurrentUser() user: AuthenticatedUser,
+    @Param() p: AutoStrategyIdParamDto,
+    @Body() dto: RenameAutoStrategyDto,
+  ): Promise<AutoStrategyDto> {
+    return this.strategies.rename(user.id, p.id, dto.name);
+  }
+
+  @Post(':id/deactivate')
+  @ApiCreatedResponse({ type: AutoStrategyDto })
+  deactivate(
+    @CurrentUser() user: AuthenticatedUser,
+    @Param() p: AutoStrategyIdParamDto,
+    @Body() dto: DeactivateAutoStrategyDto,
+  ): Promise<AutoStrategyDto> {
+    return this.strategies.deactivate(user.id, p.id, dto.mode);
+  }
+
+  @Get(':id/positions')
+  @ApiOkResponse({ type: [PositionDto] })
+  positions(@CurrentUser() user: AuthenticatedUser, @Param() p: AutoStrategyIdParamDto): Promise<PositionDto[]> {
+    return this.strategies.positions(user.id, p.id);
+  }
+
+  @Get(':id/orders')
+  @ApiOkResponse({ type: [OrderDto] })
+  orders(
+    @CurrentUser() user: AuthenticatedUser,
+    @Param() p: AutoStrategyIdParamDto,
+    @Query() q: PageQueryDto,
+  ): Promise<OrderDto[]> {
+    return this.strategies.orders(user.id, p.id, q.limit ?? 100);
+  }
+
+  @Get(':id/logs')
+  @ApiOkResponse({ type: [StrategyLogDto] })
+  logs(
+    @CurrentUser() user: AuthenticatedUser,
+    @Param() p: AutoStrategyIdParamDto,
+    @Query() q: PageQueryDto,
+  ): Promise<StrategyLogDto[]> {
+    return this.strategies.logs(user.id, p.id, q.limit ?? 100);
+  }
+
+  @Get(':id/performance')
+  @ApiOkResponse({ type: [PerformancePointDto] })
+  performance(
+    @CurrentUser() user: AuthenticatedUser,
+    @Param() p: AutoStrategyIdParamDto,
+  ): Promise<PerformancePointDto[]> {
+    return this.strategies.performance(user.id, p.id);
+  }
+}

@@ -1,0 +1,279 @@
+import { Injectable } from '@nestjs/common';
+import { DomainError, type AuthenticatedUser } from '@stocklab/platform';
+import { parseStrategyDefinition } from '@stocklab/strategy-engine';
+import { DataSource, type EntityManager } from 'typeorm';
+import { strategyLog } from '../jobs/job-context.js';
+import { AccountsService } from '../portfolio/accounts.service.js';
+import { TradingClock } from '../scheduler/trading-clock.js';
+import { BacktestClient } from './backtest-client.js';
+import type {
+  ActivateAutoStrategyDto,
+  AutoStrategyDto,
+  OrderDto,
+  PerformancePointDto,
+  PositionDto,
+  StrategyLogDto,
+} from './dto/auto-strategy.dto.js';
+import { returnedRows } from '../database/returning.js';
+
+interface AutoStrategyRow {
+  id: string;
+  name: string;
+  source_strategy_id: string;
+  source_version: number;
+  status: string;
+  allocated_capital: string;
+  cash: string;
+  rules: Record<string, unknown>;
+  created_at: Date;
+  updated_at: Date;
+  deactivated_at: Date | null;
+}
+
+const COLUMNS = `id, name, source_strategy_id, source_version, status, allocated_capital, cash, rules, created_at, updated_at, deactivated_at`;
+
+function toDto(r: AutoStrategyRow): AutoStrategyDto {
+  return {
+    id: r.id,
+    name: r.name,
+    sourceStrategyId: r.source_strategy_id,
+    sourceVersion: r.source_version,
+    status: r.status,
+    allocatedCapital: Number(r.allocated_capital),
+    cash: Number(r.cash),
+    rules: r.rules,
+    createdAt: r.created_at.toISOString(),
+    updatedAt: r.updated_at.toISOString(),
+    deactivatedAt: r.deactivated_at?.toISOString() ?? null,
+  };
+}
+
+@Injectable()
+export class AutoStrategiesService {
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly backtest: BacktestClient,
+    private readonly accounts: AccountsService,
+    private readonly clock: TradingClock,
+  ) {}
+
+  /**
+   * Activation: the research strategy is read from the backtest service with the caller's token
+   * (so only its owner can activate it), validated, and its rules are stored as a snapshot; the
+   * capital moves from the paper account to the strategy in the same transaction.
+   */
+  async activate(user: AuthenticatedUser, dto: ActivateAutoStrategyDto): Promise<AutoStrategyDto> {
+    const research = await this.backtest.getStrategy(dto.strategyId, user.token);
+    const parsed = parseStrategyDefinition(research.definition);
+    if (!parsed.ok) {
+      throw new DomainError(
+        422,
+        'INVALID_STRATEGY',
+        `the strategy's rules cannot be traded: ${parsed.errors
+          .slice(0, 3)
+          .map((e) => `${e.path} ${e.message}`)
+          .join('; ')}`,
+      );
+    }
+    const account = await this.accounts.ensure(user.id);
+    return this.dataSource.transaction(async (m) => {
+      const debited = returnedRows<unknown>(
+        await m.query(
+          `UPDATE trading.accounts SET cash = cash - $2, updated_at = now() WHERE id = $1 AND cash >= $2 RETURNING id`,
+          [account.id, dto.allocatedCapital],
+        ),
+      );
+      if (debited.length === 0) {
+        const current = await this.accounts.find(m, user.id, false);
+        throw new DomainError(
+          409,
+          'INSUFFICIENT_CASH',
+          `allocatedCapital ${dto.allocatedCapital} exceeds the account's free cash ${current.cash}`,
+        );
+      }
+      const rows: AutoStrategyRow[] = await m.query(
+        `INSERT INTO trading.auto_strategies (owner_id, account_id, source_strategy_id, source_version, name, rules,
+           allocated_capital, cash, status)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $7, 'active') RETURNING ${COLUMNS}`,
+        [
+          user.id,
+          account.id,
+          research.id,
+          research.version,
+          dto.name ?? research.name.slice(0, 100),
+          JSON.stringify(parsed.value),
+          dto.allocatedCapital,
+        ],
+      );
+      const row = rows[0];
+      await strategyLog(m, row.id, null, 'info', `activated with ${dto.allocatedCapital} KRW`, {
+        sourceStrategyId: research.id,
+        sourceVersion: research.version,
+      });
+      return toDto(row);
+    });
+  }
+
+  async list(userId: string): Promise<AutoStrategyDto[]> {
+    const rows: AutoStrategyRow[] = await this.dataSource.query(
+      `SELECT ${COLUMNS} FROM trading.auto_strategies WHERE owner_id = $1 ORDER BY created_at DESC, id`,
+      [userId],
+    );
+    return rows.map(toDto);
+  }
+
+  async get(
+    userId: string,
+    id: string,
+    m: EntityManager = this.dataSource.manager,
+    lock = false,
+  ): Promise<AutoStrategyDto> {
+    const rows: AutoStrategyRow[] = await m.query(
+      `SELECT ${COLUMNS} FROM trading.auto_strategies WHERE id = $1 AND owner_id = $2 ${lock ? 'FOR UPDATE' : ''}`,
+      [id, userId],
+    );
+    if (!rows[0]) {
+      throw new DomainError(404, 'AUTO_STRATEGY_NOT_FOUND', `auto strategy ${id} not found`);
+    }
+    return toDto(rows[0]);
+  }
+
+  async rename(userId: string, id: string, name: string): Promise<AutoStrategyDto> {
+    await this.get(userId, id);
+    const rows = returnedRows<AutoStrategyRow>(
+      await this.dataSource.query(
+        `UPDATE trading.auto_strategies SET name = $3, updated_at = now() WHERE id = $1 AND owner_id = $2 RETURNING ${COLUMNS}`,
+        [id, userId, name],
+      ),
+    );
+    return toDto(rows[0]);
+  }
+
+  /**
+   * immediate: trading stops now; positions stay as they are, the strategy's cash returns to the
+   * account. liquidate: the next execute run sells every position, then deactivates it.
+   */
+  async deactivate(userId: string, id: string, mode: 'immediate' | 'liquidate'): Promise<AutoStrategyDto> {
+    return this.dataSource.transaction(async (m) => {
+      const current = await this.get(userId, id, m, true);
+      if (current.status === 'inactive') {
+        throw new DomainError(409, 'ALREADY_INACTIVE', `auto strategy ${id} is already inactive`);
+      }
+      const held: Array<{ n: string }> = await m.query(
+        `SELECT count(*) AS n FROM trading.positions WHERE auto_strategy_id = $1`,
+        [id],
+      );
+      if (mode === 'liquidate' && Number(held[0]?.n ?? 0) > 0) {
+        if (current.status !== 'liquidating') {
+          await m.query(`UPDATE trading.auto_strategies SET status = 'liquidating', updated_at = now() WHERE id = $1`, [
+            id,
+          ]);
+          await strategyLog(m, id, null, 'info', 'liquidation requested: positions are sold at the next execute run');
+        }
+      } else {
+        await m.query(
+          `UPDATE trading.accounts a SET cash = a.cash + s.cash, updated_at = now()
+             FROM trading.auto_strategies s WHERE s.id = $1 AND a.id = s.account_id`,
+          [id],
+        );
+        await m.query(
+          `UPDATE trading.auto_strategies SET status = 'inactive', cash = 0, deactivated_at = now(), updated_at = now() WHERE id = $1`,
+          [id],
+        );
+        await strategyLog(m, id, null, 'info', `deactivated (${mode}); cash returned to the account`);
+      }
+      return this.get(userId, id, m);
+    });
+  }
+
+  async positions(userId: string, id: string): Promise<PositionDto[]> {
+    await this.get(userId, id);
+    const rows: Array<{
+      code: string;
+      quantity: string;
+      entry_price: string;
+      entry_date: string;
+      cost: string;
+      last_price: number | null;
+    }> = await this.dataSource.query(
+      `SELECT p.code, p.quantity, p.entry_price, to_char(p.entry_date, 'YYYY-MM-DD') AS entry_date, p.cost,
+              (SELECT b.close FROM market.daily_bars b WHERE b.code = p.code AND b.date <= $2 ORDER BY b.date DESC LIMIT 1) AS last_price
+         FROM trading.positions p WHERE p.auto_strategy_id = $1 ORDER BY p.code`,
+      [id, this.clock.tradingDate()],
+    );
+    return rows.map((r) => ({
+      code: r.code,
+      quantity: Number(r.quantity),
+      entryPrice: Number(r.entry_price),
+      entryDate: r.entry_date,
+      cost: Number(r.cost),
+      lastPrice: r.last_price,
+      marketValue: r.last_price === null ? null : Math.round(Number(r.quantity) * r.last_price),
+    }));
+  }
+
+  async orders(userId: string, id: string, limit: number): Promise<OrderDto[]> {
+    await this.get(userId, id);
+    const rows: Array<Record<string, unknown>> = await this.dataSource.query(
+      `SELECT client_order_id, run_key, to_char(trading_date, 'YYYY-MM-DD') AS trading_date, code, side, quantity, reason,
+              status, reject_reason, fill_price, fill_price_source, fill_amount, created_at, completed_at
+         FROM trading.order_intents WHERE auto_strategy_id = $1 ORDER BY created_at DESC, seq DESC LIMIT $2`,
+      [id, limit],
+    );
+    return rows.map((r) => ({
+      clientOrderId: r.client_order_id as string,
+      runKey: r.run_key as string,
+      tradingDate: r.trading_date as string,
+      code: r.code as string,
+      side: r.side as string,
+      quantity: Number(r.quantity),
+      reason: r.reason as string,
+      status: r.status as string,
+      rejectReason: (r.reject_reason as string | null) ?? null,
+      fillPrice: r.fill_price === null ? null : Number(r.fill_price),
+      fillPriceSource: (r.fill_price_source as string | null) ?? null,
+      fillAmount: r.fill_amount === null ? null : Number(r.fill_amount),
+      createdAt: (r.created_at as Date).toISOString(),
+      completedAt: (r.completed_at as Date | null)?.toISOString() ?? null,
+    }));
+  }
+
+  async logs(userId: string, id: string, limit: number): Promise<StrategyLogDto[]> {
+    await this.get(userId, id);
+    const rows: Array<{
+      id: string;
+      run_key: string | null;
+      level: string;
+      message: string;
+      details: Record<string, unknown>;
+      created_at: Date;
+    }> = await this.dataSource.query(
+      `SELECT id, run_key, level, message, details, created_at FROM trading.strategy_logs
+        WHERE auto_strategy_id = $1 ORDER BY id DESC LIMIT $2`,
+      [id, limit],
+    );
+    return rows.map((r) => ({
+      id: Number(r.id),
+      runKey: r.run_key,
+      level: r.level,
+      message: r.message,
+      details: r.details,
+      createdAt: r.created_at.toISOString(),
+    }));
+  }
+
+  async performance(userId: string, id: string): Promise<PerformancePointDto[]> {
+    await this.get(userId, id);
+    const rows: Array<{ date: string; value: string; cash: string; invested: string }> = await this.dataSource.query(
+      `SELECT to_char(date, 'YYYY-MM-DD') AS date, value, cash, invested FROM trading.daily_performance
+        WHERE auto_strategy_id = $1 ORDER BY date`,
+      [id],
+    );
+    return rows.map((r) => ({
+      date: r.date,
+      value: Number(r.value),
+      cash: Number(r.cash),
+      invested: Number(r.invested),
+    }));
+  }
+}

@@ -1,0 +1,118 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { Transform, Type } from 'class-transformer';
+import { IsIn, IsInt, IsOptional, IsString, IsUUID, Length, Max, Min } from 'class-validator';
+
+const trim = ({ value }: { value: unknown }): unknown => (typeof value === 'string' ? value.trim() : value);
+
+export class ActivateAutoStrategyDto {
+  @ApiProperty({ format: 'uuid', description: 'id of a strategy of yours in the backtest service' })
+  @IsUUID()
+  strategyId: string;
+
+  @ApiProperty({ example: 10_000_000, description: 'KRW moved from the paper account to the strategy' })
+  @IsInt()
+  @Min(1)
+  @Max(1_000_000_000_000)
+  allocatedCapital: number;
+
+  @ApiPropertyOptional({ minLength: 1, maxLength: 100, description: "default: the research strategy's name" })
+  @IsOptional()
+  @Transform(trim)
+  @IsString()
+  @Length(1, 100)
+  name?: string;
+}
+
+export class RenameAutoStrategyDto {
+  @ApiProperty({ minLength: 1, maxLength: 100 })
+  @Transform(trim)
+  @IsString()
+  @Length(1, 100)
+  name: string;
+}
+
+export const DEACTIVATION_MODES = ['immediate', 'liquidate'] as const;
+
+export class DeactivateAutoStrategyDto {
+  @ApiProperty({
+    enum: DEACTIVATION_MODES,
+    description:
+      'immediate: stop trading now, positions are kept; liquidate: sell everything at the next execute run, then stop',
+  })
+  @IsIn(DEACTIVATION_MODES)
+  mode: (typeof DEACTIVATION_MODES)[number];
+}
+
+export class AutoStrategyIdParamDto {
+  @ApiProperty({ format: 'uuid' })
+  @IsUUID()
+  id: string;
+}
+
+export class PageQueryDto {
+  @ApiPropertyOptional({ minimum: 1, maximum: 500, default: 100 })
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  @Max(500)
+  limit?: number;
+}
+
+export class AutoStrategyDto {
+  @ApiProperty({ format: 'uuid' }) id: string;
+  @ApiProperty() name: string;
+  @ApiProperty({ format: 'uuid' }) sourceStrategyId: string;
+  @ApiProperty() sourceVersion: number;
+  @ApiProperty({ enum: ['active', 'liquidating', 'inactive'] }) status: string;
+  @ApiProperty({ description: 'KRW' }) allocatedCapital: number;
+  @ApiProperty({ description: 'KRW' }) cash: number;
+  @ApiProperty({ type: 'object', additionalProperties: true, description: 'the rules snapshot taken at activation' })
+  rules: Record<string, unknown>;
+  @ApiProperty() createdAt: string;
+  @ApiProperty() updatedAt: string;
+  @ApiProperty({ nullable: true, type: String }) deactivatedAt: string | null;
+}
+
+export class PositionDto {
+  @ApiProperty() code: string;
+  @ApiProperty() quantity: number;
+  @ApiProperty() entryPrice: number;
+  @ApiProperty() entryDate: string;
+  @ApiProperty({ description: 'KRW paid' }) cost: number;
+  @ApiProperty({ nullable: true, type: Number }) lastPrice: number | null;
+  @ApiProperty({ nullable: true, type: Number }) marketValue: number | null;
+}
+
+export class OrderDto {
+  @ApiProperty() clientOrderId: string;
+  @ApiProperty() runKey: string;
+  @ApiProperty() tradingDate: string;
+  @ApiProperty() code: string;
+  @ApiProperty({ enum: ['buy', 'sell'] }) side: string;
+  @ApiProperty() quantity: number;
+  @ApiProperty() reason: string;
+  @ApiProperty({ enum: ['pending', 'sent', 'filled', 'rejected'] }) status: string;
+  @ApiProperty({ nullable: true, type: String }) rejectReason: string | null;
+  @ApiProperty({ nullable: true, type: Number }) fillPrice: number | null;
+  @ApiProperty({ nullable: true, type: String, enum: ['open', 'latest_close'] }) fillPriceSource: string | null;
+  @ApiProperty({ nullable: true, type: Number }) fillAmount: number | null;
+  @ApiProperty() createdAt: string;
+  @ApiProperty({ nullable: true, type: String }) completedAt: string | null;
+}
+
+export class StrategyLogDto {
+  @ApiProperty() id: number;
+  @ApiProperty({ nullable: true, type: String }) runKey: string | null;
+  @ApiProperty({ enum: ['info', 'warn', 'error'] }) level: string;
+  @ApiProperty() message: string;
+  @ApiProperty({ type: 'object', additionalProperties: true }) details: Record<string, unknown>;
+  @ApiProperty() createdAt: string;
+}
+
+export class PerformancePointDto {
+  @ApiProperty() date: string;
+  @ApiProperty() value: number;
+  @ApiProperty() cash: number;
+  @ApiProperty() invested: number;
+}

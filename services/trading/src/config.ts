@@ -1,0 +1,139 @@
+import {
+  ConfigError,
+  commonConfigSchema,
+  int,
+  oneOf,
+  optionalStr,
+  str,
+  url,
+  type ConfigOf,
+  type VarSpec,
+} from '@stocklab/platform';
+
+/** yyyy-mm-dd that is a real calendar date. */
+function isoDate(opts: { description: string }): VarSpec<string | undefined> {
+  return {
+    description: opts.description,
+    optional: true,
+    parse(raw, name) {
+      if (raw === '') {
+        return undefined;
+      }
+      const d = new Date(`${raw}T00:00:00Z`);
+      if (!/^\d{4}-\d{2}-\d{2}$/.test(raw) || Number.isNaN(d.getTime()) || d.toISOString().slice(0, 10) !== raw) {
+        throw new ConfigError(name, `must be a date yyyy-mm-dd, got ${JSON.stringify(raw)}`);
+      }
+      return raw;
+    },
+  };
+}
+
+/** A decimal number of seconds (the leader elector reads these from the environment itself). */
+function seconds(opts: { description: string; default: string }): VarSpec<number> {
+  return {
+    description: opts.description,
+    defaultValue: opts.default,
+    parse(raw, name) {
+      const value = Number(raw);
+      if (!Number.isFinite(value) || value <= 0) {
+        throw new ConfigError(name, `must be a positive number of seconds, got ${JSON.stringify(raw)}`);
+      }
+      return value;
+    },
+  };
+}
+
+const CRON = /^\S+( \S+){4,5}$/;
+
+export const tradingConfigSchema = {
+  ...commonConfigSchema,
+  PORT: int({ description: 'HTTP port', min: 1, max: 65535, default: '3003' }),
+  BACKTEST_URL: url({
+    description: 'Base URL of the backtest service (strategies are fetched from it on activation)',
+    protocols: ['http', 'https'],
+    default: 'http://127.0.0.1:3002',
+  }),
+  BACKTEST_TIMEOUT_MS: int({
+    description: 'Timeout of calls to the backtest service',
+    min: 100,
+    max: 60000,
+    default: '5000',
+  }),
+  LEADER_ELECTION: oneOf(['kubernetes', 'postgres', 'auto'] as const, {
+    description:
+      'Leader election backend: a Kubernetes Lease, a PostgreSQL advisory lock, or auto (Kubernetes when KUBERNETES_SERVICE_HOST or KUBECONFIG is set)',
+    default: 'auto',
+  }),
+  LEASE_NAME: str({
+    description: 'Lease (or advisory lock) name',
+    default: 'trading-scheduler',
+    pattern: /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/,
+  }),
+  POD_NAMESPACE: str({ description: 'Namespace of the Lease', default: 'default' }),
+  LEASE_DURATION_SECONDS: seconds({
+    description: 'How long followers wait before taking over a lease that is not renewed',
+    default: '15',
+  }),
+  RENEW_DEADLINE_SECONDS: seconds({
+    description: 'How long the leader tries to renew before it stops acting',
+    default: '10',
+  }),
+  RETRY_PERIOD_SECONDS: seconds({
+    description: 'How often candidates try to acquire and the leader renews',
+    default: '2',
+  }),
+  TRADING_SELECT_CRON: str({
+    description: 'Cron of the select job (seconds field allowed), in TRADING_TIMEZONE',
+    default: '0 0 7 * * *',
+    pattern: CRON,
+  }),
+  TRADING_EXECUTE_CRON: str({
+    description: 'Cron of the execute job (seconds field allowed), in TRADING_TIMEZONE',
+    default: '0 0 9 * * *',
+    pattern: CRON,
+  }),
+  TRADING_TIMEZONE: str({ description: 'Time zone of the crons and of the trading date', default: 'Asia/Seoul' }),
+  CATCH_UP_GRACE_MINUTES: int({
+    description:
+      'A missed occurrence of today is still run by the catch-up sweep up to this long after its scheduled instant',
+    min: 0,
+    max: 1440,
+    default: '30',
+  }),
+  CATCH_UP_INTERVAL_SECONDS: int({
+    description: 'Catch-up sweep period while leading',
+    min: 1,
+    max: 3600,
+    default: '30',
+  }),
+  STALE_RUN_SECONDS: int({
+    description:
+      'A running job whose heartbeat is older than this may be resumed by the leader (its runner is presumed dead)',
+    min: 5,
+    max: 86400,
+    default: '120',
+  }),
+  TRADING_AS_OF_DATE: isoDate({
+    description:
+      'Trading clock: the market-data date used as "today" by the jobs and the paper broker (replays a historical day); unset = the real date in TRADING_TIMEZONE',
+  }),
+  BROKER: oneOf(['paper'] as const, {
+    description: 'Broker adapter (a Kiwoom REST adapter comes later)',
+    default: 'paper',
+  }),
+  PAPER_ACCOUNT_INITIAL_CASH: int({
+    description: 'Starting cash (KRW) of a new paper account',
+    min: 0,
+    max: 1_000_000_000_000,
+    default: '100000000',
+  }),
+  PAPER_BROKER_LATENCY_MS: int({
+    description: 'Simulated network latency of each paper broker call (demos and failover tests)',
+    min: 0,
+    max: 60000,
+    default: '0',
+  }),
+  TRADING_IDENTITY: optionalStr({ description: 'Leader election identity (default POD_NAME plus a random suffix)' }),
+};
+
+export type TradingConfig = ConfigOf<typeof tradingConfigSchema>;

@@ -1,0 +1,19 @@
+import { serviceDataSourceOptions } from '@stocklab/platform';
+import type { DataSourceOptions } from 'typeorm';
+import type { TradingConfig } from './config.js';
+import { CreateTradingTables1764160000000 } from './migrations/1764160000000-create-trading-tables.js';
+
+export const TRADING_SCHEMA = 'trading';
+
+/** The trading service's one data source definition: used by the app and by dist/migrate.js. */
+export function tradingDataSourceOptions(config: TradingConfig): DataSourceOptions {
+  return serviceDataSourceOptions({
+    schema: TRADING_SCHEMA,
+    databaseUrl: config.DATABASE_URL,
+    poolSize: config.DB_POOL_SIZE,
+    // plain SQL through the EntityManager: every write is fenced, explicit statements read best
+    entities: [],
+    migrations: [CreateTradingTables1764160000000],
+    applicationName: `trading:${config.POD_NAME}`,
+  });
+}

@@ -1,0 +1,42 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { CONFIG, DomainError } from '@stocklab/platform';
+import { isIsoDate } from '../calendar/trading-calendar.js';
+import type { TradingConfig } from '../config.js';
+import { occurrenceOn, type JobName } from '../scheduler/occurrence.js';
+import { SchedulerService } from '../scheduler/scheduler.service.js';
+import { TradingClock } from '../scheduler/trading-clock.js';
+import { JobRunner, type RunOutcome } from './job-runner.service.js';
+
+/**
+ * The API trigger. On the leader the run uses the leader's epoch and term; on a follower it runs
+ * under the epoch current at claim time (it does not take a new epoch, which would fence the
+ * leader out): the unique run key still allows one run per occurrence, and if a new leader is
+ * elected meanwhile, the run is fenced at its next write and the new leader resumes it.
+ */
+@Injectable()
+export class JobTriggerService {
+  constructor(
+    @Inject(CONFIG) private readonly config: TradingConfig,
+    private readonly runner: JobRunner,
+    private readonly scheduler: SchedulerService,
+    private readonly clock: TradingClock,
+  ) {}
+
+  async trigger(job: JobName, date: string | undefined): Promise<RunOutcome> {
+    if (date !== undefined && !isIsoDate(date)) {
+      throw new DomainError(400, 'INVALID_DATE', `${date} is not a calendar date`);
+    }
+    const today = this.clock.tradingDate();
+    const tradingDate = date ?? today;
+    const cron = job === 'select' ? this.config.TRADING_SELECT_CRON : this.config.TRADING_EXECUTE_CRON;
+    const occurrence = occurrenceOn(
+      job,
+      cron,
+      this.config.TRADING_TIMEZONE,
+      tradingDate,
+      tradingDate === today ? this.clock.clockDay() : tradingDate,
+    );
+    const epoch = this.scheduler.leadingEpoch;
+    return this.runner.run(occurrence, 'api', this.scheduler.identity, epoch);
+  }
+}

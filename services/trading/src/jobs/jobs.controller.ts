@@ -1,0 +1,28 @@
+import { Body, Controller, Param, Post, Res } from '@nestjs/common';
+import { ApiBearerAuth, ApiCreatedResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
+import { Roles } from '@stocklab/platform';
+import type { Response } from 'express';
+import { JobParamDto, JobRunDto, TriggerRunDto } from './dto/trigger-run.dto.js';
+import { JobTriggerService } from './job-trigger.service.js';
+
+@ApiTags('scheduler')
+@ApiBearerAuth()
+@Controller('jobs')
+export class JobsController {
+  constructor(private readonly trigger: JobTriggerService) {}
+
+  /** What a Kubernetes CronJob may call instead of the in-process cron: idempotent per occurrence. */
+  @Roles('admin')
+  @Post(':job/runs')
+  @ApiCreatedResponse({ type: JobRunDto, description: 'this call ran (or resumed) the occurrence' })
+  @ApiOkResponse({ type: JobRunDto, description: 'the occurrence already ran or is running: its run' })
+  async run(
+    @Param() params: JobParamDto,
+    @Body() body: TriggerRunDto,
+    @Res({ passthrough: true }) res: Response,
+  ): Promise<JobRunDto> {
+    const outcome = await this.trigger.trigger(params.job, body.date);
+    res.status(outcome.ran ? 201 : 200);
+    return outcome.run;
+  }
+}

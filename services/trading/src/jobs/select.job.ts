@@ -1,0 +1,75 @@
+import { Injectable, Logger } from '@nestjs/common';
+import { lowerBoundDate, parseStrategyDefinition, selectPicks } from '@stocklab/strategy-engine';
+import { isoOf, MarketDataService, yyyymmdd } from '../market/market-data.service.js';
+import { strategyLog, type JobBody, type JobContext } from './job-context.js';
+import { isRebalanceSignalDay } from './sell-rules.js';
+
+/**
+ * 07:00: each active strategy is evaluated with the shared engine on the data up to the last
+ * trading day before the trading date (signals at t's close, orders at t+1's open, as in a
+ * backtest); its picks are stored per (strategy, trading date).
+ */
+@Injectable()
+export class SelectJob implements JobBody {
+  private readonly logger = new Logger(SelectJob.name);
+
+  constructor(private readonly market: MarketDataService) {}
+
+  async run(ctx: JobContext): Promise<Record<string, unknown>> {
+    const { run } = ctx;
+    const snapshot = await this.market.snapshot();
+    const data = snapshot.data;
+    const signalIndex = lowerBoundDate(data.dates, yyyymmdd(run.tradingDate)) - 1;
+    const strategies: Array<{ id: string; rules: unknown }> = await ctx.fenced((m) =>
+      m.query(`SELECT id, rules FROM trading.auto_strategies WHERE status = 'active' ORDER BY id`),
+    );
+    if (signalIndex < 0) {
+      this.logger.warn({ runKey: run.runKey }, 'select: no market data before the trading date');
+      return { strategies: strategies.length, picks: 0, reason: 'no market data before the trading date' };
+    }
+    const signalDate = isoOf(data.dates[signalIndex]);
+    let picks = 0;
+    let selected = 0;
+    for (const strategy of strategies) {
+      ctx.signal.throwIfAborted();
+      const parsed = parseStrategyDefinition(strategy.rules);
+      if (!parsed.ok) {
+        await ctx.fenced((m) =>
+          strategyLog(m, strategy.id, run.runKey, 'error', 'select skipped: stored rules are invalid', {
+            errors: parsed.errors.slice(0, 5),
+          }),
+        );
+        continue;
+      }
+      const def = parsed.value;
+      if (!isRebalanceSignalDay(data, def.rebalance, signalIndex)) {
+        await ctx.fenced((m) =>
+          strategyLog(m, strategy.id, run.runKey, 'info', `no selection: ${signalDate} is not a rebalance day`, {
+            rebalance: def.rebalance,
+          }),
+        );
+        continue;
+      }
+      const selection = selectPicks(def, data, signalIndex);
+      const S = data.codes.length;
+      await ctx.fenced(async (m) => {
+        for (const p of selection.picks) {
+          const close = data.close[signalIndex * S + p.stockIndex];
+          await m.query(
+            `INSERT INTO trading.picks (auto_strategy_id, trading_date, signal_date, rank, code, weight, reference_price, run_key)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING`,
+            [strategy.id, run.tradingDate, signalDate, p.rank, p.code, p.weight.toFixed(10), close, run.runKey],
+          );
+        }
+        await strategyLog(m, strategy.id, run.runKey, 'info', `selected ${selection.picks.length} picks`, {
+          tradingDate: run.tradingDate,
+          signalDate,
+          picks: selection.picks.map((p) => ({ rank: p.rank, code: p.code, weight: p.weight })),
+        });
+      });
+      picks += selection.picks.length;
+      selected += 1;
+    }
+    return { strategies: strategies.length, selected, picks, signalDate };
+  }
+}

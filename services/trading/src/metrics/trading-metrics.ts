@@ -1,0 +1,39 @@
+import { Injectable } from '@nestjs/common';
+import { HttpMetrics } from '@stocklab/platform';
+import { Counter } from 'prom-client';
+
+/** The trading service's own metrics, on the process registry (served at /metrics). */
+@Injectable()
+export class TradingMetrics {
+  readonly missedRuns: Counter<'job'>;
+  readonly fencingRejections: Counter;
+  readonly runs: Counter<'job' | 'status' | 'trigger'>;
+  readonly orders: Counter<'side' | 'status'>;
+
+  constructor(http: HttpMetrics) {
+    const registers = [http.registry];
+    this.missedRuns = new Counter({
+      name: 'trading_missed_runs_total',
+      help: 'Occurrences skipped because they were missed by more than the catch-up grace window',
+      labelNames: ['job'],
+      registers,
+    });
+    this.fencingRejections = new Counter({
+      name: 'trading_fencing_rejections_total',
+      help: 'Writes rejected because their fencing epoch was no longer current',
+      registers,
+    });
+    this.runs = new Counter({
+      name: 'trading_job_runs_total',
+      help: 'Job runs finished by this replica, by job, status and trigger',
+      labelNames: ['job', 'status', 'trigger'],
+      registers,
+    });
+    this.orders = new Counter({
+      name: 'trading_orders_total',
+      help: 'Order intents completed by this replica, by side and outcome',
+      labelNames: ['side', 'status'],
+      registers,
+    });
+  }
+}

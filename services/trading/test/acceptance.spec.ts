@@ -1,0 +1,258 @@
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { after, before, describe, it } from 'node:test';
+import { request } from '@stocklab/test-support';
+import { DataSource } from 'typeorm';
+import { FencingError, FencingService } from '../src/fencing/fencing.service.js';
+import type { TradingMetrics } from '../src/metrics/trading-metrics.js';
+import {
+  AS_OF,
+  activateStrategy,
+  brokerCalls,
+  cronAt,
+  currentLeader,
+  LEASE,
+  positionsOf,
+  runsOf,
+  schedulerOf,
+  seedStrategy,
+  startTradingCluster,
+  waitFor,
+  type TradingCluster,
+} from './support.js';
+
+describe('trading service: 3 replicas, Lease election through the test double', () => {
+  let cluster: TradingCluster;
+  let seeded: string;
+  const user = randomUUID();
+  const admin = randomUUID();
+  let userToken: string;
+  let adminToken: string;
+  let selectAt: Date;
+
+  before(async () => {
+    selectAt = new Date(Math.ceil((Date.now() + 25_000) / 1000) * 1000);
+    const executeAt = new Date(selectAt.getTime() + 4000);
+    cluster = await startTradingCluster({
+      env: { TRADING_SELECT_CRON: cronAt(selectAt), TRADING_EXECUTE_CRON: cronAt(executeAt) },
+      seed: async (pool) => {
+        seeded = await seedStrategy(pool, user, ['000010'], 100_000);
+      },
+    });
+    userToken = cluster.tokenFor(user);
+    adminToken = cluster.tokenFor(admin, ['user', 'admin']);
+  });
+
+  after(async () => {
+    await cluster?.close();
+  });
+
+  it('runs select and execute exactly once at the scheduled instants and buys the 10 shares the picks say', async () => {
+    await waitFor(
+      'the execute run to succeed',
+      async () => ((await runsOf(cluster.pool, 'execute'))[0]?.status === 'succeeded' ? true : undefined),
+      60_000,
+    );
+    const selects = await runsOf(cluster.pool, 'select');
+    const executes = await runsOf(cluster.pool, 'execute');
+    assert.equal(selects.length, 1);
+    assert.equal(executes.length, 1);
+    assert.equal(selects[0]?.trigger, 'cron');
+    assert.equal(executes[0]?.trigger, 'cron');
+    assert.equal(selects[0]?.trading_date, AS_OF);
+    assert.deepEqual(await positionsOf(cluster.pool, seeded), { '000010': 10 });
+    const calls = await brokerCalls(cluster.pool);
+    assert.deepEqual(calls.repeatedIds, []);
+    assert.equal(calls.orders, 1);
+    const orders = await request('GET', `${cluster.trading.at(1).url}/api/trading/auto-strategies/${seeded}/orders`, {
+      token: userToken,
+    });
+    assert.equal(orders.status, 200);
+    assert.equal(orders.body[0].fillPriceSource, 'open');
+    const perf = await request(
+      'GET',
+      `${cluster.trading.at(2).url}/api/trading/auto-strategies/${seeded}/performance`,
+      {
+        token: userToken,
+      },
+    );
+    assert.deepEqual(perf.body, [{ date: AS_OF, value: 100_000, cash: 0, invested: 100_000 }]);
+  });
+
+  it('makes one run of an occurrence triggered 5 times at once on different replicas', async () => {
+    const results = await Promise.all(
+      [0, 1, 2, 0, 1].map((i) =>
+        request('POST', `${cluster.trading.at(i).url}/api/trading/jobs/select/runs`, {
+          token: adminToken,
+          body: { date: '2026-03-11' },
+        }),
+      ),
+    );
+    assert.deepEqual(
+      results.map((r) => r.status).filter((s) => s === 201),
+      [201],
+    );
+    assert.ok(results.every((r) => r.status === 200 || r.status === 201));
+    assert.equal(new Set(results.map((r) => String(r.body.id))).size, 1);
+    const runs = (await runsOf(cluster.pool, 'select')).filter((r) => r.trading_date === '2026-03-11');
+    assert.equal(runs.length, 1);
+    const again = await request('POST', `${cluster.trading.at(2).url}/api/trading/jobs/select/runs`, {
+      token: adminToken,
+      body: { date: '2026-03-11' },
+    });
+    assert.equal(again.status, 200);
+    assert.equal(again.body.status, 'succeeded');
+  });
+
+  it('does not run on a holiday or a weekend, and only admins may trigger', async () => {
+    for (const date of ['2026-03-02', '2026-03-07']) {
+      const res = await request('POST', `${cluster.trading.at(0).url}/api/trading/jobs/execute/runs`, {
+        token: adminToken,
+        body: { date },
+      });
+      assert.equal(res.status, 409);
+      assert.equal(res.body.code, 'NOT_A_TRADING_DAY');
+    }
+    const rows = await cluster.pool.query(
+      `SELECT 1 FROM trading.job_runs WHERE trading_date IN ('2026-03-02', '2026-03-07')`,
+    );
+    assert.equal(rows.rowCount, 0);
+    const forbidden = await request('POST', `${cluster.trading.at(0).url}/api/trading/jobs/execute/runs`, {
+      token: userToken,
+      body: {},
+    });
+    assert.equal(forbidden.status, 403);
+    const badJob = await request('POST', `${cluster.trading.at(0).url}/api/trading/jobs/rebalance/runs`, {
+      token: adminToken,
+      body: {},
+    });
+    assert.equal(badJob.status, 400);
+  });
+
+  it('activates a strategy from the backtest service and answers bad requests with clear 4xx', async () => {
+    const owner = randomUUID();
+    const ownerToken = cluster.tokenFor(owner);
+    const activated = await activateStrategy(cluster, ownerToken, ['000020'], 1_000_000, 1);
+    const detail = await request('GET', `${cluster.trading.at(2).url}/api/trading/auto-strategies/${activated.id}`, {
+      token: ownerToken,
+    });
+    assert.equal(detail.status, 200);
+    assert.equal(detail.body.status, 'active');
+    assert.equal(detail.body.cash, 1_000_000);
+    // another user's strategy id: the backtest service does not show it to this caller
+    const stranger = cluster.tokenFor(randomUUID());
+    const theft = await request('POST', `${cluster.trading.at(0).url}/api/trading/auto-strategies`, {
+      token: stranger,
+      body: { strategyId: activated.strategyId, allocatedCapital: 1000 },
+    });
+    assert.equal(theft.status, 404);
+    assert.equal(theft.body.code, 'STRATEGY_NOT_FOUND');
+    const tooMuch = await request('POST', `${cluster.trading.at(0).url}/api/trading/auto-strategies`, {
+      token: ownerToken,
+      body: { strategyId: activated.strategyId, allocatedCapital: 500_000_000 },
+    });
+    assert.equal(tooMuch.status, 409);
+    assert.equal(tooMuch.body.code, 'INSUFFICIENT_CASH');
+    for (const body of [
+      {},
+      { strategyId: 'nope', allocatedCapital: 1 },
+      { strategyId: activated.strategyId, allocatedCapital: -5 },
+    ]) {
+      const res = await request('POST', `${cluster.trading.at(0).url}/api/trading/auto-strategies`, {
+        token: ownerToken,
+        body,
+      });
+      assert.equal(res.status, 400);
+    }
+    const malformed = await request('POST', `${cluster.trading.at(0).url}/api/trading/auto-strategies`, {
+      token: ownerToken,
+      rawBody: '{"strategyId":',
+    });
+    assert.equal(malformed.status, 400);
+    const others = await request('GET', `${cluster.trading.at(0).url}/api/trading/auto-strategies/${activated.id}`, {
+      token: stranger,
+    });
+    assert.equal(others.status, 404);
+    const off = await request(
+      'POST',
+      `${cluster.trading.at(0).url}/api/trading/auto-strategies/${activated.id}/deactivate`,
+      {
+        token: ownerToken,
+        body: { mode: 'immediate' },
+      },
+    );
+    assert.equal(off.status, 201);
+    assert.equal(off.body.status, 'inactive');
+    const portfolio = await request('GET', `${cluster.trading.at(1).url}/api/trading/portfolio`, { token: ownerToken });
+    assert.equal(portfolio.status, 200);
+    assert.equal(portfolio.body.cash, 100_000_000);
+    assert.equal(portfolio.body.pnl, 0);
+  });
+
+  it('hands over within about one RetryPeriod when the leader is stopped with SIGTERM', async () => {
+    const leader = await waitFor('a leader', () => currentLeader(cluster.trading, userToken), 20_000);
+    const signalled = performance.now();
+    leader.replica.signal('SIGTERM');
+    const next = await waitFor(
+      'a new leader',
+      () => currentLeader(cluster.trading, userToken, leader.replica),
+      20_000,
+      50,
+    );
+    const elapsed = performance.now() - signalled;
+    assert.notEqual(next.replica, leader.replica);
+    assert.ok(next.view.epoch > leader.view.epoch);
+    // one RetryPeriod (x1.2 jitter) plus generous slack for process scheduling, well under LeaseDuration
+    assert.ok(elapsed < LEASE.duration * 1000, `hand-over took ${Math.round(elapsed)} ms`);
+    await leader.replica.exited();
+  });
+
+  it('a partitioned leader stops acting before its lease expires for others; its epoch is then rejected', async () => {
+    const leader = await waitFor('a leader', () => currentLeader(cluster.trading, userToken), 20_000);
+    const oldEpoch = leader.view.ownEpoch as number;
+    const prefix = `${leader.replica.name}*`;
+    const partitioned = performance.now();
+    cluster.double?.injectFault(prefix, { mode: 'hang' });
+    try {
+      const stepped = await waitFor(
+        'the partitioned leader to step down',
+        async () =>
+          (await schedulerOf(leader.replica, userToken))?.role === 'follower' ? performance.now() : undefined,
+        20_000,
+        50,
+      );
+      // it stops acting within RenewDeadline of its last renew, before the others can consider the lease expired
+      assert.ok(
+        stepped - partitioned < LEASE.duration * 1000,
+        `stepped down after ${Math.round(stepped - partitioned)} ms`,
+      );
+      const next = await waitFor(
+        'a new leader',
+        () => currentLeader(cluster.trading, userToken, leader.replica),
+        20_000,
+        50,
+      );
+      assert.ok((next.view.ownEpoch as number) > oldEpoch);
+      const dataSource = new DataSource({ type: 'postgres', url: cluster.db.url, poolSize: 1 });
+      await dataSource.initialize();
+      try {
+        let rejected = 0;
+        const metrics = { fencingRejections: { inc: () => (rejected += 1) } } as unknown as TradingMetrics;
+        const fencing = new FencingService(dataSource, metrics);
+        await assert.rejects(
+          fencing.transaction(oldEpoch, (m) =>
+            m.query(`UPDATE trading.holidays SET name = 'x' WHERE date = '2026-01-01'`),
+          ),
+          FencingError,
+        );
+        assert.equal(rejected, 1);
+        const name = await dataSource.query(`SELECT name FROM trading.holidays WHERE date = '2026-01-01'`);
+        assert.equal(name[0].name, "New Year's Day");
+      } finally {
+        await dataSource.destroy();
+      }
+    } finally {
+      cluster.double?.clearFault(prefix);
+    }
+  });
+});

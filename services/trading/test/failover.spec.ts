@@ -1,0 +1,116 @@
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { after, before, describe, it } from 'node:test';
+import {
+  brokerCalls,
+  CODES,
+  cronAt,
+  currentLeader,
+  LEASE,
+  positionsOf,
+  runsOf,
+  seedStrategy,
+  startTradingCluster,
+  waitFor,
+  type TradingCluster,
+} from './support.js';
+
+const succeeded = (cluster: TradingCluster, job: string) => async () =>
+  (await runsOf(cluster.pool, job))[0]?.status === 'succeeded' ? true : undefined;
+
+describe('the leader killed with SIGKILL in the middle of execute', () => {
+  let cluster: TradingCluster;
+  let strategy: string;
+  const user = randomUUID();
+
+  before(async () => {
+    const selectAt = new Date(Math.ceil((Date.now() + 20_000) / 1000) * 1000);
+    cluster = await startTradingCluster({
+      env: {
+        TRADING_SELECT_CRON: cronAt(selectAt),
+        TRADING_EXECUTE_CRON: cronAt(new Date(selectAt.getTime() + 3000)),
+        // each broker call takes a second: the kill lands between the intents being written and all being sent
+        PAPER_BROKER_LATENCY_MS: '1000',
+      },
+      seed: async (pool) => {
+        strategy = await seedStrategy(pool, user, CODES, 400_000);
+      },
+    });
+  });
+
+  after(async () => {
+    await cluster?.close();
+  });
+
+  it('another replica takes over, completes the run once, and the broker sees no client order id twice', async () => {
+    const token = cluster.tokenFor(user);
+    await waitFor(
+      'the first fill of the execute run',
+      async () => {
+        const { rows } = await cluster.pool.query(
+          `SELECT count(*) FILTER (WHERE status = 'filled') AS filled, count(*) AS total FROM trading.order_intents`,
+        );
+        return Number(rows[0].filled) >= 1 && Number(rows[0].filled) < Number(rows[0].total) ? true : undefined;
+      },
+      60_000,
+      50,
+    );
+    const leader = await waitFor('the leader', () => currentLeader(cluster.trading, token), 10_000, 50);
+    const killed = performance.now();
+    await leader.replica.kill();
+    const next = await waitFor('a new leader', () => currentLeader(cluster.trading, token, leader.replica), 20_000, 50);
+    const takeover = performance.now() - killed;
+    // LeaseDuration + RetryPeriod (x1.2 jitter), plus slack for the polling and the epoch write
+    assert.ok(takeover < (LEASE.duration + 2 * LEASE.retry) * 1000 + 1500, `take-over took ${Math.round(takeover)} ms`);
+    assert.ok(next.view.epoch > leader.view.epoch);
+    await waitFor('the execute run to succeed', succeeded(cluster, 'execute'), 60_000);
+    const runs = await runsOf(cluster.pool, 'execute');
+    assert.equal(runs.length, 1);
+    assert.equal(Number(runs[0]?.epoch), next.view.epoch);
+    // the single-run result: 400,000 KRW over 4 picks of weight 0.25 at 10,000 KRW = 10 shares each
+    assert.deepEqual(await positionsOf(cluster.pool, strategy), Object.fromEntries(CODES.map((c) => [c, 10])));
+    const calls = await brokerCalls(cluster.pool);
+    assert.deepEqual(calls.repeatedIds, []);
+    assert.equal(calls.orders, 4);
+    const cash = await cluster.pool.query(`SELECT cash FROM trading.auto_strategies WHERE id = $1`, [strategy]);
+    assert.equal(Number(cash.rows[0].cash), 0);
+  });
+});
+
+describe('no leader at the execute tick (failover straddling it)', () => {
+  let cluster: TradingCluster;
+  let strategy: string;
+  const user = randomUUID();
+  let executeAt: Date;
+
+  before(async () => {
+    const selectAt = new Date(Math.ceil((Date.now() + 20_000) / 1000) * 1000);
+    executeAt = new Date(selectAt.getTime() + 4000);
+    cluster = await startTradingCluster({
+      env: { TRADING_SELECT_CRON: cronAt(selectAt), TRADING_EXECUTE_CRON: cronAt(executeAt) },
+      seed: async (pool) => {
+        strategy = await seedStrategy(pool, user, ['000010'], 100_000);
+      },
+    });
+  });
+
+  after(async () => {
+    await cluster?.close();
+  });
+
+  it('runs the missed execute once, on election', async () => {
+    const token = cluster.tokenFor(user);
+    await waitFor('the select run to succeed', succeeded(cluster, 'select'), 60_000);
+    const leader = await waitFor('the leader', () => currentLeader(cluster.trading, token), 10_000, 50);
+    // kill the leader 1 s before the tick: the lease (3 s) outlives the tick, so nobody leads at it
+    await sleep(Math.max(0, executeAt.getTime() - 1000 - Date.now()));
+    await leader.replica.kill();
+    await waitFor('the execute run to succeed', succeeded(cluster, 'execute'), 60_000);
+    const runs = await runsOf(cluster.pool, 'execute');
+    assert.equal(runs.length, 1);
+    assert.equal(runs[0]?.trigger, 'catch-up');
+    assert.deepEqual(await positionsOf(cluster.pool, strategy), { '000010': 10 });
+    assert.deepEqual((await brokerCalls(cluster.pool)).repeatedIds, []);
+  });
+});

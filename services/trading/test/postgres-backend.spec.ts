@@ -1,0 +1,50 @@
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { after, before, describe, it } from 'node:test';
+import {
+  brokerCalls,
+  cronAt,
+  currentLeader,
+  positionsOf,
+  runsOf,
+  seedStrategy,
+  startTradingCluster,
+  waitFor,
+  type TradingCluster,
+} from './support.js';
+
+describe('PostgreSQL leader election backend', () => {
+  let cluster: TradingCluster;
+  let strategy: string;
+  const user = randomUUID();
+
+  before(async () => {
+    const selectAt = new Date(Math.ceil((Date.now() + 20_000) / 1000) * 1000);
+    cluster = await startTradingCluster({
+      backend: 'postgres',
+      env: { TRADING_SELECT_CRON: cronAt(selectAt), TRADING_EXECUTE_CRON: cronAt(new Date(selectAt.getTime() + 3000)) },
+      seed: async (pool) => {
+        strategy = await seedStrategy(pool, user, ['000010'], 100_000);
+      },
+    });
+  });
+
+  after(async () => {
+    await cluster?.close();
+  });
+
+  it('runs select and execute exactly once with 3 replicas and buys 10 shares', async () => {
+    const token = cluster.tokenFor(user);
+    const leader = await waitFor('one leader', () => currentLeader(cluster.trading, token), 20_000);
+    assert.equal(leader.view.role, 'leader');
+    await waitFor(
+      'the execute run to succeed',
+      async () => ((await runsOf(cluster.pool, 'execute'))[0]?.status === 'succeeded' ? true : undefined),
+      60_000,
+    );
+    assert.equal((await runsOf(cluster.pool, 'select')).length, 1);
+    assert.equal((await runsOf(cluster.pool, 'execute')).length, 1);
+    assert.deepEqual(await positionsOf(cluster.pool, strategy), { '000010': 10 });
+    assert.deepEqual((await brokerCalls(cluster.pool)).repeatedIds, []);
+  });
+});

@@ -1,0 +1,369 @@
+import { createPrivateKey, randomUUID, sign, type KeyObject } from 'node:crypto';
+import { execFile } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import pg from 'pg';
+import { LeaseApiDouble, writeKubeconfig } from '@stocklab/leader-election';
+import { algorithmOf, generateSigningKeyPair, toVerificationKey, type SigningKeyPair } from '@stocklab/platform';
+import {
+  createTestDatabase,
+  request,
+  startLocalS3,
+  startReplicas,
+  testRedisUrl,
+  uniqueKeyPrefix,
+  type LocalS3,
+  type Replica,
+  type ReplicaSet,
+  type TestDatabase,
+} from '@stocklab/test-support';
+
+const here = dirname(fileURLToPath(import.meta.url));
+/** dist-spec/test/support.js -> services/trading/dist/main.js */
+export const TRADING_ENTRY = resolve(here, '../../dist/main.js');
+export const TRADING_MIGRATE = resolve(here, '../../dist/migrate.js');
+export const BACKTEST_ENTRY = resolve(here, '../../../backtest/dist/main.js');
+export const BACKTEST_MIGRATE = resolve(here, '../../../backtest/dist/migrate.js');
+
+/** The replayed trading day (a Tuesday); its signal day is Monday 2026-03-09. */
+export const AS_OF = '2026-03-10';
+export const CODES = ['000010', '000020', '000030', '000040'] as const;
+/** market dates (2026-03-02 is a holiday: substitute for March 1st) */
+const DATES = [
+  '2026-02-26',
+  '2026-02-27',
+  '2026-03-03',
+  '2026-03-04',
+  '2026-03-05',
+  '2026-03-06',
+  '2026-03-09',
+  '2026-03-10',
+];
+/** every close is 10,000 KRW and every open 10,000 KRW: a weight w of cash C buys floor(C x w / 10,000) shares */
+export const PRICE = 10_000;
+
+export const LEASE = { duration: 3, renewDeadline: 2, retry: 0.5 } as const;
+
+function signJwt(key: KeyObject, kid: string, payload: Record<string, unknown>): string {
+  const alg = algorithmOf(key);
+  const encode = (value: unknown): string => Buffer.from(JSON.stringify(value)).toString('base64url');
+  const input = `${encode({ alg, kid, typ: 'at+jwt' })}.${encode(payload)}`;
+  const signature =
+    alg === 'EdDSA'
+      ? sign(null, Buffer.from(input), key)
+      : sign('sha256', Buffer.from(input), { key, dsaEncoding: 'ieee-p1363' });
+  return `${input}.${signature.toString('base64url')}`;
+}
+
+/** A cron expression (with seconds) that fires once a day at `at`'s wall-clock time in Asia/Seoul. */
+export function cronAt(at: Date): string {
+  const seoul = new Date(at.getTime() + 9 * 3600_000);
+  return `${seoul.getUTCSeconds()} ${seoul.getUTCMinutes()} ${seoul.getUTCHours()} * * *`;
+}
+
+/** A cron that does not fire in the next hours (its occurrence today lies ahead). */
+export function cronLater(): string {
+  return cronAt(new Date(Date.now() + 6 * 3600_000));
+}
+
+export function definition(codes: readonly string[], maxPositions = codes.length): Record<string, unknown> {
+  return {
+    schemaVersion: 1,
+    universe: { scope: 'codes', codes: [...codes] },
+    ranking: { factor: 'close', order: 'desc' },
+    maxPositions,
+    weighting: { method: 'equal' },
+    rebalance: 'daily',
+    costs: { commissionBps: 0, sellTaxBps: 0, slippageBps: 0 },
+    initialCapital: 1_000_000,
+  };
+}
+
+export interface TradingCluster {
+  db: TestDatabase;
+  pool: pg.Pool;
+  double: LeaseApiDouble | undefined;
+  backtest: ReplicaSet;
+  trading: ReplicaSet;
+  env: Record<string, string>;
+  tokenFor(userId: string, roles?: string[]): string;
+  close(): Promise<void>;
+}
+
+export interface ClusterOptions {
+  backend?: 'kubernetes' | 'postgres';
+  replicas?: number;
+  env?: Record<string, string>;
+  /** runs after the schemas exist and before the trading replicas start (fixtures) */
+  seed?: (pool: pg.Pool) => Promise<void>;
+}
+
+/** Inserts the crafted market: CODES with a bar on each of DATES, every price PRICE. */
+export async function seedMarket(pool: pg.Pool): Promise<void> {
+  for (const code of CODES) {
+    await pool.query(
+      `INSERT INTO market.securities (code, name, market, sector, listed_on) VALUES ($1, $2, 'KOSPI', 'test', '2020-01-01')`,
+      [code, `stock ${code}`],
+    );
+    for (const date of DATES) {
+      await pool.query(
+        `INSERT INTO market.daily_bars (code, date, open, high, low, close, volume, trading_value, market_cap, shares_outstanding)
+         VALUES ($1, $2, $3, $3, $3, $3, 1000, $4, $5, 1000000)`,
+        [code, date, PRICE, PRICE * 1000, PRICE * 1_000_000],
+      );
+    }
+  }
+  for (const date of DATES) {
+    await pool.query(`INSERT INTO market.trading_days (date) VALUES ($1)`, [date]);
+  }
+  await pool.query(`UPDATE market.data_version SET version = version + 1`);
+}
+
+const run = promisify(execFile);
+
+/**
+ * A throwaway database with the market schema (the backtest service's migrations) and a crafted
+ * market, the trading schema, one backtest replica (strategies API, local S3), a Lease API double
+ * (in this process) and `replicas` trading replicas as real processes.
+ */
+export async function startTradingCluster(options: ClusterOptions = {}): Promise<TradingCluster> {
+  const backend = options.backend ?? 'kubernetes';
+  const keys: SigningKeyPair = generateSigningKeyPair();
+  const { kid } = await toVerificationKey(keys.publicKeyPem);
+  const privateKey = createPrivateKey(keys.privateKeyPem);
+  const db = await createTestDatabase('stocklab_trading');
+  const pool = new pg.Pool({ connectionString: db.url, max: 4 });
+  let s3: LocalS3 | undefined;
+  let double: LeaseApiDouble | undefined;
+  let backtest: ReplicaSet | undefined;
+  try {
+    const base = {
+      PATH: process.env.PATH ?? '',
+      HOME: process.env.HOME ?? '/tmp',
+      DATABASE_URL: db.url,
+      NODE_ENV: 'test',
+    };
+    await run(process.execPath, [BACKTEST_MIGRATE], { env: base });
+    await run(process.execPath, [TRADING_MIGRATE], { env: base });
+    await seedMarket(pool);
+    await options.seed?.(pool);
+    s3 = await startLocalS3();
+    const common = {
+      NODE_ENV: 'test',
+      DATABASE_URL: db.url,
+      REDIS_URL: testRedisUrl(),
+      JWT_PUBLIC_KEYS: keys.publicKeyPem,
+      LOG_LEVEL: 'warn',
+      SHUTDOWN_DRAIN_MS: '100',
+    };
+    backtest = await startReplicas(1, {
+      entry: BACKTEST_ENTRY,
+      name: 'backtest',
+      env: {
+        ...common,
+        ...s3.env,
+        REDIS_KEY_PREFIX: uniqueKeyPrefix('backtest'),
+        BACKTEST_CONCURRENCY: '0',
+        IMPORT_CONCURRENCY: '0',
+      },
+    });
+    const env: Record<string, string> = {
+      ...common,
+      REDIS_KEY_PREFIX: uniqueKeyPrefix('trading'),
+      BACKTEST_URL: backtest.at(0).url,
+      LEADER_ELECTION: backend,
+      LEASE_DURATION_SECONDS: String(LEASE.duration),
+      RENEW_DEADLINE_SECONDS: String(LEASE.renewDeadline),
+      RETRY_PERIOD_SECONDS: String(LEASE.retry),
+      TRADING_AS_OF_DATE: AS_OF,
+      TRADING_SELECT_CRON: cronLater(),
+      TRADING_EXECUTE_CRON: cronLater(),
+      CATCH_UP_INTERVAL_SECONDS: '2',
+      ...options.env,
+    };
+    if (backend === 'kubernetes') {
+      double = await LeaseApiDouble.start();
+      const kubeconfig = join(mkdtempSync(join(tmpdir(), 'trading-kube-')), 'config');
+      writeKubeconfig(kubeconfig, double.url);
+      env.KUBECONFIG = kubeconfig;
+    }
+    const trading = await startReplicas(options.replicas ?? 3, { entry: TRADING_ENTRY, name: 'trading', env });
+    const btReplicas = backtest;
+    const localS3 = s3;
+    const leaseDouble = double;
+    return {
+      db,
+      pool,
+      double,
+      backtest: btReplicas,
+      trading,
+      env,
+      tokenFor(userId: string, roles: string[] = ['user']): string {
+        const now = Date.now() / 1000;
+        return signJwt(privateKey, kid, {
+          sub: userId,
+          jti: randomUUID(),
+          sid: randomUUID(),
+          roles,
+          iat: now,
+          exp: Math.floor(now) + 3600,
+          iss: 'stocklab-auth',
+          aud: 'stocklab',
+        });
+      },
+      async close() {
+        await Promise.allSettled([trading.stopAll(5000), btReplicas.stopAll(5000)]);
+        await Promise.allSettled([pool.end(), localS3.stop(), leaseDouble?.close()]);
+        await db.drop();
+      },
+    };
+  } catch (error) {
+    await backtest?.stopAll(2000);
+    await s3?.stop();
+    await double?.close();
+    await pool.end();
+    await db.drop();
+    throw error;
+  }
+}
+
+/** Polls until `check` returns a value (not undefined) or the deadline passes. */
+export async function waitFor<T>(
+  what: string,
+  check: () => Promise<T | undefined>,
+  timeoutMs: number,
+  everyMs = 100,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check().catch(() => undefined);
+    if (value !== undefined) {
+      return value;
+    }
+    if (Date.now() > deadline) {
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    }
+    await sleep(everyMs);
+  }
+}
+
+export interface SchedulerView {
+  leader: string | null;
+  epoch: number;
+  role: 'leader' | 'follower';
+  identity: string;
+  ownEpoch: number | null;
+}
+
+export async function schedulerOf(replica: Replica, token: string): Promise<SchedulerView | undefined> {
+  if (!replica.running) {
+    return undefined;
+  }
+  const res = await request<SchedulerView>('GET', `${replica.url}/api/trading/scheduler`, { token });
+  return res.status === 200 ? res.body : undefined;
+}
+
+/** The replica that reports itself leader (exactly one must). */
+export async function currentLeader(
+  replicas: ReplicaSet,
+  token: string,
+  exclude?: Replica,
+): Promise<{ replica: Replica; view: SchedulerView } | undefined> {
+  const views = await Promise.all(
+    replicas.replicas.map(async (r) => ({ replica: r, view: r === exclude ? undefined : await schedulerOf(r, token) })),
+  );
+  const leaders = views.filter((v) => v.view?.role === 'leader');
+  return leaders.length === 1 && leaders[0]?.view ? { replica: leaders[0].replica, view: leaders[0].view } : undefined;
+}
+
+/** Creates a research strategy in the backtest service and activates it in trading. */
+export async function activateStrategy(
+  cluster: TradingCluster,
+  token: string,
+  codes: readonly string[],
+  allocatedCapital: number,
+  replica = 0,
+): Promise<{ id: string; strategyId: string }> {
+  const created = await request('POST', `${cluster.backtest.at(0).url}/api/backtest/strategies`, {
+    token,
+    body: { name: `strategy ${codes.join(',')}`, definition: definition(codes) },
+  });
+  if (created.status !== 201) {
+    throw new Error(`strategy create failed: ${created.status} ${JSON.stringify(created.body)}`);
+  }
+  const activated = await request('POST', `${cluster.trading.at(replica).url}/api/trading/auto-strategies`, {
+    token,
+    body: { strategyId: created.body.id, allocatedCapital },
+  });
+  if (activated.status !== 201) {
+    throw new Error(`activation failed: ${activated.status} ${JSON.stringify(activated.body)}`);
+  }
+  return { id: activated.body.id, strategyId: created.body.id };
+}
+
+export async function runsOf(
+  pool: pg.Pool,
+  job: string,
+): Promise<Array<{ run_key: string; status: string; epoch: string; trigger: string; trading_date: string }>> {
+  const { rows } = await pool.query<{
+    run_key: string;
+    status: string;
+    epoch: string;
+    trigger: string;
+    trading_date: string;
+  }>(
+    `SELECT run_key, status, epoch, trigger, to_char(trading_date, 'YYYY-MM-DD') AS trading_date FROM trading.job_runs WHERE job = $1 ORDER BY started_at`,
+    [job],
+  );
+  return rows;
+}
+
+export async function positionsOf(pool: pg.Pool, strategyId: string): Promise<Record<string, number>> {
+  const { rows } = await pool.query<{ code: string; quantity: string }>(
+    `SELECT code, quantity FROM trading.positions WHERE auto_strategy_id = $1 ORDER BY code`,
+    [strategyId],
+  );
+  return Object.fromEntries(rows.map((r) => [r.code, Number(r.quantity)]));
+}
+
+/** Client order ids the paper broker received more than once, and how many calls it got in all. */
+export async function brokerCalls(pool: pg.Pool): Promise<{ total: number; repeatedIds: string[]; orders: number }> {
+  const { rows } = await pool.query<{ client_order_id: string; n: string }>(
+    `SELECT client_order_id, count(*) AS n FROM trading.paper_order_requests GROUP BY client_order_id`,
+  );
+  const orders = await pool.query<{ n: string }>(`SELECT count(*) AS n FROM trading.paper_orders`);
+  return {
+    total: rows.reduce((s, r) => s + Number(r.n), 0),
+    repeatedIds: rows.filter((r) => Number(r.n) > 1).map((r) => r.client_order_id),
+    orders: Number(orders.rows[0]?.n ?? 0),
+  };
+}
+
+/** Fixture: a user's paper account and an active auto strategy on `codes`, written straight to the database. */
+export async function seedStrategy(
+  pool: pg.Pool,
+  userId: string,
+  codes: readonly string[],
+  capital: number,
+): Promise<string> {
+  const account = await pool.query<{ id: string }>(
+    `INSERT INTO trading.accounts (user_id, cash, initial_cash) VALUES ($1, 100000000 - $2::bigint, 100000000)
+     ON CONFLICT (user_id) DO UPDATE SET cash = accounts.cash - $2::bigint RETURNING id`,
+    [userId, capital],
+  );
+  const accountId = account.rows[0]?.id;
+  await pool.query(
+    `INSERT INTO trading.paper_accounts (account_id, cash) VALUES ($1, 100000000) ON CONFLICT DO NOTHING`,
+    [accountId],
+  );
+  const row = await pool.query<{ id: string }>(
+    `INSERT INTO trading.auto_strategies (owner_id, account_id, source_strategy_id, source_version, name, rules, allocated_capital, cash, status)
+     VALUES ($1, $2, $3, 1, 'seeded', $4, $5, $5, 'active') RETURNING id`,
+    [userId, accountId, randomUUID(), JSON.stringify(definition(codes)), capital],
+  );
+  return row.rows[0]?.id;
+}
