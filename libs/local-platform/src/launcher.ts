@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { generateSigningKeyPair } from '@stocklab/platform';
 import { startLocalS3, startReplicas, type ReplicaSet } from '@stocklab/test-support';
 import pg from 'pg';
+import { LeaseApiDouble, writeKubeconfig } from '@stocklab/leader-election';
 import { Gateway } from './gateway.js';
 import { provision, redactUrl, type Provisioned } from './provision.js';
 
@@ -24,6 +25,8 @@ export interface ServiceSpec {
   env?: Record<string, string>;
   /** receives the S3_* settings of the object store */
   objectStorage?: boolean;
+  /** elects its scheduler leader through the Lease API (the local test double) */
+  leaderElection?: boolean;
   /** built script run once after the migrations, if the market has no securities yet (demo data) */
   seed?: { entry: string; args: string[]; description: string };
 }
@@ -57,6 +60,14 @@ export const SERVICES: readonly ServiceSpec[] = [
     replicas: 1,
     objectStorage: true,
     env: { BACKTEST_CONCURRENCY: '2', IMPORT_CONCURRENCY: '1' },
+  },
+  {
+    name: 'trading',
+    prefix: '/api/trading',
+    entry: 'services/trading/dist/main.js',
+    migrate: 'services/trading/dist/migrate.js',
+    replicas: 3,
+    leaderElection: true,
   },
 ];
 
@@ -167,6 +178,8 @@ export interface RunningPlatform {
   services: RunningService[];
   provisioned: Provisioned;
   logDir: string;
+  /** the Lease API double the trading replicas elect through, and a kubeconfig for kubectl */
+  leaseApi: { url: string; kubeconfig: string } | undefined;
   /** Stops the gateway, the replicas (SIGTERM, SIGKILL after `graceMs`), then what was provisioned. */
   stop(graceMs?: number): Promise<void>;
 }
@@ -234,6 +247,7 @@ export async function startPlatform(options: StartOptions = {}): Promise<Running
   const running: RunningService[] = [];
   const stoppers: (() => Promise<void>)[] = [];
   let gateway: Gateway | undefined;
+  let leaseApi: { url: string; kubeconfig: string } | undefined;
   const stop = async (graceMs = 10000): Promise<void> => {
     if (gateway) {
       log('stopping the gateway');
@@ -289,6 +303,21 @@ export async function startPlatform(options: StartOptions = {}): Promise<Running
       );
     }
 
+    // services call each other through the gateway, as they would through the Ingress/Services
+    common.BACKTEST_URL = gateway.url;
+    let electionEnv: Record<string, string> = {};
+    if (services.some((s) => s.leaderElection)) {
+      const kubeconfig = join(repoRoot, '.run', 'kubeconfig');
+      const double = await LeaseApiDouble.start({ port: 0 });
+      writeKubeconfig(kubeconfig, double.url);
+      leaseApi = { url: double.url, kubeconfig };
+      stoppers.push(async () => {
+        log('stopping the Lease API double');
+        await double.close();
+      });
+      log(`Lease API (test double of kube-apiserver): ${double.url}; kubectl --kubeconfig ${kubeconfig} get leases`);
+      electionEnv = { LEADER_ELECTION: 'kubernetes', KUBECONFIG: kubeconfig, POD_NAMESPACE: 'default' };
+    }
     let storageEnv: Record<string, string> = {};
     if (services.some((s) => s.objectStorage)) {
       storageEnv = await provideObjectStorage(env, repoRoot, log, (stopStorage) => stoppers.push(stopStorage));
@@ -298,6 +327,7 @@ export async function startPlatform(options: StartOptions = {}): Promise<Running
       const serviceEnv: Record<string, string> = {
         ...common,
         ...(spec.objectStorage ? storageEnv : {}),
+        ...(spec.leaderElection ? electionEnv : {}),
         ...(spec.signsTokens ? { JWT_PRIVATE_KEY: keys.privateKeyPem } : {}),
         ...spec.env,
       };
@@ -328,7 +358,7 @@ export async function startPlatform(options: StartOptions = {}): Promise<Running
       }
     }
     await gateway.checkNow();
-    return { gateway, services: running, provisioned, logDir, stop };
+    return { gateway, services: running, provisioned, logDir, leaseApi, stop };
   } catch (error) {
     await stop(2000);
     throw error;
@@ -352,6 +382,9 @@ export function describePlatform(platform: RunningPlatform): string[] {
     }
   }
   lines.push(`  gateway status: ${platform.gateway.url}/gateway/upstreams`);
+  if (platform.leaseApi) {
+    lines.push(`  scheduler leader: kubectl --kubeconfig ${platform.leaseApi.kubeconfig} get leases`);
+  }
   lines.push(`ready: gateway ${platform.gateway.url} (Ctrl-C stops everything)`);
   return lines;
 }

@@ -72,8 +72,10 @@ describe('cli start', () => {
       await ready;
 
       assert.ok(output.includes(`database: ${database.url}`), 'a DATABASE_URL naming a database is used as is');
-      const pids = [...output.matchAll(/(?:auth|backtest|backtest-worker)-\d+\s+pid (\d+)/g)].map((m) => Number(m[1]));
-      assert.equal(pids.length, 5, `2 auth, 2 backtest, 1 worker:\n${output}`);
+      const pids = [...output.matchAll(/(?:auth|backtest|backtest-worker|trading)-\d+\s+pid (\d+)/g)].map((m) =>
+        Number(m[1]),
+      );
+      assert.equal(pids.length, 8, `2 auth, 2 backtest, 1 worker, 3 trading:\n${output}`);
       assert.ok(pids.every(isAlive));
 
       const gateway = `http://127.0.0.1:${gatewayPort}`;
@@ -86,8 +88,13 @@ describe('cli start', () => {
         ['/api/auth', true],
         ['/api/backtest', true],
         ['/api/backtest', true],
+        ['/api/trading', true],
+        ['/api/trading', true],
+        ['/api/trading', true],
       ]);
       assert.equal((await request('GET', `${gateway}/api/backtest/factors`)).status, 200, 'backtest is routed');
+      const kubeconfig = /kubectl --kubeconfig (\S+) get leases/.exec(output)?.[1];
+      assert.ok(kubeconfig, 'the kubeconfig of the Lease API is printed');
 
       const email = `lp-${randomBytes(6).toString('hex')}@example.com`;
       const password = 'correct horse battery';

@@ -1,0 +1,14 @@
+import assert from 'node:assert/strict';
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, it } from 'node:test';
+import { undocumentedVariables } from '@stocklab/test-support';
+import { tradingConfigSchema } from '../src/config.js';
+
+const README = resolve(dirname(fileURLToPath(import.meta.url)), '../../../../README.md');
+
+describe('README configuration table', () => {
+  it('lists every variable the trading service reads, with its default', () => {
+    assert.deepEqual(undocumentedVariables(README, tradingConfigSchema), []);
+  });
+});
