@@ -5,3 +5,4 @@ export * from './redis-server.js';
 export * from './http.js';
 export * from './s3-server.js';
 export * from './readme.js';
+export * from './tokens.js';

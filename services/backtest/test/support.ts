@@ -1,11 +1,11 @@
-import { createPrivateKey, randomUUID, sign, type KeyObject } from 'node:crypto';
 import { dirname, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
-import { algorithmOf, generateSigningKeyPair, toVerificationKey, type SigningKeyPair } from '@stocklab/platform';
+import { generateSigningKeyPair, type SigningKeyPair } from '@stocklab/platform';
 import {
   createTestDatabase,
+  mintAccessToken,
   request,
   startLocalS3,
   startReplicas,
@@ -34,16 +34,14 @@ export interface BacktestCluster {
   close(): Promise<void>;
 }
 
-/** JWT (compact JWS) signed with Ed25519 or P-256 using node:crypto only. */
-function signJwt(key: KeyObject, kid: string, payload: Record<string, unknown>): string {
-  const alg = algorithmOf(key);
-  const encode = (value: unknown): string => Buffer.from(JSON.stringify(value)).toString('base64url');
-  const input = `${encode({ alg, kid, typ: 'at+jwt' })}.${encode(payload)}`;
-  const signature =
-    alg === 'EdDSA'
-      ? sign(null, Buffer.from(input), key)
-      : sign('sha256', Buffer.from(input), { key, dsaEncoding: 'ieee-p1363' });
-  return `${input}.${signature.toString('base64url')}`;
+/** An access token signed with the cluster's key, as the auth service would issue it. */
+export async function mintToken(
+  keys: SigningKeyPair,
+  userId: string,
+  roles: string[] = ['user'],
+  env: Record<string, string> = {},
+): Promise<string> {
+  return mintAccessToken(keys.privateKeyPem, userId, { roles, issuer: env.JWT_ISSUER, audience: env.JWT_AUDIENCE });
 }
 
 export function backtestEnv(
@@ -76,8 +74,6 @@ export async function startBacktestCluster(
   overrides: Record<string, string> = {},
 ): Promise<BacktestCluster> {
   const keys = generateSigningKeyPair();
-  const { kid } = await toVerificationKey(keys.publicKeyPem);
-  const privateKey = createPrivateKey(keys.privateKeyPem);
   const db = await createTestDatabase('stocklab_backtest');
   let s3: LocalS3 | undefined;
   try {
@@ -92,17 +88,7 @@ export async function startBacktestCluster(
       replicas,
       keys,
       async tokenFor(userId: string, roles: string[] = ['user']): Promise<string> {
-        const now = Date.now() / 1000;
-        return signJwt(privateKey, kid, {
-          sub: userId,
-          jti: randomUUID(),
-          sid: randomUUID(),
-          roles,
-          iat: now,
-          exp: Math.floor(now) + 3600,
-          iss: env.JWT_ISSUER ?? 'stocklab-auth',
-          aud: env.JWT_AUDIENCE ?? 'stocklab',
-        });
+        return mintToken(keys, userId, roles, env);
       },
       async close() {
         await replicas.stopAll(5000);

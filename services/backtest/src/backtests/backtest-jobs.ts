@@ -90,8 +90,10 @@ export class BacktestJobs implements OnApplicationBootstrap, OnApplicationShutdo
       return; // cancelled, finished, or deleted: nothing to do
     }
     const abort = new AbortController();
+    const t0 = performance.now();
     try {
       const snapshot = await this.snapshots.get();
+      const t1 = performance.now();
       let lastWrite = 0;
       let checking = false;
       const result = await runInThread({
@@ -120,7 +122,11 @@ export class BacktestJobs implements OnApplicationBootstrap, OnApplicationShutdo
             });
         },
       });
+      const t2 = performance.now();
       await this.store(id, result, snapshot.version);
+      this.logger.log(
+        `backtest ${id}: data ${Math.round(t1 - t0)} ms, run ${Math.round(t2 - t1)} ms, store ${Math.round(performance.now() - t2)} ms`,
+      );
     } catch (error) {
       if (abort.signal.aborted || error instanceof Cancelled) {
         return;
