@@ -1,0 +1,45 @@
+# syntax=docker/dockerfile:1.7
+# One image per service, built from this single Dockerfile:
+#   docker build --build-arg SERVICE=auth     -t ghcr.io/stocklab/auth:0.1.0 .
+#   docker build --build-arg SERVICE=backtest -t ghcr.io/stocklab/backtest:0.1.0 .   (API and worker)
+#   docker build --build-arg SERVICE=trading  -t ghcr.io/stocklab/trading:0.1.0 .
+# Each image runs `node dist/main.js` (and `node dist/migrate.js` for the migration Job);
+# the backtest image also runs `node dist/worker.js`.
+
+# Node 24 LTS, pinned to an exact release and Debian variant (never a floating tag).
+ARG NODE_IMAGE=node:24.20.0-trixie-slim
+
+# ---- build: every workspace's dev dependencies, then nx builds the service and the libs it needs
+FROM ${NODE_IMAGE} AS build
+ARG SERVICE
+RUN test -n "${SERVICE}" || (echo "--build-arg SERVICE=auth|backtest|trading is required" && exit 1)
+WORKDIR /app
+COPY package.json package-lock.json nx.json tsconfig.base.json ./
+COPY libs/ libs/
+COPY services/ services/
+RUN npm ci --no-audit --no-fund
+RUN npx nx run "@stocklab/${SERVICE}:build" --outputStyle=static
+
+# ---- prune: production dependencies of this service only, build output only
+FROM build AS prune
+ARG SERVICE
+RUN rm -rf node_modules \
+  && npm ci --omit=dev --workspace "services/${SERVICE}" --no-audit --no-fund \
+  && find services -mindepth 1 -maxdepth 1 ! -name "${SERVICE}" -exec rm -rf {} + \
+  && find libs services -mindepth 2 -maxdepth 2 \
+       \( -name src -o -name test -o -name bench -o -name dist-spec -o -name 'tsconfig*.json' \) \
+       -exec rm -rf {} + \
+  && find . -name '*.tsbuildinfo' -delete \
+  && npm cache clean --force
+
+# ---- runtime: no compiler, no dev dependencies, no source, non-root
+FROM ${NODE_IMAGE} AS runtime
+ARG SERVICE
+ENV NODE_ENV=production
+WORKDIR /app
+COPY --from=prune --chown=root:root /app /app
+WORKDIR /app/services/${SERVICE}
+# the image's unprivileged user (uid 1000); the files above stay owned by root, read-only to it
+USER node
+EXPOSE 3001 3002 3003
+CMD ["node", "dist/main.js"]

@@ -1,0 +1,155 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, relative } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import {
+  checkAutoscalers,
+  checkEntryPoints,
+  checkEnv,
+  checkImages,
+  checkIngress,
+  checkProbes,
+  checkRbac,
+  checkReferences,
+  checkResourcesAndSecurity,
+  checkSelectors,
+  checkShutdownAndSpread,
+  envValue,
+  kustomize,
+  loadServiceSchemas,
+  repoRoot,
+  servedRootPaths,
+  validateAgainstSchemas,
+  type ConfigSchemaLike,
+  type K8sObject,
+  type ServiceName,
+} from '../src/index.js';
+
+const root = repoRoot();
+const OVERLAYS = {
+  dev: { dir: 'k8s/overlays/dev', external: [] as string[] },
+  prod: { dir: 'k8s/overlays/prod', external: ['stocklab-secrets', 'stocklab-tls'] },
+  // prod with every optional component on top (rendered from a throwaway kustomization)
+  'prod+components': {
+    dir: '',
+    external: ['stocklab-secrets', 'stocklab-tls', 'stocklab-scheduler-credentials'],
+  },
+};
+
+let schemas: Record<ServiceName, ConfigSchemaLike>;
+let served: string[];
+const rendered = new Map<string, K8sObject[]>();
+let scratch: string;
+
+before(async () => {
+  schemas = await loadServiceSchemas(root);
+  served = servedRootPaths(root);
+  scratch = mkdtempSync(join(tmpdir(), 'deploy-checks-'));
+  writeFileSync(
+    join(scratch, 'kustomization.yaml'),
+    [
+      'apiVersion: kustomize.config.k8s.io/v1beta1',
+      'kind: Kustomization',
+      'resources:',
+      `  - ${relative(scratch, join(root, 'k8s/overlays/prod'))}`,
+      'components:',
+      `  - ${relative(scratch, join(root, 'k8s/components/keda-worker'))}`,
+      `  - ${relative(scratch, join(root, 'k8s/components/trading-cronjob'))}`,
+      '',
+    ].join('\n'),
+  );
+  OVERLAYS['prod+components'].dir = scratch;
+  for (const [name, overlay] of Object.entries(OVERLAYS)) {
+    rendered.set(name, kustomize(overlay.dir.startsWith('/') ? overlay.dir : join(root, overlay.dir)));
+  }
+});
+after(() => rmSync(scratch, { recursive: true, force: true }));
+
+function objects(name: string): K8sObject[] {
+  const objs = rendered.get(name);
+  assert.ok(objs, `${name} rendered`);
+  return objs;
+}
+
+for (const [name, overlay] of Object.entries(OVERLAYS)) {
+  describe(`k8s overlay ${name}`, () => {
+    it('renders the expected objects', () => {
+      const kinds = new Set(objects(name).map((o) => o.kind));
+      for (const kind of [
+        'Deployment',
+        'Service',
+        'HorizontalPodAutoscaler',
+        'PodDisruptionBudget',
+        'Ingress',
+        'Job',
+        'Role',
+      ]) {
+        assert.ok(kinds.has(kind), `${kind} rendered`);
+      }
+      const deployments = objects(name)
+        .filter((o) => o.kind === 'Deployment')
+        .map((o) => o.metadata.name);
+      for (const d of ['auth', 'backtest', 'backtest-worker', 'trading']) {
+        assert.ok(deployments.includes(d), `Deployment ${d}`);
+      }
+    });
+    it('validates against the upstream Kubernetes schemas', () => {
+      assert.deepEqual(validateAgainstSchemas(objects(name)), []);
+    });
+    it('gives every container requests, limits and the hardened securityContext', () => {
+      assert.deepEqual(checkResourcesAndSecurity(objects(name)), []);
+    });
+    it('pins every image', () => {
+      assert.deepEqual(checkImages(objects(name)), []);
+    });
+    it('probes the routes the services serve', () => {
+      assert.deepEqual(checkProbes(objects(name), served), []);
+    });
+    it('selects existing pods from Services, PDBs and autoscalers', () => {
+      assert.deepEqual(checkSelectors(objects(name)), []);
+    });
+    it('autoscales from 2 replicas at ~65 % CPU and scales down slowly', () => {
+      assert.deepEqual(checkAutoscalers(objects(name)), []);
+    });
+    it('routes the Ingress to existing Services and ports', () => {
+      assert.deepEqual(checkIngress(objects(name)), []);
+    });
+    it('gives RBAC to trading only, least privilege', () => {
+      assert.deepEqual(checkRbac(objects(name), envValue(objects(name), 'trading', 'LEASE_NAME')), []);
+    });
+    it('sets only variables the services read, with values they accept', () => {
+      assert.deepEqual(checkEnv(objects(name), schemas), []);
+    });
+    it('references only ConfigMaps and Secrets that exist or are provided out of band', () => {
+      assert.deepEqual(checkReferences(objects(name), overlay.external), []);
+    });
+    it('drains within the grace period and spreads over zones and hosts', () => {
+      assert.deepEqual(checkShutdownAndSpread(objects(name), schemas), []);
+    });
+    it('runs entry points the services build', () => {
+      assert.deepEqual(checkEntryPoints(objects(name), root), []);
+    });
+  });
+}
+
+describe('k8s overlay differences', () => {
+  it('prod uses external datastores and network policies; dev runs them in the cluster', () => {
+    const prodNames = objects('prod').map((o) => `${o.kind}/${o.metadata.name}`);
+    assert.ok(!prodNames.some((n) => /Deployment\/(postgres|redis|minio)$/.test(n)));
+    assert.ok(!objects('prod').some((o) => o.kind === 'Secret'), 'prod renders no Secret');
+    assert.ok(prodNames.includes('NetworkPolicy/default-deny-all'));
+    assert.equal(envValue(objects('prod'), 'backtest', 'S3_ENDPOINT'), undefined, 'prod: AWS S3');
+    const devNames = objects('dev').map((o) => `${o.kind}/${o.metadata.name}`);
+    for (const d of ['postgres', 'redis', 'minio']) {
+      assert.ok(devNames.includes(`Deployment/${d}`) && devNames.includes(`Service/${d}`), d);
+    }
+    assert.equal(envValue(objects('dev'), 'backtest', 'S3_ENDPOINT'), 'http://minio:9000');
+  });
+  it('the KEDA component replaces the worker HPA', () => {
+    const objs = objects('prod+components');
+    assert.ok(!objs.some((o) => o.kind === 'HorizontalPodAutoscaler' && o.metadata.name === 'backtest-worker'));
+    assert.ok(objs.some((o) => o.kind === 'ScaledObject' && o.metadata.name === 'backtest-worker'));
+    assert.equal(objs.filter((o) => o.kind === 'CronJob').length, 2);
+  });
+});
