@@ -70,7 +70,11 @@ export function cronLater(): string {
   return cronAt(new Date(Date.now() + 6 * 3600_000));
 }
 
-export function definition(codes: readonly string[], maxPositions = codes.length): Record<string, unknown> {
+export function definition(
+  codes: readonly string[],
+  maxPositions = codes.length,
+  overrides: Record<string, unknown> = {},
+): Record<string, unknown> {
   return {
     schemaVersion: 1,
     universe: { scope: 'codes', codes: [...codes] },
@@ -80,6 +84,7 @@ export function definition(codes: readonly string[], maxPositions = codes.length
     rebalance: 'daily',
     costs: { commissionBps: 0, sellTaxBps: 0, slippageBps: 0 },
     initialCapital: 1_000_000,
+    ...overrides,
   };
 }
 
@@ -349,6 +354,7 @@ export async function seedStrategy(
   userId: string,
   codes: readonly string[],
   capital: number,
+  rules: Record<string, unknown> = definition(codes),
 ): Promise<string> {
   const account = await pool.query<{ id: string }>(
     `INSERT INTO trading.accounts (user_id, cash, initial_cash) VALUES ($1, 100000000 - $2::bigint, 100000000)
@@ -363,7 +369,91 @@ export async function seedStrategy(
   const row = await pool.query<{ id: string }>(
     `INSERT INTO trading.auto_strategies (owner_id, account_id, source_strategy_id, source_version, name, rules, allocated_capital, cash, status)
      VALUES ($1, $2, $3, 1, 'seeded', $4, $5, $5, 'active') RETURNING id`,
-    [userId, accountId, randomUUID(), JSON.stringify(definition(codes)), capital],
+    [userId, accountId, randomUUID(), JSON.stringify(rules), capital],
   );
   return row.rows[0]?.id;
+}
+
+/** A security with bars on the given days ({ date, open, close }; high/low span them); bumps the data version. */
+export async function seedSecurity(
+  pool: pg.Pool,
+  code: string,
+  bars: ReadonlyArray<{ date: string; open: number; close: number }>,
+): Promise<void> {
+  await pool.query(
+    `INSERT INTO market.securities (code, name, market, sector, listed_on) VALUES ($1, $2, 'KOSPI', 'test', '2020-01-01')`,
+    [code, `stock ${code}`],
+  );
+  for (const bar of bars) {
+    await pool.query(
+      `INSERT INTO market.daily_bars (code, date, open, high, low, close, volume, trading_value, market_cap, shares_outstanding)
+       VALUES ($1, $2, $3, $4, $5, $6, 1000, $7, $8, 1000000)`,
+      [
+        code,
+        bar.date,
+        bar.open,
+        Math.max(bar.open, bar.close),
+        Math.min(bar.open, bar.close),
+        bar.close,
+        bar.close * 1000,
+        bar.close * 1_000_000,
+      ],
+    );
+  }
+  await pool.query(`UPDATE market.data_version SET version = version + 1`);
+}
+
+/**
+ * Fixture: a position of a seeded strategy bought earlier at `entryPrice` on `entryDate`; its cost
+ * leaves the strategy's cash, and the paper broker holds the shares (so a sell can fill).
+ */
+export async function seedPosition(
+  pool: pg.Pool,
+  strategyId: string,
+  position: { code: string; quantity: number; entryPrice: number; entryDate: string },
+): Promise<void> {
+  const cost = position.quantity * position.entryPrice;
+  const updated = await pool.query<{ account_id: string }>(
+    `UPDATE trading.auto_strategies SET cash = cash - $2 WHERE id = $1 RETURNING account_id`,
+    [strategyId, cost],
+  );
+  await pool.query(
+    `INSERT INTO trading.positions (auto_strategy_id, code, quantity, entry_price, entry_date, cost) VALUES ($1, $2, $3, $4, $5, $6)`,
+    [strategyId, position.code, position.quantity, position.entryPrice, position.entryDate, cost],
+  );
+  await pool.query(
+    `INSERT INTO trading.paper_holdings (account_id, code, quantity) VALUES ($1, $2, $3)
+     ON CONFLICT (account_id, code) DO UPDATE SET quantity = paper_holdings.quantity + EXCLUDED.quantity`,
+    [updated.rows[0]?.account_id, position.code, position.quantity],
+  );
+}
+
+/** Fixture: a pick stored for `tradingDate` as the select job would have stored it. */
+export async function seedPick(
+  pool: pg.Pool,
+  strategyId: string,
+  tradingDate: string,
+  pick: { rank: number; code: string; weight: number; referencePrice: number },
+): Promise<void> {
+  await pool.query(
+    `INSERT INTO trading.picks (auto_strategy_id, trading_date, signal_date, rank, code, weight, reference_price, run_key)
+     VALUES ($1, $2, $2::date - 1, $3, $4, $5, $6, 'fixture')`,
+    [strategyId, tradingDate, pick.rank, pick.code, pick.weight, pick.referencePrice],
+  );
+}
+
+/** Admin-triggers `job` for `date` on `replica` and returns the run it answered with. */
+export async function triggerRun(
+  cluster: TradingCluster,
+  token: string,
+  job: 'select' | 'execute',
+  date: string,
+  replica = 0,
+): Promise<{ status: number; body: Record<string, unknown> }> {
+  const res = await request<Record<string, unknown>>(
+    'POST',
+    `${cluster.trading.at(replica).url}/api/trading/jobs/${job}/runs`,
+    { token, body: { date } },
+  );
+  return { status: res.status, body: res.body };
 }

@@ -157,14 +157,16 @@ export class PaperBroker implements Broker {
             request.accountId,
             amount,
           ]);
-          await m.query(
-            `UPDATE trading.paper_holdings SET quantity = quantity - $3 WHERE account_id = $1 AND code = $2`,
-            [request.accountId, request.code, request.quantity],
-          );
-          await m.query(`DELETE FROM trading.paper_holdings WHERE account_id = $1 AND code = $2 AND quantity = 0`, [
+          // selling the whole holding deletes it (quantity 0 would violate ck_paper_holdings_quantity)
+          await m.query(`DELETE FROM trading.paper_holdings WHERE account_id = $1 AND code = $2 AND quantity = $3`, [
             request.accountId,
             request.code,
+            request.quantity,
           ]);
+          await m.query(
+            `UPDATE trading.paper_holdings SET quantity = quantity - $3 WHERE account_id = $1 AND code = $2 AND quantity > $3`,
+            [request.accountId, request.code, request.quantity],
+          );
         }
       }
       return toOrder(rows[0]);

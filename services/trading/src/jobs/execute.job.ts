@@ -99,6 +99,22 @@ export class ExecuteJob implements JobBody {
         }
         intents.push(...(await this.planStrategy(m, ctx, s, parsed.value, today, data, evaluator)));
       }
+      // deactivated after the day's select: its picks are not bought, and its log says so
+      const idle: Array<{ id: string; picks: string }> = await m.query(
+        `SELECT s.id, count(*) AS picks FROM trading.auto_strategies s
+           JOIN trading.picks p ON p.auto_strategy_id = s.id AND p.trading_date = $1
+          WHERE s.status = 'inactive' GROUP BY s.id ORDER BY s.id`,
+        [run.tradingDate],
+      );
+      for (const s of idle) {
+        await strategyLog(
+          m,
+          s.id,
+          run.runKey,
+          'info',
+          `execute skipped: the strategy is inactive, ${s.picks} pick(s) of ${run.tradingDate} not bought`,
+        );
+      }
       // sells first, so that their proceeds are booked before the buys are checked against cash
       const ordered = [...intents.filter((i) => i.side === 'sell'), ...intents.filter((i) => i.side === 'buy')];
       let seq = 0;
@@ -351,16 +367,18 @@ export class ExecuteJob implements JobBody {
         intent.auto_strategy_id,
         amount,
       ]);
+      // a sell of the whole position deletes it (quantity 0 would violate ck_positions_quantity)
+      await m.query(`DELETE FROM trading.positions WHERE auto_strategy_id = $1 AND code = $2 AND quantity <= $3`, [
+        intent.auto_strategy_id,
+        intent.code,
+        qty,
+      ]);
       await m.query(
         `UPDATE trading.positions SET quantity = quantity - $3,
             cost = cost - round(cost::numeric * $3 / quantity), updated_at = now()
-          WHERE auto_strategy_id = $1 AND code = $2`,
+          WHERE auto_strategy_id = $1 AND code = $2 AND quantity > $3`,
         [intent.auto_strategy_id, intent.code, qty],
       );
-      await m.query(`DELETE FROM trading.positions WHERE auto_strategy_id = $1 AND code = $2 AND quantity <= 0`, [
-        intent.auto_strategy_id,
-        intent.code,
-      ]);
     }
     await strategyLog(
       m,

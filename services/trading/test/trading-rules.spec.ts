@@ -1,0 +1,563 @@
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { after, before, describe, it } from 'node:test';
+import { assertErrorBody, request } from '@stocklab/test-support';
+import {
+  AS_OF,
+  activateStrategy,
+  definition,
+  positionsOf,
+  PRICE,
+  seedPick,
+  seedPosition,
+  seedSecurity,
+  seedStrategy,
+  startTradingCluster,
+  triggerRun,
+  type TradingCluster,
+} from './support.js';
+
+/** Rules whose select adds no picks on AS_OF (its signal day 2026-03-09 is not a monthly rebalance day). */
+const monthly = (codes: readonly string[], sell?: Record<string, unknown>): Record<string, unknown> =>
+  definition(codes, codes.length, { rebalance: 'monthly', ...(sell ? { sell } : {}) });
+
+/** AS_OF (2026-03-10) is market day 7; entry on day i makes a position i days younger. */
+const NO_BARS = '000050';
+const SUSPENDED = '000060';
+const SUSPENDED_CLOSE = 9_000;
+const RISING = '000070';
+const RISING_CLOSE = 11_000;
+const EARLIER = ['2026-02-26', '2026-02-27', '2026-03-03', '2026-03-04', '2026-03-05', '2026-03-06'];
+
+interface Order {
+  clientOrderId: string;
+  code: string;
+  side: string;
+  quantity: number;
+  reason: string;
+  status: string;
+  rejectReason: string | null;
+  fillPrice: number | null;
+  fillPriceSource: string | null;
+  fillAmount: number | null;
+}
+
+interface Portfolio {
+  asOf: string;
+  cash: number;
+  freeCash: number;
+  strategyCash: number;
+  marketValue: number;
+  totalValue: number;
+  initialCash: number;
+  pnl: number;
+  pnlRate: number;
+  positions: Array<{
+    code: string;
+    quantity: number;
+    cost: number;
+    lastPrice: number | null;
+    marketValue: number;
+    unrealizedPnl: number;
+  }>;
+}
+
+interface Log {
+  runKey: string | null;
+  level: string;
+  message: string;
+  details: Record<string, unknown>;
+}
+
+describe('trading rules of the select and execute runs (one replayed day, 2 replicas)', () => {
+  let cluster: TradingCluster;
+  let adminToken: string;
+  const users = {
+    deactivated: randomUUID(),
+    liquidate: randomUUID(),
+    rules: randomUUID(),
+    prices: randomUUID(),
+    cash: randomUUID(),
+    portfolio: randomUUID(),
+  };
+  const ids: Record<string, string> = {};
+  let selectRun: Record<string, unknown>;
+  let executeRun: Record<string, unknown>;
+
+  const url = (path: string, replica = 0): string => `${cluster.trading.at(replica).url}/api/trading${path}`;
+  const tokenOf = (user: string): string => cluster.tokenFor(user);
+  const ordersOf = async (user: string, id: string): Promise<Order[]> => {
+    const res = await request<Order[]>('GET', url(`/auto-strategies/${id}/orders`, 1), { token: tokenOf(user) });
+    assert.equal(res.status, 200);
+    return res.body;
+  };
+  const logsOf = async (user: string, id: string): Promise<Log[]> => {
+    const res = await request<Log[]>('GET', url(`/auto-strategies/${id}/logs`, 1), { token: tokenOf(user) });
+    assert.equal(res.status, 200);
+    return res.body;
+  };
+  const strategyOf = async (user: string, id: string): Promise<{ status: string; cash: number }> => {
+    const res = await request<{ status: string; cash: number }>('GET', url(`/auto-strategies/${id}`), {
+      token: tokenOf(user),
+    });
+    assert.equal(res.status, 200);
+    return res.body;
+  };
+  const deactivate = async (user: string, id: string, mode: 'immediate' | 'liquidate'): Promise<string> => {
+    const res = await request('POST', url(`/auto-strategies/${id}/deactivate`), {
+      token: tokenOf(user),
+      body: { mode },
+    });
+    assert.equal(res.status, 201, JSON.stringify(res.body));
+    return res.body.status as string;
+  };
+  const accountCash = async (user: string): Promise<number> => {
+    const { rows } = await cluster.pool.query<{ cash: string }>(
+      `SELECT cash FROM trading.accounts WHERE user_id = $1`,
+      [user],
+    );
+    return Number(rows[0]?.cash);
+  };
+
+  before(async () => {
+    cluster = await startTradingCluster({
+      replicas: 2,
+      seed: async (pool) => {
+        // a listed stock without any bar, one suspended since 2026-03-06, one closing above its open on AS_OF
+        await seedSecurity(pool, NO_BARS, []);
+        await seedSecurity(
+          pool,
+          SUSPENDED,
+          EARLIER.map((date) => ({ date, open: SUSPENDED_CLOSE, close: SUSPENDED_CLOSE })),
+        );
+        await seedSecurity(pool, RISING, [
+          ...EARLIER.map((date) => ({ date, open: PRICE, close: PRICE })),
+          { date: '2026-03-09', open: PRICE, close: PRICE },
+          { date: AS_OF, open: PRICE, close: RISING_CLOSE },
+        ]);
+
+        // 2. liquidation: 20 shares bought at 9,000
+        ids.liquidate = await seedStrategy(pool, users.liquidate, ['000040'], 500_000, monthly(['000040']));
+        await seedPosition(pool, ids.liquidate, {
+          code: '000040',
+          quantity: 20,
+          entryPrice: 9_000,
+          entryDate: '2026-03-05',
+        });
+
+        // 3. sell rules (every open on AS_OF is 10,000)
+        ids.stop = await seedStrategy(
+          pool,
+          users.rules,
+          ['000010'],
+          200_000,
+          monthly(['000010'], { stopLossPct: 10, minHoldingDays: 5 }),
+        );
+        // bought yesterday at 12,000: -16.7 % is beyond the 10 % stop, min holding days do not hold a stop back
+        await seedPosition(pool, ids.stop, {
+          code: '000010',
+          quantity: 10,
+          entryPrice: 12_000,
+          entryDate: '2026-03-09',
+        });
+        ids.take = await seedStrategy(
+          pool,
+          users.rules,
+          ['000020'],
+          200_000,
+          monthly(['000020'], { takeProfitPct: 20 }),
+        );
+        await seedPosition(pool, ids.take, {
+          code: '000020',
+          quantity: 10,
+          entryPrice: 8_000,
+          entryDate: '2026-03-05',
+        });
+        ids.maxHold = await seedStrategy(
+          pool,
+          users.rules,
+          ['000030', '000040'],
+          200_000,
+          monthly(['000030', '000040'], { maxHoldingDays: 3, stopLossPct: 50, takeProfitPct: 50 }),
+        );
+        // 4 trading days old (>= 3): sold; 2 days old: kept
+        await seedPosition(pool, ids.maxHold, {
+          code: '000030',
+          quantity: 10,
+          entryPrice: PRICE,
+          entryDate: '2026-03-04',
+        });
+        await seedPosition(pool, ids.maxHold, {
+          code: '000040',
+          quantity: 10,
+          entryPrice: PRICE,
+          entryDate: '2026-03-06',
+        });
+        ids.condition = await seedStrategy(
+          pool,
+          users.rules,
+          ['000010', '000020'],
+          200_000,
+          monthly(['000010', '000020'], { minHoldingDays: 3, conditions: { factor: 'close', op: '>', value: 0 } }),
+        );
+        // the condition holds for both; 3 days old: sold; 2 days old: still under minHoldingDays
+        await seedPosition(pool, ids.condition, {
+          code: '000010',
+          quantity: 10,
+          entryPrice: PRICE,
+          entryDate: '2026-03-05',
+        });
+        await seedPosition(pool, ids.condition, {
+          code: '000020',
+          quantity: 10,
+          entryPrice: PRICE,
+          entryDate: '2026-03-06',
+        });
+
+        // 4. missing prices: picks stored for AS_OF
+        ids.prices = await seedStrategy(
+          pool,
+          users.prices,
+          [NO_BARS, SUSPENDED],
+          1_000_000,
+          monthly([NO_BARS, SUSPENDED]),
+        );
+        await seedPick(pool, ids.prices, AS_OF, { rank: 1, code: NO_BARS, weight: 0.5, referencePrice: PRICE });
+        await seedPick(pool, ids.prices, AS_OF, {
+          rank: 2,
+          code: SUSPENDED,
+          weight: 0.5,
+          referencePrice: SUSPENDED_CLOSE,
+        });
+
+        // 5. cash: 5,000 KRW cannot buy one 10,000 share (picked by the select run); and two picks
+        // priced at 8,000 the evening before that open at 10,000: the first fill leaves too little for the second
+        ids.tooPoor = await seedStrategy(pool, users.cash, ['000030'], 5_000);
+        ids.cover = await seedStrategy(pool, users.cash, ['000020', '000030'], 100_000, monthly(['000020', '000030']));
+        await seedPick(pool, ids.cover, AS_OF, { rank: 1, code: '000020', weight: 0.5, referencePrice: 8_000 });
+        await seedPick(pool, ids.cover, AS_OF, { rank: 2, code: '000030', weight: 0.5, referencePrice: 8_000 });
+      },
+    });
+    adminToken = cluster.tokenFor(randomUUID(), ['user', 'admin']);
+
+    // activated through the API (strategies read from the backtest replica)
+    ids.early = (await activateStrategy(cluster, tokenOf(users.deactivated), ['000010'], 200_000)).id;
+    ids.late = (await activateStrategy(cluster, tokenOf(users.deactivated), ['000020'], 300_000, 1)).id;
+    ids.portfolio = (await activateStrategy(cluster, tokenOf(users.portfolio), ['000010', RISING], 1_000_000)).id;
+
+    // 1. deactivated before the day's select; 2. liquidation requested
+    assert.equal(await deactivate(users.deactivated, ids.early, 'immediate'), 'inactive');
+    assert.equal(await deactivate(users.liquidate, ids.liquidate, 'liquidate'), 'liquidating');
+
+    const selected = await triggerRun(cluster, adminToken, 'select', AS_OF, 1);
+    assert.equal(selected.status, 201, JSON.stringify(selected.body));
+    selectRun = selected.body;
+    // 1. deactivated between select and execute
+    assert.equal(await deactivate(users.deactivated, ids.late, 'immediate'), 'inactive');
+    const executed = await triggerRun(cluster, adminToken, 'execute', AS_OF, 0);
+    assert.equal(executed.status, 201, JSON.stringify(executed.body));
+    executeRun = executed.body;
+  });
+
+  after(async () => {
+    await cluster?.close();
+  });
+
+  it('runs the day: select and execute succeed once', () => {
+    assert.equal(selectRun.status, 'succeeded', JSON.stringify(selectRun));
+    assert.equal(executeRun.status, 'succeeded', JSON.stringify(executeRun));
+  });
+
+  it('skips a deactivated strategy in select and execute and returns its cash to the account', async () => {
+    const user = users.deactivated;
+    const picks = await cluster.pool.query<{ auto_strategy_id: string }>(
+      `SELECT auto_strategy_id FROM trading.picks WHERE auto_strategy_id = ANY($1::uuid[])`,
+      [[ids.early, ids.late]],
+    );
+    // deactivated before select: no picks; deactivated after it: picks stored, never bought
+    assert.deepEqual(
+      picks.rows.map((r) => r.auto_strategy_id),
+      [ids.late],
+    );
+    for (const id of [ids.early, ids.late]) {
+      assert.deepEqual(await ordersOf(user, id), []);
+      assert.deepEqual(await positionsOf(cluster.pool, id), {});
+      const strategy = await strategyOf(user, id);
+      assert.equal(strategy.status, 'inactive');
+      assert.equal(strategy.cash, 0);
+      const messages = (await logsOf(user, id)).map((l) => l.message);
+      assert.ok(messages.includes('deactivated (immediate); cash returned to the account'), messages.join('\n'));
+    }
+    const lateLogs = await logsOf(user, ids.late);
+    const skipped = lateLogs.find((l) => l.runKey === executeRun.runKey);
+    assert.equal(
+      skipped?.message,
+      `execute skipped: the strategy is inactive, 1 pick(s) of ${AS_OF} not bought`,
+      JSON.stringify(lateLogs),
+    );
+    assert.ok(!(await logsOf(user, ids.early)).some((l) => l.runKey === selectRun.runKey));
+    assert.equal(await accountCash(user), 100_000_000);
+    const portfolio = await request('GET', url('/portfolio'), { token: tokenOf(user) });
+    assert.equal(portfolio.body.cash, 100_000_000);
+    assert.equal(portfolio.body.strategyCash, 0);
+    assert.equal(portfolio.body.pnl, 0);
+  });
+
+  it('liquidates: sells every position with reason liquidation, deactivates, returns the cash to the account', async () => {
+    const user = users.liquidate;
+    const orders = await ordersOf(user, ids.liquidate);
+    assert.deepEqual(
+      orders.map((o) => [o.side, o.code, o.quantity, o.reason, o.status, o.fillPrice, o.fillAmount]),
+      [['sell', '000040', 20, 'liquidation', 'filled', PRICE, 20 * PRICE]],
+    );
+    assert.deepEqual(await positionsOf(cluster.pool, ids.liquidate), {});
+    const strategy = await strategyOf(user, ids.liquidate);
+    assert.equal(strategy.status, 'inactive');
+    assert.equal(strategy.cash, 0);
+    const messages = (await logsOf(user, ids.liquidate)).map((l) => l.message);
+    assert.ok(messages.includes('sell 20 000040: liquidation'), messages.join('\n'));
+    assert.ok(messages.includes('liquidated: deactivated, cash returned to the account'), messages.join('\n'));
+    // 500,000 allocated, 180,000 spent on the shares, 200,000 back from the sale
+    const cash = 100_000_000 - 500_000 + (500_000 - 180_000) + 200_000;
+    assert.equal(await accountCash(user), cash);
+    const paper = await cluster.pool.query(
+      `SELECT h.quantity FROM trading.paper_holdings h JOIN trading.accounts a ON a.id = h.account_id WHERE a.user_id = $1`,
+      [user],
+    );
+    assert.equal(paper.rowCount, 0);
+    const portfolio = await request('GET', url('/portfolio', 1), { token: tokenOf(user) });
+    assert.equal(portfolio.status, 200);
+    assert.deepEqual(portfolio.body.positions, []);
+    assert.equal(portfolio.body.freeCash, cash);
+    assert.equal(portfolio.body.strategyCash, 0);
+    assert.equal(portfolio.body.cash, cash);
+    assert.equal(portfolio.body.marketValue, 0);
+    assert.equal(portfolio.body.totalValue, cash);
+    assert.equal(portfolio.body.pnl, 20_000);
+  });
+
+  it("sells on stop loss, take profit and max holding days at the day's prices, not before min holding days on a condition", async () => {
+    const user = users.rules;
+    const expected: Array<[string, string, number, string]> = [
+      [ids.stop, '000010', 10, 'stop_loss'],
+      [ids.take, '000020', 10, 'take_profit'],
+      [ids.maxHold, '000030', 10, 'max_holding'],
+      [ids.condition, '000010', 10, 'sell_condition'],
+    ];
+    for (const [id, code, quantity, reason] of expected) {
+      const orders = await ordersOf(user, id);
+      assert.deepEqual(
+        orders.map((o) => [o.side, o.code, o.quantity, o.reason, o.status, o.fillPrice, o.fillPriceSource]),
+        [['sell', code, quantity, reason, 'filled', PRICE, 'open']],
+        `${reason}: ${JSON.stringify(orders)}`,
+      );
+      const logs = await logsOf(user, id);
+      const planned = logs.find((l) => l.runKey === executeRun.runKey && l.message.startsWith('sell '));
+      assert.equal(planned?.message, `sell ${quantity} ${code}: ${reason}`);
+      assert.ok(logs.some((l) => l.message === `sell ${quantity} ${code} filled at ${PRICE} (open)`));
+    }
+    assert.deepEqual(await positionsOf(cluster.pool, ids.stop), {});
+    assert.deepEqual(await positionsOf(cluster.pool, ids.take), {});
+    // younger than maxHoldingDays / minHoldingDays: kept
+    assert.deepEqual(await positionsOf(cluster.pool, ids.maxHold), { '000040': 10 });
+    assert.deepEqual(await positionsOf(cluster.pool, ids.condition), { '000020': 10 });
+    // cash = allocated - cost + proceeds
+    assert.equal((await strategyOf(user, ids.stop)).cash, 200_000 - 120_000 + 100_000);
+    assert.equal((await strategyOf(user, ids.take)).cash, 200_000 - 80_000 + 100_000);
+    assert.equal((await strategyOf(user, ids.maxHold)).cash, 200_000 - 100_000);
+    assert.equal((await strategyOf(user, ids.condition)).cash, 200_000 - 100_000);
+  });
+
+  it('rejects a pick without any price as "no price" and fills one with only an older close at that close', async () => {
+    const user = users.prices;
+    const orders = await ordersOf(user, ids.prices);
+    const byCode = new Map(orders.map((o) => [o.code, o]));
+    assert.equal(orders.length, 2);
+    const missing = byCode.get(NO_BARS);
+    assert.equal(missing?.status, 'rejected');
+    assert.equal(missing?.rejectReason, 'no price');
+    assert.equal(missing?.fillPrice, null);
+    assert.equal(missing?.fillAmount, null);
+    const stale = byCode.get(SUSPENDED);
+    const quantity = Math.floor(500_000 / SUSPENDED_CLOSE);
+    assert.equal(stale?.status, 'filled');
+    assert.equal(stale?.quantity, quantity);
+    assert.equal(stale?.fillPrice, SUSPENDED_CLOSE);
+    assert.equal(stale?.fillPriceSource, 'latest_close');
+    assert.equal(stale?.fillAmount, quantity * SUSPENDED_CLOSE);
+    const dated = await cluster.pool.query<{ code: string; date: string }>(
+      `SELECT code, to_char(fill_price_date, 'YYYY-MM-DD') AS date FROM trading.order_intents WHERE auto_strategy_id = $1 AND status = 'filled'`,
+      [ids.prices],
+    );
+    assert.deepEqual(dated.rows, [{ code: SUSPENDED, date: '2026-03-06' }]);
+    // nothing half-written for the rejected one: no position, no cash moved, no shares at the broker
+    assert.deepEqual(await positionsOf(cluster.pool, ids.prices), { [SUSPENDED]: quantity });
+    assert.equal((await strategyOf(user, ids.prices)).cash, 1_000_000 - quantity * SUSPENDED_CLOSE);
+    const paper = await cluster.pool.query<{ code: string; quantity: string }>(
+      `SELECT h.code, h.quantity FROM trading.paper_holdings h JOIN trading.auto_strategies s ON s.account_id = h.account_id
+        WHERE s.id = $1 ORDER BY h.code`,
+      [ids.prices],
+    );
+    assert.deepEqual(paper.rows, [{ code: SUSPENDED, quantity: String(quantity) }]);
+    const messages = (await logsOf(user, ids.prices)).map((l) => l.message);
+    assert.ok(messages.includes(`buy 50 ${NO_BARS} rejected: no price`), messages.join('\n'));
+    assert.ok(
+      messages.includes(`buy ${quantity} ${SUSPENDED} filled at ${SUSPENDED_CLOSE} (latest_close)`),
+      messages.join('\n'),
+    );
+  });
+
+  it('skips with a log and no broker order a buy of 0 shares or one the cash cannot cover', async () => {
+    const user = users.cash;
+    assert.deepEqual(await ordersOf(user, ids.tooPoor), []);
+    const poorLogs = await logsOf(user, ids.tooPoor);
+    const poor = poorLogs.find((l) => l.runKey === executeRun.runKey && l.level === 'warn');
+    assert.equal(poor?.message, 'not buying 000030: insufficient cash for one share', JSON.stringify(poorLogs));
+    assert.deepEqual(poor?.details, { cash: 5_000, weight: 1, referencePrice: PRICE });
+    assert.equal((await strategyOf(user, ids.tooPoor)).cash, 5_000);
+
+    const orders = await ordersOf(user, ids.cover);
+    const byCode = new Map(orders.map((o) => [o.code, o]));
+    assert.equal(byCode.get('000020')?.status, 'filled');
+    assert.equal(byCode.get('000020')?.fillAmount, 6 * PRICE);
+    const uncovered = byCode.get('000030');
+    assert.equal(uncovered?.quantity, 6);
+    assert.equal(uncovered?.status, 'rejected');
+    assert.equal(uncovered?.rejectReason, 'insufficient cash');
+    const atBroker = await cluster.pool.query(
+      `SELECT 1 FROM trading.paper_order_requests WHERE client_order_id = $1
+        UNION ALL SELECT 1 FROM trading.paper_orders WHERE client_order_id = $1`,
+      [uncovered?.clientOrderId],
+    );
+    assert.equal(atBroker.rowCount, 0);
+    assert.deepEqual(await positionsOf(cluster.pool, ids.cover), { '000020': 6 });
+    assert.equal((await strategyOf(user, ids.cover)).cash, 100_000 - 6 * PRICE);
+    const messages = (await logsOf(user, ids.cover)).map((l) => l.message);
+    assert.ok(messages.includes('buy 6 000030 rejected: insufficient cash'), messages.join('\n'));
+  });
+
+  it('reports cash, positions, market value and P&L consistent with the fills of the run', async () => {
+    const user = users.portfolio;
+    const orders = await ordersOf(user, ids.portfolio);
+    assert.equal(orders.length, 2);
+    assert.ok(orders.every((o) => o.side === 'buy' && o.status === 'filled' && o.fillPriceSource === 'open'));
+    const res = await request<Portfolio>('GET', url('/portfolio', 1), { token: tokenOf(user) });
+    assert.equal(res.status, 200);
+    const p = res.body;
+    const spent = orders.reduce((sum, o) => sum + (o.fillAmount ?? 0), 0);
+    assert.equal(spent, 1_000_000);
+    assert.equal(p.asOf, AS_OF);
+    assert.equal(p.initialCash, 100_000_000);
+    assert.equal(p.freeCash, 100_000_000 - 1_000_000);
+    assert.equal(p.strategyCash, 1_000_000 - spent);
+    assert.equal(p.cash, p.freeCash + p.strategyCash);
+    const closes: Record<string, number> = { '000010': PRICE, [RISING]: RISING_CLOSE };
+    assert.equal(p.positions.length, 2);
+    for (const position of p.positions) {
+      const fills = orders.filter((o) => o.code === position.code);
+      assert.equal(
+        position.quantity,
+        fills.reduce((sum, o) => sum + o.quantity, 0),
+      );
+      assert.equal(
+        position.cost,
+        fills.reduce((sum, o) => sum + (o.fillAmount ?? 0), 0),
+      );
+      assert.equal(position.lastPrice, closes[position.code]);
+      assert.equal(position.marketValue, position.quantity * closes[position.code]);
+      assert.equal(position.unrealizedPnl, position.marketValue - position.cost);
+    }
+    assert.equal(
+      p.marketValue,
+      p.positions.reduce((sum, x) => sum + x.marketValue, 0),
+    );
+    assert.equal(p.totalValue, p.cash + p.marketValue);
+    assert.equal(p.pnl, p.totalValue - p.initialCash);
+    assert.equal(
+      p.pnl,
+      p.positions.reduce((sum, x) => sum + x.unrealizedPnl, 0),
+    );
+    // 50 shares of each at 10,000; the rising one closed at 11,000
+    assert.equal(p.marketValue, 50 * PRICE + 50 * RISING_CLOSE);
+    assert.equal(p.pnl, 50 * (RISING_CLOSE - PRICE));
+    assert.ok(Math.abs(p.pnlRate - p.pnl / p.initialCash) < 1e-12);
+  });
+
+  it('admin holiday endpoints: PUT makes the day a holiday, DELETE removes it; 403 for others, 400 on bad dates', async () => {
+    const date = '2026-03-12';
+    const userToken = cluster.tokenFor(randomUUID());
+    const put = await request('PUT', url(`/calendar/holidays/${date}`), {
+      token: adminToken,
+      body: { name: 'Exchange closure' },
+    });
+    assert.equal(put.status, 200, JSON.stringify(put.body));
+    assert.deepEqual(put.body, { date, name: 'Exchange closure' });
+    const listed = await request<Array<{ date: string; name: string }>>('GET', url('/calendar/holidays?year=2026', 1), {
+      token: userToken,
+    });
+    assert.ok(listed.body.some((h) => h.date === date && h.name === 'Exchange closure'));
+    // the other replica refuses the day
+    const refused = await triggerRun(cluster, adminToken, 'execute', date, 1);
+    assert.equal(refused.status, 409);
+    assert.equal(refused.body.code, 'NOT_A_TRADING_DAY');
+    const none = await cluster.pool.query(`SELECT 1 FROM trading.job_runs WHERE trading_date = $1`, [date]);
+    assert.equal(none.rowCount, 0);
+
+    for (const method of ['PUT', 'DELETE']) {
+      const forbidden = await request(method, url(`/calendar/holidays/${date}`), {
+        token: userToken,
+        body: { name: 'nope' },
+      });
+      assert.equal(forbidden.status, 403, method);
+      assertErrorBody(forbidden.body);
+    }
+    for (const bad of ['2026-13-45', '2026-02-30', '2026-3-12', 'tomorrow']) {
+      for (const method of ['PUT', 'DELETE']) {
+        const res = await request(method, url(`/calendar/holidays/${bad}`), {
+          token: adminToken,
+          body: { name: 'bad' },
+        });
+        assert.equal(res.status, 400, `${method} ${bad}`);
+        assertErrorBody(res.body);
+      }
+    }
+    const badName = await request('PUT', url(`/calendar/holidays/${date}`), { token: adminToken, body: {} });
+    assert.equal(badName.status, 400);
+
+    const removed = await request('DELETE', url(`/calendar/holidays/${date}`, 1), { token: adminToken });
+    assert.equal(removed.status, 204);
+    const again = await request('DELETE', url(`/calendar/holidays/${date}`), { token: adminToken });
+    assert.equal(again.status, 404);
+    assert.equal(again.body.code, 'HOLIDAY_NOT_FOUND');
+    const stored = await cluster.pool.query(`SELECT 1 FROM trading.holidays WHERE date = $1`, [date]);
+    assert.equal(stored.rowCount, 0);
+    // a trading day again: the select of that date runs (its picks are never executed in this file)
+    const ran = await triggerRun(cluster, adminToken, 'select', date, 0);
+    assert.equal(ran.status, 201, JSON.stringify(ran.body));
+    assert.equal(ran.body.tradingDate, date);
+  });
+
+  // last: it stops the backtest replica
+  it('answers 503 with the stable error body and writes nothing when the backtest service is unreachable', async () => {
+    await cluster.backtest.at(0).stop(5000);
+    const user = randomUUID();
+    const res = await request('POST', url('/auto-strategies'), {
+      token: tokenOf(user),
+      body: { strategyId: randomUUID(), allocatedCapital: 1_000_000 },
+    });
+    assert.equal(res.status, 503);
+    assert.deepEqual(res.body, {
+      statusCode: 503,
+      error: 'Service Unavailable',
+      message: 'the backtest service is unavailable, try again later',
+      code: 'BACKTEST_UNAVAILABLE',
+    });
+    assert.equal(res.headers.get('retry-after'), '5');
+    const written = await cluster.pool.query(
+      `SELECT (SELECT count(*) FROM trading.accounts WHERE user_id = $1) AS accounts,
+              (SELECT count(*) FROM trading.auto_strategies WHERE owner_id = $1) AS strategies`,
+      [user],
+    );
+    assert.deepEqual(written.rows[0], { accounts: '0', strategies: '0' });
+  });
+});
