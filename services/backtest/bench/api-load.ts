@@ -9,18 +9,29 @@
  */
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { setPriority, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { generateSigningKeyPair } from '@stocklab/platform';
 import { createTestDatabase, request, startLocalS3, startReplicas } from '@stocklab/test-support';
 import { loadDemoMarket, writeDemoMarket } from '../src/cli/demo-data.js';
-import { BACKTEST_ENTRY, backtestEnv, mintToken } from '../test/support.js';
+import { BACKTEST_ENTRY, BACKTEST_WORKER_ENTRY, backtestEnv, mintToken } from '../test/support.js';
 
 const { values } = parseArgs({
-  options: { stocks: { type: 'string' }, years: { type: 'string' }, warm: { type: 'string' } },
+  options: {
+    stocks: { type: 'string' },
+    years: { type: 'string' },
+    warm: { type: 'string' },
+    workers: { type: 'string' },
+  },
 });
+/**
+ * As deployed: API replicas take no jobs, worker processes do. On one machine the workers run at
+ * a lower CPU priority, standing in for the separate CPU budgets of their pods; --workers 0 runs
+ * the jobs inside the two API replicas instead.
+ */
+const WORKERS = Number(values.workers ?? 1);
 const STOCKS = Number(values.stocks ?? 2500);
 const YEARS = Number(values.years ?? 10);
 const WARM_RUNS = Number(values.warm ?? 5);
@@ -87,10 +98,27 @@ try {
 
   const replicas = await startReplicas(2, {
     entry: BACKTEST_ENTRY,
-    env: { ...env, RUN_MIGRATIONS: 'false' },
+    env: { ...env, RUN_MIGRATIONS: 'false', BACKTEST_CONCURRENCY: WORKERS > 0 ? '0' : '2' },
     name: 'backtest',
     logDir: process.env.BENCH_LOG_DIR,
   });
+  const workers =
+    WORKERS > 0
+      ? await startReplicas(WORKERS, {
+          entry: BACKTEST_WORKER_ENTRY,
+          env: { ...env, RUN_MIGRATIONS: 'false', BACKTEST_CONCURRENCY: '2' },
+          name: 'worker',
+          logDir: process.env.BENCH_LOG_DIR,
+        })
+      : undefined;
+  for (const worker of workers?.replicas ?? []) {
+    setPriority(worker.pid as number, 10);
+  }
+  console.log(
+    WORKERS > 0
+      ? `topology: 2 API replicas (no jobs) + ${WORKERS} worker process(es) x 2 threads at nice 10`
+      : 'topology: 2 API replicas running 2 backtest threads each',
+  );
   try {
     const [a, b] = replicas.urls as [string, string];
     const from = `${START_YEAR}-01-01`;
@@ -180,6 +208,7 @@ try {
     }
   } finally {
     await replicas.stopAll(5000);
+    await workers?.stopAll(5000);
   }
 } finally {
   rmSync(dir, { recursive: true, force: true });

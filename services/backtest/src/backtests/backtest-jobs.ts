@@ -9,7 +9,7 @@ import { Queues, QUEUE } from '../queue/queues.js';
 import { ObjectStorage } from '../storage/object-storage.js';
 import { Backtest } from './backtest.entity.js';
 import { enqueueBacktest } from './backtest-queue.js';
-import { runInThread } from './backtest-runner.js';
+import { BacktestThreadPool } from './backtest-runner.js';
 import type { BenchmarkId } from './market-snapshot.js';
 import { MarketSnapshots } from './market-snapshot.js';
 import { equityCsv, isoOf, tradesCsv } from './result-export.js';
@@ -28,6 +28,7 @@ class Cancelled extends Error {}
 export class BacktestJobs implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly logger = new Logger(BacktestJobs.name);
   private reconcileTimer: NodeJS.Timeout | undefined;
+  private readonly threads = new BacktestThreadPool();
 
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
@@ -49,8 +50,9 @@ export class BacktestJobs implements OnApplicationBootstrap, OnApplicationShutdo
     this.reconcileTimer.unref();
   }
 
-  onApplicationShutdown(): void {
+  async onApplicationShutdown(): Promise<void> {
     clearInterval(this.reconcileTimer);
+    await this.threads.close();
   }
 
   /**
@@ -96,7 +98,7 @@ export class BacktestJobs implements OnApplicationBootstrap, OnApplicationShutdo
       const t1 = performance.now();
       let lastWrite = 0;
       let checking = false;
-      const result = await runInThread({
+      const result = await this.threads.run({
         definition: backtest.definition,
         snapshot,
         from: yyyymmdd(backtest.fromDate),

@@ -1,7 +1,8 @@
+import { randomUUID } from 'node:crypto';
 import { Worker } from 'node:worker_threads';
-import type { BacktestResult, StrategyDefinition } from '@stocklab/strategy-engine';
 import { DomainError } from '@stocklab/platform';
-import type { ThreadInput, ThreadMessage } from './backtest-thread.js';
+import type { BacktestResult, StrategyDefinition } from '@stocklab/strategy-engine';
+import type { ThreadMessage, ThreadRequest } from './backtest-thread.js';
 import type { BenchmarkId, MarketSnapshot } from './market-snapshot.js';
 
 const THREAD_ENTRY = new URL('./backtest-thread.js', import.meta.url);
@@ -16,46 +17,94 @@ export interface RunRequest {
   signal: AbortSignal;
 }
 
-/** Runs one backtest in a worker thread; aborting the signal terminates the thread. */
-export function runInThread(request: RunRequest): Promise<BacktestResult> {
-  const input: ThreadInput = {
-    definition: request.definition,
-    data: request.snapshot.data,
-    from: request.from,
-    to: request.to,
-    benchmark: request.benchmark ? request.snapshot.benchmarks[request.benchmark] : undefined,
-  };
-  return new Promise<BacktestResult>((resolve, reject) => {
-    const worker = new Worker(THREAD_ENTRY, { workerData: input });
-    let settled = false;
-    const finish = (fn: () => void): void => {
-      if (!settled) {
+/** One long-lived thread and the data version it holds. */
+class BacktestThread {
+  readonly worker = new Worker(THREAD_ENTRY);
+  version: string | undefined;
+  busy = false;
+}
+
+/**
+ * Runs backtests on a small set of long-lived worker threads (one per job slot of the process).
+ * A thread gets the market data once per data version, so a job costs the main thread only a
+ * definition going in and a result coming out. Aborting a job terminates its thread; a fresh
+ * one takes its place.
+ */
+export class BacktestThreadPool {
+  private readonly idle: BacktestThread[] = [];
+
+  /** Runs one backtest; at most as many run at once as callers call (the queue's concurrency). */
+  run(request: RunRequest): Promise<BacktestResult> {
+    const thread = this.idle.pop() ?? new BacktestThread();
+    thread.busy = true;
+    if (thread.version !== request.snapshot.version) {
+      const load: ThreadRequest = {
+        type: 'data',
+        version: request.snapshot.version,
+        data: request.snapshot.data,
+        benchmarks: request.snapshot.benchmarks,
+      };
+      thread.worker.postMessage(load);
+      thread.version = request.snapshot.version;
+    }
+    const jobId = randomUUID();
+    return new Promise<BacktestResult>((resolve, reject) => {
+      let settled = false;
+      const finish = (outcome: () => void, reusable: boolean): void => {
+        if (settled) {
+          return;
+        }
         settled = true;
+        thread.worker.off('message', onMessage);
+        thread.worker.off('error', onError);
+        thread.worker.off('exit', onExit);
         request.signal.removeEventListener('abort', onAbort);
-        fn();
-      }
-    };
-    const onAbort = (): void => {
-      void worker.terminate();
-      finish(() => reject(new DomainError(409, 'BACKTEST_CANCELLED', 'The backtest was cancelled')));
-    };
-    request.signal.addEventListener('abort', onAbort, { once: true });
-    worker.on('message', (message: ThreadMessage) => {
-      switch (message.type) {
-        case 'progress':
-          request.onProgress(message.done / message.total);
-          break;
-        case 'result':
-          finish(() => resolve(message.result));
-          void worker.terminate();
-          break;
-        case 'error':
-          finish(() => reject(new DomainError(422, 'BACKTEST_FAILED', message.message)));
-          void worker.terminate();
-          break;
-      }
+        thread.busy = false;
+        if (reusable) {
+          this.idle.push(thread);
+        } else {
+          void thread.worker.terminate();
+        }
+        outcome();
+      };
+      const onMessage = (message: ThreadMessage): void => {
+        if (message.jobId !== jobId) {
+          return;
+        }
+        switch (message.type) {
+          case 'progress':
+            request.onProgress(message.done / message.total);
+            break;
+          case 'result':
+            finish(() => resolve(message.result), true);
+            break;
+          case 'error':
+            finish(() => reject(new DomainError(422, 'BACKTEST_FAILED', message.message)), true);
+            break;
+        }
+      };
+      const onError = (error: Error): void => finish(() => reject(error), false);
+      const onExit = (code: number): void =>
+        finish(() => reject(new Error(`backtest thread exited with code ${code}`)), false);
+      const onAbort = (): void =>
+        finish(() => reject(new DomainError(409, 'BACKTEST_CANCELLED', 'The backtest was cancelled')), false);
+      thread.worker.on('message', onMessage);
+      thread.worker.on('error', onError);
+      thread.worker.on('exit', onExit);
+      request.signal.addEventListener('abort', onAbort, { once: true });
+      const run: ThreadRequest = {
+        type: 'run',
+        jobId,
+        definition: request.definition,
+        from: request.from,
+        to: request.to,
+        benchmark: request.benchmark,
+      };
+      thread.worker.postMessage(run);
     });
-    worker.on('error', (error: Error) => finish(() => reject(error)));
-    worker.on('exit', (code) => finish(() => reject(new Error(`backtest thread exited with code ${code}`))));
-  });
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.idle.splice(0).map((t) => t.worker.terminate()));
+  }
 }

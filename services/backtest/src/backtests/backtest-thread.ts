@@ -1,34 +1,50 @@
 /**
- * Worker-thread entry: runs one backtest off the event loop, so health checks and API calls of
- * the process stay fast while it computes. Market data arrives on SharedArrayBuffers (no copy).
+ * Worker-thread entry: runs backtests off the event loop, so health checks and API calls of the
+ * process stay fast while it computes. The thread keeps the market data of one data version;
+ * the pool sends it once per version (typed arrays on SharedArrayBuffers: shared, not copied),
+ * then only a definition per job.
  */
-import { parentPort, workerData } from 'node:worker_threads';
+import { parentPort } from 'node:worker_threads';
 import { runBacktest, type BacktestResult, type MarketData, type StrategyDefinition } from '@stocklab/strategy-engine';
 
-export interface ThreadInput {
-  definition: StrategyDefinition;
-  data: MarketData;
-  from: number;
-  to: number;
-  benchmark: Float64Array | undefined;
-}
+export type ThreadRequest =
+  | { type: 'data'; version: string; data: MarketData; benchmarks: Record<string, Float64Array> }
+  | {
+      type: 'run';
+      jobId: string;
+      definition: StrategyDefinition;
+      from: number;
+      to: number;
+      benchmark: string | undefined;
+    };
 
 export type ThreadMessage =
-  | { type: 'progress'; done: number; total: number }
-  | { type: 'result'; result: BacktestResult }
-  | { type: 'error'; message: string };
+  | { type: 'progress'; jobId: string; done: number; total: number }
+  | { type: 'result'; jobId: string; result: BacktestResult }
+  | { type: 'error'; jobId: string; message: string };
 
-const input = workerData as ThreadInput;
+let market: { data: MarketData; benchmarks: Record<string, Float64Array> } | undefined;
 const post = (message: ThreadMessage): void => parentPort?.postMessage(message);
-try {
-  const result = runBacktest(input.definition, input.data, {
-    from: input.from,
-    to: input.to,
-    benchmark: input.benchmark,
-    progressEvery: 50,
-    onProgress: (p) => post({ type: 'progress', done: p.done, total: p.total }),
-  });
-  post({ type: 'result', result });
-} catch (error) {
-  post({ type: 'error', message: error instanceof Error ? error.message : String(error) });
-}
+
+parentPort?.on('message', (request: ThreadRequest) => {
+  if (request.type === 'data') {
+    market = { data: request.data, benchmarks: request.benchmarks };
+    return;
+  }
+  const { jobId } = request;
+  try {
+    if (!market) {
+      throw new Error('no market data loaded in this thread');
+    }
+    const result = runBacktest(request.definition, market.data, {
+      from: request.from,
+      to: request.to,
+      benchmark: request.benchmark ? market.benchmarks[request.benchmark] : undefined,
+      progressEvery: 50,
+      onProgress: (p) => post({ type: 'progress', jobId, done: p.done, total: p.total }),
+    });
+    post({ type: 'result', jobId, result });
+  } catch (error) {
+    post({ type: 'error', jobId, message: error instanceof Error ? error.message : String(error) });
+  }
+});
