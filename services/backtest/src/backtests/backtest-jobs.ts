@@ -67,9 +67,17 @@ export class BacktestJobs implements OnApplicationBootstrap, OnApplicationShutdo
     const queue = this.queues.queue(QUEUE.backtests);
     let added = 0;
     for (const { id } of rows) {
-      if (!(await queue.getJob(id))) {
+      const job = await queue.getJob(id);
+      if (!job) {
         await enqueueBacktest(this.queues, id);
         added += 1;
+      } else if ((await job.getState()) === 'failed') {
+        // BullMQ gave up on it without our processor seeing the end (e.g. stalled too often):
+        // settle the row so that no backtest stays "running" forever
+        await this.dataSource.query(
+          `UPDATE backtest.backtests SET status = 'failed', error = $2, finished_at = now() WHERE id = $1 AND status IN ('queued', 'running')`,
+          [id, (job.failedReason || 'the job failed').slice(0, 500)],
+        );
       }
     }
     if (added > 0) {
