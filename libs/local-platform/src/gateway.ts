@@ -12,6 +12,8 @@ import {
 } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { ErrorBody } from '@stocklab/platform';
+import { StatusCollector, type ReplicaHealth, type StatusOptions } from './status.js';
+import { STATUS_PAGE_CSP, STATUS_PAGE_HTML } from './status-page.js';
 
 /**
  * The local stand-in for the Kubernetes Ingress and Services: routes by path prefix, balances
@@ -22,9 +24,14 @@ import type { ErrorBody } from '@stocklab/platform';
 export interface RouteSpec {
   /** path prefix, matched on whole segments: `/api/auth` matches `/api/auth` and `/api/auth/login` */
   prefix: string;
-  /** base URLs of the replicas, e.g. `http://127.0.0.1:3001` */
-  upstreams: string[];
+  /** base URLs of the replicas, e.g. `http://127.0.0.1:3001`, optionally with a replica name */
+  upstreams: UpstreamSpec[];
+  /** the service's name on the status page (default: the prefix's last segment) */
+  service?: string;
 }
+
+/** A replica's base URL, or the URL and the name the status page shows for it (default: host:port). */
+export type UpstreamSpec = string | { url: string; name: string };
 
 export interface GatewayOptions {
   routes: RouteSpec[];
@@ -38,6 +45,8 @@ export interface GatewayOptions {
   readinessTimeoutMs?: number;
   /** no response head from the upstream within this time: 504 */
   upstreamTimeoutMs?: number;
+  /** where the status page (`/`, `/status`, `/gateway/status.json`) finds the scheduler and the queue */
+  status?: StatusOptions;
   log?: (line: string) => void;
 }
 
@@ -55,6 +64,7 @@ export interface UpstreamStatus {
 interface Upstream {
   url: URL;
   base: string;
+  name: string;
   ready: boolean;
   lastCheckAt: Date | null;
   lastStatus: number | null;
@@ -63,6 +73,7 @@ interface Upstream {
 
 interface Route {
   prefix: string;
+  service: string;
   upstreams: Upstream[];
   next: number;
 }
@@ -75,6 +86,19 @@ const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
 export function errorBody(statusCode: number, code: string, message: string): ErrorBody {
   return { statusCode, error: STATUS_CODES[statusCode] ?? 'Error', message, code };
+}
+
+function newUpstream(raw: string, name: string | undefined): Upstream {
+  const url = new URL(raw);
+  return {
+    url,
+    base: url.toString().replace(/\/+$/, ''),
+    name: name ?? url.host,
+    ready: false,
+    lastCheckAt: null,
+    lastStatus: null,
+    lastError: null,
+  };
 }
 
 function normalizePrefix(prefix: string): string {
@@ -110,6 +134,9 @@ function connectFailure(error: unknown): boolean {
 
 export class Gateway {
   private readonly routes: Route[] = [];
+  /** processes probed for the status page but not routed to (a worker that serves no API) */
+  private readonly healthTargets: Array<{ service: string; upstream: Upstream }> = [];
+  private readonly statusCollector: StatusCollector;
   private readonly agent = new Agent({ keepAlive: true, maxSockets: 256, maxFreeSockets: 32 });
   private readonly server: Server;
   private readonly readinessPath: string;
@@ -128,8 +155,16 @@ export class Gateway {
     this.upstreamTimeoutMs = options.upstreamTimeoutMs ?? 60000;
     this.log = options.log ?? (() => undefined);
     for (const route of options.routes) {
-      this.setUpstreams(route.prefix, route.upstreams, false);
+      this.setUpstreams(route.prefix, route.upstreams, false, route.service);
     }
+    this.statusCollector = new StatusCollector(options.status ?? {}, {
+      replicas: () => this.replicaHealth(),
+      readyUpstreams: (prefix) =>
+        this.routes
+          .find((r) => r.prefix === normalizePrefix(prefix))
+          ?.upstreams.filter((u) => u.ready)
+          .map((u) => u.base) ?? [],
+    });
     this.server = createServer((req, res) => this.handle(req, res));
   }
 
@@ -160,29 +195,26 @@ export class Gateway {
    * Adds a route or replaces its upstreams. Upstreams that stay keep their readiness; new ones
    * join the rotation after their first 200 (a probe starts at once).
    */
-  setUpstreams(prefix: string, urls: string[], probe = true): void {
+  setUpstreams(prefix: string, urls: UpstreamSpec[], probe = true, service?: string): void {
     const normalized = normalizePrefix(prefix);
     let route = this.routes.find((r) => r.prefix === normalized);
+    if (service !== undefined && route) {
+      route.service = service;
+    }
     if (!route) {
-      route = { prefix: normalized, upstreams: [], next: 0 };
+      route = { prefix: normalized, service: service ?? (normalized.split('/').at(-1) || '/'), upstreams: [], next: 0 };
       this.routes.push(route);
       // Longest prefix first, so `/api/auth/admin` can go elsewhere than `/api/auth`.
       this.routes.sort((a, b) => b.prefix.length - a.prefix.length);
     }
     const previous = route.upstreams;
-    route.upstreams = urls.map((raw) => {
-      const url = new URL(raw);
-      const base = url.toString().replace(/\/+$/, '');
-      return (
-        previous.find((u) => u.base === base) ?? {
-          url,
-          base,
-          ready: false,
-          lastCheckAt: null,
-          lastStatus: null,
-          lastError: null,
-        }
-      );
+    route.upstreams = urls.map((spec) => {
+      const fresh = typeof spec === 'string' ? newUpstream(spec, undefined) : newUpstream(spec.url, spec.name);
+      const kept = previous.find((u) => u.base === fresh.base);
+      if (kept && typeof spec !== 'string') {
+        kept.name = spec.name;
+      }
+      return kept ?? fresh;
     });
     if (probe && !this.closed) {
       void this.checkNow();
@@ -200,6 +232,45 @@ export class Gateway {
         lastError: u.lastError,
       })),
     );
+  }
+
+  /**
+   * A process the status page shows with its readiness (probed like the upstreams) but that no
+   * route sends requests to, e.g. a queue worker. Adding a name again replaces its URL.
+   */
+  addHealthTarget(name: string, url: string, service = name, probe = true): void {
+    const upstream = newUpstream(url, name);
+    const existing = this.healthTargets.findIndex((t) => t.upstream.name === name);
+    if (existing >= 0) {
+      this.healthTargets.splice(existing, 1);
+    }
+    this.healthTargets.push({ service, upstream });
+    if (probe && !this.closed) {
+      void this.checkNow();
+    }
+  }
+
+  /** Every replica of every route, then every health target, with its readiness: the status page's table. */
+  replicaHealth(): ReplicaHealth[] {
+    const row = (service: string, prefix: string | null, u: Upstream): ReplicaHealth => ({
+      service,
+      name: u.name,
+      prefix,
+      url: u.base,
+      ready: u.ready,
+      lastCheckAt: u.lastCheckAt?.toISOString() ?? null,
+      lastStatus: u.lastStatus,
+      lastError: u.lastError,
+    });
+    const routed = [...this.routes]
+      .sort((a, b) => a.service.localeCompare(b.service))
+      .flatMap((route) => route.upstreams.map((u) => row(route.service, route.prefix, u)));
+    return [...routed, ...this.healthTargets.map((t) => row(t.service, null, t.upstream))];
+  }
+
+  /** What `GET /gateway/status.json` answers. */
+  statusSnapshot(): ReturnType<StatusCollector['snapshot']> {
+    return this.statusCollector.snapshot();
   }
 
   /** One readiness round over every upstream (the poller runs this every interval). */
@@ -230,6 +301,7 @@ export class Gateway {
       setTimeout(() => this.server.closeAllConnections(), 5000).unref();
     });
     await this.polling?.catch(() => undefined);
+    await this.statusCollector.close();
     this.agent.destroy();
   }
 
@@ -247,7 +319,7 @@ export class Gateway {
   }
 
   private async probeAll(): Promise<void> {
-    const all = this.routes.flatMap((r) => r.upstreams);
+    const all = [...this.routes.flatMap((r) => r.upstreams), ...this.healthTargets.map((t) => t.upstream)];
     await Promise.all(all.map((u) => this.probe(u)));
   }
 
@@ -294,6 +366,11 @@ export class Gateway {
       const payload = JSON.stringify({ upstreams: this.status() });
       res.writeHead(200, { 'content-type': 'application/json; charset=utf-8', 'x-request-id': requestId });
       res.end(req.method === 'HEAD' ? undefined : payload);
+      return;
+    }
+
+    if (path === '/gateway/status.json' || path === '/' || path === '/status') {
+      this.serveStatus(req, res, requestId, path);
       return;
     }
 
@@ -429,6 +506,42 @@ export class Gateway {
       req.on('error', () => proxyReq.destroy());
       req.pipe(proxyReq);
     }
+  }
+
+  private serveStatus(req: IncomingMessage, res: ServerResponse, requestId: string, path: string): void {
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      this.fail(res, requestId, 405, 'METHOD_NOT_ALLOWED', 'Only GET is supported here');
+      return;
+    }
+    const head = req.method === 'HEAD';
+    if (path !== '/gateway/status.json') {
+      res.writeHead(200, {
+        'content-type': 'text/html; charset=utf-8',
+        'content-length': Buffer.byteLength(STATUS_PAGE_HTML),
+        'content-security-policy': STATUS_PAGE_CSP,
+        'cache-control': 'no-store',
+        'x-content-type-options': 'nosniff',
+        'x-request-id': requestId,
+      });
+      res.end(head ? undefined : STATUS_PAGE_HTML);
+      return;
+    }
+    this.statusCollector.snapshot().then(
+      (snapshot) => {
+        const body = JSON.stringify(snapshot);
+        res.writeHead(200, {
+          'content-type': 'application/json; charset=utf-8',
+          'content-length': Buffer.byteLength(body),
+          'cache-control': 'no-store',
+          'x-request-id': requestId,
+        });
+        res.end(head ? undefined : body);
+      },
+      (error: unknown) => {
+        this.log(`gateway: status snapshot failed: ${error instanceof Error ? error.message : String(error)}`);
+        this.fail(res, requestId, 500, 'STATUS_FAILED', 'The status could not be gathered');
+      },
+    );
   }
 
   private fail(res: ServerResponse, requestId: string, status: number, code: string, message: string): void {

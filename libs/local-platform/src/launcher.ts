@@ -3,7 +3,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { generateSigningKeyPair } from '@stocklab/platform';
-import { startLocalS3, startReplicas, type ReplicaSet } from '@stocklab/test-support';
+import { mintAccessToken, startLocalS3, startReplicas, type ReplicaSet } from '@stocklab/test-support';
 import pg from 'pg';
 import { LeaseApiDouble, writeKubeconfig } from '@stocklab/leader-election';
 import { Gateway } from './gateway.js';
@@ -70,6 +70,26 @@ export const SERVICES: readonly ServiceSpec[] = [
     leaderElection: true,
   },
 ];
+
+/** The subject of the admin token the status page asks the trading scheduler with. */
+export const STATUS_PAGE_USER_ID = '00000000-0000-4000-8000-00000057a705';
+
+/**
+ * A Bearer token for the status page, minted with the platform's signing key and renewed well
+ * before it expires (one token at a time, so the services' verification cache stays small).
+ */
+export function statusPageToken(privateKeyPem: string, lifetimeSeconds = 900): () => string {
+  let token = '';
+  let renewAt = 0;
+  return () => {
+    const now = Date.now();
+    if (now >= renewAt) {
+      token = mintAccessToken(privateKeyPem, STATUS_PAGE_USER_ID, { roles: ['admin'], lifetimeSeconds });
+      renewAt = now + (lifetimeSeconds * 1000) / 2;
+    }
+    return token;
+  };
+}
 
 /** Variables handed through from the launcher's environment to every service process when set. */
 const PASS_THROUGH = ['REDIS_KEY_PREFIX', 'LOG_LEVEL', 'DB_POOL_SIZE'];
@@ -294,8 +314,23 @@ export async function startPlatform(options: StartOptions = {}): Promise<Running
     // replicas are up, the routes answer 503 NO_READY_UPSTREAM.
     const port = options.gatewayPort ?? Number(env.GATEWAY_PORT ?? 8080);
     try {
-      const routes = services.flatMap((s) => (s.prefix ? [{ prefix: s.prefix, upstreams: [] }] : []));
-      gateway = await Gateway.start({ port, routes, log });
+      const routes = services.flatMap((s) => (s.prefix ? [{ prefix: s.prefix, service: s.name, upstreams: [] }] : []));
+      const scheduled = services.find((s) => s.leaderElection && s.prefix !== undefined);
+      gateway = await Gateway.start({
+        port,
+        routes,
+        log,
+        status: {
+          scheduler: scheduled?.prefix
+            ? { prefix: scheduled.prefix, token: statusPageToken(keys.privateKeyPem) }
+            : undefined,
+          queue: {
+            redisUrl: provisioned.redisUrl,
+            keyPrefix: common.REDIS_KEY_PREFIX ?? 'stocklab:',
+            queue: 'backtests',
+          },
+        },
+      });
     } catch (error) {
       throw new Error(
         `gateway: cannot listen on 127.0.0.1:${port} (${(error as NodeJS.ErrnoException).code ?? String(error)}); set GATEWAY_PORT to a free port`,
@@ -354,7 +389,15 @@ export async function startPlatform(options: StartOptions = {}): Promise<Running
       });
       running.push({ spec, replicas });
       if (spec.prefix) {
-        gateway.setUpstreams(spec.prefix, replicas.urls);
+        gateway.setUpstreams(
+          spec.prefix,
+          replicas.replicas.map((r) => ({ url: r.url, name: r.name })),
+        );
+      } else {
+        // A worker serves no API, but the status page shows its readiness too.
+        for (const replica of replicas.replicas) {
+          gateway.addHealthTarget(replica.name, replica.url, spec.name);
+        }
       }
     }
     await gateway.checkNow();
@@ -382,6 +425,7 @@ export function describePlatform(platform: RunningPlatform): string[] {
     }
   }
   lines.push(`  gateway status: ${platform.gateway.url}/gateway/upstreams`);
+  lines.push(`  status page:    ${platform.gateway.url}/status (JSON: ${platform.gateway.url}/gateway/status.json)`);
   if (platform.leaseApi) {
     lines.push(`  scheduler leader: kubectl --kubeconfig ${platform.leaseApi.kubeconfig} get leases`);
   }

@@ -3,6 +3,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import {
   createTestDatabase,
   freePort,
@@ -11,6 +12,7 @@ import {
   uniqueKeyPrefix,
   type TestDatabase,
 } from '@stocklab/test-support';
+import type { StatusSnapshot } from '../src/index.js';
 
 /** The cli compiled next to this spec (dist-spec/src/cli.js), so the test never runs a stale build. */
 const CLI = fileURLToPath(new URL('../src/cli.js', import.meta.url));
@@ -93,6 +95,36 @@ describe('cli start', () => {
         ['/api/trading', true],
       ]);
       assert.equal((await request('GET', `${gateway}/api/backtest/factors`)).status, 200, 'backtest is routed');
+
+      // The status page's model from the real services: the worker too, the elected leader (asked
+      // with the launcher's admin token), the queue read from Redis. Election takes a moment.
+      assert.match(output, new RegExp(`status page: +${gateway}/status`));
+      let snapshot = await request<StatusSnapshot>('GET', `${gateway}/gateway/status.json`);
+      for (let i = 0; i < 60 && !snapshot.body.scheduler?.leader; i += 1) {
+        await sleep(500);
+        snapshot = await request<StatusSnapshot>('GET', `${gateway}/gateway/status.json`);
+      }
+      assert.equal(snapshot.status, 200);
+      assert.deepEqual(
+        snapshot.body.replicas.map((r) => [r.name, r.ready]),
+        [
+          ['auth-0', true],
+          ['auth-1', true],
+          ['backtest-0', true],
+          ['backtest-1', true],
+          ['trading-0', true],
+          ['trading-1', true],
+          ['trading-2', true],
+          ['backtest-worker-0', true],
+        ],
+      );
+      assert.equal(snapshot.body.scheduler?.error, null, JSON.stringify(snapshot.body.scheduler));
+      assert.match(snapshot.body.scheduler?.leader ?? '', /^trading-/, JSON.stringify(snapshot.body.scheduler));
+      assert.equal(typeof snapshot.body.scheduler?.epoch, 'number');
+      assert.equal(snapshot.body.scheduler?.nextOccurrences.length, 2);
+      assert.equal(snapshot.body.queue?.error, null, JSON.stringify(snapshot.body.queue));
+      assert.equal(snapshot.body.queue?.depth, 0);
+      assert.equal((await fetch(`${gateway}/status`)).status, 200);
       const kubeconfig = /kubectl --kubeconfig (\S+) get leases/.exec(output)?.[1];
       assert.ok(kubeconfig, 'the kubeconfig of the Lease API is printed');
 
