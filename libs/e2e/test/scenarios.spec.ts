@@ -1,0 +1,44 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import {
+  formatTable,
+  runScenarios,
+  SCENARIOS,
+  startScenarioPlatform,
+  type ScenarioPlatform,
+  type ScenarioRow,
+} from '../src/scenarios.js';
+
+describe('the five scale-out problems, proved on one running platform', () => {
+  let platform: ScenarioPlatform | undefined;
+  let rows: ScenarioRow[] = [];
+
+  before(async () => {
+    platform = await startScenarioPlatform();
+    rows = await runScenarios(platform);
+    process.stdout.write(`${formatTable(rows)}\n`);
+  });
+
+  after(async () => {
+    await platform?.stop();
+  });
+
+  for (const scenario of SCENARIOS) {
+    it(scenario, () => {
+      const row = rows.find((r) => r.scenario === scenario);
+      assert.ok(row, `${scenario} did not run`);
+      assert.equal(row.result, 'PASS', row.error);
+    });
+  }
+
+  it('every replica is still running and ready afterwards', async () => {
+    assert.ok(platform);
+    for (const { replicas } of platform.platform.services) {
+      for (const replica of replicas.replicas) {
+        assert.ok(replica.running, `${replica.name} is running`);
+        const res = await fetch(`${replica.url}/health/ready`, { signal: AbortSignal.timeout(5000) });
+        assert.equal(res.status, 200, `${replica.name} is ready`);
+      }
+    }
+  });
+});
