@@ -443,6 +443,7 @@ export class Gateway {
     };
     res.once('close', onClientClose);
 
+    let upstreamComplete = false;
     proxyReq.once('response', (proxyRes) => {
       responded = true;
       const responseHeaders = stripHopByHop(proxyRes.headers);
@@ -450,6 +451,17 @@ export class Gateway {
       res.writeHead(proxyRes.statusCode ?? 502, proxyRes.statusMessage, responseHeaders);
       proxyRes.pipe(res);
       proxyRes.on('error', () => res.destroy());
+      proxyRes.once('end', () => {
+        upstreamComplete = true;
+        if (!req.complete) {
+          // The upstream answered before the upload ended (a 401 or 413 before reading the
+          // body): the answer is whole, so the rest of the upload is read and dropped here
+          // instead of being written into a connection the upstream is closing.
+          req.unpipe(proxyReq);
+          req.resume();
+          proxyReq.destroy();
+        }
+      });
       // The upstream died mid-body: the client must not mistake a cut body for a whole one.
       proxyRes.once('close', () => {
         if (!proxyRes.complete) {
@@ -465,6 +477,10 @@ export class Gateway {
       }
       failed = true;
       res.off('close', onClientClose);
+      if (upstreamComplete) {
+        // The whole answer arrived (and is on its way to the client); the upload's end is moot.
+        return;
+      }
       if (responded || res.headersSent) {
         // Mid-stream: the status line is gone already; cutting the connection is all that is left.
         res.destroy();

@@ -179,6 +179,31 @@ describe(Gateway.name, () => {
     );
   });
 
+  it('delivers an answer the upstream gives before reading the upload (a 401 to a 2 MB body) intact', async () => {
+    const [up] = await upstreams(['early']);
+    // like a guard refusing a request before any body parser reads it
+    up?.handlers.set('/api/x/guarded', (_req, res) => {
+      res.writeHead(401, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ statusCode: 401, code: 'AUTH_REQUIRED' }));
+    });
+    const g = await gateway([{ prefix: '/api/x', upstreams: [up?.url] }]);
+    const statuses: Array<number | string> = [];
+    for (let i = 0; i < 20; i += 1) {
+      try {
+        const res = await fetch(`${g.url}/api/x/guarded`, {
+          method: 'POST',
+          headers: { 'content-type': 'text/plain' },
+          body: 'x'.repeat(2 * 1024 * 1024),
+        });
+        const body = (await res.json()) as { code: string };
+        statuses.push(`${res.status} ${body.code}`);
+      } catch (error) {
+        statuses.push(String((error as { cause?: { code?: string } }).cause?.code ?? error));
+      }
+    }
+    assert.deepEqual(statuses, Array(20).fill('401 AUTH_REQUIRED'));
+  });
+
   it('answers 502 to a POST whose upstream refuses the connection, without retrying it', async () => {
     const [dead, live] = await upstreams(['dead'], ['live']);
     const g = await gateway([{ prefix: '/api/x', upstreams: [dead.url, live.url] }]);
