@@ -111,6 +111,13 @@ export async function runService(options: RunServiceOptions): Promise<INestAppli
     app.use(notFoundHandler);
     app.use(lastResortErrorHandler);
     await app.listen(config.PORT);
+    // Load balancers (ALB, ingress-nginx, the local gateway) keep idle connections to replicas
+    // open for up to 60 s; Node's default 5 s lets a replica close one just as the balancer
+    // sends a request on it, which the balancer can only answer with a 502. Stay open longer
+    // than they do (headersTimeout must exceed keepAliveTimeout).
+    const server = app.getHttpServer();
+    server.keepAliveTimeout = 65_000;
+    server.headersTimeout = 66_000;
   } catch (error) {
     logStartupLine(options, 60, `start-up failed: ${error instanceof Error ? error.message : String(error)}`, {});
     process.exit(1);
