@@ -122,6 +122,15 @@ function stripHopByHop(headers: IncomingHttpHeaders): OutgoingHttpHeaders {
   return out;
 }
 
+/**
+ * How a request's body reaches an upstream. A small body with a declared length is read first,
+ * so that it can be sent again to another replica; a large or chunked one is streamed once.
+ */
+type Payload = { kind: 'none' } | { kind: 'buffered'; data: Buffer } | { kind: 'stream' };
+
+/** Bodies up to this size are held in memory so that a refused connection can be retried elsewhere. */
+const REPLAYABLE_BODY_LIMIT = 64 * 1024;
+
 function hasBody(req: IncomingMessage): boolean {
   const length = req.headers['content-length'];
   return req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
@@ -384,9 +393,44 @@ export class Gateway {
       this.fail(res, requestId, 503, 'NO_READY_UPSTREAM', `No replica of ${route.prefix} is ready`);
       return;
     }
-    const method = req.method ?? 'GET';
-    const retryable = IDEMPOTENT.has(method) && !hasBody(req);
-    this.forward(req, res, route, first, requestId, retryable);
+    void this.payloadOf(req).then(
+      (payload) => this.forward(req, res, route, first, requestId, payload, true),
+      () => res.destroy(),
+    );
+  }
+
+  private payloadOf(req: IncomingMessage): Promise<Payload> {
+    if (!hasBody(req)) {
+      return Promise.resolve({ kind: 'none' });
+    }
+    const length = Number(req.headers['content-length']);
+    if (req.headers['transfer-encoding'] !== undefined || !(length <= REPLAYABLE_BODY_LIMIT)) {
+      return Promise.resolve({ kind: 'stream' });
+    }
+    return new Promise((resolve, reject) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (chunk: Buffer) => chunks.push(chunk));
+      req.once('end', () => resolve({ kind: 'buffered', data: Buffer.concat(chunks) }));
+      req.once('error', reject);
+      req.once('close', () => {
+        if (!req.complete) {
+          reject(new Error('the client went away mid-upload'));
+        }
+      });
+    });
+  }
+
+  /**
+   * Whether a failed attempt may be sent to another replica. A refused connection reached no
+   * process, so any request whose body can be sent again is safe to retry (as nginx does with
+   * `proxy_next_upstream error`); a connection that broke after the request went out may have
+   * been acted on, so only idempotent methods are retried then.
+   */
+  private static mayRetry(req: IncomingMessage, payload: Payload, error: NodeJS.ErrnoException): boolean {
+    if (payload.kind === 'stream') {
+      return false;
+    }
+    return error.code === 'ECONNREFUSED' || IDEMPOTENT.has(req.method ?? 'GET');
   }
 
   /** The next ready upstream in rotation, other than `exclude`. */
@@ -408,7 +452,8 @@ export class Gateway {
     route: Route,
     upstream: Upstream,
     requestId: string,
-    retryable: boolean,
+    payload: Payload,
+    retriesLeft: boolean,
   ): void {
     const headers = stripHopByHop(req.headers);
     headers['x-forwarded-for'] = req.socket.remoteAddress ?? 'unknown';
@@ -503,20 +548,22 @@ export class Gateway {
         upstream.ready = false;
         upstream.lastError = 'ECONNREFUSED';
       }
-      const other = retryable ? this.pick(route, upstream) : undefined;
+      const other = retriesLeft && Gateway.mayRetry(req, payload, error) ? this.pick(route, upstream) : undefined;
       if (other) {
         this.log(
           `gateway: ${req.method} ${req.url} to ${upstream.base} failed (${error.code ?? error.message}), retrying on ${other.base}`,
         );
-        this.forward(req, res, route, other, requestId, false);
+        this.forward(req, res, route, other, requestId, payload, false);
         return;
       }
       this.fail(res, requestId, 502, 'UPSTREAM_UNAVAILABLE', `${route.prefix} could not be reached`);
     });
 
-    if (!hasBody(req)) {
-      // Nothing to stream (and nothing consumed, which is what lets a retry send it again).
+    if (payload.kind === 'none') {
       proxyReq.end();
+    } else if (payload.kind === 'buffered') {
+      // Read in full beforehand, which is what lets a retry send it again.
+      proxyReq.end(payload.data);
     } else {
       // A client that aborts mid-upload takes the upstream request down with it.
       req.on('error', () => proxyReq.destroy());
