@@ -1,6 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { BadRequestException, NotFoundException } from '@nestjs/common';
+import pg from 'pg';
+import { QueryFailedError } from 'typeorm';
+import { freePort } from '@stocklab/test-support';
 import { DomainError, renderError } from '../src/index.js';
 
 describe('renderError', () => {
@@ -72,5 +75,37 @@ describe('renderError', () => {
     });
     assert.equal(renderError(parse).body.code, 'INVALID_JSON');
     assert.equal(renderError(large).body.statusCode, 413);
+  });
+
+  it('answers 503 DEPENDENCY_UNAVAILABLE when PostgreSQL cannot be reached, not a 500', async () => {
+    const client = new pg.Client({ connectionString: `postgres://postgres@127.0.0.1:${await freePort()}/postgres` });
+    const refused = await client.connect().then(
+      () => undefined,
+      (error: unknown) => error,
+    );
+    assert.ok(refused instanceof Error, 'connecting to a closed port fails');
+    const rendered = renderError(refused);
+    assert.deepEqual(rendered.body, {
+      statusCode: 503,
+      error: 'Service Unavailable',
+      message: 'A backing service is unavailable; try again shortly',
+      code: 'DEPENDENCY_UNAVAILABLE',
+    });
+    assert.deepEqual(rendered.headers, { 'Retry-After': '2' });
+    assert.equal(rendered.unexpected, false);
+  });
+
+  it('sees through TypeORM to a server that is shutting down (57P01) or starting (57P03)', () => {
+    for (const code of ['57P01', '57P03', '08006']) {
+      const error = new QueryFailedError('SELECT 1', [], Object.assign(new Error('terminating connection'), { code }));
+      assert.equal(renderError(error).body.statusCode, 503, code);
+    }
+  });
+
+  it('keeps a query that failed for another reason (a unique violation) a 500', () => {
+    const error = new QueryFailedError('INSERT', [], Object.assign(new Error('duplicate key'), { code: '23505' }));
+    const rendered = renderError(error);
+    assert.equal(rendered.body.statusCode, 500);
+    assert.equal(rendered.unexpected, true);
   });
 });

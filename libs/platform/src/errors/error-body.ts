@@ -1,5 +1,6 @@
 import { STATUS_CODES } from 'node:http';
 import { HttpException } from '@nestjs/common';
+import { isDependencyUnavailable } from './dependency-unavailable.js';
 import { DomainError } from './domain-error.js';
 
 /** The one error shape every service answers with. */
@@ -114,6 +115,13 @@ export function renderError(error: unknown): RenderedError {
   }
   if (error instanceof URIError) {
     return { body: body(400, 'BAD_REQUEST', 'Malformed URL'), headers: {}, unexpected: false };
+  }
+  if (isDependencyUnavailable(error)) {
+    return {
+      body: body(503, 'DEPENDENCY_UNAVAILABLE', 'A backing service is unavailable; try again shortly'),
+      headers: { 'Retry-After': '2' },
+      unexpected: false,
+    };
   }
   return { body: body(500, 'INTERNAL_ERROR', 'Internal server error'), headers: {}, unexpected: true };
 }
