@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
-import { testRedisUrl, uniqueKeyPrefix } from '@stocklab/test-support';
+import { markRevocationListRestored, testRedisUrl, uniqueKeyPrefix } from '@stocklab/test-support';
 import { createRedisClient, DomainError, RevocationStore } from '../src/index.js';
 
 describe(RevocationStore.name, () => {
@@ -11,11 +11,10 @@ describe(RevocationStore.name, () => {
   let store: RevocationStore;
 
   before(async () => {
-    redis = createRedisClient({
-      url: testRedisUrl(),
-      keyPrefix: uniqueKeyPrefix('revocation'),
-      connectionName: 'test',
-    });
+    const keyPrefix = uniqueKeyPrefix('revocation');
+    // as the auth service leaves it: the (empty) list is complete
+    await markRevocationListRestored(testRedisUrl(), keyPrefix);
+    redis = createRedisClient({ url: testRedisUrl(), keyPrefix, connectionName: 'test' });
     // the client fails fast instead of queueing, so wait for the connection first
     await new Promise((resolve) => redis.once('ready', resolve));
     store = new RevocationStore(redis, 900);
@@ -59,5 +58,31 @@ describe(RevocationStore.name, () => {
     } finally {
       dead.disconnect();
     }
+  });
+
+  it('refuses every token with a 503 once Redis has lost its data, until the list is restored', async () => {
+    const revoked = claims();
+    const innocent = claims();
+    await store.revokeToken(revoked.jti, Date.now() / 1000 + 60);
+    const recorded = [RevocationStore.tokenRevocation(revoked.jti, Date.now() / 1000 + 60)];
+    // a Redis that restarted empty: the revocation and the "restored" marker are both gone
+    await redis.del(`revoked:jti:${revoked.jti}`, RevocationStore.restoredKey);
+    assert.equal(await store.isRestored(), false);
+    for (const c of [revoked, innocent]) {
+      await assert.rejects(store.isRevoked(c), (e: unknown) => e instanceof DomainError && e.status === 503);
+    }
+    assert.equal(await store.restore(async () => recorded, 'replica-a'), true);
+    assert.equal(await store.isRevoked(revoked), true, 'the revoked token is refused again');
+    assert.equal(await store.isRevoked(innocent), false);
+  });
+
+  it('lets one replica restore at a time', async () => {
+    await redis.del(RevocationStore.restoredKey);
+    await redis.set(RevocationStore.restoringLockKey, 'replica-a', 'PX', 5000);
+    assert.equal(await store.restore(async () => [], 'replica-b'), false, 'another replica holds the lock');
+    assert.equal(await store.isRestored(), false);
+    await redis.del(RevocationStore.restoringLockKey);
+    assert.equal(await store.restore(async () => [], 'replica-b'), true);
+    assert.equal(await redis.exists(RevocationStore.restoringLockKey), 0, 'the lock is released');
   });
 });

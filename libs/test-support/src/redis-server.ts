@@ -68,3 +68,18 @@ export class PrivateRedis {
     await exited;
   }
 }
+
+/**
+ * Marks the revocation list under `keyPrefix` as complete, as the auth service does once it has
+ * copied PostgreSQL's revocations into a Redis (RevocationStore.restoredKey). Services tested
+ * without an auth replica need it: until it is there, they refuse every token with a 503.
+ */
+export async function markRevocationListRestored(url: string, keyPrefix: string): Promise<void> {
+  const redis = new Redis(url, { keyPrefix, lazyConnect: true, maxRetriesPerRequest: 1 });
+  try {
+    await redis.connect();
+    await redis.set('revoked:restored', new Date().toISOString());
+  } finally {
+    redis.disconnect();
+  }
+}

@@ -25,7 +25,13 @@ import {
   Public,
   RevocationStore,
 } from '@stocklab/platform';
-import { createTestDatabase, freePort, testRedisUrl, uniqueKeyPrefix } from '@stocklab/test-support';
+import {
+  createTestDatabase,
+  freePort,
+  markRevocationListRestored,
+  testRedisUrl,
+  uniqueKeyPrefix,
+} from '@stocklab/test-support';
 import { authConfigSchema } from '../src/config.js';
 import { authDataSourceOptions } from '../src/data-source.js';
 import { TokenIssuer } from '../src/tokens/token-issuer.js';
@@ -125,11 +131,9 @@ async function guardAlone(
   keys: { publicKeyPem: string },
   tokens: string[],
 ): Promise<{ p50: number; p99: number; n: number }> {
-  const redis = createRedisClient({
-    url: testRedisUrl(),
-    keyPrefix: uniqueKeyPrefix('bench'),
-    connectionName: 'bench',
-  });
+  const keyPrefix = uniqueKeyPrefix('bench');
+  await markRevocationListRestored(testRedisUrl(), keyPrefix);
+  const redis = createRedisClient({ url: testRedisUrl(), keyPrefix, connectionName: 'bench' });
   await new Promise((resolve) => redis.once('ready', resolve));
   const verifier = await AccessTokenVerifier.fromPems([keys.publicKeyPem], 'stocklab-auth', 'stocklab');
   const guard = new JwtAuthGuard(new Reflector(), verifier, new RevocationStore(redis, 900));
@@ -166,6 +170,8 @@ async function main(): Promise<void> {
     JWT_PUBLIC_KEYS: keys.publicKeyPem,
     LOG_LEVEL: 'warn',
   };
+  // the bench server runs no restorer: the (empty) revocation list is complete
+  await markRevocationListRestored(env.REDIS_URL, env.REDIS_KEY_PREFIX);
   const child = spawn(process.execPath, [fileURLToPath(import.meta.url), 'serve'], {
     env,
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],

@@ -75,4 +75,41 @@ describe('when Redis is unreachable', () => {
     assert.equal((await request('GET', `${url}/api/auth/me`, { token: tokens.accessToken })).status, 200);
     assert.equal(replicas.at(0).running, true, 'no restart was needed');
   });
+
+  it('keeps a logged-out token refused after Redis comes back empty: the list is restored from PostgreSQL', async () => {
+    const { tokens: loggedOut } = await signupAndLogin(url);
+    const { tokens: allOut, user: allOutUser } = await signupAndLogin(url);
+    const { tokens: innocent } = await signupAndLogin(url);
+    assert.equal((await request('POST', `${url}/api/auth/logout`, { token: loggedOut.accessToken })).status, 204);
+    assert.equal((await request('POST', `${url}/api/auth/logout-all`, { token: allOut.accessToken })).status, 204);
+
+    await redis.stop(); // SIGKILL of a Redis without persistence: every key is gone
+    await redis.start();
+
+    // until the list is back, nothing is accepted; once it is, the revoked tokens are refused again
+    const seen: string[] = [];
+    await eventually('readiness back to 200', 15000, async () => {
+      const res = await request('GET', `${url}/api/auth/me`, { token: loggedOut.accessToken });
+      seen.push(`${res.status} ${String(res.body.code)}`);
+      return (await request('GET', `${url}/health/ready`)).status === 200;
+    });
+    assert.ok(
+      seen.every((s) => s === '503 REVOCATION_UNAVAILABLE' || s.startsWith('401')),
+      `the logged-out token was never accepted meanwhile: ${seen.join(', ')}`,
+    );
+    for (const token of [loggedOut.accessToken, allOut.accessToken]) {
+      const res = await request('GET', `${url}/api/auth/me`, { token });
+      assert.equal(res.status, 401, 'a revoked token stays revoked across the Redis restart');
+    }
+    assert.equal((await request('GET', `${url}/api/auth/me`, { token: innocent.accessToken })).status, 200);
+    const relogin = await request('POST', `${url}/api/auth/login`, {
+      body: { email: allOutUser.email, password: allOutUser.password },
+    });
+    assert.equal(relogin.status, 200);
+    assert.equal(
+      (await request('GET', `${url}/api/auth/me`, { token: relogin.body.accessToken })).status,
+      200,
+      'a token issued after logout-all works',
+    );
+  });
 });

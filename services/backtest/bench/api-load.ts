@@ -14,7 +14,13 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { generateSigningKeyPair } from '@stocklab/platform';
-import { createTestDatabase, request, startLocalS3, startReplicas } from '@stocklab/test-support';
+import {
+  createTestDatabase,
+  markRevocationListRestored,
+  request,
+  startLocalS3,
+  startReplicas,
+} from '@stocklab/test-support';
 import { loadDemoMarket, writeDemoMarket } from '../src/cli/demo-data.js';
 import { BACKTEST_ENTRY, BACKTEST_WORKER_ENTRY, backtestEnv, mintToken } from '../test/support.js';
 
@@ -81,6 +87,7 @@ const env = backtestEnv(db, s3, keys, {
   BACKTEST_USER_LIMIT: '3',
   LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
 });
+await markRevocationListRestored(env.REDIS_URL ?? '', env.REDIS_KEY_PREFIX ?? '');
 const dir = mkdtempSync(join(tmpdir(), 'stocklab-bench-'));
 try {
   // migrations first (one replica), then the market

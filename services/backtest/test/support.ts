@@ -10,6 +10,7 @@ import {
   startLocalS3,
   startReplicas,
   testRedisUrl,
+  markRevocationListRestored,
   uniqueKeyPrefix,
   type HttpResult,
   type LocalS3,
@@ -79,6 +80,8 @@ export async function startBacktestCluster(
   try {
     s3 = await startLocalS3();
     const env = backtestEnv(db, s3, keys, overrides);
+    // no auth replica here: the revocation list is complete (nothing was ever revoked)
+    await markRevocationListRestored(env.REDIS_URL ?? '', env.REDIS_KEY_PREFIX ?? '');
     const replicas = await startReplicas(count, { entry: BACKTEST_ENTRY, env, name: 'backtest' });
     const localS3 = s3;
     return {

@@ -15,6 +15,7 @@ import {
   startLocalS3,
   startReplicas,
   testRedisUrl,
+  markRevocationListRestored,
   uniqueKeyPrefix,
   type LocalS3,
   type Replica,
@@ -165,13 +166,15 @@ export async function startTradingCluster(options: ClusterOptions = {}): Promise
       LOG_LEVEL: 'warn',
       SHUTDOWN_DRAIN_MS: '100',
     };
+    const backtestPrefix = uniqueKeyPrefix('backtest');
+    await markRevocationListRestored(common.REDIS_URL, backtestPrefix);
     backtest = await startReplicas(1, {
       entry: BACKTEST_ENTRY,
       name: 'backtest',
       env: {
         ...common,
         ...s3.env,
-        REDIS_KEY_PREFIX: uniqueKeyPrefix('backtest'),
+        REDIS_KEY_PREFIX: backtestPrefix,
         BACKTEST_CONCURRENCY: '0',
         IMPORT_CONCURRENCY: '0',
       },
@@ -196,6 +199,8 @@ export async function startTradingCluster(options: ClusterOptions = {}): Promise
       writeKubeconfig(kubeconfig, double.url);
       env.KUBECONFIG = kubeconfig;
     }
+    // no auth replica here: the revocation list is complete (nothing was ever revoked)
+    await markRevocationListRestored(common.REDIS_URL, env.REDIS_KEY_PREFIX ?? '');
     const trading = await startReplicas(options.replicas ?? 3, { entry: TRADING_ENTRY, name: 'trading', env });
     const btReplicas = backtest;
     const localS3 = s3;

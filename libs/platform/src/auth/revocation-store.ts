@@ -8,7 +8,22 @@ import type { AccessTokenClaims } from './access-token-verifier.js';
  * written by logout-all. A request is checked against both in a single MGET.
  *
  * Fail closed: when Redis cannot answer, the check throws a 503 rather than accept the token.
+ * Redis is only a fast copy of the revocations the auth service records in PostgreSQL: a
+ * "restored" marker says the copy is complete. A Redis that restarted empty (or was flushed)
+ * has lost the marker with everything else, and every check answers 503 until an auth replica
+ * has copied the recorded revocations back, so a revoked token never comes back to life.
  */
+/** A revocation as the auth service records it in PostgreSQL. */
+export interface RecordedRevocation {
+  kind: 'jti' | 'user';
+  /** the token's jti, or the user's id */
+  subject: string;
+  /** for kind 'user': tokens issued at or before this instant (ms) are refused */
+  revokedBefore: number | null;
+  /** when the revocation no longer matters (every token it concerns has expired) */
+  expiresAt: Date;
+}
+
 export class RevocationStore {
   constructor(
     private readonly redis: Redis,
@@ -24,14 +39,63 @@ export class RevocationStore {
     return `revoked:user:${userId}`;
   }
 
+  private static keyOf(r: RecordedRevocation): string {
+    return r.kind === 'jti' ? RevocationStore.jtiKey(r.subject) : RevocationStore.userKey(r.subject);
+  }
+
+  private static valueOf(r: RecordedRevocation): string {
+    return r.kind === 'jti' ? '1' : String(r.revokedBefore);
+  }
+
+  static readonly restoredKey = 'revoked:restored';
+  static readonly restoringLockKey = 'revoked:restoring';
+
+  /** Whether Redis holds the complete copy (false after it lost its data). */
+  async isRestored(): Promise<boolean> {
+    return (await this.redis.exists(RevocationStore.restoredKey)) === 1;
+  }
+
+  /**
+   * Copies recorded revocations into Redis, then marks the copy complete. Only one replica at a
+   * time does it (a lock with an expiry); returns false when another one holds the lock.
+   */
+  async restore(load: () => Promise<RecordedRevocation[]>, holder: string): Promise<boolean> {
+    const locked = await this.redis.set(RevocationStore.restoringLockKey, holder, 'PX', 30_000, 'NX');
+    if (locked !== 'OK') {
+      return false;
+    }
+    try {
+      const now = Date.now();
+      const batch = this.redis.multi();
+      for (const r of await load()) {
+        const ttlMs = r.expiresAt.getTime() - now;
+        if (ttlMs > 0) {
+          batch.set(RevocationStore.keyOf(r), RevocationStore.valueOf(r), 'PX', ttlMs);
+        }
+      }
+      batch.set(RevocationStore.restoredKey, new Date(now).toISOString());
+      await batch.exec();
+      return true;
+    } finally {
+      if ((await this.redis.get(RevocationStore.restoringLockKey)) === holder) {
+        await this.redis.del(RevocationStore.restoringLockKey);
+      }
+    }
+  }
+
   async isRevoked(claims: Pick<AccessTokenClaims, 'jti' | 'sub' | 'iat'>): Promise<boolean> {
     let jtiMark: string | null;
     let revokedBefore: string | null;
     try {
-      [jtiMark, revokedBefore] = await this.redis.mget(
+      let restored: string | null;
+      [jtiMark, revokedBefore, restored] = await this.redis.mget(
         RevocationStore.jtiKey(claims.jti),
         RevocationStore.userKey(claims.sub),
+        RevocationStore.restoredKey,
       );
+      if (restored === null) {
+        throw new Error('the revocation list is not (yet) restored in Redis');
+      }
     } catch {
       throw RevocationStore.unavailable();
     }
@@ -41,26 +105,42 @@ export class RevocationStore {
     return revokedBefore !== null && claims.iat * 1000 <= Number(revokedBefore);
   }
 
-  /** Refuses this one token from now until it would have expired anyway. */
-  async revokeToken(jti: string, expSeconds: number): Promise<void> {
-    const ttl = Math.ceil(expSeconds - Date.now() / 1000) + 1;
-    if (ttl <= 0) {
+  /** The revocation of one token, kept until a second after it would have expired anyway. */
+  static tokenRevocation(jti: string, expSeconds: number): RecordedRevocation {
+    return { kind: 'jti', subject: jti, revokedBefore: null, expiresAt: new Date(Math.ceil(expSeconds + 1) * 1000) };
+  }
+
+  /** The revocation of every token of a user issued up to `at`, kept as long as such a token can live. */
+  userRevocation(userId: string, at = Date.now()): RecordedRevocation {
+    return {
+      kind: 'user',
+      subject: userId,
+      revokedBefore: at,
+      expiresAt: new Date(at + (this.maxTokenLifetimeSeconds + 60) * 1000),
+    };
+  }
+
+  /** Makes a revocation effective on every replica (a no-op for one that has expired already). */
+  async apply(revocation: RecordedRevocation): Promise<void> {
+    const ttlMs = revocation.expiresAt.getTime() - Date.now();
+    if (ttlMs <= 0) {
       return;
     }
     try {
-      await this.redis.set(RevocationStore.jtiKey(jti), '1', 'EX', ttl);
+      await this.redis.set(RevocationStore.keyOf(revocation), RevocationStore.valueOf(revocation), 'PX', ttlMs);
     } catch {
       throw RevocationStore.unavailable();
     }
   }
 
+  /** Refuses this one token from now until it would have expired anyway. */
+  revokeToken(jti: string, expSeconds: number): Promise<void> {
+    return this.apply(RevocationStore.tokenRevocation(jti, expSeconds));
+  }
+
   /** Refuses every token of the user issued up to now. */
-  async revokeAllForUser(userId: string, at = Date.now()): Promise<void> {
-    try {
-      await this.redis.set(RevocationStore.userKey(userId), String(at), 'EX', this.maxTokenLifetimeSeconds + 60);
-    } catch {
-      throw RevocationStore.unavailable();
-    }
+  revokeAllForUser(userId: string, at = Date.now()): Promise<void> {
+    return this.apply(this.userRevocation(userId, at));
   }
 
   static unavailable(): DomainError {

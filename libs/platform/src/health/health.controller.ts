@@ -7,6 +7,7 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { DataSource } from 'typeorm';
 import { Public } from '../auth/auth.decorators.js';
 import { ShutdownState } from '../lifecycle/shutdown-state.js';
+import { RevocationStore } from '../auth/revocation-store.js';
 import { REDIS } from '../redis/redis.tokens.js';
 
 const CHECK_TIMEOUT_MS = 1000;
@@ -41,6 +42,7 @@ export class HealthController {
     private readonly shutdown: ShutdownState,
     private readonly dataSource: DataSource,
     @Inject(REDIS) private readonly redis: Redis,
+    @Inject(RevocationStore) private readonly revocations: RevocationStore,
   ) {
     this.loopDelay.enable();
   }
@@ -85,6 +87,16 @@ export class HealthController {
           try {
             await withTimeout(this.redis.ping(), CHECK_TIMEOUT_MS, 'Redis');
             return session.up();
+          } catch (error) {
+            return session.down({ message: (error as Error).message });
+          }
+        },
+        async () => {
+          // a Redis that lost its data cannot tell revoked tokens apart until auth restores the list
+          const session = this.indicators.check('revocations');
+          try {
+            const restored = await withTimeout(this.revocations.isRestored(), CHECK_TIMEOUT_MS, 'Redis');
+            return restored ? session.up() : session.down({ message: 'the revocation list is being restored' });
           } catch (error) {
             return session.down({ message: (error as Error).message });
           }

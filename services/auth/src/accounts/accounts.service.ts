@@ -1,7 +1,8 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
-import { DomainError, RevocationStore } from '@stocklab/platform';
+import { DomainError } from '@stocklab/platform';
 import { DataSource, QueryFailedError } from 'typeorm';
+import { RevocationLedger } from '../revocations/revocation-ledger.js';
 import { SessionTokens } from '../tokens/session-tokens.service.js';
 import { User } from '../users/user.entity.js';
 import type { DeleteAccountDto, SignupDto } from './dto/signup.dto.js';
@@ -16,7 +17,7 @@ export class AccountsService {
     @InjectDataSource() private readonly dataSource: DataSource,
     @Inject(PasswordHasher) private readonly passwords: PasswordHasher,
     @Inject(SessionTokens) private readonly sessions: SessionTokens,
-    @Inject(RevocationStore) private readonly revocations: RevocationStore,
+    @Inject(RevocationLedger) private readonly revocations: RevocationLedger,
   ) {}
 
   async signup(dto: SignupDto): Promise<UserDto> {

@@ -1,7 +1,8 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
-import { DomainError, RevocationStore, type AuthenticatedUser } from '@stocklab/platform';
+import { DomainError, type AuthenticatedUser } from '@stocklab/platform';
 import { DataSource } from 'typeorm';
+import { RevocationLedger } from '../revocations/revocation-ledger.js';
 import { PasswordHasher } from '../accounts/password-hasher.js';
 import { SessionTokens } from '../tokens/session-tokens.service.js';
 import { hashRefreshToken } from '../tokens/token-issuer.js';
@@ -20,7 +21,7 @@ export class SessionsService {
     @Inject(PasswordHasher) private readonly passwords: PasswordHasher,
     @Inject(LoginThrottle) private readonly throttle: LoginThrottle,
     @Inject(SessionTokens) private readonly sessions: SessionTokens,
-    @Inject(RevocationStore) private readonly revocations: RevocationStore,
+    @Inject(RevocationLedger) private readonly revocations: RevocationLedger,
   ) {}
 
   async login(dto: LoginDto, clientAddress: string): Promise<TokenPairDto> {

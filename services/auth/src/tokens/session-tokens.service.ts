@@ -1,11 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
-import { CONFIG, RevocationStore } from '@stocklab/platform';
+import { CONFIG } from '@stocklab/platform';
 import { IsNull, MoreThan, type EntityManager, type FindOptionsWhere } from 'typeorm';
 import type { AuthConfig } from '../config.js';
 import type { TokenPairDto } from '../sessions/dto/login.dto.js';
 import { RefreshToken } from '../sessions/refresh-token.entity.js';
 import { newRefreshToken, TokenIssuer } from './token-issuer.js';
+import { RevocationLedger } from '../revocations/revocation-ledger.js';
 
 /** Mints token pairs inside a session (refresh family) and revokes sessions everywhere. */
 @Injectable()
@@ -13,7 +14,7 @@ export class SessionTokens {
   constructor(
     @Inject(CONFIG) private readonly config: AuthConfig,
     @Inject(TokenIssuer) private readonly issuer: TokenIssuer,
-    @Inject(RevocationStore) private readonly revocations: RevocationStore,
+    @Inject(RevocationLedger) private readonly revocations: RevocationLedger,
   ) {}
 
   /** Issues an access token and a refresh token in `familyId` (a new family when omitted). */
@@ -50,7 +51,7 @@ export class SessionTokens {
       select: { id: true, accessJti: true, accessExpiresAt: true },
     });
     for (const row of live) {
-      await this.revocations.revokeToken(row.accessJti, row.accessExpiresAt.getTime() / 1000);
+      await this.revocations.revokeToken(row.accessJti, row.accessExpiresAt.getTime() / 1000, manager);
     }
     await manager.update(RefreshToken, { ...where, revokedAt: IsNull() }, { revokedAt: new Date() });
   }

@@ -3,6 +3,8 @@ import { CONFIG, REDIS } from '@stocklab/platform';
 import type { Redis } from 'ioredis';
 import { PasswordHasher } from '../accounts/password-hasher.js';
 import type { AuthConfig } from '../config.js';
+import { RevocationLedger } from '../revocations/revocation-ledger.js';
+import { RevocationRestorer } from '../revocations/revocation-restorer.js';
 import { LoginThrottle } from '../sessions/login-throttle.js';
 import { SessionTokens } from './session-tokens.service.js';
 import { TokenIssuer } from './token-issuer.js';
@@ -21,8 +23,10 @@ import { TokenIssuer } from './token-issuer.js';
         }),
     },
     SessionTokens,
+    RevocationLedger,
+    RevocationRestorer,
   ],
-  exports: [TokenIssuer, PasswordHasher, LoginThrottle, SessionTokens],
+  exports: [TokenIssuer, PasswordHasher, LoginThrottle, SessionTokens, RevocationLedger],
 })
 export class TokensModule {
   /** The issuer is built before Nest starts, so that a bad key is a one-line configuration error. */
