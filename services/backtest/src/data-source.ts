@@ -3,6 +3,7 @@ import type { DataSourceOptions } from 'typeorm';
 import type { BacktestConfig } from './config.js';
 import { BACKTEST_ENTITIES } from './entities.js';
 import { CreateMarketAndBacktestTables1764150000000 } from './migrations/1764150000000-create-market-and-backtest-tables.js';
+import { AddBacktestIdempotencyKey1764400000000 } from './migrations/1764400000000-add-backtest-idempotency-key.js';
 
 export const BACKTEST_SCHEMA = 'backtest';
 
@@ -13,7 +14,7 @@ export function backtestDataSourceOptions(config: BacktestConfig, role = 'api'):
     databaseUrl: config.DATABASE_URL,
     poolSize: config.DB_POOL_SIZE,
     entities: BACKTEST_ENTITIES,
-    migrations: [CreateMarketAndBacktestTables1764150000000],
+    migrations: [CreateMarketAndBacktestTables1764150000000, AddBacktestIdempotencyKey1764400000000],
     applicationName: `backtest-${role}:${config.POD_NAME}`,
   });
 }

@@ -351,6 +351,78 @@ describe('the per-user limit', () => {
       'a cancelled one frees a slot',
     );
   });
+
+  it('runs a submission retried with the same Idempotency-Key once, on whichever replica the retries reach', async () => {
+    const ownerId = randomUUID();
+    const token = await cluster.tokenFor(ownerId);
+    const [a, b] = cluster.replicas.urls as [string, string];
+    const body = { definition: momentumDefinition(), from: '2019-01-01', to: '2019-12-31' };
+    const key = randomUUID();
+    const headers = { 'idempotency-key': key };
+    // the same request 5 times at once over both replicas (a client retrying after timeouts)
+    const attempts = await Promise.all(
+      Array.from({ length: 5 }, (_, i) =>
+        request('POST', `${i % 2 ? b : a}/api/backtest/backtests`, { token, body, headers }),
+      ),
+    );
+    assert.deepEqual(
+      attempts.map((r) => r.status),
+      [202, 202, 202, 202, 202],
+    );
+    assert.equal(new Set(attempts.map((r) => String(r.body.id))).size, 1, 'one backtest for every attempt');
+    assert.equal(attempts.filter((r) => r.headers.get('idempotent-replayed') === 'true').length, 4);
+    const client = new pg.Client({ connectionString: cluster.db.url });
+    await client.connect();
+    try {
+      const rows = await client.query<{ n: string }>(
+        `SELECT count(*) AS n FROM backtest.backtests WHERE owner_id = $1`,
+        [ownerId],
+      );
+      assert.equal(Number(rows.rows[0]?.n), 1, 'one row');
+    } finally {
+      await client.end();
+    }
+
+    // the same key with a different request is the client's mistake; keys are per user
+    const other = await request('POST', `${a}/api/backtest/backtests`, {
+      token,
+      headers,
+      body: { ...body, to: '2019-06-30' },
+    });
+    assert.equal(other.status, 422);
+    assert.equal(other.body.code, 'IDEMPOTENCY_KEY_REUSED');
+    const anotherUser = await request('POST', `${b}/api/backtest/backtests`, {
+      token: await cluster.tokenFor(randomUUID()),
+      headers,
+      body,
+    });
+    assert.equal(anotherUser.status, 202);
+    assert.notEqual(anotherUser.body.id, attempts[0]?.body.id);
+
+    // at the per-user limit a replay still answers with the original, a new key gets the 429
+    for (let i = 0; i < 2; i += 1) {
+      assert.equal((await request('POST', `${a}/api/backtest/backtests`, { token, body })).status, 202);
+    }
+    const replay = await request('POST', `${b}/api/backtest/backtests`, { token, body, headers });
+    assert.equal(replay.status, 202);
+    assert.equal(replay.body.id, attempts[0]?.body.id);
+    const fresh = await request('POST', `${b}/api/backtest/backtests`, {
+      token,
+      body,
+      headers: { 'idempotency-key': randomUUID() },
+    });
+    assert.equal(fresh.status, 429);
+
+    for (const bad of ['', 'has space', 'x'.repeat(256), 'é']) {
+      const res = await request('POST', `${a}/api/backtest/backtests`, {
+        token,
+        body,
+        headers: { 'idempotency-key': bad },
+      });
+      assert.equal(res.status, 400, JSON.stringify(bad));
+      assert.equal(res.body.code, 'INVALID_IDEMPOTENCY_KEY');
+    }
+  });
 });
 
 describe('a worker killed mid-backtest', () => {

@@ -21,6 +21,9 @@ export class Backtest {
   @Column({ type: 'text', nullable: true }) worker: string | null;
   @Column({ name: 'export_key', type: 'text', nullable: true }) exportKey: string | null;
   @Column({ name: 'data_version', type: 'bigint', nullable: true }) dataVersion: string | null;
+  /** the client's Idempotency-Key, unique per owner, and a hash of the request it came with */
+  @Column({ name: 'idempotency_key', type: 'text', nullable: true }) idempotencyKey: string | null;
+  @Column({ name: 'request_hash', type: 'bytea', nullable: true, select: false }) requestHash: Buffer | null;
   @CreateDateColumn({ name: 'created_at', type: 'timestamptz' }) createdAt: Date;
   @Column({ name: 'started_at', type: 'timestamptz', nullable: true }) startedAt: Date | null;
   @Column({ name: 'finished_at', type: 'timestamptz', nullable: true }) finishedAt: Date | null;

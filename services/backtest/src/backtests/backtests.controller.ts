@@ -3,6 +3,7 @@ import {
   Controller,
   Delete,
   Get,
+  Headers,
   HttpCode,
   Param,
   ParseUUIDPipe,
@@ -11,10 +12,19 @@ import {
   Res,
   StreamableFile,
 } from '@nestjs/common';
-import { ApiAcceptedResponse, ApiBearerAuth, ApiBody, ApiOkResponse, ApiProduces, ApiTags } from '@nestjs/swagger';
+import {
+  ApiAcceptedResponse,
+  ApiBearerAuth,
+  ApiBody,
+  ApiHeader,
+  ApiOkResponse,
+  ApiProduces,
+  ApiTags,
+} from '@nestjs/swagger';
 import { CurrentUser, type AuthenticatedUser } from '@stocklab/platform';
 import type { Response } from 'express';
 import { BacktestsService } from './backtests.service.js';
+import { idempotencyKeyOf } from './idempotency.js';
 import { StrategyBodyPipe, type StrategyBody } from '../strategies/strategy-body.pipe.js';
 import {
   BacktestDto,
@@ -32,13 +42,24 @@ export class BacktestsController {
 
   @Post()
   @HttpCode(202)
-  @ApiAcceptedResponse({ type: BacktestDto, description: 'queued; 429 BACKTEST_LIMIT beyond the per-user limit' })
+  @ApiAcceptedResponse({
+    type: BacktestDto,
+    description:
+      'queued; 429 BACKTEST_LIMIT beyond the per-user limit. With an Idempotency-Key, a retry of the same request answers with the backtest the first attempt queued (header Idempotent-Replayed: true); the same key with another request is a 422',
+  })
+  @ApiHeader({ name: 'Idempotency-Key', required: false, description: 'a unique key per submission, e.g. a UUID' })
   @ApiBody({ type: CreateBacktestDto })
-  submit(
+  async submit(
     @CurrentUser() user: AuthenticatedUser,
     @Body(new StrategyBodyPipe(CreateBacktestFieldsDto)) body: StrategyBody<CreateBacktestFieldsDto>,
+    @Headers('idempotency-key') idempotencyKey: string | undefined,
+    @Res({ passthrough: true }) res: Response,
   ): Promise<BacktestDto> {
-    return this.backtests.submit(user.id, body);
+    const { backtest, replayed } = await this.backtests.submit(user.id, body, idempotencyKeyOf(idempotencyKey));
+    if (replayed) {
+      res.setHeader('Idempotent-Replayed', 'true');
+    }
+    return backtest;
   }
 
   @Get()

@@ -15,6 +15,7 @@ import { Backtest } from './backtest.entity.js';
 import { decodeCursor, encodeCursor } from './cursor.js';
 import type { StrategyBody } from '../strategies/strategy-body.pipe.js';
 import type { BacktestDto, CreateBacktestFieldsDto } from './dto/backtest.dto.js';
+import { keyReused, requestHash } from './idempotency.js';
 import { BENCHMARKS } from './market-snapshot.js';
 
 const ACTIVE = ['queued', 'running'];
@@ -57,7 +58,15 @@ export class BacktestsService {
     @Inject(StrategiesService) private readonly strategies: StrategiesService,
   ) {}
 
-  async submit(ownerId: string, dto: StrategyBody<CreateBacktestFieldsDto>): Promise<BacktestDto> {
+  /**
+   * Queues a backtest. With an idempotency key, a retry of the same request (after a lost answer)
+   * returns the backtest the first attempt created instead of running it again; `replayed` says so.
+   */
+  async submit(
+    ownerId: string,
+    dto: StrategyBody<CreateBacktestFieldsDto>,
+    idempotencyKey?: string,
+  ): Promise<{ backtest: BacktestDto; replayed: boolean }> {
     if ((dto.strategyId === undefined) === (dto.definition === undefined || dto.definition === null)) {
       throw new DomainError(400, 'VALIDATION_FAILED', 'give exactly one of strategyId and definition');
     }
@@ -83,8 +92,24 @@ export class BacktestsService {
 
     // The per-user limit holds across replicas: the count and the insert happen under a
     // transaction-scoped advisory lock on the user, so two replicas cannot both see "2 active".
-    const backtest = await this.dataSource.transaction(async (manager) => {
+    const hash = idempotencyKey === undefined ? null : requestHash(dto);
+    const outcome = await this.dataSource.transaction(async (manager) => {
       await manager.query(`SELECT pg_advisory_xact_lock(hashtext('backtest-limit:' || $1))`, [ownerId]);
+      // under the same lock: two attempts with one key cannot both find nothing and insert
+      if (idempotencyKey !== undefined && hash !== null) {
+        const earlier = await manager
+          .getRepository(Backtest)
+          .createQueryBuilder('b')
+          .addSelect('b.requestHash')
+          .where('b.ownerId = :ownerId AND b.idempotencyKey = :idempotencyKey', { ownerId, idempotencyKey })
+          .getOne();
+        if (earlier) {
+          if (!earlier.requestHash?.equals(hash)) {
+            throw keyReused();
+          }
+          return { backtest: earlier, replayed: true };
+        }
+      }
       const [{ active }] = await manager.query<[{ active: number }]>(
         `SELECT count(*)::int AS active FROM backtest.backtests WHERE owner_id = $1 AND status = ANY($2)`,
         [ownerId, ACTIVE],
@@ -97,7 +122,7 @@ export class BacktestsService {
           { 'Retry-After': '10' },
         );
       }
-      return manager.save(
+      const created = await manager.save(
         manager.create(Backtest, {
           ownerId,
           strategyId: dto.strategyId ?? null,
@@ -105,13 +130,18 @@ export class BacktestsService {
           fromDate: dto.from,
           toDate: dto.to,
           status: 'queued',
+          idempotencyKey: idempotencyKey ?? null,
+          requestHash: hash,
         }),
       );
+      return { backtest: created, replayed: false };
     });
-    // The row is the source of truth; if this enqueue is lost (Redis down or flushed), the
-    // reconciler enqueues every queued row that has no job.
-    await this.enqueue(backtest.id).catch(() => undefined);
-    return toDto(backtest);
+    if (!outcome.replayed) {
+      // The row is the source of truth; if this enqueue is lost (Redis down or flushed), the
+      // reconciler enqueues every queued row that has no job.
+      await this.enqueue(outcome.backtest.id).catch(() => undefined);
+    }
+    return { backtest: toDto(outcome.backtest), replayed: outcome.replayed };
   }
 
   enqueue(id: string): Promise<unknown> {
