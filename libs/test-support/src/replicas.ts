@@ -72,7 +72,8 @@ export class Replica {
       mkdirSync(this.options.logDir, { recursive: true });
       this.logFile = createWriteStream(join(this.options.logDir, `${this.name}.log`), { flags: 'a' });
     }
-    const child = spawn(process.execPath, [this.options.entry], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    // The IPC channel is how the replica notices that this process died (see runService).
+    const child = spawn(process.execPath, [this.options.entry], { env, stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
     this.child = child;
     const collect = (chunk: Buffer): void => {
       this.output += chunk.toString();

@@ -1,9 +1,11 @@
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { connect } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { request } from '@stocklab/test-support';
-import { newUser, startAuthCluster, type AuthCluster } from './support.js';
+import { AUTH_ENTRY, newUser, startAuthCluster, type AuthCluster } from './support.js';
 
 describe('graceful shutdown on SIGTERM', () => {
   let cluster: AuthCluster;
@@ -44,5 +46,47 @@ describe('graceful shutdown on SIGTERM', () => {
 
     const exit = await replica.exited();
     assert.deepEqual(exit, { code: 0, signal: null });
+  });
+});
+
+describe('a replica whose supervisor dies', () => {
+  let cluster: AuthCluster;
+
+  before(async () => {
+    cluster = await startAuthCluster(1);
+  });
+  after(() => cluster.close());
+
+  it('stops by itself when the process that started it is SIGKILLed (no orphan)', async () => {
+    // a supervisor of its own (as the launcher or a test runner is), started from this package
+    const script = `
+      import { startReplicas } from '@stocklab/test-support';
+      const set = await startReplicas(1, { entry: process.env.ENTRY, env: JSON.parse(process.env.REPLICA_ENV), name: 'orphan' });
+      console.log(String(set.at(0).pid));
+      setInterval(() => undefined, 1000);
+    `;
+    const supervisor = spawn(process.execPath, ['--input-type=module', '-e', script], {
+      cwd: fileURLToPath(new URL('../..', import.meta.url)),
+      env: { ...process.env, ENTRY: AUTH_ENTRY, REPLICA_ENV: JSON.stringify(cluster.env) },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    const pid = await new Promise<number>((resolve, reject) => {
+      supervisor.stdout.once('data', (chunk: Buffer) => resolve(Number(chunk.toString().trim())));
+      supervisor.once('exit', (code) => reject(new Error(`the supervisor exited with ${code}`)));
+    });
+    const alive = (): boolean => {
+      try {
+        process.kill(pid, 0);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    assert.ok(pid > 0 && alive(), 'the replica runs');
+    supervisor.kill('SIGKILL');
+    for (let i = 0; i < 150 && alive(); i += 1) {
+      await sleep(100);
+    }
+    assert.equal(alive(), false, 'the replica exited after its supervisor died');
   });
 });

@@ -151,5 +151,12 @@ export async function runService(options: RunServiceOptions): Promise<INestAppli
   };
   process.once('SIGTERM', () => void stop('SIGTERM'));
   process.once('SIGINT', () => void stop('SIGINT'));
+  // Started by a supervisor over an IPC channel (the local launcher, the tests): when it dies,
+  // even by SIGKILL, the channel closes and this process stops too, instead of living on as an
+  // orphan that holds its port and connections. In Kubernetes there is no channel.
+  if (process.channel) {
+    process.channel.unref();
+    process.once('disconnect', () => void stop('supervisor exited'));
+  }
   return app;
 }
