@@ -15,6 +15,7 @@ import {
 import {
   createTestDatabase,
   freePort,
+  markRevocationListRestored,
   mintAccessToken,
   startLocalS3,
   testRedisUrl,
@@ -99,7 +100,17 @@ export async function seedMarket(pool: pg.Pool): Promise<void> {
       `INSERT INTO market.securities (code, name, market, sector, listed_on) VALUES ($1, $2, 'KOSPI', 'test', '2020-01-01')`,
       [code, `stock ${code}`],
     );
-    for (const date of MARKET_DATES) {
+  }
+  await seedMarketDays(pool, MARKET_DATES);
+}
+
+/**
+ * Adds `dates` to the crafted market: a bar at PRICE for every one of CODES and a trading day each,
+ * then bumps market.data_version so that every replica's market snapshot reloads.
+ */
+export async function seedMarketDays(pool: pg.Pool, dates: readonly string[]): Promise<void> {
+  for (const code of CODES) {
+    for (const date of dates) {
       await pool.query(
         `INSERT INTO market.daily_bars (code, date, open, high, low, close, volume, trading_value, market_cap, shares_outstanding)
          VALUES ($1, $2, $3, $3, $3, $3, 1000, $4, $5, 1000000)`,
@@ -107,10 +118,42 @@ export async function seedMarket(pool: pg.Pool): Promise<void> {
       );
     }
   }
-  for (const date of MARKET_DATES) {
+  for (const date of dates) {
     await pool.query(`INSERT INTO market.trading_days (date) VALUES ($1)`, [date]);
   }
   await pool.query(`UPDATE market.data_version SET version = version + 1`);
+}
+
+/** 2026-04-10 -> 2026-04-11 (calendar arithmetic on the date alone, no time zone involved). */
+function nextCalendarDay(isoDate: string): string {
+  return new Date(Date.parse(`${isoDate}T00:00:00Z`) + 86_400_000).toISOString().slice(0, 10);
+}
+
+/**
+ * Continues the crafted market past MARKET_DATES with `count` further trading days, as trading's
+ * own calendar defines them (weekdays not in trading.holidays): a run the trading service refuses
+ * as a holiday could not be a chaos iteration. Needs the trading migrations (they create and fill
+ * trading.holidays); call it once. Returns the added days, in order.
+ */
+export async function extendMarket(pool: pg.Pool, count: number): Promise<string[]> {
+  if (count <= 0) {
+    return [];
+  }
+  const { rows } = await pool.query<{ date: string }>(
+    `SELECT to_char(date, 'YYYY-MM-DD') AS date FROM trading.holidays`,
+  );
+  const holidays = new Set(rows.map((r) => r.date));
+  const added: string[] = [];
+  let day = MARKET_DATES.at(-1) ?? '';
+  while (added.length < count) {
+    day = nextCalendarDay(day);
+    const weekday = new Date(`${day}T00:00:00Z`).getUTCDay();
+    if (weekday !== 0 && weekday !== 6 && !holidays.has(day)) {
+      added.push(day);
+    }
+  }
+  await seedMarketDays(pool, added);
+  return added;
 }
 
 export type ServiceName = 'auth' | 'backtest' | 'backtest-worker' | 'trading';
@@ -126,6 +169,10 @@ export interface E2EOptions {
   serviceEnv?: Partial<Record<ServiceName, Record<string, string> | (() => Record<string, string>)>>;
   /** replica counts per service, when not the launcher's */
   replicas?: Partial<Record<ServiceName, number>>;
+  /** a Redis of the test's own (one it stops and restarts); the shared one with a unique prefix otherwise */
+  redisUrl?: string;
+  /** the PostgreSQL server to create the run's database on (a URL to its maintenance database) */
+  databaseAdminUrl?: string;
   log?: (line: string) => void;
 }
 
@@ -145,8 +192,8 @@ export interface E2EPlatform {
   stop(): Promise<void>;
 }
 
-async function deleteRedisKeys(prefix: string): Promise<void> {
-  const redis = new Redis(testRedisUrl(), { lazyConnect: true, maxRetriesPerRequest: 1 });
+async function deleteRedisKeys(url: string, prefix: string): Promise<void> {
+  const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1, retryStrategy: () => null });
   try {
     await redis.connect();
     let cursor = '0';
@@ -191,13 +238,16 @@ export async function startE2EPlatform(options: E2EOptions = {}): Promise<E2EPla
   }
   let db: TestDatabase;
   try {
-    db = await createTestDatabase('stocklab_e2e');
+    db = await createTestDatabase('stocklab_e2e', options.databaseAdminUrl);
   } catch (error) {
     removeRoot();
     throw error;
   }
   const pool = new pg.Pool({ connectionString: db.url, max: 4 });
+  // A test that restarts the server breaks idle connections: the pool replaces them, no crash.
+  pool.on('error', () => undefined);
   const keyPrefix = uniqueKeyPrefix('e2e');
+  const redisUrl = options.redisUrl ?? testRedisUrl();
   let s3: LocalS3 | undefined;
   try {
     // the market schema comes with the backtest migrations; the crafted market goes in before anything starts
@@ -228,12 +278,16 @@ export async function startE2EPlatform(options: E2EOptions = {}): Promise<E2EPla
       ...process.env,
       ...s3.env,
       DATABASE_URL: db.url,
-      REDIS_URL: testRedisUrl(),
+      REDIS_URL: redisUrl,
       REDIS_KEY_PREFIX: keyPrefix,
       DEMO_DATA: 'false',
       LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
       GATEWAY_PORT: String(gatewayPort),
     };
+    if (!wanted.has('auth')) {
+      // no auth replica to restore the revocation list: it is complete (nothing was ever revoked)
+      await markRevocationListRestored(redisUrl, keyPrefix);
+    }
     const platform = await startPlatform({ env, services, gatewayPort, log, repoRoot: root });
     const store = s3;
     const byName = (service: ServiceName): Replica[] =>
@@ -263,7 +317,7 @@ export async function startE2EPlatform(options: E2EOptions = {}): Promise<E2EPla
         }
         stopped = true;
         await platform.stop(5000);
-        await Promise.allSettled([pool.end(), store.stop(), deleteRedisKeys(keyPrefix)]);
+        await Promise.allSettled([pool.end(), store.stop(), deleteRedisKeys(redisUrl, keyPrefix)]);
         await db.drop();
         removeRoot();
       },

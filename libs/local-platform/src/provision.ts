@@ -235,6 +235,8 @@ export interface StartPostgresOptions {
   /** the server's own directory: holds `data/` and `server.log` */
   baseDir: string;
   binaries: PostgresBinaries;
+  /** the port to listen on (e.g. the one it had before a restart); a free one when absent */
+  port?: number;
   log?: (line: string) => void;
 }
 
@@ -296,7 +298,7 @@ export async function startLocalPostgres(options: StartPostgresOptions): Promise
     }
   }
 
-  const port = await freePort();
+  const port = options.port ?? (await freePort());
   // An empty unix_socket_directories: TCP on 127.0.0.1 only, nothing written to /var/run/postgresql.
   const serverOptions = `-p ${port} -c listen_addresses=127.0.0.1 -c unix_socket_directories=''`;
   const [cmd, args] = wrap(binaries.pgCtl, [

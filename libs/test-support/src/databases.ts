@@ -13,8 +13,7 @@ export function adminDatabaseUrl(): string {
 }
 
 /** An empty database of its own for one test file, dropped afterwards. */
-export async function createTestDatabase(prefix = 'stocklab_t'): Promise<TestDatabase> {
-  const admin = adminDatabaseUrl();
+export async function createTestDatabase(prefix = 'stocklab_t', admin = adminDatabaseUrl()): Promise<TestDatabase> {
   const name = `${prefix}_${randomBytes(6).toString('hex')}`;
   const client = new pg.Client({ connectionString: admin });
   await client.connect();
