@@ -16,6 +16,7 @@ import {
   createTestDatabase,
   freePort,
   markRevocationListRestored,
+  seedMarket,
   mintAccessToken,
   startLocalS3,
   testRedisUrl,
@@ -25,136 +26,20 @@ import {
   type TestDatabase,
 } from '@stocklab/test-support';
 
-/** The crafted market: four stocks, every open and close 10,000 KRW, on weekdays that are KRX trading days. */
-export const CODES = ['000010', '000020', '000030', '000040'] as const;
-export const PRICE = 10_000;
-/** 2026-03-02 is a holiday (substitute for March 1st); every other date here is a trading day. */
-export const MARKET_DATES: readonly string[] = [
-  '2026-02-26',
-  '2026-02-27',
-  '2026-03-03',
-  '2026-03-04',
-  '2026-03-05',
-  '2026-03-06',
-  '2026-03-09',
-  '2026-03-10',
-  '2026-03-11',
-  '2026-03-12',
-  '2026-03-13',
-  '2026-03-16',
-  '2026-03-17',
-  '2026-03-18',
-  '2026-03-19',
-  '2026-03-20',
-  '2026-03-23',
-  '2026-03-24',
-  '2026-03-25',
-  '2026-03-26',
-  '2026-03-27',
-  '2026-03-30',
-  '2026-03-31',
-  '2026-04-01',
-  '2026-04-02',
-  '2026-04-03',
-  '2026-04-06',
-  '2026-04-07',
-  '2026-04-08',
-  '2026-04-09',
-  '2026-04-10',
-];
-
-/** A strategy definition over `codes` that picks all of them, equal weight, no costs. */
-export function definition(
-  codes: readonly string[],
-  maxPositions = codes.length,
-  overrides: Record<string, unknown> = {},
-): Record<string, unknown> {
-  return {
-    schemaVersion: 1,
-    universe: { scope: 'codes', codes: [...codes] },
-    ranking: { factor: 'close', order: 'desc' },
-    maxPositions,
-    weighting: { method: 'equal' },
-    rebalance: 'daily',
-    costs: { commissionBps: 0, sellTaxBps: 0, slippageBps: 0 },
-    initialCapital: 1_000_000,
-    ...overrides,
-  };
-}
-
-/** A cron expression (with seconds) that fires once a day at `at`'s wall-clock time in Asia/Seoul. */
-export function cronAt(at: Date): string {
-  const seoul = new Date(at.getTime() + 9 * 3600_000);
-  return `${seoul.getUTCSeconds()} ${seoul.getUTCMinutes()} ${seoul.getUTCHours()} * * *`;
-}
-
-/** A cron whose occurrence today lies hours ahead (it does not fire during a test). */
-export function cronLater(): string {
-  return cronAt(new Date(Date.now() + 6 * 3600_000));
-}
-
-/** Inserts the crafted market (after the backtest migrations created the market schema). */
-export async function seedMarket(pool: pg.Pool): Promise<void> {
-  for (const code of CODES) {
-    await pool.query(
-      `INSERT INTO market.securities (code, name, market, sector, listed_on) VALUES ($1, $2, 'KOSPI', 'test', '2020-01-01')`,
-      [code, `stock ${code}`],
-    );
-  }
-  await seedMarketDays(pool, MARKET_DATES);
-}
-
-/**
- * Adds `dates` to the crafted market: a bar at PRICE for every one of CODES and a trading day each,
- * then bumps market.data_version so that every replica's market snapshot reloads.
- */
-export async function seedMarketDays(pool: pg.Pool, dates: readonly string[]): Promise<void> {
-  for (const code of CODES) {
-    for (const date of dates) {
-      await pool.query(
-        `INSERT INTO market.daily_bars (code, date, open, high, low, close, volume, trading_value, market_cap, shares_outstanding)
-         VALUES ($1, $2, $3, $3, $3, $3, 1000, $4, $5, 1000000)`,
-        [code, date, PRICE, PRICE * 1000, PRICE * 1_000_000],
-      );
-    }
-  }
-  for (const date of dates) {
-    await pool.query(`INSERT INTO market.trading_days (date) VALUES ($1)`, [date]);
-  }
-  await pool.query(`UPDATE market.data_version SET version = version + 1`);
-}
-
-/** 2026-04-10 -> 2026-04-11 (calendar arithmetic on the date alone, no time zone involved). */
-function nextCalendarDay(isoDate: string): string {
-  return new Date(Date.parse(`${isoDate}T00:00:00Z`) + 86_400_000).toISOString().slice(0, 10);
-}
-
-/**
- * Continues the crafted market past MARKET_DATES with `count` further trading days, as trading's
- * own calendar defines them (weekdays not in trading.holidays): a run the trading service refuses
- * as a holiday could not be a chaos iteration. Needs the trading migrations (they create and fill
- * trading.holidays); call it once. Returns the added days, in order.
- */
-export async function extendMarket(pool: pg.Pool, count: number): Promise<string[]> {
-  if (count <= 0) {
-    return [];
-  }
-  const { rows } = await pool.query<{ date: string }>(
-    `SELECT to_char(date, 'YYYY-MM-DD') AS date FROM trading.holidays`,
-  );
-  const holidays = new Set(rows.map((r) => r.date));
-  const added: string[] = [];
-  let day = MARKET_DATES.at(-1) ?? '';
-  while (added.length < count) {
-    day = nextCalendarDay(day);
-    const weekday = new Date(`${day}T00:00:00Z`).getUTCDay();
-    if (weekday !== 0 && weekday !== 6 && !holidays.has(day)) {
-      added.push(day);
-    }
-  }
-  await seedMarketDays(pool, added);
-  return added;
-}
+// The crafted market and its fixtures are shared with the trading service's tests.
+export {
+  CODES,
+  cronAt,
+  cronLater,
+  definition,
+  extendMarket,
+  MARKET_DATES,
+  PRICE,
+  seedMarket,
+  seedMarketDays,
+  seedStrategy,
+  waitFor,
+} from '@stocklab/test-support';
 
 export type ServiceName = 'auth' | 'backtest' | 'backtest-worker' | 'trading';
 
@@ -328,26 +213,6 @@ export async function startE2EPlatform(options: E2EOptions = {}): Promise<E2EPla
     await db.drop().catch(() => undefined);
     removeRoot();
     throw error;
-  }
-}
-
-/** Polls until `check` returns a value (not undefined) or the deadline passes. */
-export async function waitFor<T>(
-  what: string,
-  check: () => Promise<T | undefined>,
-  timeoutMs: number,
-  everyMs = 100,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check().catch(() => undefined);
-    if (value !== undefined) {
-      return value;
-    }
-    if (Date.now() > deadline) {
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    }
-    await new Promise((resolve) => setTimeout(resolve, everyMs));
   }
 }
 

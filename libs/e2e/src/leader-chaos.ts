@@ -5,11 +5,11 @@ import type pg from 'pg';
 import {
   CODES,
   cronLater,
-  definition,
   extendMarket,
   MARKET_DATES,
   PRICE,
   prng,
+  seedStrategy,
   startE2EPlatform,
   waitFor,
   type E2EPlatform,
@@ -195,30 +195,6 @@ export function describeKill(k: KillRecord): string {
 
 const seconds = (ms: number): string => `${(ms / 1000).toFixed(1)} s`;
 
-/** A user's paper account and an active auto strategy on one code, as activation would write them. */
-async function seedStrategy(pool: pg.Pool, userId: string, code: string): Promise<string> {
-  const account = await pool.query<{ id: string }>(
-    `INSERT INTO trading.accounts (user_id, cash, initial_cash) VALUES ($1, 100000000 - $2::bigint, 100000000)
-     ON CONFLICT (user_id) DO UPDATE SET cash = accounts.cash - $2::bigint RETURNING id`,
-    [userId, CAPITAL],
-  );
-  const accountId = account.rows[0]?.id;
-  await pool.query(
-    `INSERT INTO trading.paper_accounts (account_id, cash) VALUES ($1, 100000000) ON CONFLICT DO NOTHING`,
-    [accountId],
-  );
-  const row = await pool.query<{ id: string }>(
-    `INSERT INTO trading.auto_strategies (owner_id, account_id, source_strategy_id, source_version, name, rules, allocated_capital, cash, status)
-     VALUES ($1, $2, $3, 1, $4, $5, $6, $6, 'active') RETURNING id`,
-    [userId, accountId, randomUUID(), `chaos ${code}`, JSON.stringify(definition([code])), CAPITAL],
-  );
-  const id = row.rows[0]?.id;
-  if (!id) {
-    throw new Error(`no strategy inserted for ${code}`);
-  }
-  return id;
-}
-
 /** The replica's scheduler role (`leader`, `follower`), `HTTP <status>`, or `unreachable` (dead, starting). */
 async function schedulerRole(replica: Replica, token: string): Promise<string> {
   if (!replica.running) {
@@ -319,7 +295,7 @@ async function killDuringExecute(
 ): Promise<KillRecord> {
   const user = randomUUID();
   for (const code of CODES.slice(0, ORDERS_PER_DAY)) {
-    intended.push({ strategyId: await seedStrategy(p.pool, user, code), day, code });
+    intended.push({ strategyId: await seedStrategy(p.pool, user, [code], CAPITAL), day, code });
   }
   const selector = await leader(p, admin);
   await trigger(selector, admin, 'select', day, 'select');

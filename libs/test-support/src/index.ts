@@ -6,3 +6,5 @@ export * from './http.js';
 export * from './s3-server.js';
 export * from './readme.js';
 export * from './tokens.js';
+export * from './crafted-market.js';
+export * from './wait.js';

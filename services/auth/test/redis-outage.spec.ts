@@ -1,28 +1,16 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { generateSigningKeyPair } from '@stocklab/platform';
 import {
   createTestDatabase,
   PrivateRedis,
   request,
   startReplicas,
+  waitFor,
   type ReplicaSet,
   type TestDatabase,
 } from '@stocklab/test-support';
 import { AUTH_ENTRY, authEnv, signupAndLogin } from './support.js';
-
-/** Polls until `check` holds, for at most `ms` (a bound on recovery, not a performance assertion). */
-async function eventually(what: string, ms: number, check: () => Promise<boolean>): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (Date.now() < deadline) {
-    if (await check()) {
-      return;
-    }
-    await sleep(100);
-  }
-  assert.fail(`${what} did not happen within ${ms} ms`);
-}
 
 describe('when Redis is unreachable', () => {
   let db: TestDatabase;
@@ -67,10 +55,10 @@ describe('when Redis is unreachable', () => {
 
     await redis.start();
 
-    await eventually(
+    await waitFor(
       'readiness back to 200',
+      async () => ((await request('GET', `${url}/health/ready`)).status === 200 ? true : undefined),
       15000,
-      async () => (await request('GET', `${url}/health/ready`)).status === 200,
     );
     assert.equal((await request('GET', `${url}/api/auth/me`, { token: tokens.accessToken })).status, 200);
     assert.equal(replicas.at(0).running, true, 'no restart was needed');
@@ -88,11 +76,15 @@ describe('when Redis is unreachable', () => {
 
     // until the list is back, nothing is accepted; once it is, the revoked tokens are refused again
     const seen: string[] = [];
-    await eventually('readiness back to 200', 15000, async () => {
-      const res = await request('GET', `${url}/api/auth/me`, { token: loggedOut.accessToken });
-      seen.push(`${res.status} ${String(res.body.code)}`);
-      return (await request('GET', `${url}/health/ready`)).status === 200;
-    });
+    await waitFor(
+      'readiness back to 200',
+      async () => {
+        const res = await request('GET', `${url}/api/auth/me`, { token: loggedOut.accessToken });
+        seen.push(`${res.status} ${String(res.body.code)}`);
+        return (await request('GET', `${url}/health/ready`)).status === 200 ? true : undefined;
+      },
+      15000,
+    );
     assert.ok(
       seen.every((s) => s === '503 REVOCATION_UNAVAILABLE' || s.startsWith('401')),
       `the logged-out token was never accepted meanwhile: ${seen.join(', ')}`,

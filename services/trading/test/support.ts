@@ -3,7 +3,6 @@ import { execFile } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import pg from 'pg';
@@ -11,7 +10,11 @@ import { LeaseApiDouble, writeKubeconfig } from '@stocklab/leader-election';
 import { algorithmOf, generateSigningKeyPair, toVerificationKey, type SigningKeyPair } from '@stocklab/platform';
 import {
   createTestDatabase,
+  cronLater,
+  definition,
+  MARKET_DATES,
   request,
+  seedMarket as seedCraftedMarket,
   startLocalS3,
   startReplicas,
   testRedisUrl,
@@ -32,20 +35,15 @@ export const BACKTEST_MIGRATE = resolve(here, '../../../backtest/dist/migrate.js
 
 /** The replayed trading day (a Tuesday); its signal day is Monday 2026-03-09. */
 export const AS_OF = '2026-03-10';
-export const CODES = ['000010', '000020', '000030', '000040'] as const;
-/** market dates (2026-03-02 is a holiday: substitute for March 1st) */
-const DATES = [
-  '2026-02-26',
-  '2026-02-27',
-  '2026-03-03',
-  '2026-03-04',
-  '2026-03-05',
-  '2026-03-06',
-  '2026-03-09',
-  '2026-03-10',
-];
-/** every close is 10,000 KRW and every open 10,000 KRW: a weight w of cash C buys floor(C x w / 10,000) shares */
-export const PRICE = 10_000;
+/** The crafted market up to AS_OF, the trading clock of these tests. */
+export async function seedMarket(pool: pg.Pool): Promise<void> {
+  await seedCraftedMarket(
+    pool,
+    MARKET_DATES.filter((date) => date <= AS_OF),
+  );
+}
+
+export { CODES, cronAt, cronLater, definition, PRICE, seedStrategy, waitFor } from '@stocklab/test-support';
 
 export const LEASE = { duration: 3, renewDeadline: 2, retry: 0.5 } as const;
 
@@ -58,35 +56,6 @@ function signJwt(key: KeyObject, kid: string, payload: Record<string, unknown>):
       ? sign(null, Buffer.from(input), key)
       : sign('sha256', Buffer.from(input), { key, dsaEncoding: 'ieee-p1363' });
   return `${input}.${signature.toString('base64url')}`;
-}
-
-/** A cron expression (with seconds) that fires once a day at `at`'s wall-clock time in Asia/Seoul. */
-export function cronAt(at: Date): string {
-  const seoul = new Date(at.getTime() + 9 * 3600_000);
-  return `${seoul.getUTCSeconds()} ${seoul.getUTCMinutes()} ${seoul.getUTCHours()} * * *`;
-}
-
-/** A cron that does not fire in the next hours (its occurrence today lies ahead). */
-export function cronLater(): string {
-  return cronAt(new Date(Date.now() + 6 * 3600_000));
-}
-
-export function definition(
-  codes: readonly string[],
-  maxPositions = codes.length,
-  overrides: Record<string, unknown> = {},
-): Record<string, unknown> {
-  return {
-    schemaVersion: 1,
-    universe: { scope: 'codes', codes: [...codes] },
-    ranking: { factor: 'close', order: 'desc' },
-    maxPositions,
-    weighting: { method: 'equal' },
-    rebalance: 'daily',
-    costs: { commissionBps: 0, sellTaxBps: 0, slippageBps: 0 },
-    initialCapital: 1_000_000,
-    ...overrides,
-  };
 }
 
 export interface TradingCluster {
@@ -106,27 +75,6 @@ export interface ClusterOptions {
   env?: Record<string, string>;
   /** runs after the schemas exist and before the trading replicas start (fixtures) */
   seed?: (pool: pg.Pool) => Promise<void>;
-}
-
-/** Inserts the crafted market: CODES with a bar on each of DATES, every price PRICE. */
-export async function seedMarket(pool: pg.Pool): Promise<void> {
-  for (const code of CODES) {
-    await pool.query(
-      `INSERT INTO market.securities (code, name, market, sector, listed_on) VALUES ($1, $2, 'KOSPI', 'test', '2020-01-01')`,
-      [code, `stock ${code}`],
-    );
-    for (const date of DATES) {
-      await pool.query(
-        `INSERT INTO market.daily_bars (code, date, open, high, low, close, volume, trading_value, market_cap, shares_outstanding)
-         VALUES ($1, $2, $3, $3, $3, $3, 1000, $4, $5, 1000000)`,
-        [code, date, PRICE, PRICE * 1000, PRICE * 1_000_000],
-      );
-    }
-  }
-  for (const date of DATES) {
-    await pool.query(`INSERT INTO market.trading_days (date) VALUES ($1)`, [date]);
-  }
-  await pool.query(`UPDATE market.data_version SET version = version + 1`);
 }
 
 const run = promisify(execFile);
@@ -241,26 +189,6 @@ export async function startTradingCluster(options: ClusterOptions = {}): Promise
   }
 }
 
-/** Polls until `check` returns a value (not undefined) or the deadline passes. */
-export async function waitFor<T>(
-  what: string,
-  check: () => Promise<T | undefined>,
-  timeoutMs: number,
-  everyMs = 100,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check().catch(() => undefined);
-    if (value !== undefined) {
-      return value;
-    }
-    if (Date.now() > deadline) {
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    }
-    await sleep(everyMs);
-  }
-}
-
 export interface SchedulerView {
   leader: string | null;
   epoch: number;
@@ -351,32 +279,6 @@ export async function brokerCalls(pool: pg.Pool): Promise<{ total: number; repea
     repeatedIds: rows.filter((r) => Number(r.n) > 1).map((r) => r.client_order_id),
     orders: Number(orders.rows[0]?.n ?? 0),
   };
-}
-
-/** Fixture: a user's paper account and an active auto strategy on `codes`, written straight to the database. */
-export async function seedStrategy(
-  pool: pg.Pool,
-  userId: string,
-  codes: readonly string[],
-  capital: number,
-  rules: Record<string, unknown> = definition(codes),
-): Promise<string> {
-  const account = await pool.query<{ id: string }>(
-    `INSERT INTO trading.accounts (user_id, cash, initial_cash) VALUES ($1, 100000000 - $2::bigint, 100000000)
-     ON CONFLICT (user_id) DO UPDATE SET cash = accounts.cash - $2::bigint RETURNING id`,
-    [userId, capital],
-  );
-  const accountId = account.rows[0]?.id;
-  await pool.query(
-    `INSERT INTO trading.paper_accounts (account_id, cash) VALUES ($1, 100000000) ON CONFLICT DO NOTHING`,
-    [accountId],
-  );
-  const row = await pool.query<{ id: string }>(
-    `INSERT INTO trading.auto_strategies (owner_id, account_id, source_strategy_id, source_version, name, rules, allocated_capital, cash, status)
-     VALUES ($1, $2, $3, 1, 'seeded', $4, $5, $5, 'active') RETURNING id`,
-    [userId, accountId, randomUUID(), JSON.stringify(rules), capital],
-  );
-  return row.rows[0]?.id;
 }
 
 /** A security with bars on the given days ({ date, open, close }; high/low span them); bumps the data version. */
