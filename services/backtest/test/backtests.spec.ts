@@ -111,6 +111,9 @@ describe('backtests as queued jobs', () => {
       assert.ok(key in (done.metrics ?? {}), `metrics has ${key}`);
     }
     assert.ok((done.metrics?.numberOfTrades ?? 0) > 0, 'the strategy traded');
+    for (const key of ['maxDrawdownPeakDate', 'maxDrawdownTroughDate']) {
+      assert.match(String(done.metrics?.[key]), /^20(19|20)-\d{2}-\d{2}$/, `${key} is an ISO date in the period`);
+    }
     assert.ok(
       done.summary && 'benchmark' in done.summary && done.summary.benchmark !== null,
       'benchmark and excess return reported',

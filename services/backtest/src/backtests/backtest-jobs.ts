@@ -12,7 +12,7 @@ import { enqueueBacktest } from './backtest-queue.js';
 import { BacktestThreadPool } from './backtest-runner.js';
 import type { BenchmarkId } from './market-snapshot.js';
 import { MarketSnapshots } from './market-snapshot.js';
-import { equityCsv, isoOf, tradesCsv } from './result-export.js';
+import { equityCsv, isoOf, metricsForApi, tradesCsv } from './result-export.js';
 
 const RECONCILE_EVERY_MS = 15000;
 const PROGRESS_WRITE_EVERY_MS = 500;
@@ -185,7 +185,7 @@ export class BacktestJobs implements OnApplicationBootstrap, OnApplicationShutdo
           WHERE id = $1`,
         [
           id,
-          JSON.stringify(result.metrics),
+          JSON.stringify(metricsForApi(result.metrics)),
           JSON.stringify({
             firstDate: isoOf(result.from),
             lastDate: isoOf(result.to),

@@ -5,6 +5,16 @@ export const isoOf = (yyyymmdd: number): string => {
   return `${s.slice(0, 4)}-${s.slice(4, 6)}-${s.slice(6, 8)}`;
 };
 
+/** The engine's metrics as the API shows them: its yyyymmdd dates as ISO dates, like every other date. */
+export function metricsForApi(metrics: BacktestResult['metrics']): Record<string, unknown> {
+  return Object.fromEntries(
+    Object.entries(metrics).map(([key, value]) => [
+      key,
+      key.endsWith('Date') && typeof value === 'number' ? isoOf(value) : value,
+    ]),
+  );
+}
+
 const num = (v: number | null | undefined): string =>
   v === null || v === undefined || !Number.isFinite(v) ? '' : String(v);
 
