@@ -74,13 +74,19 @@ function notFoundHandler(req: Request, res: Response): void {
 }
 
 /** Errors raised before Nest's router (body parsing) still leave with the stable error body. */
-function lastResortErrorHandler(error: unknown, _req: Request, res: Response, next: NextFunction): void {
-  if (res.headersSent) {
-    next(error);
-    return;
-  }
-  const rendered = renderError(error);
-  res.status(rendered.body.statusCode).json(rendered.body);
+function lastResortErrorHandler(logger: Logger) {
+  return (error: unknown, _req: Request, res: Response, next: NextFunction): void => {
+    if (res.headersSent) {
+      next(error);
+      return;
+    }
+    const rendered = renderError(error);
+    if (rendered.unexpected) {
+      // as the exception filter does: the client sees the stable body, the stack goes to the log
+      logger.error(error instanceof Error ? (error.stack ?? error.message) : String(error), 'Errors');
+    }
+    res.status(rendered.body.statusCode).json(rendered.body);
+  };
 }
 
 /**
@@ -109,7 +115,7 @@ export async function runService(options: RunServiceOptions): Promise<INestAppli
     // after init, so that these come after Nest's routes: unmatched paths Nest's router never saw
     // (malformed percent-encoding) and errors raised before it (body parsing)
     app.use(notFoundHandler);
-    app.use(lastResortErrorHandler);
+    app.use(lastResortErrorHandler(app.get(Logger)));
     await app.listen(config.PORT);
     // Load balancers (ALB, ingress-nginx, the local gateway) keep idle connections to replicas
     // open for up to 60 s; Node's default 5 s lets a replica close one just as the balancer
