@@ -47,7 +47,7 @@ function unexpectedErrors(p: E2EPlatform): string[] {
   return (['auth', 'backtest', 'trading'] as const)
     .flatMap((service) => p.replicas(service))
     .flatMap((r) => r.logs().split('\n'))
-    .filter((line) => line.includes('"context":"Errors"'))
+    .filter((line) => line.includes('"context":"Errors"') || line.includes('"statusCode":500'))
     .map((line) => line.slice(0, 2000));
 }
 
@@ -74,13 +74,16 @@ interface Window {
  * anything but a 503 (the service's or the gateway's "no ready replica"), and everything
  * succeeded again within RECOVERY_BOUND_MS of the dependency's return. Returns the recovery time.
  */
-function assertOutageShape(
+async function assertOutageShape(
   outcomes: readonly Outcome[],
   window: Window,
   what: string,
   serverErrors: () => string[],
-): number {
+): Promise<number> {
   const failures = outcomes.filter((o) => !ok(o));
+  if (failures.some((o) => o.status !== 503)) {
+    await sleep(1000); // the services write their logs asynchronously: let the stacks arrive
+  }
   assert.deepEqual(
     failures.filter((o) => o.endedAt < window.downAt).map(describeOutcome),
     [],
@@ -186,7 +189,7 @@ describe('Redis and PostgreSQL restarted under steady load', () => {
       await load.stop();
     }
 
-    const recoveredAfter = assertOutageShape(load.outcomes, window, 'Redis', () => unexpectedErrors(p));
+    const recoveredAfter = await assertOutageShape(load.outcomes, window, 'Redis', () => unexpectedErrors(p));
     assert.ok(
       revokedAnswers.every((s) => s === 401 || s === 503),
       `the revoked token: ${revokedAnswers.join(',')}`,
@@ -270,7 +273,7 @@ describe('Redis and PostgreSQL restarted under steady load', () => {
       await load.stop();
     }
 
-    const recoveredAfter = assertOutageShape(load.outcomes, window, 'PostgreSQL', () => unexpectedErrors(p));
+    const recoveredAfter = await assertOutageShape(load.outcomes, window, 'PostgreSQL', () => unexpectedErrors(p));
     assert.deepEqual(processes(p), before, 'every process is the one that ran before the outage');
 
     // new writes work everywhere: a new user, a strategy, a backtest that completes

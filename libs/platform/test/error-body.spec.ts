@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { BadRequestException, NotFoundException } from '@nestjs/common';
 import pg from 'pg';
-import { QueryFailedError } from 'typeorm';
+import { QueryFailedError, QueryRunnerAlreadyReleasedError } from 'typeorm';
 import { freePort } from '@stocklab/test-support';
 import { DomainError, renderError } from '../src/index.js';
 
@@ -100,6 +100,10 @@ describe('renderError', () => {
       const error = new QueryFailedError('SELECT 1', [], Object.assign(new Error('terminating connection'), { code }));
       assert.equal(renderError(error).body.statusCode, 503, code);
     }
+  });
+
+  it('answers 503 to a transaction whose connection broke before its COMMIT (TypeORM released the runner)', () => {
+    assert.equal(renderError(new QueryRunnerAlreadyReleasedError()).body.statusCode, 503);
   });
 
   it('keeps a query that failed for another reason (a unique violation) a 500', () => {

@@ -39,6 +39,9 @@ export function isDependencyUnavailable(error: unknown): boolean {
       return true;
     }
     if (
+      // TypeORM releases a query runner whose connection broke (its 'error' listener does), so
+      // the next statement of that transaction (often the COMMIT) fails with this instead.
+      current.name === 'QueryRunnerAlreadyReleasedError' ||
       current.name === 'MaxRetriesPerRequestError' ||
       MESSAGES.some((m) => current instanceof Error && current.message.includes(m))
     ) {
