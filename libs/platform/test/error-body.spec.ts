@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { BadRequestException, NotFoundException } from '@nestjs/common';
 import pg from 'pg';
-import { QueryFailedError, QueryRunnerAlreadyReleasedError } from 'typeorm';
+import { QueryFailedError, QueryRunnerAlreadyReleasedError, QueryRunnerProviderAlreadyReleasedError } from 'typeorm';
 import { freePort } from '@stocklab/test-support';
 import { DomainError, renderError } from '../src/index.js';
 
@@ -104,6 +104,7 @@ describe('renderError', () => {
 
   it('answers 503 to a transaction whose connection broke before its COMMIT (TypeORM released the runner)', () => {
     assert.equal(renderError(new QueryRunnerAlreadyReleasedError()).body.statusCode, 503);
+    assert.equal(renderError(new QueryRunnerProviderAlreadyReleasedError()).body.statusCode, 503);
   });
 
   it('keeps a query that failed for another reason (a unique violation) a 500', () => {

@@ -28,6 +28,8 @@ const MESSAGES = [
   'Reached the max retries per request limit',
 ];
 
+const RELEASED_RUNNER_ERRORS = new Set(['QueryRunnerAlreadyReleasedError', 'QueryRunnerProviderAlreadyReleasedError']);
+
 export function isDependencyUnavailable(error: unknown): boolean {
   const seen = new Set<unknown>();
   let current: unknown = error;
@@ -40,8 +42,8 @@ export function isDependencyUnavailable(error: unknown): boolean {
     }
     if (
       // TypeORM releases a query runner whose connection broke (its 'error' listener does), so
-      // the next statement of that transaction (often the COMMIT) fails with this instead.
-      current.name === 'QueryRunnerAlreadyReleasedError' ||
+      // the next statement of that transaction (often the COMMIT) fails with one of these instead.
+      RELEASED_RUNNER_ERRORS.has(current.name) ||
       current.name === 'MaxRetriesPerRequestError' ||
       MESSAGES.some((m) => current instanceof Error && current.message.includes(m))
     ) {
