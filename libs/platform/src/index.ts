@@ -18,3 +18,4 @@ export * from './lifecycle/shutdown-state.js';
 export * from './metrics/http-metrics.js';
 export * from './platform.module.js';
 export * from './bootstrap/run-service.js';
+export * from './http/idempotency.js';

@@ -11,6 +11,7 @@ import {
   brokerCalls,
   cronAt,
   currentLeader,
+  definition,
   LEASE,
   positionsOf,
   runsOf,
@@ -127,6 +128,59 @@ describe('trading service: 3 replicas, Lease election through the test double', 
       body: {},
     });
     assert.equal(badJob.status, 400);
+  });
+
+  it('activates once, allocating the capital once, when the request is retried with its Idempotency-Key', async () => {
+    const owner = randomUUID();
+    const token = cluster.tokenFor(owner);
+    const research = await request('POST', `${cluster.backtest.at(0).url}/api/backtest/strategies`, {
+      token,
+      body: { name: 'retried activation', definition: definition(['000030']) },
+    });
+    assert.equal(research.status, 201);
+    const body = { strategyId: research.body.id, allocatedCapital: 2_000_000 };
+    const headers = { 'idempotency-key': randomUUID() };
+    // the same activation sent to the three replicas at once (a client retrying after timeouts)
+    const attempts = await Promise.all(
+      [0, 1, 2].map((i) =>
+        request('POST', `${cluster.trading.at(i).url}/api/trading/auto-strategies`, { token, body, headers }),
+      ),
+    );
+    assert.deepEqual(
+      attempts.map((r) => r.status),
+      [201, 201, 201],
+      attempts.map((r) => JSON.stringify(r.body)).join(' '),
+    );
+    assert.equal(new Set(attempts.map((r) => String(r.body.id))).size, 1, 'one strategy for every attempt');
+    assert.equal(attempts.filter((r) => r.headers.get('idempotent-replayed') === 'true').length, 2);
+    const listed = await request('GET', `${cluster.trading.at(0).url}/api/trading/auto-strategies`, { token });
+    assert.equal(listed.body.length, 1);
+    const portfolio = await request('GET', `${cluster.trading.at(1).url}/api/trading/portfolio`, { token });
+    assert.equal(portfolio.status, 200);
+    const account = await cluster.pool.query<{ cash: string; initial_cash: string }>(
+      `SELECT cash, initial_cash FROM trading.accounts WHERE user_id = $1`,
+      [owner],
+    );
+    assert.equal(
+      Number(account.rows[0]?.initial_cash) - Number(account.rows[0]?.cash),
+      2_000_000,
+      'the capital left the account once',
+    );
+
+    const reused = await request('POST', `${cluster.trading.at(2).url}/api/trading/auto-strategies`, {
+      token,
+      headers,
+      body: { ...body, allocatedCapital: 3_000_000 },
+    });
+    assert.equal(reused.status, 422);
+    assert.equal(reused.body.code, 'IDEMPOTENCY_KEY_REUSED');
+    const bad = await request('POST', `${cluster.trading.at(0).url}/api/trading/auto-strategies`, {
+      token,
+      headers: { 'idempotency-key': 'two words' },
+      body,
+    });
+    assert.equal(bad.status, 400);
+    assert.equal(bad.body.code, 'INVALID_IDEMPOTENCY_KEY');
   });
 
   it('activates a strategy from the backtest service and answers bad requests with clear 4xx', async () => {

@@ -21,10 +21,9 @@ import {
   ApiProduces,
   ApiTags,
 } from '@nestjs/swagger';
-import { CurrentUser, type AuthenticatedUser } from '@stocklab/platform';
+import { CurrentUser, idempotencyKeyOf, type AuthenticatedUser } from '@stocklab/platform';
 import type { Response } from 'express';
 import { BacktestsService } from './backtests.service.js';
-import { idempotencyKeyOf } from './idempotency.js';
 import { StrategyBodyPipe, type StrategyBody } from '../strategies/strategy-body.pipe.js';
 import {
   BacktestDto,

@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
-import { DomainError } from '@stocklab/platform';
+import { DomainError, idempotencyKeyReused, requestHash } from '@stocklab/platform';
 import { parseStrategyDefinition, type StrategyDefinition } from '@stocklab/strategy-engine';
 import type { Readable } from 'node:stream';
 import { DataSource, In } from 'typeorm';
@@ -15,7 +15,6 @@ import { Backtest } from './backtest.entity.js';
 import { decodeCursor, encodeCursor } from './cursor.js';
 import type { StrategyBody } from '../strategies/strategy-body.pipe.js';
 import type { BacktestDto, CreateBacktestFieldsDto } from './dto/backtest.dto.js';
-import { keyReused, requestHash } from './idempotency.js';
 import { BENCHMARKS } from './market-snapshot.js';
 
 const ACTIVE = ['queued', 'running'];
@@ -105,7 +104,7 @@ export class BacktestsService {
           .getOne();
         if (earlier) {
           if (!earlier.requestHash?.equals(hash)) {
-            throw keyReused();
+            throw idempotencyKeyReused();
           }
           return { backtest: earlier, replayed: true };
         }

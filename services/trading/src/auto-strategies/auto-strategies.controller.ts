@@ -1,6 +1,7 @@
-import { Body, Controller, Get, Param, Patch, Post, Query } from '@nestjs/common';
-import { ApiBearerAuth, ApiCreatedResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
-import { CurrentUser, type AuthenticatedUser } from '@stocklab/platform';
+import { Body, Controller, Get, Headers, Param, Patch, Post, Query, Res } from '@nestjs/common';
+import { ApiBearerAuth, ApiCreatedResponse, ApiHeader, ApiOkResponse, ApiTags } from '@nestjs/swagger';
+import { CurrentUser, idempotencyKeyOf, type AuthenticatedUser } from '@stocklab/platform';
+import type { Response } from 'express';
 import { AutoStrategiesService } from './auto-strategies.service.js';
 import {
   ActivateAutoStrategyDto,
@@ -22,9 +23,23 @@ export class AutoStrategiesController {
   constructor(private readonly strategies: AutoStrategiesService) {}
 
   @Post()
-  @ApiCreatedResponse({ type: AutoStrategyDto })
-  activate(@CurrentUser() user: AuthenticatedUser, @Body() dto: ActivateAutoStrategyDto): Promise<AutoStrategyDto> {
-    return this.strategies.activate(user, dto);
+  @ApiCreatedResponse({
+    type: AutoStrategyDto,
+    description:
+      'With an Idempotency-Key, a retry of the same request answers with the strategy the first attempt activated (header Idempotent-Replayed: true) and allocates nothing again; the same key with another request is a 422',
+  })
+  @ApiHeader({ name: 'Idempotency-Key', required: false, description: 'a unique key per activation, e.g. a UUID' })
+  async activate(
+    @CurrentUser() user: AuthenticatedUser,
+    @Body() dto: ActivateAutoStrategyDto,
+    @Headers('idempotency-key') idempotencyKey: string | undefined,
+    @Res({ passthrough: true }) res: Response,
+  ): Promise<AutoStrategyDto> {
+    const { strategy, replayed } = await this.strategies.activate(user, dto, idempotencyKeyOf(idempotencyKey));
+    if (replayed) {
+      res.setHeader('Idempotent-Replayed', 'true');
+    }
+    return strategy;
   }
 
   @Get()

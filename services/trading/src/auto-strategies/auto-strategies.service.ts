@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { DomainError, type AuthenticatedUser } from '@stocklab/platform';
+import { DomainError, idempotencyKeyReused, requestHash, type AuthenticatedUser } from '@stocklab/platform';
 import { parseStrategyDefinition } from '@stocklab/strategy-engine';
 import { DataSource, type EntityManager } from 'typeorm';
 import { strategyLog } from '../jobs/job-context.js';
@@ -62,7 +62,23 @@ export class AutoStrategiesService {
    * (so only its owner can activate it), validated, and its rules are stored as a snapshot; the
    * capital moves from the paper account to the strategy in the same transaction.
    */
-  async activate(user: AuthenticatedUser, dto: ActivateAutoStrategyDto): Promise<AutoStrategyDto> {
+  /**
+   * Activates a research strategy with part of the account's cash. With an idempotency key, a
+   * retry of the same request (after a lost answer) returns the strategy the first attempt
+   * activated instead of allocating the capital again; `replayed` says so.
+   */
+  async activate(
+    user: AuthenticatedUser,
+    dto: ActivateAutoStrategyDto,
+    idempotencyKey?: string,
+  ): Promise<{ strategy: AutoStrategyDto; replayed: boolean }> {
+    const hash = idempotencyKey === undefined ? undefined : requestHash({ ...dto });
+    if (idempotencyKey !== undefined && hash !== undefined) {
+      const earlier = await this.activatedWith(this.dataSource.manager, user.id, idempotencyKey, hash);
+      if (earlier) {
+        return { strategy: earlier, replayed: true };
+      }
+    }
     const research = await this.backtest.getStrategy(dto.strategyId, user.token);
     const parsed = parseStrategyDefinition(research.definition);
     if (!parsed.ok) {
@@ -77,6 +93,17 @@ export class AutoStrategiesService {
     }
     const account = await this.accounts.ensure(user.id);
     return this.dataSource.transaction(async (m) => {
+      if (idempotencyKey !== undefined && hash !== undefined) {
+        // attempts with one key at once: the later ones wait here, then find the first one's row
+        await m.query(`SELECT pg_advisory_xact_lock(hashtext('activate:' || $1 || ':' || $2))`, [
+          user.id,
+          idempotencyKey,
+        ]);
+        const earlier = await this.activatedWith(m, user.id, idempotencyKey, hash);
+        if (earlier) {
+          return { strategy: earlier, replayed: true };
+        }
+      }
       const debited = returnedRows<unknown>(
         await m.query(
           `UPDATE trading.accounts SET cash = cash - $2, updated_at = now() WHERE id = $1 AND cash >= $2 RETURNING id`,
@@ -93,8 +120,8 @@ export class AutoStrategiesService {
       }
       const rows: AutoStrategyRow[] = await m.query(
         `INSERT INTO trading.auto_strategies (owner_id, account_id, source_strategy_id, source_version, name, rules,
-           allocated_capital, cash, status)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $7, 'active') RETURNING ${COLUMNS}`,
+           allocated_capital, cash, status, idempotency_key, request_hash)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $7, 'active', $8, $9) RETURNING ${COLUMNS}`,
         [
           user.id,
           account.id,
@@ -103,6 +130,8 @@ export class AutoStrategiesService {
           dto.name ?? research.name.slice(0, 100),
           JSON.stringify(parsed.value),
           dto.allocatedCapital,
+          idempotencyKey ?? null,
+          hash ?? null,
         ],
       );
       const row = rows[0];
@@ -110,8 +139,29 @@ export class AutoStrategiesService {
         sourceStrategyId: research.id,
         sourceVersion: research.version,
       });
-      return toDto(row);
+      return { strategy: toDto(row), replayed: false };
     });
+  }
+
+  /** The strategy an earlier attempt with this key activated; the key with another request is a 422. */
+  private async activatedWith(
+    m: EntityManager,
+    ownerId: string,
+    idempotencyKey: string,
+    hash: Buffer,
+  ): Promise<AutoStrategyDto | undefined> {
+    const rows: Array<AutoStrategyRow & { request_hash: Buffer }> = await m.query(
+      `SELECT ${COLUMNS}, request_hash FROM trading.auto_strategies WHERE owner_id = $1 AND idempotency_key = $2`,
+      [ownerId, idempotencyKey],
+    );
+    const row = rows[0];
+    if (!row) {
+      return undefined;
+    }
+    if (!row.request_hash.equals(hash)) {
+      throw idempotencyKeyReused();
+    }
+    return toDto(row);
   }
 
   async list(userId: string): Promise<AutoStrategyDto[]> {

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { DomainError } from '@stocklab/platform';
+import { DomainError } from '../errors/domain-error.js';
 
 /** Printable ASCII without spaces, as the IETF Idempotency-Key draft's examples and Stripe's keys. */
 const KEY = /^[\x21-\x7e]{1,255}$/;
@@ -38,7 +38,7 @@ export function requestHash(request: unknown): Buffer {
   return createHash('sha256').update(canonical(request)).digest();
 }
 
-export const keyReused = (): DomainError =>
+export const idempotencyKeyReused = (): DomainError =>
   new DomainError(
     422,
     'IDEMPOTENCY_KEY_REUSED',
