@@ -2,7 +2,6 @@ import { generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Redis } from 'ioredis';
 import pg from 'pg';
 import {
   findRepoRoot,
@@ -14,6 +13,7 @@ import {
 } from '@stocklab/local-platform';
 import {
   createTestDatabase,
+  deleteRedisKeys,
   freePort,
   markRevocationListRestored,
   seedMarket,
@@ -35,6 +35,7 @@ export {
   extendMarket,
   MARKET_DATES,
   PRICE,
+  prng,
   seedMarket,
   seedMarketDays,
   seedStrategy,
@@ -75,23 +76,6 @@ export interface E2EPlatform {
   /** an access token signed with the key the auth replicas sign with */
   token(userId: string, roles?: string[]): string;
   stop(): Promise<void>;
-}
-
-async function deleteRedisKeys(url: string, prefix: string): Promise<void> {
-  const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1, retryStrategy: () => null });
-  try {
-    await redis.connect();
-    let cursor = '0';
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 500);
-      cursor = next;
-      if (keys.length > 0) {
-        await redis.del(...keys);
-      }
-    } while (cursor !== '0');
-  } finally {
-    redis.disconnect();
-  }
 }
 
 /**
@@ -214,16 +198,4 @@ export async function startE2EPlatform(options: E2EOptions = {}): Promise<E2EPla
     removeRoot();
     throw error;
   }
-}
-
-/** mulberry32: a small seeded PRNG, the same sequence everywhere for a given seed. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }

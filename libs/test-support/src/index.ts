@@ -8,3 +8,4 @@ export * from './readme.js';
 export * from './tokens.js';
 export * from './crafted-market.js';
 export * from './wait.js';
+export * from './random.js';

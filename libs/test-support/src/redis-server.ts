@@ -83,3 +83,27 @@ export async function markRevocationListRestored(url: string, keyPrefix: string)
     redis.disconnect();
   }
 }
+
+/**
+ * Removes what a test left in a Redis under its key prefix (queues, cache, revocations). Only
+ * prefixes made by uniqueKeyPrefix are touched, so a mistake cannot empty a shared Redis.
+ */
+export async function deleteRedisKeys(url: string, prefix: string): Promise<void> {
+  if (!prefix.startsWith('t:')) {
+    return;
+  }
+  const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1, retryStrategy: () => null });
+  try {
+    await redis.connect();
+    let cursor = '0';
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
+      cursor = next;
+      if (keys.length > 0) {
+        await redis.del(...keys);
+      }
+    } while (cursor !== '0');
+  } finally {
+    redis.disconnect();
+  }
+}

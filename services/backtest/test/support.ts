@@ -1,10 +1,10 @@
 import { dirname, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
-import { Redis } from 'ioredis';
 import { generateSigningKeyPair, type SigningKeyPair } from '@stocklab/platform';
 import {
   createTestDatabase,
+  deleteRedisKeys,
   mintAccessToken,
   request,
   startLocalS3,
@@ -95,33 +95,17 @@ export async function startBacktestCluster(
       },
       async close() {
         await replicas.stopAll(5000);
-        await Promise.allSettled([db.drop(), localS3.stop(), deleteRedisKeys(env.REDIS_KEY_PREFIX ?? '')]);
+        await Promise.allSettled([
+          db.drop(),
+          localS3.stop(),
+          deleteRedisKeys(testRedisUrl(), env.REDIS_KEY_PREFIX ?? ''),
+        ]);
       },
     };
   } catch (error) {
     await s3?.stop();
     await db.drop();
     throw error;
-  }
-}
-
-/** Removes what a test cluster left in the shared Redis (queues, cache) under its prefix. */
-async function deleteRedisKeys(prefix: string): Promise<void> {
-  if (!prefix.startsWith('t:')) {
-    return;
-  }
-  const redis = new Redis(testRedisUrl(), { maxRetriesPerRequest: 1 });
-  try {
-    let cursor = '0';
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
-      cursor = next;
-      if (keys.length > 0) {
-        await redis.del(...keys);
-      }
-    } while (cursor !== '0');
-  } finally {
-    redis.disconnect();
   }
 }
 
