@@ -76,6 +76,20 @@ describe(RevocationStore.name, () => {
     assert.equal(await store.isRevoked(innocent), false);
   });
 
+  it('keeps a revocation written during the restore rather than the older copy it loaded', async () => {
+    const user = randomUUID();
+    const loaded = store.userRevocation(user, Date.now() - 60_000);
+    await redis.del(RevocationStore.restoredKey);
+    // a logout-all lands (PostgreSQL, then Redis) after the restore read PostgreSQL
+    const restored = await store.restore(async () => {
+      await store.revokeAllForUser(user);
+      return [loaded];
+    }, 'replica-a');
+    assert.equal(restored, true);
+    const recentToken = { jti: randomUUID(), sub: user, iat: Date.now() / 1000 - 30 };
+    assert.equal(await store.isRevoked(recentToken), true, 'the newer logout-all still applies');
+  });
+
   it('lets one replica restore at a time', async () => {
     await redis.del(RevocationStore.restoredKey);
     await redis.set(RevocationStore.restoringLockKey, 'replica-a', 'PX', 5000);

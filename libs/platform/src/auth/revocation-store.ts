@@ -2,17 +2,6 @@ import type { Redis } from 'ioredis';
 import { DomainError } from '../errors/domain-error.js';
 import type { AccessTokenClaims } from './access-token-verifier.js';
 
-/**
- * Revoked access tokens, shared by every replica of every service through Redis:
- * a key per revoked jti (expiring with the token) and a per-user "revoked before" instant
- * written by logout-all. A request is checked against both in a single MGET.
- *
- * Fail closed: when Redis cannot answer, the check throws a 503 rather than accept the token.
- * Redis is only a fast copy of the revocations the auth service records in PostgreSQL: a
- * "restored" marker says the copy is complete. A Redis that restarted empty (or was flushed)
- * has lost the marker with everything else, and every check answers 503 until an auth replica
- * has copied the recorded revocations back, so a revoked token never comes back to life.
- */
 /** A revocation as the auth service records it in PostgreSQL. */
 export interface RecordedRevocation {
   kind: 'jti' | 'user';
@@ -24,6 +13,17 @@ export interface RecordedRevocation {
   expiresAt: Date;
 }
 
+/**
+ * Revoked access tokens, shared by every replica of every service through Redis:
+ * a key per revoked jti (expiring with the token) and a per-user "revoked before" instant
+ * written by logout-all. A request is checked against both in a single MGET.
+ *
+ * Fail closed: when Redis cannot answer, the check throws a 503 rather than accept the token.
+ * Redis is only a fast copy of the revocations the auth service records in PostgreSQL: a
+ * "restored" marker says the copy is complete. A Redis that restarted empty (or was flushed)
+ * has lost the marker with everything else, and every check answers 503 until an auth replica
+ * has copied the recorded revocations back, so a revoked token never comes back to life.
+ */
 export class RevocationStore {
   constructor(
     private readonly redis: Redis,
@@ -70,7 +70,9 @@ export class RevocationStore {
       for (const r of await load()) {
         const ttlMs = r.expiresAt.getTime() - now;
         if (ttlMs > 0) {
-          batch.set(RevocationStore.keyOf(r), RevocationStore.valueOf(r), 'PX', ttlMs);
+          // NX: a key present now was written after the loss by a revocation recorded in
+          // PostgreSQL after `load` read it, so it is at least as new as this copy
+          batch.set(RevocationStore.keyOf(r), RevocationStore.valueOf(r), 'PX', ttlMs, 'NX');
         }
       }
       batch.set(RevocationStore.restoredKey, new Date(now).toISOString());
