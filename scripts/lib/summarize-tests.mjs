@@ -1,11 +1,48 @@
-// Adds up the summaries that node's test runner printed for each package and prints one
-// closing line for the whole suite.
-import { readFileSync } from 'node:fs';
+// Adds up the Jest results every package wrote (.run/test-results/<package>.json, see
+// scripts/jest.sh) and prints one closing line for the whole suite. A package whose tests were
+// due but left no results (it did not compile, Jest crashed) counts as one failure, so that a
+// broken package can never pass for an empty one; a package whose run failed with every test
+// passing (coverage under its threshold) counts as one failure too.
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
 
-const text = readFileSync(process.argv[2], 'utf8');
-const sum = (label) =>
-  [...text.matchAll(new RegExp(`ℹ ${label} (\\d+)`, 'g'))].reduce((total, match) => total + Number(match[1]), 0);
-const passed = sum('pass');
-const failed = sum('fail') + sum('cancelled');
-const skipped = sum('skipped') + sum('todo');
+const [resultsDir, ...expected] = process.argv.slice(2);
+let passed = 0;
+let failed = 0;
+let skipped = 0;
+const rows = [];
+for (const name of expected) {
+  const file = join(resultsDir, `${name}.json`);
+  if (!existsSync(file)) {
+    failed += 1;
+    rows.push([name, 'no results (did not compile or did not run)', '', '', '']);
+    continue;
+  }
+  const r = JSON.parse(readFileSync(file, 'utf8'));
+  // a run whose tests all passed can still fail as a whole: coverage under its threshold
+  const crashed = (r.numRuntimeErrorTestSuites ?? 0) + (r.success === false && r.numFailedTests === 0 ? 1 : 0);
+  passed += r.numPassedTests;
+  failed += r.numFailedTests + crashed;
+  skipped += r.numPendingTests + (r.numTodoTests ?? 0);
+  const seconds = Math.round(
+    (Math.max(...r.testResults.map((t) => t.endTime ?? r.startTime), r.startTime) - r.startTime) / 1000,
+  );
+  rows.push([
+    name,
+    String(r.numPassedTests),
+    String(r.numFailedTests + crashed),
+    String(r.numPendingTests),
+    `${seconds} s`,
+  ]);
+}
+const unexpected = readdirSync(resultsDir).filter((f) => f.endsWith('.json') && !expected.includes(f.slice(0, -5)));
+if (unexpected.length > 0) {
+  console.log(`(ignored stale results: ${unexpected.join(', ')})`);
+}
+const widths = [0, 1, 2, 3, 4].map((i) =>
+  Math.max(...[['package', 'passed', 'failed', 'skipped', 'time'], ...rows].map((row) => row[i].length)),
+);
+for (const row of [['package', 'passed', 'failed', 'skipped', 'time'], ...rows]) {
+  console.log(row.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]) : cell.padStart(widths[i]))).join('  '));
+}
 console.log(`suite: ${passed} passed, ${failed} failed, ${skipped} skipped`);

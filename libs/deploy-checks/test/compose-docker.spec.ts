@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { before, describe, it } from 'node:test';
+import { beforeAll, describe, it } from '@jest/globals';
 import {
   checkCompose,
   checkDockerfile,
@@ -20,7 +20,7 @@ const root = repoRoot();
 let schemas: Record<ServiceName, ConfigSchemaLike>;
 let compose: ComposeFile;
 
-before(async () => {
+beforeAll(async () => {
   schemas = await loadServiceSchemas(root);
   compose = loadCompose(root);
 });

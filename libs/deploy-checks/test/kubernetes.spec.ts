@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { afterAll, beforeAll, describe, it } from '@jest/globals';
 import {
   checkAutoscalers,
   checkEntryPoints,
@@ -42,7 +42,7 @@ let served: string[];
 const rendered = new Map<string, K8sObject[]>();
 let scratch: string;
 
-before(async () => {
+beforeAll(async () => {
   schemas = await loadServiceSchemas(root);
   served = servedRootPaths(root);
   scratch = mkdtempSync(join(tmpdir(), 'deploy-checks-'));
@@ -64,7 +64,7 @@ before(async () => {
     rendered.set(name, kustomize(overlay.dir.startsWith('/') ? overlay.dir : join(root, overlay.dir)));
   }
 });
-after(() => rmSync(scratch, { recursive: true, force: true }));
+afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
 function objects(name: string): K8sObject[] {
   const objs = rendered.get(name);

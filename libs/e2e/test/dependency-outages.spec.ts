@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { afterAll, beforeAll, describe, it } from '@jest/globals';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { findPostgresBinaries, startLocalPostgres, type LocalPostgres } from '@stocklab/local-platform';
 import { PrivateRedis, request, type Replica } from '@stocklab/test-support';
@@ -113,7 +113,7 @@ describe('Redis and PostgreSQL restarted under steady load', () => {
   let postgresDir: string;
   let users: LoadUser[];
 
-  before(async () => {
+  beforeAll(async () => {
     const binaries = findPostgresBinaries();
     assert.ok(binaries, 'PostgreSQL server binaries (apt-get install postgresql)');
     // directly under the temporary folder: the postgres OS user must be able to reach it
@@ -131,7 +131,7 @@ describe('Redis and PostgreSQL restarted under steady load', () => {
     }
   });
 
-  after(async () => {
+  afterAll(async () => {
     await p?.stop();
     await redis?.stop();
     await postgres?.stop();

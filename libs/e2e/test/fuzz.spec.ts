@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { after, before, describe, it } from 'node:test';
+import { afterAll, beforeAll, describe, it } from '@jest/globals';
 import { CODES, definition, prng, startE2EPlatform, type E2EPlatform } from '../src/harness.js';
 
 /**
@@ -224,11 +224,11 @@ describe('fuzzing every public endpoint through the gateway', () => {
   let p: E2EPlatform;
   const outcomes: Outcome[] = [];
 
-  before(async () => {
+  beforeAll(async () => {
     p = await startE2EPlatform();
   });
 
-  after(async () => {
+  afterAll(async () => {
     await p?.stop();
   });
 

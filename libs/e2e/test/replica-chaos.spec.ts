@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { afterAll, beforeAll, describe, it } from '@jest/globals';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { request } from '@stocklab/test-support';
 import { prng, startE2EPlatform, waitFor, type E2EPlatform } from '../src/harness.js';
@@ -57,7 +57,7 @@ interface BacktestRow {
 describe('one random replica of each service SIGKILLed under steady load', () => {
   let p: E2EPlatform;
 
-  before(async () => {
+  beforeAll(async () => {
     p = await startE2EPlatform({
       serviceEnv: underLoadServiceEnv({
         LEASE_DURATION_SECONDS: '3',
@@ -67,7 +67,7 @@ describe('one random replica of each service SIGKILLed under steady load', () =>
     });
   });
 
-  after(async () => {
+  afterAll(async () => {
     await p?.stop();
   });
 

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { afterAll, beforeAll, describe, it } from '@jest/globals';
 import {
   formatTable,
   runScenarios,
@@ -13,13 +13,13 @@ describe('the five scale-out problems, proved on one running platform', () => {
   let platform: ScenarioPlatform | undefined;
   let rows: ScenarioRow[] = [];
 
-  before(async () => {
+  beforeAll(async () => {
     platform = await startScenarioPlatform();
     rows = await runScenarios(platform);
     process.stdout.write(`${formatTable(rows)}\n`);
   });
 
-  after(async () => {
+  afterAll(async () => {
     await platform?.stop();
   });
 

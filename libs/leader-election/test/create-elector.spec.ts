@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { afterAll, beforeAll, describe, it } from '@jest/globals';
 import {
   KubernetesLeaseElector,
   LeaseApiDouble,
@@ -20,14 +20,14 @@ void describe('createLeaderElector', () => {
   let kubeconfig: string;
   const savedKubeconfig = process.env.KUBECONFIG;
 
-  before(async () => {
+  beforeAll(async () => {
     double = await LeaseApiDouble.start();
     dir = mkdtempSync(join(tmpdir(), 'create-elector-'));
     kubeconfig = join(dir, 'config');
     writeKubeconfig(kubeconfig, double.url);
   });
 
-  after(async () => {
+  afterAll(async () => {
     if (savedKubeconfig === undefined) {
       delete process.env.KUBECONFIG;
     } else {

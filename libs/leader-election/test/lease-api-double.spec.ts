@@ -5,10 +5,16 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { after, before, describe, it } from 'node:test';
+import { afterAll, beforeAll, describe, it } from '@jest/globals';
 import { ApiException, CoordinationV1Api, KubeConfig, V1MicroTime, type V1Lease } from '@kubernetes/client-node';
 import { LeaseApiDouble } from '../src/index.js';
 import { kubeConfigFor } from './helpers.js';
+
+/** The body parsed in this realm: Response.json() builds its objects in Node's own, whose arrays
+ * deepStrictEqual tells apart from the test's (Jest runs tests in a vm context). */
+async function parsed(res: Response): Promise<unknown> {
+  return JSON.parse(await res.text()) as unknown;
+}
 
 const MICRO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/;
 
@@ -39,12 +45,12 @@ void describe('LeaseApiDouble', () => {
   let api: CoordinationV1Api;
   const namespace = 'default';
 
-  before(async () => {
+  beforeAll(async () => {
     double = await LeaseApiDouble.start();
     api = kubeConfigFor(double.url).makeApiClient(CoordinationV1Api);
   });
 
-  after(async () => {
+  afterAll(async () => {
     await double.close();
   });
 
@@ -178,7 +184,7 @@ void describe('LeaseApiDouble', () => {
       },
     });
     assert.equal(res.status, 200);
-    const table = (await res.json()) as {
+    const table = (await parsed(res)) as {
       kind: string;
       apiVersion: string;
       columnDefinitions: { name: string }[];
@@ -201,7 +207,7 @@ void describe('LeaseApiDouble', () => {
   });
 
   void it('serves discovery: /api, /apis with coordination.k8s.io/v1, and the leases APIResourceList', async () => {
-    const apis = (await (await fetch(`${double.url}/apis`)).json()) as {
+    const apis = (await parsed(await fetch(`${double.url}/apis`))) as {
       kind: string;
       groups: { name: string; versions: { groupVersion: string }[] }[];
     };
@@ -212,7 +218,7 @@ void describe('LeaseApiDouble', () => {
       ['coordination.k8s.io/v1'],
     );
 
-    const resources = (await (await fetch(`${double.url}/apis/coordination.k8s.io/v1`)).json()) as {
+    const resources = (await parsed(await fetch(`${double.url}/apis/coordination.k8s.io/v1`))) as {
       kind: string;
       groupVersion: string;
       resources: { name: string; namespaced: boolean; kind: string; verbs: string[] }[];
@@ -224,11 +230,11 @@ void describe('LeaseApiDouble', () => {
     assert.equal(leases?.kind, 'Lease');
     assert.ok(leases?.verbs.includes('get') && leases.verbs.includes('create') && leases.verbs.includes('update'));
 
-    const core = (await (await fetch(`${double.url}/api`)).json()) as { kind: string; versions: string[] };
+    const core = (await parsed(await fetch(`${double.url}/api`))) as { kind: string; versions: string[] };
     assert.deepEqual([core.kind, core.versions], ['APIVersions', ['v1']]);
     const unknown = await fetch(`${double.url}/openapi/v2`);
     assert.equal(unknown.status, 404);
-    assert.equal(((await unknown.json()) as { kind: string }).kind, 'Status');
+    assert.equal(((await parsed(unknown)) as { kind: string }).kind, 'Status');
   });
 
   void it('deletes with a Success Status, after which GET is 404', async () => {

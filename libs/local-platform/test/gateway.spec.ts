@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { createServer, request as httpRequest, type IncomingHttpHeaders, type Server } from 'node:http';
-import { after, describe, it } from 'node:test';
+import { afterAll, describe, it } from '@jest/globals';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { freePort, request } from '@stocklab/test-support';
 import { Gateway, type GatewayOptions } from '../src/index.js';
@@ -83,7 +83,7 @@ class FakeUpstream {
 }
 
 const cleanups: Array<() => Promise<void>> = [];
-after(async () => {
+afterAll(async () => {
   for (const cleanup of cleanups.reverse()) {
     await cleanup();
   }
@@ -343,7 +343,7 @@ describe(Gateway.name, () => {
     assert.equal(res.headers.get('x-request-id'), sent);
   });
 
-  it('streams a response body to the client before the upstream has finished it', { timeout: 15_000 }, async () => {
+  it('streams a response body to the client before the upstream has finished it', async () => {
     const [a] = await upstreams(['a']);
     let release!: () => void;
     const released = new Promise<void>((resolve) => (release = resolve));
@@ -371,46 +371,42 @@ describe(Gateway.name, () => {
         .end();
     });
     assert.equal(text, 'first\nsecond\n');
-  });
+  }, 15_000);
 
-  it(
-    'streams a request body to the upstream before the client has finished sending it',
-    { timeout: 15_000 },
-    async () => {
-      const [a] = await upstreams(['a']);
-      let gotFirst!: () => void;
-      const firstArrived = new Promise<void>((resolve) => (gotFirst = resolve));
-      a.handlers.set('/api/x/upload', (req, res) => {
-        let received = '';
-        req.setEncoding('utf8');
-        req.on('data', (chunk: string) => {
-          received += chunk;
-          if (received.includes('part1')) {
-            gotFirst();
-          }
-        });
-        req.on('end', () => res.end(received));
+  it('streams a request body to the upstream before the client has finished sending it', async () => {
+    const [a] = await upstreams(['a']);
+    let gotFirst!: () => void;
+    const firstArrived = new Promise<void>((resolve) => (gotFirst = resolve));
+    a.handlers.set('/api/x/upload', (req, res) => {
+      let received = '';
+      req.setEncoding('utf8');
+      req.on('data', (chunk: string) => {
+        received += chunk;
+        if (received.includes('part1')) {
+          gotFirst();
+        }
       });
-      const g = await gateway([{ prefix: '/api/x', upstreams: [a.url] }]);
-      const text = await new Promise<string>((resolve, reject) => {
-        const req = httpRequest(
-          `${g.url}/api/x/upload`,
-          { method: 'POST', headers: { 'content-type': 'text/plain' } },
-          (res) => {
-            let body = '';
-            res.setEncoding('utf8');
-            res.on('data', (chunk: string) => (body += chunk));
-            res.on('end', () => resolve(body));
-          },
-        );
-        req.on('error', reject);
-        req.write('part1;');
-        // The second part is only sent once the upstream holds the first: a buffering proxy deadlocks here.
-        void firstArrived.then(() => req.end('part2'));
-      });
-      assert.equal(text, 'part1;part2');
-    },
-  );
+      req.on('end', () => res.end(received));
+    });
+    const g = await gateway([{ prefix: '/api/x', upstreams: [a.url] }]);
+    const text = await new Promise<string>((resolve, reject) => {
+      const req = httpRequest(
+        `${g.url}/api/x/upload`,
+        { method: 'POST', headers: { 'content-type': 'text/plain' } },
+        (res) => {
+          let body = '';
+          res.setEncoding('utf8');
+          res.on('data', (chunk: string) => (body += chunk));
+          res.on('end', () => resolve(body));
+        },
+      );
+      req.on('error', reject);
+      req.write('part1;');
+      // The second part is only sent once the upstream holds the first: a buffering proxy deadlocks here.
+      void firstArrived.then(() => req.end('part2'));
+    });
+    assert.equal(text, 'part1;part2');
+  }, 15_000);
 
   it('routes to a prefix added at runtime once its upstream is ready', async () => {
     const [a, b] = await upstreams(['a'], ['b']);

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
-import { after, before, describe, it } from 'node:test';
+import { afterAll, beforeAll, describe, it } from '@jest/globals';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
   createTestDatabase,
@@ -32,124 +32,120 @@ describe('cli start', () => {
   let output = '';
   let gatewayPort: number;
 
-  before(async () => {
+  beforeAll(async () => {
     database = await createTestDatabase('stocklab_lp');
     gatewayPort = await freePort();
   });
 
-  after(async () => {
+  afterAll(async () => {
     if (child && child.exitCode === null && child.signalCode === null) {
       child.kill('SIGKILL');
     }
     await database.drop();
   });
 
-  it(
-    'runs every service’s replicas behind the gateway and stops them all on SIGINT',
-    { timeout: 120_000 },
-    async () => {
-      child = spawn(process.execPath, [CLI, 'start'], {
-        env: {
-          ...process.env,
-          DATABASE_URL: database.url,
-          REDIS_URL: testRedisUrl(),
-          REDIS_KEY_PREFIX: uniqueKeyPrefix('local-platform'),
-          GATEWAY_PORT: String(gatewayPort),
-          DEMO_DATA: 'false',
-        },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      const exited = new Promise<number | null>((resolve) => child?.once('exit', (code) => resolve(code)));
-      const ready = new Promise<void>((resolve, reject) => {
-        const onData = (chunk: Buffer): void => {
-          output += chunk.toString();
-          if (output.includes('ready: gateway')) {
-            resolve();
-          }
-        };
-        child?.stdout?.on('data', onData);
-        child?.stderr?.on('data', onData);
-        void exited.then((code) => reject(new Error(`start exited (${code}) before it was ready:\n${output}`)));
-      });
-      await ready;
+  it('runs every service’s replicas behind the gateway and stops them all on SIGINT', async () => {
+    child = spawn(process.execPath, [CLI, 'start'], {
+      env: {
+        ...process.env,
+        DATABASE_URL: database.url,
+        REDIS_URL: testRedisUrl(),
+        REDIS_KEY_PREFIX: uniqueKeyPrefix('local-platform'),
+        GATEWAY_PORT: String(gatewayPort),
+        DEMO_DATA: 'false',
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const exited = new Promise<number | null>((resolve) => child?.once('exit', (code) => resolve(code)));
+    const ready = new Promise<void>((resolve, reject) => {
+      const onData = (chunk: Buffer): void => {
+        output += chunk.toString();
+        if (output.includes('ready: gateway')) {
+          resolve();
+        }
+      };
+      child?.stdout?.on('data', onData);
+      child?.stderr?.on('data', onData);
+      void exited.then((code) => reject(new Error(`start exited (${code}) before it was ready:\n${output}`)));
+    });
+    await ready;
 
-      assert.ok(output.includes(`database: ${database.url}`), 'a DATABASE_URL naming a database is used as is');
-      const pids = [...output.matchAll(/(?:auth|backtest|backtest-worker|trading)-\d+\s+pid (\d+)/g)].map((m) =>
-        Number(m[1]),
-      );
-      assert.equal(pids.length, 8, `2 auth, 2 backtest, 1 worker, 3 trading:\n${output}`);
-      assert.ok(pids.every(isAlive));
+    assert.ok(output.includes(`database: ${database.url}`), 'a DATABASE_URL naming a database is used as is');
+    const pids = [...output.matchAll(/(?:auth|backtest|backtest-worker|trading)-\d+\s+pid (\d+)/g)].map((m) =>
+      Number(m[1]),
+    );
+    assert.equal(pids.length, 8, `2 auth, 2 backtest, 1 worker, 3 trading:\n${output}`);
+    assert.ok(pids.every(isAlive));
 
-      const gateway = `http://127.0.0.1:${gatewayPort}`;
-      const status = await request<{ upstreams: Array<{ prefix: string; ready: boolean }> }>(
-        'GET',
-        `${gateway}/gateway/upstreams`,
-      );
-      assert.deepEqual(status.body.upstreams.map((u) => [u.prefix, u.ready]).sort(), [
-        ['/api/auth', true],
-        ['/api/auth', true],
-        ['/api/backtest', true],
-        ['/api/backtest', true],
-        ['/api/trading', true],
-        ['/api/trading', true],
-        ['/api/trading', true],
-      ]);
-      assert.equal((await request('GET', `${gateway}/api/backtest/factors`)).status, 200, 'backtest is routed');
+    const gateway = `http://127.0.0.1:${gatewayPort}`;
+    const status = await request<{ upstreams: Array<{ prefix: string; ready: boolean }> }>(
+      'GET',
+      `${gateway}/gateway/upstreams`,
+    );
+    assert.deepEqual(status.body.upstreams.map((u) => [u.prefix, u.ready]).sort(), [
+      ['/api/auth', true],
+      ['/api/auth', true],
+      ['/api/backtest', true],
+      ['/api/backtest', true],
+      ['/api/trading', true],
+      ['/api/trading', true],
+      ['/api/trading', true],
+    ]);
+    assert.equal((await request('GET', `${gateway}/api/backtest/factors`)).status, 200, 'backtest is routed');
 
-      // The status page's model from the real services: the worker too, the elected leader (asked
-      // with the launcher's admin token), the queue read from Redis. Election takes a moment.
-      assert.match(output, new RegExp(`status page: +${gateway}/status`));
-      let snapshot = await request<StatusSnapshot>('GET', `${gateway}/gateway/status.json`);
-      for (let i = 0; i < 60 && !snapshot.body.scheduler?.leader; i += 1) {
-        await sleep(500);
-        snapshot = await request<StatusSnapshot>('GET', `${gateway}/gateway/status.json`);
-      }
-      assert.equal(snapshot.status, 200);
-      assert.deepEqual(
-        snapshot.body.replicas.map((r) => [r.name, r.ready]),
-        [
-          ['auth-0', true],
-          ['auth-1', true],
-          ['backtest-0', true],
-          ['backtest-1', true],
-          ['trading-0', true],
-          ['trading-1', true],
-          ['trading-2', true],
-          ['backtest-worker-0', true],
-        ],
-      );
-      assert.equal(snapshot.body.scheduler?.error, null, JSON.stringify(snapshot.body.scheduler));
-      assert.match(snapshot.body.scheduler?.leader ?? '', /^trading-/, JSON.stringify(snapshot.body.scheduler));
-      assert.equal(typeof snapshot.body.scheduler?.epoch, 'number');
-      assert.equal(snapshot.body.scheduler?.nextOccurrences.length, 2);
-      assert.equal(snapshot.body.queue?.error, null, JSON.stringify(snapshot.body.queue));
-      assert.equal(snapshot.body.queue?.depth, 0);
-      assert.equal((await fetch(`${gateway}/status`)).status, 200);
-      const kubeconfig = /kubectl --kubeconfig (\S+) get leases/.exec(output)?.[1];
-      assert.ok(kubeconfig, 'the kubeconfig of the Lease API is printed');
+    // The status page's model from the real services: the worker too, the elected leader (asked
+    // with the launcher's admin token), the queue read from Redis. Election takes a moment.
+    assert.match(output, new RegExp(`status page: +${gateway}/status`));
+    let snapshot = await request<StatusSnapshot>('GET', `${gateway}/gateway/status.json`);
+    for (let i = 0; i < 60 && !snapshot.body.scheduler?.leader; i += 1) {
+      await sleep(500);
+      snapshot = await request<StatusSnapshot>('GET', `${gateway}/gateway/status.json`);
+    }
+    assert.equal(snapshot.status, 200);
+    assert.deepEqual(
+      snapshot.body.replicas.map((r) => [r.name, r.ready]),
+      [
+        ['auth-0', true],
+        ['auth-1', true],
+        ['backtest-0', true],
+        ['backtest-1', true],
+        ['trading-0', true],
+        ['trading-1', true],
+        ['trading-2', true],
+        ['backtest-worker-0', true],
+      ],
+    );
+    assert.equal(snapshot.body.scheduler?.error, null, JSON.stringify(snapshot.body.scheduler));
+    assert.match(snapshot.body.scheduler?.leader ?? '', /^trading-/, JSON.stringify(snapshot.body.scheduler));
+    assert.equal(typeof snapshot.body.scheduler?.epoch, 'number');
+    assert.equal(snapshot.body.scheduler?.nextOccurrences.length, 2);
+    assert.equal(snapshot.body.queue?.error, null, JSON.stringify(snapshot.body.queue));
+    assert.equal(snapshot.body.queue?.depth, 0);
+    assert.equal((await fetch(`${gateway}/status`)).status, 200);
+    const kubeconfig = /kubectl --kubeconfig (\S+) get leases/.exec(output)?.[1];
+    assert.ok(kubeconfig, 'the kubeconfig of the Lease API is printed');
 
-      const email = `lp-${randomBytes(6).toString('hex')}@example.com`;
-      const password = 'correct horse battery';
-      const signup = await request('POST', `${gateway}/api/auth/signup`, {
-        body: { email, password, nickname: 'local_platform' },
-      });
-      assert.equal(signup.status, 201, JSON.stringify(signup.body));
-      const login = await request<{ accessToken: string; tokenType: string }>('POST', `${gateway}/api/auth/login`, {
-        body: { email, password },
-      });
-      assert.equal(login.status, 200, JSON.stringify(login.body));
-      assert.equal(login.body.tokenType, 'Bearer');
-      // The token verifies on both replicas (one key pair shared by all): two calls go to both in turn.
-      for (let i = 0; i < 2; i += 1) {
-        const me = await request<{ email: string }>('GET', `${gateway}/api/auth/me`, { token: login.body.accessToken });
-        assert.equal(me.status, 200, JSON.stringify(me.body));
-        assert.equal(me.body.email, email);
-      }
+    const email = `lp-${randomBytes(6).toString('hex')}@example.com`;
+    const password = 'correct horse battery';
+    const signup = await request('POST', `${gateway}/api/auth/signup`, {
+      body: { email, password, nickname: 'local_platform' },
+    });
+    assert.equal(signup.status, 201, JSON.stringify(signup.body));
+    const login = await request<{ accessToken: string; tokenType: string }>('POST', `${gateway}/api/auth/login`, {
+      body: { email, password },
+    });
+    assert.equal(login.status, 200, JSON.stringify(login.body));
+    assert.equal(login.body.tokenType, 'Bearer');
+    // The token verifies on both replicas (one key pair shared by all): two calls go to both in turn.
+    for (let i = 0; i < 2; i += 1) {
+      const me = await request<{ email: string }>('GET', `${gateway}/api/auth/me`, { token: login.body.accessToken });
+      assert.equal(me.status, 200, JSON.stringify(me.body));
+      assert.equal(me.body.email, email);
+    }
 
-      child.kill('SIGINT');
-      assert.equal(await exited, 0, output);
-      assert.deepEqual(pids.filter(isAlive), [], 'no replica outlives the launcher');
-      assert.match(output, /stopping the gateway/);
-    },
-  );
+    child.kill('SIGINT');
+    assert.equal(await exited, 0, output);
+    assert.deepEqual(pids.filter(isAlive), [], 'no replica outlives the launcher');
+    assert.match(output, /stopping the gateway/);
+  }, 120_000);
 });

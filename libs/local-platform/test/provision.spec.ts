@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { chmodSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { afterAll, beforeAll, describe, it } from '@jest/globals';
 import { adminDatabaseUrl, freePort, testRedisUrl } from '@stocklab/test-support';
 import { findRedisServer, postgresAnswers, provision, ProvisionError, redisAnswers } from '../src/index.js';
 
@@ -11,7 +11,7 @@ let deadPostgres: string;
 let deadRedis: string;
 let redisBinDir: string;
 
-before(async () => {
+beforeAll(async () => {
   // The postgres OS user must be able to reach <repoRoot>/.run/postgres when the server is started as root.
   repoRoot = mkdtempSync(join(tmpdir(), 'local-platform-'));
   chmodSync(repoRoot, 0o755);
@@ -22,7 +22,7 @@ before(async () => {
   redisBinDir = dirname(binary);
 });
 
-after(() => {
+afterAll(() => {
   rmSync(repoRoot, { recursive: true, force: true });
 });
 

@@ -4,7 +4,7 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { createServer, type RequestListener, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { afterAll, beforeAll, describe, it } from '@jest/globals';
 import { generateSigningKeyPair } from '@stocklab/platform';
 import { freePort, request, testRedisUrl, uniqueKeyPrefix } from '@stocklab/test-support';
 import { Redis } from 'ioredis';
@@ -103,7 +103,7 @@ describe('gateway status page', () => {
   let worker: FakeReplica;
   let gateway: Gateway;
 
-  before(async () => {
+  beforeAll(async () => {
     [auth1, auth2, trading, worker] = await Promise.all([
       FakeReplica.start(),
       FakeReplica.start(),
@@ -199,7 +199,7 @@ describe('gateway status page', () => {
     cleanups.push(() => gateway.close());
   });
 
-  after(async () => {
+  afterAll(async () => {
     for (const cleanup of cleanups.reverse()) {
       await cleanup();
     }
@@ -282,7 +282,7 @@ describe('gateway status page', () => {
     }
   });
 
-  it('renders live in headless chromium and follows a replica going unready', { timeout: 60_000 }, async () => {
+  it('renders live in headless chromium and follows a replica going unready', async () => {
     assert.ok(
       existsSync(CHROMIUM),
       `${CHROMIUM} is missing: this test drives Debian's chromium (apt-get install chromium; .ci/run installs it)`,
@@ -383,5 +383,5 @@ describe('gateway status page', () => {
       await context?.close();
       rmSync(profile, { recursive: true, force: true });
     }
-  });
+  }, 60_000);
 });

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
+import { describe, it } from '@jest/globals';
 import { bool, ConfigError, commonConfigSchema, int, loadConfig, oneOf, pemList, str, url } from '../src/index.js';
 
 describe('loadConfig', () => {

@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
+import { describe, it } from '@jest/globals';
 import { BadRequestException, NotFoundException } from '@nestjs/common';
 import pg from 'pg';
 import { QueryFailedError, QueryRunnerAlreadyReleasedError, QueryRunnerProviderAlreadyReleasedError } from 'typeorm';
 import { freePort } from '@stocklab/test-support';
-import { DomainError, renderError } from '../src/index.js';
+import { DomainError, isError, renderError } from '../src/index.js';
 
 describe('renderError', () => {
   it('keeps a domain error’s status, code, message and headers', () => {
@@ -83,7 +83,7 @@ describe('renderError', () => {
       () => undefined,
       (error: unknown) => error,
     );
-    assert.ok(refused instanceof Error, 'connecting to a closed port fails');
+    assert.ok(isError(refused), 'connecting to a closed port fails');
     const rendered = renderError(refused);
     assert.deepEqual(rendered.body, {
       statusCode: 503,

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { after, before, describe, it } from 'node:test';
+import { afterAll, beforeAll, describe, it } from '@jest/globals';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import { markRevocationListRestored, testRedisUrl, uniqueKeyPrefix } from '@stocklab/test-support';
@@ -10,7 +10,7 @@ describe(RevocationStore.name, () => {
   let redis: Redis;
   let store: RevocationStore;
 
-  before(async () => {
+  beforeAll(async () => {
     const keyPrefix = uniqueKeyPrefix('revocation');
     // as the auth service leaves it: the (empty) list is complete
     await markRevocationListRestored(testRedisUrl(), keyPrefix);
@@ -19,7 +19,7 @@ describe(RevocationStore.name, () => {
     await new Promise((resolve) => redis.once('ready', resolve));
     store = new RevocationStore(redis, 900);
   });
-  after(() => redis.quit());
+  afterAll(() => redis.quit());
 
   const claims = (sub = randomUUID(), iat = Date.now() / 1000) => ({ jti: randomUUID(), sub, iat });
 

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
+import { describe, it } from '@jest/globals';
 import { runBacktest, type Trade } from '../src/index.js';
 import { flat, newDefinition, newMarket, type Bar } from './fixtures.js';
 

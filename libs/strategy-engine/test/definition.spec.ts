@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
+import { describe, it } from '@jest/globals';
 import { FACTOR_CATALOG, FACTOR_IDS, parseStrategyDefinition, strategyDefinitionJsonSchema } from '../src/index.js';
 import { newDefinition } from './fixtures.js';
 

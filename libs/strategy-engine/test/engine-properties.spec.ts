@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
+import { describe, it } from '@jest/globals';
 import { runBacktest, selectPicks, type StrategyDefinition } from '../src/index.js';
 import { newDefinition } from './fixtures.js';
 import { prng, syntheticMarket } from './synthetic.js';

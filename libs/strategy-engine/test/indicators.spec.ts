@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
+import { describe, it } from '@jest/globals';
 import { IndicatorsSync } from '@ixjb94/indicators';
 import { computeFactor, type FactorId, type MarketData } from '../src/index.js';
 import { syntheticMarket } from './synthetic.js';

@@ -9,3 +9,4 @@ export * from './tokens.js';
 export * from './crafted-market.js';
 export * from './wait.js';
 export * from './random.js';
+export * from './in-process.js';

@@ -1,20 +1,20 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { afterAll, beforeAll, describe, it } from '@jest/globals';
 import pg from 'pg';
 import { request } from '@stocklab/test-support';
-import { assertErrorBody, newUser, signupAndLogin, startAuthCluster, type AuthCluster } from './support.js';
+import { assertErrorBody, newUser, signupAndLogin, startInProcessAuth, type InProcessAuth } from './support.js';
 
 describe('bad input', () => {
-  let cluster: AuthCluster;
+  let cluster: InProcessAuth;
   let url: string;
   let token: string;
 
-  before(async () => {
-    cluster = await startAuthCluster(1);
-    url = cluster.replicas.at(0).url;
+  beforeAll(async () => {
+    cluster = await startInProcessAuth();
+    url = cluster.url;
     token = (await signupAndLogin(url)).tokens.accessToken;
   });
-  after(() => cluster.close());
+  afterAll(() => cluster.close());
 
   const endpoints: Array<{ method: string; path: string; auth: boolean; valid: Record<string, unknown> }> = [
     {

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { after, before, describe, it } from 'node:test';
+import { afterAll, beforeAll, describe, it } from '@jest/globals';
 import { request } from '@stocklab/test-support';
 import { login, signupAndLogin, startAuthCluster, type AuthCluster } from './support.js';
 
@@ -10,10 +10,10 @@ const GRANT_ROLE = resolve(dirname(fileURLToPath(import.meta.url)), '../../dist/
 
 describe('grant-role', () => {
   let cluster: AuthCluster;
-  before(async () => {
+  beforeAll(async () => {
     cluster = await startAuthCluster(1);
   });
-  after(() => cluster.close());
+  afterAll(() => cluster.close());
 
   const run = (...args: string[]) =>
     spawnSync(process.execPath, [GRANT_ROLE, ...args], {

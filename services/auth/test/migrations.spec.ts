@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { after, describe, it } from 'node:test';
+import { afterAll, describe, it } from '@jest/globals';
 import pg from 'pg';
 import { generateSigningKeyPair } from '@stocklab/platform';
 import { createTestDatabase, startReplicas, type ReplicaSet, type TestDatabase } from '@stocklab/test-support';
@@ -8,7 +8,7 @@ import { AUTH_ENTRY, authEnv } from './support.js';
 describe('migrations', () => {
   let db: TestDatabase | undefined;
   let replicas: ReplicaSet | undefined;
-  after(async () => {
+  afterAll(async () => {
     await replicas?.stopAll(5000);
     await db?.drop();
   });

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { describe, it } from 'node:test';
+import { describe, it } from '@jest/globals';
 import { undocumentedVariables } from '@stocklab/test-support';
 import { authConfigSchema } from '../src/config.js';
 

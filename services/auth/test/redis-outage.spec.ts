@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { afterAll, beforeAll, describe, it } from '@jest/globals';
 import { generateSigningKeyPair } from '@stocklab/platform';
 import {
   createTestDatabase,
@@ -18,7 +18,7 @@ describe('when Redis is unreachable', () => {
   let replicas: ReplicaSet;
   let url: string;
 
-  before(async () => {
+  beforeAll(async () => {
     db = await createTestDatabase('stocklab_auth');
     redis = await PrivateRedis.start();
     replicas = await startReplicas(1, {
@@ -28,7 +28,7 @@ describe('when Redis is unreachable', () => {
     });
     url = replicas.at(0).url;
   });
-  after(async () => {
+  afterAll(async () => {
     await replicas.stopAll(5000);
     await redis.stop();
     await db.drop();

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { afterAll, beforeAll, describe, it } from '@jest/globals';
 import { request } from '@stocklab/test-support';
 import { assertErrorBody, login, newUser, signupAndLogin, startAuthCluster, type AuthCluster } from './support.js';
 
@@ -8,12 +8,12 @@ describe('auth across replicas', () => {
   let a: string;
   let b: string;
 
-  before(async () => {
+  beforeAll(async () => {
     cluster = await startAuthCluster(2);
     a = cluster.replicas.at(0).url;
     b = cluster.replicas.at(1).url;
   });
-  after(() => cluster.close());
+  afterAll(() => cluster.close());
 
   it('signs up on A, logs in on B, and reads /me on A with B’s token', async () => {
     const user = newUser();

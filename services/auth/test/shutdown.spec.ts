@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { connect } from 'node:net';
-import { after, before, describe, it } from 'node:test';
+import { afterAll, beforeAll, describe, it } from '@jest/globals';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { request } from '@stocklab/test-support';
 import { AUTH_ENTRY, newUser, startAuthCluster, type AuthCluster } from './support.js';
@@ -10,10 +10,10 @@ import { AUTH_ENTRY, newUser, startAuthCluster, type AuthCluster } from './suppo
 describe('graceful shutdown on SIGTERM', () => {
   let cluster: AuthCluster;
 
-  before(async () => {
+  beforeAll(async () => {
     cluster = await startAuthCluster(1, { SHUTDOWN_DRAIN_MS: '1500', SHUTDOWN_TIMEOUT_MS: '5000' });
   });
-  after(() => cluster.close());
+  afterAll(() => cluster.close());
 
   it('turns readiness 503 at once, lets the in-flight request finish, and exits 0', async () => {
     const replica = cluster.replicas.at(0);
@@ -52,10 +52,10 @@ describe('graceful shutdown on SIGTERM', () => {
 describe('a replica whose supervisor dies', () => {
   let cluster: AuthCluster;
 
-  before(async () => {
+  beforeAll(async () => {
     cluster = await startAuthCluster(1);
   });
-  after(() => cluster.close());
+  afterAll(() => cluster.close());
 
   it('stops by itself when the process that started it is SIGKILLed (no orphan)', async () => {
     // a supervisor of its own (as the launcher or a test runner is), started from this package

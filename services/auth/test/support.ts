@@ -1,16 +1,30 @@
 import { randomUUID } from 'node:crypto';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { generateSigningKeyPair, type SigningKeyPair } from '@stocklab/platform';
+import {
+  createServiceApp,
+  generateSigningKeyPair,
+  initServiceApp,
+  loadConfig,
+  runMigrationsWithLock,
+  type SigningKeyPair,
+} from '@stocklab/platform';
 import {
   createTestDatabase,
+  deleteRedisKeys,
   request,
+  serveInProcess,
   startReplicas,
+  testingModuleFactory,
   testRedisUrl,
   uniqueKeyPrefix,
+  type InProcessService,
   type ReplicaSet,
   type TestDatabase,
 } from '@stocklab/test-support';
+import { authConfigSchema, type AuthConfig } from '../src/config.js';
+import { authServiceOptions } from '../src/service-options.js';
+import { TokenIssuer } from '../src/tokens/token-issuer.js';
 
 /** dist-spec/test/support.js -> services/auth/dist/main.js */
 export const AUTH_ENTRY = resolve(dirname(fileURLToPath(import.meta.url)), '../../dist/main.js');
@@ -63,6 +77,38 @@ export async function startAuthCluster(count: number, overrides: Record<string, 
       await db.drop();
     },
   };
+}
+
+export interface InProcessAuth extends InProcessService {
+  db: TestDatabase;
+  keys: SigningKeyPair;
+  env: Record<string, string>;
+  config: AuthConfig;
+}
+
+/**
+ * The auth application in this process (a TestingModule, set up as a replica is) on a throwaway
+ * database and Redis key prefix: what one replica proves, in milliseconds per request.
+ */
+export async function startInProcessAuth(overrides: Record<string, string> = {}): Promise<InProcessAuth> {
+  const db = await createTestDatabase('stocklab_auth');
+  const keys = generateSigningKeyPair();
+  const env = authEnv(db, keys, { LOG_LEVEL: 'error', ...overrides });
+  const cleanup = async () => {
+    await db.drop();
+    await deleteRedisKeys(env.REDIS_URL, env.REDIS_KEY_PREFIX);
+  };
+  try {
+    const config = loadConfig(authConfigSchema, env);
+    const options = authServiceOptions(config, await TokenIssuer.create(config));
+    await runMigrationsWithLock(options.dataSource);
+    const app = await createServiceApp(options, testingModuleFactory);
+    await initServiceApp(app);
+    return { ...(await serveInProcess(app, cleanup)), db, keys, env, config };
+  } catch (error) {
+    await cleanup();
+    throw error;
+  }
 }
 
 export interface NewUser {

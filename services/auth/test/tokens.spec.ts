@@ -1,24 +1,24 @@
 import assert from 'node:assert/strict';
 import { createPrivateKey, randomUUID } from 'node:crypto';
-import { after, before, describe, it } from 'node:test';
+import { afterAll, beforeAll, describe, it } from '@jest/globals';
 import { SignJWT, base64url } from 'jose';
 import { generateSigningKeyPair, toVerificationKey, publicPemOf } from '@stocklab/platform';
 import { request } from '@stocklab/test-support';
-import { assertErrorBody, signupAndLogin, startAuthCluster, type AuthCluster } from './support.js';
+import { assertErrorBody, signupAndLogin, startInProcessAuth, type InProcessAuth } from './support.js';
 
 describe('access token verification', () => {
-  let cluster: AuthCluster;
+  let cluster: InProcessAuth;
   let url: string;
   let userId: string;
   let kid: string;
 
-  before(async () => {
-    cluster = await startAuthCluster(1);
-    url = cluster.replicas.at(0).url;
+  beforeAll(async () => {
+    cluster = await startInProcessAuth();
+    url = cluster.url;
     userId = (await signupAndLogin(url)).id;
     kid = (await toVerificationKey(publicPemOf(cluster.keys.privateKeyPem))).kid;
   });
-  after(() => cluster.close());
+  afterAll(() => cluster.close());
 
   interface Forge {
     privateKeyPem?: string;

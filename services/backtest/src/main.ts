@@ -1,14 +1,7 @@
 import 'reflect-metadata';
 import { loadConfigOrExit, runService } from '@stocklab/platform';
-import { AppModule } from './app.module.js';
 import { backtestConfigSchema } from './config.js';
-import { backtestDataSourceOptions } from './data-source.js';
+import { backtestServiceOptions } from './service-options.js';
 
 const config = loadConfigOrExit(backtestConfigSchema);
-await runService({
-  service: 'backtest',
-  config,
-  appModule: AppModule.register(config, 'api'),
-  dataSource: backtestDataSourceOptions(config, 'api'),
-  docs: { title: 'StockLab backtest', description: 'Market data, strategies and backtests' },
-});
+await runService(backtestServiceOptions(config));

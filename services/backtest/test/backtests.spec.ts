@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { afterAll, beforeAll, describe, it } from '@jest/globals';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import { request, startReplicas, type ReplicaSet } from '@stocklab/test-support';
@@ -77,13 +77,13 @@ describe('backtests as queued jobs', () => {
   let a: string;
   let b: string;
 
-  before(async () => {
+  beforeAll(async () => {
     cluster = await startBacktestCluster(2, { BACKTEST_CONCURRENCY: '2', BACKTEST_USER_LIMIT: '3' });
     a = cluster.replicas.at(0).url;
     b = cluster.replicas.at(1).url;
     await seedDemoMarket(cluster.db.url, 40, 3);
   });
-  after(() => cluster.close());
+  afterAll(() => cluster.close());
 
   it('runs a submitted backtest on some replica and serves its results from any', async () => {
     const token = await cluster.tokenFor(randomUUID());
@@ -318,11 +318,11 @@ describe('backtests as queued jobs', () => {
 describe('the per-user limit', () => {
   let cluster: BacktestCluster;
 
-  before(async () => {
+  beforeAll(async () => {
     // nobody takes jobs here, so whatever is accepted stays active
     cluster = await startBacktestCluster(2, { BACKTEST_CONCURRENCY: '0', BACKTEST_USER_LIMIT: '3' });
   });
-  after(() => cluster.close());
+  afterAll(() => cluster.close());
 
   it('holds atomically across replicas when one user submits eight at once', async () => {
     const token = await cluster.tokenFor(randomUUID());
@@ -432,12 +432,12 @@ describe('a worker killed mid-backtest', () => {
   let cluster: BacktestCluster;
   let workers: ReplicaSet | undefined;
 
-  before(async () => {
+  beforeAll(async () => {
     // API replicas take no jobs here: only the worker processes do, so we know whom to kill
     cluster = await startBacktestCluster(1, { BACKTEST_CONCURRENCY: '0', JOB_LOCK_MS: '2000' });
     await seedDemoMarket(cluster.db.url, 150, 5);
   });
-  after(async () => {
+  afterAll(async () => {
     await workers?.stopAll(3000);
     await cluster.close();
   });
@@ -492,7 +492,7 @@ describe('files across replicas', () => {
   let cluster: BacktestCluster;
   let runner: ReplicaSet | undefined;
 
-  before(async () => {
+  beforeAll(async () => {
     // replica A serves the API but runs no backtests; replica B (started below) runs them
     cluster = await startBacktestCluster(1, { BACKTEST_CONCURRENCY: '0', IMPORT_CONCURRENCY: '1' });
     runner = await startReplicas(1, {
@@ -501,7 +501,7 @@ describe('files across replicas', () => {
       name: 'backtest-b',
     });
   });
-  after(async () => {
+  afterAll(async () => {
     await runner?.stopAll(3000);
     await cluster.close();
   });

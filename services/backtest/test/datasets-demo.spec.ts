@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, it } from 'node:test';
+import { describe, it } from '@jest/globals';
 import { generateDemoMarket, writeDemoMarket } from '../src/cli/demo-data.js';
 import { CSV_FORMATS, checkHeader, quarterEnd } from '../src/market/market-csv.js';
 

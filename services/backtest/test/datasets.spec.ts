@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { after, before, describe, it } from 'node:test';
+import { afterAll, beforeAll, describe, it } from '@jest/globals';
 import { ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import pg from 'pg';
 import { request } from '@stocklab/test-support';
@@ -49,7 +49,7 @@ describe('datasets across replicas', () => {
   let adminId: string;
   let market: DemoMarketFiles;
 
-  before(async () => {
+  beforeAll(async () => {
     cluster = await startBacktestCluster(2);
     a = cluster.replicas.at(0).url;
     b = cluster.replicas.at(1).url;
@@ -59,7 +59,7 @@ describe('datasets across replicas', () => {
     // securities first: bars and statements refer to them
     await importDataset(a, admin, 'securities', market.securities);
   });
-  after(() => cluster.close());
+  afterAll(() => cluster.close());
 
   it('imports bars uploaded through A, and B reports the finished import with its counts', async () => {
     const bars = dataLines(market.bars);
@@ -337,10 +337,10 @@ describe('datasets across replicas', () => {
 describe('dataset size limit', () => {
   let cluster: BacktestCluster;
 
-  before(async () => {
+  beforeAll(async () => {
     cluster = await startBacktestCluster(1, { DATASET_MAX_BYTES: String(64 * 1024) });
   });
-  after(() => cluster.close());
+  afterAll(() => cluster.close());
 
   it('answers 413 to a file over DATASET_MAX_BYTES and leaves no object and no dataset row', async () => {
     const url = cluster.replicas.at(0).url;

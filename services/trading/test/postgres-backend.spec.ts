@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { after, before, describe, it } from 'node:test';
+import { afterAll, beforeAll, describe, it } from '@jest/globals';
 import {
   brokerCalls,
-  cronAt,
+  schedule,
   currentLeader,
   positionsOf,
   runsOf,
@@ -18,18 +18,17 @@ describe('PostgreSQL leader election backend', () => {
   let strategy: string;
   const user = randomUUID();
 
-  before(async () => {
-    const selectAt = new Date(Math.ceil((Date.now() + 20_000) / 1000) * 1000);
+  beforeAll(async () => {
     cluster = await startTradingCluster({
       backend: 'postgres',
-      env: { TRADING_SELECT_CRON: cronAt(selectAt), TRADING_EXECUTE_CRON: cronAt(new Date(selectAt.getTime() + 3000)) },
+      env: () => schedule({ selectAt: new Date(0), executeAt: new Date(0) }, 15_000, 3000),
       seed: async (pool) => {
         strategy = await seedStrategy(pool, user, ['000010'], 100_000);
       },
     });
   });
 
-  after(async () => {
+  afterAll(async () => {
     await cluster?.close();
   });
 

@@ -7,9 +7,18 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import pg from 'pg';
 import { LeaseApiDouble, writeKubeconfig } from '@stocklab/leader-election';
-import { algorithmOf, generateSigningKeyPair, toVerificationKey, type SigningKeyPair } from '@stocklab/platform';
+import {
+  algorithmOf,
+  createServiceApp,
+  generateSigningKeyPair,
+  initServiceApp,
+  loadConfig,
+  toVerificationKey,
+  type SigningKeyPair,
+} from '@stocklab/platform';
 import {
   createTestDatabase,
+  cronAt,
   cronLater,
   definition,
   MARKET_DATES,
@@ -19,12 +28,18 @@ import {
   startReplicas,
   testRedisUrl,
   markRevocationListRestored,
+  serveInProcess,
+  testingModuleFactory,
   uniqueKeyPrefix,
+  type InProcessService,
   type LocalS3,
   type Replica,
   type ReplicaSet,
   type TestDatabase,
 } from '@stocklab/test-support';
+
+import { tradingConfigSchema } from '../src/config.js';
+import { tradingServiceOptions } from '../src/service-options.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 /** dist-spec/test/support.js -> services/trading/dist/main.js */
@@ -45,6 +60,23 @@ export async function seedMarket(pool: pg.Pool): Promise<void> {
 
 export { CODES, cronAt, cronLater, definition, PRICE, seedStrategy, waitFor } from '@stocklab/test-support';
 
+/** When a test's select and execute crons fire (set by `schedule`). */
+export interface Schedule {
+  selectAt: Date;
+  executeAt: Date;
+}
+
+/**
+ * Cron variables that fire select `leadMs` from now and execute `gapMs` after it, recording the
+ * instants in `into`. Passed as a ClusterOptions.env function, "now" is when the replicas are
+ * about to start, so a slow set-up on a loaded machine cannot push the ticks into the past.
+ */
+export function schedule(into: Schedule, leadMs: number, gapMs: number): Record<string, string> {
+  into.selectAt = new Date(Math.ceil((Date.now() + leadMs) / 1000) * 1000);
+  into.executeAt = new Date(into.selectAt.getTime() + gapMs);
+  return { TRADING_SELECT_CRON: cronAt(into.selectAt), TRADING_EXECUTE_CRON: cronAt(into.executeAt) };
+}
+
 export const LEASE = { duration: 3, renewDeadline: 2, retry: 0.5 } as const;
 
 function signJwt(key: KeyObject, kid: string, payload: Record<string, unknown>): string {
@@ -56,6 +88,11 @@ function signJwt(key: KeyObject, kid: string, payload: Record<string, unknown>):
       ? sign(null, Buffer.from(input), key)
       : sign('sha256', Buffer.from(input), { key, dsaEncoding: 'ieee-p1363' });
   return `${input}.${signature.toString('base64url')}`;
+}
+
+/** Where a service answers: a set of replicas, or one in-process application. */
+export interface Endpoints {
+  at(index: number): { url: string };
 }
 
 export interface TradingCluster {
@@ -72,27 +109,37 @@ export interface TradingCluster {
 export interface ClusterOptions {
   backend?: 'kubernetes' | 'postgres';
   replicas?: number;
-  env?: Record<string, string>;
+  /** a function is called once the ground is ready, just before the trading replicas start */
+  env?: Record<string, string> | (() => Record<string, string>);
   /** runs after the schemas exist and before the trading replicas start (fixtures) */
   seed?: (pool: pg.Pool) => Promise<void>;
 }
 
 const run = promisify(execFile);
 
+/** What both kinds of trading test stand on: the database, its fixtures, a backtest replica, tokens. */
+interface TradingGround {
+  db: TestDatabase;
+  pool: pg.Pool;
+  s3: LocalS3;
+  backtest: ReplicaSet;
+  /** the variables every trading replica (or in-process app) gets */
+  env: Record<string, string>;
+  tokenFor(userId: string, roles?: string[]): string;
+  close(): Promise<void>;
+}
+
 /**
  * A throwaway database with the market schema (the backtest service's migrations) and a crafted
- * market, the trading schema, one backtest replica (strategies API, local S3), a Lease API double
- * (in this process) and `replicas` trading replicas as real processes.
+ * market, the trading schema, fixtures, and one backtest replica (strategies API, local S3).
  */
-export async function startTradingCluster(options: ClusterOptions = {}): Promise<TradingCluster> {
-  const backend = options.backend ?? 'kubernetes';
+async function prepareGround(options: ClusterOptions): Promise<TradingGround> {
   const keys: SigningKeyPair = generateSigningKeyPair();
   const { kid } = await toVerificationKey(keys.publicKeyPem);
   const privateKey = createPrivateKey(keys.privateKeyPem);
   const db = await createTestDatabase('stocklab_trading');
   const pool = new pg.Pool({ connectionString: db.url, max: 4 });
   let s3: LocalS3 | undefined;
-  let double: LeaseApiDouble | undefined;
   let backtest: ReplicaSet | undefined;
   try {
     const base = {
@@ -131,7 +178,7 @@ export async function startTradingCluster(options: ClusterOptions = {}): Promise
       ...common,
       REDIS_KEY_PREFIX: uniqueKeyPrefix('trading'),
       BACKTEST_URL: backtest.at(0).url,
-      LEADER_ELECTION: backend,
+      LEADER_ELECTION: options.backend ?? 'kubernetes',
       LEASE_DURATION_SECONDS: String(LEASE.duration),
       RENEW_DEADLINE_SECONDS: String(LEASE.renewDeadline),
       RETRY_PERIOD_SECONDS: String(LEASE.retry),
@@ -139,26 +186,17 @@ export async function startTradingCluster(options: ClusterOptions = {}): Promise
       TRADING_SELECT_CRON: cronLater(),
       TRADING_EXECUTE_CRON: cronLater(),
       CATCH_UP_INTERVAL_SECONDS: '2',
-      ...options.env,
+      ...(typeof options.env === 'function' ? options.env() : options.env),
     };
-    if (backend === 'kubernetes') {
-      double = await LeaseApiDouble.start();
-      const kubeconfig = join(mkdtempSync(join(tmpdir(), 'trading-kube-')), 'config');
-      writeKubeconfig(kubeconfig, double.url);
-      env.KUBECONFIG = kubeconfig;
-    }
     // no auth replica here: the revocation list is complete (nothing was ever revoked)
     await markRevocationListRestored(common.REDIS_URL, env.REDIS_KEY_PREFIX ?? '');
-    const trading = await startReplicas(options.replicas ?? 3, { entry: TRADING_ENTRY, name: 'trading', env });
     const btReplicas = backtest;
     const localS3 = s3;
-    const leaseDouble = double;
     return {
       db,
       pool,
-      double,
+      s3: localS3,
       backtest: btReplicas,
-      trading,
       env,
       tokenFor(userId: string, roles: string[] = ['user']): string {
         const now = Date.now() / 1000;
@@ -174,17 +212,81 @@ export async function startTradingCluster(options: ClusterOptions = {}): Promise
         });
       },
       async close() {
-        await Promise.allSettled([trading.stopAll(5000), btReplicas.stopAll(5000)]);
-        await Promise.allSettled([pool.end(), localS3.stop(), leaseDouble?.close()]);
+        await btReplicas.stopAll(5000);
+        await Promise.allSettled([pool.end(), localS3.stop()]);
         await db.drop();
       },
     };
   } catch (error) {
     await backtest?.stopAll(2000);
     await s3?.stop();
-    await double?.close();
     await pool.end();
     await db.drop();
+    throw error;
+  }
+}
+
+/**
+ * The ground above, a Lease API double (in this process) when the backend is Kubernetes, and
+ * `replicas` trading replicas as real processes electing their scheduler leader.
+ */
+export async function startTradingCluster(options: ClusterOptions = {}): Promise<TradingCluster> {
+  const ground = await prepareGround(options);
+  let double: LeaseApiDouble | undefined;
+  try {
+    const env = { ...ground.env };
+    if (env.LEADER_ELECTION === 'kubernetes') {
+      double = await LeaseApiDouble.start();
+      const kubeconfig = join(mkdtempSync(join(tmpdir(), 'trading-kube-')), 'config');
+      writeKubeconfig(kubeconfig, double.url);
+      env.KUBECONFIG = kubeconfig;
+    }
+    const trading = await startReplicas(options.replicas ?? 3, { entry: TRADING_ENTRY, name: 'trading', env });
+    const leaseDouble = double;
+    return {
+      ...ground,
+      double,
+      trading,
+      env,
+      async close() {
+        await trading.stopAll(5000);
+        await leaseDouble?.close();
+        await ground.close();
+      },
+    };
+  } catch (error) {
+    await double?.close();
+    await ground.close();
+    throw error;
+  }
+}
+
+export interface InProcessTrading extends Omit<TradingGround, 's3'> {
+  /** the one in-process application, whatever replica index a helper asks for */
+  trading: Endpoints;
+  service: InProcessService;
+}
+
+/**
+ * The same ground with the trading application in this process (a TestingModule set up as a
+ * replica is), sole scheduler leader through the PostgreSQL elector: what one replica proves
+ * (routes, guard, validation, the rules of a run), without a process per test file.
+ */
+export async function startInProcessTrading(
+  options: Omit<ClusterOptions, 'backend' | 'replicas'> = {},
+): Promise<InProcessTrading> {
+  const ground = await prepareGround({ ...options, backend: 'postgres' });
+  try {
+    const env = { ...ground.env, LOG_LEVEL: 'error' };
+    const app = await createServiceApp(
+      tradingServiceOptions(loadConfig(tradingConfigSchema, env)),
+      testingModuleFactory,
+    );
+    await initServiceApp(app);
+    const service = await serveInProcess(app, () => ground.close());
+    return { ...ground, env, service, trading: { at: () => ({ url: service.url }) }, close: () => service.close() };
+  } catch (error) {
+    await ground.close();
     throw error;
   }
 }
@@ -220,7 +322,7 @@ export async function currentLeader(
 
 /** Creates a research strategy in the backtest service and activates it in trading. */
 export async function activateStrategy(
-  cluster: TradingCluster,
+  cluster: { backtest: Endpoints; trading: Endpoints },
   token: string,
   codes: readonly string[],
   allocatedCapital: number,
@@ -243,18 +345,20 @@ export async function activateStrategy(
   return { id: activated.body.id, strategyId: created.body.id };
 }
 
-export async function runsOf(
-  pool: pg.Pool,
-  job: string,
-): Promise<Array<{ run_key: string; status: string; epoch: string; trigger: string; trading_date: string }>> {
-  const { rows } = await pool.query<{
-    run_key: string;
-    status: string;
-    epoch: string;
-    trigger: string;
-    trading_date: string;
-  }>(
-    `SELECT run_key, status, epoch, trigger, to_char(trading_date, 'YYYY-MM-DD') AS trading_date FROM trading.job_runs WHERE job = $1 ORDER BY started_at`,
+export interface RunRow {
+  run_key: string;
+  status: string;
+  epoch: string;
+  trigger: string;
+  trading_date: string;
+  scheduled_at: Date;
+  runner: string;
+}
+
+export async function runsOf(pool: pg.Pool, job: string): Promise<RunRow[]> {
+  const { rows } = await pool.query<RunRow>(
+    `SELECT run_key, status, epoch, trigger, to_char(trading_date, 'YYYY-MM-DD') AS trading_date, scheduled_at, runner
+       FROM trading.job_runs WHERE job = $1 ORDER BY started_at`,
     [job],
   );
   return rows;
@@ -351,7 +455,7 @@ export async function seedPick(
 
 /** Admin-triggers `job` for `date` on `replica` and returns the run it answered with. */
 export async function triggerRun(
-  cluster: TradingCluster,
+  cluster: { trading: Endpoints },
   token: string,
   job: 'select' | 'execute',
   date: string,

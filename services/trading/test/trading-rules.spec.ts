@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { after, before, describe, it } from 'node:test';
+import { afterAll, beforeAll, describe, it } from '@jest/globals';
 import { assertErrorBody, request } from '@stocklab/test-support';
 import {
   AS_OF,
@@ -12,9 +12,9 @@ import {
   seedPosition,
   seedSecurity,
   seedStrategy,
-  startTradingCluster,
+  startInProcessTrading,
   triggerRun,
-  type TradingCluster,
+  type InProcessTrading,
 } from './support.js';
 
 /** Rules whose select adds no picks on AS_OF (its signal day 2026-03-09 is not a monthly rebalance day). */
@@ -69,8 +69,8 @@ interface Log {
   details: Record<string, unknown>;
 }
 
-describe('trading rules of the select and execute runs (one replayed day, 2 replicas)', () => {
-  let cluster: TradingCluster;
+describe('trading rules of the select and execute runs (one replayed day, in-process)', () => {
+  let cluster: InProcessTrading;
   let adminToken: string;
   const users = {
     deactivated: randomUUID(),
@@ -119,9 +119,8 @@ describe('trading rules of the select and execute runs (one replayed day, 2 repl
     return Number(rows[0]?.cash);
   };
 
-  before(async () => {
-    cluster = await startTradingCluster({
-      replicas: 2,
+  beforeAll(async () => {
+    cluster = await startInProcessTrading({
       seed: async (pool) => {
         // a listed stock without any bar, one suspended since 2026-03-06, one closing above its open on AS_OF
         await seedSecurity(pool, NO_BARS, []);
@@ -259,7 +258,7 @@ describe('trading rules of the select and execute runs (one replayed day, 2 repl
     executeRun = executed.body;
   });
 
-  after(async () => {
+  afterAll(async () => {
     await cluster?.close();
   });
 
@@ -496,7 +495,7 @@ describe('trading rules of the select and execute runs (one replayed day, 2 repl
       token: userToken,
     });
     assert.ok(listed.body.some((h) => h.date === date && h.name === 'Exchange closure'));
-    // the other replica refuses the day
+    // the scheduler refuses the day (across replicas: acceptance.spec)
     const refused = await triggerRun(cluster, adminToken, 'execute', date, 1);
     assert.equal(refused.status, 409);
     assert.equal(refused.body.code, 'NOT_A_TRADING_DAY');

@@ -1,5 +1,12 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { NotFoundException, RequestMethod, type DynamicModule, type INestApplication, type Type } from '@nestjs/common';
+import {
+  NotFoundException,
+  RequestMethod,
+  type DynamicModule,
+  type INestApplication,
+  type NestApplicationOptions,
+  type Type,
+} from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
@@ -25,10 +32,27 @@ export interface RunServiceOptions {
 
 export const apiPrefix = (service: string): string => `api/${service}`;
 
-/** Nest application set up the same way in every service (and in tests that build one in-process). */
-export async function createServiceApp(options: RunServiceOptions): Promise<NestExpressApplication> {
+/** How the Nest application is created: Nest's factory in production, a TestingModule in tests. */
+export type NestAppFactory = (
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  appModule: Type<any> | DynamicModule,
+  options: NestApplicationOptions,
+) => Promise<NestExpressApplication>;
+
+const nestFactory: NestAppFactory = (appModule, options) =>
+  NestFactory.create<NestExpressApplication>(appModule, options);
+
+/**
+ * Nest application set up the same way in every service, and in the tests that build one
+ * in-process (they pass a factory that compiles a TestingModule): the same middleware, prefix,
+ * body limits and OpenAPI document. Call `initServiceApp` next.
+ */
+export async function createServiceApp(
+  options: RunServiceOptions,
+  factory: NestAppFactory = nestFactory,
+): Promise<NestExpressApplication> {
   const { config, service } = options;
-  const app = await NestFactory.create<NestExpressApplication>(options.appModule, {
+  const app = await factory(options.appModule, {
     bufferLogs: true,
     bodyParser: false,
     abortOnError: false,
@@ -61,6 +85,17 @@ export async function createServiceApp(options: RunServiceOptions): Promise<Nest
     jsonDocumentUrl: `${apiPrefix(service)}/docs/openapi.json`,
   });
   return app;
+}
+
+/**
+ * Initialises the application (lifecycle hooks, routes), then adds the handlers that must come
+ * after Nest's routes: unmatched paths Nest's router never saw (malformed percent-encoding) and
+ * errors raised before it (body parsing).
+ */
+export async function initServiceApp(app: NestExpressApplication): Promise<void> {
+  await app.init();
+  app.use(notFoundHandler);
+  app.use(lastResortErrorHandler(app.get(Logger)));
 }
 
 /** Start-up happens before (or without) the pino logger: same JSON shape, written directly. */
@@ -111,11 +146,7 @@ export async function runService(options: RunServiceOptions): Promise<INestAppli
       );
     }
     app = await createServiceApp(options);
-    await app.init();
-    // after init, so that these come after Nest's routes: unmatched paths Nest's router never saw
-    // (malformed percent-encoding) and errors raised before it (body parsing)
-    app.use(notFoundHandler);
-    app.use(lastResortErrorHandler(app.get(Logger)));
+    await initServiceApp(app);
     await app.listen(config.PORT);
     // Load balancers (ALB, ingress-nginx, the local gateway) keep idle connections to replicas
     // open for up to 60 s; Node's default 5 s lets a replica close one just as the balancer

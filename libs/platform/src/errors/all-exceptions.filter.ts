@@ -1,6 +1,7 @@
 import { Catch, Logger, type ArgumentsHost, type ExceptionFilter } from '@nestjs/common';
 import type { Response } from 'express';
 import { renderError } from './error-body.js';
+import { isError } from './is-error.js';
 
 /** Maps every error to the stable body; stacks and SQL stay in the logs. */
 @Catch()
@@ -11,7 +12,7 @@ export class AllExceptionsFilter implements ExceptionFilter {
     const response = host.switchToHttp().getResponse<Response>();
     const rendered = renderError(exception);
     if (rendered.unexpected) {
-      this.logger.error(exception instanceof Error ? (exception.stack ?? exception.message) : String(exception));
+      this.logger.error(isError(exception) ? (exception.stack ?? exception.message) : String(exception));
     }
     if (response.headersSent) {
       response.end();

@@ -1,3 +1,4 @@
+import { isError } from './is-error.js';
 /**
  * Recognises the errors a request meets when PostgreSQL or Redis is down or restarting, so that
  * the client gets a 503 it can retry (and readiness, not a 500, tells the story) instead of an
@@ -34,7 +35,7 @@ export function isDependencyUnavailable(error: unknown): boolean {
   const seen = new Set<unknown>();
   let current: unknown = error;
   // TypeORM wraps the driver's error (driverError), other libraries use `cause`: walk the chain.
-  while (current instanceof Error && !seen.has(current)) {
+  while (isError(current) && !seen.has(current)) {
     seen.add(current);
     const code = (current as { code?: unknown }).code;
     if (typeof code === 'string' && (SOCKET_CODES.has(code) || isUnavailableSqlState(code))) {
@@ -45,7 +46,7 @@ export function isDependencyUnavailable(error: unknown): boolean {
       // the next statement of that transaction (often the COMMIT) fails with one of these instead.
       RELEASED_RUNNER_ERRORS.has(current.name) ||
       current.name === 'MaxRetriesPerRequestError' ||
-      MESSAGES.some((m) => current instanceof Error && current.message.includes(m))
+      MESSAGES.some((m) => isError(current) && current.message.includes(m))
     ) {
       return true;
     }

@@ -2,6 +2,7 @@ import { STATUS_CODES } from 'node:http';
 import { HttpException } from '@nestjs/common';
 import { isDependencyUnavailable } from './dependency-unavailable.js';
 import { DomainError } from './domain-error.js';
+import { isError } from './is-error.js';
 
 /** The one error shape every service answers with. */
 export interface ErrorBody {
@@ -45,7 +46,7 @@ interface ParserError {
 }
 
 function isParserError(error: unknown): error is ParserError & Error {
-  return error instanceof Error && typeof (error as ParserError).type === 'string' && 'expose' in error;
+  return isError(error) && typeof (error as ParserError).type === 'string' && 'expose' in error;
 }
 
 export function renderError(error: unknown): RenderedError {

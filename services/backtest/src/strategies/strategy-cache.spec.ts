@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { after, before, describe, it } from 'node:test';
+import { afterAll, beforeAll, describe, it } from '@jest/globals';
 import { createRedisClient, HttpMetrics } from '@stocklab/platform';
 import { freePort, testRedisUrl, uniqueKeyPrefix } from '@stocklab/test-support';
 import type { Redis } from 'ioredis';
@@ -43,13 +43,13 @@ describe(StrategyCache.name, () => {
   let redis: Redis;
   let prefix: string;
 
-  before(async () => {
+  beforeAll(async () => {
     prefix = uniqueKeyPrefix('strategy-cache');
     redis = createRedisClient({ url: testRedisUrl(), keyPrefix: prefix, connectionName: 'strategy-cache-spec' });
     // the platform's client fails fast instead of queueing: wait until it is connected
     await new Promise((resolve) => redis.once('ready', resolve));
   });
-  after(async () => {
+  afterAll(async () => {
     try {
       // KEYS takes the pattern as is and answers full names; DEL adds the prefix again
       const keys = await redis.keys(`${prefix}*`);

@@ -1,0 +1,247 @@
+import assert from 'node:assert/strict';
+import { afterAll, beforeAll, describe, it } from '@jest/globals';
+import { assertErrorBody } from '@stocklab/test-support';
+import { newUser, startInProcessAuth, type InProcessAuth, type NewUser } from './support.js';
+
+/**
+ * Every route of the auth service, in-process (supertest against the application built from a
+ * TestingModule on a real PostgreSQL and Redis): the guard, the validation and the error filter
+ * on each. What needs several replicas or a process lifecycle is in replicas/shutdown/redis-outage.
+ */
+describe('auth API (in-process)', () => {
+  let auth: InProcessAuth;
+
+  beforeAll(async () => {
+    auth = await startInProcessAuth({ LOGIN_MAX_FAILURES: '3', LOGIN_MAX_FAILURES_PER_ADDRESS: '50' });
+  });
+  afterAll(() => auth.close());
+
+  async function signup(user: NewUser = newUser()): Promise<{ user: NewUser; id: string }> {
+    const res = await auth.http().post('/api/auth/signup').send(user).expect(201);
+    return { user, id: res.body.id };
+  }
+
+  async function login(user: Pick<NewUser, 'email' | 'password'>) {
+    const res = await auth.http().post('/api/auth/login').send({ email: user.email, password: user.password });
+    assert.equal(res.status, 200, JSON.stringify(res.body));
+    return res.body as { accessToken: string; refreshToken: string; tokenType: string; expiresIn: number };
+  }
+
+  describe('POST /signup', () => {
+    it('creates an account and answers it without any secret', async () => {
+      const user = newUser();
+      const res = await auth.http().post('/api/auth/signup').send(user).expect(201);
+      assert.deepEqual(Object.keys(res.body).sort(), ['createdAt', 'email', 'id', 'nickname']);
+      assert.equal(res.body.email, user.email);
+      assert.match(res.body.id, /^[0-9a-f-]{36}$/);
+    });
+
+    it('normalises the email (trim, lower case) so that it is unique however typed', async () => {
+      const user = newUser();
+      await signup({ ...user, email: `  ${user.email.toUpperCase()} ` });
+      const again = await auth
+        .http()
+        .post('/api/auth/signup')
+        .send({ ...newUser(), email: user.email });
+      assert.equal(again.status, 409);
+      assert.equal(again.body.code, 'EMAIL_TAKEN');
+      await login(user);
+    });
+
+    it('refuses a taken nickname with 409 NICKNAME_TAKEN', async () => {
+      const { user } = await signup();
+      const res = await auth
+        .http()
+        .post('/api/auth/signup')
+        .send({ ...newUser(), nickname: user.nickname });
+      assert.equal(res.status, 409);
+      assert.equal(res.body.code, 'NICKNAME_TAKEN');
+      assertErrorBody(res.body);
+    });
+
+    it('validates every field and names the bad ones', async () => {
+      const res = await auth
+        .http()
+        .post('/api/auth/signup')
+        .send({ email: 'not-an-email', password: 'short', nickname: '!' });
+      assert.equal(res.status, 400);
+      assertErrorBody(res.body);
+      assert.equal(res.body.code, 'VALIDATION_FAILED');
+      for (const field of ['email', 'password', 'nickname']) {
+        assert.match(res.body.message, new RegExp(field));
+      }
+    });
+  });
+
+  describe('POST /login', () => {
+    it('answers a Bearer token pair with the access token lifetime', async () => {
+      const { user } = await signup();
+      const tokens = await login(user);
+      assert.equal(tokens.tokenType, 'Bearer');
+      assert.equal(tokens.expiresIn, auth.config.ACCESS_TOKEN_TTL_SECONDS);
+      assert.match(tokens.refreshToken, /^[A-Za-z0-9_-]{43}$/);
+      assert.equal(tokens.accessToken.split('.').length, 3);
+    });
+
+    it('answers the same 401 for a wrong password and an unknown email', async () => {
+      const { user } = await signup();
+      const wrong = await auth.http().post('/api/auth/login').send({ email: user.email, password: 'wrong-password' });
+      const unknown = await auth.http().post('/api/auth/login').send({ email: newUser().email, password: 'x' });
+      for (const res of [wrong, unknown]) {
+        assert.equal(res.status, 401);
+        assert.equal(res.body.code, 'INVALID_CREDENTIALS');
+      }
+      assert.equal(wrong.body.message, unknown.body.message);
+    });
+
+    it('throttles an email after LOGIN_MAX_FAILURES failures: 429 even with the right password', async () => {
+      const { user } = await signup();
+      for (let i = 0; i < 3; i += 1) {
+        await auth.http().post('/api/auth/login').send({ email: user.email, password: 'wrong-password' }).expect(401);
+      }
+      const res = await auth.http().post('/api/auth/login').send({ email: user.email, password: user.password });
+      assert.equal(res.status, 429);
+      assert.equal(res.body.code, 'TOO_MANY_LOGIN_ATTEMPTS');
+      assert.ok(Number(res.headers['retry-after']) > 0, 'Retry-After says when to come back');
+    });
+  });
+
+  describe('POST /refresh', () => {
+    it('rotates: the new pair works, the old refresh token is refused and kills the family', async () => {
+      const { user } = await signup();
+      const first = await login(user);
+      const second = (
+        await auth.http().post('/api/auth/refresh').send({ refreshToken: first.refreshToken }).expect(200)
+      ).body as { accessToken: string; refreshToken: string };
+      assert.notEqual(second.refreshToken, first.refreshToken);
+      await auth.http().get('/api/auth/me').auth(second.accessToken, { type: 'bearer' }).expect(200);
+
+      const reuse = await auth.http().post('/api/auth/refresh').send({ refreshToken: first.refreshToken });
+      assert.equal(reuse.status, 401);
+      assert.equal(reuse.body.code, 'REFRESH_TOKEN_REUSED');
+      const afterReuse = await auth.http().post('/api/auth/refresh').send({ refreshToken: second.refreshToken });
+      assert.equal(afterReuse.status, 401, 'the whole family is revoked');
+    });
+
+    it('refuses an unknown token (401) and a malformed one (400)', async () => {
+      const unknown = await auth
+        .http()
+        .post('/api/auth/refresh')
+        .send({ refreshToken: 'a'.repeat(43) });
+      assert.equal(unknown.status, 401);
+      assert.equal(unknown.body.code, 'INVALID_REFRESH_TOKEN');
+      const malformed = await auth.http().post('/api/auth/refresh').send({ refreshToken: 'short' });
+      assert.equal(malformed.status, 400);
+      assertErrorBody(malformed.body);
+    });
+  });
+
+  describe('POST /logout and /logout-all', () => {
+    it('logout revokes that access token and its refresh family, and only those', async () => {
+      const { user } = await signup();
+      const a = await login(user);
+      const b = await login(user);
+      await auth.http().post('/api/auth/logout').auth(a.accessToken, { type: 'bearer' }).expect(204);
+      await auth.http().get('/api/auth/me').auth(a.accessToken, { type: 'bearer' }).expect(401);
+      await auth.http().post('/api/auth/refresh').send({ refreshToken: a.refreshToken }).expect(401);
+      await auth.http().get('/api/auth/me').auth(b.accessToken, { type: 'bearer' }).expect(200);
+    });
+
+    it('logout-all revokes every session of the user', async () => {
+      const { user } = await signup();
+      const a = await login(user);
+      const b = await login(user);
+      await auth.http().post('/api/auth/logout-all').auth(b.accessToken, { type: 'bearer' }).expect(204);
+      for (const tokens of [a, b]) {
+        await auth.http().get('/api/auth/me').auth(tokens.accessToken, { type: 'bearer' }).expect(401);
+        await auth.http().post('/api/auth/refresh').send({ refreshToken: tokens.refreshToken }).expect(401);
+      }
+      await login(user);
+    });
+
+    it('need a token', async () => {
+      for (const path of ['/api/auth/logout', '/api/auth/logout-all']) {
+        const res = await auth.http().post(path);
+        assert.equal(res.status, 401);
+        assert.equal(res.body.code, 'AUTH_REQUIRED');
+        assert.equal(res.headers['www-authenticate'], 'Bearer');
+      }
+    });
+  });
+
+  describe('GET and DELETE /me', () => {
+    it('GET answers the caller with its roles', async () => {
+      const { user, id } = await signup();
+      const tokens = await login(user);
+      const res = await auth.http().get('/api/auth/me').auth(tokens.accessToken, { type: 'bearer' }).expect(200);
+      assert.deepEqual(res.body, { id, email: user.email, nickname: user.nickname, roles: ['user'] });
+    });
+
+    it('DELETE needs the password (403), then deactivates: tokens refused, login refused', async () => {
+      const { user } = await signup();
+      const tokens = await login(user);
+      const wrong = await auth
+        .http()
+        .delete('/api/auth/me')
+        .auth(tokens.accessToken, { type: 'bearer' })
+        .send({ password: 'wrong-password' });
+      assert.equal(wrong.status, 403);
+      assert.equal(wrong.body.code, 'INVALID_PASSWORD');
+      await auth
+        .http()
+        .delete('/api/auth/me')
+        .auth(tokens.accessToken, { type: 'bearer' })
+        .send({ password: user.password })
+        .expect(204);
+      await auth.http().get('/api/auth/me').auth(tokens.accessToken, { type: 'bearer' }).expect(401);
+      await auth.http().post('/api/auth/login').send({ email: user.email, password: user.password }).expect(401);
+    });
+
+    it('refuses a forged token with 401 INVALID_TOKEN', async () => {
+      const res = await auth.http().get('/api/auth/me').auth('a.b.c', { type: 'bearer' });
+      assert.equal(res.status, 401);
+      assert.equal(res.body.code, 'INVALID_TOKEN');
+      assertErrorBody(res.body);
+    });
+  });
+
+  describe('platform routes', () => {
+    it('serves the JWKS publicly, cacheable, with the signing key only', async () => {
+      const res = await auth.http().get('/api/auth/.well-known/jwks.json').expect(200);
+      assert.equal(res.headers['cache-control'], 'public, max-age=300');
+      assert.equal(res.body.keys.length, 1);
+      assert.equal(res.body.keys[0].kty, 'OKP');
+      assert.equal(res.body.keys[0].d, undefined, 'no private part');
+    });
+
+    it('answers liveness and readiness with the checks it made', async () => {
+      await auth.http().get('/health/live').expect(200);
+      const ready = await auth.http().get('/health/ready').expect(200);
+      assert.equal(ready.body.status, 'ok');
+      assert.ok(Object.keys(ready.body.info as object).length >= 2, JSON.stringify(ready.body));
+    });
+
+    it('exposes Prometheus metrics with the route template, not the raw path', async () => {
+      await auth.http().get('/api/auth/me');
+      const res = await auth.http().get('/metrics').expect(200);
+      assert.match(res.text, /http_request_duration_seconds_bucket\{[^}]*route="\/api\/auth\/me"/);
+    });
+
+    it('serves the OpenAPI document listing every route', async () => {
+      const res = await auth.http().get('/api/auth/docs/openapi.json').expect(200);
+      const paths = Object.keys(res.body.paths as object);
+      for (const path of ['signup', 'login', 'refresh', 'logout', 'logout-all', 'me', '.well-known/jwks.json']) {
+        assert.ok(paths.includes(`/api/auth/${path}`), `${path} in ${paths.join(', ')}`);
+      }
+    });
+
+    it('answers an unknown route and invalid JSON with the stable error body', async () => {
+      const missing = await auth.http().get('/api/auth/nope');
+      assert.equal(missing.status, 404);
+      assertErrorBody(missing.body);
+      const bad = await auth.http().post('/api/auth/login').set('content-type', 'application/json').send('{"email":');
+      assert.equal(bad.status, 400);
+      assert.equal(bad.body.code, 'INVALID_JSON');
+    });
+  });
+});

@@ -1,0 +1,187 @@
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, it } from '@jest/globals';
+import { assertErrorBody } from '@stocklab/test-support';
+import {
+  AS_OF,
+  activateStrategy,
+  startInProcessTrading,
+  triggerRun,
+  waitFor,
+  type InProcessTrading,
+} from './support.js';
+
+/**
+ * Every route of the trading API, in-process (supertest against the application built from a
+ * TestingModule, sole scheduler leader through the PostgreSQL elector), on a real PostgreSQL and
+ * Redis with one backtest replica for the strategies. The rules of the runs are in
+ * trading-rules.spec; what needs several replicas in acceptance/failover/postgres-backend.spec.
+ */
+describe('trading API (in-process)', () => {
+  let trading: InProcessTrading;
+  let owner: string;
+  let ownerToken: string;
+  let adminToken: string;
+  let strategy: { id: string; strategyId: string };
+
+  const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
+  const http = () => trading.service.http();
+
+  beforeAll(async () => {
+    trading = await startInProcessTrading();
+    owner = randomUUID();
+    ownerToken = trading.tokenFor(owner);
+    adminToken = trading.tokenFor(randomUUID(), ['user', 'admin']);
+    strategy = await activateStrategy(trading, ownerToken, ['000010', '000020'], 1_000_000);
+  });
+  afterAll(() => trading.close());
+
+  describe('auto strategies', () => {
+    it('lists one’s own strategies and shows one with its rules snapshot', async () => {
+      const list = await http().get('/api/trading/auto-strategies').set(bearer(ownerToken)).expect(200);
+      assert.deepEqual(
+        (list.body as Array<{ id: string }>).map((s) => s.id),
+        [strategy.id],
+      );
+      const one = await http().get(`/api/trading/auto-strategies/${strategy.id}`).set(bearer(ownerToken)).expect(200);
+      assert.equal(one.body.status, 'active');
+      assert.equal(one.body.sourceStrategyId, strategy.strategyId);
+      assert.equal(one.body.allocatedCapital, 1_000_000);
+      assert.equal(one.body.rules.maxPositions, 2);
+    });
+
+    it('renames (trimmed), refuses an empty name, and hides it from everyone else', async () => {
+      const renamed = await http()
+        .patch(`/api/trading/auto-strategies/${strategy.id}`)
+        .set(bearer(ownerToken))
+        .send({ name: '  two stocks  ' })
+        .expect(200);
+      assert.equal(renamed.body.name, 'two stocks');
+      const empty = await http()
+        .patch(`/api/trading/auto-strategies/${strategy.id}`)
+        .set(bearer(ownerToken))
+        .send({ name: '' });
+      assert.equal(empty.status, 400);
+      assertErrorBody(empty.body);
+      const stranger = trading.tokenFor(randomUUID());
+      for (const path of ['', '/positions', '/orders', '/logs', '/performance']) {
+        const res = await http().get(`/api/trading/auto-strategies/${strategy.id}${path}`).set(bearer(stranger));
+        assert.equal(res.status, 404, path);
+        assertErrorBody(res.body);
+      }
+    });
+
+    it('shows the positions, orders, logs and performance a trading day leaves', async () => {
+      assert.equal((await triggerRun(trading, adminToken, 'select', AS_OF)).status, 201);
+      const executed = await triggerRun(trading, adminToken, 'execute', AS_OF);
+      assert.equal(executed.status, 201, JSON.stringify(executed.body));
+      assert.equal(executed.body.status, 'succeeded');
+      const base = `/api/trading/auto-strategies/${strategy.id}`;
+      const positions = await http().get(`${base}/positions`).set(bearer(ownerToken)).expect(200);
+      assert.deepEqual(
+        (positions.body as Array<{ code: string; quantity: number }>).map((p) => [p.code, p.quantity]),
+        [
+          ['000010', 50],
+          ['000020', 50],
+        ],
+      );
+      const orders = await http().get(`${base}/orders?limit=10`).set(bearer(ownerToken)).expect(200);
+      assert.equal(orders.body.length, 2);
+      assert.ok((orders.body as Array<{ status: string; side: string }>).every((o) => o.side === 'buy'));
+      const logs = await http().get(`${base}/logs?limit=50`).set(bearer(ownerToken)).expect(200);
+      assert.ok((logs.body as unknown[]).length > 0);
+      const performance = await http().get(`${base}/performance`).set(bearer(ownerToken)).expect(200);
+      assert.ok(Array.isArray(performance.body));
+      const badLimit = await http().get(`${base}/orders?limit=0`).set(bearer(ownerToken));
+      assert.equal(badLimit.status, 400);
+      assertErrorBody(badLimit.body);
+    });
+
+    it('deactivates once (201), then answers 409 ALREADY_INACTIVE; a bad mode is a 400', async () => {
+      const other = await activateStrategy(trading, ownerToken, ['000030'], 100_000);
+      const bad = await http()
+        .post(`/api/trading/auto-strategies/${other.id}/deactivate`)
+        .set(bearer(ownerToken))
+        .send({ mode: 'later' });
+      assert.equal(bad.status, 400);
+      const off = await http()
+        .post(`/api/trading/auto-strategies/${other.id}/deactivate`)
+        .set(bearer(ownerToken))
+        .send({ mode: 'immediate' })
+        .expect(201);
+      assert.equal(off.body.status, 'inactive');
+      const again = await http()
+        .post(`/api/trading/auto-strategies/${other.id}/deactivate`)
+        .set(bearer(ownerToken))
+        .send({ mode: 'immediate' });
+      assert.equal(again.status, 409);
+      assert.equal(again.body.code, 'ALREADY_INACTIVE');
+    });
+
+    it('refuses a malformed id with 400 and a missing token with 401', async () => {
+      const badId = await http().get('/api/trading/auto-strategies/not-a-uuid').set(bearer(ownerToken));
+      assert.equal(badId.status, 400);
+      assertErrorBody(badId.body);
+      const anonymous = await http().get('/api/trading/auto-strategies');
+      assert.equal(anonymous.status, 401);
+      assertErrorBody(anonymous.body);
+    });
+  });
+
+  describe('portfolio and scheduler', () => {
+    it('answers the account: cash, strategies’ cash and positions valued at the last close', async () => {
+      const res = await http().get('/api/trading/portfolio').set(bearer(ownerToken)).expect(200);
+      assert.equal(res.body.asOf, AS_OF);
+      assert.equal(res.body.totalValue, res.body.cash + res.body.marketValue);
+      assert.ok((res.body.positions as unknown[]).length >= 2);
+    });
+
+    it('reports this process as the leader with its epoch and the next occurrences', async () => {
+      const status = await waitFor(
+        'the in-process scheduler to lead',
+        async () => {
+          const res = await http().get('/api/trading/scheduler').set(bearer(ownerToken));
+          return res.body.role === 'leader' ? (res.body as Record<string, unknown>) : undefined;
+        },
+        15_000,
+      );
+      assert.equal(status.backend, 'postgres');
+      assert.equal(status.ownEpoch, status.epoch);
+      assert.equal(status.tradingDate, AS_OF);
+      assert.ok((status.nextOccurrences as unknown[]).length >= 1);
+    });
+
+    it('lets only admins trigger a run, of a known job, on a well-formed date', async () => {
+      const forbidden = await http().post('/api/trading/jobs/select/runs').set(bearer(ownerToken)).send({});
+      assert.equal(forbidden.status, 403);
+      const unknownJob = await http().post('/api/trading/jobs/rebalance/runs').set(bearer(adminToken)).send({});
+      assert.equal(unknownJob.status, 400);
+      const badDate = await http()
+        .post('/api/trading/jobs/select/runs')
+        .set(bearer(adminToken))
+        .send({ date: '10/03/2026' });
+      assert.equal(badDate.status, 400);
+      assertErrorBody(badDate.body);
+      const replayed = await http()
+        .post('/api/trading/jobs/select/runs')
+        .set(bearer(adminToken))
+        .send({ date: AS_OF })
+        .expect(200);
+      assert.equal(replayed.body.status, 'succeeded', 'an occurrence that ran is answered, not run again');
+    });
+  });
+
+  describe('platform routes', () => {
+    it('answers liveness, readiness, metrics and the OpenAPI document', async () => {
+      await http().get('/health/live').expect(200);
+      await http().get('/health/ready').expect(200);
+      const metrics = await http().get('/metrics').expect(200);
+      assert.match(metrics.text, /http_request_duration_seconds_bucket/);
+      const docs = await http().get('/api/trading/docs/openapi.json').expect(200);
+      const paths = Object.keys(docs.body.paths as object);
+      for (const path of ['/api/trading/auto-strategies', '/api/trading/portfolio', '/api/trading/scheduler']) {
+        assert.ok(paths.includes(path), `${path} in ${paths.join(', ')}`);
+      }
+    });
+  });
+});
