@@ -101,7 +101,7 @@ void describe('KubernetesLeaseElector', () => {
     assert.equal(double.getLease('default', name)?.spec.holderIdentity, leader.elector.identity);
   });
 
-  void it('on stop() the leader ends its term, releases the Lease, and a follower takes over within about one RetryPeriod', async () => {
+  void it('on stop() the leader ends its term, releases the Lease, and a follower takes over from the release', async () => {
     const name = nextLeaseName();
     const electors = startElectors(3, name);
     await waitFor('a leader', () => leaders(electors).length === 1);
