@@ -166,6 +166,28 @@ describe('auth across replicas', () => {
     assert.equal(onA.status, 429, 'per-email counter holds from another address and replica');
   });
 
+  it('verifies at most LOGIN_MAX_FAILURES passwords of 30 wrong ones sent at once to both replicas', async () => {
+    const { user } = await signupAndLogin(a);
+    const headers = { 'x-forwarded-for': '198.51.100.30' };
+    const answers = await Promise.all(
+      Array.from({ length: 30 }, (_, i) =>
+        request('POST', `${i % 2 === 0 ? a : b}/api/auth/login`, {
+          body: { email: user.email, password: `wrong-${i}` },
+          headers,
+        }),
+      ),
+    );
+    const statuses = answers.map((res) => res.status);
+    // each attempt is counted before its password is checked: the limit holds however they interleave
+    assert.equal(statuses.filter((status) => status === 401).length, 5, statuses.join(','));
+    assert.equal(statuses.filter((status) => status === 429).length, 25, statuses.join(','));
+    const right = await request('POST', `${b}/api/auth/login`, {
+      body: { email: user.email, password: user.password },
+      headers,
+    });
+    assert.equal(right.status, 429, 'the right password does not slip in after the limit');
+  });
+
   it('counts failures per client address across emails', async () => {
     const headers = { 'x-forwarded-for': '203.0.113.9' };
     for (let i = 0; i < 5; i += 1) {

@@ -9,8 +9,51 @@ export interface ThrottleLimits {
 }
 
 /**
+ * Checks both counters and, when neither is at its limit, counts the attempt against the
+ * email's, in one step: N simultaneous attempts at one account (on any replicas) can never all
+ * pass a check made before any of them was counted. The address counter only counts failures
+ * (after the verdict): many people behind one address logging in at the same moment must not
+ * be refused for each other's attempts in flight. Answers 0 when the attempt is reserved, else
+ * the milliseconds until the blocking counter's window ends.
+ * KEYS: email counter, address counter; ARGV: the two limits and the window in seconds.
+ */
+const RESERVE = `
+local window = tonumber(ARGV[3])
+local blocked = 0
+for i = 1, 2 do
+  if tonumber(redis.call('GET', KEYS[i]) or '0') >= tonumber(ARGV[i]) then
+    local ttl = redis.call('PTTL', KEYS[i])
+    if ttl < 0 then
+      redis.call('EXPIRE', KEYS[i], window)
+      ttl = window * 1000
+    end
+    blocked = math.max(blocked, ttl)
+  end
+end
+if blocked > 0 then
+  return blocked
+end
+redis.call('INCR', KEYS[1])
+redis.call('EXPIRE', KEYS[1], window, 'NX')
+return 0
+`;
+
+/** Gives back an attempt reserved on a counter (never below 0). */
+const RELEASE = `
+if tonumber(redis.call('GET', KEYS[1]) or '0') > 0 then
+  redis.call('DECR', KEYS[1])
+end
+return 0
+`;
+
+/**
  * Failed-login counters in Redis, per email and per client address, shared by every replica.
- * Once either reaches its limit, further attempts get 429 until the window ends.
+ * Every attempt is counted against its email before its password is verified (`reserve`); a
+ * wrong password then also counts against the address (`failed`), a correct one clears the
+ * email's failures (`succeeded`), and an attempt that could not be judged is given back
+ * (`abandoned`). Once either counter reaches its limit, further attempts get 429 until the
+ * window ends: however many attempts at one account are sent at once, at most the limit of them
+ * get their password verified.
  */
 export class LoginThrottle {
   constructor(
@@ -23,22 +66,25 @@ export class LoginThrottle {
     return [`login-fail:email:${emailDigest}`, `login-fail:addr:${address}`];
   }
 
-  async assertAllowed(email: string, address: string): Promise<void> {
+  /** Counts this attempt as a failure unless a limit is already reached (then 429). */
+  async reserve(email: string, address: string): Promise<void> {
     const [emailKey, addressKey] = LoginThrottle.keys(email, address);
-    let results: [Error | null, unknown][] | null;
+    let blockedFor: number;
     try {
-      results = await this.redis.multi().get(emailKey).pttl(emailKey).get(addressKey).pttl(addressKey).exec();
+      blockedFor = Number(
+        await this.redis.eval(
+          RESERVE,
+          2,
+          emailKey,
+          addressKey,
+          this.limits.maxPerEmail,
+          this.limits.maxPerAddress,
+          this.limits.windowSeconds,
+        ),
+      );
     } catch {
       throw RevocationStore.unavailable();
     }
-    if (!results || results.some(([error]) => error)) {
-      throw RevocationStore.unavailable();
-    }
-    const [emailCount, emailTtl, addressCount, addressTtl] = results.map(([, value]) => Number(value ?? 0));
-    const blockedFor = Math.max(
-      (emailCount ?? 0) >= this.limits.maxPerEmail ? (emailTtl ?? 0) : 0,
-      (addressCount ?? 0) >= this.limits.maxPerAddress ? (addressTtl ?? 0) : 0,
-    );
     if (blockedFor > 0) {
       const retryAfter = String(Math.max(1, Math.ceil(blockedFor / 1000)));
       throw new DomainError(429, 'TOO_MANY_LOGIN_ATTEMPTS', 'Too many failed logins; try again later', {
@@ -47,24 +93,25 @@ export class LoginThrottle {
     }
   }
 
-  async recordFailure(email: string, address: string): Promise<void> {
-    const [emailKey, addressKey] = LoginThrottle.keys(email, address);
-    const window = this.limits.windowSeconds;
+  /** The password was wrong: the failure counts against the address too. */
+  async failed(address: string): Promise<void> {
+    const [, addressKey] = LoginThrottle.keys('', address);
     try {
-      await this.redis
-        .multi()
-        .incr(emailKey)
-        .expire(emailKey, window, 'NX')
-        .incr(addressKey)
-        .expire(addressKey, window, 'NX')
-        .exec();
+      await this.redis.multi().incr(addressKey).expire(addressKey, this.limits.windowSeconds, 'NX').exec();
     } catch {
       throw RevocationStore.unavailable();
     }
   }
 
-  async recordSuccess(email: string): Promise<void> {
+  /** The password was right: the email's failures are forgiven. */
+  async succeeded(email: string): Promise<void> {
     const [emailKey] = LoginThrottle.keys(email, '');
     await this.redis.del(emailKey).catch(() => undefined);
+  }
+
+  /** The attempt could not be judged (a dependency failed): it does not count against anyone. */
+  async abandoned(email: string): Promise<void> {
+    const [emailKey] = LoginThrottle.keys(email, '');
+    await this.redis.eval(RELEASE, 1, emailKey).catch(() => undefined);
   }
 }

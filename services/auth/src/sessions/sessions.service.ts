@@ -25,17 +25,28 @@ export class SessionsService {
   ) {}
 
   async login(dto: LoginDto, clientAddress: string): Promise<TokenPairDto> {
-    await this.throttle.assertAllowed(dto.email, clientAddress);
-    const user = await this.dataSource.getRepository(User).findOne({
-      where: { email: dto.email, isActive: true },
-      select: { id: true, roles: true, passwordHash: true },
-    });
-    if (!(await this.passwords.verify(user?.passwordHash, dto.password)) || !user) {
-      await this.throttle.recordFailure(dto.email, clientAddress);
+    // counted against the email before the password is looked at, so that simultaneous attempts
+    // cannot all pass the check; forgiven below when the password is right
+    await this.throttle.reserve(dto.email, clientAddress);
+    let user: User | null;
+    let correct: boolean;
+    try {
+      user = await this.dataSource.getRepository(User).findOne({
+        where: { email: dto.email, isActive: true },
+        select: { id: true, roles: true, passwordHash: true },
+      });
+      correct = await this.passwords.verify(user?.passwordHash, dto.password);
+    } catch (error) {
+      await this.throttle.abandoned(dto.email);
+      throw error;
+    }
+    if (!correct || !user) {
+      await this.throttle.failed(clientAddress);
       throw invalidCredentials();
     }
-    await this.throttle.recordSuccess(dto.email);
-    return this.dataSource.transaction((manager) => this.sessions.issuePair(manager, user));
+    await this.throttle.succeeded(dto.email);
+    const authenticated = user;
+    return this.dataSource.transaction((manager) => this.sessions.issuePair(manager, authenticated));
   }
 
   /** Rotates a refresh token; a token presented twice revokes its whole family. */
