@@ -44,6 +44,13 @@ export const backtestConfigSchema = {
     max: 100,
     default: '3',
   }),
+  BACKTEST_MAX_TRADES: int({
+    description:
+      'Most trades one backtest may store; a run that makes more fails with RESULT_TOO_LARGE instead of storing them',
+    min: 100,
+    max: 10_000_000,
+    default: '100000',
+  }),
   STRATEGY_CACHE_TTL_SECONDS: int({
     description: 'TTL of cached strategies in Redis',
     min: 1,

@@ -271,3 +271,52 @@ describe('backtest API (in-process)', () => {
     });
   });
 });
+
+describe('backtest result budget (in-process)', () => {
+  let svc: InProcessBacktest;
+  let user: string;
+
+  beforeAll(async () => {
+    svc = await startInProcessBacktest({ BACKTEST_CONCURRENCY: '1', BACKTEST_MAX_TRADES: '100' });
+    user = await svc.tokenFor(randomUUID());
+    const admin = await svc.tokenFor(randomUUID(), ['user', 'admin']);
+    const market = generateDemoMarket({ stocks: 8, years: 2, seed: 3, startYear: 2020 });
+    await importDataset(svc.url, admin, 'securities', market.securities);
+    await importDataset(svc.url, admin, 'bars', market.bars);
+  });
+  afterAll(() => svc.close());
+
+  it('fails a run that makes more trades than BACKTEST_MAX_TRADES, naming the limit, and stores none of them', async () => {
+    // the two stocks with the lowest RSI, re-ranked every day: a trade or two most days
+    const churn = momentum({ ranking: { factor: 'rsi_14', order: 'asc' }, maxPositions: 2, rebalance: 'daily' });
+    const submitted = await svc
+      .http()
+      .post('/api/backtest/backtests')
+      .set({ authorization: `Bearer ${user}` })
+      .send({ definition: churn, from: '2020-03-01', to: '2021-12-31' })
+      .expect(202);
+    const id = submitted.body.id as string;
+    let done: Record<string, unknown> = {};
+    for (let i = 0; i < 600 && !['succeeded', 'failed'].includes(String(done.status)); i += 1) {
+      await sleep(100);
+      done = (
+        await svc
+          .http()
+          .get(`/api/backtest/backtests/${id}`)
+          .set({ authorization: `Bearer ${user}` })
+      ).body;
+    }
+    assert.equal(done.status, 'failed', JSON.stringify(done));
+    assert.match(
+      String(done.error),
+      /^RESULT_TOO_LARGE: the backtest made \d+ trades, more than the 100 .*BACKTEST_MAX_TRADES/,
+    );
+    assert.equal(done.attempts, 1, 'not retried: the same run would make the same trades');
+    const trades = await svc
+      .http()
+      .get(`/api/backtest/backtests/${id}/trades`)
+      .set({ authorization: `Bearer ${user}` })
+      .expect(200);
+    assert.deepEqual(trades.body.items, [], 'no trade row stored');
+  });
+});

@@ -133,6 +133,7 @@ export class BacktestJobs implements OnApplicationBootstrap, OnApplicationShutdo
         },
       });
       const t2 = performance.now();
+      assertWithinBudget(result, this.config.BACKTEST_MAX_TRADES);
       await this.store(id, result, snapshot.version);
       this.logger.log(
         `backtest ${id}: data ${Math.round(t1 - t0)} ms, run ${Math.round(t2 - t1)} ms, store ${Math.round(performance.now() - t2)} ms`,
@@ -143,7 +144,7 @@ export class BacktestJobs implements OnApplicationBootstrap, OnApplicationShutdo
       }
       const message = error instanceof Error ? error.message : String(error);
       const lastAttempt = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
-      const permanent = (error as { status?: number }).status === 422;
+      const permanent = (error as { status?: number }).status === 422 || error instanceof ResultTooLarge;
       if (lastAttempt || permanent) {
         await this.dataSource.query(
           `UPDATE backtest.backtests SET status = 'failed', error = $2, finished_at = now() WHERE id = $1 AND status = 'running'`,
@@ -227,8 +228,11 @@ export class BacktestJobs implements OnApplicationBootstrap, OnApplicationShutdo
         finite(e.dates.map((_, i) => result.benchmark?.value[i])),
       ],
     );
+    // In batches, yielding between them: one statement for every row of a large result would
+    // hold the event loop (building its parameters) long enough to miss health checks.
     const t = result.trades;
-    if (t.length > 0) {
+    for (let start = 0; start < t.length; start += TRADE_BATCH) {
+      const batch = t.slice(start, start + TRADE_BATCH);
       await manager.query(
         `INSERT INTO backtest.backtest_trades (backtest_id, seq, day, code, side, quantity, price, fees, tax, pnl, holding_days, reason)
          SELECT $1, seq, to_date(d::text, 'YYYYMMDD'), code, side, q, p, f, tx, pnl, hd, reason
@@ -236,19 +240,39 @@ export class BacktestJobs implements OnApplicationBootstrap, OnApplicationShutdo
              AS t(seq, d, code, side, q, p, f, tx, pnl, hd, reason)`,
         [
           id,
-          t.map((_, i) => i),
-          t.map((x) => x.date),
-          t.map((x) => x.code),
-          t.map((x) => x.side),
-          t.map((x) => x.quantity),
-          t.map((x) => x.price),
-          t.map((x) => x.commission),
-          t.map((x) => x.tax),
-          t.map((x) => x.pnl),
-          t.map((x) => x.holdingDays),
-          t.map((x) => x.reason),
+          batch.map((_, i) => start + i),
+          batch.map((x) => x.date),
+          batch.map((x) => x.code),
+          batch.map((x) => x.side),
+          batch.map((x) => x.quantity),
+          batch.map((x) => x.price),
+          batch.map((x) => x.commission),
+          batch.map((x) => x.tax),
+          batch.map((x) => x.pnl),
+          batch.map((x) => x.holdingDays),
+          batch.map((x) => x.reason),
         ],
       );
+      await yieldToEventLoop();
     }
+  }
+}
+
+/** Trades per INSERT statement when a result is stored. */
+const TRADE_BATCH = 5000;
+
+const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+/** A result over the configured budget: the run fails (not retried) naming the limit. */
+export class ResultTooLarge extends Error {
+  readonly code = 'RESULT_TOO_LARGE';
+}
+
+/** Refuses to store a result larger than the budget: its rows and exports would grow without bound. */
+export function assertWithinBudget(result: BacktestResult, maxTrades: number): void {
+  if (result.trades.length > maxTrades) {
+    throw new ResultTooLarge(
+      `RESULT_TOO_LARGE: the backtest made ${result.trades.length} trades, more than the ${maxTrades} one backtest may store (BACKTEST_MAX_TRADES); narrow the universe, rebalance less often or shorten the period`,
+    );
   }
 }
