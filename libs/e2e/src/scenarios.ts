@@ -2,7 +2,8 @@
    the scenarios are tests that read parsed JSON bodies of real responses (the repository's rule for test files) */
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { request, type Replica } from '@stocklab/test-support';
+// Scenarios are clients that follow the platform's contract: a 503 with Retry-After is asked again.
+import { requestPatiently as request, type Replica } from '@stocklab/test-support';
 import {
   CODES,
   cronAt,

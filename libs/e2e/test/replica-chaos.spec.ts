@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { afterAll, beforeAll, describe, it } from '@jest/globals';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { request } from '@stocklab/test-support';
+import { request, requestPatiently } from '@stocklab/test-support';
 import { prng, startE2EPlatform, waitFor, type E2EPlatform } from '../src/harness.js';
 import {
   createLoadUser,
@@ -174,7 +174,8 @@ describe('one random replica of each service SIGKILLed under steady load', () =>
 
     // the sign-ins' tokens work on every service, and every replica is back in rotation
     for (const user of users) {
-      const me = await request('GET', `${p.gateway}/api/auth/me`, { token: user.accessToken });
+      // a client following the contract: a 503 with Retry-After (a Redis answer late on a starved machine) is asked again
+      const me = await requestPatiently('GET', `${p.gateway}/api/auth/me`, { token: user.accessToken });
       assert.equal(me.status, 200, `${user.email}'s latest token`);
     }
     for (const service of ['auth', 'backtest', 'trading'] satisfies ApiService[]) {

@@ -78,10 +78,12 @@ describe('cli start', () => {
     assert.ok(pids.every(isAlive));
 
     const gateway = `http://127.0.0.1:${gatewayPort}`;
-    const status = await request<{ upstreams: Array<{ prefix: string; ready: boolean }> }>(
-      'GET',
-      `${gateway}/gateway/upstreams`,
-    );
+    type Upstreams = { upstreams: Array<{ prefix: string; ready: boolean }> };
+    let status = await request<Upstreams>('GET', `${gateway}/gateway/upstreams`);
+    for (let i = 0; i < 60 && !status.body.upstreams.every((u) => u.ready); i += 1) {
+      await sleep(500);
+      status = await request<Upstreams>('GET', `${gateway}/gateway/upstreams`);
+    }
     assert.deepEqual(status.body.upstreams.map((u) => [u.prefix, u.ready]).sort(), [
       ['/api/auth', true],
       ['/api/auth', true],
@@ -96,8 +98,12 @@ describe('cli start', () => {
     // The status page's model from the real services: the worker too, the elected leader (asked
     // with the launcher's admin token), the queue read from Redis. Election takes a moment.
     assert.match(output, new RegExp(`status page: +${gateway}/status`));
+    // Readiness is a live signal: on a starved machine a replica can miss a check for a moment
+    // (a Redis answer slower than its timeout), so wait for the state, not for the first look.
+    const settled = (s: StatusSnapshot): boolean =>
+      Boolean(s.scheduler?.leader) && s.replicas.length === 8 && s.replicas.every((r) => r.ready);
     let snapshot = await request<StatusSnapshot>('GET', `${gateway}/gateway/status.json`);
-    for (let i = 0; i < 60 && !snapshot.body.scheduler?.leader; i += 1) {
+    for (let i = 0; i < 60 && !settled(snapshot.body); i += 1) {
       await sleep(500);
       snapshot = await request<StatusSnapshot>('GET', `${gateway}/gateway/status.json`);
     }

@@ -66,3 +66,28 @@ export function assertErrorBody(body: unknown): asserts body is ErrorBody {
     throw new Error(`error body has wrong types: ${JSON.stringify(body)}`);
   }
 }
+
+/**
+ * `request`, sent again while the platform answers 503 with Retry-After (a dependency that did
+ * not answer in time: the contract says come back later), for up to `withinMs`: what a client
+ * that follows the contract gets. Every other answer, a 503 without Retry-After included, is
+ * returned as it came. The scenarios use it: on a starved machine a Redis check can miss its
+ * timeout and fail closed, which is correct and not what a scenario is about.
+ */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export async function requestPatiently<T = any>(
+  method: string,
+  url: string,
+  options: RequestOptions = {},
+  withinMs = 15_000,
+): Promise<HttpResult<T>> {
+  const deadline = Date.now() + withinMs;
+  for (;;) {
+    const res = await request<T>(method, url, options);
+    const retryAfter = res.headers.get('retry-after');
+    if (res.status !== 503 || retryAfter === null || Date.now() > deadline) {
+      return res;
+    }
+    await new Promise((resolve) => setTimeout(resolve, Math.min(500, Number(retryAfter) * 1000 || 500)));
+  }
+}
