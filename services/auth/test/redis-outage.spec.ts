@@ -43,6 +43,7 @@ describe('when Redis is unreachable', () => {
     const me = await request('GET', `${url}/api/auth/me`, { token: tokens.accessToken });
     assert.equal(me.status, 503, 'a token that cannot be checked is never accepted');
     assert.equal(me.body.code, 'REVOCATION_UNAVAILABLE');
+    assert.equal(me.headers.get('retry-after'), '1', 'the client is told when to come back');
     const ready = await request('GET', `${url}/health/ready`);
     assert.equal(ready.status, 503);
     assert.equal(ready.body.details.redis.status, 'down');

@@ -150,6 +150,8 @@ export class RevocationStore {
       503,
       'REVOCATION_UNAVAILABLE',
       'Token revocation cannot be checked right now; try again shortly',
+      // like every other 503 of the platform: the client is told when to come back
+      { 'Retry-After': '1' },
     );
   }
 }

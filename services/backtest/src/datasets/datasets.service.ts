@@ -67,7 +67,9 @@ export class DatasetsService {
           finishedAt: new Date(),
         },
       );
-      throw new DomainError(503, 'QUEUE_UNAVAILABLE', 'The import could not be queued right now; try again');
+      throw new DomainError(503, 'QUEUE_UNAVAILABLE', 'The import could not be queued right now; try again', {
+        'Retry-After': '2',
+      });
     }
     return {
       id,

@@ -77,7 +77,9 @@ export class ObjectStorage {
       if (error instanceof NoSuchKey || (error as { name?: string }).name === 'NoSuchKey') {
         throw new DomainError(404, 'FILE_NOT_FOUND', 'The file does not exist');
       }
-      throw new DomainError(503, 'STORAGE_UNAVAILABLE', 'Object storage is not reachable right now');
+      throw new DomainError(503, 'STORAGE_UNAVAILABLE', 'Object storage is not reachable right now', {
+        'Retry-After': '2',
+      });
     }
   }
 
