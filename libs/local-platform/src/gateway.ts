@@ -390,7 +390,10 @@ export class Gateway {
     }
     const first = this.pick(route, undefined);
     if (!first) {
-      this.fail(res, requestId, 503, 'NO_READY_UPSTREAM', `No replica of ${route.prefix} is ready`);
+      // replicas drop out of readiness for moments (a dependency check late on a busy machine)
+      this.fail(res, requestId, 503, 'NO_READY_UPSTREAM', `No replica of ${route.prefix} is ready`, {
+        'retry-after': '1',
+      });
       return;
     }
     void this.payloadOf(req).then(
@@ -607,12 +610,20 @@ export class Gateway {
     );
   }
 
-  private fail(res: ServerResponse, requestId: string, status: number, code: string, message: string): void {
+  private fail(
+    res: ServerResponse,
+    requestId: string,
+    status: number,
+    code: string,
+    message: string,
+    headers: Record<string, string> = {},
+  ): void {
     const body = JSON.stringify(errorBody(status, code, message));
     res.writeHead(status, {
       'content-type': 'application/json; charset=utf-8',
       'content-length': Buffer.byteLength(body),
       'x-request-id': requestId,
+      ...headers,
     });
     res.end(body);
   }

@@ -75,7 +75,8 @@ describe('cli start', () => {
       Number(m[1]),
     );
     assert.equal(pids.length, 8, `2 auth, 2 backtest, 1 worker, 3 trading:\n${output}`);
-    assert.ok(pids.every(isAlive));
+    const dead = pids.filter((pid) => !isAlive(pid));
+    assert.deepEqual(dead, [], `replicas died after the platform was ready:\n${output}`);
 
     const gateway = `http://127.0.0.1:${gatewayPort}`;
     type Upstreams = { upstreams: Array<{ prefix: string; ready: boolean }> };

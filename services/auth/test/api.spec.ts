@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { afterAll, beforeAll, describe, it } from '@jest/globals';
-import { assertErrorBody } from '@stocklab/test-support';
+import { assertErrorBody, waitFor } from '@stocklab/test-support';
 import { newUser, startInProcessAuth, type InProcessAuth, type NewUser } from './support.js';
 
 /**
@@ -215,8 +215,17 @@ describe('auth API (in-process)', () => {
     });
 
     it('answers liveness and readiness with the checks it made', async () => {
+      // liveness judges the event loop since the previous probe; the first covers the whole set-up
+      await auth.http().get('/health/live');
       await auth.http().get('/health/live').expect(200);
-      const ready = await auth.http().get('/health/ready').expect(200);
+      const ready = await waitFor(
+        'readiness',
+        async () => {
+          const res = await auth.http().get('/health/ready');
+          return res.status === 200 ? res : undefined;
+        },
+        15_000,
+      );
       assert.equal(ready.body.status, 'ok');
       assert.ok(Object.keys(ready.body.info as object).length >= 2, JSON.stringify(ready.body));
     });

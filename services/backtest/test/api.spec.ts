@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, it } from '@jest/globals';
-import { assertErrorBody } from '@stocklab/test-support';
+import { assertErrorBody, waitFor } from '@stocklab/test-support';
 import { generateDemoMarket } from '../src/cli/demo-data.js';
 import { importDataset, startInProcessBacktest, uploadDataset, type InProcessBacktest } from './support.js';
 
@@ -259,8 +259,14 @@ describe('backtest API (in-process)', () => {
 
   describe('platform routes', () => {
     it('answers liveness, readiness, metrics and the OpenAPI document', async () => {
+      // liveness judges the event loop since the previous probe; the first covers the whole set-up
+      await svc.http().get('/health/live');
       await svc.http().get('/health/live').expect(200);
-      await svc.http().get('/health/ready').expect(200);
+      await waitFor(
+        'readiness',
+        async () => ((await svc.http().get('/health/ready')).status === 200 ? true : undefined),
+        15_000,
+      );
       const metrics = await svc.http().get('/metrics').expect(200);
       assert.match(metrics.text, /http_request_duration_seconds_bucket/);
       const docs = await svc.http().get('/api/backtest/docs/openapi.json').expect(200);

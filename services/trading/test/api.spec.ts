@@ -173,8 +173,15 @@ describe('trading API (in-process)', () => {
 
   describe('platform routes', () => {
     it('answers liveness, readiness, metrics and the OpenAPI document', async () => {
+      // liveness judges the event loop since the previous probe (the kubelet probes every few
+      // seconds); the first probe of this app also covers its whole set-up on a busy machine
+      await http().get('/health/live');
       await http().get('/health/live').expect(200);
-      await http().get('/health/ready').expect(200);
+      await waitFor(
+        'readiness',
+        async () => ((await http().get('/health/ready')).status === 200 ? true : undefined),
+        15_000,
+      );
       const metrics = await http().get('/metrics').expect(200);
       assert.match(metrics.text, /http_request_duration_seconds_bucket/);
       const docs = await http().get('/api/trading/docs/openapi.json').expect(200);
