@@ -28,8 +28,9 @@ describe('the leader killed with SIGKILL in the middle of execute', () => {
     cluster = await startTradingCluster({
       env: () => ({
         ...schedule({ selectAt: new Date(0), executeAt: new Date(0) }, 15_000, 3000),
-        // each broker call takes a second: the kill lands between the intents being written and all being sent
-        PAPER_BROKER_LATENCY_MS: '1000',
+        // each broker call takes 3 s: the kill lands between the intents being written and all being sent,
+        // a window of about 9 s that a starved machine's polling (every 50 ms) cannot miss
+        PAPER_BROKER_LATENCY_MS: '3000',
       }),
       seed: async (pool) => {
         strategy = await seedStrategy(pool, user, CODES, 400_000);
