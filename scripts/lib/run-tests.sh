@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs every package's tests (after scripts/test has built them): e2e in the background from
+# Runs every package's tests (after scripts/test or npm test has built them): e2e in the background from
 # the start (it is the critical path), the other packages beside it, $1 at a time. Exits
 # non-zero when either part failed.
 set -uo pipefail
@@ -12,7 +12,9 @@ export NODE_COMPILE_CACHE="${NODE_COMPILE_CACHE:-$(cd "$(dirname "${BASH_SOURCE[
   npm test --silent -w @stocklab/e2e 2>&1 | sed -u 's/^/@stocklab\/e2e: /'
 ) &
 e2e=$!
-nx run-many -t test --exclude=@stocklab/e2e --parallel="$parallel" --output-style=stream
+# --excludeTaskDependencies: the packages are built already, and nx restoring a package's dist/
+# from its cache would race with e2e's compile, which reads those files at the same moment
+nx run-many -t test --exclude=@stocklab/e2e --parallel="$parallel" --excludeTaskDependencies --output-style=stream
 others=$?
 wait "$e2e"
 e2e_status=$?
