@@ -7,3 +7,5 @@ export * from './data/market-data.js';
 export { selectPicks, type Pick, type Selection } from './engine/selection.js';
 export * from './engine/backtest.js';
 export * from './engine/metrics.js';
+export * from './engine/orders.js';
+export * from './engine/decide.js';

@@ -9,22 +9,45 @@ const approx = (actual: number, expected: number, eps = 1e-9): void =>
 const sells = (trades: Trade[]): Trade[] => trades.filter((t) => t.side === 'sell');
 
 describe('runBacktest rules', () => {
-  it('fills a signal of day t at day t+1 open plus slippage, with commission, whole shares', () => {
-    // Signal at the close of 01-02 (first day = rebalance day); the fill is 01-03's open 1000,
-    // never 01-02's close 900. Slippage 50 bps -> 1005; commission 10 bps.
-    const data = newMarket({ A: [[800, 950, 800, 900], [1000, 1000, 1000, 1000], flat(1000)] });
+  it('buys at day t+1 open plus slippage with a limit at t close + 5 %, sized on the worst fill, in whole won', () => {
+    // Signal at the close of 01-02 (1000): a limit buy at 1050. The fill is 01-03's open 1020, never
+    // 01-02's close; slippage 50 bps -> 1025.1; commission 10 bps, truncated to the won.
+    const data = newMarket({ A: [flat(1000), [1020, 1030, 1010, 1020], flat(1000)] });
     const def = newDefinition({ costs: { commissionBps: 10, sellTaxBps: 0, slippageBps: 50 } });
     const r = runBacktest(def, data, ALL);
     const buy = r.trades[0];
     assert.equal(buy.date, 20240103);
-    approx(buy.price, 1005);
-    // qty = floor(1,000,000 / (1005 x 1.001)) = floor(994.0) = 994 (994 x 1005 x 1.001 = 999,999.97)
-    assert.equal(buy.quantity, 994);
-    approx(buy.amount, 994 * 1005);
-    approx(buy.commission, 994 * 1005 * 0.001);
-    approx(r.equityCurve.cash[1], 1_000_000 - 994 * 1005 * 1.001);
+    approx(buy.price, 1025.1);
+    // sized so that a fill at the limit fits: floor(1,000,000 / (1050 x 1.005 x 1.001)) = 946
+    assert.equal(buy.quantity, 946);
+    assert.equal(buy.amount, 969_745); // 946 x 1025.1 = 969,744.6, rounded to the won
+    assert.equal(buy.commission, 969);
+    assert.equal(r.equityCurve.cash[1], 1_000_000 - 969_745 - 969);
     assert.equal(r.equityCurve.value[0], 1_000_000, 'nothing trades on the signal day');
-    approx(r.equityCurve.invested[1], 994 * 1000);
+    approx(r.equityCurve.invested[1], 946 * 1020);
+  });
+
+  it('fills a buy that gaps above its limit at the limit if the day comes down to it, else tries again the next day', () => {
+    const touched = runBacktest(
+      newDefinition(),
+      newMarket({ A: [flat(1000), [1100, 1120, 1040, 1100], flat(1100)] }),
+      ALL,
+    );
+    assert.deepEqual(
+      touched.trades.map((t) => [t.date, t.price, t.quantity]),
+      [[20240103, 1050, 952]],
+      'the resting limit fills at 1050, no slippage',
+    );
+    const gapped = runBacktest(
+      newDefinition(),
+      newMarket({ A: [flat(1000), [1100, 1120, 1080, 1100], flat(1100), flat(1100)] }),
+      ALL,
+    );
+    // 01-03 never trades at 1050: the pick stays wanted and 01-03's close (1100) sets a new limit
+    assert.deepEqual(
+      gapped.trades.map((t) => [t.date, t.price, t.quantity]),
+      [[20240104, 1100, Math.floor(1_000_000 / 1155)]],
+    );
   });
 
   it('sells at the open minus slippage and charges commission and sell tax', () => {
@@ -38,37 +61,41 @@ describe('runBacktest rules', () => {
     const r = runBacktest(def, data, ALL);
     const buyA = r.trades[0];
     assert.equal(buyA.code, 'A');
-    assert.equal(buyA.price, 101); // open 100 x 1.01
-    const q = Math.floor(1_000_000 / (101 * 1.001));
+    assert.equal(buyA.price, 101); // open 100 x 1.01 (the limit is 200 x 1.05)
+    const q = Math.floor(1_000_000 / (210 * 1.01 * 1.001));
     assert.equal(buyA.quantity, q);
     const sellA = r.trades.find((t) => t.side === 'sell') as Trade;
     assert.equal(sellA.date, 20240109);
     assert.equal(sellA.reason, 'rebalance');
     approx(sellA.price, 118.8); // 120 x 0.99
-    approx(sellA.commission, q * 118.8 * 0.001);
-    approx(sellA.tax, q * 118.8 * 0.002);
-    const cost = q * 101 * 1.001;
-    approx(sellA.pnl as number, q * 118.8 * (1 - 0.003) - cost);
+    const amount = Math.round(q * 118.8);
+    assert.equal(sellA.amount, amount);
+    assert.equal(sellA.commission, Math.floor(amount * 0.001));
+    assert.equal(sellA.tax, Math.floor(amount * 0.002));
+    const cost = buyA.amount + buyA.commission;
+    assert.equal(sellA.pnl, amount - sellA.commission - sellA.tax - cost);
     assert.equal(sellA.holdingDays, 4);
+    // A's place and its proceeds are free once it is sold: B is bought the next day
     const buyB = r.trades.find((t) => t.side === 'buy' && t.code === 'B') as Trade;
-    assert.equal(buyB.date, 20240109);
+    assert.equal(buyB.date, 20240110);
   });
 
-  it('never lets cash go negative: a buy is scaled down to the cash there is', () => {
-    // Two slots at 50 % of 1,000,000 = 500,000 each, but the price jumps 10x at the fill open:
-    // the first buy (rank 1) takes what fits, the second is limited by the remaining cash.
+  it('never lets cash go negative: all buys together are sized on the cash held at the signal', () => {
+    // Two places at 50 % of 1,000,000. A (close 300, limit 315) takes floor(500,000 / 315) = 1587
+    // shares, whose worst cost 499,905 leaves 500,095; B (limit 210) takes 2380. A opens at its
+    // limit, the worst case; the cash still covers both.
     const data = newMarket({
-      A: [flat(300), [3000, 3000, 3000, 3000], flat(3000)],
+      A: [flat(300), [315, 315, 315, 315], flat(315)],
       B: [flat(200), flat(200), flat(200)],
     });
     const def = newDefinition({ maxPositions: 2 });
     const r = runBacktest(def, data, ALL);
     const [a, b] = r.trades as [Trade, Trade];
     assert.equal(a.code, 'A');
-    assert.equal(a.quantity, 166); // floor(500,000 / 3000)
+    assert.equal(a.quantity, 1587);
     assert.equal(b.code, 'B');
-    assert.equal(b.quantity, 2500); // floor(min(500,000, 502,000) / 200)
-    assert.equal(r.equityCurve.cash[1], 1_000_000 - 166 * 3000 - 2500 * 200);
+    assert.equal(b.quantity, 2380);
+    assert.equal(r.equityCurve.cash[1], 1_000_000 - 1587 * 315 - 2380 * 200);
     const tiny = runBacktest(
       newDefinition({ initialCapital: 250 }),
       newMarket({ A: [flat(300), flat(300), flat(300)] }),
@@ -78,20 +105,30 @@ describe('runBacktest rules', () => {
     assert.ok(tiny.equityCurve.cash.every((c) => c === 250));
   });
 
-  it('fills the stop loss before the take profit when one day crosses both', () => {
-    // Entry 1000; stop 10 % -> 900, target 10 % -> 1100; day 2 range 850..1150 crosses both.
-    const data = newMarket({ A: [flat(1000), flat(1000), [1000, 1150, 850, 1000], flat(1000)] });
+  it('places the stop or the target, whichever is nearer the close, and fills it at its level', () => {
+    // Entry 1000; stop 10 % -> 900, target 10 % -> 1100; day 2 range 850..1150 crosses both. A
+    // broker holds one sell order per share: after a close of 1000 (a tie) the stop rests.
     const def = newDefinition({
       sell: { stopLossPct: 10, takeProfitPct: 10 },
       costs: { commissionBps: 0, sellTaxBps: 30, slippageBps: 0 },
     });
-    const r = runBacktest(def, data, ALL);
+    const r = runBacktest(def, newMarket({ A: [flat(1000), flat(1000), [1000, 1150, 850, 1000], flat(1000)] }), ALL);
     const s = sells(r.trades);
     assert.equal(s.length, 1);
     assert.equal(s[0]?.reason, 'stop_loss');
     assert.equal(s[0]?.price, 900);
     assert.equal(s[0]?.date, 20240104);
-    approx(s[0]?.tax, 1000 * 900 * 0.003);
+    assert.equal(s[0]?.tax, Math.floor(952 * 900 * 0.003));
+    // after a close of 1080 the target is nearer: it is the order that rests, and fills
+    const near = runBacktest(
+      def,
+      newMarket({ A: [flat(1000), [1000, 1080, 1000, 1080], [1000, 1150, 850, 1000], flat(1000)] }),
+      ALL,
+    );
+    assert.deepEqual(
+      sells(near.trades).map((t) => [t.date, t.reason, t.price]),
+      [[20240104, 'take_profit', 1100]],
+    );
   });
 
   it('fills the take profit at its level, and at the open when the day gaps above it', () => {
@@ -152,12 +189,12 @@ describe('runBacktest rules', () => {
     assert.equal(s.reason, 'delisted');
     assert.equal(s.date, 20240108);
     assert.equal(s.price, 113, 'last close, no slippage');
-    approx(s.tax, s.amount * 0.002);
+    assert.equal(s.tax, Math.floor(s.amount * 0.002));
     assert.equal(r.equityCurve.invested[4], 0);
     assert.equal(r.openPositions.length, 0);
   });
 
-  it('on one day, sells stop losses first, then delisted holdings, each in reverse buy order', () => {
+  it('on one day, fills the stops in buy order, then sells delisted holdings in reverse buy order', () => {
     // A and B (bought together on 01-03) hit their stops on 01-05, when C and D have no bar and
     // never trade again.
     const data = newMarket({
@@ -172,8 +209,8 @@ describe('runBacktest rules', () => {
     assert.deepEqual(
       s.map((t) => [t.date, t.code, t.reason, t.price]),
       [
-        [20240105, 'B', 'stop_loss', 810],
         [20240105, 'A', 'stop_loss', 900],
+        [20240105, 'B', 'stop_loss', 810],
         [20240105, 'D', 'delisted', 700],
         [20240105, 'C', 'delisted', 800],
       ],
@@ -202,17 +239,19 @@ describe('runBacktest rules', () => {
 
   it('rebalances weekly on the first trading day of each week', () => {
     // Leader alternates daily; with weekly rebalance trades only follow Monday signals.
-    const n = 11;
+    const n = 12;
     const dates = [
       20240102, 20240103, 20240104, 20240105, 20240108, 20240109, 20240110, 20240111, 20240112, 20240115, 20240116,
+      20240117,
     ];
-    const a: Bar[] = Array.from({ length: n }, (_, i) => flat(i % 2 === 0 ? 200 : 100));
-    const b: Bar[] = Array.from({ length: n }, (_, i) => flat(i % 2 === 0 ? 100 : 200));
+    const a: Bar[] = Array.from({ length: n }, (_, i) => flat(i === n - 1 ? 100 : i % 2 === 0 ? 200 : 100));
+    const b: Bar[] = Array.from({ length: n }, (_, i) => flat(i === n - 1 ? 100 : i % 2 === 0 ? 100 : 200));
     const r = runBacktest(newDefinition({ rebalance: 'weekly' }), newMarket({ A: a, B: b }, dates), ALL);
-    // Signals: 01-02 (A leads), 01-08 (A leads, i=4 even), 01-15 (i=9 odd: B leads).
+    // Signals: 01-02 (A leads), 01-08 (A leads, i=4 even), 01-15 (i=9 odd: B leads). B takes
+    // A's place the day after A is sold (B opens at 100, within its limit of 105).
     assert.deepEqual(
       r.trades.map((t) => `${t.date} ${t.side} ${t.code}`),
-      ['20240103 buy A', '20240116 sell A', '20240116 buy B'],
+      ['20240103 buy A', '20240116 sell A', '20240117 buy B'],
     );
   });
 
@@ -223,12 +262,12 @@ describe('runBacktest rules', () => {
       data,
       ALL,
     );
-    // 2 picks -> 1/2 each, capped to 30 % of 1,000,000 = 300,000.
+    // 2 picks -> 1/2 each, capped to 30 % of 1,000,000 = 300,000, at limits 105 and 52.5.
     assert.deepEqual(
       r.trades.map((t) => [t.code, t.quantity]),
       [
-        ['A', 3000],
-        ['B', 6000],
+        ['A', 2857],
+        ['B', 5714],
       ],
     );
   });
@@ -236,7 +275,7 @@ describe('runBacktest rules', () => {
   it('uses a fundamental statement only from its report date (point in time)', () => {
     // Two stocks, ranking by ROE (highest first); B's great statement is reported on 01-05, so a
     // selection on 01-04 must not see it.
-    const dates = [20240102, 20240103, 20240104, 20240105, 20240108];
+    const dates = [20240102, 20240103, 20240104, 20240105, 20240108, 20240109];
     const data = newMarket({ A: dates.map(() => flat(100)), B: dates.map(() => flat(100)) }, dates);
     const st = (reportDate: number, netIncome: number) => ({
       reportDate,
@@ -253,7 +292,7 @@ describe('runBacktest rules', () => {
     const r = runBacktest(def, data, ALL);
     assert.deepEqual(
       r.trades.map((t) => `${t.date} ${t.side} ${t.code}`),
-      ['20240103 buy A', '20240108 sell A', '20240108 buy B'],
+      ['20240103 buy A', '20240108 sell A', '20240109 buy B'],
     );
   });
 

@@ -1,10 +1,19 @@
-import { epochDay, lowerBoundDate, validateMarketData, type MarketData } from '../data/market-data.js';
+import { lowerBoundDate, validateMarketData, type MarketData } from '../data/market-data.js';
 import type { RebalanceFrequency, StrategyDefinition } from '../definition/strategy-definition.js';
 import { cagrOf, computeMetrics, yearsBetween, type BacktestMetrics } from './metrics.js';
-import { CompiledStrategy } from './selection.js';
+import {
+  isRebalanceDay,
+  StrategyDecider,
+  type DayDecision,
+  type Holding,
+  type OpenSellReason,
+  type PortfolioState,
+} from './decide.js';
+import { bookFill, fillOnBar, type OrderKind, type RawFill } from './orders.js';
 
 export type BuyReason = 'signal';
-export type SellReason = 'rebalance' | 'sell_condition' | 'take_profit' | 'stop_loss' | 'max_holding' | 'delisted';
+export type SellReason =
+  'rebalance' | 'sell_condition' | 'take_profit' | 'stop_loss' | 'max_holding' | 'delisted' | 'liquidation';
 
 export interface Trade {
   date: number;
@@ -90,87 +99,36 @@ export interface BacktestOptions {
   progressEvery?: number;
 }
 
-// Pending sell reasons (0 = none), indices into SELL_REASONS.
-const R_NONE = 0;
-const R_REBALANCE = 1;
-const R_CONDITION = 2;
-const R_MAX_HOLDING = 3;
-const SELL_REASONS: readonly SellReason[] = ['rebalance', 'rebalance', 'sell_condition', 'max_holding'];
-
-function periodKey(freq: RebalanceFrequency, date: number): number {
-  switch (freq) {
-    case 'daily':
-      return date;
-    case 'weekly':
-      // Weeks start on Monday: 1970-01-01 (epoch day 0) was a Thursday.
-      return Math.floor((epochDay(date) + 3) / 7);
-    case 'monthly':
-      return floorDiv(date, 100);
-    case 'quarterly':
-      return floorDiv(date, 10000) * 4 + Math.floor(((floorDiv(date, 100) % 100) - 1) / 3);
-  }
-}
-
-/**
- * Math.floor(x / k) for an int32 x and a positive int32 constant k. For x >= 0 it is `| 0`,
- * which V8 compiles to an integer multiply-shift instead of a double division (this runs once
- * per day of every backtest).
- */
-function floorDiv(x: number, k: number): number {
-  return x >= 0 ? (x / k) | 0 : Math.floor(x / k);
-}
-
 /**
  * Rebalance days within [d0, d1]: the first trading day of each week / month / quarter (every
- * day for 'daily'), plus d0 itself so the portfolio is formed at the start of the run instead of
- * sitting in cash until the next period begins.
+ * day for 'daily'), plus d0 itself so the portfolio is formed at the start of the run.
  */
 export function rebalanceDays(data: MarketData, freq: RebalanceFrequency, d0: number, d1: number): Int32Array {
   const out = new Int32Array(d1 - d0 + 1);
-  const dates = data.dates;
   let n = 0;
-  if (freq === 'daily') {
-    for (let d = d0; d <= d1; d++) {
-      out[n++] = d;
-    }
-    return out;
-  }
-  let prevKey = d0 > 0 ? periodKey(freq, dates[d0 - 1]) : NaN;
   for (let d = d0; d <= d1; d++) {
-    const key = periodKey(freq, dates[d]);
-    if (d === d0 || key !== prevKey) {
+    if (isRebalanceDay(data, freq, d, d === d0)) {
       out[n++] = d;
     }
-    prevKey = key;
   }
   return out.subarray(0, n);
 }
 
 /**
- * Simulates a strategy over [from, to]. The rules, and why:
- * 1. Signals (selection, sell conditions, max holding) use data up to day t's close, and their
- *    orders fill at day t+1's open: nobody can trade at the close that produced the signal.
- * 2. Open fills pay slippage against the trader: buys at open x (1 + s), sells at open x (1 - s).
- *    Commission is charged on both sides, sell tax on sells, as a fraction of the fill amount.
- * 3. Whole shares only (KRX has no fractional shares): qty = floor(budget / (price x (1 + c))).
- * 4. Cash never goes negative: the day's sells fill first, then buys in rank order, each limited
- *    to the cash left (scaled down to fewer shares, or skipped when not even one share fits).
- * 5. Position size: equity at t's close x weight, weight = min(1 / number of picks,
- *    maxWeightPerStock), also capped by maxValuePerStock. Holdings that stay selected are not
- *    resized (no churn); only dropped holdings are sold and new picks bought, up to maxPositions.
- * 6. Stop loss / take profit are resting orders relative to the entry fill price, checked every
- *    day against the day's low/high (including the buy day, whose whole range follows the open
- *    fill). They fill at their level with no slippage; when the day opens beyond the level (a
- *    gap) the fill is the open, since the level never traded. If the range crosses both, the stop
- *    wins: daily bars cannot tell which came first, and assuming the worse one is conservative.
- * 7. minHoldingDays blocks rebalance and condition sells (to avoid churn on noisy signals) but not
- *    stops and targets, which are risk limits. maxHoldingDays sells at the open of the day the
- *    position reaches that age. Ages are in trading days (data rows) from the buy fill.
- * 8. A holding whose stock has no bar and never trades again in the data (delisted) is sold on
+ * Simulates a strategy over [from, to]: every day, the fills of the orders StrategyDecider
+ * decided at the previous close (orders.ts fills them on the day's bar, as the paper broker
+ * fills live orders), the valuation at the close, and the next decision. The rules, and why:
+ * 1. Signals use data up to day t's close; their orders fill on day t+1, never at the close that
+ *    produced them (see StrategyDecider for what is decided, orders.ts for how each order fills).
+ * 2. Opening-auction fills pay slippage against the trader; commission on both sides, sell tax on
+ *    sells; money in whole won (bookFill).
+ * 3. Whole shares only; buys are limit orders sized so that their worst fill fits the cash held
+ *    at the signal: cash never goes negative.
+ * 4. A holding whose stock has no bar and never trades again in the data (delisted) is sold on
  *    that first missing day at its last close, with commission and tax but no slippage. A holding
  *    that is only suspended keeps its last close as value; a pending sell waits for the next bar.
- * 9. A pick without a bar at the fill day's open is not bought.
- * Deterministic: no clocks, no randomness, fixed iteration orders (stock index ascending).
+ *    (Live trading cannot place that order; a delisting is booked there as a corporate action.)
+ * Deterministic: no clocks, no randomness, fixed iteration orders.
  */
 export function runBacktest(def: StrategyDefinition, data: MarketData, options: BacktestOptions): BacktestResult {
   validateMarketData(data);
@@ -194,41 +152,13 @@ export function runBacktest(def: StrategyDefinition, data: MarketData, options: 
       sellDays[i] = d0 + i;
     }
   }
-  const cs = new CompiledStrategy(def, data, rebal, sellDays);
-
+  const decider = new StrategyDecider(def, data, rebal, sellDays);
   const { open, high, low, close, dates, codes } = data;
-  const commission = def.costs.commissionBps / 10_000;
-  const taxRate = def.costs.sellTaxBps / 10_000;
-  const slip = def.costs.slippageBps / 10_000;
-  const sell = def.sell ?? {};
-  const stopFactor = sell.stopLossPct !== undefined ? 1 - sell.stopLossPct / 100 : NaN;
-  const targetFactor = sell.takeProfitPct !== undefined ? 1 + sell.takeProfitPct / 100 : NaN;
-  const hasStop = sell.stopLossPct !== undefined;
-  const hasTarget = sell.takeProfitPct !== undefined;
-  const minHold = sell.minHoldingDays ?? 0;
-  const maxHold = sell.maxHoldingDays ?? Infinity;
-  const K = def.maxPositions;
-  const maxValue = def.weighting.maxValuePerStock ?? Infinity;
+  const costs = def.costs;
 
-  // Positions, by stock index; `held` lists held stocks in buy order.
-  const qty = new Float64Array(S);
-  const entryPrice = new Float64Array(S);
-  const entryCost = new Float64Array(S);
-  const entryDay = new Int32Array(S);
+  const state: PortfolioState = { cash: def.initialCapital, holdings: [], wanted: [] };
   const lastPrice = new Float64Array(S);
-  const pending = new Uint8Array(S);
   const lastBar = new Int32Array(S).fill(-2); // -2: not yet looked up
-  const held = new Int32Array(K + 1);
-  let heldCount = 0;
-  const buyIdx = new Int32Array(K);
-  const buyTarget = new Float64Array(K);
-  let buyCount = 0;
-  const picked = new Uint8Array(S);
-  // Today's low/high of the held stocks, by stock index (see step 2).
-  const dayLow = new Float64Array(S);
-  const dayHigh = new Float64Array(S);
-
-  let cash = def.initialCapital;
   const trades: Trade[] = [];
   const closedPnl: number[] = [];
   const closedHolding: number[] = [];
@@ -243,8 +173,8 @@ export function runBacktest(def: StrategyDefinition, data: MarketData, options: 
   let prevValue = def.initialCapital;
   let peak = def.initialCapital;
   let rebalanceIndex = 0;
-  let nextRebalance = rebal.length > 0 ? rebal[0] : -1;
   const every = Math.max(1, Math.floor(options.progressEvery ?? 250));
+  let decision: DayDecision | null = null;
 
   const lastBarOf = (s: number): number => {
     if (lastBar[s] === -2) {
@@ -257,212 +187,123 @@ export function runBacktest(def: StrategyDefinition, data: MarketData, options: 
     return lastBar[s];
   };
 
-  const removeHeld = (s: number): void => {
-    let i = 0;
-    while (held[i] !== s) {
-      i++;
-    }
-    held.copyWithin(i, i + 1, heldCount);
-    heldCount--;
-  };
-
-  const sellPosition = (s: number, d: number, price: number, reason: SellReason): void => {
-    const q = qty[s];
-    const amount = q * price;
-    const fee = amount * commission;
-    const tax = amount * taxRate;
-    cash += amount - fee - tax;
-    tradedAmount += amount;
-    const cost = entryCost[s];
-    const pnl = amount - fee - tax - cost;
-    const holdingDays = d - entryDay[s];
+  const sellHolding = (h: Holding, d: number, kind: OrderKind, raw: RawFill, reason: SellReason): void => {
+    const fill = bookFill(kind, h.quantity, raw, costs);
+    state.cash += fill.cashDelta;
+    tradedAmount += fill.amount;
+    const pnl = fill.cashDelta - h.entryCost;
+    const holdingDays = d - h.entryDay;
     closedPnl.push(pnl);
     closedHolding.push(holdingDays);
     trades.push({
       date: dates[d],
-      code: codes[s],
+      code: codes[h.stock],
       side: 'sell',
       reason,
-      quantity: q,
-      price,
-      amount,
-      commission: fee,
-      tax,
+      quantity: h.quantity,
+      price: fill.price,
+      amount: fill.amount,
+      commission: fill.commission,
+      tax: fill.tax,
       pnl,
-      returnRate: pnl / cost,
+      returnRate: pnl / h.entryCost,
       holdingDays,
-      entryDate: dates[entryDay[s]],
+      entryDate: dates[h.entryDay],
     });
-    qty[s] = 0;
-    pending[s] = R_NONE;
-    removeHeld(s);
+    state.holdings.splice(state.holdings.indexOf(h), 1);
+  };
+
+  const buy = (stock: number, quantity: number, d: number, raw: RawFill): void => {
+    const fill = bookFill('limit_buy', quantity, raw, costs);
+    state.cash += fill.cashDelta;
+    tradedAmount += fill.amount;
+    state.holdings.push({
+      stock,
+      quantity,
+      entryDay: d,
+      entryPrice: fill.price,
+      entryCost: -fill.cashDelta,
+      pendingSell: null,
+    });
+    lastPrice[stock] = fill.price;
+    state.wanted = state.wanted.filter((w) => w.stock !== stock);
+    trades.push({
+      date: dates[d],
+      code: codes[stock],
+      side: 'buy',
+      reason: 'signal',
+      quantity,
+      price: fill.price,
+      amount: fill.amount,
+      commission: fill.commission,
+      tax: 0,
+      pnl: null,
+      returnRate: null,
+      holdingDays: null,
+      entryDate: null,
+    });
   };
 
   for (let d = d0; d <= d1; d++) {
     const b = d * S;
 
-    // 1. The morning: orders decided at the previous close fill at today's open. Sells first so
-    //    their proceeds fund the buys.
-    if (d > d0) {
-      for (let i = heldCount - 1; i >= 0; i--) {
-        const s = held[i];
-        if (pending[s] === R_NONE) {
-          continue; // checked first: reading open would touch a cold cache line per holding
-        }
-        const o = open[b + s];
-        if (o > 0) {
-          sellPosition(s, d, o * (1 - slip), SELL_REASONS[pending[s]]);
-        }
-      }
-      for (let j = 0; j < buyCount; j++) {
-        const s = buyIdx[j];
-        const o = open[b + s];
-        if (heldCount >= K || !(o > 0) || qty[s] > 0) {
+    // 1. The day's fills of the orders decided at the previous close, in their order (the
+    //    opening auction's sells and buys, then the resting sells).
+    if (decision) {
+      for (const order of decision.orders) {
+        const s = order.stock;
+        const raw = fillOnBar(order.kind, order.level, { open: open[b + s], high: high[b + s], low: low[b + s] });
+        if (!raw) {
           continue;
         }
-        const price = o * (1 + slip);
-        const budget = Math.min(buyTarget[j], cash);
-        let q = Math.floor(budget / (price * (1 + commission)));
-        while (q > 0 && q * price + q * price * commission > cash) {
-          q--; // floating-point guard: never spend more than the cash there is
-        }
-        if (q <= 0) {
-          continue;
-        }
-        const amount = q * price;
-        const fee = amount * commission;
-        cash -= amount + fee;
-        tradedAmount += amount;
-        qty[s] = q;
-        entryPrice[s] = price;
-        entryCost[s] = amount + fee;
-        entryDay[s] = d;
-        lastPrice[s] = price;
-        held[heldCount++] = s;
-        trades.push({
-          date: dates[d],
-          code: codes[s],
-          side: 'buy',
-          reason: 'signal',
-          quantity: q,
-          price,
-          amount,
-          commission: fee,
-          tax: 0,
-          pnl: null,
-          returnRate: null,
-          holdingDays: null,
-          entryDate: null,
-        });
-      }
-      buyCount = 0;
-    }
-
-    // 2. During the day: stop loss, then take profit, against the day's range.
-    //    Each holding's bar is a cache miss (a day's rows are S values apart and only the held
-    //    stocks are read), so the bars are read first in one loop with no data-dependent work
-    //    between the loads, where the misses overlap, rather than one after another behind the
-    //    checks' branches. The same loop values holdings at today's close (step 3): a position
-    //    that a stop then sells no longer uses its last price.
-    const checkRange = hasStop || hasTarget;
-    let noBar = 0;
-    for (let i = 0; i < heldCount; i++) {
-      const s = held[i];
-      const c = close[b + s];
-      if (checkRange) {
-        dayLow[s] = low[b + s];
-        dayHigh[s] = high[b + s];
-      }
-      if (c > 0) {
-        lastPrice[s] = c;
-      } else {
-        noBar = 1;
-      }
-    }
-    if (checkRange) {
-      for (let i = heldCount - 1; i >= 0; i--) {
-        const s = held[i];
-        // No bar today: low/high are NaN and neither comparison is true. Open is read only on a hit.
-        const stop = entryPrice[s] * stopFactor;
-        if (hasStop && dayLow[s] <= stop) {
-          sellPosition(s, d, Math.min(stop, open[b + s]), 'stop_loss');
-          continue;
-        }
-        const target = entryPrice[s] * targetFactor;
-        if (hasTarget && dayHigh[s] >= target) {
-          sellPosition(s, d, Math.max(target, open[b + s]), 'take_profit');
+        if (order.side === 'buy') {
+          buy(s, order.quantity, d, raw);
+        } else {
+          const h = state.holdings.find((x) => x.stock === s);
+          if (h) {
+            sellHolding(h, d, order.kind, raw, order.reason as SellReason);
+          }
         }
       }
     }
 
-    // 3. The close (holdings were valued in step 2): sell delisted ones at their last close.
-    if (noBar) {
-      for (let i = heldCount - 1; i >= 0; i--) {
-        const s = held[i];
-        if (!(close[b + s] > 0) && lastBarOf(s) < d) {
-          sellPosition(s, d, lastPrice[s], 'delisted');
-        }
-      }
-    }
+    // 2. The close: value the holdings, sell delisted ones at their last close.
     let invested = 0;
-    for (let i = 0; i < heldCount; i++) {
-      const s = held[i];
-      invested += qty[s] * lastPrice[s];
+    for (let i = state.holdings.length - 1; i >= 0; i--) {
+      const h = state.holdings[i];
+      const c = close[b + h.stock];
+      if (c > 0) {
+        lastPrice[h.stock] = c;
+      } else if (lastBarOf(h.stock) < d) {
+        sellHolding(h, d, 'market_sell', { price: lastPrice[h.stock], at: 'level' }, 'delisted');
+      }
+    }
+    for (const h of state.holdings) {
+      invested += h.quantity * lastPrice[h.stock];
     }
     const k = d - d0;
-    const value = cash + invested;
+    const value = state.cash + invested;
     curveValue[k] = value;
-    curveCash[k] = cash;
+    curveCash[k] = state.cash;
     curveInvested[k] = invested;
     dailyReturn[k] = value / prevValue - 1;
     prevValue = value;
     peak = value > peak ? value : peak;
     drawdown[k] = value / peak - 1;
 
-    // 4. Signals at the close, for tomorrow's open (none on the last day: there is no tomorrow).
-    const isRebalance = d === nextRebalance;
+    // 3. Signals at the close, for tomorrow (none on the last day: there is no tomorrow).
+    const isRebalance = rebalanceIndex < rebal.length && rebal[rebalanceIndex] === d;
     if (isRebalance) {
       rebalanceIndex++;
-      nextRebalance = rebalanceIndex < rebal.length ? rebal[rebalanceIndex] : -1;
     }
+    decision = null;
     if (d < d1) {
-      for (let i = 0; i < heldCount; i++) {
-        const s = held[i];
-        if (pending[s] !== R_NONE) {
-          continue;
-        }
-        const ageTomorrow = d + 1 - entryDay[s];
-        if (ageTomorrow >= maxHold) {
-          pending[s] = R_MAX_HOLDING;
-        } else if (ageTomorrow >= minHold && cs.hasSellConditions && cs.sellSignal(d, s)) {
-          pending[s] = R_CONDITION;
-        }
-      }
-      if (isRebalance) {
-        const n = cs.select(d);
-        for (let j = 0; j < n; j++) {
-          picked[cs.pickIdx[j]] = 1;
-        }
-        let staying = 0;
-        for (let i = 0; i < heldCount; i++) {
-          const s = held[i];
-          if (pending[s] === R_NONE && picked[s] === 0 && d + 1 - entryDay[s] >= minHold) {
-            pending[s] = R_REBALANCE;
-          }
-          if (pending[s] === R_NONE) {
-            staying++;
-          }
-        }
-        const target = Math.min(value * cs.weight(n), maxValue);
-        for (let j = 0; j < n; j++) {
-          const s = cs.pickIdx[j];
-          picked[s] = 0;
-          if (qty[s] > 0 || staying + buyCount >= K) {
-            continue;
-          }
-          buyIdx[buyCount] = s;
-          buyTarget[buyCount] = target;
-          buyCount++;
+      decision = decider.decide(d, state, { rebalance: isRebalance });
+      state.wanted = decision.wanted;
+      for (const order of decision.orders) {
+        if (order.kind === 'market_sell') {
+          const h = state.holdings.find((x) => x.stock === order.stock) as Holding;
+          h.pendingSell = order.reason as OpenSellReason;
         }
       }
     }
@@ -483,20 +324,18 @@ export function runBacktest(def: StrategyDefinition, data: MarketData, options: 
     numberOfTrades: trades.length,
   });
 
-  const openPositions: OpenPosition[] = [];
-  for (let i = 0; i < heldCount; i++) {
-    const s = held[i];
-    const marketValue = qty[s] * lastPrice[s];
-    openPositions.push({
-      code: codes[s],
-      quantity: qty[s],
-      entryDate: dates[entryDay[s]],
-      entryPrice: entryPrice[s],
-      lastPrice: lastPrice[s],
+  const openPositions: OpenPosition[] = state.holdings.map((h) => {
+    const marketValue = h.quantity * lastPrice[h.stock];
+    return {
+      code: codes[h.stock],
+      quantity: h.quantity,
+      entryDate: dates[h.entryDay],
+      entryPrice: h.entryPrice,
+      lastPrice: lastPrice[h.stock],
       marketValue,
-      unrealizedPnl: marketValue - entryCost[s],
-    });
-  }
+      unrealizedPnl: marketValue - h.entryCost,
+    };
+  });
 
   return {
     from: dates[d0],

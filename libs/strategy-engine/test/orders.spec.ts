@@ -1,0 +1,103 @@
+import assert from 'node:assert/strict';
+import { describe, it } from '@jest/globals';
+import { bookFill, fillOnBar, sharesWithin, StrategyDecider, worstBuyCost, type PortfolioState } from '../src/index.js';
+import { flat, newDefinition, newMarket } from './fixtures.js';
+
+const bar = (open: number, high: number, low: number) => ({ open, high, low });
+const costs = { commissionBps: 15, sellTaxBps: 20, slippageBps: 30 };
+
+describe('orders: how a day bar fills each kind', () => {
+  it('fills a market sell at the open, and nothing on a day without a bar', () => {
+    assert.deepEqual(fillOnBar('market_sell', NaN, bar(100, 110, 90)), { price: 100, at: 'open' });
+    assert.equal(fillOnBar('market_sell', NaN, bar(NaN, NaN, NaN)), null);
+  });
+
+  it('fills a limit buy at an open within the limit, at the limit when the day comes down to it, else not', () => {
+    assert.deepEqual(fillOnBar('limit_buy', 105, bar(100, 120, 95)), { price: 100, at: 'open' });
+    assert.deepEqual(fillOnBar('limit_buy', 105, bar(110, 120, 104)), { price: 105, at: 'level' });
+    assert.equal(fillOnBar('limit_buy', 105, bar(110, 120, 106)), null);
+  });
+
+  it('fills a stop at its level, or at an open below it; a target at its level, or at an open above it', () => {
+    assert.deepEqual(fillOnBar('stop_sell', 90, bar(100, 101, 85)), { price: 90, at: 'level' });
+    assert.deepEqual(fillOnBar('stop_sell', 90, bar(80, 85, 75)), { price: 80, at: 'open' });
+    assert.equal(fillOnBar('stop_sell', 90, bar(100, 101, 91)), null);
+    assert.deepEqual(fillOnBar('target_sell', 120, bar(100, 125, 99)), { price: 120, at: 'level' });
+    assert.deepEqual(fillOnBar('target_sell', 120, bar(130, 135, 128)), { price: 130, at: 'open' });
+    assert.equal(fillOnBar('target_sell', 120, bar(100, 119, 99)), null);
+  });
+
+  it('books slippage only on the opening auction of market sells and limit buys, money in whole won', () => {
+    const buy = bookFill('limit_buy', 7, { price: 1001, at: 'open' }, costs);
+    assert.equal(buy.price, 1001 * 1.003);
+    assert.equal(buy.amount, Math.round(7 * 1001 * 1.003));
+    assert.equal(buy.commission, Math.floor(buy.amount * 0.0015));
+    assert.equal(buy.cashDelta, -(buy.amount + buy.commission));
+    const stop = bookFill('stop_sell', 7, { price: 80, at: 'open' }, costs);
+    assert.equal(stop.price, 80, 'a gapped stop fills at the open without slippage');
+    assert.equal(stop.tax, Math.floor(560 * 0.002));
+    assert.equal(stop.cashDelta, 560 - stop.commission - stop.tax);
+    assert.equal(bookFill('market_sell', 7, { price: 80, at: 'open' }, costs).price, 80 * 0.997);
+  });
+
+  it('sizes a buy so that its worst fill fits the budget, to the won', () => {
+    for (const [budget, limit] of [
+      [1_000_000, 1050],
+      [999, 1000],
+      [123_456_789, 77.7],
+      [10_500, 10_500],
+    ] as const) {
+      const q = sharesWithin(budget, limit, costs);
+      assert.ok(q === 0 || worstBuyCost(q, limit, costs) <= budget, `${budget} ${limit}`);
+      assert.ok(worstBuyCost(q + 1, limit, costs) > budget, `${budget} ${limit}: one more share would not fit`);
+    }
+  });
+});
+
+describe('StrategyDecider', () => {
+  const data = newMarket({ A: [flat(1000), flat(1000), flat(1000)], B: [flat(500), flat(500), flat(500)] });
+  const held = (stock: number, entryPrice: number): PortfolioState['holdings'][number] => ({
+    stock,
+    quantity: 10,
+    entryDay: 0,
+    entryPrice,
+    entryCost: 10 * entryPrice,
+    pendingSell: null,
+  });
+
+  it('sells everything at the open and buys nothing when liquidating', () => {
+    const decider = new StrategyDecider(newDefinition({ maxPositions: 2 }), data, [1], []);
+    const d = decider.decide(
+      1,
+      { cash: 1e6, holdings: [held(0, 1000), held(1, 500)], wanted: [] },
+      {
+        rebalance: true,
+        liquidate: true,
+      },
+    );
+    assert.deepEqual(
+      d.orders.map((o) => [o.kind, o.stock, o.quantity, o.reason]),
+      [
+        ['market_sell', 0, 10, 'liquidation'],
+        ['market_sell', 1, 10, 'liquidation'],
+      ],
+    );
+    assert.deepEqual(d.wanted, []);
+  });
+
+  it('keeps a pick it could not buy wanted, and sends a decided sell again until it fills', () => {
+    const decider = new StrategyDecider(newDefinition({ maxPositions: 1 }), data, [1], []);
+    const poor = decider.decide(1, { cash: 100, holdings: [], wanted: [] }, { rebalance: true });
+    assert.deepEqual(poor.orders, []);
+    assert.deepEqual(
+      poor.wanted.map((w) => w.stock),
+      [0],
+    );
+    const pending = { ...held(1, 500), pendingSell: 'rebalance' as const };
+    const again = decider.decide(1, { cash: 0, holdings: [pending], wanted: [] }, { rebalance: false });
+    assert.deepEqual(
+      again.orders.map((o) => [o.kind, o.stock, o.reason]),
+      [['market_sell', 1, 'rebalance']],
+    );
+  });
+});
