@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { request, type Replica } from '@stocklab/test-support';
+import { request, requestPatiently, type Replica } from '@stocklab/test-support';
 import type pg from 'pg';
 import {
   CODES,
@@ -30,8 +30,8 @@ export const ORDERS_PER_DAY = 3;
 /** Market days kept before the first execute day, so that it has a signal day and some history. */
 const HISTORY_DAYS = 3;
 const CAPITAL = 10 * PRICE;
-/** Shares each strategy buys: its whole capital at PRICE. */
-export const SHARES_PER_ORDER = CAPITAL / PRICE;
+/** Shares each strategy buys: its whole capital at the engine's buy limit, the signal close + 5 % (9). */
+export const SHARES_PER_ORDER = Math.floor(CAPITAL / (PRICE * 1.05));
 
 export interface LeaderChaosOptions {
   iterations: number;
@@ -272,7 +272,9 @@ async function trigger(
   day: string,
   step: string,
 ): Promise<void> {
-  const res = await request<unknown>('POST', `${replica.url}/api/trading/jobs/${job}/runs`, {
+  // a 503 with Retry-After (e.g. revocation briefly unverifiable on a starved machine) was refused
+  // before anything ran, and a run key runs once whatever the triggers: retrying is the contract
+  const res = await requestPatiently<unknown>('POST', `${replica.url}/api/trading/jobs/${job}/runs`, {
     token,
     body: { date: day },
   });

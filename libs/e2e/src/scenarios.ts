@@ -208,15 +208,15 @@ async function revocation(p: E2EPlatform, state: RunState): Promise<Checked> {
   };
 }
 
-/** 3, first half: a strategy whose picks make one order of 10 shares, activated before the select cron fires. */
+/** 3, first half: a strategy whose first decision makes one order of 9 shares, activated before the select cron fires. */
 async function prepareScheduler(p: ScenarioPlatform, state: RunState): Promise<void> {
   const account = await signUpAndLogIn(p.replica('auth', 1), p.replica('auth', 0), 'trader');
   const created = await request('POST', `${p.replica('backtest', 0).url}/api/backtest/strategies`, {
     token: account.accessToken,
-    body: { name: 'ten shares of 000010', definition: definition(['000010']) },
+    body: { name: 'nine shares of 000010', definition: definition(['000010']) },
   });
   assert.equal(created.status, 201, JSON.stringify(created.body));
-  // 100,000 KRW on one pick of weight 1 at 10,000 KRW: one order of 10 shares
+  // 100,000 KRW on one pick of weight 1 at a limit of 10,500 KRW (the close + 5 %): one order of 9 shares
   const activated = await request('POST', `${p.replica('trading', 1).url}/api/trading/auto-strategies`, {
     token: account.accessToken,
     body: { strategyId: created.body.id, allocatedCapital: 10 * PRICE },
@@ -225,7 +225,7 @@ async function prepareScheduler(p: ScenarioPlatform, state: RunState): Promise<v
   state.scheduler = { account, autoStrategyId: String(activated.body.id), activatedAt: new Date() };
 }
 
-/** 3. One scheduler for N replicas: select and execute run once, and the account holds exactly 10 shares. */
+/** 3. One scheduler for N replicas: select and execute run once, and the account holds exactly 9 shares. */
 async function scheduler(p: ScenarioPlatform, state: RunState): Promise<Checked> {
   const prepared = state.scheduler;
   assert.ok(prepared, 'the strategy was not activated');
@@ -287,7 +287,7 @@ async function scheduler(p: ScenarioPlatform, state: RunState): Promise<Checked>
     }),
   );
   for (const view of views) {
-    assert.deepEqual(view, [['000010', 10]], 'the account holds exactly 10 shares, seen from every trading replica');
+    assert.deepEqual(view, [['000010', 9]], 'the account holds exactly 9 shares, seen from every trading replica');
   }
   const positions = await request(
     'GET',
@@ -303,7 +303,7 @@ async function scheduler(p: ScenarioPlatform, state: RunState): Promise<Checked>
       `3 replicas, 1 leader (${runner}); strategy activated on trading-1`,
       `crons ${p.schedule.selectAt.toISOString().slice(11, 19)}/${p.schedule.executeAt.toISOString().slice(11, 19)} UTC, as of ${AS_OF}`,
       `1 select + 1 execute run (${all.map((r) => r.trigger).join(' + ')}), 1 broker order, no repeated client order id`,
-      'portfolio on every trading replica: 000010 x 10',
+      'portfolio on every trading replica: 000010 x 9',
     ],
   };
 }

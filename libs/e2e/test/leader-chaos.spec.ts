@@ -40,7 +40,7 @@ describe('the trading leader SIGKILLed at random moments of execute', () => {
     assert.deepEqual(
       new Map(report.positions.map((r) => [r.strategyId, `${r.code} x ${r.quantity}`])),
       new Map(report.intended.map(({ strategyId, code }) => [strategyId, `${code} x ${SHARES_PER_ORDER}`])),
-      'every strategy holds exactly its 10 shares',
+      `every strategy holds exactly its ${SHARES_PER_ORDER} shares`,
     );
 
     assert.deepEqual(

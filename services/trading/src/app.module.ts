@@ -12,6 +12,7 @@ import type { TradingConfig } from './config.js';
 import { tradingDataSourceOptions } from './data-source.js';
 import { FencingService } from './fencing/fencing.service.js';
 import { ExecuteJob } from './jobs/execute.job.js';
+import { OrderBook } from './jobs/order-book.js';
 import { JobRunner } from './jobs/job-runner.service.js';
 import { JobRunsService } from './jobs/job-runs.service.js';
 import { JobTriggerService } from './jobs/job-trigger.service.js';
@@ -63,6 +64,7 @@ export class AppModule {
         JobRunsService,
         SelectJob,
         ExecuteJob,
+        OrderBook,
         JobRunner,
         JobTriggerService,
         SchedulerService,

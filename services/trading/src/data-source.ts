@@ -3,6 +3,7 @@ import type { DataSourceOptions } from 'typeorm';
 import type { TradingConfig } from './config.js';
 import { CreateTradingTables1764160000000 } from './migrations/1764160000000-create-trading-tables.js';
 import { AddActivationIdempotencyKey1764400000000 } from './migrations/1764400000000-add-activation-idempotency-key.js';
+import { OrdersDecidedByTheEngine1764800000000 } from './migrations/1764800000000-orders-decided-by-the-engine.js';
 
 export const TRADING_SCHEMA = 'trading';
 
@@ -14,7 +15,11 @@ export function tradingDataSourceOptions(config: TradingConfig): DataSourceOptio
     poolSize: config.DB_POOL_SIZE,
     // plain SQL through the EntityManager: every write is fenced, explicit statements read best
     entities: [],
-    migrations: [CreateTradingTables1764160000000, AddActivationIdempotencyKey1764400000000],
+    migrations: [
+      CreateTradingTables1764160000000,
+      AddActivationIdempotencyKey1764400000000,
+      OrdersDecidedByTheEngine1764800000000,
+    ],
     applicationName: `trading:${config.POD_NAME}`,
   });
 }

@@ -55,7 +55,7 @@ describe('trading service: 3 replicas, Lease election through the test double', 
     await cluster?.close();
   });
 
-  it('runs select and execute exactly once at the scheduled instants and buys the 10 shares the picks say', async () => {
+  it('runs select and execute exactly once at the scheduled instants and buys the 9 shares the engine sizes', async () => {
     await waitFor(
       'the execute run to succeed',
       async () => ((await runsOf(cluster.pool, 'execute'))[0]?.status === 'succeeded' ? true : undefined),
@@ -72,7 +72,8 @@ describe('trading service: 3 replicas, Lease election through the test double', 
     assert.equal(selects[0]?.scheduled_at.getTime(), at.selectAt.getTime());
     assert.equal(executes[0]?.scheduled_at.getTime(), at.executeAt.getTime());
     assert.equal(selects[0]?.trading_date, AS_OF);
-    assert.deepEqual(await positionsOf(cluster.pool, seeded), { '000010': 10 });
+    // 100,000 KRW at a limit of 10,500 (the close + 5 %): 9 shares, filled at the open, 10,000
+    assert.deepEqual(await positionsOf(cluster.pool, seeded), { '000010': 9 });
     const calls = await brokerCalls(cluster.pool);
     assert.deepEqual(calls.repeatedIds, []);
     assert.equal(calls.orders, 1);
@@ -88,7 +89,8 @@ describe('trading service: 3 replicas, Lease election through the test double', 
         token: userToken,
       },
     );
-    assert.deepEqual(perf.body, [{ date: AS_OF, value: 100_000, cash: 0, invested: 100_000 }]);
+    // dated by the close it values: the decision on 2026-03-09's close, still all cash
+    assert.deepEqual(perf.body, [{ date: '2026-03-09', value: 100_000, cash: 100_000, invested: 0 }]);
   });
 
   it('makes one run of an occurrence triggered 5 times at once on different replicas', async () => {

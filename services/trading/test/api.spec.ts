@@ -80,14 +80,22 @@ describe('trading API (in-process)', () => {
       const positions = await http().get(`${base}/positions`).set(bearer(ownerToken)).expect(200);
       assert.deepEqual(
         (positions.body as Array<{ code: string; quantity: number }>).map((p) => [p.code, p.quantity]),
+        // 500,000 KRW each at a limit of 10,500 (the close + 5 %)
         [
-          ['000010', 50],
-          ['000020', 50],
+          ['000010', 47],
+          ['000020', 47],
         ],
       );
       const orders = await http().get(`${base}/orders?limit=10`).set(bearer(ownerToken)).expect(200);
-      assert.equal(orders.body.length, 2);
-      assert.ok((orders.body as Array<{ status: string; side: string }>).every((o) => o.side === 'buy'));
+      assert.deepEqual(
+        (orders.body as Array<{ status: string; side: string; kind: string; fillPrice: number }>)
+          .map((o) => [o.side, o.kind, o.status, o.fillPrice])
+          .sort(),
+        [
+          ['buy', 'limit_buy', 'filled', 10_000],
+          ['buy', 'limit_buy', 'filled', 10_000],
+        ],
+      );
       const logs = await http().get(`${base}/logs?limit=50`).set(bearer(ownerToken)).expect(200);
       assert.ok((logs.body as unknown[]).length > 0);
       const performance = await http().get(`${base}/performance`).set(bearer(ownerToken)).expect(200);

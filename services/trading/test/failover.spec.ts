@@ -67,13 +67,13 @@ describe('the leader killed with SIGKILL in the middle of execute', () => {
     const runs = await runsOf(cluster.pool, 'execute');
     assert.equal(runs.length, 1);
     assert.equal(Number(runs[0]?.epoch), next.view.epoch);
-    // the single-run result: 400,000 KRW over 4 picks of weight 0.25 at 10,000 KRW = 10 shares each
-    assert.deepEqual(await positionsOf(cluster.pool, strategy), Object.fromEntries(CODES.map((c) => [c, 10])));
+    // the single-run result: 400,000 KRW over 4 picks of weight 0.25 at a limit of 10,500 = 9 shares each
+    assert.deepEqual(await positionsOf(cluster.pool, strategy), Object.fromEntries(CODES.map((c) => [c, 9])));
     const calls = await brokerCalls(cluster.pool);
     assert.deepEqual(calls.repeatedIds, []);
     assert.equal(calls.orders, 4);
     const cash = await cluster.pool.query(`SELECT cash FROM trading.auto_strategies WHERE id = $1`, [strategy]);
-    assert.equal(Number(cash.rows[0].cash), 0);
+    assert.equal(Number(cash.rows[0].cash), 400_000 - 4 * 9 * 10_000);
   });
 });
 
@@ -112,7 +112,7 @@ describe('no leader at the execute tick (failover straddling it)', () => {
     assert.notEqual(runs[0]?.runner, leader.view.identity, 'not by the killed leader');
     assert.ok(Number(runs[0]?.epoch) > leader.view.epoch, 'under a newer epoch');
     assert.ok(['catch-up', 'cron'].includes(runs[0]?.trigger ?? ''), runs[0]?.trigger);
-    assert.deepEqual(await positionsOf(cluster.pool, strategy), { '000010': 10 });
+    assert.deepEqual(await positionsOf(cluster.pool, strategy), { '000010': 9 });
     assert.deepEqual((await brokerCalls(cluster.pool)).repeatedIds, []);
   });
 });

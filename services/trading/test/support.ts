@@ -439,20 +439,6 @@ export async function seedPosition(
   );
 }
 
-/** Fixture: a pick stored for `tradingDate` as the select job would have stored it. */
-export async function seedPick(
-  pool: pg.Pool,
-  strategyId: string,
-  tradingDate: string,
-  pick: { rank: number; code: string; weight: number; referencePrice: number },
-): Promise<void> {
-  await pool.query(
-    `INSERT INTO trading.picks (auto_strategy_id, trading_date, signal_date, rank, code, weight, reference_price, run_key)
-     VALUES ($1, $2, $2::date - 1, $3, $4, $5, $6, 'fixture')`,
-    [strategyId, tradingDate, pick.rank, pick.code, pick.weight, pick.referencePrice],
-  );
-}
-
 /** Admin-triggers `job` for `date` on `replica` and returns the run it answered with. */
 export async function triggerRun(
   cluster: { trading: Endpoints },
@@ -467,4 +453,15 @@ export async function triggerRun(
     { token, body: { date } },
   );
   return { status: res.status, body: res.body };
+}
+
+/**
+ * Fixture: the strategy has been trading, its last decision made on `lastSignalDate`'s close (so
+ * the next one is not its first, which would form the portfolio as a rebalance does).
+ */
+export async function markTrading(pool: pg.Pool, strategyId: string, lastSignalDate: string): Promise<void> {
+  await pool.query(`UPDATE trading.auto_strategies SET last_signal_date = $2 WHERE id = $1`, [
+    strategyId,
+    lastSignalDate,
+  ]);
 }

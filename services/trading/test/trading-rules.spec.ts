@@ -8,21 +8,21 @@ import {
   definition,
   positionsOf,
   PRICE,
-  seedPick,
   seedPosition,
   seedSecurity,
   seedStrategy,
   startInProcessTrading,
+  markTrading,
   triggerRun,
   type InProcessTrading,
 } from './support.js';
 
-/** Rules whose select adds no picks on AS_OF (its signal day 2026-03-09 is not a monthly rebalance day). */
+/** AS_OF (2026-03-10) is market day 7; its signal day is 2026-03-09 (day 6), not a monthly rebalance day. */
+const SIGNAL_DATE = '2026-03-09';
 const monthly = (codes: readonly string[], sell?: Record<string, unknown>): Record<string, unknown> =>
   definition(codes, codes.length, { rebalance: 'monthly', ...(sell ? { sell } : {}) });
 
-/** AS_OF (2026-03-10) is market day 7; entry on day i makes a position i days younger. */
-const NO_BARS = '000050';
+/** A stock suspended since 2026-03-06, and one closing above its open on AS_OF. */
 const SUSPENDED = '000060';
 const SUSPENDED_CLOSE = 9_000;
 const RISING = '000070';
@@ -33,7 +33,9 @@ interface Order {
   clientOrderId: string;
   code: string;
   side: string;
+  kind: string;
   quantity: number;
+  level: number | null;
   reason: string;
   status: string;
   rejectReason: string | null;
@@ -76,7 +78,7 @@ describe('trading rules of the select and execute runs (one replayed day, in-pro
     deactivated: randomUUID(),
     liquidate: randomUUID(),
     rules: randomUUID(),
-    prices: randomUUID(),
+    suspended: randomUUID(),
     cash: randomUUID(),
     portfolio: randomUUID(),
   };
@@ -122,8 +124,6 @@ describe('trading rules of the select and execute runs (one replayed day, in-pro
   beforeAll(async () => {
     cluster = await startInProcessTrading({
       seed: async (pool) => {
-        // a listed stock without any bar, one suspended since 2026-03-06, one closing above its open on AS_OF
-        await seedSecurity(pool, NO_BARS, []);
         await seedSecurity(
           pool,
           SUSPENDED,
@@ -131,7 +131,7 @@ describe('trading rules of the select and execute runs (one replayed day, in-pro
         );
         await seedSecurity(pool, RISING, [
           ...EARLIER.map((date) => ({ date, open: PRICE, close: PRICE })),
-          { date: '2026-03-09', open: PRICE, close: PRICE },
+          { date: SIGNAL_DATE, open: PRICE, close: PRICE },
           { date: AS_OF, open: PRICE, close: RISING_CLOSE },
         ]);
 
@@ -144,7 +144,7 @@ describe('trading rules of the select and execute runs (one replayed day, in-pro
           entryDate: '2026-03-05',
         });
 
-        // 3. sell rules (every open on AS_OF is 10,000)
+        // 3. sell rules (every open on AS_OF is 10,000); strategies that have been trading for days
         ids.stop = await seedStrategy(
           pool,
           users.rules,
@@ -152,12 +152,12 @@ describe('trading rules of the select and execute runs (one replayed day, in-pro
           200_000,
           monthly(['000010'], { stopLossPct: 10, minHoldingDays: 5 }),
         );
-        // bought yesterday at 12,000: -16.7 % is beyond the 10 % stop, min holding days do not hold a stop back
+        // bought yesterday at 12,000: the stop at 10,800 is below the open, min holding days do not hold a stop back
         await seedPosition(pool, ids.stop, {
           code: '000010',
           quantity: 10,
           entryPrice: 12_000,
-          entryDate: '2026-03-09',
+          entryDate: SIGNAL_DATE,
         });
         ids.take = await seedStrategy(
           pool,
@@ -179,7 +179,7 @@ describe('trading rules of the select and execute runs (one replayed day, in-pro
           200_000,
           monthly(['000030', '000040'], { maxHoldingDays: 3, stopLossPct: 50, takeProfitPct: 50 }),
         );
-        // 4 trading days old (>= 3): sold; 2 days old: kept
+        // 4 trading days old at the open (>= 3): sold; 2 days old: kept, with its stop resting
         await seedPosition(pool, ids.maxHold, {
           code: '000030',
           quantity: 10,
@@ -199,7 +199,7 @@ describe('trading rules of the select and execute runs (one replayed day, in-pro
           200_000,
           monthly(['000010', '000020'], { minHoldingDays: 3, conditions: { factor: 'close', op: '>', value: 0 } }),
         );
-        // the condition holds for both; 3 days old: sold; 2 days old: still under minHoldingDays
+        // the condition holds for both; 3 days old at the open: sold; 2 days old: still under minHoldingDays
         await seedPosition(pool, ids.condition, {
           code: '000010',
           quantity: 10,
@@ -213,28 +213,20 @@ describe('trading rules of the select and execute runs (one replayed day, in-pro
           entryDate: '2026-03-06',
         });
 
-        // 4. missing prices: picks stored for AS_OF
-        ids.prices = await seedStrategy(
-          pool,
-          users.prices,
-          [NO_BARS, SUSPENDED],
-          1_000_000,
-          monthly([NO_BARS, SUSPENDED]),
-        );
-        await seedPick(pool, ids.prices, AS_OF, { rank: 1, code: NO_BARS, weight: 0.5, referencePrice: PRICE });
-        await seedPick(pool, ids.prices, AS_OF, {
-          rank: 2,
+        // 4. a holding suspended since 2026-03-06, being liquidated: its sell cannot fill
+        ids.suspended = await seedStrategy(pool, users.suspended, [SUSPENDED], 1_000_000, monthly([SUSPENDED]));
+        await seedPosition(pool, ids.suspended, {
           code: SUSPENDED,
-          weight: 0.5,
-          referencePrice: SUSPENDED_CLOSE,
+          quantity: 30,
+          entryPrice: SUSPENDED_CLOSE,
+          entryDate: '2026-03-03',
         });
 
-        // 5. cash: 5,000 KRW cannot buy one 10,000 share (picked by the select run); and two picks
-        // priced at 8,000 the evening before that open at 10,000: the first fill leaves too little for the second
+        // 5. cash: 5,000 KRW cannot buy one 10,000 share
         ids.tooPoor = await seedStrategy(pool, users.cash, ['000030'], 5_000);
-        ids.cover = await seedStrategy(pool, users.cash, ['000020', '000030'], 100_000, monthly(['000020', '000030']));
-        await seedPick(pool, ids.cover, AS_OF, { rank: 1, code: '000020', weight: 0.5, referencePrice: 8_000 });
-        await seedPick(pool, ids.cover, AS_OF, { rank: 2, code: '000030', weight: 0.5, referencePrice: 8_000 });
+        for (const id of [ids.liquidate, ids.stop, ids.take, ids.maxHold, ids.condition, ids.suspended]) {
+          await markTrading(pool, id, '2026-03-06');
+        }
       },
     });
     adminToken = cluster.tokenFor(randomUUID(), ['user', 'admin']);
@@ -244,9 +236,10 @@ describe('trading rules of the select and execute runs (one replayed day, in-pro
     ids.late = (await activateStrategy(cluster, tokenOf(users.deactivated), ['000020'], 300_000, 1)).id;
     ids.portfolio = (await activateStrategy(cluster, tokenOf(users.portfolio), ['000010', RISING], 1_000_000)).id;
 
-    // 1. deactivated before the day's select; 2. liquidation requested
+    // 1. deactivated before the day's select; 2. liquidation requested (also of the suspended holding)
     assert.equal(await deactivate(users.deactivated, ids.early, 'immediate'), 'inactive');
     assert.equal(await deactivate(users.liquidate, ids.liquidate, 'liquidate'), 'liquidating');
+    assert.equal(await deactivate(users.suspended, ids.suspended, 'liquidate'), 'liquidating');
 
     const selected = await triggerRun(cluster, adminToken, 'select', AS_OF, 1);
     assert.equal(selected.status, 201, JSON.stringify(selected.body));
@@ -302,19 +295,23 @@ describe('trading rules of the select and execute runs (one replayed day, in-pro
     assert.equal(portfolio.body.pnl, 0);
   });
 
-  it('liquidates: sells every position with reason liquidation, deactivates, returns the cash to the account', async () => {
+  it('liquidates: sells every position at the open with reason liquidation, deactivates, returns the cash', async () => {
     const user = users.liquidate;
     const orders = await ordersOf(user, ids.liquidate);
     assert.deepEqual(
-      orders.map((o) => [o.side, o.code, o.quantity, o.reason, o.status, o.fillPrice, o.fillAmount]),
-      [['sell', '000040', 20, 'liquidation', 'filled', PRICE, 20 * PRICE]],
+      orders.map((o) => [o.side, o.kind, o.code, o.quantity, o.reason, o.status, o.fillPrice, o.fillAmount]),
+      [['sell', 'market_sell', '000040', 20, 'liquidation', 'filled', PRICE, 20 * PRICE]],
     );
     assert.deepEqual(await positionsOf(cluster.pool, ids.liquidate), {});
     const strategy = await strategyOf(user, ids.liquidate);
     assert.equal(strategy.status, 'inactive');
     assert.equal(strategy.cash, 0);
     const messages = (await logsOf(user, ids.liquidate)).map((l) => l.message);
-    assert.ok(messages.includes('sell 20 000040: liquidation'), messages.join('\n'));
+    assert.ok(
+      messages.includes(`decided on ${SIGNAL_DATE}'s close: 1 sell(s) at the open, 0 limit buy(s), 0 resting sell(s)`),
+      messages.join('\n'),
+    );
+    assert.ok(messages.includes(`sell 20 000040 filled at ${PRICE} (open, ${AS_OF})`), messages.join('\n'));
     assert.ok(messages.includes('liquidated: deactivated, cash returned to the account'), messages.join('\n'));
     // 500,000 allocated, 180,000 spent on the shares, 200,000 back from the sale
     const cash = 100_000_000 - 500_000 + (500_000 - 180_000) + 200_000;
@@ -335,26 +332,28 @@ describe('trading rules of the select and execute runs (one replayed day, in-pro
     assert.equal(portfolio.body.pnl, 20_000);
   });
 
-  it("sells on stop loss, take profit and max holding days at the day's prices, not before min holding days on a condition", async () => {
+  it('sells on max holding days and a condition at the open, on a stop and a target as resting orders, as the engine decides', async () => {
     const user = users.rules;
-    const expected: Array<[string, string, number, string]> = [
-      [ids.stop, '000010', 10, 'stop_loss'],
-      [ids.take, '000020', 10, 'take_profit'],
-      [ids.maxHold, '000030', 10, 'max_holding'],
-      [ids.condition, '000010', 10, 'sell_condition'],
+    const expected: Array<[string, string, string, number | null, string, string, number]> = [
+      // the stop (10,800) and the target (9,600) were below / above the 10,000 open: filled at the open, no slippage
+      [ids.stop, '000010', 'stop_sell', 10_800, 'stop_loss', 'filled', PRICE],
+      [ids.take, '000020', 'target_sell', 9_600, 'take_profit', 'filled', PRICE],
+      [ids.condition, '000010', 'market_sell', null, 'sell_condition', 'filled', PRICE],
     ];
-    for (const [id, code, quantity, reason] of expected) {
+    for (const [id, code, kind, level, reason, status, price] of expected) {
       const orders = await ordersOf(user, id);
       assert.deepEqual(
-        orders.map((o) => [o.side, o.code, o.quantity, o.reason, o.status, o.fillPrice, o.fillPriceSource]),
-        [['sell', code, quantity, reason, 'filled', PRICE, 'open']],
+        orders.map((o) => [o.side, o.code, o.kind, o.level, o.quantity, o.reason, o.status, o.fillPrice]),
+        [['sell', code, kind, level, 10, reason, status, price]],
         `${reason}: ${JSON.stringify(orders)}`,
       );
-      const logs = await logsOf(user, id);
-      const planned = logs.find((l) => l.runKey === executeRun.runKey && l.message.startsWith('sell '));
-      assert.equal(planned?.message, `sell ${quantity} ${code}: ${reason}`);
-      assert.ok(logs.some((l) => l.message === `sell ${quantity} ${code} filled at ${PRICE} (open)`));
     }
+    // maxHold: 000030 sold at the open; 000040 keeps a stop at 5,000 (as near the close as the target 15,000: the stop rests), unreached
+    const maxHold = await ordersOf(user, ids.maxHold);
+    assert.deepEqual(maxHold.map((o) => [o.code, o.kind, o.level, o.reason, o.status, o.rejectReason]).sort(), [
+      ['000030', 'market_sell', null, 'max_holding', 'filled', null],
+      ['000040', 'stop_sell', 5_000, 'stop_loss', 'expired', 'not reached that day'],
+    ]);
     assert.deepEqual(await positionsOf(cluster.pool, ids.stop), {});
     assert.deepEqual(await positionsOf(cluster.pool, ids.take), {});
     // younger than maxHoldingDays / minHoldingDays: kept
@@ -367,84 +366,69 @@ describe('trading rules of the select and execute runs (one replayed day, in-pro
     assert.equal((await strategyOf(user, ids.condition)).cash, 200_000 - 100_000);
   });
 
-  it('rejects a pick without any price as "no price" and fills one with only an older close at that close', async () => {
-    const user = users.prices;
-    const orders = await ordersOf(user, ids.prices);
-    const byCode = new Map(orders.map((o) => [o.code, o]));
-    assert.equal(orders.length, 2);
-    const missing = byCode.get(NO_BARS);
-    assert.equal(missing?.status, 'rejected');
-    assert.equal(missing?.rejectReason, 'no price');
-    assert.equal(missing?.fillPrice, null);
-    assert.equal(missing?.fillAmount, null);
-    const stale = byCode.get(SUSPENDED);
-    const quantity = Math.floor(500_000 / SUSPENDED_CLOSE);
-    assert.equal(stale?.status, 'filled');
-    assert.equal(stale?.quantity, quantity);
-    assert.equal(stale?.fillPrice, SUSPENDED_CLOSE);
-    assert.equal(stale?.fillPriceSource, 'latest_close');
-    assert.equal(stale?.fillAmount, quantity * SUSPENDED_CLOSE);
-    const dated = await cluster.pool.query<{ code: string; date: string }>(
-      `SELECT code, to_char(fill_price_date, 'YYYY-MM-DD') AS date FROM trading.order_intents WHERE auto_strategy_id = $1 AND status = 'filled'`,
-      [ids.prices],
+  it('lets a sell of a suspended stock expire unfilled: the position and its pending sell stay, the liquidation goes on', async () => {
+    const user = users.suspended;
+    const orders = await ordersOf(user, ids.suspended);
+    assert.deepEqual(
+      orders.map((o) => [o.code, o.kind, o.quantity, o.reason, o.status, o.rejectReason, o.fillPrice]),
+      [[SUSPENDED, 'market_sell', 30, 'liquidation', 'expired', 'no trading in the stock that day', null]],
     );
-    assert.deepEqual(dated.rows, [{ code: SUSPENDED, date: '2026-03-06' }]);
-    // nothing half-written for the rejected one: no position, no cash moved, no shares at the broker
-    assert.deepEqual(await positionsOf(cluster.pool, ids.prices), { [SUSPENDED]: quantity });
-    assert.equal((await strategyOf(user, ids.prices)).cash, 1_000_000 - quantity * SUSPENDED_CLOSE);
-    const paper = await cluster.pool.query<{ code: string; quantity: string }>(
-      `SELECT h.code, h.quantity FROM trading.paper_holdings h JOIN trading.auto_strategies s ON s.account_id = h.account_id
-        WHERE s.id = $1 ORDER BY h.code`,
-      [ids.prices],
+    assert.deepEqual(await positionsOf(cluster.pool, ids.suspended), { [SUSPENDED]: 30 });
+    const pending = await cluster.pool.query<{ pending_sell: string }>(
+      `SELECT pending_sell FROM trading.positions WHERE auto_strategy_id = $1`,
+      [ids.suspended],
     );
-    assert.deepEqual(paper.rows, [{ code: SUSPENDED, quantity: String(quantity) }]);
-    const messages = (await logsOf(user, ids.prices)).map((l) => l.message);
-    assert.ok(messages.includes(`buy 50 ${NO_BARS} rejected: no price`), messages.join('\n'));
+    assert.equal(pending.rows[0]?.pending_sell, 'liquidation');
+    assert.equal((await strategyOf(user, ids.suspended)).status, 'liquidating');
+    assert.equal((await strategyOf(user, ids.suspended)).cash, 1_000_000 - 30 * SUSPENDED_CLOSE);
+    const messages = (await logsOf(user, ids.suspended)).map((l) => l.message);
     assert.ok(
-      messages.includes(`buy ${quantity} ${SUSPENDED} filled at ${SUSPENDED_CLOSE} (latest_close)`),
+      messages.includes(
+        `sell 30 ${SUSPENDED} expired: no trading in the stock that day; the sell is sent again at the next open`,
+      ),
       messages.join('\n'),
     );
   });
 
-  it('skips with a log and no broker order a buy of 0 shares or one the cash cannot cover', async () => {
+  it('places no buy the cash cannot cover, keeps the pick wanted, and the database refuses a negative cash', async () => {
     const user = users.cash;
     assert.deepEqual(await ordersOf(user, ids.tooPoor), []);
-    const poorLogs = await logsOf(user, ids.tooPoor);
-    const poor = poorLogs.find((l) => l.runKey === executeRun.runKey && l.level === 'warn');
-    assert.equal(poor?.message, 'not buying 000030: insufficient cash for one share', JSON.stringify(poorLogs));
-    assert.deepEqual(poor?.details, { cash: 5_000, weight: 1, referencePrice: PRICE });
     assert.equal((await strategyOf(user, ids.tooPoor)).cash, 5_000);
-
-    const orders = await ordersOf(user, ids.cover);
-    const byCode = new Map(orders.map((o) => [o.code, o]));
-    assert.equal(byCode.get('000020')?.status, 'filled');
-    assert.equal(byCode.get('000020')?.fillAmount, 6 * PRICE);
-    const uncovered = byCode.get('000030');
-    assert.equal(uncovered?.quantity, 6);
-    assert.equal(uncovered?.status, 'rejected');
-    assert.equal(uncovered?.rejectReason, 'insufficient cash');
-    const atBroker = await cluster.pool.query(
-      `SELECT 1 FROM trading.paper_order_requests WHERE client_order_id = $1
-        UNION ALL SELECT 1 FROM trading.paper_orders WHERE client_order_id = $1`,
-      [uncovered?.clientOrderId],
+    const state = await cluster.pool.query<{ wanted: Array<{ code: string }>; last_signal_date: string }>(
+      `SELECT wanted, to_char(last_signal_date, 'YYYY-MM-DD') AS last_signal_date FROM trading.auto_strategies WHERE id = $1`,
+      [ids.tooPoor],
     );
-    assert.equal(atBroker.rowCount, 0);
-    assert.deepEqual(await positionsOf(cluster.pool, ids.cover), { '000020': 6 });
-    assert.equal((await strategyOf(user, ids.cover)).cash, 100_000 - 6 * PRICE);
-    const messages = (await logsOf(user, ids.cover)).map((l) => l.message);
-    assert.ok(messages.includes('buy 6 000030 rejected: insufficient cash'), messages.join('\n'));
+    assert.deepEqual(
+      state.rows[0]?.wanted.map((w) => w.code),
+      ['000030'],
+    );
+    assert.equal(state.rows[0]?.last_signal_date, SIGNAL_DATE);
+    await assert.rejects(
+      cluster.pool.query(`UPDATE trading.auto_strategies SET cash = cash - 5001 WHERE id = $1`, [ids.tooPoor]),
+      /ck_auto_strategies_cash/,
+    );
+    await assert.rejects(
+      cluster.pool.query(`UPDATE trading.positions SET quantity = 0 WHERE auto_strategy_id = $1`, [ids.maxHold]),
+      /ck_positions_quantity/,
+    );
   });
 
-  it('reports cash, positions, market value and P&L consistent with the fills of the run', async () => {
+  it('forms the portfolio at the first execute after activation, as a backtest does on its first day', async () => {
     const user = users.portfolio;
     const orders = await ordersOf(user, ids.portfolio);
-    assert.equal(orders.length, 2);
-    assert.ok(orders.every((o) => o.side === 'buy' && o.status === 'filled' && o.fillPriceSource === 'open'));
+    // 1,000,000 over 2 picks: 500,000 each at a limit of 10,500 (the close + 5 %): 47 shares, filled at the 10,000 open
+    assert.deepEqual(
+      orders.map((o) => [o.code, o.kind, o.level, o.quantity, o.status, o.fillPrice, o.fillPriceSource]).sort(),
+      [
+        ['000010', 'limit_buy', 10_500, 47, 'filled', PRICE, 'open'],
+        [RISING, 'limit_buy', 10_500, 47, 'filled', PRICE, 'open'],
+      ],
+    );
     const res = await request<Portfolio>('GET', url('/portfolio', 1), { token: tokenOf(user) });
     assert.equal(res.status, 200);
     const p = res.body;
     const spent = orders.reduce((sum, o) => sum + (o.fillAmount ?? 0), 0);
-    assert.equal(spent, 1_000_000);
+    assert.equal(spent, 2 * 47 * PRICE);
     assert.equal(p.asOf, AS_OF);
     assert.equal(p.initialCash, 100_000_000);
     assert.equal(p.freeCash, 100_000_000 - 1_000_000);
@@ -466,20 +450,22 @@ describe('trading rules of the select and execute runs (one replayed day, in-pro
       assert.equal(position.marketValue, position.quantity * closes[position.code]);
       assert.equal(position.unrealizedPnl, position.marketValue - position.cost);
     }
-    assert.equal(
-      p.marketValue,
-      p.positions.reduce((sum, x) => sum + x.marketValue, 0),
-    );
     assert.equal(p.totalValue, p.cash + p.marketValue);
     assert.equal(p.pnl, p.totalValue - p.initialCash);
-    assert.equal(
-      p.pnl,
-      p.positions.reduce((sum, x) => sum + x.unrealizedPnl, 0),
-    );
-    // 50 shares of each at 10,000; the rising one closed at 11,000
-    assert.equal(p.marketValue, 50 * PRICE + 50 * RISING_CLOSE);
-    assert.equal(p.pnl, 50 * (RISING_CLOSE - PRICE));
+    assert.equal(p.marketValue, 47 * PRICE + 47 * RISING_CLOSE);
+    assert.equal(p.pnl, 47 * (RISING_CLOSE - PRICE));
     assert.ok(Math.abs(p.pnlRate - p.pnl / p.initialCash) < 1e-12);
+  });
+
+  it('dates the performance by the close it values: the signal day, not the trading date', async () => {
+    const perf = await request<Array<{ date: string; value: number; cash: number; invested: number }>>(
+      'GET',
+      url(`/auto-strategies/${ids.portfolio}/performance`),
+      { token: tokenOf(users.portfolio) },
+    );
+    assert.equal(perf.status, 200);
+    // decided on 2026-03-09's close, in cash: the value that close saw
+    assert.deepEqual(perf.body, [{ date: SIGNAL_DATE, value: 1_000_000, cash: 1_000_000, invested: 0 }]);
   });
 
   it('admin holiday endpoints: PUT makes the day a holiday, DELETE removes it; 403 for others, 400 on bad dates', async () => {

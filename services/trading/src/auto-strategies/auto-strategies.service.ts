@@ -265,8 +265,9 @@ export class AutoStrategiesService {
   async orders(userId: string, id: string, limit: number): Promise<OrderDto[]> {
     await this.get(userId, id);
     const rows: Array<Record<string, unknown>> = await this.dataSource.query(
-      `SELECT client_order_id, run_key, to_char(trading_date, 'YYYY-MM-DD') AS trading_date, code, side, quantity, reason,
-              status, reject_reason, fill_price, fill_price_source, fill_amount, created_at, completed_at
+      `SELECT client_order_id, run_key, to_char(trading_date, 'YYYY-MM-DD') AS trading_date, code, side, kind, quantity,
+              level, reason, status, reject_reason, fill_price, fill_price_source, fill_amount, commission, tax,
+              created_at, completed_at
          FROM trading.order_intents WHERE auto_strategy_id = $1 ORDER BY created_at DESC, seq DESC LIMIT $2`,
       [id, limit],
     );
@@ -276,13 +277,17 @@ export class AutoStrategiesService {
       tradingDate: r.trading_date as string,
       code: r.code as string,
       side: r.side as string,
+      kind: r.kind as string,
       quantity: Number(r.quantity),
+      level: r.level === null ? null : Number(r.level),
       reason: r.reason as string,
       status: r.status as string,
       rejectReason: (r.reject_reason as string | null) ?? null,
       fillPrice: r.fill_price === null ? null : Number(r.fill_price),
       fillPriceSource: (r.fill_price_source as string | null) ?? null,
       fillAmount: r.fill_amount === null ? null : Number(r.fill_amount),
+      commission: r.commission === null ? null : Number(r.commission),
+      tax: r.tax === null ? null : Number(r.tax),
       createdAt: (r.created_at as Date).toISOString(),
       completedAt: (r.completed_at as Date | null)?.toISOString() ?? null,
     }));

@@ -1,11 +1,24 @@
+import type { OrderKind } from '@stocklab/strategy-engine';
+
 /**
  * What the trading service needs from a broker. Shaped after Kiwoom's REST API (OAuth token,
- * market or limit orders by stock code and quantity, order status, account balance) so that
- * adapter can be added without changing the jobs; the paper broker implements it in-process.
+ * orders by stock code and quantity with a KRX order type, order status queries, account balance)
+ * so that adapter can be added without changing the jobs; the paper broker implements it on the
+ * platform's market data. Orders are accepted before the open and filled later: the answer to
+ * placeOrder is usually 'accepted', and getOrder tells the fill once the market made it.
  */
 export type OrderSide = 'buy' | 'sell';
-export type OrderType = 'market' | 'limit';
-export type FillPriceSource = 'open' | 'latest_close';
+export type OrderType = 'market' | 'limit' | 'stop';
+/** 'open': the opening auction; 'level': the order's own price (a limit, stop or target reached). */
+export type FillPriceSource = 'open' | 'level';
+
+/** The KRX order type of each of the engine's order kinds (Kiwoom trde_tp 3, 0, 28, 0). */
+export const ORDER_TYPE_OF: Readonly<Record<OrderKind, OrderType>> = {
+  market_sell: 'market',
+  limit_buy: 'limit',
+  stop_sell: 'stop',
+  target_sell: 'limit',
+};
 
 export interface PlaceOrderRequest {
   accountId: string;
@@ -13,25 +26,26 @@ export interface PlaceOrderRequest {
   clientOrderId: string;
   code: string;
   side: OrderSide;
-  orderType: OrderType;
+  kind: OrderKind;
   /** whole shares */
   quantity: number;
-  /** KRW, limit orders only */
-  limitPrice?: number;
+  /** KRW: the limit (limit_buy), the stop (stop_sell) or the target (target_sell); none for market */
+  price?: number;
+  /** the KRX session the order is for (a day order: it expires at that day's close) */
+  tradingDate: string;
 }
 
 export interface BrokerOrder {
   clientOrderId: string;
   brokerOrderId: string;
-  status: 'accepted' | 'filled' | 'rejected';
+  /** accepted: waiting for the market; expired: a day order the day did not fill */
+  status: 'accepted' | 'filled' | 'expired' | 'rejected';
   quantity: number;
   rejectReason?: string;
+  /** the market price of the fill (before the strategy's slippage model) */
   fillPrice?: number;
-  /** the paper broker fills at the day's open when it has that bar, else at the latest close it has */
   fillPriceSource?: FillPriceSource;
   fillPriceDate?: string;
-  /** KRW, quantity x fill price rounded to whole won */
-  amount?: number;
 }
 
 export interface AccountBalance {

@@ -2,21 +2,27 @@ import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Inject, Injectable } from '@nestjs/common';
 import { CONFIG } from '@stocklab/platform';
+import { fillOnBar, type OrderKind } from '@stocklab/strategy-engine';
 import { DataSource, type EntityManager } from 'typeorm';
 import type { TradingConfig } from '../config.js';
-import { TradingClock } from '../scheduler/trading-clock.js';
-import type { AccountBalance, Broker, BrokerOrder, FillPriceSource, PlaceOrderRequest } from './broker.js';
+import { returnedRows } from '../database/returning.js';
+import { ORDER_TYPE_OF, type AccountBalance, type Broker, type BrokerOrder, type PlaceOrderRequest } from './broker.js';
 
 interface PaperOrderRow {
   client_order_id: string;
   broker_order_id: string;
-  status: 'filled' | 'rejected';
+  account_id: string;
+  code: string;
+  side: 'buy' | 'sell';
+  kind: OrderKind;
+  status: BrokerOrder['status'];
   quantity: string;
+  limit_price: string | null;
   reject_reason: string | null;
   fill_price: string | null;
-  fill_price_source: FillPriceSource | null;
+  fill_price_source: 'open' | 'level' | null;
   fill_price_date: string | null;
-  amount: string | null;
+  trading_date: string;
 }
 
 function toOrder(row: PaperOrderRow): BrokerOrder {
@@ -29,19 +35,26 @@ function toOrder(row: PaperOrderRow): BrokerOrder {
     ...(row.fill_price !== null ? { fillPrice: Number(row.fill_price) } : {}),
     ...(row.fill_price_source !== null ? { fillPriceSource: row.fill_price_source } : {}),
     ...(row.fill_price_date !== null ? { fillPriceDate: row.fill_price_date } : {}),
-    ...(row.amount !== null ? { amount: Number(row.amount) } : {}),
   };
 }
 
-const ORDER_COLUMNS = `client_order_id, broker_order_id, status, quantity, reject_reason, fill_price, fill_price_source,
-  to_char(fill_price_date, 'YYYY-MM-DD') AS fill_price_date, amount`;
+const ORDER_COLUMNS = `client_order_id, broker_order_id, account_id, code, side, kind, status, quantity, limit_price,
+  reject_reason, fill_price, fill_price_source, to_char(fill_price_date, 'YYYY-MM-DD') AS fill_price_date,
+  to_char(trading_date, 'YYYY-MM-DD') AS trading_date`;
 
 /**
- * A broker simulated on the platform's market data. Market orders fill at once at the trading
- * day's open when the platform has that bar, else at the latest close it has (recorded as such);
- * limit orders fill at that price only if it is at or better than the limit. Every call is
- * recorded in paper_order_requests; a repeated client order id is answered with the existing
- * order, never filled twice. PAPER_BROKER_LATENCY_MS delays each call like a remote system.
+ * A broker simulated on the platform's market data, with a broker's timing: an order is accepted
+ * when it arrives (cash or shares are checked against what the account's open orders have not
+ * taken yet) and filled only once its trading day's bar exists, by the engine's own fill rules
+ * (fillOnBar), so a paper fill is exactly the fill the backtest simulates and never at a price
+ * known when the order was sent. A day whose bars are imported without one for the stock
+ * (suspended) expires the order unfilled. The market is matched lazily: whenever an order is
+ * placed or asked about, which is when its owner could first learn the outcome.
+ *
+ * Every call is recorded in paper_order_requests; a repeated client order id is answered with the
+ * existing order, never a second one. PAPER_BROKER_LATENCY_MS delays each call like a remote
+ * system. Amounts are quantity x fill price in whole won; the paper broker charges no fees (the
+ * strategy's cost model books commission, tax and slippage on the trading side).
  */
 @Injectable()
 export class PaperBroker implements Broker {
@@ -49,7 +62,6 @@ export class PaperBroker implements Broker {
 
   constructor(
     private readonly dataSource: DataSource,
-    private readonly clock: TradingClock,
     @Inject(CONFIG) private readonly config: TradingConfig,
   ) {}
 
@@ -72,11 +84,14 @@ export class PaperBroker implements Broker {
 
   async getOrder(accountId: string, clientOrderId: string): Promise<BrokerOrder | undefined> {
     await this.latency();
-    const rows: PaperOrderRow[] = await this.dataSource.query(
-      `SELECT ${ORDER_COLUMNS} FROM trading.paper_orders WHERE client_order_id = $1 AND account_id = $2`,
-      [clientOrderId, accountId],
-    );
-    return rows[0] ? toOrder(rows[0]) : undefined;
+    return this.dataSource.transaction(async (m) => {
+      await lockAccount(m, accountId);
+      const rows: PaperOrderRow[] = await m.query(
+        `SELECT ${ORDER_COLUMNS} FROM trading.paper_orders WHERE client_order_id = $1 AND account_id = $2`,
+        [clientOrderId, accountId],
+      );
+      return rows[0] ? toOrder(await this.match(m, rows[0])) : undefined;
+    });
   }
 
   async getBalance(accountId: string): Promise<AccountBalance> {
@@ -99,13 +114,9 @@ export class PaperBroker implements Broker {
   async placeOrder(request: PlaceOrderRequest): Promise<BrokerOrder> {
     // the request travels to the broker first: a caller that dies meanwhile was never heard
     await this.latency();
-    const tradingDate = this.clock.tradingDate();
     return this.dataSource.transaction(async (m) => {
       // one order at a time per account (cash and holdings are checked and moved together)
-      const account: Array<{ cash: string }> = await m.query(
-        `SELECT cash FROM trading.paper_accounts WHERE account_id = $1 FOR UPDATE`,
-        [request.accountId],
-      );
+      const cash = await lockAccount(m, request.accountId);
       const existing: PaperOrderRow[] = await m.query(
         `SELECT ${ORDER_COLUMNS} FROM trading.paper_orders WHERE client_order_id = $1 FOR UPDATE`,
         [request.clientOrderId],
@@ -115,132 +126,150 @@ export class PaperBroker implements Broker {
         existing.length > 0,
       ]);
       if (existing[0]) {
-        return toOrder(existing[0]);
+        return toOrder(await this.match(m, existing[0]));
       }
-      const decision = await this.decide(m, request, account[0] ? Number(account[0].cash) : undefined, tradingDate);
+      const rejectReason = await this.check(m, request, cash);
       const rows: PaperOrderRow[] = await m.query(
-        `INSERT INTO trading.paper_orders (client_order_id, account_id, code, side, order_type, quantity, limit_price, status,
-           reject_reason, fill_price, fill_price_source, fill_price_date, amount, trading_date)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+        `INSERT INTO trading.paper_orders (client_order_id, account_id, code, side, kind, order_type, quantity, limit_price,
+           status, reject_reason, trading_date)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
          RETURNING ${ORDER_COLUMNS}`,
         [
           request.clientOrderId,
           request.accountId,
           request.code,
           request.side,
-          request.orderType,
+          request.kind,
+          ORDER_TYPE_OF[request.kind],
           request.quantity,
-          request.limitPrice ?? null,
-          decision.status,
-          decision.rejectReason ?? null,
-          decision.fillPrice ?? null,
-          decision.source ?? null,
-          decision.priceDate ?? null,
-          decision.amount ?? null,
-          tradingDate,
+          request.price ?? null,
+          rejectReason ? 'rejected' : 'accepted',
+          rejectReason ?? null,
+          request.tradingDate,
         ],
       );
-      if (decision.status === 'filled') {
-        const amount = decision.amount as number;
-        if (request.side === 'buy') {
-          await m.query(`UPDATE trading.paper_accounts SET cash = cash - $2 WHERE account_id = $1`, [
-            request.accountId,
-            amount,
-          ]);
-          await m.query(
-            `INSERT INTO trading.paper_holdings (account_id, code, quantity) VALUES ($1, $2, $3)
-             ON CONFLICT (account_id, code) DO UPDATE SET quantity = paper_holdings.quantity + EXCLUDED.quantity`,
-            [request.accountId, request.code, request.quantity],
-          );
-        } else {
-          await m.query(`UPDATE trading.paper_accounts SET cash = cash + $2 WHERE account_id = $1`, [
-            request.accountId,
-            amount,
-          ]);
-          // selling the whole holding deletes it (quantity 0 would violate ck_paper_holdings_quantity)
-          await m.query(`DELETE FROM trading.paper_holdings WHERE account_id = $1 AND code = $2 AND quantity = $3`, [
-            request.accountId,
-            request.code,
-            request.quantity,
-          ]);
-          await m.query(
-            `UPDATE trading.paper_holdings SET quantity = quantity - $3 WHERE account_id = $1 AND code = $2 AND quantity > $3`,
-            [request.accountId, request.code, request.quantity],
-          );
-        }
-      }
-      return toOrder(rows[0]);
+      return toOrder(await this.match(m, rows[0]));
     });
   }
 
-  private async decide(
+  /** Why the order cannot be accepted, or undefined. */
+  private async check(
     m: EntityManager,
     request: PlaceOrderRequest,
     cash: number | undefined,
-    tradingDate: string,
-  ): Promise<{
-    status: 'filled' | 'rejected';
-    rejectReason?: string;
-    fillPrice?: number;
-    source?: FillPriceSource;
-    priceDate?: string;
-    amount?: number;
-  }> {
+  ): Promise<string | undefined> {
     if (cash === undefined) {
-      return { status: 'rejected', rejectReason: 'unknown account' };
+      return 'unknown account';
     }
     if (!Number.isSafeInteger(request.quantity) || request.quantity <= 0) {
-      return { status: 'rejected', rejectReason: 'invalid quantity' };
+      return 'invalid quantity';
+    }
+    if (request.side !== (request.kind === 'limit_buy' ? 'buy' : 'sell')) {
+      return 'order type does not match the side';
+    }
+    const priced = request.kind !== 'market_sell';
+    if (priced !== (request.price !== undefined) || (priced && !((request.price as number) > 0))) {
+      return 'invalid price';
     }
     const known: unknown[] = await m.query(`SELECT 1 FROM market.securities WHERE code = $1`, [request.code]);
     if (known.length === 0) {
-      return { status: 'rejected', rejectReason: 'unknown code' };
+      return 'unknown code';
     }
-    const price = await paperFillPrice(m, request.code, tradingDate);
-    if (!price) {
-      return { status: 'rejected', rejectReason: 'no price' };
-    }
-    if (request.orderType === 'limit') {
-      const limit = request.limitPrice ?? Number.NaN;
-      const reachable = request.side === 'buy' ? price.price <= limit : price.price >= limit;
-      if (!reachable) {
-        return { status: 'rejected', rejectReason: 'limit price not reached' };
-      }
-    }
-    const amount = Math.round(request.quantity * price.price);
-    if (request.side === 'buy' && amount > cash) {
-      return { status: 'rejected', rejectReason: 'insufficient cash' };
-    }
-    if (request.side === 'sell') {
-      const held: Array<{ quantity: string }> = await m.query(
-        `SELECT quantity FROM trading.paper_holdings WHERE account_id = $1 AND code = $2`,
-        [request.accountId, request.code],
+    if (request.side === 'buy') {
+      // a limit buy holds quantity x limit until it fills or expires
+      const held: Array<{ reserved: string }> = await m.query(
+        `SELECT coalesce(sum(quantity * limit_price), 0) AS reserved FROM trading.paper_orders
+          WHERE account_id = $1 AND status = 'accepted' AND side = 'buy'`,
+        [request.accountId],
       );
-      if (Number(held[0]?.quantity ?? 0) < request.quantity) {
-        return { status: 'rejected', rejectReason: 'insufficient holdings' };
+      if (request.quantity * (request.price as number) > cash - Number(held[0]?.reserved ?? 0)) {
+        return 'insufficient cash';
       }
+      return undefined;
     }
-    return { status: 'filled', fillPrice: price.price, source: price.source, priceDate: price.date, amount };
+    const shares: Array<{ free: string }> = await m.query(
+      `SELECT coalesce((SELECT quantity FROM trading.paper_holdings WHERE account_id = $1 AND code = $2), 0)
+            - coalesce((SELECT sum(quantity) FROM trading.paper_orders
+                         WHERE account_id = $1 AND code = $2 AND status = 'accepted' AND side = 'sell'), 0) AS free`,
+      [request.accountId, request.code],
+    );
+    return Number(shares[0]?.free ?? 0) < request.quantity ? 'insufficient holdings' : undefined;
+  }
+
+  /** Matches an accepted order against its day's bar once the day is imported; returns it as it now is. */
+  private async match(m: EntityManager, order: PaperOrderRow): Promise<PaperOrderRow> {
+    if (order.status !== 'accepted') {
+      return order;
+    }
+    const day: Array<{ open: number | null; high: number | null; low: number | null }> = await m.query(
+      `SELECT b.open, b.high, b.low FROM (SELECT 1 FROM market.daily_bars WHERE date = $1 LIMIT 1) imported
+         LEFT JOIN market.daily_bars b ON b.code = $2 AND b.date = $1`,
+      [order.trading_date, order.code],
+    );
+    if (day.length === 0) {
+      return order; // the day has not traded yet, or its bars are not imported yet
+    }
+    const bar = day[0];
+    const level = order.limit_price === null ? Number.NaN : Number(order.limit_price);
+    const fill =
+      bar.open === null
+        ? null
+        : fillOnBar(order.kind, level, { open: bar.open, high: bar.high as number, low: bar.low as number });
+    const quantity = Number(order.quantity);
+    if (!fill) {
+      const rows = returnedRows<PaperOrderRow>(
+        await m.query(
+          `UPDATE trading.paper_orders SET status = 'expired', matched_at = now(), reject_reason = $2
+            WHERE client_order_id = $1 RETURNING ${ORDER_COLUMNS}`,
+          [order.client_order_id, bar.open === null ? 'no trading in the stock that day' : 'not reached that day'],
+        ),
+      );
+      return rows[0];
+    }
+    const amount = Math.round(quantity * fill.price);
+    if (order.side === 'buy') {
+      await m.query(`UPDATE trading.paper_accounts SET cash = cash - $2 WHERE account_id = $1`, [
+        order.account_id,
+        amount,
+      ]);
+      await m.query(
+        `INSERT INTO trading.paper_holdings (account_id, code, quantity) VALUES ($1, $2, $3)
+         ON CONFLICT (account_id, code) DO UPDATE SET quantity = paper_holdings.quantity + EXCLUDED.quantity`,
+        [order.account_id, order.code, quantity],
+      );
+    } else {
+      await m.query(`UPDATE trading.paper_accounts SET cash = cash + $2 WHERE account_id = $1`, [
+        order.account_id,
+        amount,
+      ]);
+      // selling the whole holding deletes it (quantity 0 would violate ck_paper_holdings_quantity)
+      await m.query(`DELETE FROM trading.paper_holdings WHERE account_id = $1 AND code = $2 AND quantity = $3`, [
+        order.account_id,
+        order.code,
+        quantity,
+      ]);
+      await m.query(
+        `UPDATE trading.paper_holdings SET quantity = quantity - $3 WHERE account_id = $1 AND code = $2 AND quantity > $3`,
+        [order.account_id, order.code, quantity],
+      );
+    }
+    const rows = returnedRows<PaperOrderRow>(
+      await m.query(
+        `UPDATE trading.paper_orders SET status = 'filled', matched_at = now(), fill_price = $2, fill_price_source = $3,
+                fill_price_date = trading_date, amount = $4
+          WHERE client_order_id = $1 RETURNING ${ORDER_COLUMNS}`,
+        [order.client_order_id, fill.price, fill.at, amount],
+      ),
+    );
+    return rows[0];
   }
 }
 
-/** The day's open when the platform has that bar, else the latest close on or before the day. */
-export async function paperFillPrice(
-  m: Pick<EntityManager, 'query'>,
-  code: string,
-  tradingDate: string,
-): Promise<{ price: number; source: FillPriceSource; date: string } | undefined> {
-  const open: Array<{ open: number }> = await m.query(
-    `SELECT open FROM market.daily_bars WHERE code = $1 AND date = $2 AND open > 0`,
-    [code, tradingDate],
+/** Locks the paper account (one order operation at a time per account); its cash, or undefined. */
+async function lockAccount(m: EntityManager, accountId: string): Promise<number | undefined> {
+  const rows: Array<{ cash: string }> = await m.query(
+    `SELECT cash FROM trading.paper_accounts WHERE account_id = $1 FOR UPDATE`,
+    [accountId],
   );
-  if (open[0]) {
-    return { price: open[0].open, source: 'open', date: tradingDate };
-  }
-  const close: Array<{ close: number; date: string }> = await m.query(
-    `SELECT close, to_char(date, 'YYYY-MM-DD') AS date FROM market.daily_bars
-      WHERE code = $1 AND date <= $2 AND close > 0 ORDER BY date DESC LIMIT 1`,
-    [code, tradingDate],
-  );
-  return close[0] ? { price: close[0].close, source: 'latest_close', date: close[0].date } : undefined;
+  return rows[0] ? Number(rows[0].cash) : undefined;
 }

@@ -1,13 +1,23 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { lowerBoundDate, parseStrategyDefinition, type StrategyDefinition } from '@stocklab/strategy-engine';
+import {
+  isRebalanceDay,
+  lowerBoundDate,
+  parseStrategyDefinition,
+  StrategyDecider,
+  type Holding,
+  type MarketData,
+  type OpenSellReason,
+  type PortfolioState,
+  type StrategyDefinition,
+  type WantedPick,
+} from '@stocklab/strategy-engine';
 import type { EntityManager } from 'typeorm';
 import { BROKER, type Broker, type BrokerOrder } from '../broker/broker.js';
 import { clientOrderId } from '../broker/client-order-id.js';
-import { TradingMetrics } from '../metrics/trading-metrics.js';
-import { MarketDataService, yyyymmdd } from '../market/market-data.service.js';
-import { strategyLog, type JobBody, type JobContext } from './job-context.js';
-import { ConditionEvaluator, sellReason, type SellReason } from './sell-rules.js';
 import { returnedRows } from '../database/returning.js';
+import { isoOf, MarketDataService, yyyymmdd } from '../market/market-data.service.js';
+import { strategyLog, type JobBody, type JobContext } from './job-context.js';
+import { INTENT_COLUMNS, OrderBook, type IntentRow } from './order-book.js';
 
 interface StrategyRow {
   id: string;
@@ -15,40 +25,32 @@ interface StrategyRow {
   rules: unknown;
   cash: string;
   status: 'active' | 'liquidating';
+  wanted: Array<{ code: string; rank: number; target: number }>;
+  last_signal_date: string | null;
 }
 
-interface IntentRow {
-  id: string;
-  client_order_id: string;
-  auto_strategy_id: string;
-  account_id: string;
+interface PositionRow {
   code: string;
-  side: 'buy' | 'sell';
   quantity: string;
-  reference_price: string | null;
-  reason: string;
-  status: 'pending' | 'sent' | 'filled' | 'rejected';
-}
-
-interface PlannedIntent {
-  strategyId: string;
-  accountId: string;
-  code: string;
-  side: 'buy' | 'sell';
-  quantity: number;
-  referencePrice: number | null;
-  reason: SellReason | 'pick';
+  entry_price: string;
+  entry_date: string;
+  cost: string;
+  pending_sell: OpenSellReason | null;
 }
 
 /**
- * 09:00. Three phases, each restartable by a newer leader under the same run key:
- * 1. plan: from the state at the start of the run, every order of the day is written as an
- *    intent with its deterministic client order id, all in one fenced transaction, before any is
- *    sent (a resumed run finds the plan and never makes a second one);
- * 2. send: each pending intent goes to the broker with its client order id; an intent already
- *    marked sent is first looked up at the broker (it may have arrived before a crash), so a
- *    repeated id is never needed; each fill updates cash and positions in one transaction;
- * 3. finish: liquidated strategies are deactivated and the day's performance is written.
+ * 09:00. Four phases, each restartable by a newer leader under the same run key:
+ * 1. reconcile: the broker's answers on every order still open (earlier days' fills are booked
+ *    before anything is decided on them);
+ * 2. plan: per strategy, the engine's StrategyDecider decides on the signal day's close (the last
+ *    market day before the trading date) from the state held in PostgreSQL, exactly as a backtest
+ *    decides; its orders are written as intents with deterministic client order ids, the day's
+ *    performance row is written at the value the decision saw, all in one fenced transaction,
+ *    before any order is sent (a resumed run finds the plan and never makes a second one);
+ * 3. send: each pending intent goes to the broker, which accepts it for the trading day; an intent
+ *    already marked sent is first looked up at the broker (it may have arrived before a crash);
+ * 4. finish: fills the broker already knows are booked (a replayed day whose bars exist), and
+ *    liquidated strategies are deactivated.
  */
 @Injectable()
 export class ExecuteJob implements JobBody {
@@ -57,23 +59,29 @@ export class ExecuteJob implements JobBody {
   constructor(
     private readonly market: MarketDataService,
     @Inject(BROKER) private readonly broker: Broker,
-    private readonly metrics: TradingMetrics,
+    private readonly book: OrderBook,
   ) {}
 
   async run(ctx: JobContext): Promise<Record<string, unknown>> {
+    const before = await this.book.reconcile((w) => ctx.fenced(w), ctx.run.tradingDate, ctx.signal);
     const planned = await this.plan(ctx);
     const sent = await this.send(ctx);
+    const after = await this.book.reconcile((w) => ctx.fenced(w), ctx.run.tradingDate, ctx.signal);
     const finished = await this.finish(ctx);
-    return { ...planned, ...sent, ...finished };
+    return {
+      ...planned,
+      ...sent,
+      booked: { earlier: before.filled + before.expired + before.rejected, today: after.filled + after.expired },
+      open: after.accepted,
+      ...finished,
+    };
   }
 
   private async plan(ctx: JobContext): Promise<Record<string, unknown>> {
     const { run } = ctx;
     const snapshot = await this.market.snapshot();
     const data = snapshot.data;
-    const today = yyyymmdd(run.tradingDate);
-    const signalIndex = lowerBoundDate(data.dates, today) - 1;
-    const evaluator = signalIndex >= 0 ? new ConditionEvaluator(data, signalIndex) : undefined;
+    const signalDay = lowerBoundDate(data.dates, yyyymmdd(run.tradingDate)) - 1;
     return ctx.fenced(async (m) => {
       const locked: Array<{ planned_at: Date | null }> = await m.query(
         `SELECT planned_at FROM trading.job_runs WHERE id = $1 FOR UPDATE`,
@@ -87,17 +95,26 @@ export class ExecuteJob implements JobBody {
         return { intents: Number(count[0]?.n ?? 0), resumedPlan: true };
       }
       const strategies: StrategyRow[] = await m.query(
-        `SELECT id, account_id, rules, cash, status FROM trading.auto_strategies
-          WHERE status IN ('active', 'liquidating') ORDER BY id FOR UPDATE`,
+        `SELECT id, account_id, rules, cash, status, wanted, to_char(last_signal_date, 'YYYY-MM-DD') AS last_signal_date
+           FROM trading.auto_strategies WHERE status IN ('active', 'liquidating') ORDER BY id FOR UPDATE`,
       );
-      const intents: PlannedIntent[] = [];
+      let seq = 0;
+      let decided = 0;
       for (const s of strategies) {
         const parsed = parseStrategyDefinition(s.rules);
         if (!parsed.ok) {
           await strategyLog(m, s.id, run.runKey, 'error', 'execute skipped: stored rules are invalid');
           continue;
         }
-        intents.push(...(await this.planStrategy(m, ctx, s, parsed.value, today, data, evaluator)));
+        if (signalDay < 0) {
+          await strategyLog(m, s.id, run.runKey, 'warn', `execute skipped: no market data before ${run.tradingDate}`);
+          continue;
+        }
+        const intents = await this.planStrategy(m, ctx, s, parsed.value, data, signalDay, seq);
+        if (intents >= 0) {
+          seq += intents;
+          decided += 1;
+        }
       }
       // deactivated after the day's select: its picks are not bought, and its log says so
       const idle: Array<{ id: string; picks: string }> = await m.query(
@@ -115,133 +132,161 @@ export class ExecuteJob implements JobBody {
           `execute skipped: the strategy is inactive, ${s.picks} pick(s) of ${run.tradingDate} not bought`,
         );
       }
-      // sells first, so that their proceeds are booked before the buys are checked against cash
-      const ordered = [...intents.filter((i) => i.side === 'sell'), ...intents.filter((i) => i.side === 'buy')];
-      let seq = 0;
-      for (const i of ordered) {
-        seq += 1;
-        await m.query(
-          `INSERT INTO trading.order_intents (client_order_id, run_key, seq, auto_strategy_id, account_id, trading_date,
-             code, side, quantity, reference_price, reason, status, epoch)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'pending', $12)`,
-          [
-            clientOrderId(run.runKey, i.strategyId, i.code, i.side),
-            run.runKey,
-            seq,
-            i.strategyId,
-            i.accountId,
-            run.tradingDate,
-            i.code,
-            i.side,
-            i.quantity,
-            i.referencePrice,
-            i.reason,
-            ctx.epoch,
-          ],
-        );
-      }
       await m.query(`UPDATE trading.job_runs SET planned_at = now() WHERE id = $1`, [run.id]);
-      return { intents: ordered.length, strategies: strategies.length, resumedPlan: false };
+      return {
+        intents: seq,
+        strategies: strategies.length,
+        decided,
+        signalDate: signalDay >= 0 ? isoOf(data.dates[signalDay]) : null,
+        resumedPlan: false,
+      };
     });
   }
 
+  /** Decides one strategy's orders for the trading date; the number of intents, or -1 when it did not decide. */
   private async planStrategy(
     m: EntityManager,
     ctx: JobContext,
     s: StrategyRow,
     def: StrategyDefinition,
-    today: number,
-    data: Awaited<ReturnType<MarketDataService['snapshot']>>['data'],
-    evaluator: ConditionEvaluator | undefined,
-  ): Promise<PlannedIntent[]> {
-    const runKey = ctx.run.runKey;
-    const positions: Array<{ code: string; quantity: string; entry_price: string; entry_date: string }> = await m.query(
-      `SELECT code, quantity, entry_price, to_char(entry_date, 'YYYYMMDD') AS entry_date FROM trading.positions
-        WHERE auto_strategy_id = $1 ORDER BY code`,
+    data: MarketData,
+    t: number,
+    seqBefore: number,
+  ): Promise<number> {
+    const { run } = ctx;
+    const signalDate = isoOf(data.dates[t]);
+    if (s.last_signal_date !== null && s.last_signal_date >= signalDate) {
+      await strategyLog(m, s.id, run.runKey, 'info', `already decided on ${s.last_signal_date}'s close`);
+      return -1;
+    }
+    const open: Array<{ n: string }> = await m.query(
+      `SELECT count(*) AS n FROM trading.order_intents WHERE auto_strategy_id = $1 AND status IN ('pending', 'sent', 'accepted')`,
       [s.id],
     );
-    const out: PlannedIntent[] = [];
-    const selling = new Set<string>();
-    for (const p of positions) {
-      const reason: SellReason | undefined =
-        s.status === 'liquidating'
-          ? 'liquidation'
-          : sellReason(
-              def,
-              data,
-              { code: p.code, entryPrice: Number(p.entry_price), entryDate: Number(p.entry_date) },
-              today,
-              evaluator,
-            );
-      if (reason) {
-        selling.add(p.code);
-        out.push({
-          strategyId: s.id,
-          accountId: s.account_id,
-          code: p.code,
-          side: 'sell',
-          quantity: Number(p.quantity),
-          referencePrice: null,
-          reason,
-        });
-        await strategyLog(m, s.id, runKey, 'info', `sell ${p.quantity} ${p.code}: ${reason}`);
-      }
+    if (Number(open[0]?.n ?? 0) > 0) {
+      // deciding on a state the broker has not finished changing would double a buy or a sell
+      await strategyLog(
+        m,
+        s.id,
+        run.runKey,
+        'warn',
+        `not deciding: ${open[0]?.n} earlier order(s) still open at the broker`,
+      );
+      return -1;
     }
-    if (s.status === 'liquidating') {
-      return out;
-    }
-    // only the picks made for this trading date: never those of another day
-    const picks: Array<{ code: string; weight: string; reference_price: string }> = await m.query(
-      `SELECT code, weight, reference_price FROM trading.picks WHERE auto_strategy_id = $1 AND trading_date = $2 ORDER BY rank`,
-      [s.id, ctx.run.tradingDate],
+    const stockOf = new Map(data.codes.map((code, i) => [code, i]));
+    const positions: PositionRow[] = await m.query(
+      `SELECT code, quantity, entry_price, to_char(entry_date, 'YYYYMMDD') AS entry_date, cost, pending_sell
+         FROM trading.positions WHERE auto_strategy_id = $1 ORDER BY entry_date, code`,
+      [s.id],
     );
-    const cash = Number(s.cash);
-    let holdings = positions.length - selling.size;
-    for (const pick of picks) {
-      if (positions.some((p) => p.code === pick.code)) {
-        await strategyLog(m, s.id, runKey, 'info', `not buying ${pick.code}: already held`);
+    const holdings: Holding[] = [];
+    for (const p of positions) {
+      const stock = stockOf.get(p.code);
+      if (stock === undefined) {
+        await strategyLog(m, s.id, run.runKey, 'error', `position ${p.code} has no market data: not decided on`);
         continue;
       }
-      if (holdings >= def.maxPositions) {
-        await strategyLog(m, s.id, runKey, 'info', `not buying ${pick.code}: ${def.maxPositions} positions held`);
-        continue;
-      }
-      const price = Number(pick.reference_price);
-      const quantity = Math.floor((cash * Number(pick.weight)) / price);
-      if (!(quantity > 0)) {
-        await strategyLog(m, s.id, runKey, 'warn', `not buying ${pick.code}: insufficient cash for one share`, {
-          cash,
-          weight: Number(pick.weight),
-          referencePrice: price,
-        });
-        continue;
-      }
-      holdings += 1;
-      out.push({
-        strategyId: s.id,
-        accountId: s.account_id,
-        code: pick.code,
-        side: 'buy',
-        quantity,
-        referencePrice: price,
-        reason: 'pick',
+      holdings.push({
+        stock,
+        quantity: Number(p.quantity),
+        entryDay: lowerBoundDate(data.dates, Number(p.entry_date)),
+        entryPrice: Number(p.entry_price),
+        entryCost: Number(p.cost),
+        pendingSell: p.pending_sell,
       });
     }
-    if (picks.length === 0) {
-      await strategyLog(m, s.id, runKey, 'info', `no picks for ${ctx.run.tradingDate}`);
+    const wanted: WantedPick[] = s.wanted.flatMap((w) => {
+      const stock = stockOf.get(w.code);
+      return stock === undefined ? [] : [{ stock, rank: w.rank, target: w.target }];
+    });
+    const state: PortfolioState = { cash: Number(s.cash), holdings, wanted };
+    const decider = new StrategyDecider(def, data, [t], def.sell?.conditions ? [t] : []);
+    const rebalance = s.status === 'active' && isRebalanceDay(data, def.rebalance, t, s.last_signal_date === null);
+    const decision = decider.decide(t, state, { rebalance, liquidate: s.status === 'liquidating' });
+
+    // the value the decision saw, dated by the close it values
+    const value = Math.round(decider.equity(state, t));
+    await m.query(
+      `INSERT INTO trading.daily_performance (auto_strategy_id, date, value, cash, invested, run_key)
+       VALUES ($1, $2, $3, $4, $5, $6)
+       ON CONFLICT (auto_strategy_id, date) DO UPDATE
+         SET value = EXCLUDED.value, cash = EXCLUDED.cash, invested = EXCLUDED.invested, run_key = EXCLUDED.run_key`,
+      [s.id, signalDate, value, state.cash, value - state.cash, run.runKey],
+    );
+    let seq = seqBefore;
+    for (const order of decision.orders) {
+      const code = data.codes[order.stock];
+      seq += 1;
+      await m.query(
+        `INSERT INTO trading.order_intents (client_order_id, run_key, seq, auto_strategy_id, account_id, trading_date,
+           code, side, kind, order_type, quantity, level, reason, status, epoch)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, 'pending', $14)`,
+        [
+          clientOrderId(run.runKey, s.id, code, order.side),
+          run.runKey,
+          seq,
+          s.id,
+          s.account_id,
+          run.tradingDate,
+          code,
+          order.side,
+          order.kind,
+          order.kind === 'market_sell' ? 'market' : order.kind === 'stop_sell' ? 'stop' : 'limit',
+          order.quantity,
+          Number.isNaN(order.level) ? null : order.level,
+          order.reason,
+          ctx.epoch,
+        ],
+      );
+      if (order.kind === 'market_sell') {
+        await m.query(`UPDATE trading.positions SET pending_sell = $3 WHERE auto_strategy_id = $1 AND code = $2`, [
+          s.id,
+          code,
+          order.reason,
+        ]);
+      }
     }
-    return out;
+    await m.query(
+      `UPDATE trading.auto_strategies SET wanted = $2, last_signal_date = $3, updated_at = now() WHERE id = $1`,
+      [
+        s.id,
+        JSON.stringify(decision.wanted.map((w) => ({ code: data.codes[w.stock], rank: w.rank, target: w.target }))),
+        signalDate,
+      ],
+    );
+    const count = (kind: string): number => decision.orders.filter((o) => o.kind === kind).length;
+    await strategyLog(
+      m,
+      s.id,
+      run.runKey,
+      'info',
+      `decided on ${signalDate}'s close${decision.rebalanced ? ' (rebalance)' : ''}: ${count('market_sell')} sell(s) at the open, ` +
+        `${count('limit_buy')} limit buy(s), ${count('stop_sell') + count('target_sell')} resting sell(s)`,
+      {
+        value,
+        cash: state.cash,
+        orders: decision.orders.map((o) => ({
+          code: data.codes[o.stock],
+          kind: o.kind,
+          quantity: o.quantity,
+          level: Number.isNaN(o.level) ? null : o.level,
+          reason: o.reason,
+        })),
+        wanted: decision.wanted.map((w) => data.codes[w.stock]),
+      },
+    );
+    return seq - seqBefore;
   }
 
   private async send(ctx: JobContext): Promise<Record<string, unknown>> {
     const intents: IntentRow[] = await ctx.fenced((m) =>
       m.query(
-        `SELECT id, client_order_id, auto_strategy_id, account_id, code, side, quantity, reference_price, reason, status
-           FROM trading.order_intents WHERE run_key = $1 AND status IN ('pending', 'sent') ORDER BY seq`,
+        `SELECT ${INTENT_COLUMNS} FROM trading.order_intents WHERE run_key = $1 AND status IN ('pending', 'sent') ORDER BY seq`,
         [ctx.run.runKey],
       ),
     );
-    let filled = 0;
+    let accepted = 0;
     let rejected = 0;
     for (const intent of intents) {
       ctx.signal.throwIfAborted();
@@ -251,24 +296,6 @@ export class ExecuteJob implements JobBody {
         order = await this.broker.getOrder(intent.account_id, intent.client_order_id);
       }
       if (!order) {
-        if (intent.side === 'buy') {
-          const cashOk = await ctx.fenced(async (m) => {
-            const rows: Array<{ cash: string }> = await m.query(
-              `SELECT cash FROM trading.auto_strategies WHERE id = $1`,
-              [intent.auto_strategy_id],
-            );
-            const needed = Number(intent.quantity) * Number(intent.reference_price);
-            if (Number(rows[0]?.cash ?? 0) >= needed) {
-              return true;
-            }
-            await this.complete(m, intent, undefined, 'insufficient cash');
-            return false;
-          });
-          if (!cashOk) {
-            rejected += 1;
-            continue;
-          }
-        }
         await ctx.fenced((m) =>
           m.query(
             `UPDATE trading.order_intents SET status = 'sent', sent_at = now() WHERE id = $1 AND status = 'pending'`,
@@ -280,115 +307,22 @@ export class ExecuteJob implements JobBody {
           clientOrderId: intent.client_order_id,
           code: intent.code,
           side: intent.side,
-          orderType: 'market',
+          kind: intent.kind,
           quantity: Number(intent.quantity),
+          ...(intent.level !== null ? { price: Number(intent.level) } : {}),
+          tradingDate: intent.trading_date,
         });
       }
       const result = order;
       // the order happened at the broker: book it even if this term just ended (the epoch still guards it)
-      const outcome = await ctx.fenced((m) => this.complete(m, intent, result));
-      if (outcome === 'filled') {
-        filled += 1;
-      } else if (outcome === 'rejected') {
+      const outcome = await ctx.fenced((m) => this.book.book(m, intent, result));
+      if (outcome === 'rejected') {
         rejected += 1;
+      } else {
+        accepted += 1;
       }
     }
-    return { filled, rejected };
-  }
-
-  /** Books a broker answer (or a local rejection) on the intent, once; a fill moves cash and positions. */
-  private async complete(
-    m: EntityManager,
-    intent: IntentRow,
-    order: BrokerOrder | undefined,
-    localReject?: string,
-  ): Promise<'filled' | 'rejected' | 'pending' | 'already'> {
-    if (order && order.status === 'accepted') {
-      return 'pending';
-    }
-    const status = order?.status === 'filled' ? 'filled' : 'rejected';
-    const reason = localReject ?? order?.rejectReason ?? null;
-    const updated = returnedRows<{ id: string }>(
-      await m.query(
-        `UPDATE trading.order_intents
-          SET status = $2, broker_order_id = $3, broker_result = $4, reject_reason = $5, fill_price = $6,
-              fill_price_source = $7, fill_price_date = $8, fill_amount = $9, completed_at = now()
-        WHERE id = $1 AND status IN ('pending', 'sent') RETURNING id`,
-        [
-          intent.id,
-          status,
-          order?.brokerOrderId ?? null,
-          order ? JSON.stringify(order) : null,
-          reason,
-          order?.fillPrice ?? null,
-          order?.fillPriceSource ?? null,
-          order?.fillPriceDate ?? null,
-          order?.amount ?? null,
-        ],
-      ),
-    );
-    if (updated.length === 0) {
-      return 'already';
-    }
-    this.metrics.orders.inc({ side: intent.side, status });
-    const qty = Number(intent.quantity);
-    if (status === 'rejected') {
-      await strategyLog(
-        m,
-        intent.auto_strategy_id,
-        null,
-        'warn',
-        `${intent.side} ${qty} ${intent.code} rejected: ${reason}`,
-        {
-          clientOrderId: intent.client_order_id,
-        },
-      );
-      return 'rejected';
-    }
-    const amount = order?.amount as number;
-    const price = order?.fillPrice as number;
-    if (intent.side === 'buy') {
-      await m.query(`UPDATE trading.auto_strategies SET cash = cash - $2, updated_at = now() WHERE id = $1`, [
-        intent.auto_strategy_id,
-        amount,
-      ]);
-      await m.query(
-        `INSERT INTO trading.positions (auto_strategy_id, code, quantity, entry_price, entry_date, cost)
-         VALUES ($1, $2, $3, $4, (SELECT trading_date FROM trading.order_intents WHERE id = $6), $5)
-         ON CONFLICT (auto_strategy_id, code) DO UPDATE SET
-           quantity = positions.quantity + EXCLUDED.quantity,
-           cost = positions.cost + EXCLUDED.cost,
-           entry_price = (positions.cost + EXCLUDED.cost)::numeric / (positions.quantity + EXCLUDED.quantity),
-           updated_at = now()`,
-        [intent.auto_strategy_id, intent.code, qty, price, amount, intent.id],
-      );
-    } else {
-      await m.query(`UPDATE trading.auto_strategies SET cash = cash + $2, updated_at = now() WHERE id = $1`, [
-        intent.auto_strategy_id,
-        amount,
-      ]);
-      // a sell of the whole position deletes it (quantity 0 would violate ck_positions_quantity)
-      await m.query(`DELETE FROM trading.positions WHERE auto_strategy_id = $1 AND code = $2 AND quantity <= $3`, [
-        intent.auto_strategy_id,
-        intent.code,
-        qty,
-      ]);
-      await m.query(
-        `UPDATE trading.positions SET quantity = quantity - $3,
-            cost = cost - round(cost::numeric * $3 / quantity), updated_at = now()
-          WHERE auto_strategy_id = $1 AND code = $2 AND quantity > $3`,
-        [intent.auto_strategy_id, intent.code, qty],
-      );
-    }
-    await strategyLog(
-      m,
-      intent.auto_strategy_id,
-      null,
-      'info',
-      `${intent.side} ${qty} ${intent.code} filled at ${price} (${order?.fillPriceSource})`,
-      { clientOrderId: intent.client_order_id, amount, priceDate: order?.fillPriceDate },
-    );
-    return 'filled';
+    return { accepted, rejected };
   }
 
   private async finish(ctx: JobContext): Promise<Record<string, unknown>> {
@@ -397,10 +331,11 @@ export class ExecuteJob implements JobBody {
       const liquidated = returnedRows<{ id: string }>(
         await m.query(
           `UPDATE trading.auto_strategies s SET status = 'inactive', deactivated_at = now(), updated_at = now()
-          WHERE s.status = 'liquidating'
-            AND NOT EXISTS (SELECT 1 FROM trading.positions p WHERE p.auto_strategy_id = s.id)
-            AND NOT EXISTS (SELECT 1 FROM trading.order_intents i WHERE i.auto_strategy_id = s.id AND i.status IN ('pending', 'sent'))
-          RETURNING s.id`,
+            WHERE s.status = 'liquidating'
+              AND NOT EXISTS (SELECT 1 FROM trading.positions p WHERE p.auto_strategy_id = s.id)
+              AND NOT EXISTS (SELECT 1 FROM trading.order_intents i WHERE i.auto_strategy_id = s.id
+                               AND i.status IN ('pending', 'sent', 'accepted'))
+            RETURNING s.id`,
         ),
       );
       for (const l of liquidated) {
@@ -412,25 +347,8 @@ export class ExecuteJob implements JobBody {
         await m.query(`UPDATE trading.auto_strategies SET cash = 0 WHERE id = $1`, [l.id]);
         await strategyLog(m, l.id, run.runKey, 'info', 'liquidated: deactivated, cash returned to the account');
       }
-      // the day's value: cash + holdings at the latest close on or before the trading date
-      const perf: unknown[] = await m.query(
-        `INSERT INTO trading.daily_performance (auto_strategy_id, date, value, cash, invested, run_key)
-         SELECT s.id, $1::date, s.cash + coalesce(v.invested, 0), s.cash, coalesce(v.invested, 0), $2
-           FROM trading.auto_strategies s
-           LEFT JOIN LATERAL (
-             SELECT round(sum(p.quantity * coalesce(
-                      (SELECT b.close FROM market.daily_bars b WHERE b.code = p.code AND b.date <= $1::date
-                        ORDER BY b.date DESC LIMIT 1), p.entry_price::double precision)))::bigint AS invested
-               FROM trading.positions p WHERE p.auto_strategy_id = s.id
-           ) v ON true
-          WHERE s.status IN ('active', 'liquidating') OR s.id = ANY($3::uuid[])
-         ON CONFLICT (auto_strategy_id, date) DO UPDATE
-           SET value = EXCLUDED.value, cash = EXCLUDED.cash, invested = EXCLUDED.invested, run_key = EXCLUDED.run_key
-         RETURNING auto_strategy_id`,
-        [run.tradingDate, run.runKey, liquidated.map((l) => l.id)],
-      );
       this.logger.log({ runKey: run.runKey, liquidated: liquidated.length }, 'execute finished');
-      return { liquidated: liquidated.length, performanceRows: perf.length };
+      return { liquidated: liquidated.length };
     });
   }
 }

@@ -1,13 +1,13 @@
 import { Injectable, Logger } from '@nestjs/common';
-import { lowerBoundDate, parseStrategyDefinition, selectPicks } from '@stocklab/strategy-engine';
+import { isRebalanceDay, lowerBoundDate, parseStrategyDefinition, selectPicks } from '@stocklab/strategy-engine';
 import { isoOf, MarketDataService, yyyymmdd } from '../market/market-data.service.js';
 import { strategyLog, type JobBody, type JobContext } from './job-context.js';
-import { isRebalanceSignalDay } from './sell-rules.js';
 
 /**
- * 07:00: each active strategy is evaluated with the shared engine on the data up to the last
- * trading day before the trading date (signals at t's close, orders at t+1's open, as in a
- * backtest); its picks are stored per (strategy, trading date).
+ * 07:00: the picks of each active strategy whose signal day (the last market day before the
+ * trading date) is a rebalance day, or whose first decision is due, stored per (strategy, trading
+ * date) for the user to see before the open. The engine's selection (selectPicks) is the one the
+ * 09:00 decision makes on the same data, so these are the picks it will want.
  */
 @Injectable()
 export class SelectJob implements JobBody {
@@ -20,8 +20,10 @@ export class SelectJob implements JobBody {
     const snapshot = await this.market.snapshot();
     const data = snapshot.data;
     const signalIndex = lowerBoundDate(data.dates, yyyymmdd(run.tradingDate)) - 1;
-    const strategies: Array<{ id: string; rules: unknown }> = await ctx.fenced((m) =>
-      m.query(`SELECT id, rules FROM trading.auto_strategies WHERE status = 'active' ORDER BY id`),
+    const strategies: Array<{ id: string; rules: unknown; first: boolean }> = await ctx.fenced((m) =>
+      m.query(
+        `SELECT id, rules, last_signal_date IS NULL AS first FROM trading.auto_strategies WHERE status = 'active' ORDER BY id`,
+      ),
     );
     if (signalIndex < 0) {
       this.logger.warn({ runKey: run.runKey }, 'select: no market data before the trading date');
@@ -42,7 +44,7 @@ export class SelectJob implements JobBody {
         continue;
       }
       const def = parsed.value;
-      if (!isRebalanceSignalDay(data, def.rebalance, signalIndex)) {
+      if (!isRebalanceDay(data, def.rebalance, signalIndex, strategy.first)) {
         await ctx.fenced((m) =>
           strategyLog(m, strategy.id, run.runKey, 'info', `no selection: ${signalDate} is not a rebalance day`, {
             rebalance: def.rebalance,

@@ -87,16 +87,32 @@ export class PositionDto {
 export class OrderDto {
   @ApiProperty() clientOrderId: string;
   @ApiProperty() runKey: string;
-  @ApiProperty() tradingDate: string;
+  @ApiProperty({ description: 'The KRX session the day order is for' }) tradingDate: string;
   @ApiProperty() code: string;
   @ApiProperty({ enum: ['buy', 'sell'] }) side: string;
+  @ApiProperty({
+    enum: ['market_sell', 'limit_buy', 'stop_sell', 'target_sell'],
+    description:
+      'market_sell: at the open; limit_buy: a day limit at the signal close + 5 %; stop_sell: a stop at the stop-loss level; target_sell: a day limit at the take-profit level',
+  })
+  kind: string;
   @ApiProperty() quantity: number;
+  @ApiProperty({ nullable: true, type: Number, description: 'The limit, stop or target price (KRW)' })
+  level: number | null;
   @ApiProperty() reason: string;
-  @ApiProperty({ enum: ['pending', 'sent', 'filled', 'rejected'] }) status: string;
+  @ApiProperty({
+    enum: ['pending', 'sent', 'accepted', 'filled', 'expired', 'rejected'],
+    description:
+      'accepted: at the broker, waiting for its trading day; expired: the day did not reach it (a day order)',
+  })
+  status: string;
   @ApiProperty({ nullable: true, type: String }) rejectReason: string | null;
-  @ApiProperty({ nullable: true, type: Number }) fillPrice: number | null;
-  @ApiProperty({ nullable: true, type: String, enum: ['open', 'latest_close'] }) fillPriceSource: string | null;
-  @ApiProperty({ nullable: true, type: Number }) fillAmount: number | null;
+  @ApiProperty({ nullable: true, type: Number, description: 'Per share, the cost model’s slippage included' })
+  fillPrice: number | null;
+  @ApiProperty({ nullable: true, type: String, enum: ['open', 'level'] }) fillPriceSource: string | null;
+  @ApiProperty({ nullable: true, type: Number, description: 'KRW, quantity x fill price' }) fillAmount: number | null;
+  @ApiProperty({ nullable: true, type: Number, description: 'KRW' }) commission: number | null;
+  @ApiProperty({ nullable: true, type: Number, description: 'KRW, sells only' }) tax: number | null;
   @ApiProperty() createdAt: string;
   @ApiProperty({ nullable: true, type: String }) completedAt: string | null;
 }
@@ -111,7 +127,7 @@ export class StrategyLogDto {
 }
 
 export class PerformancePointDto {
-  @ApiProperty() date: string;
+  @ApiProperty({ description: 'The market day whose close the value is taken at' }) date: string;
   @ApiProperty() value: number;
   @ApiProperty() cash: number;
   @ApiProperty() invested: number;

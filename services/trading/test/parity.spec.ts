@@ -1,0 +1,246 @@
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, it } from '@jest/globals';
+import { loadMarketSnapshot } from '@stocklab/market-data';
+import { parseStrategyDefinition, runBacktest, type StrategyDefinition, type Trade } from '@stocklab/strategy-engine';
+import type pg from 'pg';
+import { seedStrategy, startInProcessTrading, triggerRun, type InProcessTrading } from './support.js';
+
+/**
+ * Live trading is the backtest: strategies activated at D0 trade day after day through the
+ * trading service (select and execute runs, the paper broker filling each day's orders on that
+ * day's bar, the reconciler booking the fills), and their orders, fills and daily values are
+ * compared with a backtest of the same definitions from D0 over the same days. Exactly: same
+ * trades (date, code, side, reason, quantity, price, amount, commission, tax) and the same value
+ * every day, to the won. Either path changing alone fails it.
+ */
+
+const STOCKS = Array.from({ length: 12 }, (_, i) => `P${String(i + 1).padStart(5, '0')}`);
+const FIRST_BAR = '2026-01-05';
+const LAST_BAR = '2026-07-31';
+/** D0: the close of the first decision (the day the strategies are switched on). */
+const D0 = '2026-04-13';
+/** Trading dates run after D0; the README's parity table quotes what this test prints. */
+const DAYS = 62;
+
+const costs = { commissionBps: 15, sellTaxBps: 18, slippageBps: 10 };
+const STRATEGIES: Record<string, Record<string, unknown>> = {
+  'monthly top-3 momentum, with costs': {
+    universe: { scope: 'codes', codes: STOCKS },
+    ranking: { factor: 'mom_1m', order: 'desc' },
+    maxPositions: 3,
+    weighting: { method: 'equal' },
+    rebalance: 'monthly',
+  },
+  'value filters, weekly rebalance': {
+    universe: { scope: 'codes', codes: STOCKS, minMarketCap: 1e9 },
+    buyConditions: {
+      and: [
+        { factor: 'per', op: 'between', min: 0, max: 40 },
+        { factor: 'pbr', op: '<', value: 3 },
+      ],
+    },
+    ranking: { factor: 'pbr', order: 'asc' },
+    maxPositions: 4,
+    weighting: { method: 'equal', maxWeightPerStock: 0.3 },
+    rebalance: 'weekly',
+  },
+  'stop loss + take profit': {
+    universe: { scope: 'codes', codes: STOCKS },
+    ranking: { factor: 'sma_ratio_5', order: 'desc' },
+    maxPositions: 3,
+    weighting: { method: 'equal' },
+    rebalance: 'weekly',
+    sell: { stopLossPct: 4, takeProfitPct: 6 },
+  },
+  'max holding days + sell condition': {
+    universe: { scope: 'codes', codes: STOCKS },
+    buyConditions: { factor: 'rsi_14', op: '<', value: 55 },
+    ranking: { factor: 'volatility_20d', order: 'asc' },
+    maxPositions: 3,
+    weighting: { method: 'equal', maxValuePerStock: 3_000_000 },
+    rebalance: 'daily',
+    sell: { maxHoldingDays: 5, minHoldingDays: 1, conditions: { factor: 'sma_ratio_5', op: '>', value: 1.02 } },
+  },
+};
+
+/** Deterministic PRNG (mulberry32). */
+function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** KRX trading days in [from, to] as the trading service's calendar has them (weekdays, not holidays). */
+async function tradingDays(pool: pg.Pool, from: string, to: string): Promise<string[]> {
+  const { rows } = await pool.query<{ d: string }>(
+    `SELECT to_char(d, 'YYYY-MM-DD') AS d FROM generate_series($1::date, $2::date, interval '1 day') d
+      WHERE extract(isodow FROM d) < 6 AND NOT EXISTS (SELECT 1 FROM trading.holidays h WHERE h.date = d::date)
+      ORDER BY d`,
+    [from, to],
+  );
+  return rows.map((r) => r.d);
+}
+
+/** Random walks in whole won with gaps, ranges and a statement each, for STOCKS over the trading days. */
+async function seedParityMarket(pool: pg.Pool): Promise<void> {
+  const days = await tradingDays(pool, FIRST_BAR, LAST_BAR);
+  const rand = prng(20260413);
+  const rows: Array<[string, string, number, number, number, number, number]> = [];
+  for (const [i, code] of STOCKS.entries()) {
+    await pool.query(
+      `INSERT INTO market.securities (code, name, market, sector, listed_on) VALUES ($1, $2, $3, 'parity', '2020-01-01')`,
+      [code, `parity ${code}`, i % 2 === 0 ? 'KOSPI' : 'KOSDAQ'],
+    );
+    let close = 5_000 + Math.floor(rand() * 40_000);
+    for (const date of days) {
+      const open = Math.max(100, Math.round(close * (1 + (rand() - 0.5) * 0.04)));
+      const next = Math.max(100, Math.round(open * (1 + (rand() - 0.5) * 0.06)));
+      const high = Math.round(Math.max(open, next) * (1 + rand() * 0.03));
+      const low = Math.round(Math.min(open, next) * (1 - rand() * 0.03));
+      close = next;
+      rows.push([code, date, open, high, low, close, 10_000 + Math.floor(rand() * 90_000)]);
+    }
+    const netIncome = (0.5 + rand() * 3) * 1e9;
+    await pool.query(
+      `INSERT INTO market.financial_statements (code, fiscal_period, report_date, revenue, operating_income, net_income,
+         total_equity, total_liabilities) VALUES ($1, '2025Q3', '2025-11-14', $2, $3, $4, $5, $6)`,
+      [code, netIncome * 8, netIncome * 1.4, netIncome, (5 + rand() * 20) * 1e9, (2 + rand() * 10) * 1e9],
+    );
+  }
+  const col = <T>(k: number): T[] => rows.map((r) => r[k] as T);
+  await pool.query(
+    `INSERT INTO market.daily_bars (code, date, open, high, low, close, volume, trading_value, market_cap, shares_outstanding)
+     SELECT code, date, open, high, low, close, volume, close * volume, close * 1000000, 1000000
+       FROM unnest($1::text[], $2::date[], $3::float8[], $4::float8[], $5::float8[], $6::float8[], $7::bigint[])
+         AS t(code, date, open, high, low, close, volume)`,
+    [col(0), col(1), col(2), col(3), col(4), col(5), col(6)],
+  );
+  await pool.query(`INSERT INTO market.trading_days (date) SELECT unnest($1::date[]) ON CONFLICT DO NOTHING`, [days]);
+  await pool.query(`UPDATE market.data_version SET version = version + 1`);
+}
+
+type TradeRow = [number, string, string, string, number, number, number, number, number];
+
+function backtestTrades(trades: Trade[]): TradeRow[] {
+  return trades
+    .map((t): TradeRow => [t.date, t.code, t.side, t.reason, t.quantity, t.price, t.amount, t.commission, t.tax])
+    .sort(byDateCodeSide);
+}
+
+function byDateCodeSide(a: TradeRow, b: TradeRow): number {
+  return a[0] - b[0] || a[1].localeCompare(b[1]) || a[2].localeCompare(b[2]);
+}
+
+describe('live trading is the backtest (in-process, replayed trading days)', () => {
+  let cluster: InProcessTrading;
+  const ids = new Map<string, string>();
+  let tradingDates: string[] = [];
+
+  beforeAll(async () => {
+    cluster = await startInProcessTrading({
+      seed: async (pool) => {
+        await seedParityMarket(pool);
+        for (const [name, rules] of Object.entries(STRATEGIES)) {
+          const full = { schemaVersion: 1, costs, initialCapital: 10_000_000, ...rules };
+          ids.set(name, await seedStrategy(pool, randomUUID(), STOCKS, 10_000_000, full));
+        }
+      },
+    });
+    const after = await tradingDays(cluster.pool, D0, LAST_BAR);
+    tradingDates = after.slice(1, DAYS + 1);
+    assert.equal(tradingDates.length, DAYS);
+    const admin = cluster.tokenFor(randomUUID(), ['user', 'admin']);
+    for (const date of tradingDates) {
+      for (const job of ['select', 'execute'] as const) {
+        const res = await triggerRun(cluster, admin, job, date);
+        assert.equal(res.status, 201, `${job} ${date}: ${JSON.stringify(res.body)}`);
+        assert.equal(res.body.status, 'succeeded', `${job} ${date}: ${JSON.stringify(res.body)}`);
+      }
+    }
+  }, 900_000);
+
+  afterAll(async () => {
+    await cluster?.close();
+  });
+
+  for (const name of Object.keys(STRATEGIES)) {
+    it(`orders, fills and daily values equal a backtest from D0: ${name}`, async () => {
+      const id = ids.get(name) as string;
+      const { rows: stored } = await cluster.pool.query<{ rules: unknown }>(
+        `SELECT rules FROM trading.auto_strategies WHERE id = $1`,
+        [id],
+      );
+      const parsed = parseStrategyDefinition(stored[0]?.rules);
+      assert.ok(parsed.ok);
+      const def: StrategyDefinition = parsed.value;
+      const client = await cluster.pool.connect();
+      const snapshot = await loadMarketSnapshot(client).finally(() => client.release());
+      const last = tradingDates.at(-1) as string;
+      const backtest = runBacktest(def, snapshot.data, {
+        from: Number(D0.replaceAll('-', '')),
+        to: Number(last.replaceAll('-', '')),
+      });
+
+      const { rows: fills } = await cluster.pool.query<{
+        date: string;
+        code: string;
+        side: string;
+        reason: string;
+        quantity: string;
+        fill_price: string;
+        fill_amount: string;
+        commission: string;
+        tax: string;
+      }>(
+        `SELECT to_char(fill_price_date, 'YYYYMMDD') AS date, code, side, reason, quantity, fill_price, fill_amount,
+                commission, tax
+           FROM trading.order_intents WHERE auto_strategy_id = $1 AND status = 'filled'`,
+        [id],
+      );
+      const live = fills
+        .map((f): TradeRow => [
+          Number(f.date),
+          f.code,
+          f.side,
+          f.reason,
+          Number(f.quantity),
+          Number(f.fill_price),
+          Number(f.fill_amount),
+          Number(f.commission),
+          Number(f.tax),
+        ])
+        .sort(byDateCodeSide);
+      const expected = backtestTrades(backtest.trades);
+      assert.ok(expected.length >= 6, `${name}: the backtest trades (${expected.length})`);
+      assert.deepEqual(live, expected);
+
+      // the value of every close from D0 to the day before the last trading date, to the won
+      const { rows: perf } = await cluster.pool.query<{ date: string; value: string; cash: string }>(
+        `SELECT to_char(date, 'YYYYMMDD') AS date, value, cash FROM trading.daily_performance
+          WHERE auto_strategy_id = $1 ORDER BY date`,
+        [id],
+      );
+      const curve = backtest.equityCurve;
+      const expectedValues = curve.dates
+        .slice(0, DAYS)
+        .map((date, k) => [date, Math.round(curve.value[k]), curve.cash[k]]);
+      assert.deepEqual(
+        perf.map((p) => [Number(p.date), Number(p.value), Number(p.cash)]),
+        expectedValues,
+      );
+      const sides = { buy: 0, sell: 0 };
+      for (const t of live) {
+        sides[t[2] as 'buy' | 'sell'] += 1;
+      }
+      process.stdout.write(
+        `parity | ${name} | ${DAYS} trading days | ${live.length} trades (${sides.buy} buys, ${sides.sell} sells) | identical: yes\n`,
+      );
+    });
+  }
+});
