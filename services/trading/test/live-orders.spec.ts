@@ -2,12 +2,37 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, it } from '@jest/globals';
 import { request } from '@stocklab/test-support';
-import { CODES, PRICE, seedStrategy, startInProcessTrading, triggerRun, type InProcessTrading } from './support.js';
+import type pg from 'pg';
+import {
+  CODES,
+  markTrading,
+  PRICE,
+  seedPosition,
+  seedStrategy,
+  startInProcessTrading,
+  triggerRun,
+  type InProcessTrading,
+} from './support.js';
 
-/** The first trading day after the crafted market's last bar (2026-04-10, a Friday). */
-const TODAY = '2026-04-13';
-const TOMORROW = '2026-04-14';
+/** The first trading day after the trading tests' market ends (AS_OF, 2026-03-10). */
+const TODAY = '2026-03-11';
+const TOMORROW = '2026-03-12';
 const TODAY_OPEN = 10_200;
+const DAY_3 = '2026-03-13';
+const DAY_4 = '2026-03-16';
+
+/** Imports a day's bars for every crafted code at one price, as a daily import would. */
+async function importDay(pool: pg.Pool, date: string, price: number): Promise<void> {
+  for (const code of CODES) {
+    await pool.query(
+      `INSERT INTO market.daily_bars (code, date, open, high, low, close, volume, trading_value, market_cap, shares_outstanding)
+       VALUES ($1, $2, $3, $3, $3, $3, 1000, $4, $5, 1000000)`,
+      [code, date, price, price * 1000, price * 1_000_000],
+    );
+  }
+  await pool.query(`INSERT INTO market.trading_days (date) VALUES ($1)`, [date]);
+  await pool.query(`UPDATE market.data_version SET version = version + 1`);
+}
 
 interface Order {
   code: string;
@@ -24,19 +49,33 @@ describe('orders live the way a broker has them (in-process)', () => {
   let cluster: InProcessTrading;
   let admin: string;
   const user = randomUUID();
+  /** a second user whose strategy is stopped with positions left: nothing may be stranded */
+  const stopper = randomUUID();
   let strategy: string;
-  const ordersOf = async (id: string): Promise<Order[]> => {
-    const res = await request<Order[]>('GET', `${cluster.trading.at(0).url}/api/trading/auto-strategies/${id}/orders`, {
-      token: cluster.tokenFor(user),
+  let stopped: string;
+  const api = (path: string): string => `${cluster.trading.at(0).url}/api/trading${path}`;
+  const ordersOf = async (id: string, owner = user): Promise<Order[]> => {
+    const res = await request<Order[]>('GET', api(`/auto-strategies/${id}/orders`), {
+      token: cluster.tokenFor(owner),
     });
     assert.equal(res.status, 200);
     return res.body;
   };
+  const accountCash = async (owner: string): Promise<number> =>
+    Number(
+      (await cluster.pool.query<{ cash: string }>(`SELECT cash FROM trading.accounts WHERE user_id = $1`, [owner]))
+        .rows[0]?.cash,
+    );
 
   beforeAll(async () => {
     cluster = await startInProcessTrading({
       seed: async (pool) => {
         strategy = await seedStrategy(pool, user, ['000010'], 10 * PRICE);
+        stopped = await seedStrategy(pool, stopper, ['000020', '000030'], 200_000);
+        for (const code of ['000020', '000030']) {
+          await seedPosition(pool, stopped, { code, quantity: 5, entryPrice: PRICE, entryDate: '2026-03-09' });
+        }
+        await markTrading(pool, stopped, '2026-03-09');
       },
     });
     admin = cluster.tokenFor(randomUUID(), ['user', 'admin']);
@@ -47,7 +86,19 @@ describe('orders live the way a broker has them (in-process)', () => {
   });
 
   it("no look-ahead: an order sent at 09:00 is accepted and unfilled until the day's bar exists, then fills at that open", async () => {
-    // 09:00 of a day whose bar does not exist yet: the decision is made on the last close (04-10)
+    // (the stopped strategy: stopped at once, one position then sold by hand; see the stranded test)
+    const off = await request('POST', api(`/auto-strategies/${stopped}/deactivate`), {
+      token: cluster.tokenFor(stopper),
+      body: { mode: 'immediate' },
+    });
+    assert.equal(off.body.status, 'inactive');
+    const sell = await request('POST', api(`/auto-strategies/${stopped}/positions/000020/sell`), {
+      token: cluster.tokenFor(stopper),
+    });
+    assert.equal(sell.status, 201, JSON.stringify(sell.body));
+    assert.equal(sell.body.pendingSell, 'manual');
+
+    // 09:00 of a day whose bar does not exist yet: the decision is made on the last close (03-10)
     const executed = await triggerRun(cluster, admin, 'execute', TODAY);
     assert.equal(executed.status, 201, JSON.stringify(executed.body));
     assert.equal(executed.body.status, 'succeeded', JSON.stringify(executed.body));
@@ -65,19 +116,14 @@ describe('orders live the way a broker has them (in-process)', () => {
     );
     const before = await cluster.pool.query(`SELECT 1 FROM trading.positions WHERE auto_strategy_id = $1`, [strategy]);
     assert.equal(before.rowCount, 0, 'nothing is booked before the market traded');
-    const atBroker = await cluster.pool.query<{ status: string }>(`SELECT status FROM trading.paper_orders`);
+    const atBroker = await cluster.pool.query<{ status: string }>(
+      `SELECT DISTINCT status FROM trading.paper_orders WHERE trading_date = $1`,
+      [TODAY],
+    );
     assert.deepEqual(atBroker.rows, [{ status: 'accepted' }]);
 
     // the day's bars are imported after the close (the open differs from every earlier price)
-    for (const code of CODES) {
-      await cluster.pool.query(
-        `INSERT INTO market.daily_bars (code, date, open, high, low, close, volume, trading_value, market_cap, shares_outstanding)
-         VALUES ($1, $2, $3, $3, $3, $3, 1000, $4, $5, 1000000)`,
-        [code, TODAY, TODAY_OPEN, TODAY_OPEN * 1000, TODAY_OPEN * 1_000_000],
-      );
-    }
-    await cluster.pool.query(`INSERT INTO market.trading_days (date) VALUES ($1)`, [TODAY]);
-    await cluster.pool.query(`UPDATE market.data_version SET version = version + 1`);
+    await importDay(cluster.pool, TODAY, TODAY_OPEN);
 
     // the next run books what the broker did before it decides anything
     const next = await triggerRun(cluster, admin, 'execute', TOMORROW);
@@ -97,5 +143,80 @@ describe('orders live the way a broker has them (in-process)', () => {
       strategy,
     ]);
     assert.equal(Number(cash.rows[0]?.cash), 10 * PRICE - 9 * TODAY_OPEN);
+  });
+
+  it('strands nothing: a position of a stopped strategy is sold by hand, the rest by a liquidation started after the stop', async () => {
+    // the manual sell went to the broker with the 03-11 run and filled at its open; the proceeds went to the account
+    const [manual] = await ordersOf(stopped, stopper);
+    assert.deepEqual(
+      [manual?.code, manual?.kind, manual?.status, manual?.fillPrice],
+      ['000020', 'market_sell', 'filled', TODAY_OPEN],
+    );
+    const held = await cluster.pool.query<{ code: string }>(
+      `SELECT code FROM trading.positions WHERE auto_strategy_id = $1`,
+      [stopped],
+    );
+    assert.deepEqual(held.rows, [{ code: '000030' }]);
+    // 100,000,000 - 200,000 allocated + 100,000 cash returned at the stop + 5 x 10,200 sold
+    assert.equal(await accountCash(stopper), 100_000_000 - 200_000 + 100_000 + 5 * TODAY_OPEN);
+    const again = await request('POST', api(`/auto-strategies/${stopped}/deactivate`), {
+      token: cluster.tokenFor(stopper),
+      body: { mode: 'liquidate' },
+    });
+    assert.equal(again.status, 201, JSON.stringify(again.body));
+    assert.equal(again.body.status, 'liquidating');
+    const none = await request('POST', api(`/auto-strategies/${stopped}/positions/000020/sell`), {
+      token: cluster.tokenFor(stopper),
+    });
+    assert.equal(none.status, 404);
+    assert.equal(none.body.code, 'POSITION_NOT_FOUND');
+    const bad = await request('POST', api(`/auto-strategies/${stopped}/positions/not-a-code/sell`), {
+      token: cluster.tokenFor(stopper),
+    });
+    assert.equal(bad.status, 400);
+  });
+
+  it('refuses to decide on stale data: yesterday not imported fails the run with the reason, writes nothing, counts it', async () => {
+    const run = await triggerRun(cluster, admin, 'execute', DAY_3);
+    assert.equal(run.status, 201);
+    assert.equal(run.body.status, 'failed');
+    assert.match(
+      String(run.body.error),
+      /^STALE_MARKET_DATA: the market data ends on 2026-03-11, the signal day 2026-03-12/,
+    );
+    const intents = await cluster.pool.query(`SELECT 1 FROM trading.order_intents WHERE trading_date = $1`, [DAY_3]);
+    assert.equal(intents.rowCount, 0);
+    const metrics = await request<string>('GET', `${cluster.trading.at(0).url}/metrics`);
+    assert.match(String(metrics.body), /trading_stale_market_data_total\{job="execute"[^}]*\} 1\b/);
+  });
+
+  it('lets an operator re-run the failed run once the data is there: the same run, once, and the liquidation then finishes', async () => {
+    await importDay(cluster.pool, TOMORROW, PRICE);
+    const body = { date: DAY_3, retryFailed: true };
+    const url = `${cluster.trading.at(0).url}/api/trading/jobs/execute/runs`;
+    const token = admin;
+    const [first, second] = await Promise.all([
+      request<Record<string, unknown>>('POST', url, { token, body }),
+      request<Record<string, unknown>>('POST', url, { token, body }),
+    ]);
+    const ran = [first, second].filter((r) => r.status === 201);
+    assert.equal(ran.length, 1, `one re-run: ${first.status} ${second.status}`);
+    assert.equal(ran[0]?.body.status, 'succeeded', JSON.stringify(ran[0]?.body));
+    assert.equal(ran[0]?.body.attempts, 2);
+    const runs = await cluster.pool.query(
+      `SELECT 1 FROM trading.job_runs WHERE job = 'execute' AND trading_date = $1`,
+      [DAY_3],
+    );
+    assert.equal(runs.rowCount, 1);
+    // its liquidation sell is accepted for 03-13; once that day is imported the next run books it and closes the strategy
+    await importDay(cluster.pool, DAY_3, PRICE);
+    const next = await triggerRun(cluster, admin, 'execute', DAY_4);
+    assert.equal(next.body.status, 'succeeded', JSON.stringify(next.body));
+    const strategyNow = await cluster.pool.query<{ status: string; cash: string }>(
+      `SELECT status, cash FROM trading.auto_strategies WHERE id = $1`,
+      [stopped],
+    );
+    assert.deepEqual(strategyNow.rows, [{ status: 'inactive', cash: '0' }]);
+    assert.equal(await accountCash(stopper), 100_000_000 - 200_000 + 100_000 + 5 * TODAY_OPEN + 5 * PRICE);
   });
 });

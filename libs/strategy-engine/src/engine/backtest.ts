@@ -13,7 +13,7 @@ import { bookFill, fillOnBar, type OrderKind, type RawFill } from './orders.js';
 
 export type BuyReason = 'signal';
 export type SellReason =
-  'rebalance' | 'sell_condition' | 'take_profit' | 'stop_loss' | 'max_holding' | 'delisted' | 'liquidation';
+  'rebalance' | 'sell_condition' | 'take_profit' | 'stop_loss' | 'max_holding' | 'delisted' | 'liquidation' | 'manual';
 
 export interface Trade {
   date: number;

@@ -4,7 +4,7 @@ import { buyLimitPrice, sharesWithin, worstBuyCost, type OrderKind } from './ord
 import { CompiledStrategy } from './selection.js';
 
 /** Why a holding is sold at the next open (market order in the opening auction). */
-export type OpenSellReason = 'rebalance' | 'sell_condition' | 'max_holding' | 'liquidation';
+export type OpenSellReason = 'rebalance' | 'sell_condition' | 'max_holding' | 'liquidation' | 'manual';
 
 export interface Holding {
   stock: number;
@@ -59,6 +59,11 @@ export interface DecideOptions {
   rebalance: boolean;
   /** Sell everything at the next open and buy nothing. */
   liquidate?: boolean;
+  /**
+   * An inactive strategy: no rule applies any more (no buys, no rule sells, no resting orders);
+   * only sells already decided (a manual sell of a position) are sent.
+   */
+  pendingOnly?: boolean;
 }
 
 /**
@@ -169,13 +174,15 @@ export class StrategyDecider {
         sellAtOpen(h, 'liquidation');
       } else if (h.pendingSell !== null) {
         sellAtOpen(h, h.pendingSell);
+      } else if (options.pendingOnly) {
+        continue;
       } else if (ageTomorrow >= maxHold) {
         sellAtOpen(h, 'max_holding');
       } else if (ageTomorrow >= minHold && cs.hasSellConditions && cs.sellSignal(t, h.stock)) {
         sellAtOpen(h, 'sell_condition');
       }
     }
-    if (options.liquidate) {
+    if (options.liquidate || options.pendingOnly) {
       return { signalDay: t, rebalanced: false, orders: sells, wanted: [] };
     }
 

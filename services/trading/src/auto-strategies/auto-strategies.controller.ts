@@ -12,6 +12,7 @@ import {
   PageQueryDto,
   PerformancePointDto,
   PositionDto,
+  PositionParamDto,
   RenameAutoStrategyDto,
   StrategyLogDto,
 } from './dto/auto-strategy.dto.js';
@@ -62,6 +63,16 @@ export class AutoStrategiesController {
     @Body() dto: RenameAutoStrategyDto,
   ): Promise<AutoStrategyDto> {
     return this.strategies.rename(user.id, p.id, dto.name);
+  }
+
+  @Post(':id/positions/:code/sell')
+  @ApiCreatedResponse({
+    type: PositionDto,
+    description:
+      'Sells this position at the next execute run, at the open (also of an inactive strategy: nothing is stranded); a sell already decided is answered as it is',
+  })
+  sellPosition(@CurrentUser() user: AuthenticatedUser, @Param() p: PositionParamDto): Promise<PositionDto> {
+    return this.strategies.sellPosition(user.id, p.id, p.code);
   }
 
   @Post(':id/deactivate')

@@ -200,19 +200,34 @@ export class AutoStrategiesService {
   }
 
   /**
-   * immediate: trading stops now; positions stay as they are, the strategy's cash returns to the
-   * account. liquidate: the next execute run sells every position, then deactivates it.
+   * immediate: trading stops now; positions stay as they are (sellable one by one, or all with a
+   * later liquidate), the strategy's cash returns to the account. liquidate: the next execute run
+   * sells every position, then deactivates it; also for a strategy stopped with immediate that
+   * still holds positions, so nothing is stranded.
    */
   async deactivate(userId: string, id: string, mode: 'immediate' | 'liquidate'): Promise<AutoStrategyDto> {
     return this.dataSource.transaction(async (m) => {
       const current = await this.get(userId, id, m, true);
-      if (current.status === 'inactive') {
-        throw new DomainError(409, 'ALREADY_INACTIVE', `auto strategy ${id} is already inactive`);
-      }
       const held: Array<{ n: string }> = await m.query(
         `SELECT count(*) AS n FROM trading.positions WHERE auto_strategy_id = $1`,
         [id],
       );
+      if (current.status === 'inactive') {
+        if (mode === 'liquidate' && Number(held[0]?.n ?? 0) > 0) {
+          await m.query(`UPDATE trading.auto_strategies SET status = 'liquidating', updated_at = now() WHERE id = $1`, [
+            id,
+          ]);
+          await strategyLog(
+            m,
+            id,
+            null,
+            'info',
+            'liquidation of the remaining positions requested: sold at the next execute run',
+          );
+          return this.get(userId, id, m);
+        }
+        throw new DomainError(409, 'ALREADY_INACTIVE', `auto strategy ${id} is already inactive`);
+      }
       if (mode === 'liquidate' && Number(held[0]?.n ?? 0) > 0) {
         if (current.status !== 'liquidating') {
           await m.query(`UPDATE trading.auto_strategies SET status = 'liquidating', updated_at = now() WHERE id = $1`, [
@@ -236,6 +251,29 @@ export class AutoStrategiesService {
     });
   }
 
+  /** Marks one position to be sold at the next open; answers the position. */
+  async sellPosition(userId: string, id: string, code: string): Promise<PositionDto> {
+    await this.dataSource.transaction(async (m) => {
+      await this.get(userId, id, m, true);
+      const marked = returnedRows<{ code: string }>(
+        await m.query(
+          `UPDATE trading.positions SET pending_sell = coalesce(pending_sell, 'manual'), updated_at = now()
+            WHERE auto_strategy_id = $1 AND code = $2 RETURNING code`,
+          [id, code],
+        ),
+      );
+      if (marked.length === 0) {
+        throw new DomainError(404, 'POSITION_NOT_FOUND', `auto strategy ${id} holds no ${code}`);
+      }
+      await strategyLog(m, id, null, 'info', `sell of ${code} requested: sold at the next execute run, at the open`);
+    });
+    const position = (await this.positions(userId, id)).find((p) => p.code === code);
+    if (!position) {
+      throw new DomainError(404, 'POSITION_NOT_FOUND', `auto strategy ${id} holds no ${code}`);
+    }
+    return position;
+  }
+
   async positions(userId: string, id: string): Promise<PositionDto[]> {
     await this.get(userId, id);
     const rows: Array<{
@@ -245,8 +283,9 @@ export class AutoStrategiesService {
       entry_date: string;
       cost: string;
       last_price: number | null;
+      pending_sell: string | null;
     }> = await this.dataSource.query(
-      `SELECT p.code, p.quantity, p.entry_price, to_char(p.entry_date, 'YYYY-MM-DD') AS entry_date, p.cost,
+      `SELECT p.code, p.quantity, p.entry_price, to_char(p.entry_date, 'YYYY-MM-DD') AS entry_date, p.cost, p.pending_sell,
               (SELECT b.close FROM market.daily_bars b WHERE b.code = p.code AND b.date <= $2 ORDER BY b.date DESC LIMIT 1) AS last_price
          FROM trading.positions p WHERE p.auto_strategy_id = $1 ORDER BY p.code`,
       [id, this.clock.tradingDate()],
@@ -259,6 +298,7 @@ export class AutoStrategiesService {
       cost: Number(r.cost),
       lastPrice: r.last_price,
       marketValue: r.last_price === null ? null : Math.round(Number(r.quantity) * r.last_price),
+      pendingSell: r.pending_sell,
     }));
   }
 

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { DomainError } from '@stocklab/platform';
 import { DataSource } from 'typeorm';
-import { nonTradingReason, type NonTradingReason } from './trading-calendar.js';
+import { addDays, nonTradingReason, type NonTradingReason } from './trading-calendar.js';
 import { returnedRows } from '../database/returning.js';
 
 export interface HolidayDto {
@@ -23,6 +23,16 @@ export class CalendarService {
 
   async nonTradingReason(date: string): Promise<NonTradingReason | undefined> {
     return nonTradingReason(date, await this.holidaySet());
+  }
+
+  /** The last trading day before `date` (yyyy-mm-dd). */
+  async previousTradingDay(date: string): Promise<string> {
+    const holidays = await this.holidaySet();
+    let day = addDays(date, -1);
+    while (nonTradingReason(day, holidays)) {
+      day = addDays(day, -1);
+    }
+    return day;
   }
 
   async list(year?: number): Promise<HolidayDto[]> {

@@ -15,7 +15,10 @@ import type { EntityManager } from 'typeorm';
 import { BROKER, type Broker, type BrokerOrder } from '../broker/broker.js';
 import { clientOrderId } from '../broker/client-order-id.js';
 import { returnedRows } from '../database/returning.js';
-import { isoOf, MarketDataService, yyyymmdd } from '../market/market-data.service.js';
+import { isoOf, MarketDataService } from '../market/market-data.service.js';
+import { CalendarService } from '../calendar/calendar.service.js';
+import { TradingMetrics } from '../metrics/trading-metrics.js';
+import { signalDayOf, StaleMarketDataError } from './data-freshness.js';
 import { strategyLog, type JobBody, type JobContext } from './job-context.js';
 import { INTENT_COLUMNS, OrderBook, type IntentRow } from './order-book.js';
 
@@ -24,7 +27,8 @@ interface StrategyRow {
   account_id: string;
   rules: unknown;
   cash: string;
-  status: 'active' | 'liquidating';
+  /** inactive: only positions marked to be sold are (manual sells of a stopped strategy) */
+  status: 'active' | 'liquidating' | 'inactive';
   wanted: Array<{ code: string; rank: number; target: number }>;
   last_signal_date: string | null;
 }
@@ -60,6 +64,8 @@ export class ExecuteJob implements JobBody {
     private readonly market: MarketDataService,
     @Inject(BROKER) private readonly broker: Broker,
     private readonly book: OrderBook,
+    private readonly calendar: CalendarService,
+    private readonly metrics: TradingMetrics,
   ) {}
 
   async run(ctx: JobContext): Promise<Record<string, unknown>> {
@@ -81,7 +87,7 @@ export class ExecuteJob implements JobBody {
     const { run } = ctx;
     const snapshot = await this.market.snapshot();
     const data = snapshot.data;
-    const signalDay = lowerBoundDate(data.dates, yyyymmdd(run.tradingDate)) - 1;
+    const signalDay = await this.signalDay(data, run.tradingDate);
     return ctx.fenced(async (m) => {
       const locked: Array<{ planned_at: Date | null }> = await m.query(
         `SELECT planned_at FROM trading.job_runs WHERE id = $1 FOR UPDATE`,
@@ -96,7 +102,11 @@ export class ExecuteJob implements JobBody {
       }
       const strategies: StrategyRow[] = await m.query(
         `SELECT id, account_id, rules, cash, status, wanted, to_char(last_signal_date, 'YYYY-MM-DD') AS last_signal_date
-           FROM trading.auto_strategies WHERE status IN ('active', 'liquidating') ORDER BY id FOR UPDATE`,
+           FROM trading.auto_strategies s
+          WHERE status IN ('active', 'liquidating')
+             OR (status = 'inactive' AND EXISTS (SELECT 1 FROM trading.positions p
+                                                  WHERE p.auto_strategy_id = s.id AND p.pending_sell IS NOT NULL))
+          ORDER BY id FOR UPDATE`,
       );
       let seq = 0;
       let decided = 0;
@@ -104,10 +114,6 @@ export class ExecuteJob implements JobBody {
         const parsed = parseStrategyDefinition(s.rules);
         if (!parsed.ok) {
           await strategyLog(m, s.id, run.runKey, 'error', 'execute skipped: stored rules are invalid');
-          continue;
-        }
-        if (signalDay < 0) {
-          await strategyLog(m, s.id, run.runKey, 'warn', `execute skipped: no market data before ${run.tradingDate}`);
           continue;
         }
         const intents = await this.planStrategy(m, ctx, s, parsed.value, data, signalDay, seq);
@@ -137,10 +143,21 @@ export class ExecuteJob implements JobBody {
         intents: seq,
         strategies: strategies.length,
         decided,
-        signalDate: signalDay >= 0 ? isoOf(data.dates[signalDay]) : null,
+        signalDate: isoOf(data.dates[signalDay]),
         resumedPlan: false,
       };
     });
+  }
+
+  private async signalDay(data: MarketData, tradingDate: string): Promise<number> {
+    try {
+      return await signalDayOf(data, tradingDate, this.calendar);
+    } catch (error) {
+      if (error instanceof StaleMarketDataError) {
+        this.metrics.staleData.inc({ job: 'execute' });
+      }
+      throw error;
+    }
   }
 
   /** Decides one strategy's orders for the trading date; the number of intents, or -1 when it did not decide. */
@@ -203,17 +220,23 @@ export class ExecuteJob implements JobBody {
     const state: PortfolioState = { cash: Number(s.cash), holdings, wanted };
     const decider = new StrategyDecider(def, data, [t], def.sell?.conditions ? [t] : []);
     const rebalance = s.status === 'active' && isRebalanceDay(data, def.rebalance, t, s.last_signal_date === null);
-    const decision = decider.decide(t, state, { rebalance, liquidate: s.status === 'liquidating' });
+    const decision = decider.decide(t, state, {
+      rebalance,
+      liquidate: s.status === 'liquidating',
+      pendingOnly: s.status === 'inactive',
+    });
 
-    // the value the decision saw, dated by the close it values
+    // the value the decision saw, dated by the close it values (an inactive strategy's series ended)
     const value = Math.round(decider.equity(state, t));
-    await m.query(
-      `INSERT INTO trading.daily_performance (auto_strategy_id, date, value, cash, invested, run_key)
+    if (s.status !== 'inactive') {
+      await m.query(
+        `INSERT INTO trading.daily_performance (auto_strategy_id, date, value, cash, invested, run_key)
        VALUES ($1, $2, $3, $4, $5, $6)
        ON CONFLICT (auto_strategy_id, date) DO UPDATE
          SET value = EXCLUDED.value, cash = EXCLUDED.cash, invested = EXCLUDED.invested, run_key = EXCLUDED.run_key`,
-      [s.id, signalDate, value, state.cash, value - state.cash, run.runKey],
-    );
+        [s.id, signalDate, value, state.cash, value - state.cash, run.runKey],
+      );
+    }
     let seq = seqBefore;
     for (const order of decision.orders) {
       const code = data.codes[order.stock];
@@ -346,6 +369,22 @@ export class ExecuteJob implements JobBody {
         );
         await m.query(`UPDATE trading.auto_strategies SET cash = 0 WHERE id = $1`, [l.id]);
         await strategyLog(m, l.id, run.runKey, 'info', 'liquidated: deactivated, cash returned to the account');
+      }
+      // proceeds of sells booked for an inactive strategy belong to the account, not to the stopped strategy
+      const returned = returnedRows<{ id: string; cash: string }>(
+        await m.query(
+          `UPDATE trading.auto_strategies s SET cash = 0, updated_at = now()
+             FROM (SELECT id, cash FROM trading.auto_strategies WHERE status = 'inactive' AND cash > 0 FOR UPDATE) old
+            WHERE s.id = old.id RETURNING s.id, old.cash`,
+        ),
+      );
+      for (const r of returned) {
+        await m.query(
+          `UPDATE trading.accounts a SET cash = a.cash + $2, updated_at = now()
+             FROM trading.auto_strategies s WHERE s.id = $1 AND a.id = s.account_id`,
+          [r.id, r.cash],
+        );
+        await strategyLog(m, r.id, run.runKey, 'info', `sale proceeds of ${r.cash} KRW returned to the account`);
       }
       this.logger.log({ runKey: run.runKey, liquidated: liquidated.length }, 'execute finished');
       return { liquidated: liquidated.length };

@@ -52,13 +52,14 @@ export class JobRunner {
     runner: string,
     epoch: number | undefined,
     signal: AbortSignal = NEVER,
+    retryFailed = false,
   ): Promise<RunOutcome> {
     const reason = await this.calendar.nonTradingReason(occurrence.tradingDate);
     if (reason) {
       this.logger.log({ runKey: occurrence.runKey, reason }, `not a trading day: ${occurrence.job} not run`);
       throw new DomainError(409, 'NOT_A_TRADING_DAY', `${occurrence.tradingDate} is not a trading day (${reason})`);
     }
-    const work = this.claimAndRun(occurrence, trigger, runner, epoch, signal);
+    const work = this.claimAndRun(occurrence, trigger, runner, epoch, signal, retryFailed);
     this.inFlight.add(work);
     try {
       return await work;
@@ -73,8 +74,9 @@ export class JobRunner {
     runner: string,
     epoch: number | undefined,
     signal: AbortSignal,
+    retryFailed: boolean,
   ): Promise<RunOutcome> {
-    const claim = await this.runs.claim(occurrence, epoch, trigger, runner);
+    const claim = await this.runs.claim(occurrence, epoch, trigger, runner, retryFailed);
     if (!claim.claimed) {
       return { run: claim.run, ran: false };
     }

@@ -98,7 +98,13 @@ export class JobRunsService {
    * still `running` under an older epoch, or whose runner stopped heart-beating, is taken over.
    * `epoch` undefined: use the current epoch (an API trigger on a replica that does not lead).
    */
-  async claim(occurrence: Occurrence, epoch: number | undefined, trigger: RunTrigger, runner: string): Promise<Claim> {
+  async claim(
+    occurrence: Occurrence,
+    epoch: number | undefined,
+    trigger: RunTrigger,
+    runner: string,
+    retryFailed = false,
+  ): Promise<Claim> {
     return this.dataSource.transaction(async (m) => {
       let runEpoch: number;
       if (epoch === undefined) {
@@ -138,6 +144,18 @@ export class JobRunsService {
           ),
         );
         return { run: toRun(resumed[0]), claimed: true, resumed: true };
+      }
+      if (row.status === 'failed' && retryFailed) {
+        // an operator's re-run: the same run (its plan and intents) resumed under the current epoch
+        const retried = returnedRows<JobRunRow>(
+          await m.query(
+            `UPDATE trading.job_runs SET status = 'running', epoch = $2, runner = $3, attempts = attempts + 1,
+                    error = NULL, finished_at = NULL, heartbeat_at = now()
+              WHERE id = $1 RETURNING ${COLUMNS}, false AS stale`,
+            [row.id, runEpoch, runner],
+          ),
+        );
+        return { run: toRun(retried[0]), claimed: true, resumed: true };
       }
       return { run: toRun(row), claimed: false, resumed: false };
     });

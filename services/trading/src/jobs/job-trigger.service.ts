@@ -22,7 +22,7 @@ export class JobTriggerService {
     private readonly clock: TradingClock,
   ) {}
 
-  async trigger(job: JobName, date: string | undefined): Promise<RunOutcome> {
+  async trigger(job: JobName, date: string | undefined, retryFailed = false): Promise<RunOutcome> {
     if (date !== undefined && !isIsoDate(date)) {
       throw new DomainError(400, 'INVALID_DATE', `${date} is not a calendar date`);
     }
@@ -37,6 +37,6 @@ export class JobTriggerService {
       tradingDate === today ? this.clock.clockDay() : tradingDate,
     );
     const epoch = this.scheduler.leadingEpoch;
-    return this.runner.run(occurrence, 'api', this.scheduler.identity, epoch);
+    return this.runner.run(occurrence, 'api', this.scheduler.identity, epoch, undefined, retryFailed);
   }
 }

@@ -21,7 +21,7 @@ export class JobsController {
     @Body() body: TriggerRunDto,
     @Res({ passthrough: true }) res: Response,
   ): Promise<JobRunDto> {
-    const outcome = await this.trigger.trigger(params.job, body.date);
+    const outcome = await this.trigger.trigger(params.job, body.date, body.retryFailed === true);
     res.status(outcome.ran ? 201 : 200);
     return outcome.run;
   }

@@ -45,19 +45,26 @@ export class OrderBook {
 
   /**
    * Asks the broker about every order still open (accepted, or sent before a crash), on any day up
-   * to `throughDate`, and books the ones that are done. Returns how many ended each way.
+   * to `throughDate`, and books the ones that are done; an order of an earlier day that a failed
+   * or abandoned run never sent is closed as expired (its day is over). Nothing stays in limbo, so
+   * no strategy waits forever on an order. Returns how many ended each way.
    */
   async reconcile(fenced: Fenced, throughDate: string, signal?: AbortSignal): Promise<Record<Outcome, number>> {
     const open: IntentRow[] = await fenced((m) =>
       m.query(
         `SELECT ${INTENT_COLUMNS} FROM trading.order_intents
-          WHERE status IN ('sent', 'accepted') AND trading_date <= $1 ORDER BY trading_date, run_key, seq`,
+          WHERE (status IN ('sent', 'accepted') AND trading_date <= $1) OR (status = 'pending' AND trading_date < $1)
+          ORDER BY trading_date, run_key, seq`,
         [throughDate],
       ),
     );
     const counts: Record<Outcome, number> = { filled: 0, expired: 0, rejected: 0, accepted: 0, already: 0 };
     for (const intent of open) {
       signal?.throwIfAborted();
+      if (intent.status === 'pending') {
+        counts[await fenced((m) => this.close(m, intent, 'expired', 'never sent before its day ended'))] += 1;
+        continue;
+      }
       const order = await this.broker.getOrder(intent.account_id, intent.client_order_id);
       const outcome = order
         ? await fenced((m) => this.book(m, intent, order))

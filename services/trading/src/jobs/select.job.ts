@@ -1,6 +1,9 @@
-import { Injectable, Logger } from '@nestjs/common';
-import { isRebalanceDay, lowerBoundDate, parseStrategyDefinition, selectPicks } from '@stocklab/strategy-engine';
-import { isoOf, MarketDataService, yyyymmdd } from '../market/market-data.service.js';
+import { Injectable } from '@nestjs/common';
+import { isRebalanceDay, parseStrategyDefinition, selectPicks } from '@stocklab/strategy-engine';
+import { CalendarService } from '../calendar/calendar.service.js';
+import { TradingMetrics } from '../metrics/trading-metrics.js';
+import { signalDayOf, StaleMarketDataError } from './data-freshness.js';
+import { isoOf, MarketDataService } from '../market/market-data.service.js';
 import { strategyLog, type JobBody, type JobContext } from './job-context.js';
 
 /**
@@ -11,24 +14,30 @@ import { strategyLog, type JobBody, type JobContext } from './job-context.js';
  */
 @Injectable()
 export class SelectJob implements JobBody {
-  private readonly logger = new Logger(SelectJob.name);
-
-  constructor(private readonly market: MarketDataService) {}
+  constructor(
+    private readonly market: MarketDataService,
+    private readonly calendar: CalendarService,
+    private readonly metrics: TradingMetrics,
+  ) {}
 
   async run(ctx: JobContext): Promise<Record<string, unknown>> {
     const { run } = ctx;
     const snapshot = await this.market.snapshot();
     const data = snapshot.data;
-    const signalIndex = lowerBoundDate(data.dates, yyyymmdd(run.tradingDate)) - 1;
+    let signalIndex: number;
+    try {
+      signalIndex = await signalDayOf(data, run.tradingDate, this.calendar);
+    } catch (error) {
+      if (error instanceof StaleMarketDataError) {
+        this.metrics.staleData.inc({ job: 'select' });
+      }
+      throw error;
+    }
     const strategies: Array<{ id: string; rules: unknown; first: boolean }> = await ctx.fenced((m) =>
       m.query(
         `SELECT id, rules, last_signal_date IS NULL AS first FROM trading.auto_strategies WHERE status = 'active' ORDER BY id`,
       ),
     );
-    if (signalIndex < 0) {
-      this.logger.warn({ runKey: run.runKey }, 'select: no market data before the trading date');
-      return { strategies: strategies.length, picks: 0, reason: 'no market data before the trading date' };
-    }
     const signalDate = isoOf(data.dates[signalIndex]);
     let picks = 0;
     let selected = 0;

@@ -9,6 +9,7 @@ export class TradingMetrics {
   readonly fencingRejections: Counter;
   readonly runs: Counter<'job' | 'status' | 'trigger'>;
   readonly orders: Counter<'side' | 'status'>;
+  readonly staleData: Counter<'job'>;
 
   constructor(http: HttpMetrics) {
     const registers = [http.registry];
@@ -27,6 +28,12 @@ export class TradingMetrics {
       name: 'trading_job_runs_total',
       help: 'Job runs finished by this replica, by job, status and trigger',
       labelNames: ['job', 'status', 'trigger'],
+      registers,
+    });
+    this.staleData = new Counter({
+      name: 'trading_stale_market_data_total',
+      help: "Runs refused because the previous KRX trading day's bars were not imported yet",
+      labelNames: ['job'],
       registers,
     });
     this.orders = new Counter({

@@ -25,7 +25,7 @@ export class OrdersDecidedByTheEngine1764800000000 implements MigrationInterface
       ALTER TABLE trading.positions
         ALTER COLUMN entry_price TYPE numeric,
         ADD COLUMN pending_sell text CONSTRAINT ck_positions_pending_sell
-          CHECK (pending_sell IN ('rebalance', 'sell_condition', 'max_holding', 'liquidation'))`);
+          CHECK (pending_sell IN ('rebalance', 'sell_condition', 'max_holding', 'liquidation', 'manual'))`);
     await q.query(`
       ALTER TABLE trading.order_intents
         DROP CONSTRAINT ck_order_intents_status,

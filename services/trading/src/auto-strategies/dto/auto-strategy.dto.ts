@@ -1,6 +1,6 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Transform, Type } from 'class-transformer';
-import { IsIn, IsInt, IsOptional, IsString, IsUUID, Length, Max, Min } from 'class-validator';
+import { IsIn, IsInt, IsOptional, IsString, IsUUID, Length, Matches, Max, Min } from 'class-validator';
 
 const trim = ({ value }: { value: unknown }): unknown => (typeof value === 'string' ? value.trim() : value);
 
@@ -49,6 +49,12 @@ export class AutoStrategyIdParamDto {
   id: string;
 }
 
+export class PositionParamDto extends AutoStrategyIdParamDto {
+  @ApiProperty({ example: '005930', description: 'KRX stock code' })
+  @Matches(/^[0-9A-Z]{6}$/, { message: 'code must be a 6-character KRX stock code' })
+  code: string;
+}
+
 export class PageQueryDto {
   @ApiPropertyOptional({ minimum: 1, maximum: 500, default: 100 })
   @IsOptional()
@@ -82,6 +88,13 @@ export class PositionDto {
   @ApiProperty({ description: 'KRW paid' }) cost: number;
   @ApiProperty({ nullable: true, type: Number }) lastPrice: number | null;
   @ApiProperty({ nullable: true, type: Number }) marketValue: number | null;
+  @ApiProperty({
+    nullable: true,
+    type: String,
+    enum: ['rebalance', 'sell_condition', 'max_holding', 'liquidation', 'manual'],
+    description: 'A sell at the open decided and not filled yet: sent at every execute run until it fills',
+  })
+  pendingSell: string | null;
 }
 
 export class OrderDto {

@@ -1,5 +1,5 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { IsIn, IsOptional, Matches } from 'class-validator';
+import { IsBoolean, IsIn, IsOptional, Matches } from 'class-validator';
 import { JOB_NAMES, type JobName } from '../../scheduler/occurrence.js';
 
 export class JobParamDto {
@@ -13,6 +13,15 @@ export class TriggerRunDto {
   @IsOptional()
   @Matches(/^\d{4}-\d{2}-\d{2}$/, { message: 'date must be yyyy-mm-dd' })
   date?: string;
+
+  @ApiPropertyOptional({
+    default: false,
+    description:
+      'Run a failed occurrence again: the same run, under the current epoch, resuming its plan and its orders (idempotent: concurrent re-runs make one)',
+  })
+  @IsOptional()
+  @IsBoolean()
+  retryFailed?: boolean;
 }
 
 export class JobRunDto {
