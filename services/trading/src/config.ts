@@ -121,6 +121,18 @@ export const tradingConfigSchema = {
     description: 'Broker adapter (a Kiwoom REST adapter comes later)',
     default: 'paper',
   }),
+  TRADING_MIN_ALLOCATION: int({
+    description: 'Smallest capital (KRW) a strategy may be activated with: enough for real orders',
+    min: 1,
+    max: 1_000_000_000_000,
+    default: '100000',
+  }),
+  TRADING_MAX_ACTIVE_STRATEGIES: int({
+    description: 'Active or liquidating auto strategies one user may have (each costs the daily jobs a decision)',
+    min: 1,
+    max: 10000,
+    default: '20',
+  }),
   PAPER_ACCOUNT_INITIAL_CASH: int({
     description: 'Starting cash (KRW) of a new paper account',
     min: 0,

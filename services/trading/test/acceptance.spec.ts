@@ -42,7 +42,7 @@ describe('trading service: 3 replicas, Lease election through the test double', 
 
   beforeAll(async () => {
     cluster = await startTradingCluster({
-      env: () => schedule(at, 15_000, 4000),
+      env: () => ({ ...schedule(at, 15_000, 4000), TRADING_MAX_ACTIVE_STRATEGIES: '3' }),
       seed: async (pool) => {
         seeded = await seedStrategy(pool, user, ['000010'], 100_000);
       },
@@ -222,6 +222,42 @@ describe('trading service: 3 replicas, Lease election through the test double', 
     });
     assert.equal(bad.status, 400);
     assert.equal(bad.body.code, 'INVALID_IDEMPOTENCY_KEY');
+  });
+
+  it('caps active strategies per user under parallel activations on 3 replicas, and refuses a too small allocation', async () => {
+    const owner = randomUUID();
+    const ownerToken = cluster.tokenFor(owner);
+    const research = await request('POST', `${cluster.backtest.at(0).url}/api/backtest/strategies`, {
+      token: ownerToken,
+      body: { name: 'capped', definition: definition(['000030']) },
+    });
+    assert.equal(research.status, 201, JSON.stringify(research.body));
+    const tiny = await request('POST', `${cluster.trading.at(0).url}/api/trading/auto-strategies`, {
+      token: ownerToken,
+      body: { strategyId: research.body.id, allocatedCapital: 99_999 },
+    });
+    assert.equal(tiny.status, 422);
+    assert.equal(tiny.body.code, 'ALLOCATION_TOO_SMALL');
+    const answers = await Promise.all(
+      Array.from({ length: 6 }, (_, i) =>
+        request('POST', `${cluster.trading.at(i % 3).url}/api/trading/auto-strategies`, {
+          token: ownerToken,
+          body: { strategyId: research.body.id, allocatedCapital: 1_000_000 },
+        }),
+      ),
+    );
+    assert.deepEqual(answers.map((a) => (a.status === 201 ? 201 : `${a.status} ${a.body.code}`)).sort(), [
+      201,
+      201,
+      201,
+      '409 TOO_MANY_ACTIVE_STRATEGIES',
+      '409 TOO_MANY_ACTIVE_STRATEGIES',
+      '409 TOO_MANY_ACTIVE_STRATEGIES',
+    ]);
+    const account = await cluster.pool.query<{ cash: string }>(`SELECT cash FROM trading.accounts WHERE user_id = $1`, [
+      owner,
+    ]);
+    assert.equal(Number(account.rows[0]?.cash), 100_000_000 - 3 * 1_000_000, 'capital moved for the 3 only');
   });
 
   it('activates a strategy from the backtest service and answers bad requests with clear 4xx', async () => {

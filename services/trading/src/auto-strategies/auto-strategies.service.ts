@@ -1,7 +1,8 @@
-import { Injectable } from '@nestjs/common';
-import { DomainError, idempotencyKeyReused, requestHash, type AuthenticatedUser } from '@stocklab/platform';
+import { Inject, Injectable } from '@nestjs/common';
+import { CONFIG, DomainError, idempotencyKeyReused, requestHash, type AuthenticatedUser } from '@stocklab/platform';
 import { parseStrategyDefinition } from '@stocklab/strategy-engine';
 import { DataSource, type EntityManager } from 'typeorm';
+import type { TradingConfig } from '../config.js';
 import { strategyLog } from '../jobs/job-context.js';
 import { AccountsService } from '../portfolio/accounts.service.js';
 import { TradingClock } from '../scheduler/trading-clock.js';
@@ -55,6 +56,7 @@ export class AutoStrategiesService {
     private readonly backtest: BacktestClient,
     private readonly accounts: AccountsService,
     private readonly clock: TradingClock,
+    @Inject(CONFIG) private readonly config: TradingConfig,
   ) {}
 
   /**
@@ -91,8 +93,17 @@ export class AutoStrategiesService {
           .join('; ')}`,
       );
     }
+    if (dto.allocatedCapital < this.config.TRADING_MIN_ALLOCATION) {
+      throw new DomainError(
+        422,
+        'ALLOCATION_TOO_SMALL',
+        `allocatedCapital ${dto.allocatedCapital} is below the minimum of ${this.config.TRADING_MIN_ALLOCATION} KRW`,
+      );
+    }
     const account = await this.accounts.ensure(user.id);
     return this.dataSource.transaction(async (m) => {
+      // one activation at a time per account, so that the cap below holds under concurrent requests
+      await m.query(`SELECT 1 FROM trading.accounts WHERE id = $1 FOR UPDATE`, [account.id]);
       if (idempotencyKey !== undefined && hash !== undefined) {
         // attempts with one key at once: the later ones wait here, then find the first one's row
         await m.query(`SELECT pg_advisory_xact_lock(hashtext('activate:' || $1 || ':' || $2))`, [
@@ -103,6 +114,17 @@ export class AutoStrategiesService {
         if (earlier) {
           return { strategy: earlier, replayed: true };
         }
+      }
+      const active: Array<{ n: string }> = await m.query(
+        `SELECT count(*) AS n FROM trading.auto_strategies WHERE owner_id = $1 AND status IN ('active', 'liquidating')`,
+        [user.id],
+      );
+      if (Number(active[0]?.n ?? 0) >= this.config.TRADING_MAX_ACTIVE_STRATEGIES) {
+        throw new DomainError(
+          409,
+          'TOO_MANY_ACTIVE_STRATEGIES',
+          `at most ${this.config.TRADING_MAX_ACTIVE_STRATEGIES} active auto strategies per user; deactivate one first`,
+        );
       }
       const debited = returnedRows<unknown>(
         await m.query(
