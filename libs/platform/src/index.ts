@@ -20,3 +20,4 @@ export * from './metrics/http-metrics.js';
 export * from './platform.module.js';
 export * from './bootstrap/run-service.js';
 export * from './http/idempotency.js';
+export * from './http/json-hygiene.js';

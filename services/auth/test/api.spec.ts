@@ -73,6 +73,36 @@ describe('auth API (in-process)', () => {
     });
   });
 
+  describe('input hygiene (before parsing and validation)', () => {
+    it('answers 400 BODY_TOO_DEEP to a 45,000-level body, no token needed, where it was a 500', async () => {
+      for (const path of ['/api/auth/login', '/api/auth/signup']) {
+        const res = await auth
+          .http()
+          .post(path)
+          .set('content-type', 'application/json')
+          .send(`{"email":${'['.repeat(45_000)}${']'.repeat(45_000)}}`);
+        assert.equal(res.status, 400, path);
+        assertErrorBody(res.body);
+        assert.equal(res.body.code, 'BODY_TOO_DEEP');
+      }
+    });
+
+    it('answers 400 INVALID_CHARACTERS to NUL and bidi overrides in text fields, and stores nothing', async () => {
+      const user = newUser();
+      for (const body of [
+        { ...user, email: `nul\u0000${user.email}` },
+        { ...user, nickname: `evil\u202Etxt.exe` },
+      ]) {
+        const res = await auth.http().post('/api/auth/signup').send(body);
+        assert.equal(res.status, 400, JSON.stringify(res.body));
+        assertErrorBody(res.body);
+        assert.equal(res.body.code, 'INVALID_CHARACTERS');
+      }
+      const login = await auth.http().post('/api/auth/login').send({ email: user.email, password: user.password });
+      assert.equal(login.status, 401, 'no account was created');
+    });
+  });
+
   describe('POST /login', () => {
     it('answers a Bearer token pair with the access token lifetime', async () => {
       const { user } = await signup();

@@ -18,6 +18,7 @@ import { exitOnConfigError } from '../config/config-schema.js';
 import type { CommonConfig } from '../config/platform-config.js';
 import { runMigrationsWithLock } from '../database/run-migrations.js';
 import { renderError } from '../errors/error-body.js';
+import { checkJsonBody } from '../http/json-hygiene.js';
 import { ShutdownState } from '../lifecycle/shutdown-state.js';
 import { HttpMetrics } from '../metrics/http-metrics.js';
 
@@ -64,7 +65,14 @@ export async function createServiceApp(
   );
   app.disable('x-powered-by');
   app.use(app.get(HttpMetrics).middleware());
-  app.useBodyParser('json', { limit: config.BODY_LIMIT });
+  // depth and forbidden characters are checked on the raw bytes, before JSON.parse and validation.
+  // Nest's type omits `verify` because Nest sets it itself for `rawBody: true`, which these apps
+  // do not use; without it Nest hands the options to express.json unchanged.
+  const json: Record<string, unknown> = {
+    limit: config.BODY_LIMIT,
+    verify: (_req: unknown, _res: unknown, buf: Buffer) => checkJsonBody(buf),
+  };
+  app.useBodyParser('json', json);
   app.setGlobalPrefix(apiPrefix(service), {
     exclude: [
       { path: 'health/live', method: RequestMethod.GET },
