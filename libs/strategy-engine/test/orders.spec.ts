@@ -1,6 +1,16 @@
 import assert from 'node:assert/strict';
 import { describe, it } from '@jest/globals';
-import { bookFill, fillOnBar, sharesWithin, StrategyDecider, worstBuyCost, type PortfolioState } from '../src/index.js';
+import {
+  bookFill,
+  fillOnBar,
+  isRebalanceDay,
+  rebalanceDays,
+  sharesWithin,
+  StrategyDecider,
+  worstBuyCost,
+  type PortfolioState,
+} from '../src/index.js';
+import { syntheticMarket } from './synthetic.js';
 import { flat, newDefinition, newMarket } from './fixtures.js';
 
 const bar = (open: number, high: number, low: number) => ({ open, high, low });
@@ -99,5 +109,23 @@ describe('StrategyDecider', () => {
       again.orders.map((o) => [o.kind, o.stock, o.reason]),
       [['market_sell', 1, 'rebalance']],
     );
+  });
+});
+
+describe('rebalance days', () => {
+  it('are the same days for a live decision (isRebalanceDay) as for a backtest (rebalanceDays)', () => {
+    const data = syntheticMarket({ days: 400, stocks: 2, seed: 3 });
+    for (const freq of ['daily', 'weekly', 'monthly', 'quarterly'] as const) {
+      for (const d0 of [0, 17, 250]) {
+        const backtest = Array.from(rebalanceDays(data, freq, d0, 399));
+        const live: number[] = [];
+        for (let t = d0; t <= 399; t++) {
+          if (isRebalanceDay(data, freq, t, t === d0)) {
+            live.push(t);
+          }
+        }
+        assert.deepEqual(live, backtest, `${freq} from ${d0}`);
+      }
+    }
   });
 });

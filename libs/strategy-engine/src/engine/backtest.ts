@@ -2,14 +2,16 @@ import { lowerBoundDate, validateMarketData, type MarketData } from '../data/mar
 import type { RebalanceFrequency, StrategyDefinition } from '../definition/strategy-definition.js';
 import { cagrOf, computeMetrics, yearsBetween, type BacktestMetrics } from './metrics.js';
 import {
-  isRebalanceDay,
+  periodKey,
   StrategyDecider,
   type DayDecision,
+  type DecideOptions,
   type Holding,
   type OpenSellReason,
+  type PlannedOrder,
   type PortfolioState,
 } from './decide.js';
-import { bookFill, fillOnBar, type OrderKind, type RawFill } from './orders.js';
+import { bookFill, fillOnPrices, type OrderKind, type RawFill } from './orders.js';
 
 export type BuyReason = 'signal';
 export type SellReason =
@@ -104,12 +106,16 @@ export interface BacktestOptions {
  * day for 'daily'), plus d0 itself so the portfolio is formed at the start of the run.
  */
 export function rebalanceDays(data: MarketData, freq: RebalanceFrequency, d0: number, d1: number): Int32Array {
+  // isRebalanceDay's rule, with each day's period key computed once
   const out = new Int32Array(d1 - d0 + 1);
   let n = 0;
+  let prevKey = d0 > 0 ? periodKey(freq, data.dates[d0 - 1]) : NaN;
   for (let d = d0; d <= d1; d++) {
-    if (isRebalanceDay(data, freq, d, d === d0)) {
+    const key = periodKey(freq, data.dates[d]);
+    if (d === d0 || freq === 'daily' || key !== prevKey) {
       out[n++] = d;
     }
+    prevKey = key;
   }
   return out.subarray(0, n);
 }
@@ -249,10 +255,14 @@ export function runBacktest(def: StrategyDefinition, data: MarketData, options: 
 
     // 1. The day's fills of the orders decided at the previous close, in their order (the
     //    opening auction's sells and buys, then the resting sells).
-    if (decision) {
-      for (const order of decision.orders) {
+    // (indexed loops: this runs every simulated day, and for-of over arrays of different shapes
+    // is several times slower here)
+    const fills = decision ? decision.orders : NONE;
+    for (let i = 0; i < fills.length; i++) {
+      {
+        const order = fills[i];
         const s = order.stock;
-        const raw = fillOnBar(order.kind, order.level, { open: open[b + s], high: high[b + s], low: low[b + s] });
+        const raw = fillOnPrices(order.kind, order.level, open[b + s], high[b + s], low[b + s]);
         if (!raw) {
           continue;
         }
@@ -278,7 +288,8 @@ export function runBacktest(def: StrategyDefinition, data: MarketData, options: 
         sellHolding(h, d, 'market_sell', { price: lastPrice[h.stock], at: 'level' }, 'delisted');
       }
     }
-    for (const h of state.holdings) {
+    for (let i = 0; i < state.holdings.length; i++) {
+      const h = state.holdings[i];
       invested += h.quantity * lastPrice[h.stock];
     }
     const k = d - d0;
@@ -297,10 +308,13 @@ export function runBacktest(def: StrategyDefinition, data: MarketData, options: 
       rebalanceIndex++;
     }
     decision = null;
-    if (d < d1) {
-      decision = decider.decide(d, state, { rebalance: isRebalance });
+    const dayOptions = isRebalance ? REBALANCE : NO_REBALANCE;
+    if (d < d1 && !decider.quietDay(state, dayOptions)) {
+      decision = decider.decide(d, state, dayOptions);
       state.wanted = decision.wanted;
-      for (const order of decision.orders) {
+      const orders = decision.orders;
+      for (let i = 0; i < orders.length; i++) {
+        const order = orders[i];
         if (order.kind === 'market_sell') {
           const h = state.holdings.find((x) => x.stock === order.stock) as Holding;
           h.pendingSell = order.reason as OpenSellReason;
@@ -356,6 +370,10 @@ export function runBacktest(def: StrategyDefinition, data: MarketData, options: 
       : null,
   };
 }
+
+const NONE: readonly PlannedOrder[] = [];
+const REBALANCE: DecideOptions = { rebalance: true };
+const NO_REBALANCE: DecideOptions = { rebalance: false };
 
 /**
  * A plain array of n doubles, stored by V8 as unboxed doubles from the start (an array filled

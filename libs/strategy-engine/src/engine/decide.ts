@@ -17,6 +17,8 @@ export interface Holding {
   entryCost: number;
   /** A sell at the open decided earlier that has not filled yet (no bar that day). */
   pendingSell: OpenSellReason | null;
+  /** The decider's last resting order for this holding, reused while it stays the same (a cache). */
+  resting?: PlannedOrder;
 }
 
 /** A pick of the latest rebalance that is not bought yet; it is tried every day until then. */
@@ -49,7 +51,7 @@ export interface DayDecision {
   signalDay: number;
   rebalanced: boolean;
   /** Market sells first, then buys in rank order, then the day's resting sells. */
-  orders: PlannedOrder[];
+  orders: readonly PlannedOrder[];
   /** The wanted picks after this decision (a rebalance replaces them). */
   wanted: WantedPick[];
 }
@@ -66,6 +68,9 @@ export interface DecideOptions {
   pendingOnly?: boolean;
 }
 
+/** Shared by every quiet day; never written to (typed readonly). */
+const NO_ORDERS: readonly PlannedOrder[] = [];
+
 /**
  * The first trading day of each week (Monday-based) / month / quarter, every day for 'daily':
  * the days whose close selects. `first` marks the first signal of a strategy, which always
@@ -78,7 +83,8 @@ export function isRebalanceDay(data: MarketData, freq: RebalanceFrequency, t: nu
   return periodKey(freq, data.dates[t]) !== periodKey(freq, data.dates[t - 1]);
 }
 
-function periodKey(freq: RebalanceFrequency, date: number): number {
+/** The week (Monday-based) / month / quarter a yyyymmdd date falls in; the date itself for 'daily'. */
+export function periodKey(freq: RebalanceFrequency, date: number): number {
   switch (freq) {
     case 'daily':
       return date;
@@ -86,10 +92,19 @@ function periodKey(freq: RebalanceFrequency, date: number): number {
       // Weeks start on Monday: 1970-01-01 (epoch day 0) was a Thursday.
       return Math.floor((epochDay(date) + 3) / 7);
     case 'monthly':
-      return Math.floor(date / 100);
+      return floorDiv(date, 100);
     case 'quarterly':
-      return Math.floor(date / 10000) * 4 + Math.floor(((Math.floor(date / 100) % 100) - 1) / 3);
+      return floorDiv(date, 10000) * 4 + Math.floor(((floorDiv(date, 100) % 100) - 1) / 3);
   }
+}
+
+/**
+ * Math.floor(x / k) for an int32 x and a positive int32 constant k. For x >= 0 it is `| 0`,
+ * which V8 compiles to an integer multiply-shift instead of a double division (a backtest asks
+ * this once per simulated day).
+ */
+function floorDiv(x: number, k: number): number {
+  return x >= 0 ? (x / k) | 0 : Math.floor(x / k);
 }
 
 /**
@@ -131,6 +146,42 @@ export class StrategyDecider {
   ) {
     this.compiled = new CompiledStrategy(def, data, selectionDays, conditionDays);
     this.S = data.codes.length;
+    this.mark = new Uint8Array(this.S);
+    this.picked = new Uint8Array(this.S);
+    const sell = def.sell ?? {};
+    this.dailyRules =
+      sell.maxHoldingDays !== undefined ||
+      sell.conditions !== undefined ||
+      sell.stopLossPct !== undefined ||
+      sell.takeProfitPct !== undefined;
+  }
+
+  /** Rules that may sell a holding on any day, not only on a rebalance. */
+  private readonly dailyRules: boolean;
+  /** Scratch, by stock index, all zero between calls: held (1) / being sold (2), and picked. */
+  private readonly mark: Uint8Array;
+  private readonly picked: Uint8Array;
+
+  /**
+   * True when no rule can order anything at this close: no rebalance, no liquidation, no wanted
+   * pick, no sell already decided, and either no holdings or no rule that looks at them daily.
+   */
+  quietDay(state: PortfolioState, options: DecideOptions): boolean {
+    if (options.rebalance || options.liquidate || state.wanted.length > 0) {
+      return false;
+    }
+    if (state.holdings.length === 0) {
+      return true;
+    }
+    if (this.dailyRules && !options.pendingOnly) {
+      return false;
+    }
+    for (const h of state.holdings) {
+      if (h.pendingSell !== null) {
+        return false;
+      }
+    }
+    return true;
   }
 
   /** The latest close on or before day t since the entry (the entry price when there is none). */
@@ -155,117 +206,127 @@ export class StrategyDecider {
   }
 
   decide(t: number, state: PortfolioState, options: DecideOptions): DayDecision {
+    if (this.quietDay(state, options)) {
+      // most days of most strategies: nothing to decide (a backtest asks every day)
+      return { signalDay: t, rebalanced: false, orders: NO_ORDERS, wanted: state.wanted };
+    }
     const { def, data } = this;
     const cs = this.compiled;
     const S = this.S;
     const sell = def.sell ?? {};
     const minHold = sell.minHoldingDays ?? 0;
     const maxHold = sell.maxHoldingDays ?? Infinity;
-    const sells: PlannedOrder[] = [];
-    const selling = new Set<number>();
+    const holdings = state.holdings;
+    // one array in the documented order (sells at the open, buys, resting sells); `mark` flags the
+    // stocks held (1) and being sold (2), reset before returning (this runs every simulated day)
+    const orders: PlannedOrder[] = [];
+    const mark = this.mark;
     const sellAtOpen = (h: Holding, reason: OpenSellReason): void => {
-      selling.add(h.stock);
-      sells.push({ kind: 'market_sell', stock: h.stock, side: 'sell', quantity: h.quantity, level: NaN, reason });
+      mark[h.stock] = 2;
+      orders.push({ kind: 'market_sell', stock: h.stock, side: 'sell', quantity: h.quantity, level: NaN, reason });
     };
-
-    for (const h of state.holdings) {
-      const ageTomorrow = t + 1 - h.entryDay;
-      if (options.liquidate) {
-        sellAtOpen(h, 'liquidation');
-      } else if (h.pendingSell !== null) {
-        sellAtOpen(h, h.pendingSell);
-      } else if (options.pendingOnly) {
-        continue;
-      } else if (ageTomorrow >= maxHold) {
-        sellAtOpen(h, 'max_holding');
-      } else if (ageTomorrow >= minHold && cs.hasSellConditions && cs.sellSignal(t, h.stock)) {
-        sellAtOpen(h, 'sell_condition');
-      }
+    for (let i = 0; i < holdings.length; i++) {
+      mark[holdings[i].stock] = 1;
     }
-    if (options.liquidate || options.pendingOnly) {
-      return { signalDay: t, rebalanced: false, orders: sells, wanted: [] };
-    }
-
-    const held = new Set(state.holdings.map((h) => h.stock));
-    let wanted = state.wanted.filter((w) => !held.has(w.stock));
-    if (options.rebalance) {
-      const n = cs.select(t);
-      const picked = new Set<number>();
-      for (let j = 0; j < n; j++) {
-        picked.add(cs.pickIdx[j]);
-      }
-      for (const h of state.holdings) {
-        if (!selling.has(h.stock) && !picked.has(h.stock) && t + 1 - h.entryDay >= minHold) {
-          sellAtOpen(h, 'rebalance');
+    try {
+      for (let i = 0; i < holdings.length; i++) {
+        const h = holdings[i];
+        const ageTomorrow = t + 1 - h.entryDay;
+        if (options.liquidate) {
+          sellAtOpen(h, 'liquidation');
+        } else if (h.pendingSell !== null) {
+          sellAtOpen(h, h.pendingSell);
+        } else if (options.pendingOnly) {
+          continue;
+        } else if (ageTomorrow >= maxHold) {
+          sellAtOpen(h, 'max_holding');
+        } else if (ageTomorrow >= minHold && cs.hasSellConditions && cs.sellSignal(t, h.stock)) {
+          sellAtOpen(h, 'sell_condition');
         }
       }
-      const target = Math.min(this.equity(state, t) * cs.weight(n), def.weighting.maxValuePerStock ?? Infinity);
-      wanted = [];
-      for (let j = 0; j < n; j++) {
-        const s = cs.pickIdx[j];
-        if (!held.has(s)) {
-          wanted.push({ stock: s, rank: j + 1, target });
+      if (options.liquidate || options.pendingOnly) {
+        return { signalDay: t, rebalanced: false, orders, wanted: [] };
+      }
+
+      let wanted = state.wanted;
+      if (options.rebalance) {
+        const n = cs.select(t);
+        const picked = this.picked;
+        for (let j = 0; j < n; j++) {
+          picked[cs.pickIdx[j]] = 1;
         }
+        for (let i = 0; i < holdings.length; i++) {
+          const h = holdings[i];
+          if (mark[h.stock] === 1 && picked[h.stock] === 0 && t + 1 - h.entryDay >= minHold) {
+            sellAtOpen(h, 'rebalance');
+          }
+        }
+        const target = Math.min(this.equity(state, t) * cs.weight(n), def.weighting.maxValuePerStock ?? Infinity);
+        wanted = [];
+        for (let j = 0; j < n; j++) {
+          const s = cs.pickIdx[j];
+          picked[s] = 0;
+          if (mark[s] === 0) {
+            wanted.push({ stock: s, rank: j + 1, target });
+          }
+        }
+      } else if (wanted.length > 0) {
+        wanted = wanted.filter((w) => mark[w.stock] === 0);
       }
-    }
 
-    const buys: PlannedOrder[] = [];
-    let positions = state.holdings.length;
-    let cashLeft = state.cash;
-    for (const w of wanted) {
-      if (positions >= def.maxPositions) {
-        break;
-      }
-      const close = data.close[t * S + w.stock];
-      if (!(close > 0)) {
-        continue;
-      }
-      const limit = buyLimitPrice(close);
-      const quantity = sharesWithin(Math.min(w.target, cashLeft), limit, def.costs);
-      if (quantity <= 0) {
-        continue;
-      }
-      cashLeft -= worstBuyCost(quantity, limit, def.costs);
-      positions++;
-      buys.push({ kind: 'limit_buy', stock: w.stock, side: 'buy', quantity, level: limit, reason: 'signal' });
-    }
-
-    const resting: PlannedOrder[] = [];
-    const hasStop = sell.stopLossPct !== undefined;
-    const hasTarget = sell.takeProfitPct !== undefined;
-    if (hasStop || hasTarget) {
-      for (const h of state.holdings) {
-        if (selling.has(h.stock)) {
+      let positions = holdings.length;
+      let cashLeft = state.cash;
+      for (const w of wanted) {
+        if (positions >= def.maxPositions) {
+          break;
+        }
+        const close = data.close[t * S + w.stock];
+        if (!(close > 0)) {
           continue;
         }
-        const stop = hasStop ? h.entryPrice * (1 - (sell.stopLossPct as number) / 100) : NaN;
-        const targetPrice = hasTarget ? h.entryPrice * (1 + (sell.takeProfitPct as number) / 100) : NaN;
-        let useStop = hasStop;
-        if (hasStop && hasTarget) {
-          const close = this.lastPrice(h, t);
-          useStop = close - stop <= targetPrice - close;
+        const limit = buyLimitPrice(close);
+        const quantity = sharesWithin(Math.min(w.target, cashLeft), limit, def.costs);
+        if (quantity <= 0) {
+          continue;
         }
-        resting.push(
-          useStop
-            ? {
-                kind: 'stop_sell',
-                stock: h.stock,
-                side: 'sell',
-                quantity: h.quantity,
-                level: stop,
-                reason: 'stop_loss',
-              }
-            : {
-                kind: 'target_sell',
-                stock: h.stock,
-                side: 'sell',
-                quantity: h.quantity,
-                level: targetPrice,
-                reason: 'take_profit',
-              },
-        );
+        cashLeft -= worstBuyCost(quantity, limit, def.costs);
+        positions++;
+        orders.push({ kind: 'limit_buy', stock: w.stock, side: 'buy', quantity, level: limit, reason: 'signal' });
+      }
+
+      const hasStop = sell.stopLossPct !== undefined;
+      const hasTarget = sell.takeProfitPct !== undefined;
+      if (hasStop || hasTarget) {
+        const stopFactor = 1 - (sell.stopLossPct ?? 0) / 100;
+        const targetFactor = 1 + (sell.takeProfitPct ?? 0) / 100;
+        for (let i = 0; i < holdings.length; i++) {
+          const h = holdings[i];
+          if (mark[h.stock] === 2) {
+            continue;
+          }
+          const stop = h.entryPrice * stopFactor;
+          const targetPrice = h.entryPrice * targetFactor;
+          let useStop = hasStop;
+          if (hasStop && hasTarget) {
+            const close = this.lastPrice(h, t);
+            useStop = close - stop <= targetPrice - close;
+          }
+          const kind = useStop ? 'stop_sell' : 'target_sell';
+          const level = useStop ? stop : targetPrice;
+          let order = h.resting;
+          if (!order || order.kind !== kind || order.level !== level || order.quantity !== h.quantity) {
+            const reason = useStop ? 'stop_loss' : 'take_profit';
+            order = { kind, stock: h.stock, side: 'sell', quantity: h.quantity, level, reason };
+            h.resting = order;
+          }
+          orders.push(order);
+        }
+      }
+      return { signalDay: t, rebalanced: options.rebalance, orders, wanted };
+    } finally {
+      for (let i = 0; i < holdings.length; i++) {
+        mark[holdings[i].stock] = 0;
       }
     }
-    return { signalDay: t, rebalanced: options.rebalance, orders: [...sells, ...buys, ...resting], wanted };
   }
 }

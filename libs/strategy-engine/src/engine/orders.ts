@@ -38,7 +38,11 @@ export interface RawFill {
  * fills nothing.
  */
 export function fillOnBar(kind: OrderKind, level: number, bar: DayBar): RawFill | null {
-  const { open, high, low } = bar;
+  return fillOnPrices(kind, level, bar.open, bar.high, bar.low);
+}
+
+/** fillOnBar on the bar's prices (the backtest's inner loop: no bar object per order and day). */
+export function fillOnPrices(kind: OrderKind, level: number, open: number, high: number, low: number): RawFill | null {
   if (!(open > 0)) {
     return null;
   }
