@@ -1,10 +1,12 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, it } from '@jest/globals';
-import { request } from '@stocklab/test-support';
+import { request, waitFor } from '@stocklab/test-support';
 import type pg from 'pg';
 import {
   CODES,
+  cronAt,
+  cronLater,
   markTrading,
   PRICE,
   seedPosition,
@@ -176,10 +178,10 @@ describe('orders live the way a broker has them (in-process)', () => {
     assert.equal(bad.status, 400);
   });
 
-  it('refuses to decide on stale data: yesterday not imported fails the run with the reason, writes nothing, counts it', async () => {
+  it('refuses to decide on stale data: yesterday not imported leaves the run waiting with the reason, writes nothing, counts it', async () => {
     const run = await triggerRun(cluster, admin, 'execute', DAY_3);
     assert.equal(run.status, 201);
-    assert.equal(run.body.status, 'failed');
+    assert.equal(run.body.status, 'waiting');
     assert.match(
       String(run.body.error),
       /^STALE_MARKET_DATA: the market data ends on 2026-03-11, the signal day 2026-03-12/,
@@ -190,7 +192,7 @@ describe('orders live the way a broker has them (in-process)', () => {
     assert.match(String(metrics.body), /trading_stale_market_data_total\{job="execute"[^}]*\} 1\b/);
   });
 
-  it('lets an operator re-run the failed run once the data is there: the same run, once, and the liquidation then finishes', async () => {
+  it('lets an operator re-run the waiting run once the data is there: the same run, once, and the liquidation then finishes', async () => {
     await importDay(cluster.pool, TOMORROW, PRICE);
     const body = { date: DAY_3, retryFailed: true };
     const url = `${cluster.trading.at(0).url}/api/trading/jobs/execute/runs`;
@@ -218,5 +220,103 @@ describe('orders live the way a broker has them (in-process)', () => {
     );
     assert.deepEqual(strategyNow.rows, [{ status: 'inactive', cash: '0' }]);
     assert.equal(await accountCash(stopper), 100_000_000 - 200_000 + 100_000 + 5 * TODAY_OPEN + 5 * PRICE);
+  });
+});
+
+describe('a run waiting for stale data runs by itself once the data arrives (the catch-up sweep, in-process)', () => {
+  let cluster: InProcessTrading;
+  /** the trading date replayed: its signal day, 2026-03-11, is not imported at first */
+  const DATE = '2026-03-12';
+  const runOf = async (): Promise<{ status: string; attempts: number; trigger: string; error: string | null }> => {
+    const { rows } = await cluster.pool.query<{
+      status: string;
+      attempts: number;
+      trigger: string;
+      error: string | null;
+    }>(`SELECT status, attempts, trigger, error FROM trading.job_runs WHERE job = 'execute' AND trading_date = $1`, [
+      DATE,
+    ]);
+    return rows[0] ?? { status: 'none', attempts: 0, trigger: '', error: null };
+  };
+
+  beforeAll(async () => {
+    cluster = await startInProcessTrading({
+      env: () => ({
+        TRADING_AS_OF_DATE: DATE,
+        // 09:00 has just passed: the sweep finds the occurrence due, within its grace window
+        TRADING_EXECUTE_CRON: cronAt(new Date(Date.now() - 2000)),
+        TRADING_SELECT_CRON: cronLater(),
+        CATCH_UP_INTERVAL_SECONDS: '1',
+      }),
+      seed: async (pool) => {
+        await seedStrategy(pool, randomUUID(), ['000010'], 10 * PRICE);
+      },
+    });
+  });
+
+  afterAll(async () => {
+    await cluster?.close();
+  });
+
+  it('waits with the reason while the signal day is missing, then succeeds on a later sweep, as the same run', async () => {
+    const waiting = await waitFor(
+      'the run to wait',
+      async () => ((await runOf()).status === 'waiting' ? runOf() : undefined),
+      30_000,
+    );
+    assert.match(String(waiting.error), /^STALE_MARKET_DATA: .* the signal day 2026-03-11/);
+    assert.equal(waiting.trigger, 'catch-up');
+    await importDay(cluster.pool, '2026-03-11', PRICE);
+    const done = await waitFor(
+      'the run to succeed',
+      async () => ((await runOf()).status === 'succeeded' ? runOf() : undefined),
+      30_000,
+    );
+    assert.ok(done.attempts >= 2, `retried: ${done.attempts} attempts`);
+    const intents = await cluster.pool.query(`SELECT 1 FROM trading.order_intents WHERE trading_date = $1`, [DATE]);
+    assert.equal(intents.rowCount, 1, 'one decision, one order');
+  });
+});
+
+describe('a run whose data never arrives within the grace window is reported missed (in-process)', () => {
+  let cluster: InProcessTrading;
+  const DATE = '2026-03-12';
+
+  beforeAll(async () => {
+    cluster = await startInProcessTrading({
+      env: () => ({
+        TRADING_AS_OF_DATE: DATE,
+        // 95 s late when the app starts: within the 2-minute grace window for 25 s more (room for a
+        // slow start-up), so the sweep runs it and it waits; then the window closes
+        TRADING_EXECUTE_CRON: cronAt(new Date(Date.now() - 95_000)),
+        TRADING_SELECT_CRON: cronLater(),
+        CATCH_UP_GRACE_MINUTES: '2',
+        CATCH_UP_INTERVAL_SECONDS: '1',
+      }),
+    });
+  });
+
+  afterAll(async () => {
+    await cluster?.close();
+  });
+
+  it('waits, then fails as MISSED once the window is over, and counts it in trading_missed_runs_total', async () => {
+    const failed = await waitFor(
+      'the run to be reported missed',
+      async () => {
+        const { rows } = await cluster.pool.query<{ status: string; error: string | null }>(
+          `SELECT status, error FROM trading.job_runs WHERE job = 'execute' AND trading_date = $1`,
+          [DATE],
+        );
+        return rows[0]?.status === 'failed' ? rows[0] : undefined;
+      },
+      90_000,
+    );
+    assert.match(
+      String(failed.error),
+      /^MISSED: the market data did not arrive within the 2-minute grace window \(STALE_MARKET_DATA/,
+    );
+    const metrics = await request<string>('GET', `${cluster.trading.at(0).url}/metrics`);
+    assert.match(String(metrics.body), /trading_missed_runs_total\{job="execute"[^}]*\} 1\b/);
   });
 });

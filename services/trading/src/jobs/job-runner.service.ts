@@ -4,6 +4,7 @@ import { CalendarService } from '../calendar/calendar.service.js';
 import { FencingError, FencingService } from '../fencing/fencing.service.js';
 import { TradingMetrics } from '../metrics/trading-metrics.js';
 import type { JobName, Occurrence } from '../scheduler/occurrence.js';
+import { StaleMarketDataError } from './data-freshness.js';
 import { ExecuteJob } from './execute.job.js';
 import type { JobBody, JobContext } from './job-context.js';
 import { JobRunsService, type JobRun, type RunTrigger } from './job-runs.service.js';
@@ -103,10 +104,16 @@ export class JobRunner {
         // left `running`: the leader of the newer epoch resumes it under the same run key
         this.logger.warn({ ...log, error: String(error) }, `${run.job} stopped: no longer the leader`);
       } else {
-        this.logger.error({ ...log, error: String(error) }, `${run.job} failed`);
-        this.metrics.runs.inc({ job: run.job, status: 'failed', trigger });
+        // stale market data is not a failure of the run: it waits, and the catch-up sweep retries it
+        const status = error instanceof StaleMarketDataError ? 'waiting' : 'failed';
+        if (status === 'waiting') {
+          this.logger.warn({ ...log, error: String(error) }, `${run.job} waiting for market data`);
+        } else {
+          this.logger.error({ ...log, error: String(error) }, `${run.job} failed`);
+        }
+        this.metrics.runs.inc({ job: run.job, status, trigger });
         await this.runs
-          .finish(run.id, run.epoch, 'failed', {}, error instanceof Error ? error.message : String(error))
+          .finish(run.id, run.epoch, status, {}, error instanceof Error ? error.message : String(error))
           .catch((e: unknown) => this.logger.warn({ ...log, error: String(e) }, 'could not record the failure'));
       }
     }

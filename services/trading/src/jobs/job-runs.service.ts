@@ -6,7 +6,8 @@ import { FencingService } from '../fencing/fencing.service.js';
 import type { JobName, Occurrence } from '../scheduler/occurrence.js';
 import { returnedRows } from '../database/returning.js';
 
-export type RunStatus = 'running' | 'succeeded' | 'failed' | 'skipped';
+/** waiting: refused for stale market data; the catch-up sweep runs it again when the data arrives. */
+export type RunStatus = 'running' | 'succeeded' | 'failed' | 'skipped' | 'waiting';
 export type RunTrigger = 'cron' | 'catch-up' | 'api';
 
 export interface JobRun {
@@ -145,7 +146,7 @@ export class JobRunsService {
         );
         return { run: toRun(resumed[0]), claimed: true, resumed: true };
       }
-      if (row.status === 'failed' && retryFailed) {
+      if ((row.status === 'failed' || row.status === 'waiting') && retryFailed) {
         // an operator's re-run: the same run (its plan and intents) resumed under the current epoch
         const retried = returnedRows<JobRunRow>(
           await m.query(
@@ -168,7 +169,7 @@ export class JobRunsService {
   async finish(
     runId: string,
     epoch: number,
-    status: 'succeeded' | 'failed' | 'skipped',
+    status: 'succeeded' | 'failed' | 'skipped' | 'waiting',
     summary: Record<string, unknown>,
     error?: string,
   ): Promise<void> {
@@ -179,6 +180,20 @@ export class JobRunsService {
         [runId, status, JSON.stringify(summary), error ?? null],
       ),
     );
+  }
+
+  /** A waiting run whose data never came within the grace window: failed, once. */
+  async markMissed(runId: string, epoch: number, reason: string): Promise<boolean> {
+    const updated = returnedRows<{ id: string }>(
+      await this.fencing.transaction(epoch, (m) =>
+        m.query(
+          `UPDATE trading.job_runs SET status = 'failed', error = $2, finished_at = now() WHERE id = $1 AND status = 'waiting'
+           RETURNING id`,
+          [runId, reason],
+        ),
+      ),
+    );
+    return updated.length > 0;
   }
 
   async get(runId: string): Promise<JobRun | undefined> {

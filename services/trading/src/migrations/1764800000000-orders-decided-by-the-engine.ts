@@ -49,6 +49,10 @@ export class OrdersDecidedByTheEngine1764800000000 implements MigrationInterface
         ADD CONSTRAINT ck_order_intents_status
           CHECK (status IN ('pending', 'sent', 'accepted', 'filled', 'expired', 'rejected')),
         ADD CONSTRAINT ck_order_intents_price_source CHECK (fill_price_source IN ('open', 'level', 'latest_close'))`);
+    await q.query(`
+      ALTER TABLE trading.job_runs
+        DROP CONSTRAINT ck_job_runs_status,
+        ADD CONSTRAINT ck_job_runs_status CHECK (status IN ('running', 'succeeded', 'failed', 'skipped', 'waiting'))`);
     await q.query(
       `CREATE INDEX ix_order_intents_open ON trading.order_intents (trading_date) WHERE status IN ('pending', 'sent', 'accepted')`,
     );
@@ -73,6 +77,10 @@ export class OrdersDecidedByTheEngine1764800000000 implements MigrationInterface
   async down(q: QueryRunner): Promise<void> {
     await q.query(`DROP INDEX trading.ix_paper_orders_open`);
     await q.query(`DROP INDEX trading.ix_order_intents_open`);
+    await q.query(`
+      ALTER TABLE trading.job_runs
+        DROP CONSTRAINT ck_job_runs_status,
+        ADD CONSTRAINT ck_job_runs_status CHECK (status IN ('running', 'succeeded', 'failed', 'skipped'))`);
     await q.query(`
       ALTER TABLE trading.paper_orders
         DROP CONSTRAINT ck_paper_orders_status,

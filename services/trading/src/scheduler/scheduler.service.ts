@@ -215,7 +215,15 @@ export class SchedulerService implements OnApplicationBootstrap, BeforeApplicati
       for (const job of JOB_NAMES) {
         term.signal.throwIfAborted();
         const occurrence = await this.occurrenceNow(job, now);
-        if (!occurrence || (await this.runs.findFor(job, occurrence.tradingDate))) {
+        if (!occurrence) {
+          continue;
+        }
+        const existing = await this.runs.findFor(job, occurrence.tradingDate);
+        if (existing?.status === 'waiting') {
+          await this.retryWaiting(existing, now, term);
+          continue;
+        }
+        if (existing) {
           continue;
         }
         const decision = catchUpDecision(occurrence, now, this.config.CATCH_UP_GRACE_MINUTES * 60_000);
@@ -235,6 +243,23 @@ export class SchedulerService implements OnApplicationBootstrap, BeforeApplicati
       if (!term.signal.aborted) {
         this.logger.error({ error: String(error) }, 'catch-up sweep failed');
       }
+    }
+  }
+
+  /**
+   * A run waiting for stale market data: run again while its grace window lasts (it waits again if
+   * the data is still missing); past it, the run is failed and reported missed, once.
+   */
+  private async retryWaiting(run: JobRun, now: Date, term: { epoch: number; signal: AbortSignal }): Promise<void> {
+    const occurrence = occurrenceOfRun(run);
+    if (catchUpDecision(occurrence, now, this.config.CATCH_UP_GRACE_MINUTES * 60_000) === 'run') {
+      await this.runner.run(occurrence, 'catch-up', this.identity, term.epoch, term.signal, true);
+      return;
+    }
+    const reason = `MISSED: the market data did not arrive within the ${this.config.CATCH_UP_GRACE_MINUTES}-minute grace window (${run.error ?? 'stale market data'})`;
+    if (await this.runs.markMissed(run.id, term.epoch, reason)) {
+      this.metrics.missedRuns.inc({ job: run.job });
+      this.logger.error({ runKey: run.runKey }, `catch-up: ${run.job} missed, ${reason}`);
     }
   }
 

@@ -32,7 +32,11 @@ export class JobRunDto {
   @ApiProperty() scheduledAt: string;
   @ApiProperty() epoch: number;
   @ApiProperty() runner: string;
-  @ApiProperty({ enum: ['running', 'succeeded', 'failed', 'skipped'] }) status: string;
+  @ApiProperty({
+    enum: ['running', 'succeeded', 'failed', 'skipped', 'waiting'],
+    description: 'waiting: refused for stale market data (error says which day); retried by the catch-up sweep',
+  })
+  status: string;
   @ApiProperty({ enum: ['cron', 'catch-up', 'api'] }) trigger: string;
   @ApiProperty() attempts: number;
   @ApiProperty({ nullable: true, type: String }) plannedAt: string | null;
