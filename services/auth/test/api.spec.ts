@@ -227,6 +227,21 @@ describe('auth API (in-process)', () => {
       await auth.http().post('/api/auth/login').send({ email: user.email, password: user.password }).expect(401);
     });
 
+    it('DELETE throttles password guesses as a login does: 429 after LOGIN_MAX_FAILURES, even with the right one', async () => {
+      const { user } = await signup();
+      const tokens = await login(user);
+      const remove = (password: string) =>
+        auth.http().delete('/api/auth/me').auth(tokens.accessToken, { type: 'bearer' }).send({ password });
+      for (let i = 0; i < 3; i += 1) {
+        const wrong = await remove('wrong-password');
+        assert.equal(wrong.status, 403, JSON.stringify(wrong.body));
+      }
+      const blocked = await remove(user.password);
+      assert.equal(blocked.status, 429);
+      assert.equal(blocked.body.code, 'TOO_MANY_LOGIN_ATTEMPTS');
+      await auth.http().get('/api/auth/me').auth(tokens.accessToken, { type: 'bearer' }).expect(200);
+    });
+
     it('refuses a forged token with 401 INVALID_TOKEN', async () => {
       const res = await auth.http().get('/api/auth/me').auth('a.b.c', { type: 'bearer' });
       assert.equal(res.status, 401);

@@ -1,6 +1,14 @@
-import { Body, Controller, Delete, Get, HttpCode, Post } from '@nestjs/common';
-import { ApiBearerAuth, ApiCreatedResponse, ApiNoContentResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
+import { Body, Controller, Delete, Get, HttpCode, Post, Req } from '@nestjs/common';
+import {
+  ApiBearerAuth,
+  ApiCreatedResponse,
+  ApiNoContentResponse,
+  ApiOkResponse,
+  ApiTags,
+  ApiTooManyRequestsResponse,
+} from '@nestjs/swagger';
 import { CurrentUser, Public, type AuthenticatedUser } from '@stocklab/platform';
+import type { Request } from 'express';
 import { AccountsService } from './accounts.service.js';
 import { DeleteAccountDto, SignupDto } from './dto/signup.dto.js';
 import { MeDto, UserDto } from './dto/user.dto.js';
@@ -28,7 +36,12 @@ export class AccountsController {
   @Delete('me')
   @HttpCode(204)
   @ApiNoContentResponse()
-  deactivate(@CurrentUser() user: AuthenticatedUser, @Body() dto: DeleteAccountDto): Promise<void> {
-    return this.accounts.deactivate(user.id, dto);
+  @ApiTooManyRequestsResponse({ description: 'too many wrong passwords for this account or address' })
+  deactivate(
+    @CurrentUser() user: AuthenticatedUser,
+    @Body() dto: DeleteAccountDto,
+    @Req() req: Request,
+  ): Promise<void> {
+    return this.accounts.deactivate(user.id, dto, req.ip ?? 'unknown');
   }
 }

@@ -3,6 +3,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { DomainError } from '@stocklab/platform';
 import { DataSource, QueryFailedError } from 'typeorm';
 import { RevocationLedger } from '../revocations/revocation-ledger.js';
+import { LoginThrottle } from '../sessions/login-throttle.js';
 import { SessionTokens } from '../tokens/session-tokens.service.js';
 import { User } from '../users/user.entity.js';
 import type { DeleteAccountDto, SignupDto } from './dto/signup.dto.js';
@@ -11,11 +12,14 @@ import { PasswordHasher } from './password-hasher.js';
 
 const PG_UNIQUE_VIOLATION = '23505';
 
+const wrongPassword = (): DomainError => new DomainError(403, 'INVALID_PASSWORD', 'The password is not correct');
+
 @Injectable()
 export class AccountsService {
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
     @Inject(PasswordHasher) private readonly passwords: PasswordHasher,
+    @Inject(LoginThrottle) private readonly throttle: LoginThrottle,
     @Inject(SessionTokens) private readonly sessions: SessionTokens,
     @Inject(RevocationLedger) private readonly revocations: RevocationLedger,
   ) {}
@@ -47,14 +51,30 @@ export class AccountsService {
     return { id: user.id, email: user.email, nickname: user.nickname, roles: user.roles };
   }
 
-  /** Deactivates the account and refuses every token it holds. */
-  async deactivate(userId: string, dto: DeleteAccountDto): Promise<void> {
+  /**
+   * Deactivates the account and refuses every token it holds. The password guess is throttled as
+   * a login is (same counters): a stolen access token must not allow unlimited guesses.
+   */
+  async deactivate(userId: string, dto: DeleteAccountDto, clientAddress: string): Promise<void> {
     const user = await this.dataSource
       .getRepository(User)
-      .findOne({ where: { id: userId, isActive: true }, select: { id: true, passwordHash: true } });
-    if (!user || !(await this.passwords.verify(user.passwordHash, dto.password))) {
-      throw new DomainError(403, 'INVALID_PASSWORD', 'The password is not correct');
+      .findOne({ where: { id: userId, isActive: true }, select: { id: true, email: true, passwordHash: true } });
+    if (!user) {
+      throw wrongPassword();
     }
+    await this.throttle.reserve(user.email, clientAddress);
+    let correct: boolean;
+    try {
+      correct = await this.passwords.verify(user.passwordHash, dto.password);
+    } catch (error) {
+      await this.throttle.abandoned(user.email);
+      throw error;
+    }
+    if (!correct) {
+      await this.throttle.failed(clientAddress);
+      throw wrongPassword();
+    }
+    await this.throttle.succeeded(user.email);
     // Redis first: if it is down nothing changes (503), and tokens die before the row does.
     await this.revocations.revokeAllForUser(userId);
     await this.dataSource.transaction(async (manager) => {
