@@ -319,7 +319,10 @@ describe('strategies across replicas', () => {
     const user = await newUser();
     const created = await createStrategy(b, user.token);
     const valid = JSON.stringify(newDefinition({ buyConditions: '@DEEP@' }));
-    const deepDefinition = valid.replace('"@DEEP@"', deepCondition(5_000));
+    // 5,000 levels never reach the parser (the platform refuses JSON nested deeper than 64);
+    // 20 levels do, and the definition parser names the limit of 8
+    const hugeDefinition = valid.replace('"@DEEP@"', deepCondition(5_000));
+    const deepDefinition = valid.replace('"@DEEP@"', deepCondition(20));
     const deepArrays = valid.replace('"@DEEP@"', `${'['.repeat(40_000)}${']'.repeat(40_000)}`);
     for (const base of [a, b]) {
       const create = await request('POST', `${base}/api/backtest/strategies`, {
@@ -330,6 +333,14 @@ describe('strategies across replicas', () => {
       assertErrorBody(create.body);
       assert.equal(create.body.code, 'INVALID_STRATEGY');
       assert.match(create.body.message, /definition\.buyConditions.*nested deeper than 8 levels/);
+
+      const huge = await request('POST', `${base}/api/backtest/strategies`, {
+        token: user.token,
+        rawBody: `{"name":"deep","definition":${hugeDefinition}}`,
+      });
+      assert.equal(huge.status, 400, JSON.stringify(huge.body));
+      assertErrorBody(huge.body);
+      assert.equal(huge.body.code, 'BODY_TOO_DEEP');
 
       const arrays = await request('POST', `${base}/api/backtest/strategies`, {
         token: user.token,

@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, it } from '@jest/globals';
 import {
   brokerCalls,
@@ -85,7 +84,13 @@ describe('no leader at the execute tick (failover straddling it)', () => {
 
   beforeAll(async () => {
     cluster = await startTradingCluster({
-      env: () => schedule(at, 15_000, 4000),
+      // a Lease of 15 s and the tick 10 s after select: the leader killed right after select leaves
+      // nobody leading at the tick, with 10 s of room for a starved test process to be late
+      env: () => ({
+        ...schedule(at, 15_000, 10_000),
+        LEASE_DURATION_SECONDS: '15',
+        RENEW_DEADLINE_SECONDS: '10',
+      }),
       seed: async (pool) => {
         strategy = await seedStrategy(pool, user, ['000010'], 100_000);
       },
@@ -100,9 +105,9 @@ describe('no leader at the execute tick (failover straddling it)', () => {
     const token = cluster.tokenFor(user);
     await waitFor('the select run to succeed', succeeded(cluster, 'select'), 60_000);
     const leader = await waitFor('the leader', () => currentLeader(cluster.trading, token), 10_000, 50);
-    // kill the leader 2 s before the tick: its lease (3 s, renewed every 0.5 s) outlives the tick,
-    // so nobody leads at it, and a sleep overshooting by up to 2 s on a loaded machine keeps that
-    await sleep(Math.max(0, at.executeAt.getTime() - 2000 - Date.now()));
+    // killed at once, about 10 s before the tick: its Lease (15 s) outlives the tick, so nobody
+    // leads at it; a killed leader cannot fire the tick itself however late this process runs
+    assert.ok(Date.now() < at.executeAt.getTime() - 1000, 'precondition: the kill comes before the tick');
     await leader.replica.kill();
     await waitFor('the execute run to succeed', succeeded(cluster, 'execute'), 60_000);
     const runs = await runsOf(cluster.pool, 'execute');
