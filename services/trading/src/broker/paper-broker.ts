@@ -141,7 +141,8 @@ export class PaperBroker implements Broker {
           request.side,
           request.kind,
           ORDER_TYPE_OF[request.kind],
-          request.quantity,
+          // a rejected order is recorded too; a quantity that is not a whole number is recorded as 0
+          Number.isSafeInteger(request.quantity) ? request.quantity : 0,
           request.price ?? null,
           rejectReason ? 'rejected' : 'accepted',
           rejectReason ?? null,
