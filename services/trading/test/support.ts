@@ -31,6 +31,7 @@ import {
   serveInProcess,
   testingModuleFactory,
   uniqueKeyPrefix,
+  waitFor,
   type InProcessService,
   type LocalS3,
   type Replica,
@@ -284,9 +285,22 @@ export async function startInProcessTrading(
     );
     await initServiceApp(app);
     const service = await serveInProcess(app, () => ground.close());
+    // triggered runs take the leader's epoch: one triggered before the app leads would be fenced
+    // out by the epoch its election takes a moment later (and left for the sweep to resume)
+    const token = ground.tokenFor(randomUUID(), ['user', 'admin']);
+    const leads = async (): Promise<true | undefined> => {
+      const res = await request<SchedulerView>('GET', `${service.url}/api/trading/scheduler`, { token });
+      return res.status === 200 && res.body.role === 'leader' ? true : undefined;
+    };
+    try {
+      await waitFor('the in-process app to lead', leads, 30_000, 100);
+    } catch (error) {
+      await service.close();
+      throw error;
+    }
     return { ...ground, env, service, trading: { at: () => ({ url: service.url }) }, close: () => service.close() };
   } catch (error) {
-    await ground.close();
+    await ground.close().catch(() => undefined);
     throw error;
   }
 }
