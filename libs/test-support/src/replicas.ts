@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { freePort } from './ports.js';
+import { freePort, listensOn } from './ports.js';
 
 export interface ReplicaOptions {
   /** absolute path of the built entry point, e.g. services/auth/dist/main.js */
@@ -100,7 +100,8 @@ export class Replica {
       try {
         const res = await fetch(`${this.url}${path}`, { signal: AbortSignal.timeout(1000) });
         await res.body?.cancel();
-        if (res.status === 200) {
+        // another test's process may have bound this port first: only our child's answer counts
+        if (res.status === 200 && listensOn(this.child?.pid ?? -1, this.port) !== false) {
           return;
         }
       } catch {
@@ -169,20 +170,36 @@ export class ReplicaSet {
  * once, and waits until every one reports ready.
  */
 export async function startReplicas(count: number, options: ReplicaOptions): Promise<ReplicaSet> {
-  const replicas: Replica[] = [];
-  for (let i = 0; i < count; i += 1) {
-    const port = options.port !== undefined ? options.port + i : await freePort();
-    replicas.push(new Replica(`${options.name}-${i}`, port, options));
+  const started = await Promise.allSettled(
+    Array.from({ length: count }, (_, i) =>
+      startOne(`${options.name}-${i}`, options, options.port !== undefined ? options.port + i : undefined),
+    ),
+  );
+  const replicas = started.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+  const failed = started.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) {
+    await new ReplicaSet(replicas).stopAll(2000);
+    throw failed.reason;
   }
-  const set = new ReplicaSet(replicas);
-  for (const replica of replicas) {
+  return new ReplicaSet(replicas);
+}
+
+/**
+ * One replica, ready. On a free port, a start that lost its port to another process between
+ * freePort() and the bind (EADDRINUSE) is tried again on a new one.
+ */
+async function startOne(name: string, options: ReplicaOptions, fixedPort: number | undefined): Promise<Replica> {
+  for (let attempt = 1; ; attempt += 1) {
+    const replica = new Replica(name, fixedPort ?? (await freePort()), options);
     replica.start();
+    try {
+      await replica.waitReady();
+      return replica;
+    } catch (error) {
+      await replica.stop(2000);
+      if (fixedPort !== undefined || attempt >= 3 || !replica.logs().includes('EADDRINUSE')) {
+        throw error;
+      }
+    }
   }
-  try {
-    await Promise.all(replicas.map((r) => r.waitReady()));
-  } catch (error) {
-    await set.stopAll(2000);
-    throw error;
-  }
-  return set;
 }
