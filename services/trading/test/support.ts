@@ -278,7 +278,16 @@ export async function startInProcessTrading(
 ): Promise<InProcessTrading> {
   const ground = await prepareGround({ ...options, backend: 'postgres' });
   try {
-    const env = { ...ground.env, LOG_LEVEL: 'error' };
+    // the only replica, sharing its event loop with the test: a Lease it renews at leisure, so a
+    // starved moment cannot make it step down and fence its own runs out (failover is tested with
+    // processes, not here)
+    const env = {
+      ...ground.env,
+      LEASE_DURATION_SECONDS: '60',
+      RENEW_DEADLINE_SECONDS: '45',
+      RETRY_PERIOD_SECONDS: '1',
+      LOG_LEVEL: 'error',
+    };
     const app = await createServiceApp(
       tradingServiceOptions(loadConfig(tradingConfigSchema, env)),
       testingModuleFactory,
