@@ -24,6 +24,9 @@ export interface ExitInfo {
   signal: NodeJS.Signals | null;
 }
 
+/** How long a 200 from a port our child does not seem to hold is doubted (see waitReady). */
+const FOREIGN_ANSWER_MS = 10_000;
+
 /** One running service process. */
 export class Replica {
   readonly url: string;
@@ -93,6 +96,8 @@ export class Replica {
   async waitReady(timeoutMs = this.options.readyTimeoutMs ?? 30000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     const path = this.options.readyPath ?? '/health/ready';
+    /** when a 200 first came while /proc said our child does not hold the port */
+    let foreignSince: number | undefined;
     while (Date.now() < deadline) {
       if (!this.running) {
         throw new Error(`${this.name} exited before it was ready:\n${this.output.slice(-4000)}`);
@@ -100,9 +105,17 @@ export class Replica {
       try {
         const res = await fetch(`${this.url}${path}`, { signal: AbortSignal.timeout(1000) });
         await res.body?.cancel();
-        // another test's process may have bound this port first: only our child's answer counts
-        if (res.status === 200 && listensOn(this.child?.pid ?? -1, this.port) !== false) {
-          return;
+        // another test's process may have bound this port first: only our child's answer counts;
+        // such a child dies of EADDRINUSE (seen above as an exit). The wait is bounded, so that a
+        // /proc reading that misjudges cannot hold a healthy start beyond FOREIGN_ANSWER_MS
+        if (res.status === 200) {
+          if (listensOn(this.child?.pid ?? -1, this.port) !== false) {
+            return;
+          }
+          foreignSince ??= Date.now();
+          if (Date.now() - foreignSince > FOREIGN_ANSWER_MS) {
+            return;
+          }
         }
       } catch {
         /* not listening yet */
