@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, it } from '@jest/globals';
 import { loadMarketSnapshot } from '@stocklab/market-data';
 import { parseStrategyDefinition, runBacktest, type StrategyDefinition, type Trade } from '@stocklab/strategy-engine';
+import { prng } from '@stocklab/test-support';
 import type pg from 'pg';
 import { seedStrategy, startInProcessTrading, triggerRun, type InProcessTrading } from './support.js';
 
@@ -63,18 +64,6 @@ const STRATEGIES: Record<string, Record<string, unknown>> = {
     sell: { maxHoldingDays: 5, minHoldingDays: 1, conditions: { factor: 'sma_ratio_5', op: '>', value: 1.02 } },
   },
 };
-
-/** Deterministic PRNG (mulberry32). */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** KRX trading days in [from, to] as the trading service's calendar has them (weekdays, not holidays). */
 async function tradingDays(pool: pg.Pool, from: string, to: string): Promise<string[]> {
