@@ -11,6 +11,7 @@ let passed = 0;
 let failed = 0;
 let skipped = 0;
 const rows = [];
+const failures = [];
 for (const name of expected) {
   const file = join(resultsDir, `${name}.json`);
   if (!existsSync(file)) {
@@ -19,6 +20,7 @@ for (const name of expected) {
     continue;
   }
   const r = JSON.parse(readFileSync(file, 'utf8'));
+  failures.push(...failuresOf(name, r));
   // a run whose tests all passed can still fail as a whole: coverage under its threshold
   const crashed = (r.numRuntimeErrorTestSuites ?? 0) + (r.success === false && r.numFailedTests === 0 ? 1 : 0);
   passed += r.numPassedTests;
@@ -39,6 +41,11 @@ const unexpected = readdirSync(resultsDir).filter((f) => f.endsWith('.json') && 
 if (unexpected.length > 0) {
   console.log(`(ignored stale results: ${unexpected.join(', ')})`);
 }
+// CI keeps only the tail of a run's output: the reasons of its failures belong there, next to
+// the table, not only scrolled away in the interleaved output of parallel packages.
+for (const failure of failures) {
+  console.log(failure);
+}
 const widths = [0, 1, 2, 3, 4].map((i) =>
   Math.max(...[['package', 'passed', 'failed', 'skipped', 'time'], ...rows].map((row) => row[i].length)),
 );
@@ -46,3 +53,35 @@ for (const row of [['package', 'passed', 'failed', 'skipped', 'time'], ...rows])
   console.log(row.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]) : cell.padStart(widths[i]))).join('  '));
 }
 console.log(`suite: ${passed} passed, ${failed} failed, ${skipped} skipped`);
+
+/** One block per failed test (or suite that failed outside its tests): file, name, first lines of the message. */
+function failuresOf(name, results) {
+  const blocks = [];
+  for (const suite of results.testResults) {
+    const file = suite.name.slice(suite.name.indexOf('dist-spec/'));
+    const failedTests = suite.assertionResults.filter((t) => t.status === 'failed');
+    // a failed beforeAll fails every test of the file with one message: say it once
+    const byMessage = new Map();
+    for (const test of failedTests) {
+      const message = test.failureMessages.join('\n');
+      byMessage.set(message, [...(byMessage.get(message) ?? []), test.fullName]);
+    }
+    for (const [message, tests] of byMessage) {
+      const which = tests.length === 1 ? tests[0] : `${tests.length} tests, first: ${tests[0]}`;
+      blocks.push(block(`${name} ${file} > ${which}`, message));
+    }
+    if (failedTests.length === 0 && suite.status === 'failed') {
+      blocks.push(block(`${name} ${file}`, suite.message));
+    }
+  }
+  return blocks;
+}
+
+function block(title, message) {
+  const lines = String(message ?? '')
+    .split('\n')
+    .filter((line) => line.trim() !== '')
+    .slice(0, 12)
+    .map((line) => `    ${line.slice(0, 400)}`);
+  return [`FAILED ${title}`, ...lines].join('\n');
+}
