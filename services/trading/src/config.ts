@@ -117,6 +117,11 @@ export const tradingConfigSchema = {
     description:
       'Trading clock: the market-data date used as "today" by the jobs and the paper broker (replays a historical day); unset = the real date in TRADING_TIMEZONE',
   }),
+  TRADING_CLOCK: oneOf(['real', 'replay'] as const, {
+    description:
+      'real: the wall clock (TRADING_AS_OF_DATE may fix the date); replay: the instant a replay driver (a test, a demo) stores in Redis at trading:replay-clock, which the crons, the catch-up sweep and "today" follow',
+    default: 'real',
+  }),
   BROKER: oneOf(['paper'] as const, {
     description: 'Broker adapter (a Kiwoom REST adapter comes later)',
     default: 'paper',

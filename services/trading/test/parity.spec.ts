@@ -3,14 +3,17 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, it } from '@jest/globals';
 import { loadMarketSnapshot } from '@stocklab/market-data';
 import { parseStrategyDefinition, runBacktest, type StrategyDefinition, type Trade } from '@stocklab/strategy-engine';
-import { prng } from '@stocklab/test-support';
+import { deleteRedisKeys, prng, testRedisUrl, uniqueKeyPrefix } from '@stocklab/test-support';
+import { Redis } from 'ioredis';
 import type pg from 'pg';
-import { seedStrategy, startInProcessTrading, triggerRun, type InProcessTrading } from './support.js';
+import { REPLAY_CLOCK_KEY } from '../src/scheduler/trading-clock.js';
+import { brokerCalls, runsOf, seedStrategy, startTradingCluster, waitFor, type TradingCluster } from './support.js';
 
 /**
  * Live trading is the backtest: strategies activated at D0 trade day after day through the
- * trading service (select and execute runs, the paper broker filling each day's orders on that
- * day's bar, the reconciler booking the fills), and their orders, fills and daily values are
+ * trading service, two replicas whose leader's crons fire select at 07:00 and execute at 09:00 on
+ * a replayed clock (the paper broker filling each day's orders on that day's bar, the reconciler
+ * booking the fills), and their orders, fills and daily values are
  * compared with a backtest of the same definitions from D0 over the same days. Exactly: same
  * trades (date, code, side, reason, quantity, price, amount, commission, tax) and the same value
  * every day, to the won. Either path changing alone fails it.
@@ -126,13 +129,47 @@ function byDateCodeSide(a: TradeRow, b: TradeRow): number {
   return a[0] - b[0] || a[1].localeCompare(b[1]) || a[2].localeCompare(b[2]);
 }
 
-describe('live trading is the backtest (in-process, replayed trading days)', () => {
-  let cluster: InProcessTrading;
+describe('live trading is the backtest (2 replicas, the real scheduler on a replayed clock)', () => {
+  let cluster: TradingCluster;
+  let redis: Redis;
+  const prefix = uniqueKeyPrefix('trading-parity');
   const ids = new Map<string, string>();
   let tradingDates: string[] = [];
 
+  /** Moves every replica's clock (they read it from Redis) to `time` (Seoul) on `date`. */
+  const setClock = (date: string, time: string): Promise<unknown> =>
+    redis.set(`${prefix}${REPLAY_CLOCK_KEY}`, new Date(`${date}T${time}+09:00`).toISOString());
+
+  /** Waits for the scheduler (cron or catch-up sweep, whichever is first) to finish `job` of `date`. */
+  const ranOnce = async (job: 'select' | 'execute', date: string): Promise<void> => {
+    const run = await waitFor(
+      `${job} of ${date} run by the scheduler`,
+      async () => {
+        const { rows } = await cluster.pool.query<{ status: string; error: string | null }>(
+          `SELECT status, error FROM trading.job_runs WHERE job = $1 AND trading_date = $2`,
+          [job, date],
+        );
+        return rows[0] && rows[0].status !== 'running' ? rows[0] : undefined;
+      },
+      60_000,
+      50,
+    );
+    assert.equal(run.status, 'succeeded', `${job} of ${date}: ${run.status} (${run.error})`);
+  };
+
   beforeAll(async () => {
-    cluster = await startInProcessTrading({
+    redis = new Redis(testRedisUrl(), { maxRetriesPerRequest: 1 });
+    // switched on in the evening of D0, after its close: D0's own runs are long past
+    await setClock(D0, '20:00:00');
+    cluster = await startTradingCluster({
+      replicas: 2,
+      env: {
+        REDIS_KEY_PREFIX: prefix,
+        TRADING_CLOCK: 'replay',
+        TRADING_AS_OF_DATE: '',
+        TRADING_SELECT_CRON: '0 0 7 * * *',
+        TRADING_EXECUTE_CRON: '0 0 9 * * *',
+      },
       seed: async (pool) => {
         await seedParityMarket(pool);
         for (const [name, rules] of Object.entries(STRATEGIES)) {
@@ -144,18 +181,37 @@ describe('live trading is the backtest (in-process, replayed trading days)', () 
     const after = await tradingDays(cluster.pool, D0, LAST_BAR);
     tradingDates = after.slice(1, DAYS + 1);
     assert.equal(tradingDates.length, DAYS);
-    const admin = cluster.tokenFor(randomUUID(), ['user', 'admin']);
+    // the mornings of the trading days (the clock jumps over nights, weekends and holidays)
     for (const date of tradingDates) {
-      for (const job of ['select', 'execute'] as const) {
-        const res = await triggerRun(cluster, admin, job, date);
-        assert.equal(res.status, 201, `${job} ${date}: ${JSON.stringify(res.body)}`);
-        assert.equal(res.body.status, 'succeeded', `${job} ${date}: ${JSON.stringify(res.body)}`);
-      }
+      await setClock(date, '07:00:01');
+      await ranOnce('select', date);
+      await setClock(date, '09:00:01');
+      await ranOnce('execute', date);
     }
   }, 900_000);
 
   afterAll(async () => {
     await cluster?.close();
+    await deleteRedisKeys(testRedisUrl(), prefix);
+    redis?.disconnect();
+  });
+
+  it('ran select at 07:00 and execute at 09:00 of every trading day, once each, by the scheduler alone', async () => {
+    const runs = [...(await runsOf(cluster.pool, 'select')), ...(await runsOf(cluster.pool, 'execute'))];
+    const expected = tradingDates.flatMap((date) => [`select:${date}T07:00+09:00`, `execute:${date}T09:00+09:00`]);
+    assert.deepEqual(runs.map((r) => r.run_key).sort(), [...expected].sort());
+    // the cron or, when a tick came while no replica led, the catch-up sweep: never an operator
+    assert.deepEqual(
+      runs.filter((r) => r.trigger !== 'cron' && r.trigger !== 'catch-up'),
+      [],
+    );
+    assert.ok(runs.every((r) => r.status === 'succeeded'));
+    const byCron = runs.filter((r) => r.trigger === 'cron').length;
+    process.stdout.write(
+      `parity | scheduler | ${runs.length} runs: ${byCron} fired by the cron, ${runs.length - byCron} by the catch-up sweep\n`,
+    );
+    const calls = await brokerCalls(cluster.pool);
+    assert.deepEqual(calls.repeatedIds, []);
   });
 
   for (const name of Object.keys(STRATEGIES)) {

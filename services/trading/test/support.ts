@@ -23,6 +23,7 @@ import {
   definition,
   MARKET_DATES,
   request,
+  requestPatiently,
   seedMarket as seedCraftedMarket,
   startLocalS3,
   startReplicas,
@@ -351,14 +352,16 @@ export async function activateStrategy(
   allocatedCapital: number,
   replica = 0,
 ): Promise<{ id: string; strategyId: string }> {
-  const created = await request('POST', `${cluster.backtest.at(0).url}/api/backtest/strategies`, {
+  // as a client that follows the contract: a 503 with Retry-After (a replica whose Redis check
+  // missed its timeout on a starved machine) is asked again, not taken for an answer
+  const created = await requestPatiently('POST', `${cluster.backtest.at(0).url}/api/backtest/strategies`, {
     token,
     body: { name: `strategy ${codes.join(',')}`, definition: definition(codes) },
   });
   if (created.status !== 201) {
     throw new Error(`strategy create failed: ${created.status} ${JSON.stringify(created.body)}`);
   }
-  const activated = await request('POST', `${cluster.trading.at(replica).url}/api/trading/auto-strategies`, {
+  const activated = await requestPatiently('POST', `${cluster.trading.at(replica).url}/api/trading/auto-strategies`, {
     token,
     body: { strategyId: created.body.id, allocatedCapital },
   });

@@ -27,9 +27,14 @@ export class BacktestClient {
       });
     } catch (error) {
       this.logger.warn({ error: String(error) }, 'backtest service unreachable');
-      throw new DomainError(503, 'BACKTEST_UNAVAILABLE', 'the backtest service is unavailable, try again later', {
-        'Retry-After': '5',
-      });
+      throw unavailable('5');
+    }
+    if (res.status === 503) {
+      // the backtest replica's own "come back later" (a dependency of its own timed out, it is
+      // draining): passed on as such, so that clients retry instead of taking it as an error
+      await res.body?.cancel();
+      this.logger.warn({ status: res.status }, 'backtest service unavailable');
+      throw unavailable(res.headers.get('retry-after') ?? '5');
     }
     if (res.status === 404) {
       await res.body?.cancel();
@@ -46,4 +51,10 @@ export class BacktestClient {
     }
     return body as ResearchStrategy;
   }
+}
+
+function unavailable(retryAfter: string): DomainError {
+  return new DomainError(503, 'BACKTEST_UNAVAILABLE', 'the backtest service is unavailable, try again later', {
+    'Retry-After': retryAfter,
+  });
 }

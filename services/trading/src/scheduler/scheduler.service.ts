@@ -18,7 +18,7 @@ import { JobRunner } from '../jobs/job-runner.service.js';
 import { JobRunsService, occurrenceOfRun, type JobRun } from '../jobs/job-runs.service.js';
 import { TradingMetrics } from '../metrics/trading-metrics.js';
 import { catchUpDecision, JOB_NAMES, occurrenceOn, type JobName, type Occurrence } from './occurrence.js';
-import { TradingClock } from './trading-clock.js';
+import { REPLAY_POLL_MS, TradingClock } from './trading-clock.js';
 
 interface Term {
   epoch: number;
@@ -50,6 +50,7 @@ export class SchedulerService implements OnApplicationBootstrap, BeforeApplicati
   private readonly elector: LeaderElector;
   private term: Term | undefined;
   private sweepTimer: NodeJS.Timeout | undefined;
+  private replayTimer: NodeJS.Timeout | undefined;
   private sweeping: Promise<void> | undefined;
   private readonly reportedMisses = new Set<string>();
   private stopping: Promise<void> | undefined;
@@ -140,8 +141,12 @@ export class SchedulerService implements OnApplicationBootstrap, BeforeApplicati
     }
     this.term = { epoch, signal };
     this.logger.log({ identity, epoch }, 'leading: fencing epoch taken, crons started');
-    for (const job of JOB_NAMES) {
-      this.registry.getCronJob(`trading-${job}`).start();
+    if (this.clock.replaying) {
+      this.startReplayCrons();
+    } else {
+      for (const job of JOB_NAMES) {
+        this.registry.getCronJob(`trading-${job}`).start();
+      }
     }
     this.sweepTimer = setInterval(() => void this.sweep(), this.config.CATCH_UP_INTERVAL_SECONDS * 1000);
     this.sweepTimer.unref();
@@ -166,6 +171,29 @@ export class SchedulerService implements OnApplicationBootstrap, BeforeApplicati
     }
     clearInterval(this.sweepTimer);
     this.sweepTimer = undefined;
+    clearInterval(this.replayTimer);
+    this.replayTimer = undefined;
+  }
+
+  /**
+   * The crons on the replayed clock: a job ticks when the replayed instant passes one of its
+   * fire times (the wall-clock CronJobs would never see a replayed day). The tick is the one
+   * the wall-clock crons call; what a jump skips over is the catch-up sweep's, as in production.
+   */
+  private startReplayCrons(): void {
+    const tz = this.config.TRADING_TIMEZONE;
+    const crons = JOB_NAMES.map((job) => ({ job, time: new CronTime(this.cronOf(job), tz) }));
+    let seen = this.clock.now();
+    this.replayTimer = setInterval(() => {
+      const now = this.clock.now();
+      for (const { job, time } of crons) {
+        if (now > seen && time.getNextDateFrom(seen, tz).toJSDate() <= now) {
+          void this.tick(job);
+        }
+      }
+      seen = now;
+    }, REPLAY_POLL_MS);
+    this.replayTimer.unref();
   }
 
   private async occurrenceNow(job: JobName, now: Date): Promise<Occurrence | undefined> {
@@ -184,7 +212,7 @@ export class SchedulerService implements OnApplicationBootstrap, BeforeApplicati
       return;
     }
     try {
-      const occurrence = await this.occurrenceNow(job, new Date());
+      const occurrence = await this.occurrenceNow(job, this.clock.now());
       if (occurrence) {
         await this.runner.run(occurrence, 'cron', this.identity, term.epoch, term.signal);
       }
@@ -211,7 +239,7 @@ export class SchedulerService implements OnApplicationBootstrap, BeforeApplicati
         term.signal.throwIfAborted();
         await this.runner.run(occurrenceOfRun(run), run.trigger, this.identity, term.epoch, term.signal);
       }
-      const now = new Date();
+      const now = this.clock.now();
       for (const job of JOB_NAMES) {
         term.signal.throwIfAborted();
         const occurrence = await this.occurrenceNow(job, now);
@@ -284,9 +312,10 @@ export class SchedulerService implements OnApplicationBootstrap, BeforeApplicati
     const tz = this.config.TRADING_TIMEZONE;
     const out: SchedulerStatus['nextOccurrences'] = [];
     for (const job of JOB_NAMES) {
-      const fires = new CronTime(this.cronOf(job), tz).sendAt(60);
-      for (const fire of fires) {
-        const at = fire.toJSDate();
+      const time = new CronTime(this.cronOf(job), tz);
+      let at = this.clock.now();
+      for (let k = 0; k < 60; k += 1) {
+        at = time.getNextDateFrom(at, tz).toJSDate();
         const tradingDate = this.config.TRADING_AS_OF_DATE ?? zonedParts(at, tz).date;
         if (!nonTradingReason(tradingDate, holidays)) {
           out.push({ job, at: at.toISOString(), tradingDate });
