@@ -449,6 +449,46 @@ export const SCENARIOS = ['1 shared state', '2 revocation', '3 scheduler', '4 fi
  * The scheduler's strategy is activated first (its crons fire a fixed time after the trading
  * replicas started); its result is collected last, after the execute cron.
  */
+/**
+ * Beyond the five: a deleted account stops trading. DELETE /me through the gateway (auth) reaches
+ * trading through auth's outbox and the account event stream: the account's auto strategy is
+ * wound down and its trading account closed, with no call between the services.
+ */
+export async function deletedAccountStopsTrading(p: E2EPlatform): Promise<string> {
+  const account = await signUpAndLogIn(p.replica('auth', 0), p.replica('auth', 1), 'leaver');
+  const created = await request('POST', `${p.gateway}/api/backtest/strategies`, {
+    token: account.accessToken,
+    body: { name: 'to be deleted', definition: definition(['000010']) },
+  });
+  assert.equal(created.status, 201, JSON.stringify(created.body));
+  const activated = await request('POST', `${p.gateway}/api/trading/auto-strategies`, {
+    token: account.accessToken,
+    body: { strategyId: created.body.id, allocatedCapital: 50_000_000 },
+  });
+  assert.equal(activated.status, 201, JSON.stringify(activated.body));
+  const deleted = await request('DELETE', `${p.gateway}/api/auth/me`, {
+    token: account.accessToken,
+    body: { password: account.password },
+  });
+  assert.equal(deleted.status, 204, JSON.stringify(deleted.body));
+  const started = Date.now();
+  const closed = await waitFor(
+    'the trading account closed and its strategy stopped',
+    async () => {
+      const { rows } = await p.pool.query<{ status: string; closed: boolean }>(
+        `SELECT s.status, a.closed_at IS NOT NULL AS closed
+           FROM trading.auto_strategies s JOIN trading.accounts a ON a.id = s.account_id WHERE s.id = $1`,
+        [activated.body.id],
+      );
+      return rows[0]?.closed && rows[0].status === 'inactive' ? rows[0] : undefined;
+    },
+    20_000,
+    100,
+  );
+  assert.equal(closed.status, 'inactive');
+  return `account deleted through the gateway; its 50,000,000 KRW auto strategy stopped and the trading account closed ${Date.now() - started} ms later`;
+}
+
 export async function runScenarios(p: ScenarioPlatform): Promise<ScenarioRow[]> {
   const state: RunState = {};
   const rows = new Map<string, ScenarioRow>();

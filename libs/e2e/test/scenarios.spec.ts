@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { afterAll, beforeAll, describe, it } from '@jest/globals';
 import { waitFor } from '@stocklab/test-support';
 import {
+  deletedAccountStopsTrading,
   formatTable,
   runScenarios,
   SCENARIOS,
@@ -31,6 +32,11 @@ describe('the five scale-out problems, proved on one running platform', () => {
       assert.equal(row.result, 'PASS', row.error);
     });
   }
+
+  it('a deleted account stops trading: DELETE /me reaches trading through the event stream', async () => {
+    assert.ok(platform);
+    process.stdout.write(`${await deletedAccountStopsTrading(platform)}\n`);
+  });
 
   it('every replica is still running and ready afterwards', async () => {
     assert.ok(platform);

@@ -15,6 +15,8 @@ export * from './database/data-source-options.js';
 export * from './database/run-migrations.js';
 export * from './redis/redis-client.js';
 export * from './redis/redis.tokens.js';
+export * from './events/event-stream.js';
+export * from './events/account-events.consumer.js';
 export * from './lifecycle/shutdown-state.js';
 export * from './metrics/http-metrics.js';
 export * from './platform.module.js';

@@ -1,6 +1,9 @@
 import assert from 'node:assert/strict';
 import { afterAll, beforeAll, describe, it } from '@jest/globals';
+import { ACCOUNT_EVENTS_STREAM } from '@stocklab/platform';
 import { assertErrorBody, waitFor } from '@stocklab/test-support';
+import { Redis } from 'ioredis';
+import pg from 'pg';
 import { newUser, startInProcessAuth, type InProcessAuth, type NewUser } from './support.js';
 
 /**
@@ -225,6 +228,60 @@ describe('auth API (in-process)', () => {
         .expect(204);
       await auth.http().get('/api/auth/me').auth(tokens.accessToken, { type: 'bearer' }).expect(401);
       await auth.http().post('/api/auth/login').send({ email: user.email, password: user.password }).expect(401);
+    });
+
+    it('DELETE publishes account.deleted (from the outbox, committed with the deletion) with the strategies choice', async () => {
+      const redis = new Redis(auth.env.REDIS_URL, { keyPrefix: auth.env.REDIS_KEY_PREFIX });
+      try {
+        const events = async (): Promise<Array<Record<string, unknown>>> =>
+          (await redis.xrange(ACCOUNT_EVENTS_STREAM, '-', '+')).map(
+            ([, fields]) => JSON.parse(fields[1] ?? '{}') as Record<string, unknown>,
+          );
+        const first = await signup();
+        const second = await signup();
+        const bad = await auth
+          .http()
+          .delete('/api/auth/me')
+          .auth((await login(first.user)).accessToken, { type: 'bearer' })
+          .send({ password: first.user.password, strategies: 'sell-later' });
+        assert.equal(bad.status, 400);
+        assertErrorBody(bad.body);
+        for (const [{ user }, strategies] of [
+          [first, undefined],
+          [second, 'stop'],
+        ] as const) {
+          await auth
+            .http()
+            .delete('/api/auth/me')
+            .auth((await login(user)).accessToken, { type: 'bearer' })
+            .send({ password: user.password, ...(strategies ? { strategies } : {}) })
+            .expect(204);
+        }
+        const published = await waitFor(
+          'both deletions on the account event stream',
+          async () => {
+            const all = (await events()).filter((e) => e.userId === first.id || e.userId === second.id);
+            return all.length === 2 ? all : undefined;
+          },
+          10_000,
+          50,
+        );
+        assert.deepEqual(
+          published.map((e) => [e.type, e.userId, e.strategies]),
+          [
+            ['account.deleted', first.id, 'liquidate'],
+            ['account.deleted', second.id, 'stop'],
+          ],
+        );
+        assert.notEqual(published[0]?.eventId, published[1]?.eventId);
+        const pool = new pg.Pool({ connectionString: auth.db.url, max: 1 });
+        const outbox = await pool
+          .query<{ n: string }>(`SELECT count(*) AS n FROM auth.outbox WHERE published_at IS NULL`)
+          .finally(() => pool.end());
+        assert.equal(outbox.rows[0]?.n, '0');
+      } finally {
+        redis.disconnect();
+      }
     });
 
     it('DELETE throttles password guesses as a login does: 429 after LOGIN_MAX_FAILURES, even with the right one', async () => {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { afterAll, beforeAll, describe, it } from '@jest/globals';
-import { generateSigningKeyPair } from '@stocklab/platform';
+import { ACCOUNT_EVENTS_STREAM, generateSigningKeyPair } from '@stocklab/platform';
 import {
   createTestDatabase,
   PrivateRedis,
@@ -10,6 +10,7 @@ import {
   type ReplicaSet,
   type TestDatabase,
 } from '@stocklab/test-support';
+import { Redis } from 'ioredis';
 import { AUTH_ENTRY, authEnv, signupAndLogin } from './support.js';
 
 describe('when Redis is unreachable', () => {
@@ -17,15 +18,13 @@ describe('when Redis is unreachable', () => {
   let redis: PrivateRedis;
   let replicas: ReplicaSet;
   let url: string;
+  let env: Record<string, string>;
 
   beforeAll(async () => {
     db = await createTestDatabase('stocklab_auth');
     redis = await PrivateRedis.start();
-    replicas = await startReplicas(1, {
-      entry: AUTH_ENTRY,
-      env: authEnv(db, generateSigningKeyPair(), { REDIS_URL: redis.url }),
-      name: 'auth',
-    });
+    env = authEnv(db, generateSigningKeyPair(), { REDIS_URL: redis.url });
+    replicas = await startReplicas(1, { entry: AUTH_ENTRY, env, name: 'auth' });
     url = replicas.at(0).url;
   });
   afterAll(async () => {
@@ -71,6 +70,22 @@ describe('when Redis is unreachable', () => {
     const { tokens: innocent } = await signupAndLogin(url);
     assert.equal((await request('POST', `${url}/api/auth/logout`, { token: loggedOut.accessToken })).status, 204);
     assert.equal((await request('POST', `${url}/api/auth/logout-all`, { token: allOut.accessToken })).status, 204);
+    const { tokens: leaving, user: leaver, id: leaverId } = await signupAndLogin(url);
+    const deleted = await request('DELETE', `${url}/api/auth/me`, {
+      token: leaving.accessToken,
+      body: { password: leaver.password },
+    });
+    assert.equal(deleted.status, 204);
+    const deletionOnStream = async (): Promise<true | undefined> => {
+      const client = new Redis(redis.url, { keyPrefix: env.REDIS_KEY_PREFIX, maxRetriesPerRequest: 1 });
+      try {
+        const entries = await client.xrange(ACCOUNT_EVENTS_STREAM, '-', '+');
+        return entries.some(([, fields]) => fields[1]?.includes(leaverId)) ? true : undefined;
+      } finally {
+        client.disconnect();
+      }
+    };
+    await waitFor('the deletion published', deletionOnStream, 10_000, 50);
 
     await redis.stop(); // SIGKILL of a Redis without persistence: every key is gone
     await redis.start();
@@ -95,6 +110,9 @@ describe('when Redis is unreachable', () => {
       assert.equal(res.status, 401, 'a revoked token stays revoked across the Redis restart');
     }
     assert.equal((await request('GET', `${url}/api/auth/me`, { token: innocent.accessToken })).status, 200);
+    // the event stream went with the rest: the recent events are published again (consumers
+    // that had not taken the deletion yet still get it)
+    await waitFor('the deletion published again', deletionOnStream, 10_000, 50);
     const relogin = await request('POST', `${url}/api/auth/login`, {
       body: { email: allOutUser.email, password: allOutUser.password },
     });

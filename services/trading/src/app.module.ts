@@ -1,3 +1,4 @@
+import { TradingAccountEvents } from './auto-strategies/account-events.consumer.js';
 import { Module, type DynamicModule } from '@nestjs/common';
 import { ScheduleModule } from '@nestjs/schedule';
 import { PlatformModule } from '@stocklab/platform';
@@ -60,6 +61,7 @@ export class AppModule {
         AccountsService,
         BacktestClient,
         AutoStrategiesService,
+        TradingAccountEvents,
         PortfolioService,
         JobRunsService,
         SelectJob,

@@ -1,3 +1,4 @@
+import { ClosedAccounts1764900000000 } from './migrations/1764900000000-closed-accounts.js';
 import { serviceDataSourceOptions } from '@stocklab/platform';
 import type { DataSourceOptions } from 'typeorm';
 import type { TradingConfig } from './config.js';
@@ -19,6 +20,7 @@ export function tradingDataSourceOptions(config: TradingConfig): DataSourceOptio
       CreateTradingTables1764160000000,
       AddActivationIdempotencyKey1764400000000,
       OrdersDecidedByTheEngine1764800000000,
+      ClosedAccounts1764900000000,
     ],
     applicationName: `trading:${config.POD_NAME}`,
   });

@@ -1,7 +1,8 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
-import { DomainError } from '@stocklab/platform';
+import { ACCOUNT_EVENTS_STREAM, DomainError } from '@stocklab/platform';
 import { DataSource, QueryFailedError } from 'typeorm';
+import { OutboxRelay } from '../outbox/outbox-relay.js';
 import { RevocationLedger } from '../revocations/revocation-ledger.js';
 import { LoginThrottle } from '../sessions/login-throttle.js';
 import { SessionTokens } from '../tokens/session-tokens.service.js';
@@ -22,6 +23,7 @@ export class AccountsService {
     @Inject(LoginThrottle) private readonly throttle: LoginThrottle,
     @Inject(SessionTokens) private readonly sessions: SessionTokens,
     @Inject(RevocationLedger) private readonly revocations: RevocationLedger,
+    @Inject(OutboxRelay) private readonly outbox: OutboxRelay,
   ) {}
 
   async signup(dto: SignupDto): Promise<UserDto> {
@@ -77,9 +79,20 @@ export class AccountsService {
     await this.throttle.succeeded(user.email);
     // Redis first: if it is down nothing changes (503), and tokens die before the row does.
     await this.revocations.revokeAllForUser(userId);
+    const deletedAt = new Date();
     await this.dataSource.transaction(async (manager) => {
-      await manager.update(User, { id: userId }, { isActive: false, deactivatedAt: new Date() });
+      await manager.update(User, { id: userId }, { isActive: false, deactivatedAt: deletedAt });
       await this.sessions.revokeSessions(manager, { userId });
+      // the other services' part of the deletion (strategies, queued backtests) follows from this
+      // event, committed with the deletion itself and published by the outbox relay
+      await this.outbox.add(manager, ACCOUNT_EVENTS_STREAM, (eventId) => ({
+        type: 'account.deleted',
+        eventId,
+        userId,
+        strategies: dto.strategies ?? 'liquidate',
+        deletedAt: deletedAt.toISOString(),
+      }));
     });
+    this.outbox.nudge();
   }
 }

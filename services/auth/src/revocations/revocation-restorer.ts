@@ -1,6 +1,7 @@
 import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import { CONFIG, RevocationStore } from '@stocklab/platform';
 import type { AuthConfig } from '../config.js';
+import { OutboxRelay } from '../outbox/outbox-relay.js';
 import { RevocationLedger } from './revocation-ledger.js';
 
 const CHECK_EVERY_MS = 1000;
@@ -22,6 +23,7 @@ export class RevocationRestorer implements OnApplicationBootstrap, OnApplication
     @Inject(RevocationStore) private readonly store: RevocationStore,
     @Inject(RevocationLedger) private readonly ledger: RevocationLedger,
     @Inject(CONFIG) private readonly config: AuthConfig,
+    @Inject(OutboxRelay) private readonly outbox: OutboxRelay,
   ) {}
 
   /** The first check before the server listens, so that a fresh replica is ready at once. */
@@ -57,6 +59,11 @@ export class RevocationRestorer implements OnApplicationBootstrap, OnApplication
       }, `${this.config.POD_NAME}:${process.pid}`);
       if (restored) {
         this.logger.warn(`Redis had no revocation list: restored ${count} revocation(s) from PostgreSQL`);
+        // the event streams went with it: events published lately may not have been consumed
+        const again = await this.outbox.republishRecent();
+        if (again > 0) {
+          this.logger.warn(`Redis had lost its data: ${again} recent event(s) published again`);
+        }
       }
       return restored;
     } catch (error) {

@@ -3,6 +3,7 @@ import { CONFIG, REDIS } from '@stocklab/platform';
 import type { Redis } from 'ioredis';
 import { PasswordHasher } from '../accounts/password-hasher.js';
 import type { AuthConfig } from '../config.js';
+import { OutboxRelay } from '../outbox/outbox-relay.js';
 import { RevocationLedger } from '../revocations/revocation-ledger.js';
 import { RevocationRestorer } from '../revocations/revocation-restorer.js';
 import { LoginThrottle } from '../sessions/login-throttle.js';
@@ -25,8 +26,9 @@ import { TokenIssuer } from './token-issuer.js';
     SessionTokens,
     RevocationLedger,
     RevocationRestorer,
+    OutboxRelay,
   ],
-  exports: [TokenIssuer, PasswordHasher, LoginThrottle, SessionTokens, RevocationLedger],
+  exports: [TokenIssuer, PasswordHasher, LoginThrottle, SessionTokens, RevocationLedger, OutboxRelay],
 })
 export class TokensModule {
   /** The issuer is built before Nest starts, so that a bad key is a one-line configuration error. */

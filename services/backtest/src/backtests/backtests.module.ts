@@ -1,6 +1,7 @@
 import { Module, type DynamicModule } from '@nestjs/common';
 import type { ProcessRole } from '../app.module.js';
 import { StrategiesModule } from '../strategies/strategies.module.js';
+import { BacktestAccountEvents } from './account-events.consumer.js';
 import { BacktestJobs } from './backtest-jobs.js';
 import { BacktestsController } from './backtests.controller.js';
 import { BacktestsService } from './backtests.service.js';
@@ -13,7 +14,7 @@ export class BacktestsModule {
       module: BacktestsModule,
       imports: [StrategiesModule.register(role)],
       controllers: role === 'api' ? [BacktestsController] : [],
-      providers: [BacktestsService, BacktestJobs, MarketSnapshots],
+      providers: [BacktestsService, BacktestJobs, MarketSnapshots, BacktestAccountEvents],
       exports: [BacktestsService],
     };
   }

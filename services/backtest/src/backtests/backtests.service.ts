@@ -274,6 +274,22 @@ export class BacktestsService {
     return { body: object.body, fileName: `backtest-${id}-${part}.csv`, contentLength: object.contentLength };
   }
 
+  /** The account was deleted: its queued and running backtests are cancelled (idempotent). */
+  async cancelAllOf(ownerId: string): Promise<number> {
+    const [rows] = await this.dataSource.query<[Array<{ id: string }>, number]>(
+      `UPDATE backtest.backtests SET status = 'cancelled', finished_at = now()
+        WHERE owner_id = $1 AND status IN ('queued', 'running') RETURNING id`,
+      [ownerId],
+    );
+    for (const { id } of rows) {
+      await this.queues
+        .queue(QUEUE.backtests)
+        .remove(id)
+        .catch(() => undefined);
+    }
+    return rows.length;
+  }
+
   /** Cancels a queued or running backtest; the worker running it stops at its next progress report. */
   async cancel(ownerId: string, id: string): Promise<BacktestDto> {
     const backtest = await this.owned(ownerId, id);

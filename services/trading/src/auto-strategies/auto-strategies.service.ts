@@ -103,7 +103,13 @@ export class AutoStrategiesService {
     const account = await this.accounts.ensure(user.id);
     return this.dataSource.transaction(async (m) => {
       // one activation at a time per account, so that the cap below holds under concurrent requests
-      await m.query(`SELECT 1 FROM trading.accounts WHERE id = $1 FOR UPDATE`, [account.id]);
+      const locked: Array<{ closed_at: Date | null }> = await m.query(
+        `SELECT closed_at FROM trading.accounts WHERE id = $1 FOR UPDATE`,
+        [account.id],
+      );
+      if (locked[0]?.closed_at) {
+        throw new DomainError(409, 'ACCOUNT_CLOSED', 'the account was deleted: nothing can be activated on it');
+      }
       if (idempotencyKey !== undefined && hash !== undefined) {
         // attempts with one key at once: the later ones wait here, then find the first one's row
         await m.query(`SELECT pg_advisory_xact_lock(hashtext('activate:' || $1 || ':' || $2))`, [
@@ -228,7 +234,63 @@ export class AutoStrategiesService {
    * still holds positions, so nothing is stranded.
    */
   async deactivate(userId: string, id: string, mode: 'immediate' | 'liquidate'): Promise<AutoStrategyDto> {
+    return this.dataSource.transaction((m) => this.deactivateIn(m, userId, id, mode));
+  }
+
+  /**
+   * The account was deleted (event account.deleted, at least once): in one transaction the
+   * account is closed to new activations and every strategy wound down as the user chose:
+   * `liquidate` sells every position at the next execute run (stranded ones of stopped
+   * strategies included), `stop` stops at once and keeps the positions. Idempotent.
+   */
+  async closeAccount(userId: string, strategies: 'liquidate' | 'stop'): Promise<{ closed: boolean; wound: number }> {
     return this.dataSource.transaction(async (m) => {
+      const rows: Array<{ id: string; closed_at: Date | null }> = await m.query(
+        `SELECT id, closed_at FROM trading.accounts WHERE user_id = $1 FOR UPDATE`,
+        [userId],
+      );
+      if (rows[0]?.closed_at) {
+        return { closed: false, wound: 0 };
+      }
+      if (!rows[0]) {
+        // never traded: closed all the same, so that a request in flight cannot open it now
+        await m.query(
+          `INSERT INTO trading.accounts (user_id, cash, initial_cash, closed_at) VALUES ($1, 0, 0, now())
+             ON CONFLICT (user_id) DO NOTHING`,
+          [userId],
+        );
+        return { closed: true, wound: 0 };
+      }
+      await m.query(`UPDATE trading.accounts SET closed_at = now(), updated_at = now() WHERE id = $1`, [rows[0].id]);
+      const owned: Array<{ id: string; status: string; held: string }> = await m.query(
+        `SELECT s.id, s.status, (SELECT count(*) FROM trading.positions p WHERE p.auto_strategy_id = s.id) AS held
+           FROM trading.auto_strategies s WHERE s.owner_id = $1 ORDER BY s.created_at`,
+        [userId],
+      );
+      let wound = 0;
+      for (const strategy of owned) {
+        const mode = strategies === 'liquidate' ? 'liquidate' : 'immediate';
+        if (strategy.status === 'inactive' && (mode === 'immediate' || Number(strategy.held) === 0)) {
+          continue;
+        }
+        if (strategy.status === 'liquidating' && mode === 'liquidate') {
+          continue;
+        }
+        await strategyLog(m, strategy.id, null, 'warn', `the account was deleted: strategies ${strategies}`);
+        await this.deactivateIn(m, userId, strategy.id, mode);
+        wound += 1;
+      }
+      return { closed: true, wound };
+    });
+  }
+
+  private async deactivateIn(
+    m: EntityManager,
+    userId: string,
+    id: string,
+    mode: 'immediate' | 'liquidate',
+  ): Promise<AutoStrategyDto> {
+    {
       const current = await this.get(userId, id, m, true);
       const held: Array<{ n: string }> = await m.query(
         `SELECT count(*) AS n FROM trading.positions WHERE auto_strategy_id = $1`,
@@ -270,7 +332,7 @@ export class AutoStrategiesService {
         await strategyLog(m, id, null, 'info', `deactivated (${mode}); cash returned to the account`);
       }
       return this.get(userId, id, m);
-    });
+    }
   }
 
   /** Marks one position to be sold at the next open; answers the position. */

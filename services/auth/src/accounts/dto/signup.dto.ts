@@ -1,6 +1,7 @@
-import { ApiProperty } from '@nestjs/swagger';
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import type { ClosingStrategies } from '@stocklab/platform';
 import { Transform } from 'class-transformer';
-import { IsEmail, IsString, Matches, MaxLength, MinLength } from 'class-validator';
+import { IsEmail, IsIn, IsOptional, IsString, Matches, MaxLength, MinLength } from 'class-validator';
 
 export const normalizeEmail = ({ value }: { value: unknown }): unknown =>
   typeof value === 'string' ? value.trim().toLowerCase() : value;
@@ -32,4 +33,14 @@ export class DeleteAccountDto {
   @MinLength(1)
   @MaxLength(256)
   password: string;
+
+  @ApiPropertyOptional({
+    enum: ['liquidate', 'stop'],
+    default: 'liquidate',
+    description:
+      'What becomes of the auto strategies: liquidate (stop buying, sell every position at the next execute run) or stop (stop at once, positions kept)',
+  })
+  @IsOptional()
+  @IsIn(['liquidate', 'stop'])
+  strategies?: ClosingStrategies;
 }

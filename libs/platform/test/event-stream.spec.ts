@@ -1,0 +1,138 @@
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { afterAll, afterEach, beforeAll, describe, it } from '@jest/globals';
+import { deleteRedisKeys, testRedisUrl, uniqueKeyPrefix, waitFor } from '@stocklab/test-support';
+import { Redis } from 'ioredis';
+import {
+  createStreamConnection,
+  publishEvent,
+  StreamConsumer,
+  type AccountDeleted,
+  type AccountEvent,
+} from '../src/events/event-stream.js';
+
+const deleted = (userId: string): AccountDeleted => ({
+  type: 'account.deleted',
+  eventId: randomUUID(),
+  userId,
+  strategies: 'liquidate',
+  deletedAt: new Date().toISOString(),
+});
+
+describe('event streams: at least once per consumer group, nothing lost with a consumer', () => {
+  const prefix = uniqueKeyPrefix('events');
+  const stream = `${prefix}events:test`;
+  let publisher: Redis;
+  const consumers: StreamConsumer[] = [];
+
+  const consume = (group: string, seen: AccountEvent[], fail = 0, consumer?: string): StreamConsumer => {
+    let failures = fail;
+    const c = new StreamConsumer({
+      redis: createStreamConnection(testRedisUrl(), `test-${group}`),
+      stream,
+      group,
+      ...(consumer ? { consumer } : {}),
+      claimIdleMs: 300,
+      blockMs: 100,
+      handle: async (event) => {
+        if (failures > 0) {
+          failures -= 1;
+          throw new Error('handler failed');
+        }
+        if (event) {
+          seen.push(event);
+        }
+      },
+      logger: { log: () => undefined, warn: () => undefined, error: () => undefined },
+    });
+    consumers.push(c);
+    c.start();
+    return c;
+  };
+
+  beforeAll(() => {
+    publisher = new Redis(testRedisUrl(), { keyPrefix: prefix });
+  });
+
+  afterEach(async () => {
+    await Promise.all(consumers.splice(0).map((c) => c.stop()));
+  });
+
+  afterAll(async () => {
+    publisher.disconnect();
+    await deleteRedisKeys(testRedisUrl(), prefix);
+  });
+
+  it('delivers each event once to every group, events published before the group existed included', async () => {
+    const early = deleted('u-early');
+    await publishEvent(publisher, 'events:test', early);
+    const trading: AccountEvent[] = [];
+    const backtest: AccountEvent[] = [];
+    consume('trading', trading);
+    consume('trading', trading);
+    consume('backtest', backtest);
+    const late = deleted('u-late');
+    await publishEvent(publisher, 'events:test', late);
+    await waitFor(
+      'both groups to see both events',
+      async () => (trading.length >= 2 && backtest.length >= 2 ? true : undefined),
+      5000,
+      20,
+    );
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    assert.deepEqual(trading.map((e) => e.userId).sort(), ['u-early', 'u-late']);
+    assert.deepEqual(backtest.map((e) => e.userId).sort(), ['u-early', 'u-late']);
+  });
+
+  it('hands an event again after its handler failed, and acknowledges it once handled', async () => {
+    const seen: AccountEvent[] = [];
+    consume('retrying', seen, 2);
+    const event = deleted('u-retry');
+    await publishEvent(publisher, 'events:test', event);
+    await waitFor(
+      'the event after two failures',
+      async () => (seen.some((e) => e.eventId === event.eventId) ? true : undefined),
+      10_000,
+      20,
+    );
+    await waitFor(
+      'nothing pending',
+      async () => {
+        const pending = (await publisher.xpending('events:test', 'retrying')) as [number];
+        return pending[0] === 0 ? true : undefined;
+      },
+      5000,
+      50,
+    );
+  });
+
+  it('takes over what a consumer read and never acknowledged (it died)', async () => {
+    const group = 'takeover';
+    const raw = createStreamConnection(testRedisUrl(), 'dead');
+    await raw.call('XGROUP', 'CREATE', stream, group, '$', 'MKSTREAM');
+    const event = deleted('u-orphan');
+    await publishEvent(publisher, 'events:test', event);
+    // "dead" reads the entry and is never heard of again
+    const read = (await raw.call(
+      'XREADGROUP',
+      'GROUP',
+      group,
+      'dead',
+      'COUNT',
+      10,
+      'STREAMS',
+      stream,
+      '>',
+    )) as unknown[];
+    assert.ok(read && read.length === 1);
+    raw.disconnect();
+    const seen: AccountEvent[] = [];
+    consume(group, seen, 0, 'survivor');
+    await waitFor(
+      'the orphaned event handled by the survivor',
+      async () => (seen.some((e) => e.eventId === event.eventId) ? true : undefined),
+      10_000,
+      20,
+    );
+  });
+});
