@@ -21,6 +21,11 @@ for (const name of expected) {
   }
   const r = JSON.parse(readFileSync(file, 'utf8'));
   failures.push(...failuresOf(name, r));
+  if (r.success === false && r.numFailedTests === 0 && (r.numRuntimeErrorTestSuites ?? 0) === 0) {
+    failures.push(
+      `FAILED ${name}: every test passed, the run did not (coverage under a threshold: see its coverage summary)`,
+    );
+  }
   // a run whose tests all passed can still fail as a whole: coverage under its threshold
   const crashed = (r.numRuntimeErrorTestSuites ?? 0) + (r.success === false && r.numFailedTests === 0 ? 1 : 0);
   passed += r.numPassedTests;

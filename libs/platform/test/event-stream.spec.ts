@@ -4,7 +4,9 @@ import { afterAll, afterEach, beforeAll, describe, it } from '@jest/globals';
 import { deleteRedisKeys, testRedisUrl, uniqueKeyPrefix, waitFor } from '@stocklab/test-support';
 import { Redis } from 'ioredis';
 import {
+  consumeAccountEvents,
   createStreamConnection,
+  parseAccountEvent,
   publishEvent,
   StreamConsumer,
   type AccountDeleted,
@@ -104,6 +106,57 @@ describe('event streams: at least once per consumer group, nothing lost with a c
       5000,
       50,
     );
+  });
+
+  it('reads only well-formed account events; anything else is unknown', () => {
+    const event = deleted('u-1');
+    assert.deepEqual(parseAccountEvent(JSON.stringify(event)), event);
+    for (const junk of [
+      undefined,
+      '',
+      'not json',
+      '[]',
+      JSON.stringify({ ...event, type: 'account.renamed' }),
+      JSON.stringify({ ...event, strategies: 'sell-everything-twice' }),
+      JSON.stringify({ ...event, userId: 42 }),
+    ]) {
+      assert.equal(parseAccountEvent(junk), undefined, String(junk));
+    }
+  });
+
+  it("gives a service's handler the deletions and skips (acknowledges) events it does not know", async () => {
+    const seen: string[] = [];
+    const warnings: string[] = [];
+    const consumer = consumeAccountEvents({
+      config: { REDIS_URL: testRedisUrl(), REDIS_KEY_PREFIX: prefix, POD_NAME: 'test' },
+      group: 'service',
+      logger: { log: () => undefined, warn: (_f, msg) => warnings.push(msg), error: () => undefined },
+      onAccountDeleted: async (event) => {
+        seen.push(event.userId);
+        return {};
+      },
+    });
+    try {
+      await publisher.xadd('events:accounts', '*', 'event', JSON.stringify({ type: 'account.renamed' }));
+      await publishEvent(publisher, 'events:accounts', deleted('u-known'));
+      await waitFor('the deletion handled', async () => (seen.includes('u-known') ? true : undefined), 5000, 20);
+      assert.deepEqual(seen, ['u-known']);
+      assert.ok(
+        warnings.some((w) => w.includes('unknown kind')),
+        warnings.join('; '),
+      );
+      await waitFor(
+        'both acknowledged',
+        async () => {
+          const pending = (await publisher.xpending('events:accounts', 'service')) as [number];
+          return pending[0] === 0 ? true : undefined;
+        },
+        5000,
+        50,
+      );
+    } finally {
+      await consumer.stop();
+    }
   });
 
   it('takes over what a consumer read and never acknowledged (it died)', async () => {
