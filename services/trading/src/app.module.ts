@@ -1,3 +1,5 @@
+import { BrokerAccountsController } from './broker-accounts/broker-accounts.controller.js';
+import { BrokerAccountsService } from './broker-accounts/broker-accounts.service.js';
 import { TradingAccountEvents } from './auto-strategies/account-events.consumer.js';
 import { Module, type DynamicModule } from '@nestjs/common';
 import { ScheduleModule } from '@nestjs/schedule';
@@ -44,6 +46,7 @@ export class AppModule {
         ScheduleModule.forRoot(),
       ],
       controllers: [
+        BrokerAccountsController,
         SchedulerController,
         JobsController,
         AutoStrategiesController,
@@ -61,6 +64,7 @@ export class AppModule {
         AccountsService,
         BacktestClient,
         AutoStrategiesService,
+        BrokerAccountsService,
         TradingAccountEvents,
         PortfolioService,
         JobRunsService,

@@ -9,6 +9,7 @@ import {
   type ConfigOf,
   type VarSpec,
 } from '@stocklab/platform';
+import { parseKeyEncryptionKeys } from './broker-accounts/credential-sealer.js';
 
 /** yyyy-mm-dd that is a real calendar date. */
 function isoDate(opts: { description: string }): VarSpec<string | undefined> {
@@ -22,6 +23,26 @@ function isoDate(opts: { description: string }): VarSpec<string | undefined> {
       const d = new Date(`${raw}T00:00:00Z`);
       if (!/^\d{4}-\d{2}-\d{2}$/.test(raw) || Number.isNaN(d.getTime()) || d.toISOString().slice(0, 10) !== raw) {
         throw new ConfigError(name, `must be a date yyyy-mm-dd, got ${JSON.stringify(raw)}`);
+      }
+      return raw;
+    },
+  };
+}
+
+/** Key-encryption keys (a secret): checked at start-up, so that a bad key stops the process, not a link. */
+function keyEncryptionKeys(opts: { description: string }): VarSpec<string | undefined> {
+  return {
+    description: opts.description,
+    optional: true,
+    secret: true,
+    parse(raw, name) {
+      if (raw === '') {
+        return undefined;
+      }
+      try {
+        parseKeyEncryptionKeys(raw);
+      } catch (error) {
+        throw new ConfigError(name, (error as Error).message);
       }
       return raw;
     },
@@ -121,6 +142,30 @@ export const tradingConfigSchema = {
     description:
       'real: the wall clock (TRADING_AS_OF_DATE may fix the date); replay: the instant a replay driver (a test, a demo) stores in Redis at trading:replay-clock, which the crons, the catch-up sweep and "today" follow',
     default: 'real',
+  }),
+  BROKER_CREDENTIALS_KEYS: keyEncryptionKeys({
+    description:
+      'Key-encryption keys that seal linked broker credentials: id:base64(32 bytes)[,id:base64...] (from a Secret or a KMS); unset = linking broker accounts is off',
+  }),
+  BROKER_CREDENTIALS_ACTIVE_KEY: optionalStr({
+    description:
+      'Id of the key in BROKER_CREDENTIALS_KEYS that seals new credentials (default: the first); after a change, `npm run rewrap-credentials -w @stocklab/trading` re-wraps the stored ones',
+  }),
+  KIWOOM_HOST: url({
+    description: "Kiwoom's real-trading REST host",
+    default: 'https://api.kiwoom.com',
+    protocols: ['https', 'http'],
+  }),
+  KIWOOM_MOCK_HOST: url({
+    description: "Kiwoom's mock-investment REST host",
+    default: 'https://mockapi.kiwoom.com',
+    protocols: ['https', 'http'],
+  }),
+  BROKER_MAX_ACCOUNTS: int({
+    description: 'Broker accounts one user may link',
+    min: 1,
+    max: 100,
+    default: '5',
   }),
   BROKER: oneOf(['paper'] as const, {
     description: 'Broker adapter (a Kiwoom REST adapter comes later)',

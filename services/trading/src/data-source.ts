@@ -1,3 +1,4 @@
+import { BrokerAccounts1765000000000 } from './migrations/1765000000000-broker-accounts.js';
 import { ClosedAccounts1764900000000 } from './migrations/1764900000000-closed-accounts.js';
 import { serviceDataSourceOptions } from '@stocklab/platform';
 import type { DataSourceOptions } from 'typeorm';
@@ -21,6 +22,7 @@ export function tradingDataSourceOptions(config: TradingConfig): DataSourceOptio
       AddActivationIdempotencyKey1764400000000,
       OrdersDecidedByTheEngine1764800000000,
       ClosedAccounts1764900000000,
+      BrokerAccounts1765000000000,
     ],
     applicationName: `trading:${config.POD_NAME}`,
   });

@@ -65,6 +65,12 @@ describe('account deletion in trading (the account event stream, in-process)', (
           });
           await markTrading(pool, ids[`${user}:holding`], '2026-03-06');
           ids[`${user}:cash`] = await seedStrategy(pool, user, ['000020'], 1_000_000);
+          // a linked broker account (what is sealed does not matter here: it must go)
+          await pool.query(
+            `INSERT INTO trading.broker_accounts (owner_id, broker, account_no, app_key_id, credentials, kek_id, verified_at)
+             VALUES ($1, 'kiwoom-mock', '8100000001', 'app', '{}', 'k1', now())`,
+            [user],
+          );
         }
       },
     });
@@ -82,6 +88,8 @@ describe('account deletion in trading (the account event stream, in-process)', (
     await waitFor('the account closed', () => closed(liquidating), 10_000, 50);
     assert.equal((await statusOf(ids[`${liquidating}:holding`])).status, 'liquidating');
     assert.deepEqual(await statusOf(ids[`${liquidating}:cash`]), { status: 'inactive', cash: '0' });
+    const linked = await cluster.pool.query(`SELECT 1 FROM trading.broker_accounts WHERE owner_id = $1`, [liquidating]);
+    assert.equal(linked.rowCount, 0, 'the linked broker credentials are erased');
 
     // the same event again (at least once): nothing more happens
     await publishEvent(redis, 'events:accounts', event);

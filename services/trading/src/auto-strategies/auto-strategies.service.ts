@@ -243,14 +243,21 @@ export class AutoStrategiesService {
    * `liquidate` sells every position at the next execute run (stranded ones of stopped
    * strategies included), `stop` stops at once and keeps the positions. Idempotent.
    */
-  async closeAccount(userId: string, strategies: 'liquidate' | 'stop'): Promise<{ closed: boolean; wound: number }> {
+  async closeAccount(
+    userId: string,
+    strategies: 'liquidate' | 'stop',
+  ): Promise<{ closed: boolean; wound: number; erasedBrokerAccounts: number }> {
     return this.dataSource.transaction(async (m) => {
       const rows: Array<{ id: string; closed_at: Date | null }> = await m.query(
         `SELECT id, closed_at FROM trading.accounts WHERE user_id = $1 FOR UPDATE`,
         [userId],
       );
+      // linked broker credentials are erased with the account (again on a repeated event: harmless)
+      const [, erased] = await m.query<[unknown, number]>(`DELETE FROM trading.broker_accounts WHERE owner_id = $1`, [
+        userId,
+      ]);
       if (rows[0]?.closed_at) {
-        return { closed: false, wound: 0 };
+        return { closed: false, wound: 0, erasedBrokerAccounts: erased };
       }
       if (!rows[0]) {
         // never traded: closed all the same, so that a request in flight cannot open it now
@@ -259,7 +266,7 @@ export class AutoStrategiesService {
              ON CONFLICT (user_id) DO NOTHING`,
           [userId],
         );
-        return { closed: true, wound: 0 };
+        return { closed: true, wound: 0, erasedBrokerAccounts: erased };
       }
       await m.query(`UPDATE trading.accounts SET closed_at = now(), updated_at = now() WHERE id = $1`, [rows[0].id]);
       const owned: Array<{ id: string; status: string; held: string }> = await m.query(
@@ -280,7 +287,7 @@ export class AutoStrategiesService {
         await this.deactivateIn(m, userId, strategy.id, mode);
         wound += 1;
       }
-      return { closed: true, wound };
+      return { closed: true, wound, erasedBrokerAccounts: erased };
     });
   }
 

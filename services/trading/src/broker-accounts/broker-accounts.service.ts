@@ -1,0 +1,188 @@
+import { randomUUID } from 'node:crypto';
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { appKeyId, KiwoomAccountApi, KiwoomClient, KiwoomError } from '@stocklab/kiwoom';
+import { CONFIG, DomainError, REDIS } from '@stocklab/platform';
+import type { Redis } from 'ioredis';
+import { DataSource } from 'typeorm';
+import type { TradingConfig } from '../config.js';
+import { CredentialSealer, parseKeyEncryptionKeys, type Sealed } from './credential-sealer.js';
+import type { BrokerAccountDto, LinkableBroker, LinkBrokerAccountDto } from './dto/broker-account.dto.js';
+
+interface BrokerAccountRow {
+  id: string;
+  broker: LinkableBroker;
+  account_no: string;
+  created_at: Date;
+  verified_at: Date;
+}
+
+export interface BrokerCredentials {
+  broker: LinkableBroker;
+  host: string;
+  accountNo: string;
+  appKey: string;
+  secretKey: string;
+}
+
+const PG_UNIQUE_VIOLATION = '23505';
+
+/** The sealer the configured keys make, or undefined when linking is off (no keys). */
+export function sealerOf(config: TradingConfig): CredentialSealer | undefined {
+  return config.BROKER_CREDENTIALS_KEYS
+    ? new CredentialSealer(parseKeyEncryptionKeys(config.BROKER_CREDENTIALS_KEYS), config.BROKER_CREDENTIALS_ACTIVE_KEY)
+    : undefined;
+}
+
+const digits = (accountNo: string): string => accountNo.replace(/\D/g, '');
+
+function toDto(row: BrokerAccountRow): BrokerAccountDto {
+  return {
+    id: row.id,
+    broker: row.broker,
+    accountNo: `******${row.account_no.slice(-4)}`,
+    createdAt: row.created_at.toISOString(),
+    verifiedAt: row.verified_at.toISOString(),
+  };
+}
+
+/**
+ * Broker accounts a user links: checked once with the broker (a token issued, the account read),
+ * stored with the credentials sealed, listed without them, unlinked (the sealed credentials
+ * erased). Nothing here logs or answers a credential.
+ */
+@Injectable()
+export class BrokerAccountsService {
+  private readonly logger = new Logger(BrokerAccountsService.name);
+  private readonly sealer: CredentialSealer | undefined;
+
+  constructor(
+    private readonly dataSource: DataSource,
+    @Inject(CONFIG) private readonly config: TradingConfig,
+    @Inject(REDIS) private readonly redis: Redis,
+  ) {
+    this.sealer = sealerOf(config);
+  }
+
+  async link(userId: string, dto: LinkBrokerAccountDto): Promise<BrokerAccountDto> {
+    const sealer = this.requireSealer();
+    const accountNo = digits(dto.accountNo);
+    const linked = await this.dataSource.query<Array<{ n: string }>>(
+      `SELECT count(*) AS n FROM trading.broker_accounts WHERE owner_id = $1`,
+      [userId],
+    );
+    if (Number(linked[0]?.n ?? 0) >= this.config.BROKER_MAX_ACCOUNTS) {
+      throw new DomainError(
+        409,
+        'TOO_MANY_BROKER_ACCOUNTS',
+        `at most ${this.config.BROKER_MAX_ACCOUNTS} broker accounts may be linked`,
+      );
+    }
+    const api = this.apiFor({ broker: dto.broker, appKey: dto.appKey, secretKey: dto.secretKey });
+    let reported: string;
+    try {
+      reported = digits(await api.accountNumber());
+      await api.orderableCash();
+    } catch (error) {
+      throw this.brokerRefusal(error);
+    }
+    if (reported !== accountNo) {
+      throw new DomainError(422, 'BROKER_ACCOUNT_MISMATCH', 'these credentials trade another account than accountNo');
+    }
+    const id = randomUUID();
+    const sealed = sealer.seal(id, JSON.stringify({ appKey: dto.appKey, secretKey: dto.secretKey }));
+    try {
+      const rows = await this.dataSource.query<BrokerAccountRow[]>(
+        `INSERT INTO trading.broker_accounts (id, owner_id, broker, account_no, app_key_id, credentials, kek_id, verified_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, now())
+         RETURNING id, broker, account_no, created_at, verified_at`,
+        [id, userId, dto.broker, accountNo, appKeyId(dto.appKey), JSON.stringify(sealed), sealed.kek],
+      );
+      this.logger.log({ brokerAccountId: id, broker: dto.broker }, 'broker account linked');
+      return toDto(rows[0]);
+    } catch (error) {
+      if ((error as { code?: string }).code === PG_UNIQUE_VIOLATION) {
+        throw new DomainError(409, 'BROKER_ACCOUNT_LINKED', 'this account is linked already');
+      }
+      throw error;
+    }
+  }
+
+  async list(userId: string): Promise<BrokerAccountDto[]> {
+    const rows = await this.dataSource.query<BrokerAccountRow[]>(
+      `SELECT id, broker, account_no, created_at, verified_at FROM trading.broker_accounts
+        WHERE owner_id = $1 ORDER BY created_at, id`,
+      [userId],
+    );
+    return rows.map(toDto);
+  }
+
+  /** Unlinks an account: its row, and with it the sealed credentials, is deleted. */
+  async unlink(userId: string, id: string): Promise<void> {
+    const [, deleted] = await this.dataSource.query<[unknown, number]>(
+      `DELETE FROM trading.broker_accounts WHERE id = $1 AND owner_id = $2`,
+      [id, userId],
+    );
+    if (deleted === 0) {
+      throw new DomainError(404, 'BROKER_ACCOUNT_NOT_FOUND', `broker account ${id} not found`);
+    }
+    this.logger.log({ brokerAccountId: id }, 'broker account unlinked: credentials erased');
+  }
+
+  /** The credentials of a linked account, opened (for the broker adapter; never answered or logged). */
+  async credentialsOf(id: string): Promise<BrokerCredentials> {
+    const sealer = this.requireSealer();
+    const rows = await this.dataSource.query<
+      Array<{ broker: LinkableBroker; account_no: string; credentials: Sealed }>
+    >(`SELECT broker, account_no, credentials FROM trading.broker_accounts WHERE id = $1`, [id]);
+    const row = rows[0];
+    if (!row) {
+      throw new DomainError(404, 'BROKER_ACCOUNT_NOT_FOUND', `broker account ${id} not found`);
+    }
+    const { appKey, secretKey } = JSON.parse(sealer.open(id, row.credentials)) as { appKey: string; secretKey: string };
+    return { broker: row.broker, host: this.hostOf(row.broker), accountNo: row.account_no, appKey, secretKey };
+  }
+
+  private apiFor(c: { broker: LinkableBroker; appKey: string; secretKey: string }): KiwoomAccountApi {
+    return new KiwoomAccountApi(
+      new KiwoomClient({
+        host: this.hostOf(c.broker),
+        appKey: c.appKey,
+        secretKey: c.secretKey,
+        redis: this.redis,
+        timeoutMs: 10_000,
+      }),
+    );
+  }
+
+  private hostOf(broker: LinkableBroker): string {
+    return broker === 'kiwoom' ? this.config.KIWOOM_HOST : this.config.KIWOOM_MOCK_HOST;
+  }
+
+  private requireSealer(): CredentialSealer {
+    if (!this.sealer) {
+      throw new DomainError(
+        503,
+        'BROKER_LINKING_DISABLED',
+        'linking broker accounts is not configured on this platform (BROKER_CREDENTIALS_KEYS)',
+      );
+    }
+    return this.sealer;
+  }
+
+  private brokerRefusal(error: unknown): DomainError {
+    if (error instanceof KiwoomError && (error.category === 'reject' || error.category === 'reauth')) {
+      return new DomainError(
+        422,
+        'BROKER_CREDENTIALS_REFUSED',
+        `the broker refused these credentials or this account (code ${error.code ?? 'unknown'})`,
+      );
+    }
+    this.logger.warn(
+      { error: error instanceof KiwoomError ? error.category : 'unexpected' },
+      'broker unreachable while linking',
+    );
+    return new DomainError(503, 'BROKER_UNAVAILABLE', 'the broker did not answer, try again later', {
+      'Retry-After': '5',
+    });
+  }
+}
