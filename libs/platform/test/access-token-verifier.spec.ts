@@ -54,4 +54,25 @@ describe(AccessTokenVerifier.name, () => {
     const forged = `${header}.${Buffer.from(JSON.stringify({ ...claims, roles: ['admin'] })).toString('base64url')}.${signature}`;
     await assert.rejects(verifier.verify(forged), (e: unknown) => e instanceof DomainError && e.status === 401);
   });
+
+  it('refuses a token issued in the future beyond a minute of clock skew', async () => {
+    const keys = generateSigningKeyPair();
+    const kid = (await toVerificationKey(publicPemOf(keys.privateKeyPem))).kid;
+    const verifier = await AccessTokenVerifier.fromPems([keys.publicKeyPem], 'stocklab-auth', 'stocklab');
+    const issuedIn = (seconds: number) =>
+      new SignJWT({ roles: ['user'] })
+        .setProtectedHeader({ alg: 'EdDSA', kid, typ: 'at+jwt' })
+        .setSubject(randomUUID())
+        .setJti(randomUUID())
+        .setIssuedAt(Math.floor(Date.now() / 1000) + seconds)
+        .setExpirationTime('2h')
+        .setIssuer('stocklab-auth')
+        .setAudience('stocklab')
+        .sign(createPrivateKey(keys.privateKeyPem));
+    await verifier.verify(await issuedIn(30));
+    await assert.rejects(
+      verifier.verify(await issuedIn(3600)),
+      (e: unknown) => e instanceof DomainError && e.code === 'INVALID_TOKEN',
+    );
+  });
 });

@@ -1,6 +1,17 @@
 import assert from 'node:assert/strict';
 import { describe, it } from '@jest/globals';
-import { bool, ConfigError, commonConfigSchema, int, loadConfig, oneOf, pemList, str, url } from '../src/index.js';
+import {
+  bool,
+  ConfigError,
+  commonConfigSchema,
+  docsEnabled,
+  int,
+  loadConfig,
+  oneOf,
+  pemList,
+  str,
+  url,
+} from '../src/index.js';
 
 describe('loadConfig', () => {
   const schema = {
@@ -67,6 +78,21 @@ describe('loadConfig', () => {
     for (const [name, spec] of Object.entries(commonConfigSchema)) {
       assert.ok(spec.description.length > 5, `${name} is described`);
       assert.ok(name in config);
+    }
+  });
+});
+
+describe('API docs switch', () => {
+  it('serves the docs outside production, in production only when asked for', () => {
+    const cases: Array<['auto' | 'on' | 'off', string, boolean]> = [
+      ['auto', 'development', true],
+      ['auto', 'test', true],
+      ['auto', 'production', false],
+      ['on', 'production', true],
+      ['off', 'development', false],
+    ];
+    for (const [API_DOCS, NODE_ENV, expected] of cases) {
+      assert.equal(docsEnabled({ API_DOCS, NODE_ENV }), expected, `${API_DOCS} with ${NODE_ENV}`);
     }
   });
 });

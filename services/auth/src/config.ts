@@ -11,6 +11,13 @@ export const authConfigSchema = {
   }),
   ACCESS_TOKEN_TTL_SECONDS: int({ description: 'Access token lifetime', min: 30, max: 86400, default: '900' }),
   REFRESH_TOKEN_TTL_SECONDS: int({ description: 'Refresh token lifetime', min: 60, max: 7776000, default: '1209600' }),
+  REFRESH_REUSE_GRACE_SECONDS: int({
+    description:
+      'A refresh token presented again this soon after its rotation (two tabs, a retry after a lost answer) gets the same answer; later, or once its successor was used, it is a reuse and revokes the session (0 = no grace)',
+    min: 0,
+    max: 300,
+    default: '30',
+  }),
   LOGIN_MAX_FAILURES: int({
     description: 'Failed logins allowed per email within the window; the next attempt gets 429',
     min: 1,

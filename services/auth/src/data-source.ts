@@ -4,6 +4,7 @@ import type { AuthConfig } from './config.js';
 import { CreateAuthTables1764140000000 } from './migrations/1764140000000-create-auth-tables.js';
 import { CreateAccessRevocations1764400000000 } from './migrations/1764400000000-create-access-revocations.js';
 import { CreateOutbox1764900000000 } from './migrations/1764900000000-create-outbox.js';
+import { RefreshGrace1765000000000 } from './migrations/1765000000000-refresh-grace.js';
 import { RefreshToken } from './sessions/refresh-token.entity.js';
 import { User } from './users/user.entity.js';
 
@@ -16,7 +17,12 @@ export function authDataSourceOptions(config: AuthConfig): DataSourceOptions {
     databaseUrl: config.DATABASE_URL,
     poolSize: config.DB_POOL_SIZE,
     entities: [User, RefreshToken],
-    migrations: [CreateAuthTables1764140000000, CreateAccessRevocations1764400000000, CreateOutbox1764900000000],
+    migrations: [
+      CreateAuthTables1764140000000,
+      CreateAccessRevocations1764400000000,
+      CreateOutbox1764900000000,
+      RefreshGrace1765000000000,
+    ],
     applicationName: `auth:${config.POD_NAME}`,
   });
 }

@@ -24,6 +24,15 @@ describe('auth API (in-process)', () => {
     return { user, id: res.body.id };
   }
 
+  async function withPool<T>(work: (pool: pg.Pool) => Promise<T>): Promise<T> {
+    const pool = new pg.Pool({ connectionString: auth.db.url, max: 1 });
+    try {
+      return await work(pool);
+    } finally {
+      await pool.end();
+    }
+  }
+
   async function login(user: Pick<NewUser, 'email' | 'password'>) {
     const res = await auth.http().post('/api/auth/login').send({ email: user.email, password: user.password });
     assert.equal(res.status, 200, JSON.stringify(res.body));
@@ -140,7 +149,7 @@ describe('auth API (in-process)', () => {
   });
 
   describe('POST /refresh', () => {
-    it('rotates: the new pair works, the old refresh token is refused and kills the family', async () => {
+    it('rotates; the old token again within the grace period gets the same answer, later it kills the family', async () => {
       const { user } = await signup();
       const first = await login(user);
       const second = (
@@ -149,6 +158,30 @@ describe('auth API (in-process)', () => {
       assert.notEqual(second.refreshToken, first.refreshToken);
       await auth.http().get('/api/auth/me').auth(second.accessToken, { type: 'bearer' }).expect(200);
 
+      // a retry after a lost answer: the same pair, no new session, nothing revoked
+      const retried = await auth
+        .http()
+        .post('/api/auth/refresh')
+        .send({ refreshToken: first.refreshToken })
+        .expect(200);
+      assert.deepEqual(retried.body, second);
+      const stored = await withPool((pool) =>
+        pool.query<{ answer: string | null }>(
+          `SELECT encode(grace_answer, 'escape') AS answer FROM auth.refresh_tokens WHERE grace_answer IS NOT NULL`,
+        ),
+      );
+      assert.ok(
+        stored.rows.every((r) => !String(r.answer).includes(second.refreshToken)),
+        'the kept answer is sealed for the token holder',
+      );
+
+      // the grace period over (the rotation moved 31 s into the past): a reuse
+      await withPool((pool) =>
+        pool.query(
+          `UPDATE auth.refresh_tokens SET used_at = used_at - interval '31 seconds' WHERE grace_answer IS NOT NULL AND user_id = (SELECT id FROM auth.users WHERE email = $1)`,
+          [user.email],
+        ),
+      );
       const reuse = await auth.http().post('/api/auth/refresh').send({ refreshToken: first.refreshToken });
       assert.equal(reuse.status, 401);
       assert.equal(reuse.body.code, 'REFRESH_TOKEN_REUSED');
@@ -344,6 +377,28 @@ describe('auth API (in-process)', () => {
       for (const path of ['signup', 'login', 'refresh', 'logout', 'logout-all', 'me', '.well-known/jwks.json']) {
         assert.ok(paths.includes(`/api/auth/${path}`), `${path} in ${paths.join(', ')}`);
       }
+    });
+
+    it('sets the security headers: no sniffing, framing or caching, a strict CSP (the docs UI its own), HSTS over TLS', async () => {
+      const { user } = await signup();
+      const res = await auth.http().post('/api/auth/login').send({ email: user.email, password: user.password });
+      assert.equal(res.status, 200);
+      assert.equal(res.headers['x-content-type-options'], 'nosniff');
+      assert.equal(res.headers['x-frame-options'], 'DENY');
+      assert.equal(res.headers['referrer-policy'], 'no-referrer');
+      assert.equal(res.headers['cache-control'], 'no-store', 'a token answer is never cached');
+      assert.equal(res.headers['content-security-policy'], "default-src 'none'; frame-ancestors 'none'");
+      assert.equal(res.headers['strict-transport-security'], undefined, 'plain HTTP: no HSTS');
+      const error = await auth.http().get('/api/auth/nope');
+      assert.equal(error.headers['x-content-type-options'], 'nosniff', 'error answers too');
+      const jwks = await auth.http().get('/api/auth/.well-known/jwks.json');
+      assert.equal(jwks.headers['cache-control'], 'public, max-age=300', 'a route that sets its own caching keeps it');
+      const docs = await auth.http().get('/api/auth/docs/');
+      assert.equal(docs.status, 200);
+      assert.match(String(docs.headers['content-security-policy']), /script-src 'self'/);
+      // behind the Ingress (a trusted proxy: loopback here) that terminated TLS
+      const overTls = await auth.http().get('/health/live').set('x-forwarded-proto', 'https');
+      assert.equal(overTls.headers['strict-transport-security'], 'max-age=31536000; includeSubDomains');
     });
 
     it('answers an unknown route and invalid JSON with the stable error body', async () => {

@@ -12,7 +12,13 @@ import {
 } from '../src/broker-accounts/credential-sealer.js';
 import { rewrapCredentials } from '../src/broker-accounts/rewrap.js';
 import { tradingDataSourceOptions } from '../src/data-source.js';
-import { startTradingCluster, waitFor, type TradingCluster } from './support.js';
+import {
+  startInProcessTrading,
+  startTradingCluster,
+  waitFor,
+  type InProcessTrading,
+  type TradingCluster,
+} from './support.js';
 
 const key = (): string => randomBytes(32).toString('base64');
 const OLD_KEY = `kek-2026-11:${key()}`;
@@ -48,19 +54,16 @@ describe('credential sealing (AES-256-GCM envelope)', () => {
   });
 });
 
-/**
- * Linking a Kiwoom account through a trading replica (a real process, so that its logs can be
- * searched for secrets), against the Kiwoom double standing in for the mock-investment host.
- */
-describe('broker accounts: linked once checked, sealed at rest, never shown or logged', () => {
+/** Linking a Kiwoom account (in-process), against the Kiwoom double standing in for the mock-investment host. */
+describe('broker accounts: linked once checked, sealed at rest, never shown', () => {
   let double: KiwoomDouble;
-  let cluster: TradingCluster;
+  let cluster: InProcessTrading;
   const user = randomUUID();
   const other = randomUUID();
   const linked = { appKey: `APPKEY${randomUUID()}`, secretKey: `SECRET${randomUUID()}`, accountNo: '8123456789' };
   const second = { appKey: `APPKEY${randomUUID()}`, secretKey: `SECRET${randomUUID()}`, accountNo: '8100000002' };
 
-  const url = (path = ''): string => `${cluster.trading.at(0).url}/api/trading/broker-accounts${path}`;
+  const url = (path = ''): string => `${cluster.service.url}/api/trading/broker-accounts${path}`;
   const link = (userId: string, body: Record<string, unknown>) =>
     request('POST', url(), { token: cluster.tokenFor(userId), body: { broker: 'kiwoom-mock', ...body } });
 
@@ -69,15 +72,8 @@ describe('broker accounts: linked once checked, sealed at rest, never shown or l
     for (const a of [linked, second]) {
       double.addAccount({ appKey: a.appKey, secretKey: a.secretKey, accountNo: a.accountNo, cash: 50_000_000 });
     }
-    cluster = await startTradingCluster({
-      replicas: 1,
-      backend: 'postgres',
-      env: {
-        LOG_LEVEL: 'debug',
-        BROKER_CREDENTIALS_KEYS: `${OLD_KEY},${NEW_KEY}`,
-        KIWOOM_MOCK_HOST: double.url,
-        KIWOOM_HOST: double.url,
-      },
+    cluster = await startInProcessTrading({
+      env: { BROKER_CREDENTIALS_KEYS: `${OLD_KEY},${NEW_KEY}`, KIWOOM_MOCK_HOST: double.url, KIWOOM_HOST: double.url },
     });
   });
 
@@ -176,13 +172,47 @@ describe('broker accounts: linked once checked, sealed at rest, never shown or l
     const left = await cluster.pool.query(`SELECT 1 FROM trading.broker_accounts WHERE id = $1`, [mine.id]);
     assert.equal(left.rowCount, 0);
   });
+});
 
-  it('never wrote an app key or a secret key to its logs', async () => {
-    // let the last lines reach the test's buffer
-    await waitFor('logs to flush', async () => (cluster.trading.at(0).logs().length > 0 ? true : undefined), 2000, 50);
+/** The same through a replica (a real process), whose debug logs are then searched for the credentials. */
+describe('broker accounts: no credential in any log line', () => {
+  let double: KiwoomDouble;
+  let cluster: TradingCluster;
+  const account = { appKey: `APPKEY${randomUUID()}`, secretKey: `SECRET${randomUUID()}`, accountNo: '8177777777' };
+
+  beforeAll(async () => {
+    double = await KiwoomDouble.start();
+    double.addAccount({ ...account, cash: 1_000_000 });
+    cluster = await startTradingCluster({
+      replicas: 1,
+      backend: 'postgres',
+      env: { LOG_LEVEL: 'debug', BROKER_CREDENTIALS_KEYS: NEW_KEY, KIWOOM_MOCK_HOST: double.url },
+    });
+  });
+
+  afterAll(async () => {
+    await cluster?.close();
+    await double?.close();
+  });
+
+  it('logs the link and the refusal, never an app key or a secret key', async () => {
+    const url = `${cluster.trading.at(0).url}/api/trading/broker-accounts`;
+    const token = cluster.tokenFor(randomUUID());
+    const refused = await request('POST', url, {
+      token,
+      body: { broker: 'kiwoom-mock', ...account, secretKey: 'SECRET-not-the-one' },
+    });
+    assert.equal(refused.status, 422);
+    const linked = await request('POST', url, { token, body: { broker: 'kiwoom-mock', ...account } });
+    assert.equal(linked.status, 201, JSON.stringify(linked.body));
+    await waitFor(
+      'the link logged',
+      async () => (cluster.trading.at(0).logs().includes('broker account linked') ? true : undefined),
+      5000,
+      50,
+    );
     const logs = cluster.trading.at(0).logs();
-    assert.ok(logs.includes('broker account linked'), 'the replica logged the links (at debug level)');
-    for (const secret of [linked.appKey, linked.secretKey, second.appKey, second.secretKey, 'not-the-secret']) {
+    for (const secret of [account.appKey, account.secretKey, 'SECRET-not-the-one']) {
       assert.ok(!logs.includes(secret), `a credential in the logs: ${secret.slice(0, 6)}...`);
     }
   });

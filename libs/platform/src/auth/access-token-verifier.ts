@@ -2,6 +2,9 @@ import { errors as joseErrors, jwtVerify, type JWTHeaderParameters, type JWTPayl
 import { DomainError } from '../errors/domain-error.js';
 import { toVerificationKey, type JwtAlgorithm, type VerificationKey } from './signing-keys.js';
 
+/** Clock skew allowed between the auth replica that issued a token and the one verifying it. */
+const IAT_LEEWAY_SECONDS = 60;
+
 export interface AccessTokenClaims {
   /** user id */
   sub: string;
@@ -107,11 +110,15 @@ export class AccessTokenVerifier {
       }
       throw new DomainError(401, 'INVALID_TOKEN', 'The access token is not valid');
     }
+    // a token issued "in the future" would outlive a logout-all (revocation compares iat): refused
+    if (typeof payload.iat !== 'number' || payload.iat > Date.now() / 1000 + IAT_LEEWAY_SECONDS) {
+      throw new DomainError(401, 'INVALID_TOKEN', 'The access token is not valid');
+    }
     const roles = Array.isArray(payload.roles) ? payload.roles.filter((r): r is string => typeof r === 'string') : [];
     return {
       sub: payload.sub as string,
       jti: payload.jti as string,
-      iat: payload.iat as number,
+      iat: payload.iat,
       exp: payload.exp as number,
       roles,
       sid: typeof payload.sid === 'string' ? payload.sid : undefined,

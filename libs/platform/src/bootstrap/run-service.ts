@@ -20,6 +20,7 @@ import { runMigrationsWithLock } from '../database/run-migrations.js';
 import { renderError } from '../errors/error-body.js';
 import { checkJsonBody } from '../http/json-hygiene.js';
 import { ShutdownState } from '../lifecycle/shutdown-state.js';
+import { securityHeaders } from '../http/security-headers.js';
 import { HttpMetrics } from '../metrics/http-metrics.js';
 
 export interface RunServiceOptions {
@@ -64,6 +65,7 @@ export async function createServiceApp(
     config.TRUST_PROXY.split(',').map((s) => s.trim()),
   );
   app.disable('x-powered-by');
+  app.use(securityHeaders(`/${apiPrefix(service)}/docs`));
   app.use(app.get(HttpMetrics).middleware());
   // depth and forbidden characters are checked on the raw bytes, before JSON.parse and validation.
   // Nest's type omits `verify` because Nest sets it itself for `rawBody: true`, which these apps
@@ -80,6 +82,9 @@ export async function createServiceApp(
       { path: 'metrics', method: RequestMethod.GET },
     ],
   });
+  if (!docsEnabled(config)) {
+    return app;
+  }
   const document = SwaggerModule.createDocument(
     app,
     new DocumentBuilder()
@@ -93,6 +98,11 @@ export async function createServiceApp(
     jsonDocumentUrl: `${apiPrefix(service)}/docs/openapi.json`,
   });
   return app;
+}
+
+/** The OpenAPI document and its UI: on outside production, and in production only when asked for. */
+export function docsEnabled(config: { API_DOCS: 'auto' | 'on' | 'off'; NODE_ENV: string }): boolean {
+  return config.API_DOCS === 'on' || (config.API_DOCS === 'auto' && config.NODE_ENV !== 'production');
 }
 
 /**

@@ -43,6 +43,11 @@ export const commonConfigSchema = {
     default: 'info',
   }),
   POD_NAME: str({ description: 'Replica name in logs and metrics (Downward API in Kubernetes)', default: 'local' }),
+  API_DOCS: oneOf(['auto', 'on', 'off'] as const, {
+    description:
+      'The OpenAPI document and Swagger UI under /api/<service>/docs: auto = on except with NODE_ENV=production',
+    default: 'auto',
+  }),
   TRUST_PROXY: str({
     description: 'Express trust proxy setting: which hops may set X-Forwarded-For',
     default: 'loopback, linklocal, uniquelocal',

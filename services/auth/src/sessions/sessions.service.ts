@@ -1,13 +1,15 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
-import { DomainError, type AuthenticatedUser } from '@stocklab/platform';
+import { CONFIG, DomainError, type AuthenticatedUser } from '@stocklab/platform';
 import { DataSource } from 'typeorm';
+import type { AuthConfig } from '../config.js';
 import { RevocationLedger } from '../revocations/revocation-ledger.js';
 import { PasswordHasher } from '../accounts/password-hasher.js';
 import { SessionTokens } from '../tokens/session-tokens.service.js';
 import { hashRefreshToken } from '../tokens/token-issuer.js';
 import { User } from '../users/user.entity.js';
 import type { LoginDto, TokenPairDto } from './dto/login.dto.js';
+import { openGraceAnswer, sealGraceAnswer } from './grace-answer.js';
 import { LoginThrottle } from './login-throttle.js';
 import { RefreshToken } from './refresh-token.entity.js';
 
@@ -22,6 +24,7 @@ export class SessionsService {
     @Inject(LoginThrottle) private readonly throttle: LoginThrottle,
     @Inject(SessionTokens) private readonly sessions: SessionTokens,
     @Inject(RevocationLedger) private readonly revocations: RevocationLedger,
+    @Inject(CONFIG) private readonly config: AuthConfig,
   ) {}
 
   async login(dto: LoginDto, clientAddress: string): Promise<TokenPairDto> {
@@ -49,7 +52,11 @@ export class SessionsService {
     return this.dataSource.transaction((manager) => this.sessions.issuePair(manager, authenticated));
   }
 
-  /** Rotates a refresh token; a token presented twice revokes its whole family. */
+  /**
+   * Rotates a refresh token. Presented again within REFRESH_REUSE_GRACE_SECONDS while its
+   * successor is unused, it gets the same answer (two tabs, a retry after a lost answer);
+   * anything later is a reuse and revokes the whole family.
+   */
   async refresh(refreshToken: string): Promise<TokenPairDto> {
     const hash = hashRefreshToken(refreshToken);
     const rotated = await this.dataSource.transaction(async (manager) => {
@@ -71,10 +78,30 @@ export class SessionsService {
       if (!user) {
         throw invalidRefresh();
       }
-      return this.sessions.issuePair(manager, user, row.familyId);
+      const pair = await this.sessions.issuePair(manager, user, row.familyId);
+      if (this.config.REFRESH_REUSE_GRACE_SECONDS > 0) {
+        await manager.query(
+          `UPDATE auth.refresh_tokens SET grace_answer = $2, successor_hash = $3 WHERE token_hash = $1`,
+          [hash, sealGraceAnswer(refreshToken, pair), hashRefreshToken(pair.refreshToken)],
+        );
+      }
+      return pair;
     });
     if (rotated) {
       return rotated;
+    }
+    // presented again: within the grace period, and while its successor is unused, the same answer
+    // (a concurrent refresh waited on the row lock above and reads the committed rotation here)
+    const [again] = await this.dataSource.query<Array<{ grace_answer: Buffer | null }>>(
+      `SELECT r.grace_answer FROM auth.refresh_tokens r
+        WHERE r.token_hash = $1 AND r.revoked_at IS NULL AND r.used_at > now() - make_interval(secs => $2)
+          AND EXISTS (SELECT 1 FROM auth.refresh_tokens s
+                       WHERE s.token_hash = r.successor_hash AND s.used_at IS NULL AND s.revoked_at IS NULL)`,
+      [hash, this.config.REFRESH_REUSE_GRACE_SECONDS],
+    );
+    const replayed = again?.grace_answer ? openGraceAnswer(refreshToken, again.grace_answer) : undefined;
+    if (replayed) {
+      return replayed;
     }
     const known = await this.dataSource.getRepository(RefreshToken).findOne({
       where: { tokenHash: hash },
