@@ -185,6 +185,31 @@ describe('backtest API (in-process)', () => {
       const finished = await svc.http().delete(`/api/backtest/backtests/${id}`).set(bearer(user));
       assert.equal(finished.status, 409);
       assert.equal(finished.body.code, 'BACKTEST_FINISHED');
+
+      // cursors the server never issued (the probe's set): 400 INVALID_CURSOR everywhere, never a 500
+      const forged = (tuple: unknown[]): string => Buffer.from(JSON.stringify(tuple)).toString('base64url');
+      const uuid = '00000000-0000-4000-8000-000000000000';
+      const cases: Array<[string, string]> = [
+        ['/strategies', forged(['2026-02-30T00:00:00.000000Z', uuid])],
+        ['/strategies', forged(['2026-01-01T24:00:00.000000Z', uuid])],
+        ['/backtests', forged(['99999-01-01T00:00:00.000000Z', uuid])],
+        ['/backtests', 'not-base64url-json!'],
+        [`/backtests/${id}/equity`, forged(['2026-13-45'])],
+        [`/backtests/${id}/equity`, forged([20260101])],
+        [`/backtests/${id}/trades`, forged([1.5])],
+        [`/backtests/${id}/trades`, Buffer.from('[1e400]').toString('base64url')],
+        [`/backtests/${id}/trades`, forged([2147483648])],
+        [`/backtests/${id}/trades`, forged([-1])],
+      ];
+      for (const [path, cursor] of cases) {
+        const res = await svc
+          .http()
+          .get(`/api/backtest${path}?cursor=${encodeURIComponent(cursor)}`)
+          .set(bearer(user));
+        assert.equal(res.status, 400, `${path} ${Buffer.from(cursor, 'base64url').toString()}`);
+        assert.equal(res.body.code, 'INVALID_CURSOR');
+        assertErrorBody(res.body);
+      }
     });
 
     it('replays a retried submission with the same Idempotency-Key; another body with it is a 422', async () => {

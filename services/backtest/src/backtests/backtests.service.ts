@@ -188,7 +188,7 @@ export class BacktestsService {
 
   async equity(ownerId: string, id: string, limit = 1000, cursor?: string) {
     await this.owned(ownerId, id);
-    const after = decodeCursor<[string]>(cursor, ['string']);
+    const after = decodeCursor<[string]>(cursor, ['day']);
     const rows = await this.dataSource.query<
       {
         day: string;
@@ -222,7 +222,7 @@ export class BacktestsService {
 
   async trades(ownerId: string, id: string, limit = 100, cursor?: string) {
     await this.owned(ownerId, id);
-    const after = decodeCursor<[number]>(cursor, ['number']);
+    const after = decodeCursor<[number]>(cursor, ['seq']);
     const rows = await this.dataSource.query<
       {
         seq: number;

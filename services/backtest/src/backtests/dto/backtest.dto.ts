@@ -37,7 +37,7 @@ export class PageQueryDto {
   @ApiPropertyOptional({ description: 'opaque cursor from the previous page' })
   @IsOptional()
   @IsString()
-  @Matches(/^[A-Za-z0-9_-]{1,200}$/, { message: 'cursor is not valid' })
+  // checked by the service as strictly as a body (400 INVALID_CURSOR, the same code everywhere)
   cursor?: string;
 }
 

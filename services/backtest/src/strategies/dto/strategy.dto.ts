@@ -73,7 +73,7 @@ export class ListStrategiesQueryDto {
   @ApiPropertyOptional({ description: 'nextCursor of the previous page' })
   @IsOptional()
   @IsString()
-  @MaxLength(200)
+  // checked by the service as strictly as a body (400 INVALID_CURSOR, the same code everywhere)
   cursor?: string;
 }
 
