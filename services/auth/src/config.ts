@@ -19,16 +19,18 @@ export const authConfigSchema = {
     default: '30',
   }),
   LOGIN_MAX_FAILURES: int({
-    description: 'Failed logins allowed per email within the window; the next attempt gets 429',
+    description:
+      'Failed logins allowed per email within the window; the next attempt gets 429 for the window, doubled for each further lock within a day',
     min: 1,
     max: 1000,
     default: '5',
   }),
   LOGIN_MAX_FAILURES_PER_ADDRESS: int({
-    description: 'Failed logins allowed per client address within the window; the next attempt gets 429',
+    description:
+      'Failed logins allowed per client address within the window, a coarse cap (an office behind one NAT shares it); the next attempt gets 429',
     min: 1,
     max: 100000,
-    default: '5',
+    default: '100',
   }),
   LOGIN_FAILURE_WINDOW_SECONDS: int({
     description: 'Window of the failed-login counters',

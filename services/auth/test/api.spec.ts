@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, it } from '@jest/globals';
 import { ACCOUNT_EVENTS_STREAM } from '@stocklab/platform';
 import { assertErrorBody, waitFor } from '@stocklab/test-support';
@@ -15,7 +16,7 @@ describe('auth API (in-process)', () => {
   let auth: InProcessAuth;
 
   beforeAll(async () => {
-    auth = await startInProcessAuth({ LOGIN_MAX_FAILURES: '3', LOGIN_MAX_FAILURES_PER_ADDRESS: '50' });
+    auth = await startInProcessAuth({ LOGIN_MAX_FAILURES: '3' });
   });
   afterAll(() => auth.close());
 
@@ -134,6 +135,57 @@ describe('auth API (in-process)', () => {
         assert.equal(res.body.code, 'INVALID_CREDENTIALS');
       }
       assert.equal(wrong.body.message, unknown.body.message);
+    });
+
+    it('doubles an account’s lock each time it is locked again within a day; a right password resets it', async () => {
+      const { user } = await signup();
+      const redis = new Redis(auth.env.REDIS_URL, { keyPrefix: auth.env.REDIS_KEY_PREFIX });
+      try {
+        const lockFor = async (): Promise<number> => {
+          for (let i = 0; i < 3; i += 1) {
+            await auth
+              .http()
+              .post('/api/auth/login')
+              .send({ email: user.email, password: `wrong-${i}` })
+              .expect(401);
+          }
+          const locked = await auth.http().post('/api/auth/login').send({ email: user.email, password: user.password });
+          assert.equal(locked.status, 429);
+          return Number(locked.headers['retry-after']);
+        };
+        const first = await lockFor();
+        assert.ok(first > 850 && first <= 900, `first lock ${first} s (the window)`);
+        // the first lock over (its counter gone, as at the end of the window)
+        const digest = createHash('sha256').update(user.email).digest('hex').slice(0, 32);
+        await redis.del(`login-fail:email:${digest}`);
+        const second = await lockFor();
+        assert.ok(second > 1750 && second <= 1800, `second lock ${second} s (twice the window)`);
+        await redis.del(`login-fail:email:${digest}`);
+        await login(user);
+        assert.equal(await redis.exists(`login-lock-level:${digest}`), 0, 'the back-off is forgiven');
+      } finally {
+        redis.disconnect();
+      }
+    });
+
+    it('does not lock out an address (an office behind one NAT) over a few people’s wrong passwords', async () => {
+      const office = { 'x-forwarded-for': '192.0.2.50' };
+      for (let i = 0; i < 8; i += 1) {
+        const { user } = await signup();
+        await auth
+          .http()
+          .post('/api/auth/login')
+          .set(office)
+          .send({ email: user.email, password: 'wrong-password' })
+          .expect(401);
+      }
+      const { user: admin } = await signup();
+      const res = await auth
+        .http()
+        .post('/api/auth/login')
+        .set(office)
+        .send({ email: admin.email, password: admin.password });
+      assert.equal(res.status, 200, 'the right password from the same address');
     });
 
     it('throttles an email after LOGIN_MAX_FAILURES failures: 429 even with the right password', async () => {

@@ -9,7 +9,8 @@ describe('auth across replicas', () => {
   let b: string;
 
   beforeAll(async () => {
-    cluster = await startAuthCluster(2);
+    // a low address cap, to see it hold across replicas (its default is a coarse 100)
+    cluster = await startAuthCluster(2, { LOGIN_MAX_FAILURES_PER_ADDRESS: '5' });
     a = cluster.replicas.at(0).url;
     b = cluster.replicas.at(1).url;
   });

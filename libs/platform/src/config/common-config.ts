@@ -49,8 +49,9 @@ export const commonConfigSchema = {
     default: 'auto',
   }),
   TRUST_PROXY: str({
-    description: 'Express trust proxy setting: which hops may set X-Forwarded-For',
-    default: 'loopback, linklocal, uniquelocal',
+    description:
+      'Express trust proxy setting: exactly the hops that may set X-Forwarded-For (the Ingress controller, the compose nginx); anyone else reaching a replica directly could choose its address',
+    default: 'loopback',
   }),
   SHUTDOWN_DRAIN_MS: int({
     description: 'After SIGTERM: how long readiness reports 503 before the server stops accepting requests',

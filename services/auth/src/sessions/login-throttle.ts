@@ -15,7 +15,9 @@ export interface ThrottleLimits {
  * (after the verdict): many people behind one address logging in at the same moment must not
  * be refused for each other's attempts in flight. Answers 0 when the attempt is reserved, else
  * the milliseconds until the blocking counter's window ends.
- * KEYS: email counter, address counter; ARGV: the two limits and the window in seconds.
+ * The account's lock doubles with every lock within a day (exponential back-off, reset by a
+ * correct password); the address counter is a coarse cap (a NAT or an office shares an address).
+ * KEYS: email counter, address counter, email lock level; ARGV: the two limits, the window (s).
  */
 const RESERVE = `
 local window = tonumber(ARGV[3])
@@ -33,8 +35,14 @@ end
 if blocked > 0 then
   return blocked
 end
-redis.call('INCR', KEYS[1])
+local n = redis.call('INCR', KEYS[1])
 redis.call('EXPIRE', KEYS[1], window, 'NX')
+if n >= tonumber(ARGV[1]) then
+  -- the account's last allowed attempt: its lock lasts the window, doubled for each lock within a day
+  local level = redis.call('INCR', KEYS[3])
+  redis.call('EXPIRE', KEYS[3], 86400)
+  redis.call('EXPIRE', KEYS[1], math.min(window * 2 ^ (level - 1), 86400))
+end
 return 0
 `;
 
@@ -61,22 +69,23 @@ export class LoginThrottle {
     private readonly limits: ThrottleLimits,
   ) {}
 
-  private static keys(email: string, address: string): [string, string] {
+  private static keys(email: string, address: string): [string, string, string] {
     const emailDigest = createHash('sha256').update(email).digest('hex').slice(0, 32);
-    return [`login-fail:email:${emailDigest}`, `login-fail:addr:${address}`];
+    return [`login-fail:email:${emailDigest}`, `login-fail:addr:${address}`, `login-lock-level:${emailDigest}`];
   }
 
   /** Counts this attempt as a failure unless a limit is already reached (then 429). */
   async reserve(email: string, address: string): Promise<void> {
-    const [emailKey, addressKey] = LoginThrottle.keys(email, address);
+    const [emailKey, addressKey, levelKey] = LoginThrottle.keys(email, address);
     let blockedFor: number;
     try {
       blockedFor = Number(
         await this.redis.eval(
           RESERVE,
-          2,
+          3,
           emailKey,
           addressKey,
+          levelKey,
           this.limits.maxPerEmail,
           this.limits.maxPerAddress,
           this.limits.windowSeconds,
@@ -103,10 +112,10 @@ export class LoginThrottle {
     }
   }
 
-  /** The password was right: the email's failures are forgiven. */
+  /** The password was right: the email's failures, and its back-off, are forgiven. */
   async succeeded(email: string): Promise<void> {
-    const [emailKey] = LoginThrottle.keys(email, '');
-    await this.redis.del(emailKey).catch(() => undefined);
+    const [emailKey, , levelKey] = LoginThrottle.keys(email, '');
+    await this.redis.del(emailKey, levelKey).catch(() => undefined);
   }
 
   /** The attempt could not be judged (a dependency failed): it does not count against anyone. */
