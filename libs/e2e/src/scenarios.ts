@@ -264,9 +264,10 @@ async function scheduler(p: ScenarioPlatform, state: RunState): Promise<Checked>
   for (const run of all) {
     assert.ok(['cron', 'catch-up'].includes(run.trigger), `${run.job} fired by the scheduler, not by ${run.trigger}`);
   }
+  const admin = p.token(randomUUID(), ['user', 'admin']);
   const leaders = await Promise.all(
     p.replicas('trading').map(async (r) => {
-      const res = await request('GET', `${r.url}/api/trading/scheduler`, { token });
+      const res = await request('GET', `${r.url}/api/trading/scheduler`, { token: admin });
       assert.equal(res.status, 200);
       return { name: r.name, role: String(res.body.role), identity: String(res.body.identity) };
     }),

@@ -11,7 +11,7 @@ import { currentLeader, LEASE, startTradingCluster, waitFor } from '../test/supp
 
 const tries = Number(process.argv[2] ?? 20);
 const cluster = await startTradingCluster();
-const token = cluster.tokenFor(randomUUID());
+const token = cluster.tokenFor(randomUUID(), ['user', 'admin']);
 
 const stats = (xs: number[]): string => {
   const s = [...xs].sort((a, b) => a - b);

@@ -321,12 +321,12 @@ describe('trading service: 3 replicas, Lease election through the test double', 
   });
 
   it('hands over when the leader is stopped with SIGTERM: it exits cleanly, another replica leads with a newer epoch', async () => {
-    const leader = await waitFor('a leader', () => currentLeader(cluster.trading, userToken), 20_000);
+    const leader = await waitFor('a leader', () => currentLeader(cluster.trading, adminToken), 20_000);
     const signalled = performance.now();
     leader.replica.signal('SIGTERM');
     const next = await waitFor(
       'a new leader',
-      () => currentLeader(cluster.trading, userToken, leader.replica),
+      () => currentLeader(cluster.trading, adminToken, leader.replica),
       20_000,
       50,
     );
@@ -345,7 +345,7 @@ describe('trading service: 3 replicas, Lease election through the test double', 
   });
 
   it('a partitioned leader steps down, another leads with a newer epoch, and the old epoch is rejected', async () => {
-    const leader = await waitFor('a leader', () => currentLeader(cluster.trading, userToken), 20_000);
+    const leader = await waitFor('a leader', () => currentLeader(cluster.trading, adminToken), 20_000);
     const oldEpoch = leader.view.ownEpoch as number;
     const prefix = `${leader.replica.name}*`;
     const partitioned = performance.now();
@@ -354,14 +354,14 @@ describe('trading service: 3 replicas, Lease election through the test double', 
       const stepped = await waitFor(
         'the partitioned leader to step down',
         async () =>
-          (await schedulerOf(leader.replica, userToken))?.role === 'follower' ? performance.now() : undefined,
+          (await schedulerOf(leader.replica, adminToken))?.role === 'follower' ? performance.now() : undefined,
         20_000,
         50,
       );
       process.stdout.write(`partitioned leader stepped down after ${Math.round(stepped - partitioned)} ms\n`);
       const next = await waitFor(
         'a new leader',
-        () => currentLeader(cluster.trading, userToken, leader.replica),
+        () => currentLeader(cluster.trading, adminToken, leader.replica),
         20_000,
         50,
       );

@@ -148,7 +148,7 @@ describe('trading API (in-process)', () => {
       const status = await waitFor(
         'the in-process scheduler to lead',
         async () => {
-          const res = await http().get('/api/trading/scheduler').set(bearer(ownerToken));
+          const res = await http().get('/api/trading/scheduler').set(bearer(adminToken));
           return res.body.role === 'leader' ? (res.body as Record<string, unknown>) : undefined;
         },
         15_000,
@@ -157,6 +157,10 @@ describe('trading API (in-process)', () => {
       assert.equal(status.ownEpoch, status.epoch);
       assert.equal(status.tradingDate, AS_OF);
       assert.ok((status.nextOccurrences as unknown[]).length >= 1);
+      // the leader's identity and the jobs' details are the operators' business
+      const user = await http().get('/api/trading/scheduler').set(bearer(ownerToken));
+      assert.equal(user.status, 403);
+      assertErrorBody(user.body);
     });
 
     it('lets only admins trigger a run, of a known job, on a well-formed date', async () => {

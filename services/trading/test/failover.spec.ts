@@ -42,7 +42,7 @@ describe('the leader killed with SIGKILL in the middle of execute', () => {
   });
 
   it('another replica takes over, completes the run once, and the broker sees no client order id twice', async () => {
-    const token = cluster.tokenFor(user);
+    const token = cluster.tokenFor(user, ['user', 'admin']);
     await waitFor(
       'the first fill of the execute run',
       async () => {
@@ -102,7 +102,7 @@ describe('no leader at the execute tick (failover straddling it)', () => {
   });
 
   it('runs the missed execute once, on election', async () => {
-    const token = cluster.tokenFor(user);
+    const token = cluster.tokenFor(user, ['user', 'admin']);
     await waitFor('the select run to succeed', succeeded(cluster, 'select'), 60_000);
     const leader = await waitFor('the leader', () => currentLeader(cluster.trading, token), 10_000, 50);
     // killed at once, about 10 s before the tick: its Lease (15 s) outlives the tick, so nobody

@@ -33,7 +33,7 @@ describe('PostgreSQL leader election backend', () => {
   });
 
   it('runs select and execute exactly once with 3 replicas and buys 9 shares', async () => {
-    const token = cluster.tokenFor(user);
+    const token = cluster.tokenFor(user, ['user', 'admin']);
     const leader = await waitFor('one leader', () => currentLeader(cluster.trading, token), 20_000);
     assert.equal(leader.view.role, 'leader');
     await waitFor(

@@ -1,5 +1,6 @@
 import { Controller, Get } from '@nestjs/common';
 import { ApiBearerAuth, ApiOkResponse, ApiTags } from '@nestjs/swagger';
+import { Roles } from '@stocklab/platform';
 import { SchedulerService, type SchedulerStatus } from './scheduler.service.js';
 
 @ApiTags('scheduler')
@@ -9,7 +10,8 @@ export class SchedulerController {
   constructor(private readonly scheduler: SchedulerService) {}
 
   @Get()
-  @ApiOkResponse({ description: "leader, epoch, this replica's role, last runs, next occurrences" })
+  @Roles('admin')
+  @ApiOkResponse({ description: "leader, epoch, this replica's role, last runs, next occurrences (admins only)" })
   status(): Promise<SchedulerStatus> {
     return this.scheduler.status();
   }
