@@ -52,6 +52,18 @@ describe('event streams: at least once per consumer group, nothing lost with a c
     return c;
   };
 
+  /** Waits until `group` has acknowledged everything it was handed on `key`. */
+  const nothingPending = (key: string, group: string): Promise<true> =>
+    waitFor(
+      `nothing pending for ${group}`,
+      async () => {
+        const pending = (await publisher.xpending(key, group)) as [number];
+        return pending[0] === 0 ? true : undefined;
+      },
+      5000,
+      50,
+    );
+
   beforeAll(() => {
     publisher = new Redis(testRedisUrl(), { keyPrefix: prefix });
   });
@@ -97,15 +109,7 @@ describe('event streams: at least once per consumer group, nothing lost with a c
       10_000,
       20,
     );
-    await waitFor(
-      'nothing pending',
-      async () => {
-        const pending = (await publisher.xpending('events:test', 'retrying')) as [number];
-        return pending[0] === 0 ? true : undefined;
-      },
-      5000,
-      50,
-    );
+    await nothingPending('events:test', 'retrying');
   });
 
   it('reads only well-formed account events; anything else is unknown', () => {
@@ -145,15 +149,7 @@ describe('event streams: at least once per consumer group, nothing lost with a c
         warnings.some((w) => w.includes('unknown kind')),
         warnings.join('; '),
       );
-      await waitFor(
-        'both acknowledged',
-        async () => {
-          const pending = (await publisher.xpending('events:accounts', 'service')) as [number];
-          return pending[0] === 0 ? true : undefined;
-        },
-        5000,
-        50,
-      );
+      await nothingPending('events:accounts', 'service');
     } finally {
       await consumer.stop();
     }

@@ -2,21 +2,17 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, it } from '@jest/globals';
 import { publishEvent } from '@stocklab/platform';
-import { waitFor } from '@stocklab/test-support';
+import { definition as testDefinition, waitFor } from '@stocklab/test-support';
 import { Redis } from 'ioredis';
 import { generateDemoMarket } from '../src/cli/demo-data.js';
 import { importDataset, startInProcessBacktest, type InProcessBacktest } from './support.js';
 
-const definition = {
-  schemaVersion: 1,
+// the demo market's codes are its own: the whole universe, ranked by momentum
+const definition = testDefinition([], 3, {
   universe: { scope: 'all' },
   ranking: { factor: 'mom_3m', order: 'desc' },
-  maxPositions: 3,
-  weighting: { method: 'equal' },
   rebalance: 'monthly',
-  costs: { commissionBps: 1.5, sellTaxBps: 23, slippageBps: 10 },
-  initialCapital: 10_000_000,
-};
+});
 
 /**
  * A deleted account's queued backtests do not run: the account.deleted event (auth's outbox,

@@ -274,9 +274,9 @@ export class AutoStrategiesService {
            FROM trading.auto_strategies s WHERE s.owner_id = $1 ORDER BY s.created_at`,
         [userId],
       );
+      const mode = strategies === 'liquidate' ? 'liquidate' : 'immediate';
       let wound = 0;
       for (const strategy of owned) {
-        const mode = strategies === 'liquidate' ? 'liquidate' : 'immediate';
         if (strategy.status === 'inactive' && (mode === 'immediate' || Number(strategy.held) === 0)) {
           continue;
         }
@@ -297,49 +297,47 @@ export class AutoStrategiesService {
     id: string,
     mode: 'immediate' | 'liquidate',
   ): Promise<AutoStrategyDto> {
-    {
-      const current = await this.get(userId, id, m, true);
-      const held: Array<{ n: string }> = await m.query(
-        `SELECT count(*) AS n FROM trading.positions WHERE auto_strategy_id = $1`,
+    const current = await this.get(userId, id, m, true);
+    const held: Array<{ n: string }> = await m.query(
+      `SELECT count(*) AS n FROM trading.positions WHERE auto_strategy_id = $1`,
+      [id],
+    );
+    if (current.status === 'inactive') {
+      if (mode === 'liquidate' && Number(held[0]?.n ?? 0) > 0) {
+        await m.query(`UPDATE trading.auto_strategies SET status = 'liquidating', updated_at = now() WHERE id = $1`, [
+          id,
+        ]);
+        await strategyLog(
+          m,
+          id,
+          null,
+          'info',
+          'liquidation of the remaining positions requested: sold at the next execute run',
+        );
+        return this.get(userId, id, m);
+      }
+      throw new DomainError(409, 'ALREADY_INACTIVE', `auto strategy ${id} is already inactive`);
+    }
+    if (mode === 'liquidate' && Number(held[0]?.n ?? 0) > 0) {
+      if (current.status !== 'liquidating') {
+        await m.query(`UPDATE trading.auto_strategies SET status = 'liquidating', updated_at = now() WHERE id = $1`, [
+          id,
+        ]);
+        await strategyLog(m, id, null, 'info', 'liquidation requested: positions are sold at the next execute run');
+      }
+    } else {
+      await m.query(
+        `UPDATE trading.accounts a SET cash = a.cash + s.cash, updated_at = now()
+             FROM trading.auto_strategies s WHERE s.id = $1 AND a.id = s.account_id`,
         [id],
       );
-      if (current.status === 'inactive') {
-        if (mode === 'liquidate' && Number(held[0]?.n ?? 0) > 0) {
-          await m.query(`UPDATE trading.auto_strategies SET status = 'liquidating', updated_at = now() WHERE id = $1`, [
-            id,
-          ]);
-          await strategyLog(
-            m,
-            id,
-            null,
-            'info',
-            'liquidation of the remaining positions requested: sold at the next execute run',
-          );
-          return this.get(userId, id, m);
-        }
-        throw new DomainError(409, 'ALREADY_INACTIVE', `auto strategy ${id} is already inactive`);
-      }
-      if (mode === 'liquidate' && Number(held[0]?.n ?? 0) > 0) {
-        if (current.status !== 'liquidating') {
-          await m.query(`UPDATE trading.auto_strategies SET status = 'liquidating', updated_at = now() WHERE id = $1`, [
-            id,
-          ]);
-          await strategyLog(m, id, null, 'info', 'liquidation requested: positions are sold at the next execute run');
-        }
-      } else {
-        await m.query(
-          `UPDATE trading.accounts a SET cash = a.cash + s.cash, updated_at = now()
-             FROM trading.auto_strategies s WHERE s.id = $1 AND a.id = s.account_id`,
-          [id],
-        );
-        await m.query(
-          `UPDATE trading.auto_strategies SET status = 'inactive', cash = 0, deactivated_at = now(), updated_at = now() WHERE id = $1`,
-          [id],
-        );
-        await strategyLog(m, id, null, 'info', `deactivated (${mode}); cash returned to the account`);
-      }
-      return this.get(userId, id, m);
+      await m.query(
+        `UPDATE trading.auto_strategies SET status = 'inactive', cash = 0, deactivated_at = now(), updated_at = now() WHERE id = $1`,
+        [id],
+      );
+      await strategyLog(m, id, null, 'info', `deactivated (${mode}); cash returned to the account`);
     }
+    return this.get(userId, id, m);
   }
 
   /** Marks one position to be sold at the next open; answers the position. */

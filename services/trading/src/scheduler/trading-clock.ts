@@ -40,6 +40,10 @@ export class TradingClock implements OnModuleInit, OnModuleDestroy {
     if (!this.replaying) {
       return;
     }
+    if (this.config.TRADING_AS_OF_DATE !== undefined) {
+      // a fixed date would pin "today" while the replayed instant moves on: one or the other
+      throw new Error('TRADING_CLOCK=replay and TRADING_AS_OF_DATE exclude each other');
+    }
     // the shared client connects in the background (no offline queue): give it a moment
     const deadline = Date.now() + 10_000;
     while (
