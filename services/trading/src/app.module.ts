@@ -16,6 +16,8 @@ import { tradingDataSourceOptions } from './data-source.js';
 import { FencingService } from './fencing/fencing.service.js';
 import { ExecuteJob } from './jobs/execute.job.js';
 import { OrderBook } from './jobs/order-book.js';
+import { ReconcileJob } from './jobs/reconcile.job.js';
+import { KiwoomOrders } from './broker/kiwoom-orders.js';
 import { JobRunner } from './jobs/job-runner.service.js';
 import { JobRunsService } from './jobs/job-runs.service.js';
 import { JobTriggerService } from './jobs/job-trigger.service.js';
@@ -71,6 +73,8 @@ export class AppModule {
         SelectJob,
         ExecuteJob,
         OrderBook,
+        KiwoomOrders,
+        ReconcileJob,
         JobRunner,
         JobTriggerService,
         SchedulerService,

@@ -113,6 +113,12 @@ export const tradingConfigSchema = {
     default: '0 0 9 * * *',
     pattern: CRON,
   }),
+  TRADING_RECONCILE_CRON: str({
+    description:
+      "Cron of the day-end reconciliation (fills booked, linked accounts compared with the broker's balance), in TRADING_TIMEZONE",
+    default: '0 40 15 * * *',
+    pattern: CRON,
+  }),
   TRADING_TIMEZONE: str({ description: 'Time zone of the crons and of the trading date', default: 'Asia/Seoul' }),
   CATCH_UP_GRACE_MINUTES: int({
     description:
@@ -160,6 +166,19 @@ export const tradingConfigSchema = {
     description: "Kiwoom's mock-investment REST host",
     default: 'https://mockapi.kiwoom.com',
     protocols: ['https', 'http'],
+  }),
+  KIWOOM_TIMEOUT_MS: int({
+    description: 'Timeout of each Kiwoom REST call (an order that times out is looked up, never resent blindly)',
+    min: 500,
+    max: 60_000,
+    default: '10000',
+  }),
+  KIWOOM_SETTLE_MS: int({
+    description:
+      "How long after a lost order answer the broker's order list is trusted to show the order, if it exists",
+    min: 0,
+    max: 60_000,
+    default: '2000',
   }),
   BROKER_MAX_ACCOUNTS: int({
     description: 'Broker accounts one user may link',

@@ -1,4 +1,5 @@
 import { BrokerAccounts1765000000000 } from './migrations/1765000000000-broker-accounts.js';
+import { KiwoomOrders1765100000000 } from './migrations/1765100000000-kiwoom-orders.js';
 import { ClosedAccounts1764900000000 } from './migrations/1764900000000-closed-accounts.js';
 import { serviceDataSourceOptions } from '@stocklab/platform';
 import type { DataSourceOptions } from 'typeorm';
@@ -23,6 +24,7 @@ export function tradingDataSourceOptions(config: TradingConfig): DataSourceOptio
       OrdersDecidedByTheEngine1764800000000,
       ClosedAccounts1764900000000,
       BrokerAccounts1765000000000,
+      KiwoomOrders1765100000000,
     ],
     applicationName: `trading:${config.POD_NAME}`,
   });

@@ -187,6 +187,7 @@ async function prepareGround(options: ClusterOptions): Promise<TradingGround> {
       TRADING_AS_OF_DATE: AS_OF,
       TRADING_SELECT_CRON: cronLater(),
       TRADING_EXECUTE_CRON: cronLater(),
+      TRADING_RECONCILE_CRON: cronLater(),
       CATCH_UP_INTERVAL_SECONDS: '2',
       ...(typeof options.env === 'function' ? options.env() : options.env),
     };
@@ -351,6 +352,7 @@ export async function activateStrategy(
   codes: readonly string[],
   allocatedCapital: number,
   replica = 0,
+  extra: Record<string, unknown> = {},
 ): Promise<{ id: string; strategyId: string }> {
   // as a client that follows the contract: a 503 with Retry-After (a replica whose Redis check
   // missed its timeout on a starved machine) is asked again, not taken for an answer
@@ -363,7 +365,7 @@ export async function activateStrategy(
   }
   const activated = await requestPatiently('POST', `${cluster.trading.at(replica).url}/api/trading/auto-strategies`, {
     token,
-    body: { strategyId: created.body.id, allocatedCapital },
+    body: { strategyId: created.body.id, allocatedCapital, ...extra },
   });
   if (activated.status !== 201) {
     throw new Error(`activation failed: ${activated.status} ${JSON.stringify(activated.body)}`);
@@ -469,7 +471,7 @@ export async function seedPosition(
 export async function triggerRun(
   cluster: { trading: Endpoints },
   token: string,
-  job: 'select' | 'execute',
+  job: 'select' | 'execute' | 'reconcile',
   date: string,
   replica = 0,
 ): Promise<{ status: number; body: Record<string, unknown> }> {

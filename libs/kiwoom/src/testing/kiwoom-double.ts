@@ -62,6 +62,8 @@ interface Injection {
   fault: Fault;
   times: number;
   delayMs: number;
+  /** matching calls to let through untouched first */
+  after: number;
 }
 
 interface Bar {
@@ -97,7 +99,7 @@ export class KiwoomDouble {
   /** the day's base price of a stock (market buys hold back its upper limit) */
   readonly referencePrices = new Map<string, number>();
   private sequence = 0;
-  /** the broker's clock (orders are stamped with it; tests move it) */
+  /** the broker's clock for orders (they are stamped with it; tests move it) */
   now: () => Date = () => new Date();
   /** rows per page of list answers (small, so that paging is exercised) */
   pageSize = 20;
@@ -126,11 +128,13 @@ export class KiwoomDouble {
     this.accounts.set(account.appKey, { ...account, holdings: { ...(account.holdings ?? {}) } });
   }
 
-  inject(fault: Fault, options: { apiId?: string; times?: number; delayMs?: number } = {}): void {
+  /** `fault` on the next `times` calls (of `apiId`, if given), after letting `after` such calls through. */
+  inject(fault: Fault, options: { apiId?: string; times?: number; delayMs?: number; after?: number } = {}): void {
     this.injections.push({
       fault,
       times: options.times ?? 1,
       delayMs: options.delayMs ?? 0,
+      after: options.after ?? 0,
       ...(options.apiId ? { apiId: options.apiId } : {}),
     });
   }
@@ -263,8 +267,11 @@ export class KiwoomDouble {
     } catch {
       return this.answer(res, fail(2, '입력 값 오류입니다[1501:JSON 형식 오류]'));
     }
-    const injection = this.injections.find((i) => i.times > 0 && (!i.apiId || i.apiId === apiId));
-    if (injection) {
+    let injection = this.injections.find((i) => i.times > 0 && (!i.apiId || i.apiId === apiId));
+    if (injection && injection.after > 0) {
+      injection.after -= 1;
+      injection = undefined;
+    } else if (injection) {
       injection.times -= 1;
     }
     const fault = injection?.fault;
@@ -381,7 +388,8 @@ export class KiwoomDouble {
     const token = randomBytes(24).toString('base64url');
     this.tokens.set(account.appKey, token);
     this.issued.set(account.appKey, this.issuances(account.appKey) + 1);
-    const expires = ymdOf(new Date(this.now().getTime() + 24 * 3600_000)).dt;
+    // tokens live in real time, whatever day the order clock shows
+    const expires = ymdOf(new Date(Date.now() + 24 * 3600_000)).dt;
     return {
       body: {
         return_code: 0,

@@ -7,6 +7,7 @@ import { strategyLog } from '../jobs/job-context.js';
 import { AccountsService } from '../portfolio/accounts.service.js';
 import { TradingClock } from '../scheduler/trading-clock.js';
 import { BacktestClient } from './backtest-client.js';
+import { KiwoomOrders } from '../broker/kiwoom-orders.js';
 import type {
   ActivateAutoStrategyDto,
   AutoStrategyDto,
@@ -29,9 +30,11 @@ interface AutoStrategyRow {
   created_at: Date;
   updated_at: Date;
   deactivated_at: Date | null;
+  broker_account_id: string | null;
 }
 
-const COLUMNS = `id, name, source_strategy_id, source_version, status, allocated_capital, cash, rules, created_at, updated_at, deactivated_at`;
+const COLUMNS = `id, name, source_strategy_id, source_version, status, allocated_capital, cash, rules, created_at, updated_at,
+  deactivated_at, broker_account_id`;
 
 function toDto(r: AutoStrategyRow): AutoStrategyDto {
   return {
@@ -46,6 +49,7 @@ function toDto(r: AutoStrategyRow): AutoStrategyDto {
     createdAt: r.created_at.toISOString(),
     updatedAt: r.updated_at.toISOString(),
     deactivatedAt: r.deactivated_at?.toISOString() ?? null,
+    brokerAccountId: r.broker_account_id,
   };
 }
 
@@ -56,6 +60,7 @@ export class AutoStrategiesService {
     private readonly backtest: BacktestClient,
     private readonly accounts: AccountsService,
     private readonly clock: TradingClock,
+    private readonly kiwoom: KiwoomOrders,
     @Inject(CONFIG) private readonly config: TradingConfig,
   ) {}
 
@@ -101,6 +106,8 @@ export class AutoStrategiesService {
       );
     }
     const account = await this.accounts.ensure(user.id);
+    const brokerCash =
+      dto.brokerAccountId === undefined ? undefined : await this.brokerCashOf(user.id, dto.brokerAccountId);
     return this.dataSource.transaction(async (m) => {
       // one activation at a time per account, so that the cap below holds under concurrent requests
       const locked: Array<{ closed_at: Date | null }> = await m.query(
@@ -132,12 +139,18 @@ export class AutoStrategiesService {
           `at most ${this.config.TRADING_MAX_ACTIVE_STRATEGIES} active auto strategies per user; deactivate one first`,
         );
       }
-      const debited = returnedRows<unknown>(
-        await m.query(
-          `UPDATE trading.accounts SET cash = cash - $2, updated_at = now() WHERE id = $1 AND cash >= $2 RETURNING id`,
-          [account.id, dto.allocatedCapital],
-        ),
-      );
+      if (dto.brokerAccountId !== undefined && brokerCash !== undefined) {
+        await this.reserveAtBroker(m, dto.brokerAccountId, brokerCash, dto.allocatedCapital);
+      }
+      const debited =
+        dto.brokerAccountId !== undefined
+          ? [account.id]
+          : returnedRows<unknown>(
+              await m.query(
+                `UPDATE trading.accounts SET cash = cash - $2, updated_at = now() WHERE id = $1 AND cash >= $2 RETURNING id`,
+                [account.id, dto.allocatedCapital],
+              ),
+            );
       if (debited.length === 0) {
         const current = await this.accounts.find(m, user.id, false);
         throw new DomainError(
@@ -148,8 +161,8 @@ export class AutoStrategiesService {
       }
       const rows: AutoStrategyRow[] = await m.query(
         `INSERT INTO trading.auto_strategies (owner_id, account_id, source_strategy_id, source_version, name, rules,
-           allocated_capital, cash, status, idempotency_key, request_hash)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $7, 'active', $8, $9) RETURNING ${COLUMNS}`,
+           allocated_capital, cash, status, idempotency_key, request_hash, broker_account_id)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $7, 'active', $8, $9, $10) RETURNING ${COLUMNS}`,
         [
           user.id,
           account.id,
@@ -160,15 +173,61 @@ export class AutoStrategiesService {
           dto.allocatedCapital,
           idempotencyKey ?? null,
           hash ?? null,
+          dto.brokerAccountId ?? null,
         ],
       );
       const row = rows[0];
       await strategyLog(m, row.id, null, 'info', `activated with ${dto.allocatedCapital} KRW`, {
         sourceStrategyId: research.id,
         sourceVersion: research.version,
+        broker: dto.brokerAccountId === undefined ? 'paper' : 'linked account',
       });
       return { strategy: toDto(row), replayed: false };
     });
+  }
+
+  /** The orderable cash of a linked account of the user's, as its broker reports it now. */
+  private async brokerCashOf(userId: string, brokerAccountId: string): Promise<number> {
+    const owned = await this.dataSource.query<Array<{ id: string }>>(
+      `SELECT id FROM trading.broker_accounts WHERE id = $1 AND owner_id = $2`,
+      [brokerAccountId, userId],
+    );
+    if (owned.length === 0) {
+      throw new DomainError(404, 'BROKER_ACCOUNT_NOT_FOUND', `broker account ${brokerAccountId} not found`);
+    }
+    try {
+      return await (await this.kiwoom.apiOf(brokerAccountId)).orderableCash();
+    } catch {
+      throw new DomainError(503, 'BROKER_UNAVAILABLE', 'the broker did not answer, try again later', {
+        'Retry-After': '5',
+      });
+    }
+  }
+
+  /**
+   * A linked account's capital stays at the broker: a strategy may be given what the account can
+   * order with, less what its other strategies on the platform still count on (checked under a
+   * lock on the account row, so two activations cannot both count the same cash).
+   */
+  private async reserveAtBroker(
+    m: EntityManager,
+    brokerAccountId: string,
+    brokerCash: number,
+    allocation: number,
+  ): Promise<void> {
+    await m.query(`SELECT id FROM trading.broker_accounts WHERE id = $1 FOR UPDATE`, [brokerAccountId]);
+    const counted: Array<{ cash: string | null }> = await m.query(
+      `SELECT sum(cash) AS cash FROM trading.auto_strategies WHERE broker_account_id = $1 AND status <> 'inactive'`,
+      [brokerAccountId],
+    );
+    const free = brokerCash - Number(counted[0]?.cash ?? 0);
+    if (allocation > free) {
+      throw new DomainError(
+        409,
+        'INSUFFICIENT_BROKER_CASH',
+        `allocatedCapital ${allocation} exceeds what the linked account can still order with (${Math.max(0, free)} KRW)`,
+      );
+    }
   }
 
   /** The strategy an earlier attempt with this key activated; the key with another request is a 422. */
@@ -252,6 +311,7 @@ export class AutoStrategiesService {
         `SELECT id, closed_at FROM trading.accounts WHERE user_id = $1 FOR UPDATE`,
         [userId],
       );
+      const released = await this.releaseLinkedAccounts(m, userId);
       // linked broker credentials are erased with the account (again on a repeated event: harmless)
       const [, erased] = await m.query<[unknown, number]>(`DELETE FROM trading.broker_accounts WHERE owner_id = $1`, [
         userId,
@@ -287,8 +347,43 @@ export class AutoStrategiesService {
         await this.deactivateIn(m, userId, strategy.id, mode);
         wound += 1;
       }
-      return { closed: true, wound, erasedBrokerAccounts: erased };
+      return { closed: true, wound: wound + released, erasedBrokerAccounts: erased };
     });
+  }
+
+  /**
+   * Strategies on a user's linked broker accounts when the user deletes the platform account: the
+   * credentials go, so the platform can no longer trade there; the strategies stop at once
+   * (whatever the requested mode: the shares and cash are the user's, in the user's own broker
+   * account) and orders not yet at the broker are dropped. Orders the broker holds stay there,
+   * under the user's control. The strategies are detached so the credentials can be erased.
+   */
+  private async releaseLinkedAccounts(m: EntityManager, userId: string): Promise<number> {
+    const linked = returnedRows<{ id: string }>(
+      await m.query(
+        `UPDATE trading.auto_strategies SET status = 'inactive', cash = 0, broker_account_id = NULL,
+                deactivated_at = coalesce(deactivated_at, now()), updated_at = now()
+          WHERE owner_id = $1 AND broker_account_id IS NOT NULL RETURNING id`,
+        [userId],
+      ),
+    );
+    for (const { id } of linked) {
+      await m.query(`DELETE FROM trading.positions WHERE auto_strategy_id = $1`, [id]);
+      await m.query(
+        `UPDATE trading.order_intents SET status = 'expired', completed_at = now(),
+                reject_reason = 'the account was deleted: an order at the broker stays there, under the owner''s control'
+          WHERE auto_strategy_id = $1 AND status IN ('pending', 'sending', 'sent', 'accepted', 'needs_review')`,
+        [id],
+      );
+      await strategyLog(
+        m,
+        id,
+        null,
+        'warn',
+        'the account was deleted: stopped; its shares and cash stay in the linked broker account, whose credentials were erased',
+      );
+    }
+    return linked.length;
   }
 
   private async deactivateIn(
@@ -326,9 +421,10 @@ export class AutoStrategiesService {
         await strategyLog(m, id, null, 'info', 'liquidation requested: positions are sold at the next execute run');
       }
     } else {
+      // a linked account's cash never left the broker: only the paper account is credited
       await m.query(
         `UPDATE trading.accounts a SET cash = a.cash + s.cash, updated_at = now()
-             FROM trading.auto_strategies s WHERE s.id = $1 AND a.id = s.account_id`,
+             FROM trading.auto_strategies s WHERE s.id = $1 AND a.id = s.account_id AND s.broker_account_id IS NULL`,
         [id],
       );
       await m.query(
@@ -395,8 +491,8 @@ export class AutoStrategiesService {
     await this.get(userId, id);
     const rows: Array<Record<string, unknown>> = await this.dataSource.query(
       `SELECT client_order_id, run_key, to_char(trading_date, 'YYYY-MM-DD') AS trading_date, code, side, kind, quantity,
-              level, reason, status, reject_reason, fill_price, fill_price_source, fill_amount, commission, tax,
-              created_at, completed_at
+              level, reason, status, reject_reason, review_reason, fill_price, fill_price_source, fill_amount,
+              commission, tax, filled_quantity, broker_order_id, attempt, created_at, completed_at
          FROM trading.order_intents WHERE auto_strategy_id = $1 ORDER BY created_at DESC, seq DESC LIMIT $2`,
       [id, limit],
     );
@@ -412,6 +508,10 @@ export class AutoStrategiesService {
       reason: r.reason as string,
       status: r.status as string,
       rejectReason: (r.reject_reason as string | null) ?? null,
+      reviewReason: (r.review_reason as string | null) ?? null,
+      filledQuantity: r.filled_quantity === null ? null : Number(r.filled_quantity),
+      brokerOrderId: (r.broker_order_id as string | null) ?? null,
+      attempts: Number(r.attempt),
       fillPrice: r.fill_price === null ? null : Number(r.fill_price),
       fillPriceSource: (r.fill_price_source as string | null) ?? null,
       fillAmount: r.fill_amount === null ? null : Number(r.fill_amount),

@@ -6,7 +6,13 @@ import type { Redis } from 'ioredis';
 import { DataSource } from 'typeorm';
 import type { TradingConfig } from '../config.js';
 import { CredentialSealer, parseKeyEncryptionKeys, type Sealed } from './credential-sealer.js';
-import type { BrokerAccountDto, LinkableBroker, LinkBrokerAccountDto } from './dto/broker-account.dto.js';
+import type {
+  BrokerAccountDto,
+  DriftDto,
+  LinkableBroker,
+  LinkBrokerAccountDto,
+  ReconciliationDto,
+} from './dto/broker-account.dto.js';
 
 interface BrokerAccountRow {
   id: string;
@@ -116,15 +122,62 @@ export class BrokerAccountsService {
     return rows.map(toDto);
   }
 
-  /** Unlinks an account: its row, and with it the sealed credentials, is deleted. */
-  async unlink(userId: string, id: string): Promise<void> {
-    const [, deleted] = await this.dataSource.query<[unknown, number]>(
-      `DELETE FROM trading.broker_accounts WHERE id = $1 AND owner_id = $2`,
+  /** The day-end reconciliations of an account of the user's, newest first. */
+  async reconciliations(userId: string, id: string): Promise<ReconciliationDto[]> {
+    const owned = await this.dataSource.query<Array<{ id: string }>>(
+      `SELECT id FROM trading.broker_accounts WHERE id = $1 AND owner_id = $2`,
       [id, userId],
     );
-    if (deleted === 0) {
+    if (owned.length === 0) {
       throw new DomainError(404, 'BROKER_ACCOUNT_NOT_FOUND', `broker account ${id} not found`);
     }
+    const rows = await this.dataSource.query<
+      Array<{ trading_date: string; platform_cash: string; broker_cash: string; drifts: DriftDto[]; checked_at: Date }>
+    >(
+      `SELECT to_char(trading_date, 'YYYY-MM-DD') AS trading_date, platform_cash, broker_cash, drifts, checked_at
+         FROM trading.broker_reconciliations WHERE broker_account_id = $1 ORDER BY trading_date DESC LIMIT 60`,
+      [id],
+    );
+    return rows.map((r) => ({
+      tradingDate: r.trading_date,
+      platformCash: Number(r.platform_cash),
+      brokerCash: Number(r.broker_cash),
+      drifts: r.drifts,
+      checkedAt: r.checked_at.toISOString(),
+    }));
+  }
+
+  /** Unlinks an account: its row, and with it the sealed credentials, is deleted. */
+  async unlink(userId: string, id: string): Promise<void> {
+    await this.dataSource.transaction(async (m) => {
+      const owned = await m.query<Array<{ id: string }>>(
+        `SELECT id FROM trading.broker_accounts WHERE id = $1 AND owner_id = $2 FOR UPDATE`,
+        [id, userId],
+      );
+      if (owned.length === 0) {
+        throw new DomainError(404, 'BROKER_ACCOUNT_NOT_FOUND', `broker account ${id} not found`);
+      }
+      // a strategy still trading there would lose the way to its orders and positions
+      const using = await m.query<Array<{ id: string }>>(
+        `SELECT s.id FROM trading.auto_strategies s
+          WHERE s.broker_account_id = $1
+            AND (s.status <> 'inactive'
+                 OR EXISTS (SELECT 1 FROM trading.positions p WHERE p.auto_strategy_id = s.id)
+                 OR EXISTS (SELECT 1 FROM trading.order_intents i WHERE i.auto_strategy_id = s.id
+                             AND i.status IN ('pending', 'sending', 'sent', 'accepted', 'needs_review')))
+          LIMIT 1`,
+        [id],
+      );
+      if (using.length > 0) {
+        throw new DomainError(
+          409,
+          'BROKER_ACCOUNT_IN_USE',
+          `strategy ${using[0].id} trades on this account: stop it and let its orders and positions end first`,
+        );
+      }
+      await m.query(`UPDATE trading.auto_strategies SET broker_account_id = NULL WHERE broker_account_id = $1`, [id]);
+      await m.query(`DELETE FROM trading.broker_accounts WHERE id = $1`, [id]);
+    });
     this.logger.log({ brokerAccountId: id }, 'broker account unlinked: credentials erased');
   }
 
@@ -142,14 +195,15 @@ export class BrokerAccountsService {
     return { broker: row.broker, host: this.hostOf(row.broker), accountNo: row.account_no, appKey, secretKey };
   }
 
-  private apiFor(c: { broker: LinkableBroker; appKey: string; secretKey: string }): KiwoomAccountApi {
+  /** The account API for credentials: one shared token and one shared rate limit per app key. */
+  apiFor(c: { broker: LinkableBroker; appKey: string; secretKey: string }): KiwoomAccountApi {
     return new KiwoomAccountApi(
       new KiwoomClient({
         host: this.hostOf(c.broker),
         appKey: c.appKey,
         secretKey: c.secretKey,
         redis: this.redis,
-        timeoutMs: 10_000,
+        timeoutMs: this.config.KIWOOM_TIMEOUT_MS,
       }),
     );
   }

@@ -9,8 +9,11 @@ import type { OrderKind } from '@stocklab/strategy-engine';
  */
 export type OrderSide = 'buy' | 'sell';
 export type OrderType = 'market' | 'limit' | 'stop';
-/** 'open': the opening auction; 'level': the order's own price (a limit, stop or target reached). */
-export type FillPriceSource = 'open' | 'level';
+/**
+ * 'open': the opening auction; 'level': the order's own price (a limit, stop or target reached);
+ * 'broker': the average price a real broker reports (no slippage model: it is the market's own).
+ */
+export type FillPriceSource = 'open' | 'level' | 'broker';
 
 /** The KRX order type of each of the engine's order kinds (Kiwoom trde_tp 3, 0, 28, 0). */
 export const ORDER_TYPE_OF: Readonly<Record<OrderKind, OrderType>> = {
@@ -41,6 +44,8 @@ export interface BrokerOrder {
   /** accepted: waiting for the market; expired: a day order the day did not fill */
   status: 'accepted' | 'filled' | 'expired' | 'rejected';
   quantity: number;
+  /** filled: the shares that filled, when fewer than ordered (a partial fill the session ended) */
+  filledQuantity?: number;
   rejectReason?: string;
   /** the market price of the fill (before the strategy's slippage model) */
   fillPrice?: number;

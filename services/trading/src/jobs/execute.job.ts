@@ -20,7 +20,8 @@ import { CalendarService } from '../calendar/calendar.service.js';
 import { TradingMetrics } from '../metrics/trading-metrics.js';
 import { signalDayOf, StaleMarketDataError } from './data-freshness.js';
 import { strategyLog, type JobBody, type JobContext } from './job-context.js';
-import { INTENT_COLUMNS, OrderBook, type IntentRow } from './order-book.js';
+import { INTENT_COLUMNS, OPEN_INTENT_STATUSES, OrderBook, type IntentRow, type Outcome } from './order-book.js';
+import { KiwoomOrders } from '../broker/kiwoom-orders.js';
 
 interface StrategyRow {
   id: string;
@@ -31,6 +32,7 @@ interface StrategyRow {
   status: 'active' | 'liquidating' | 'inactive';
   wanted: Array<{ code: string; rank: number; target: number }>;
   last_signal_date: string | null;
+  broker_account_id: string | null;
 }
 
 interface PositionRow {
@@ -64,6 +66,7 @@ export class ExecuteJob implements JobBody {
     private readonly market: MarketDataService,
     @Inject(BROKER) private readonly broker: Broker,
     private readonly book: OrderBook,
+    private readonly kiwoom: KiwoomOrders,
     private readonly calendar: CalendarService,
     private readonly metrics: TradingMetrics,
   ) {}
@@ -101,7 +104,8 @@ export class ExecuteJob implements JobBody {
         return { intents: Number(count[0]?.n ?? 0), resumedPlan: true };
       }
       const strategies: StrategyRow[] = await m.query(
-        `SELECT id, account_id, rules, cash, status, wanted, to_char(last_signal_date, 'YYYY-MM-DD') AS last_signal_date
+        `SELECT id, account_id, rules, cash, status, wanted, to_char(last_signal_date, 'YYYY-MM-DD') AS last_signal_date,
+                broker_account_id
            FROM trading.auto_strategies s
           WHERE status IN ('active', 'liquidating')
              OR (status = 'inactive' AND EXISTS (SELECT 1 FROM trading.positions p
@@ -177,7 +181,7 @@ export class ExecuteJob implements JobBody {
       return -1;
     }
     const open: Array<{ n: string }> = await m.query(
-      `SELECT count(*) AS n FROM trading.order_intents WHERE auto_strategy_id = $1 AND status IN ('pending', 'sent', 'accepted')`,
+      `SELECT count(*) AS n FROM trading.order_intents WHERE auto_strategy_id = $1 AND status IN ${OPEN_INTENT_STATUSES}`,
       [s.id],
     );
     if (Number(open[0]?.n ?? 0) > 0) {
@@ -243,8 +247,8 @@ export class ExecuteJob implements JobBody {
       seq += 1;
       await m.query(
         `INSERT INTO trading.order_intents (client_order_id, run_key, seq, auto_strategy_id, account_id, trading_date,
-           code, side, kind, order_type, quantity, level, reason, status, epoch)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, 'pending', $14)`,
+           code, side, kind, order_type, quantity, level, reason, status, epoch, reference_price, broker_account_id)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, 'pending', $14, $15, $16)`,
         [
           clientOrderId(run.runKey, s.id, code, order.side),
           run.runKey,
@@ -260,6 +264,9 @@ export class ExecuteJob implements JobBody {
           Number.isNaN(order.level) ? null : order.level,
           order.reason,
           ctx.epoch,
+          // the signal close: the day's price band is around it
+          data.close[t * data.codes.length + order.stock] || null,
+          s.broker_account_id,
         ],
       );
       if (order.kind === 'market_sell') {
@@ -305,14 +312,27 @@ export class ExecuteJob implements JobBody {
   private async send(ctx: JobContext): Promise<Record<string, unknown>> {
     const intents: IntentRow[] = await ctx.fenced((m) =>
       m.query(
-        `SELECT ${INTENT_COLUMNS} FROM trading.order_intents WHERE run_key = $1 AND status IN ('pending', 'sent') ORDER BY seq`,
+        `SELECT ${INTENT_COLUMNS} FROM trading.order_intents
+          WHERE run_key = $1 AND status IN ('pending', 'sending', 'sent') ORDER BY seq`,
         [ctx.run.runKey],
       ),
     );
     let accepted = 0;
     let rejected = 0;
+    let review = 0;
     for (const intent of intents) {
       ctx.signal.throwIfAborted();
+      if (intent.broker_account_id !== null) {
+        const outcome = await this.sendToLinkedAccount(ctx, intent);
+        if (outcome === 'rejected') {
+          rejected += 1;
+        } else if (outcome === 'needs_review') {
+          review += 1;
+        } else {
+          accepted += 1;
+        }
+        continue;
+      }
       let order: BrokerOrder | undefined;
       if (intent.status === 'sent') {
         // sent before a crash or a fail-over: the broker may or may not have received it
@@ -345,7 +365,28 @@ export class ExecuteJob implements JobBody {
         accepted += 1;
       }
     }
-    return { accepted, rejected };
+    return { accepted, rejected, needsReview: review };
+  }
+
+  /** An intent for a linked Kiwoom account: placed once (see KiwoomOrders), its order number stored. */
+  private async sendToLinkedAccount(ctx: JobContext, intent: IntentRow): Promise<Outcome> {
+    const fenced = <T>(work: (m: EntityManager) => Promise<T>): Promise<T> => ctx.fenced(work);
+    const sent = await this.kiwoom.send(fenced, intent);
+    if (sent.kind === 'review') {
+      return ctx.fenced((m) => this.book.review(m, intent, sent.reason));
+    }
+    if (sent.kind === 'rejected') {
+      return ctx.fenced((m) => this.book.close(m, intent, 'rejected', sent.reason));
+    }
+    // the broker holds the order: stored even if this term just ended (the epoch still guards it)
+    return ctx.fenced((m) =>
+      this.book.book(m, intent, {
+        clientOrderId: intent.client_order_id,
+        brokerOrderId: sent.ordNo,
+        status: 'accepted',
+        quantity: Number(intent.quantity),
+      }),
+    );
   }
 
   private async finish(ctx: JobContext): Promise<Record<string, unknown>> {
@@ -357,14 +398,15 @@ export class ExecuteJob implements JobBody {
             WHERE s.status = 'liquidating'
               AND NOT EXISTS (SELECT 1 FROM trading.positions p WHERE p.auto_strategy_id = s.id)
               AND NOT EXISTS (SELECT 1 FROM trading.order_intents i WHERE i.auto_strategy_id = s.id
-                               AND i.status IN ('pending', 'sent', 'accepted'))
+                               AND i.status IN ${OPEN_INTENT_STATUSES})
             RETURNING s.id`,
         ),
       );
       for (const l of liquidated) {
+        // a linked account's cash never left the broker: only the paper account is credited
         await m.query(
           `UPDATE trading.accounts a SET cash = a.cash + s.cash, updated_at = now()
-             FROM trading.auto_strategies s WHERE s.id = $1 AND a.id = s.account_id`,
+             FROM trading.auto_strategies s WHERE s.id = $1 AND a.id = s.account_id AND s.broker_account_id IS NULL`,
           [l.id],
         );
         await m.query(`UPDATE trading.auto_strategies SET cash = 0 WHERE id = $1`, [l.id]);
@@ -381,7 +423,7 @@ export class ExecuteJob implements JobBody {
       for (const r of returned) {
         await m.query(
           `UPDATE trading.accounts a SET cash = a.cash + $2, updated_at = now()
-             FROM trading.auto_strategies s WHERE s.id = $1 AND a.id = s.account_id`,
+             FROM trading.auto_strategies s WHERE s.id = $1 AND a.id = s.account_id AND s.broker_account_id IS NULL`,
           [r.id, r.cash],
         );
         await strategyLog(m, r.id, run.runKey, 'info', `sale proceeds of ${r.cash} KRW returned to the account`);

@@ -8,6 +8,7 @@ import { StaleMarketDataError } from './data-freshness.js';
 import { ExecuteJob } from './execute.job.js';
 import type { JobBody, JobContext } from './job-context.js';
 import { JobRunsService, type JobRun, type RunTrigger } from './job-runs.service.js';
+import { ReconcileJob } from './reconcile.job.js';
 import { SelectJob } from './select.job.js';
 
 export interface RunOutcome {
@@ -32,8 +33,9 @@ export class JobRunner {
     private readonly metrics: TradingMetrics,
     select: SelectJob,
     execute: ExecuteJob,
+    reconcile: ReconcileJob,
   ) {
-    this.bodies = { select, execute };
+    this.bodies = { select, execute, reconcile };
   }
 
   /** Waits for the runs in progress in this process (they stop at their next check once aborted). */

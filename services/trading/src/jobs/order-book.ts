@@ -1,7 +1,8 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, Logger } from '@nestjs/common';
 import { bookFill, parseStrategyDefinition, type CostDefinition } from '@stocklab/strategy-engine';
 import type { EntityManager } from 'typeorm';
 import { BROKER, type Broker, type BrokerOrder } from '../broker/broker.js';
+import { KiwoomOrders, type KiwoomObservation } from '../broker/kiwoom-orders.js';
 import { returnedRows } from '../database/returning.js';
 import { TradingMetrics } from '../metrics/trading-metrics.js';
 import { strategyLog } from './job-context.js';
@@ -19,14 +20,33 @@ export interface IntentRow {
   quantity: string;
   level: string | null;
   reason: string;
-  status: 'pending' | 'sent' | 'accepted' | 'filled' | 'expired' | 'rejected';
+  status: 'pending' | 'sending' | 'sent' | 'accepted' | 'filled' | 'expired' | 'rejected' | 'needs_review';
+  /** the signal close the order was decided on (the day's price band is around it) */
+  reference_price: string | null;
+  /** a linked Kiwoom account, or null: the paper broker */
+  broker_account_id: string | null;
+  broker_order_id: string | null;
+  /** linked accounts: attempts recorded before they left, and when the last one left */
+  attempt: number;
+  attempt_sent_at: Date | null;
 }
 
 export const INTENT_COLUMNS = `id, client_order_id, run_key, auto_strategy_id, account_id,
-  to_char(trading_date, 'YYYY-MM-DD') AS trading_date, code, side, kind, quantity, level, reason, status`;
+  to_char(trading_date, 'YYYY-MM-DD') AS trading_date, code, side, kind, quantity, level, reason, status,
+  reference_price, broker_account_id, broker_order_id, attempt, attempt_sent_at`;
+
+/** Statuses of an intent whose outcome is not known yet (a strategy does not decide over them). */
+export const OPEN_INTENT_STATUSES = `('pending', 'sending', 'sent', 'accepted', 'needs_review')`;
 
 export type Fenced = <T>(work: (m: EntityManager) => Promise<T>) => Promise<T>;
-export type Outcome = 'filled' | 'expired' | 'rejected' | 'accepted' | 'already';
+export type Outcome = 'filled' | 'expired' | 'rejected' | 'accepted' | 'already' | 'needs_review';
+
+/** The calendar day before an ISO date (sessions before it are over). */
+export function previousDay(isoDate: string): string {
+  const d = new Date(`${isoDate}T00:00:00Z`);
+  d.setUTCDate(d.getUTCDate() - 1);
+  return d.toISOString().slice(0, 10);
+}
 
 /**
  * Books what the broker did with the platform's orders: a fill moves the strategy's cash and
@@ -38,8 +58,10 @@ export type Outcome = 'filled' | 'expired' | 'rejected' | 'accepted' | 'already'
  */
 @Injectable()
 export class OrderBook {
+  private readonly logger = new Logger(OrderBook.name);
   constructor(
     @Inject(BROKER) private readonly broker: Broker,
+    private readonly kiwoom: KiwoomOrders,
     private readonly metrics: TradingMetrics,
   ) {}
 
@@ -49,20 +71,42 @@ export class OrderBook {
    * or abandoned run never sent is closed as expired (its day is over). Nothing stays in limbo, so
    * no strategy waits forever on an order. Returns how many ended each way.
    */
-  async reconcile(fenced: Fenced, throughDate: string, signal?: AbortSignal): Promise<Record<Outcome, number>> {
+  async reconcile(
+    fenced: Fenced,
+    throughDate: string,
+    signal?: AbortSignal,
+    closedThrough?: string,
+  ): Promise<Record<Outcome, number>> {
     const open: IntentRow[] = await fenced((m) =>
       m.query(
         `SELECT ${INTENT_COLUMNS} FROM trading.order_intents
-          WHERE (status IN ('sent', 'accepted') AND trading_date <= $1) OR (status = 'pending' AND trading_date < $1)
+          WHERE (status IN ('sending', 'sent', 'accepted') AND trading_date <= $1) OR (status = 'pending' AND trading_date < $1)
           ORDER BY trading_date, run_key, seq`,
         [throughDate],
       ),
     );
-    const counts: Record<Outcome, number> = { filled: 0, expired: 0, rejected: 0, accepted: 0, already: 0 };
+    const counts: Record<Outcome, number> = {
+      filled: 0,
+      expired: 0,
+      rejected: 0,
+      accepted: 0,
+      already: 0,
+      needs_review: 0,
+    };
+    const linked = open.filter((i) => i.broker_account_id !== null && i.status !== 'pending');
+    // sessions before the date reconciled are over; the day-end run declares its own day over too
+    const observed = await this.kiwoom.observe(linked, closedThrough ?? previousDay(throughDate));
     for (const intent of open) {
       signal?.throwIfAborted();
       if (intent.status === 'pending') {
         counts[await fenced((m) => this.close(m, intent, 'expired', 'never sent before its day ended'))] += 1;
+        continue;
+      }
+      if (intent.broker_account_id !== null) {
+        const seen = observed.get(intent.id);
+        if (seen) {
+          counts[await fenced((m) => this.settle(m, intent, seen))] += 1;
+        }
         continue;
       }
       const order = await this.broker.getOrder(intent.account_id, intent.client_order_id);
@@ -77,11 +121,26 @@ export class OrderBook {
     return counts;
   }
 
+  /** Applies what a linked account's order list says of an intent. */
+  private async settle(m: EntityManager, intent: IntentRow, seen: KiwoomObservation): Promise<Outcome> {
+    switch (seen.kind) {
+      case 'order':
+        return this.book(m, intent, seen.order);
+      case 'open':
+        return 'accepted';
+      case 'expired':
+        return this.close(m, intent, 'expired', seen.reason);
+      case 'review':
+        return this.review(m, intent, seen.reason);
+    }
+  }
+
   /** Records a broker answer on the intent, once; a fill moves cash and positions. */
   async book(m: EntityManager, intent: IntentRow, order: BrokerOrder): Promise<Outcome> {
     if (order.status === 'accepted') {
       await m.query(
-        `UPDATE trading.order_intents SET status = 'accepted', broker_order_id = $2 WHERE id = $1 AND status IN ('pending', 'sent')`,
+        `UPDATE trading.order_intents SET status = 'accepted', broker_order_id = $2
+          WHERE id = $1 AND status IN ('pending', 'sending', 'sent')`,
         [intent.id, order.brokerOrderId],
       );
       return 'accepted';
@@ -90,7 +149,9 @@ export class OrderBook {
       return this.close(m, intent, order.status, order.rejectReason ?? order.status, order);
     }
     const costs = await this.costsOf(m, intent.auto_strategy_id);
-    const quantity = Number(intent.quantity);
+    const ordered = Number(intent.quantity);
+    const quantity = order.filledQuantity ?? ordered;
+    // slippage models the opening auction of the paper broker; a real broker's price is the market's own
     const fill = bookFill(
       intent.kind,
       quantity,
@@ -101,8 +162,9 @@ export class OrderBook {
       await m.query(
         `UPDATE trading.order_intents
             SET status = 'filled', broker_order_id = $2, broker_result = $3, fill_price = $4, fill_price_source = $5,
-                fill_price_date = $6, fill_amount = $7, commission = $8, tax = $9, completed_at = now(), booked_at = now()
-          WHERE id = $1 AND status IN ('pending', 'sent', 'accepted') RETURNING id`,
+                fill_price_date = $6, fill_amount = $7, commission = $8, tax = $9, filled_quantity = $10,
+                completed_at = now(), booked_at = now()
+          WHERE id = $1 AND status IN ('pending', 'sending', 'sent', 'accepted') RETURNING id`,
         [
           intent.id,
           order.brokerOrderId,
@@ -113,6 +175,7 @@ export class OrderBook {
           fill.amount,
           fill.commission,
           fill.tax,
+          quantity,
         ],
       ),
     );
@@ -137,19 +200,26 @@ export class OrderBook {
           WHERE id = $1`,
         [intent.auto_strategy_id, intent.code],
       );
-    } else {
-      // every sell closes the whole position
+    } else if (quantity >= ordered) {
+      // every sell is of the whole position
       await m.query(`DELETE FROM trading.positions WHERE auto_strategy_id = $1 AND code = $2`, [
         intent.auto_strategy_id,
         intent.code,
       ]);
+    } else {
+      // a partial sell: the rest stays held at its cost share (a sell at the open stays due for it)
+      await m.query(
+        `UPDATE trading.positions SET cost = round(cost * (quantity - $3)::numeric / quantity), quantity = quantity - $3
+          WHERE auto_strategy_id = $1 AND code = $2`,
+        [intent.auto_strategy_id, intent.code, quantity],
+      );
     }
     await strategyLog(
       m,
       intent.auto_strategy_id,
       intent.run_key,
       'info',
-      `${intent.side} ${quantity} ${intent.code} filled at ${fill.price} (${order.fillPriceSource}, ${order.fillPriceDate})`,
+      `${intent.side} ${quantity}${quantity < ordered ? ` of ${ordered}` : ''} ${intent.code} filled at ${fill.price} (${order.fillPriceSource}, ${order.fillPriceDate})`,
       {
         clientOrderId: intent.client_order_id,
         reason: intent.reason,
@@ -173,8 +243,14 @@ export class OrderBook {
       await m.query(
         `UPDATE trading.order_intents SET status = $2, reject_reason = $3, broker_order_id = $4, broker_result = $5,
                 completed_at = now()
-          WHERE id = $1 AND status IN ('pending', 'sent', 'accepted') RETURNING id`,
-        [intent.id, status, reason, order?.brokerOrderId ?? null, order ? JSON.stringify(order) : null],
+          WHERE id = $1 AND status IN ('pending', 'sending', 'sent', 'accepted') RETURNING id`,
+        [
+          intent.id,
+          status,
+          reason,
+          order?.brokerOrderId ?? intent.broker_order_id,
+          order ? JSON.stringify(order) : null,
+        ],
       ),
     );
     if (updated.length === 0) {
@@ -196,6 +272,38 @@ export class OrderBook {
       { clientOrderId: intent.client_order_id, kind: intent.kind },
     );
     return status;
+  }
+
+  /**
+   * An order whose fate the broker's lists cannot settle (look-alikes, an order number it does not
+   * list): nothing is sent or booked for it again and its strategy stops deciding until a person
+   * has looked; counted and logged as an error for the alert.
+   */
+  async review(m: EntityManager, intent: IntentRow, reason: string): Promise<Outcome> {
+    const updated = returnedRows<{ id: string }>(
+      await m.query(
+        `UPDATE trading.order_intents SET status = 'needs_review', review_reason = $2
+          WHERE id = $1 AND status IN ('pending', 'sending', 'sent', 'accepted') RETURNING id`,
+        [intent.id, reason],
+      ),
+    );
+    if (updated.length === 0) {
+      return 'already';
+    }
+    this.metrics.orders.inc({ side: intent.side, status: 'needs_review' });
+    this.logger.error(
+      { intentId: intent.id, strategyId: intent.auto_strategy_id, brokerAccountId: intent.broker_account_id, reason },
+      'order needs review: not sent again, not booked',
+    );
+    await strategyLog(
+      m,
+      intent.auto_strategy_id,
+      intent.run_key,
+      'error',
+      `${intent.side} ${intent.quantity} ${intent.code} needs review: ${reason}; the strategy does not decide until it is settled`,
+      { clientOrderId: intent.client_order_id, attempt: intent.attempt },
+    );
+    return 'needs_review';
   }
 
   private async costsOf(m: EntityManager, strategyId: string): Promise<CostDefinition> {

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { HttpMetrics } from '@stocklab/platform';
-import { Counter } from 'prom-client';
+import { Counter, Gauge } from 'prom-client';
 
 /** The trading service's own metrics, on the process registry (served at /metrics). */
 @Injectable()
@@ -10,6 +10,8 @@ export class TradingMetrics {
   readonly runs: Counter<'job' | 'status' | 'trigger'>;
   readonly orders: Counter<'side' | 'status'>;
   readonly staleData: Counter<'job'>;
+  readonly brokerDrifts: Counter;
+  readonly accountsDrifting: Gauge;
 
   constructor(http: HttpMetrics) {
     const registers = [http.registry];
@@ -34,6 +36,16 @@ export class TradingMetrics {
       name: 'trading_stale_market_data_total',
       help: "Runs refused because the previous KRX trading day's bars were not imported yet",
       labelNames: ['job'],
+      registers,
+    });
+    this.brokerDrifts = new Counter({
+      name: 'trading_broker_drifts_total',
+      help: "Differences found by the day-end reconciliation between the platform's books and a linked broker account",
+      registers,
+    });
+    this.accountsDrifting = new Gauge({
+      name: 'trading_broker_accounts_drifting',
+      help: 'Linked broker accounts whose last day-end reconciliation found a difference',
       registers,
     });
     this.orders = new Counter({

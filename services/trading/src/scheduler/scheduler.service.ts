@@ -131,7 +131,11 @@ export class SchedulerService implements OnApplicationBootstrap, BeforeApplicati
   }
 
   private cronOf(job: JobName): string {
-    return job === 'select' ? this.config.TRADING_SELECT_CRON : this.config.TRADING_EXECUTE_CRON;
+    return job === 'select'
+      ? this.config.TRADING_SELECT_CRON
+      : job === 'execute'
+        ? this.config.TRADING_EXECUTE_CRON
+        : this.config.TRADING_RECONCILE_CRON;
   }
 
   private async startedLeading({ identity, signal }: StartedLeadingContext): Promise<void> {
@@ -212,8 +216,10 @@ export class SchedulerService implements OnApplicationBootstrap, BeforeApplicati
       return;
     }
     try {
-      const occurrence = await this.occurrenceNow(job, this.clock.now());
-      if (occurrence) {
+      const now = this.clock.now();
+      const occurrence = await this.occurrenceNow(job, now);
+      // a replayed clock that jumps past a fire time into the next day is not that day's fire time
+      if (occurrence && occurrence.scheduledAt.getTime() <= now.getTime() + 1000) {
         await this.runner.run(occurrence, 'cron', this.identity, term.epoch, term.signal);
       }
     } catch (error) {

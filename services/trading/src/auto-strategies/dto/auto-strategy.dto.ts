@@ -21,6 +21,15 @@ export class ActivateAutoStrategyDto {
   @IsString()
   @Length(1, 100)
   name?: string;
+
+  @ApiPropertyOptional({
+    format: 'uuid',
+    description:
+      'a linked broker account (/api/trading/broker-accounts) to trade on; its capital stays there. Default: the paper broker',
+  })
+  @IsOptional()
+  @IsUUID()
+  brokerAccountId?: string;
 }
 
 export class RenameAutoStrategyDto {
@@ -78,6 +87,8 @@ export class AutoStrategyDto {
   @ApiProperty() createdAt: string;
   @ApiProperty() updatedAt: string;
   @ApiProperty({ nullable: true, type: String }) deactivatedAt: string | null;
+  @ApiProperty({ nullable: true, type: String, description: 'the linked broker account it trades on; null: paper' })
+  brokerAccountId: string | null;
 }
 
 export class PositionDto {
@@ -114,15 +125,33 @@ export class OrderDto {
   level: number | null;
   @ApiProperty() reason: string;
   @ApiProperty({
-    enum: ['pending', 'sent', 'accepted', 'filled', 'expired', 'rejected'],
+    enum: ['pending', 'sending', 'sent', 'accepted', 'filled', 'expired', 'rejected', 'needs_review'],
     description:
-      'accepted: at the broker, waiting for its trading day; expired: the day did not reach it (a day order)',
+      'accepted: at the broker, waiting for its trading day; expired: the day did not reach it (a day order); ' +
+      'sending: an attempt left for a linked account and its answer is not stored yet; needs_review: the broker ' +
+      'cannot tell which of its orders this is: never sent again, a person decides',
   })
   status: string;
   @ApiProperty({ nullable: true, type: String }) rejectReason: string | null;
+  @ApiProperty({ nullable: true, type: String }) reviewReason: string | null;
+  @ApiProperty({
+    nullable: true,
+    type: Number,
+    description: 'filled: the shares that filled (fewer on a partial fill)',
+  })
+  filledQuantity: number | null;
+  @ApiProperty({ nullable: true, type: String, description: "the broker's order number" }) brokerOrderId: string | null;
+  @ApiProperty({ description: 'linked accounts: attempts sent (each after the broker confirmed the last one absent)' })
+  attempts: number;
   @ApiProperty({ nullable: true, type: Number, description: 'Per share, the cost model’s slippage included' })
   fillPrice: number | null;
-  @ApiProperty({ nullable: true, type: String, enum: ['open', 'level'] }) fillPriceSource: string | null;
+  @ApiProperty({
+    nullable: true,
+    type: String,
+    enum: ['open', 'level', 'broker'],
+    description: "broker: a linked account's average fill price, as the broker reports it",
+  })
+  fillPriceSource: string | null;
   @ApiProperty({ nullable: true, type: Number, description: 'KRW, quantity x fill price' }) fillAmount: number | null;
   @ApiProperty({ nullable: true, type: Number, description: 'KRW' }) commission: number | null;
   @ApiProperty({ nullable: true, type: Number, description: 'KRW, sells only' }) tax: number | null;

@@ -47,3 +47,19 @@ export class BrokerAccountDto {
   })
   verifiedAt: string;
 }
+
+export class DriftDto {
+  @ApiProperty({ example: '005930', description: "a stock code, or 'cash'" }) item: string;
+  @ApiProperty({ description: "what the platform's books hold (shares, or KRW the strategies count on)" })
+  platform: number;
+  @ApiProperty({ description: 'what the broker reports (kt00018 holdings, kt00001 orderable cash)' }) broker: number;
+}
+
+export class ReconciliationDto {
+  @ApiProperty({ example: '2026-03-11' }) tradingDate: string;
+  @ApiProperty({ description: "KRW the account's active strategies count on" }) platformCash: number;
+  @ApiProperty({ description: 'KRW the broker says the account can order with' }) brokerCash: number;
+  @ApiProperty({ type: [DriftDto], description: 'every difference found; empty: the broker agrees' })
+  drifts: DriftDto[];
+  @ApiProperty({ format: 'date-time' }) checkedAt: string;
+}

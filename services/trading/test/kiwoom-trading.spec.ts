@@ -1,0 +1,380 @@
+import assert from 'node:assert/strict';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, it } from '@jest/globals';
+import { KiwoomAccountApi, KiwoomClient, KiwoomDouble, type Fault } from '@stocklab/kiwoom';
+import { request } from '@stocklab/test-support';
+import { Redis } from 'ioredis';
+import { FencingError, FencingService } from '../src/fencing/fencing.service.js';
+import { JobRunner } from '../src/jobs/job-runner.service.js';
+import type { Occurrence } from '../src/scheduler/occurrence.js';
+import {
+  activateStrategy,
+  CODES,
+  definition,
+  seedStrategy,
+  startInProcessTrading,
+  triggerRun,
+  type InProcessTrading,
+} from './support.js';
+
+/** The first trading day after the trading tests' market ends (AS_OF, 2026-03-10). */
+const TODAY = '2026-03-11';
+const TOMORROW = '2026-03-12';
+const KEK = `kek-test:${randomBytes(32).toString('base64')}`;
+
+/** The broker's order clock on `isoDate` at the real time of day (Korea), so attempts and order times compare. */
+function orderClockOn(isoDate: string): () => Date {
+  return () => {
+    const sinceMidnight = (Date.now() + 9 * 3600_000) % 86_400_000;
+    return new Date(Date.parse(`${isoDate}T00:00:00+09:00`) + sinceMidnight);
+  };
+}
+
+/** Links the double's `account` as the user's mock-investment account; answers its id. */
+async function linkAccount(
+  cluster: InProcessTrading,
+  user: string,
+  account: { appKey: string; secretKey: string; accountNo: string },
+): Promise<string> {
+  const linked = await request('POST', `${cluster.service.url}/api/trading/broker-accounts`, {
+    token: cluster.tokenFor(user),
+    body: { broker: 'kiwoom-mock', ...account },
+  });
+  assert.equal(linked.status, 201, JSON.stringify(linked.body));
+  return linked.body.id as string;
+}
+
+interface Order {
+  code: string;
+  kind: string;
+  quantity: number;
+  status: string;
+  fillPrice: number | null;
+  fillPriceSource: string | null;
+  filledQuantity: number | null;
+  brokerOrderId: string | null;
+  attempts: number;
+}
+
+interface IntentRow {
+  id: string;
+  status: string;
+  broker_order_id: string | null;
+  quantity: string;
+  code: string;
+}
+
+/**
+ * A user trading through a linked Kiwoom (mock-investment) account, in-process, against the
+ * Kiwoom double: activation on the account, orders at 09:00 placed by order number, fills and a
+ * partial fill booked from the broker's list at the day's end, the reconciliation, and a drift.
+ */
+describe('trading on a linked Kiwoom account (in-process, Kiwoom double)', () => {
+  let double: KiwoomDouble;
+  let cluster: InProcessTrading;
+  let admin: string;
+  const user = randomUUID();
+  const account = { appKey: `APPKEY${randomUUID()}`, secretKey: `SECRET${randomUUID()}`, accountNo: '8123450001' };
+  let brokerAccountId: string;
+  let strategy: string;
+  const api = (path: string): string => `${cluster.service.url}/api/trading${path}`;
+  const ordersOf = async (id: string): Promise<Order[]> => {
+    const res = await request<Order[]>('GET', api(`/auto-strategies/${id}/orders`), { token: cluster.tokenFor(user) });
+    assert.equal(res.status, 200);
+    return res.body.slice().sort((a, b) => a.code.localeCompare(b.code));
+  };
+
+  beforeAll(async () => {
+    double = await KiwoomDouble.start();
+    double.addAccount({ ...account, cash: 50_000_000 });
+    double.now = orderClockOn(TODAY);
+    cluster = await startInProcessTrading({
+      env: { BROKER_CREDENTIALS_KEYS: KEK, KIWOOM_MOCK_HOST: double.url, KIWOOM_SETTLE_MS: '200' },
+    });
+    admin = cluster.tokenFor(randomUUID(), ['user', 'admin']);
+    brokerAccountId = await linkAccount(cluster, user, account);
+  });
+
+  afterAll(async () => {
+    await cluster?.close();
+    await double?.close();
+  });
+
+  it("activates on the linked account within the broker's orderable cash; the paper account is not touched", async () => {
+    const cluster2 = { backtest: cluster.backtest, trading: cluster.trading };
+    const token = cluster.tokenFor(user);
+    await assert.rejects(
+      activateStrategy(cluster2, token, [...CODES], 60_000_000, 0, { brokerAccountId }),
+      /409 .*INSUFFICIENT_BROKER_CASH/,
+    );
+    await assert.rejects(
+      activateStrategy(cluster2, cluster.tokenFor(randomUUID()), [...CODES], 400_000, 0, { brokerAccountId }),
+      /404 .*BROKER_ACCOUNT_NOT_FOUND/,
+    );
+    ({ id: strategy } = await activateStrategy(cluster2, token, [...CODES], 400_000, 0, { brokerAccountId }));
+    const got = await request('GET', api(`/auto-strategies/${strategy}`), { token });
+    assert.equal(got.body.brokerAccountId, brokerAccountId);
+    const paper = await cluster.pool.query<{ cash: string }>(`SELECT cash FROM trading.accounts WHERE user_id = $1`, [
+      user,
+    ]);
+    assert.equal(Number(paper.rows[0]?.cash), 100_000_000, 'the capital stays at the broker');
+    const unlink = await request('DELETE', api(`/broker-accounts/${brokerAccountId}`), { token });
+    assert.equal(unlink.status, 409);
+    assert.equal(unlink.body.code, 'BROKER_ACCOUNT_IN_USE');
+  });
+
+  it('sends the 09:00 orders to the broker with their order numbers, none to the paper broker', async () => {
+    const run = await triggerRun(cluster, admin, 'execute', TODAY);
+    assert.equal(run.body.status, 'succeeded', JSON.stringify(run.body));
+    const orders = await ordersOf(strategy);
+    // 100,000 per stock at the 10,500 limit (signal close 10,000 + 5 %): 9 shares each
+    assert.deepEqual(
+      orders.map((o) => [o.code, o.kind, o.quantity, o.status, o.attempts]),
+      CODES.map((code) => [code, 'limit_buy', 9, 'accepted', 1]),
+    );
+    const atBroker = double.ordersOf(account.appKey);
+    assert.deepEqual(atBroker.map((o) => [o.code, o.side, o.type, o.price, o.quantity]).sort(), [
+      ...CODES.map((code) => [code, 'buy', '0', 10_500, 9]),
+    ]);
+    assert.deepEqual(orders.map((o) => o.brokerOrderId).sort(), atBroker.map((o) => o.ordNo).sort());
+    const paper = await cluster.pool.query(`SELECT 1 FROM trading.paper_orders`);
+    assert.equal(paper.rowCount, 0);
+  });
+
+  it('books fills and a partial fill from the broker at 15:40, and the broker agrees', async () => {
+    const day = TODAY.replaceAll('-', '');
+    for (const code of CODES.slice(0, 3)) {
+      double.trade(day, code, { open: 10_200, high: 10_400, low: 10_100, close: 10_300 });
+    }
+    // the last one: 4 of 9 shares before the close
+    double.trade(day, CODES[3], { open: 10_300, high: 10_300, low: 10_300, close: 10_300 }, 0.5);
+    double.closeDay(day);
+    const run = await triggerRun(cluster, admin, 'reconcile', TODAY);
+    assert.equal(run.body.status, 'succeeded', JSON.stringify(run.body));
+    const orders = await ordersOf(strategy);
+    assert.deepEqual(
+      orders.map((o) => [o.code, o.status, o.filledQuantity, o.fillPrice, o.fillPriceSource]),
+      [
+        [CODES[0], 'filled', 9, 10_200, 'broker'],
+        [CODES[1], 'filled', 9, 10_200, 'broker'],
+        [CODES[2], 'filled', 9, 10_200, 'broker'],
+        [CODES[3], 'filled', 4, 10_300, 'broker'],
+      ],
+    );
+    const positions = await request<Array<{ code: string; quantity: number }>>(
+      'GET',
+      api(`/auto-strategies/${strategy}/positions`),
+      { token: cluster.tokenFor(user) },
+    );
+    assert.deepEqual(
+      positions.body.map((p) => [p.code, p.quantity]),
+      [
+        [CODES[0], 9],
+        [CODES[1], 9],
+        [CODES[2], 9],
+        [CODES[3], 4],
+      ],
+    );
+    const got = await request('GET', api(`/auto-strategies/${strategy}`), { token: cluster.tokenFor(user) });
+    assert.equal(got.body.cash, 400_000 - 27 * 10_200 - 4 * 10_300);
+    const checks = await request<Array<{ tradingDate: string; drifts: unknown[] }>>(
+      'GET',
+      api(`/broker-accounts/${brokerAccountId}/reconciliations`),
+      { token: cluster.tokenFor(user) },
+    );
+    assert.equal(checks.status, 200);
+    assert.deepEqual(
+      checks.body.map((c) => [c.tradingDate, c.drifts]),
+      [[TODAY, []]],
+    );
+    const other = await request('GET', api(`/broker-accounts/${brokerAccountId}/reconciliations`), {
+      token: cluster.tokenFor(randomUUID()),
+    });
+    assert.equal(other.status, 404);
+  });
+
+  it('reports a drift it did not cause (shares sold at the broker by hand), and changes nothing', async () => {
+    // the owner sells at the broker with an app of their own: a new token, which invalidates the platform's
+    const redis = new Redis(cluster.env.REDIS_URL ?? '', { keyPrefix: `own-app:${randomUUID()}:` });
+    try {
+      const own = new KiwoomAccountApi(new KiwoomClient({ host: double.url, ...account, redis }));
+      double.now = orderClockOn(TOMORROW);
+      await own.placeOrder({ side: 'sell', code: CODES[0], quantity: 5, type: 'market' });
+    } finally {
+      redis.disconnect();
+    }
+    double.trade(TOMORROW.replaceAll('-', ''), CODES[0], { open: 10_000, high: 10_000, low: 10_000, close: 10_000 });
+    const run = await triggerRun(cluster, admin, 'reconcile', TOMORROW);
+    assert.equal(run.body.status, 'succeeded', JSON.stringify(run.body));
+    const checks = await request('GET', api(`/broker-accounts/${brokerAccountId}/reconciliations`), {
+      token: cluster.tokenFor(user),
+    });
+    assert.deepEqual(checks.body[0].drifts, [{ item: CODES[0], platform: 9, broker: 4 }]);
+    const held = await cluster.pool.query<{ quantity: string }>(
+      `SELECT quantity FROM trading.positions WHERE auto_strategy_id = $1 AND code = $2`,
+      [strategy, CODES[0]],
+    );
+    assert.equal(Number(held.rows[0]?.quantity), 9, 'reported, not fixed');
+    const metrics = await request<string>('GET', `${cluster.service.url}/metrics`);
+    assert.match(String(metrics.body), /trading_broker_drifts_total\{[^}]*\} 1\b/);
+    assert.match(String(metrics.body), /trading_broker_accounts_drifting\{[^}]*\} 1\b/);
+  });
+});
+
+/**
+ * The leader killed at random points of execute, against the Kiwoom double with lost answers and
+ * timeouts injected: each iteration is a fresh strategy's day of orders; the run's first term
+ * dies after a random number of fenced writes (it writes nothing more, as a killed process
+ * would: anything it sent stays sent), then a successor with a newer epoch resumes the run.
+ */
+describe('exactly once at a broker without a client order id: leader killed at random points (Kiwoom double)', () => {
+  const ITERATIONS = Number(process.env.CHAOS_ITERATIONS ?? 50);
+  let double: KiwoomDouble;
+  let cluster: InProcessTrading;
+  const user = randomUUID();
+  const account = { appKey: `APPKEY${randomUUID()}`, secretKey: `SECRET${randomUUID()}`, accountNo: '8123450002' };
+  let brokerAccountId: string;
+
+  beforeAll(async () => {
+    double = await KiwoomDouble.start();
+    double.addAccount({ ...account, cash: 500_000_000 });
+    double.now = orderClockOn(TODAY);
+    // every iteration's orders are of one day: a page holds one stock's day of them
+    double.pageSize = 60;
+    cluster = await startInProcessTrading({
+      env: {
+        BROKER_CREDENTIALS_KEYS: KEK,
+        KIWOOM_MOCK_HOST: double.url,
+        KIWOOM_SETTLE_MS: '300',
+        KIWOOM_TIMEOUT_MS: '600',
+      },
+    });
+    brokerAccountId = await linkAccount(cluster, user, account);
+  });
+
+  afterAll(async () => {
+    await cluster?.close();
+    await double?.close();
+  });
+
+  it(`${ITERATIONS} iterations: no duplicate order at the broker, every intent settled, no drift`, async () => {
+    const app = cluster.service.app;
+    const fencing = app.get(FencingService);
+    const runner = app.get(JobRunner);
+    const original = fencing.transaction.bind(fencing);
+    /** fenced writes the doomed term may still make; then it is dead */
+    const doomed = { epoch: -1, budget: Number.POSITIVE_INFINITY };
+    fencing.transaction = async (epoch: number, work: never, signal?: AbortSignal) => {
+      if (epoch === doomed.epoch && doomed.budget-- <= 0) {
+        throw new FencingError(epoch, epoch + 1);
+      }
+      return original(epoch, work, signal);
+    };
+    const started = Date.now();
+    const faults: Fault[] = ['drop-after-accept', 'http-500-after-accept', 'delay', 'drop-before', 'http-500'];
+    const tally = { intents: 0, killed: 0 };
+    const codes = [...CODES.slice(0, 3)];
+    try {
+      for (let i = 0; i < ITERATIONS; i += 1) {
+        // a fresh strategy whose quantities no earlier iteration used (so look-alikes are across intents of one run
+        // only); the earlier ones stay active, their orders open, so they do not decide again
+        const shares = 5 + i;
+        const strategy = await seedStrategy(
+          cluster.pool,
+          user,
+          codes,
+          codes.length * shares * 10_500,
+          definition(codes),
+        );
+        await cluster.pool.query(`UPDATE trading.auto_strategies SET broker_account_id = $2 WHERE id = $1`, [
+          strategy,
+          brokerAccountId,
+        ]);
+        // the day's execute run of the last iteration is gone: this iteration's is a fresh one
+        await cluster.pool.query(`DELETE FROM trading.job_runs WHERE job = 'execute'`);
+        const fault = faults[i % faults.length];
+        double.inject(fault, { apiId: 'kt10000', after: i % codes.length, delayMs: 1000 });
+        const occurrence: Occurrence = {
+          job: 'execute',
+          tradingDate: TODAY,
+          scheduledAt: new Date(),
+          // one run key per iteration: each is another day's run as far as the intents know
+          runKey: `execute:${TODAY}T09:00+09:00#${i}`,
+        };
+        doomed.epoch = await fencing.takeEpoch(`doomed-${i}`);
+        // claim, reconcile, plan: about 4 writes; each order 2-3 more: kills land everywhere
+        doomed.budget = (i * 7) % 13;
+        const first = await runner.run(occurrence, 'api', `doomed-${i}`, doomed.epoch);
+        const successorEpoch = await fencing.takeEpoch(`successor-${i}`);
+        const second = await runner.run(occurrence, 'catch-up', `successor-${i}`, successorEpoch);
+        assert.equal(
+          second.run.status,
+          'succeeded',
+          `iteration ${i}: ${JSON.stringify(second.run)} after ${first.run.status}`,
+        );
+        const { rows } = await cluster.pool.query<IntentRow>(
+          `SELECT id, status, broker_order_id, quantity, code FROM trading.order_intents WHERE auto_strategy_id = $1`,
+          [strategy],
+        );
+        tally.intents += rows.length;
+        assert.equal(rows.length, codes.length, `iteration ${i}`);
+        for (const row of rows) {
+          assert.ok(['accepted', 'needs_review', 'rejected'].includes(row.status), `iteration ${i}: ${row.status}`);
+        }
+        if (first.run.status === 'running') {
+          tally.killed += 1;
+        }
+      }
+    } finally {
+      fencing.transaction = original;
+    }
+    // every order at the broker is bound to exactly one intent, and every accepted intent has one
+    const atBroker = double.ordersOf(account.appKey);
+    const { rows: intents } = await cluster.pool.query<IntentRow>(
+      `SELECT id, status, broker_order_id, quantity, code FROM trading.order_intents WHERE broker_account_id = $1`,
+      [brokerAccountId],
+    );
+    const bound = new Map(intents.filter((r) => r.broker_order_id).map((r) => [r.broker_order_id, r]));
+    const unbound = atBroker.filter((o) => !bound.has(o.ordNo));
+    const review = intents.filter((r) => r.status === 'needs_review').length;
+    process.stdout.write(
+      `kiwoom chaos: ${ITERATIONS} iterations, ${tally.intents} orders intended, ${atBroker.length} at the broker, ` +
+        `${unbound.length} not bound to an intent, ${review} needs-review, ${tally.killed} runs killed mid-way, ${Math.round((Date.now() - started) / 1000)} s\n`,
+    );
+    assert.equal(unbound.length, 0, `orders at the broker no intent owns: ${JSON.stringify(unbound)}`);
+    assert.equal(atBroker.length + review, tally.intents, 'one broker order per intent, or a person decides');
+    for (const o of atBroker) {
+      const intent = bound.get(o.ordNo);
+      assert.equal(Number(intent?.quantity), o.quantity);
+      assert.equal(intent?.code, o.code);
+    }
+
+    // the session: every order fills, the day ends, the reconciliation books it all and finds no drift
+    const day = TODAY.replaceAll('-', '');
+    for (const code of codes) {
+      double.trade(day, code, { open: 10_000, high: 10_000, low: 10_000, close: 10_000 });
+    }
+    double.closeDay(day);
+    // by the last successor's term (the in-process app's own term was fenced out by the iterations)
+    const reconcile = await runner.run(
+      { job: 'reconcile', tradingDate: TODAY, scheduledAt: new Date(), runKey: `reconcile:${TODAY}T15:40+09:00` },
+      'api',
+      'reconciler',
+      await fencing.takeEpoch('reconciler'),
+    );
+    assert.equal(reconcile.run.status, 'succeeded', JSON.stringify(reconcile.run));
+    const open = await cluster.pool.query(
+      `SELECT status FROM trading.order_intents WHERE broker_account_id = $1 AND status NOT IN ('filled', 'needs_review')`,
+      [brokerAccountId],
+    );
+    assert.deepEqual(open.rows, []);
+    const checks = await request(
+      'GET',
+      `${cluster.service.url}/api/trading/broker-accounts/${brokerAccountId}/reconciliations`,
+      {
+        token: cluster.tokenFor(user),
+      },
+    );
+    assert.deepEqual(checks.body[0]?.drifts, []);
+  }, 300_000);
+});
