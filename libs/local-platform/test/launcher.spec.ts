@@ -125,7 +125,7 @@ describe('cli start', () => {
     assert.equal(snapshot.body.scheduler?.error, null, JSON.stringify(snapshot.body.scheduler));
     assert.match(snapshot.body.scheduler?.leader ?? '', /^trading-/, JSON.stringify(snapshot.body.scheduler));
     assert.equal(typeof snapshot.body.scheduler?.epoch, 'number');
-    assert.equal(snapshot.body.scheduler?.nextOccurrences.length, 2);
+    assert.equal(snapshot.body.scheduler?.nextOccurrences.length, 3, 'select, execute and the day-end reconcile');
     assert.equal(snapshot.body.queue?.error, null, JSON.stringify(snapshot.body.queue));
     assert.equal(snapshot.body.queue?.depth, 0);
     assert.equal((await fetch(`${gateway}/status`)).status, 200);

@@ -187,7 +187,7 @@ export const tradingConfigSchema = {
     default: '5',
   }),
   BROKER: oneOf(['paper'] as const, {
-    description: 'Broker adapter (a Kiwoom REST adapter comes later)',
+    description: 'Broker of strategies activated without a linked account (brokerAccountId)',
     default: 'paper',
   }),
   TRADING_MIN_ALLOCATION: int({

@@ -4,7 +4,10 @@ import { afterAll, beforeAll, describe, it } from '@jest/globals';
 import { KiwoomAccountApi, KiwoomClient, KiwoomDouble, type Fault } from '@stocklab/kiwoom';
 import { request } from '@stocklab/test-support';
 import { Redis } from 'ioredis';
+import { AutoStrategiesService } from '../src/auto-strategies/auto-strategies.service.js';
+import { kiwoomRequestOf, priceBand } from '../src/broker/kiwoom-orders.js';
 import { FencingError, FencingService } from '../src/fencing/fencing.service.js';
+import type { IntentRow as IntentRowOf } from '../src/jobs/order-book.js';
 import { JobRunner } from '../src/jobs/job-runner.service.js';
 import type { Occurrence } from '../src/scheduler/occurrence.js';
 import {
@@ -193,6 +196,40 @@ describe('trading on a linked Kiwoom account (in-process, Kiwoom double)', () =>
     assert.equal(other.status, 404);
   });
 
+  it('leaves an unanswered attempt with two look-alikes at the broker to a person: not resent, not booked', async () => {
+    // two identical orders placed by the owner's own app, then an attempt of the platform's whose answer was lost
+    const redis = new Redis(cluster.env.REDIS_URL ?? '', { keyPrefix: `own-app:${randomUUID()}:` });
+    try {
+      const own = new KiwoomAccountApi(new KiwoomClient({ host: double.url, ...account, redis }));
+      double.now = orderClockOn(TOMORROW);
+      for (let n = 0; n < 2; n += 1) {
+        await own.placeOrder({ side: 'buy', code: CODES[1], quantity: 3, type: 'limit', price: 10_500 });
+      }
+    } finally {
+      redis.disconnect();
+    }
+    const before = double.ordersOf(account.appKey).length;
+    await cluster.pool.query(
+      `INSERT INTO trading.order_intents (client_order_id, run_key, seq, auto_strategy_id, account_id, trading_date, code,
+         side, kind, order_type, quantity, level, reference_price, reason, status, epoch, broker_account_id, attempt, attempt_sent_at)
+       SELECT $1, 'execute:lost-answer', 1, s.id, s.account_id, $2, $3, 'buy', 'limit_buy', 'limit', 3, 10500, 10000,
+              'rank', 'sending', 1, s.broker_account_id, 1, now() - interval '1 second'
+         FROM trading.auto_strategies s WHERE s.id = $4`,
+      [randomUUID(), TOMORROW, CODES[1], strategy],
+    );
+    const run = await triggerRun(cluster, admin, 'reconcile', TOMORROW);
+    assert.equal(run.body.status, 'succeeded', JSON.stringify(run.body));
+    const [review] = (await ordersOf(strategy)).filter((o) => o.status === 'needs_review');
+    assert.ok(review, 'the attempt waits for a person');
+    const reason = await cluster.pool.query<{ review_reason: string }>(
+      `SELECT review_reason FROM trading.order_intents WHERE status = 'needs_review'`,
+    );
+    assert.match(reason.rows[0]?.review_reason ?? '', /^2 broker orders could be this one/);
+    assert.equal(double.ordersOf(account.appKey).length, before, 'nothing sent again');
+    const metrics = await request<string>('GET', `${cluster.service.url}/metrics`);
+    assert.match(String(metrics.body), /trading_orders_total\{side="buy",status="needs_review"[^}]*\} 1\b/);
+  });
+
   it('reports a drift it did not cause (shares sold at the broker by hand), and changes nothing', async () => {
     // the owner sells at the broker with an app of their own: a new token, which invalidates the platform's
     const redis = new Redis(cluster.env.REDIS_URL ?? '', { keyPrefix: `own-app:${randomUUID()}:` });
@@ -204,6 +241,8 @@ describe('trading on a linked Kiwoom account (in-process, Kiwoom double)', () =>
       redis.disconnect();
     }
     double.trade(TOMORROW.replaceAll('-', ''), CODES[0], { open: 10_000, high: 10_000, low: 10_000, close: 10_000 });
+    // the day-end run of that day already ran (above): an operator re-runs the comparison
+    await cluster.pool.query(`DELETE FROM trading.job_runs WHERE job = 'reconcile' AND trading_date = $1`, [TOMORROW]);
     const run = await triggerRun(cluster, admin, 'reconcile', TOMORROW);
     assert.equal(run.body.status, 'succeeded', JSON.stringify(run.body));
     const checks = await request('GET', api(`/broker-accounts/${brokerAccountId}/reconciliations`), {
@@ -218,6 +257,57 @@ describe('trading on a linked Kiwoom account (in-process, Kiwoom double)', () =>
     const metrics = await request<string>('GET', `${cluster.service.url}/metrics`);
     assert.match(String(metrics.body), /trading_broker_drifts_total\{[^}]*\} 1\b/);
     assert.match(String(metrics.body), /trading_broker_accounts_drifting\{[^}]*\} 1\b/);
+  });
+
+  it('stops a linked strategy at once when its owner deletes the account, and erases the credentials', async () => {
+    const closed = await cluster.service.app.get(AutoStrategiesService).closeAccount(user, 'liquidate');
+    assert.deepEqual([closed.closed, closed.erasedBrokerAccounts], [true, 1]);
+    const row = await cluster.pool.query<{ status: string; broker_account_id: string | null }>(
+      `SELECT status, broker_account_id FROM trading.auto_strategies WHERE id = $1`,
+      [strategy],
+    );
+    // never liquidated: the shares are the owner's, in the owner's own broker account
+    assert.deepEqual(row.rows, [{ status: 'inactive', broker_account_id: null }]);
+    const left = await cluster.pool.query(
+      `SELECT 1 FROM trading.positions WHERE auto_strategy_id = $1
+       UNION ALL SELECT 1 FROM trading.broker_accounts WHERE id = $2`,
+      [strategy, brokerAccountId],
+    );
+    assert.equal(left.rowCount, 0);
+  });
+});
+
+describe('the KRX order of an intent', () => {
+  const intent = (kind: string, level: number | null): IntentRowOf =>
+    ({
+      id: 'i',
+      kind,
+      code: '005930',
+      quantity: '7',
+      level: level === null ? null : String(level),
+      reference_price: '61000',
+    }) as never;
+
+  it('puts prices on the tick grid the way that does not hurt, inside the ±30 % band of the signal close', () => {
+    assert.deepEqual(priceBand(61_000), { lower: 42_700, upper: 79_300 });
+    assert.deepEqual(kiwoomRequestOf(intent('market_sell', null)), {
+      side: 'sell',
+      code: '005930',
+      quantity: 7,
+      type: 'market',
+    });
+    assert.equal(kiwoomRequestOf(intent('limit_buy', 64_050.5)).price, 64_000, 'a buy limit rounds down');
+    assert.equal(kiwoomRequestOf(intent('target_sell', 67_110)).price, 67_200, 'a take-profit rounds up');
+    assert.equal(kiwoomRequestOf(intent('limit_buy', 90_000)).price, 79_300, 'never over the upper limit');
+    assert.deepEqual(kiwoomRequestOf(intent('stop_sell', 55_010)), {
+      side: 'sell',
+      code: '005930',
+      quantity: 7,
+      type: 'stop',
+      stopPrice: 55_100,
+      price: 42_700,
+    });
+    assert.throws(() => kiwoomRequestOf(intent('limit_buy', null)), /needs its level/);
   });
 });
 
@@ -245,8 +335,8 @@ describe('exactly once at a broker without a client order id: leader killed at r
       env: {
         BROKER_CREDENTIALS_KEYS: KEK,
         KIWOOM_MOCK_HOST: double.url,
-        KIWOOM_SETTLE_MS: '300',
-        KIWOOM_TIMEOUT_MS: '600',
+        KIWOOM_SETTLE_MS: '150',
+        KIWOOM_TIMEOUT_MS: '500',
       },
     });
     brokerAccountId = await linkAccount(cluster, user, account);
@@ -293,7 +383,7 @@ describe('exactly once at a broker without a client order id: leader killed at r
         // the day's execute run of the last iteration is gone: this iteration's is a fresh one
         await cluster.pool.query(`DELETE FROM trading.job_runs WHERE job = 'execute'`);
         const fault = faults[i % faults.length];
-        double.inject(fault, { apiId: 'kt10000', after: i % codes.length, delayMs: 1000 });
+        double.inject(fault, { apiId: 'kt10000', after: i % codes.length, delayMs: 800 });
         const occurrence: Occurrence = {
           job: 'execute',
           tradingDate: TODAY,

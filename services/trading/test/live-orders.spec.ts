@@ -53,8 +53,11 @@ describe('orders live the way a broker has them (in-process)', () => {
   const user = randomUUID();
   /** a second user whose strategy is stopped with positions left: nothing may be stranded */
   const stopper = randomUUID();
+  /** a third user who stops a strategy while its buy is open at the broker */
+  const quitter = randomUUID();
   let strategy: string;
   let stopped: string;
+  let quitting: string;
   const api = (path: string): string => `${cluster.trading.at(0).url}/api/trading${path}`;
   const ordersOf = async (id: string, owner = user): Promise<Order[]> => {
     const res = await request<Order[]>('GET', api(`/auto-strategies/${id}/orders`), {
@@ -73,6 +76,7 @@ describe('orders live the way a broker has them (in-process)', () => {
     cluster = await startInProcessTrading({
       seed: async (pool) => {
         strategy = await seedStrategy(pool, user, ['000010'], 10 * PRICE);
+        quitting = await seedStrategy(pool, quitter, ['000040'], 10 * PRICE);
         stopped = await seedStrategy(pool, stopper, ['000020', '000030'], 200_000);
         for (const code of ['000020', '000030']) {
           await seedPosition(pool, stopped, { code, quantity: 5, entryPrice: PRICE, entryDate: '2026-03-09' });
@@ -124,6 +128,14 @@ describe('orders live the way a broker has them (in-process)', () => {
     );
     assert.deepEqual(atBroker.rows, [{ status: 'accepted' }]);
 
+    // the quitter stops while its buy is open: the cash goes back now, the fill is settled with the account later
+    const quit = await request('POST', api(`/auto-strategies/${quitting}/deactivate`), {
+      token: cluster.tokenFor(quitter),
+      body: { mode: 'immediate' },
+    });
+    assert.equal(quit.body.status, 'inactive', JSON.stringify(quit.body));
+    assert.equal(await accountCash(quitter), 100_000_000);
+
     // the day's bars are imported after the close (the open differs from every earlier price)
     await importDay(cluster.pool, TODAY, TODAY_OPEN);
 
@@ -145,6 +157,17 @@ describe('orders live the way a broker has them (in-process)', () => {
       strategy,
     ]);
     assert.equal(Number(cash.rows[0]?.cash), 10 * PRICE - 9 * TODAY_OPEN);
+    // the stopped strategy's buy filled all the same: its shares are held, paid from the account
+    assert.deepEqual(
+      (await ordersOf(quitting, quitter)).map((o) => o.status),
+      ['filled'],
+    );
+    assert.equal(await accountCash(quitter), 100_000_000 - 9 * TODAY_OPEN);
+    const held = await cluster.pool.query<{ quantity: string }>(
+      `SELECT quantity FROM trading.positions WHERE auto_strategy_id = $1`,
+      [quitting],
+    );
+    assert.deepEqual(held.rows, [{ quantity: '9' }]);
   });
 
   it('strands nothing: a position of a stopped strategy is sold by hand, the rest by a liquidation started after the stop', async () => {

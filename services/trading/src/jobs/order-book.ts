@@ -183,11 +183,7 @@ export class OrderBook {
       return 'already';
     }
     this.metrics.orders.inc({ side: intent.side, status: 'filled' });
-    // ck_auto_strategies_cash refuses a booking that would overdraw (the decider's sizing makes it impossible)
-    await m.query(`UPDATE trading.auto_strategies SET cash = cash + $2, updated_at = now() WHERE id = $1`, [
-      intent.auto_strategy_id,
-      fill.cashDelta,
-    ]);
+    await this.moveCash(m, intent.auto_strategy_id, fill.cashDelta);
     if (intent.side === 'buy') {
       await m.query(
         `INSERT INTO trading.positions (auto_strategy_id, code, quantity, entry_price, entry_date, cost)
@@ -229,6 +225,29 @@ export class OrderBook {
       },
     );
     return 'filled';
+  }
+
+  /**
+   * A fill's cash: the strategy's while it trades (ck_auto_strategies_cash refuses an overdraft,
+   * which the decider's sizing makes impossible). A stopped strategy gave its cash back when it
+   * stopped, so an order it left open settles with the paper account it went back to; on a linked
+   * account the money is the broker's balance, which the day-end reconciliation reads.
+   */
+  private async moveCash(m: EntityManager, strategyId: string, delta: number): Promise<void> {
+    const trading = returnedRows<{ id: string }>(
+      await m.query(
+        `UPDATE trading.auto_strategies SET cash = cash + $2, updated_at = now()
+          WHERE id = $1 AND status <> 'inactive' RETURNING id`,
+        [strategyId, delta],
+      ),
+    );
+    if (trading.length === 0) {
+      await m.query(
+        `UPDATE trading.accounts a SET cash = a.cash + $2, updated_at = now()
+           FROM trading.auto_strategies s WHERE s.id = $1 AND a.id = s.account_id AND s.broker_account_id IS NULL`,
+        [strategyId, delta],
+      );
+    }
   }
 
   /** Ends an intent that did not fill. */
