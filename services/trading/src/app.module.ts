@@ -17,6 +17,7 @@ import { FencingService } from './fencing/fencing.service.js';
 import { ExecuteJob } from './jobs/execute.job.js';
 import { OrderBook } from './jobs/order-book.js';
 import { ReconcileJob } from './jobs/reconcile.job.js';
+import { OrderReviewController } from './orders/order-review.controller.js';
 import { KiwoomOrders } from './broker/kiwoom-orders.js';
 import { JobRunner } from './jobs/job-runner.service.js';
 import { JobRunsService } from './jobs/job-runs.service.js';
@@ -54,6 +55,7 @@ export class AppModule {
         AutoStrategiesController,
         PortfolioController,
         CalendarController,
+        OrderReviewController,
       ],
       providers: [
         TradingMetrics,

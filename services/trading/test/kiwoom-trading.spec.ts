@@ -215,7 +215,7 @@ describe('trading on a linked Kiwoom account (in-process, Kiwoom double)', () =>
        SELECT $1, 'execute:lost-answer', 1, s.id, s.account_id, $2, $3, 'buy', 'limit_buy', 'limit', 3, 10500, 10000,
               'rank', 'sending', 1, s.broker_account_id, 1, now() - interval '1 second'
          FROM trading.auto_strategies s WHERE s.id = $4`,
-      [randomUUID(), TOMORROW, CODES[1], strategy],
+      [randomBytes(16).toString('hex'), TOMORROW, CODES[1], strategy],
     );
     const run = await triggerRun(cluster, admin, 'reconcile', TOMORROW);
     assert.equal(run.body.status, 'succeeded', JSON.stringify(run.body));
@@ -228,6 +228,27 @@ describe('trading on a linked Kiwoom account (in-process, Kiwoom double)', () =>
     assert.equal(double.ordersOf(account.appKey).length, before, 'nothing sent again');
     const metrics = await request<string>('GET', `${cluster.service.url}/metrics`);
     assert.match(String(metrics.body), /trading_orders_total\{side="buy",status="needs_review"[^}]*\} 1\b/);
+
+    // an operator looks at the account and adopts one of the two: it is booked like any order from then on
+    const settle = (clientOrderId: string, body: Record<string, unknown>, token = admin) =>
+      request('POST', api(`/orders/${clientOrderId}/review`), { token, body });
+    const id = (
+      await cluster.pool.query<{ client_order_id: string }>(
+        `SELECT client_order_id FROM trading.order_intents WHERE status = 'needs_review'`,
+      )
+    ).rows[0]?.client_order_id;
+    const [lookAlike] = double.ordersOf(account.appKey).slice(-2);
+    assert.equal((await settle(id, { resolution: 'adopt', brokerOrderId: '1' }, cluster.tokenFor(user))).status, 403);
+    const missing = await settle(id, { resolution: 'adopt' });
+    assert.equal(missing.status, 400);
+    assert.equal(missing.body.code, 'VALIDATION_FAILED');
+    assert.equal((await settle('0'.repeat(32), { resolution: 'absent' })).status, 404);
+    const adopted = await settle(id, { resolution: 'adopt', brokerOrderId: lookAlike?.ordNo });
+    assert.equal(adopted.status, 201, JSON.stringify(adopted.body));
+    assert.deepEqual(adopted.body, { clientOrderId: id, status: 'accepted' });
+    const again = await settle(id, { resolution: 'absent' });
+    assert.equal(again.status, 409);
+    assert.equal(again.body.code, 'NOT_IN_REVIEW');
   });
 
   it('reports a drift it did not cause (shares sold at the broker by hand), and changes nothing', async () => {
