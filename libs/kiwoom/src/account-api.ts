@@ -38,6 +38,14 @@ export interface KiwoomOrderRow {
   originalOrdNo: string;
 }
 
+/** What the broker charged today on an order's fills (ka10076). */
+export interface KiwoomFillCharges {
+  ordNo: string;
+  filledQuantity: number;
+  commission: number;
+  tax: number;
+}
+
 export interface KiwoomHolding {
   code: string;
   quantity: number;
@@ -136,6 +144,30 @@ export class KiwoomAccountApi {
       modifyCancel: kiwoomText(r.mdfy_cncl),
       originalOrdNo: kiwoomText(r.ori_ord),
     }));
+  }
+
+  /** ka10076: today's orders with fills and the commission and tax charged on each (today only), every page. */
+  async chargesToday(): Promise<Map<string, KiwoomFillCharges>> {
+    const rows = await this.client.all<Record<string, unknown>>(
+      'ka10076',
+      '/api/dostk/acnt',
+      { qry_tp: '0', sell_tp: '0', stk_cd: '', ord_no: '', stex_tp: '0' },
+      'cntr',
+    );
+    return new Map(
+      rows.map((r) => {
+        const ordNo = kiwoomText(r.ord_no);
+        return [
+          ordNo,
+          {
+            ordNo,
+            filledQuantity: kiwoomNumber(r.cntr_qty),
+            commission: kiwoomNumber(r.tdy_trde_cmsn),
+            tax: kiwoomNumber(r.tdy_trde_tax),
+          },
+        ];
+      }),
+    );
   }
 
   /** kt00018 (개별): the holdings, every page. */

@@ -11,27 +11,18 @@ import type { IntentRow as IntentRowOf } from '../src/jobs/order-book.js';
 import { JobRunner } from '../src/jobs/job-runner.service.js';
 import type { Occurrence } from '../src/scheduler/occurrence.js';
 import {
-  activateStrategy,
-  CODES,
-  definition,
-  seedStrategy,
-  startInProcessTrading,
-  triggerRun,
-  type InProcessTrading,
-} from './support.js';
+  assertOneOrderPerIntent,
+  assertSettledWithoutDrift,
+  fillTheDay,
+  orderClockOn,
+  seedLinkedStrategy,
+  testKek,
+  TODAY,
+} from './kiwoom-support.js';
+import { activateStrategy, CODES, startInProcessTrading, triggerRun, type InProcessTrading } from './support.js';
 
-/** The first trading day after the trading tests' market ends (AS_OF, 2026-03-10). */
-const TODAY = '2026-03-11';
 const TOMORROW = '2026-03-12';
-const KEK = `kek-test:${randomBytes(32).toString('base64')}`;
-
-/** The broker's order clock on `isoDate` at the real time of day (Korea), so attempts and order times compare. */
-function orderClockOn(isoDate: string): () => Date {
-  return () => {
-    const sinceMidnight = (Date.now() + 9 * 3600_000) % 86_400_000;
-    return new Date(Date.parse(`${isoDate}T00:00:00+09:00`) + sinceMidnight);
-  };
-}
+const KEK = testKek();
 
 /** Links the double's `account` as the user's mock-investment account; answers its id. */
 async function linkAccount(
@@ -57,6 +48,7 @@ interface Order {
   filledQuantity: number | null;
   brokerOrderId: string | null;
   attempts: number;
+  commission: number | null;
 }
 
 interface IntentRow {
@@ -156,12 +148,13 @@ describe('trading on a linked Kiwoom account (in-process, Kiwoom double)', () =>
     assert.equal(run.body.status, 'succeeded', JSON.stringify(run.body));
     const orders = await ordersOf(strategy);
     assert.deepEqual(
-      orders.map((o) => [o.code, o.status, o.filledQuantity, o.fillPrice, o.fillPriceSource]),
+      orders.map((o) => [o.code, o.status, o.filledQuantity, o.fillPrice, o.fillPriceSource, o.commission]),
+      // the commission is the broker's (0.015 % at the double, truncated), not the strategy's model (0 here)
       [
-        [CODES[0], 'filled', 9, 10_200, 'broker'],
-        [CODES[1], 'filled', 9, 10_200, 'broker'],
-        [CODES[2], 'filled', 9, 10_200, 'broker'],
-        [CODES[3], 'filled', 4, 10_300, 'broker'],
+        [CODES[0], 'filled', 9, 10_200, 'broker', 13],
+        [CODES[1], 'filled', 9, 10_200, 'broker', 13],
+        [CODES[2], 'filled', 9, 10_200, 'broker', 13],
+        [CODES[3], 'filled', 4, 10_300, 'broker', 6],
       ],
     );
     const positions = await request<Array<{ code: string; quantity: number }>>(
@@ -179,7 +172,7 @@ describe('trading on a linked Kiwoom account (in-process, Kiwoom double)', () =>
       ],
     );
     const got = await request('GET', api(`/auto-strategies/${strategy}`), { token: cluster.tokenFor(user) });
-    assert.equal(got.body.cash, 400_000 - 27 * 10_200 - 4 * 10_300);
+    assert.equal(got.body.cash, 400_000 - 27 * 10_200 - 4 * 10_300 - (3 * 13 + 6));
     const checks = await request<Array<{ tradingDate: string; drifts: unknown[] }>>(
       'GET',
       api(`/broker-accounts/${brokerAccountId}/reconciliations`),
@@ -387,20 +380,7 @@ describe('exactly once at a broker without a client order id: leader killed at r
     const codes = [...CODES.slice(0, 3)];
     try {
       for (let i = 0; i < ITERATIONS; i += 1) {
-        // a fresh strategy whose quantities no earlier iteration used (so look-alikes are across intents of one run
-        // only); the earlier ones stay active, their orders open, so they do not decide again
-        const shares = 5 + i;
-        const strategy = await seedStrategy(
-          cluster.pool,
-          user,
-          codes,
-          codes.length * shares * 10_500,
-          definition(codes),
-        );
-        await cluster.pool.query(`UPDATE trading.auto_strategies SET broker_account_id = $2 WHERE id = $1`, [
-          strategy,
-          brokerAccountId,
-        ]);
+        const strategy = await seedLinkedStrategy(cluster.pool, user, brokerAccountId, codes, 5 + i);
         // the day's execute run of the last iteration is gone: this iteration's is a fresh one
         await cluster.pool.query(`DELETE FROM trading.job_runs WHERE job = 'execute'`);
         const fault = faults[i % faults.length];
@@ -440,32 +420,15 @@ describe('exactly once at a broker without a client order id: leader killed at r
       fencing.transaction = original;
     }
     // every order at the broker is bound to exactly one intent, and every accepted intent has one
-    const atBroker = double.ordersOf(account.appKey);
-    const { rows: intents } = await cluster.pool.query<IntentRow>(
-      `SELECT id, status, broker_order_id, quantity, code FROM trading.order_intents WHERE broker_account_id = $1`,
-      [brokerAccountId],
-    );
-    const bound = new Map(intents.filter((r) => r.broker_order_id).map((r) => [r.broker_order_id, r]));
-    const unbound = atBroker.filter((o) => !bound.has(o.ordNo));
-    const review = intents.filter((r) => r.status === 'needs_review').length;
+    const found = await assertOneOrderPerIntent(cluster.pool, double, account.appKey, brokerAccountId, tally.intents);
     process.stdout.write(
-      `kiwoom chaos: ${ITERATIONS} iterations, ${tally.intents} orders intended, ${atBroker.length} at the broker, ` +
-        `${unbound.length} not bound to an intent, ${review} needs-review, ${tally.killed} runs killed mid-way, ${Math.round((Date.now() - started) / 1000)} s\n`,
+      `kiwoom chaos: ${ITERATIONS} iterations, ${tally.intents} orders intended, ${found.atBroker} at the broker, ` +
+        `${found.unbound} not bound to an intent, ${found.review} needs-review, ${tally.killed} runs killed mid-way, ` +
+        `${Math.round((Date.now() - started) / 1000)} s\n`,
     );
-    assert.equal(unbound.length, 0, `orders at the broker no intent owns: ${JSON.stringify(unbound)}`);
-    assert.equal(atBroker.length + review, tally.intents, 'one broker order per intent, or a person decides');
-    for (const o of atBroker) {
-      const intent = bound.get(o.ordNo);
-      assert.equal(Number(intent?.quantity), o.quantity);
-      assert.equal(intent?.code, o.code);
-    }
 
     // the session: every order fills, the day ends, the reconciliation books it all and finds no drift
-    const day = TODAY.replaceAll('-', '');
-    for (const code of codes) {
-      double.trade(day, code, { open: 10_000, high: 10_000, low: 10_000, close: 10_000 });
-    }
-    double.closeDay(day);
+    fillTheDay(double, TODAY, codes);
     // by the last successor's term (the in-process app's own term was fenced out by the iterations)
     const reconcile = await runner.run(
       { job: 'reconcile', tradingDate: TODAY, scheduledAt: new Date(), runKey: `reconcile:${TODAY}T15:40+09:00` },
@@ -474,18 +437,6 @@ describe('exactly once at a broker without a client order id: leader killed at r
       await fencing.takeEpoch('reconciler'),
     );
     assert.equal(reconcile.run.status, 'succeeded', JSON.stringify(reconcile.run));
-    const open = await cluster.pool.query(
-      `SELECT status FROM trading.order_intents WHERE broker_account_id = $1 AND status NOT IN ('filled', 'needs_review')`,
-      [brokerAccountId],
-    );
-    assert.deepEqual(open.rows, []);
-    const checks = await request(
-      'GET',
-      `${cluster.service.url}/api/trading/broker-accounts/${brokerAccountId}/reconciliations`,
-      {
-        token: cluster.tokenFor(user),
-      },
-    );
-    assert.deepEqual(checks.body[0]?.drifts, []);
+    await assertSettledWithoutDrift(cluster.pool, cluster.service.url, cluster.tokenFor(user), brokerAccountId);
   }, 300_000);
 });

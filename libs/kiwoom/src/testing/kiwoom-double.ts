@@ -39,6 +39,9 @@ export interface DoubleOrder {
   status: 'open' | 'filled' | 'cancelled' | 'expired';
   /** the cash a buy holds back until it fills or ends */
   reserved: number;
+  /** KRW charged on the fills so far (whole won, truncated per fill) */
+  commission: number;
+  tax: number;
 }
 
 export type Fault =
@@ -101,9 +104,13 @@ export class KiwoomDouble {
   private sequence = 0;
   /** the broker's clock for orders (they are stamped with it; tests move it) */
   now: () => Date = () => new Date();
+  /** called once an order is placed, before it is answered (a test may kill its sender there) */
+  onOrderPlaced?: (order: DoubleOrder) => void;
   /** rows per page of list answers (small, so that paging is exercised) */
   pageSize = 20;
   perSecond = { order: 5, query: 5 };
+  /** what the broker charges on a fill: commission on every fill, the transaction tax on sells (basis points) */
+  fees = { commissionBps: 1.5, sellTaxBps: 18 };
 
   private constructor(
     private readonly server: Server,
@@ -225,6 +232,11 @@ export class KiwoomDouble {
       return;
     }
     const amount = quantity * price;
+    const commission = Math.floor((amount * this.fees.commissionBps) / 10_000);
+    const tax = order.side === 'sell' ? Math.floor((amount * this.fees.sellTaxBps) / 10_000) : 0;
+    order.commission += commission;
+    order.tax += tax;
+    account.cash -= commission + tax;
     const before = order.filledQuantity;
     order.filledQuantity += quantity;
     order.filledPrice = Math.round((order.filledPrice * before + amount) / order.filledQuantity);
@@ -350,6 +362,8 @@ export class KiwoomDouble {
         return this.cancelOrder(appKey, body);
       case 'kt00007':
         return this.page(req, 'acnt_ord_cntr_prps_dtl', this.orderRows(appKey, body));
+      case 'ka10076':
+        return this.page(req, 'cntr', this.fillRows(appKey, body));
       case 'kt00018':
         return this.page(
           req,
@@ -458,7 +472,7 @@ export class KiwoomDouble {
     }
     this.sequence += 1;
     const ordNo = String(this.sequence).padStart(7, '0');
-    this.orders.push({
+    const placed: DoubleOrder = {
       ordNo,
       appKey,
       date,
@@ -473,7 +487,11 @@ export class KiwoomDouble {
       filledPrice: 0,
       status: 'open',
       reserved,
-    });
+      commission: 0,
+      tax: 0,
+    };
+    this.orders.push(placed);
+    this.onOrderPlaced?.(placed);
     return { body: { return_code: 0, return_msg: '매수주문이 완료되었습니다', ord_no: ordNo, dmst_stex_tp: 'KRX' } };
   }
 
@@ -538,6 +556,30 @@ export class KiwoomDouble {
       mdfy_cncl: o.status === 'cancelled' ? '취소' : o.status === 'expired' ? '만료' : '',
       dmst_stex_tp: 'KRX',
     }));
+  }
+
+  /** ka10076 (체결): today's orders with fills, newest first, with the day's commission and tax of each. */
+  private fillRows(appKey: string, body: Record<string, unknown>): Array<Record<string, unknown>> {
+    const today = ymdOf(this.now()).date;
+    const code = kiwoomText(body.stk_cd);
+    const oneStock = kiwoomText(body.qry_tp, '0') === '1';
+    return this.orders
+      .filter((o) => o.appKey === appKey && o.date === today && o.filledQuantity > 0 && (!oneStock || o.code === code))
+      .reverse()
+      .map((o) => ({
+        ord_no: o.ordNo,
+        stk_cd: o.code,
+        io_tp_nm: o.side === 'buy' ? '+매수' : '-매도',
+        ord_qty: String(o.quantity),
+        ord_pric: String(o.price),
+        cntr_qty: String(o.filledQuantity),
+        cntr_pric: String(o.filledPrice),
+        oso_qty: String(o.status === 'open' ? o.quantity - o.filledQuantity : 0),
+        ord_stt: o.status === 'filled' ? '체결' : '접수',
+        ord_tm: o.time,
+        tdy_trde_cmsn: String(o.commission),
+        tdy_trde_tax: String(o.tax),
+      }));
   }
 
   private page(req: IncomingMessage, listKey: string, rows: Array<Record<string, unknown>>): Answer {

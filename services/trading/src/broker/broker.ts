@@ -51,6 +51,8 @@ export interface BrokerOrder {
   fillPrice?: number;
   fillPriceSource?: FillPriceSource;
   fillPriceDate?: string;
+  /** filled: what the broker itself charged (KRW), when it says; otherwise the strategy's cost model applies */
+  charged?: { commission: number; tax: number };
 }
 
 export interface AccountBalance {

@@ -7,6 +7,7 @@ import {
   onTick,
   placeExactlyOnce,
   type KiwoomAccountApi,
+  type KiwoomFillCharges,
   type KiwoomOrderRequest,
   type KiwoomOrderRow,
 } from '@stocklab/kiwoom';
@@ -179,7 +180,11 @@ export class KiwoomOrders {
    * account and day). `closedThrough`: sessions up to this date are over, so what is still open
    * there ended unfilled (day orders) and a partial fill is final.
    */
-  async observe(intents: readonly IntentRow[], closedThrough: string): Promise<Map<string, KiwoomObservation>> {
+  async observe(
+    intents: readonly IntentRow[],
+    closedThrough: string,
+    today?: string,
+  ): Promise<Map<string, KiwoomObservation>> {
     const seen = new Map<string, KiwoomObservation>();
     const groups = new Map<string, IntentRow[]>();
     for (const intent of intents) {
@@ -192,6 +197,8 @@ export class KiwoomOrders {
       const rows = await api.ordersOf(ymd(first.trading_date));
       const byNo = new Map(rows.map((r) => [r.ordNo, r]));
       const closed = first.trading_date <= closedThrough;
+      // the broker tells its charges for today's fills only (ka10076): read on the day-end run of that day
+      const charges = first.trading_date === today ? await api.chargesToday() : undefined;
       const bound = new Set(group.flatMap((i) => (i.broker_order_id ? [i.broker_order_id] : [])));
       for (const intent of group) {
         let ordNo = intent.broker_order_id ?? undefined;
@@ -222,7 +229,7 @@ export class KiwoomOrders {
           );
           continue;
         }
-        const observed = observationOf(intent, row, closed);
+        const observed = withCharges(observationOf(intent, row, closed), charges?.get(row.ordNo));
         // an adopted attempt still open: its order number is stored now, so it is never looked up again
         seen.set(
           intent.id,
@@ -283,6 +290,17 @@ function attemptOf(intent: IntentRow): KiwoomOrderRequest & { sentAt: Date } {
 
 function lookAlikes(candidates: readonly KiwoomOrderRow[]): string {
   return `${candidates.length} broker orders could be this one (${candidates.map((c) => c.ordNo).join(', ')}): a person decides`;
+}
+
+/** A fill with the broker's own commission and tax, when its charges cover exactly that fill. */
+function withCharges(seen: KiwoomObservation, charges: KiwoomFillCharges | undefined): KiwoomObservation {
+  if (seen.kind !== 'order' || seen.order.status !== 'filled' || !charges) {
+    return seen;
+  }
+  if (charges.filledQuantity !== seen.order.filledQuantity) {
+    return seen;
+  }
+  return { kind: 'order', order: { ...seen.order, charged: { commission: charges.commission, tax: charges.tax } } };
 }
 
 function orderOf(

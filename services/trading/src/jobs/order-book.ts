@@ -1,5 +1,5 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { bookFill, parseStrategyDefinition, type CostDefinition } from '@stocklab/strategy-engine';
+import { bookFill, parseStrategyDefinition, type BookedFill, type CostDefinition } from '@stocklab/strategy-engine';
 import type { EntityManager } from 'typeorm';
 import { BROKER, type Broker, type BrokerOrder } from '../broker/broker.js';
 import { KiwoomOrders, type KiwoomObservation } from '../broker/kiwoom-orders.js';
@@ -41,6 +41,20 @@ export const OPEN_INTENT_STATUSES = `('pending', 'sending', 'sent', 'accepted', 
 export type Fenced = <T>(work: (m: EntityManager) => Promise<T>) => Promise<T>;
 export type Outcome = 'filled' | 'expired' | 'rejected' | 'accepted' | 'already' | 'needs_review';
 
+/** A booked fill with what the broker charged instead of the cost model's estimate, when the broker says. */
+function withBrokerCharges(
+  side: 'buy' | 'sell',
+  fill: BookedFill,
+  charged?: { commission: number; tax: number },
+): BookedFill {
+  if (!charged) {
+    return fill;
+  }
+  const cashDelta =
+    side === 'buy' ? -(fill.amount + charged.commission) : fill.amount - charged.commission - charged.tax;
+  return { ...fill, commission: charged.commission, tax: charged.tax, cashDelta };
+}
+
 /** The calendar day before an ISO date (sessions before it are over). */
 export function previousDay(isoDate: string): string {
   const d = new Date(`${isoDate}T00:00:00Z`);
@@ -76,6 +90,7 @@ export class OrderBook {
     throughDate: string,
     signal?: AbortSignal,
     closedThrough?: string,
+    today?: string,
   ): Promise<Record<Outcome, number>> {
     const open: IntentRow[] = await fenced((m) =>
       m.query(
@@ -95,7 +110,7 @@ export class OrderBook {
     };
     const linked = open.filter((i) => i.broker_account_id !== null && i.status !== 'pending');
     // sessions before the date reconciled are over; the day-end run declares its own day over too
-    const observed = await this.kiwoom.observe(linked, closedThrough ?? previousDay(throughDate));
+    const observed = await this.kiwoom.observe(linked, closedThrough ?? previousDay(throughDate), today);
     for (const intent of open) {
       signal?.throwIfAborted();
       if (intent.status === 'pending') {
@@ -152,11 +167,15 @@ export class OrderBook {
     const ordered = Number(intent.quantity);
     const quantity = order.filledQuantity ?? ordered;
     // slippage models the opening auction of the paper broker; a real broker's price is the market's own
-    const fill = bookFill(
-      intent.kind,
-      quantity,
-      { price: order.fillPrice as number, at: order.fillPriceSource === 'open' ? 'open' : 'level' },
-      costs,
+    const fill = withBrokerCharges(
+      intent.side,
+      bookFill(
+        intent.kind,
+        quantity,
+        { price: order.fillPrice as number, at: order.fillPriceSource === 'open' ? 'open' : 'level' },
+        costs,
+      ),
+      order.charged,
     );
     const updated = returnedRows<{ id: string }>(
       await m.query(

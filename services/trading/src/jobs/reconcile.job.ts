@@ -32,7 +32,8 @@ export class ReconcileJob implements JobBody {
 
   async run(ctx: JobContext): Promise<Record<string, unknown>> {
     const date = ctx.run.tradingDate;
-    const booked = await this.book.reconcile((w) => ctx.fenced(w), date, ctx.signal, date);
+    // the day's own run: the broker's charges of today's fills can be read (ka10076)
+    const booked = await this.book.reconcile((w) => ctx.fenced(w), date, ctx.signal, date, date);
     const accounts: Array<{ id: string }> = await ctx.fenced((m) =>
       m.query(
         `SELECT DISTINCT s.broker_account_id AS id FROM trading.auto_strategies s
