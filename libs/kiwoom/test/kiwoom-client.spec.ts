@@ -113,6 +113,17 @@ describe('Kiwoom client against the Kiwoom double (real Redis shared by "replica
     assert.equal(offTick.category, 'reject');
     const noShares = await refusal(api.placeOrder({ side: 'sell', code: '005930', quantity: 1, type: 'market' }));
     assert.equal(noShares.category, 'reject');
+    // after the close (the order clock at 15:45 Korea time, the session 08:30-15:30)
+    double.sessionHours = { open: '08:30', close: '15:30' };
+    double.now = () => new Date('2026-03-11T15:45:00+09:00');
+    try {
+      const closed = await refusal(api.placeOrder({ side: 'sell', code: '005930', quantity: 1, type: 'market' }));
+      assert.equal(closed.category, 'reject');
+      assert.match(closed.message, /RC4058:모의투자 장종료/);
+    } finally {
+      double.sessionHours = undefined;
+      double.now = () => new Date();
+    }
   });
 
   it('calls an order whose answer was lost ambiguous; the broker has it, and a resend is a second order', async () => {
@@ -176,7 +187,21 @@ describe('Kiwoom client against the Kiwoom double (real Redis shared by "replica
         [6, 190_000, 0],
       ],
     );
-    assert.equal(await api.orderableCash(), 10_000_000 - 700_000 + 800_000 + 1_140_000);
+    // the broker's charges (the double's: 0.015 % commission, 0.18 % tax on sells, truncated per fill)
+    const charges = await api.chargesToday();
+    assert.deepEqual(
+      [buy, sell, stop].map((n) => [charges.get(n)?.filledQuantity, charges.get(n)?.commission, charges.get(n)?.tax]),
+      [
+        [10, 105, 0],
+        [4, 120, 1_440],
+        [6, 171, 2_052],
+      ],
+    );
+    assert.equal(charges.has(tooLow), false, 'no fill, no charge');
+    assert.equal(
+      await api.orderableCash(),
+      10_000_000 - 700_000 + 800_000 + 1_140_000 - (105 + 120 + 1_440 + 171 + 2_052),
+    );
     assert.deepEqual(
       (await api.holdings()).map((h) => [h.code, h.quantity]),
       [['005930', 10]],

@@ -109,6 +109,12 @@ export class KiwoomDouble {
   /** rows per page of list answers (small, so that paging is exercised) */
   pageSize = 20;
   perSecond = { order: 5, query: 5 };
+  /**
+   * The hours (Korea, HH:mm) in which the order clock accepts regular orders; outside them an order
+   * is refused as the mock host does after the close (RC4058). Unset: always open (tests whose order
+   * clock follows the real time of day run at any hour).
+   */
+  sessionHours: { open: string; close: string } | undefined;
   /** what the broker charges on a fill: commission on every fill, the transaction tax on sells (basis points) */
   fees = { commissionBps: 1.5, sellTaxBps: 18 };
 
@@ -455,6 +461,10 @@ export class KiwoomDouble {
       return fail(20, '[2000](RC4026:스톱가격 오류)');
     }
     const { date, time } = ymdOf(this.now());
+    const hhmm = `${time.slice(0, 2)}:${time.slice(2, 4)}`;
+    if (this.sessionHours && (hhmm < this.sessionHours.open || hhmm >= this.sessionHours.close)) {
+      return fail(20, '[2000](RC4058:모의투자 장종료)');
+    }
     let reserved = 0;
     if (side === 'buy') {
       // a market buy holds back its worst price: the upper limit, 30 % over the reference price
