@@ -386,6 +386,9 @@ export async function startPlatform(options: StartOptions = {}): Promise<Running
         name: spec.name,
         env: { ...serviceEnv, RUN_MIGRATIONS: 'false', SHUTDOWN_DRAIN_MS: '1000' },
         logDir,
+        // a replica restarted while the machine runs a whole test suite beside it (the chaos tests)
+        // can need more than the default 30 s to boot on two cores: slow is not broken here
+        readyTimeoutMs: 90_000,
       });
       running.push({ spec, replicas });
       if (spec.prefix) {

@@ -12,6 +12,7 @@ import {
   type KiwoomOrderRow,
 } from '@stocklab/kiwoom';
 import { CONFIG } from '@stocklab/platform';
+import { DataSource } from 'typeorm';
 import { BrokerAccountsService } from '../broker-accounts/broker-accounts.service.js';
 import type { TradingConfig } from '../config.js';
 import { returnedRows } from '../database/returning.js';
@@ -90,6 +91,7 @@ export class KiwoomOrders {
 
   constructor(
     private readonly accounts: BrokerAccountsService,
+    private readonly dataSource: DataSource,
     @Inject(CONFIG) private readonly config: TradingConfig,
   ) {}
 
@@ -199,7 +201,11 @@ export class KiwoomOrders {
       const closed = first.trading_date <= closedThrough;
       // the broker tells its charges for today's fills only (ka10076): read on the day-end run of that day
       const charges = first.trading_date === today ? await api.chargesToday() : undefined;
-      const bound = new Set(group.flatMap((i) => (i.broker_order_id ? [i.broker_order_id] : [])));
+      // every order number of the account's day already bound, the ended intents' included
+      const bound = new Set([
+        ...group.flatMap((i) => (i.broker_order_id ? [i.broker_order_id] : [])),
+        ...(await this.boundOn(first.broker_account_id as string, first.trading_date)),
+      ]);
       for (const intent of group) {
         let ordNo = intent.broker_order_id ?? undefined;
         if (!ordNo && intent.status === 'sending') {
@@ -240,6 +246,15 @@ export class KiwoomOrders {
       }
     }
     return seen;
+  }
+
+  private async boundOn(brokerAccountId: string, tradingDate: string): Promise<string[]> {
+    const rows: Array<{ broker_order_id: string }> = await this.dataSource.query(
+      `SELECT broker_order_id FROM trading.order_intents
+        WHERE broker_account_id = $1 AND trading_date = $2 AND broker_order_id IS NOT NULL`,
+      [brokerAccountId, tradingDate],
+    );
+    return rows.map((r) => r.broker_order_id);
   }
 
   /** Order numbers other intents of the account and day own: never adopted for this one. */
