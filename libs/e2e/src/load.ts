@@ -28,6 +28,8 @@ export interface Outcome {
   status: number | null;
   /** the error body's code, or the network error */
   detail?: string;
+  /** 503 answers with Retry-After that came first and were asked again, as the contract tells a client to */
+  retried: number;
 }
 
 export const ok = (outcome: Outcome): boolean => outcome.status !== null && outcome.status < 300;
@@ -59,6 +61,8 @@ const TERMINAL = new Set(['succeeded', 'failed', 'cancelled']);
 interface Answer {
   status: number;
   body: Record<string, unknown>;
+  /** seconds, when the answer says when to come back */
+  retryAfter?: number;
 }
 
 async function call(
@@ -86,8 +90,14 @@ async function call(
   } catch {
     parsed = { text };
   }
-  return { status: res.status, body: parsed };
+  const retryAfter = Number(res.headers.get('retry-after') ?? Number.NaN);
+  return Number.isFinite(retryAfter)
+    ? { status: res.status, body: parsed, retryAfter }
+    : { status: res.status, body: parsed };
 }
+
+/** How long a virtual user keeps asking again after 503s with Retry-After before it counts a failure. */
+const RETRY_BUDGET_MS = 15_000;
 
 /** Signs a user up and in, and gives them a strategy to read (all through the gateway). */
 export async function createLoadUser(gateway: string, label: string): Promise<LoadUser> {
@@ -202,16 +212,24 @@ export class MixedLoad {
     headers?: Record<string, string>,
   ): Promise<Answer | undefined> {
     const startedAt = Date.now();
+    let retried = 0;
     try {
-      const res = await call(this.gateway, method, path, user?.accessToken, body, headers);
+      let res = await call(this.gateway, method, path, user?.accessToken, body, headers);
+      // a 503 with Retry-After was not processed (no ready replica, a dependency late): a client that
+      // follows the contract asks again after the pause, within a budget; what is left is a failure
+      while (res.status === 503 && res.retryAfter !== undefined && Date.now() - startedAt < RETRY_BUDGET_MS) {
+        retried += 1;
+        await sleep(Math.min(res.retryAfter * 1000, 2000));
+        res = await call(this.gateway, method, path, user?.accessToken, body, headers);
+      }
       const code = res.body.code;
       const detail = res.status < 300 ? undefined : typeof code === 'string' ? code : String(res.status);
-      this.outcomes.push({ op, method, service, startedAt, endedAt: Date.now(), status: res.status, detail });
+      this.outcomes.push({ op, method, service, startedAt, endedAt: Date.now(), status: res.status, detail, retried });
       return res;
     } catch (error) {
       const cause = (error as { cause?: { code?: string } }).cause?.code;
       const detail = cause ?? (error instanceof Error ? error.message : String(error));
-      this.outcomes.push({ op, method, service, startedAt, endedAt: Date.now(), status: null, detail });
+      this.outcomes.push({ op, method, service, startedAt, endedAt: Date.now(), status: null, detail, retried });
       return undefined;
     }
   }

@@ -112,7 +112,8 @@ describe('one random replica of each service SIGKILLed under steady load', () =>
     process.stdout.write(
       `kills: ${kills.map((k) => `${k.replica} (dead after ${k.diedAt - k.at} ms)`).join(', ')}\n` +
         `${table.map((t) => `${t.op}: ${t.requests} requests, ${t.failed} failed`).join('; ')}\n` +
-        `failures: ${failures.length}, all in flight on a killed process: ${unexcused.length === 0}\n`,
+        `failures: ${failures.length}, all in flight on a killed process: ${unexcused.length === 0}; ` +
+        `503 + Retry-After asked again: ${load.outcomes.reduce((n, o) => n + o.retried, 0)} time(s)\n`,
     );
     assert.ok(load.outcomes.length > 200, `a steady load: ${load.outcomes.length} requests`);
     for (const op of table) {
