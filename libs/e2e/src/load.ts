@@ -129,6 +129,11 @@ export interface MixedLoadOptions {
   seed: number;
   /** pause between one virtual user's requests */
   pauseMs?: number;
+  /**
+   * Ask again after a 503 with Retry-After (within 15 s), as a client following the contract does:
+   * for tests of what clients experience. Off where the 503s themselves are what a test looks for.
+   */
+  followRetryAfter?: boolean;
 }
 
 /** One virtual user per LoadUser, each sending one request at a time until stop(). */
@@ -217,7 +222,12 @@ export class MixedLoad {
       let res = await call(this.gateway, method, path, user?.accessToken, body, headers);
       // a 503 with Retry-After was not processed (no ready replica, a dependency late): a client that
       // follows the contract asks again after the pause, within a budget; what is left is a failure
-      while (res.status === 503 && res.retryAfter !== undefined && Date.now() - startedAt < RETRY_BUDGET_MS) {
+      while (
+        this.options.followRetryAfter === true &&
+        res.status === 503 &&
+        res.retryAfter !== undefined &&
+        Date.now() - startedAt < RETRY_BUDGET_MS
+      ) {
         retried += 1;
         await sleep(Math.min(res.retryAfter * 1000, 2000));
         res = await call(this.gateway, method, path, user?.accessToken, body, headers);
