@@ -134,6 +134,8 @@ void describe('PostgresAdvisoryLockElector', () => {
     await waitFor('a new leader', () => leaders(others).length === 1, 1.2 * retryPeriodMs + MARGIN_MS);
     const [next] = leaders(others);
     assert.ok(next);
+    // the old leader learns of the lost session from its socket, which a busy event loop may read late
+    await waitFor('the old leader to step down', () => old.stopped.length > 0, 1.2 * retryPeriodMs + MARGIN_MS);
     const stepDown = old.stopped[0];
     assert.ok(stepDown, 'the old leader stepped down');
     assert.equal(stepDown.reason, 'connection-lost');

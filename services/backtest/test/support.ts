@@ -259,6 +259,11 @@ export async function waitForDataset(
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const res = await request<DatasetView>('GET', `${baseUrl}/api/backtest/datasets/${id}`, { token });
+    // a 503 with Retry-After (a Redis answer late on a starved machine) says to ask again, as a client does
+    if (res.status === 503 && res.headers.get('retry-after') !== null && Date.now() < deadline) {
+      await sleep(Number(res.headers.get('retry-after')) * 1000);
+      continue;
+    }
     if (res.status !== 200) {
       throw new Error(`GET dataset ${id}: ${res.status} ${JSON.stringify(res.body)}`);
     }
