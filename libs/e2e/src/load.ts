@@ -107,7 +107,7 @@ export async function createLoadUser(gateway: string, label: string): Promise<Lo
     password: PASSWORD,
     nickname: label,
   });
-  if (signup.status !== 201) {
+  if (signup.status !== 202) {
     throw new Error(`signup of ${email}: ${signup.status} ${JSON.stringify(signup.body)}`);
   }
   const login = await call(gateway, 'POST', '/api/auth/login', undefined, { email, password: PASSWORD });

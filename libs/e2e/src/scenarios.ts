@@ -91,7 +91,7 @@ async function signUpAndLogIn(signUpOn: Replica, logInOn: Replica, label: string
   const signup = await request('POST', `${signUpOn.url}/api/auth/signup`, {
     body: { email, password, nickname: label },
   });
-  assert.equal(signup.status, 201, `signup on ${signUpOn.name}: ${signup.status} ${JSON.stringify(signup.body)}`);
+  assert.equal(signup.status, 202, `signup on ${signUpOn.name}: ${signup.status} ${JSON.stringify(signup.body)}`);
   const login = await request('POST', `${logInOn.url}/api/auth/login`, { body: { email, password } });
   assert.equal(login.status, 200, `login on ${logInOn.name}: ${login.status} ${JSON.stringify(login.body)}`);
   assert.equal(typeof login.body.accessToken, 'string');

@@ -137,7 +137,7 @@ describe('cli start', () => {
     const signup = await request('POST', `${gateway}/api/auth/signup`, {
       body: { email, password, nickname: 'local_platform' },
     });
-    assert.equal(signup.status, 201, JSON.stringify(signup.body));
+    assert.equal(signup.status, 202, JSON.stringify(signup.body));
     const login = await request<{ accessToken: string; tokenType: string }>('POST', `${gateway}/api/auth/login`, {
       body: { email, password },
     });

@@ -38,6 +38,19 @@ export const authConfigSchema = {
     max: 86400,
     default: '900',
   }),
+  SIGNUP_MAX_PER_ADDRESS: int({
+    description:
+      'Signups allowed per client address within the window (each costs an argon2 hash); the next gets 429 until the window ends',
+    min: 1,
+    max: 1000000,
+    default: '20',
+  }),
+  SIGNUP_WINDOW_SECONDS: int({
+    description: 'Window of the signup counter',
+    min: 1,
+    max: 86400,
+    default: '3600',
+  }),
 };
 
 export type AuthConfig = ConfigOf<typeof authConfigSchema>;

@@ -21,8 +21,17 @@ describe('auth API (in-process)', () => {
   afterAll(() => auth.close());
 
   async function signup(user: NewUser = newUser()): Promise<{ user: NewUser; id: string }> {
-    const res = await auth.http().post('/api/auth/signup').send(user).expect(201);
-    return { user, id: res.body.id };
+    await auth.http().post('/api/auth/signup').send(user).expect(202);
+    const { accessToken } = await login(user);
+    const me = await auth.http().get('/api/auth/me').set('authorization', `Bearer ${accessToken}`).expect(200);
+    return { user, id: me.body.id };
+  }
+
+  async function accountsWithEmail(email: string): Promise<number> {
+    return withPool(async (pool) => {
+      const { rows } = await pool.query('SELECT count(*)::int AS n FROM auth.users WHERE email = $1', [email]);
+      return rows[0].n as number;
+    });
   }
 
   async function withPool<T>(work: (pool: pg.Pool) => Promise<T>): Promise<T> {
@@ -41,23 +50,41 @@ describe('auth API (in-process)', () => {
   }
 
   describe('POST /signup', () => {
-    it('creates an account and answers it without any secret', async () => {
+    it('creates an account, answers 202 without an id or any secret, and the account logs in', async () => {
       const user = newUser();
-      const res = await auth.http().post('/api/auth/signup').send(user).expect(201);
-      assert.deepEqual(Object.keys(res.body).sort(), ['createdAt', 'email', 'id', 'nickname']);
+      const res = await auth.http().post('/api/auth/signup').send(user).expect(202);
+      assert.deepEqual(Object.keys(res.body).sort(), ['email', 'message', 'nickname']);
       assert.equal(res.body.email, user.email);
-      assert.match(res.body.id, /^[0-9a-f-]{36}$/);
+      await login(user);
+    });
+
+    it('answers a taken email exactly as a free one (no enumeration) and leaves its account as it was', async () => {
+      const { user: owner } = await signup();
+      const prober = { ...newUser(), email: owner.email };
+      const taken = await auth.http().post('/api/auth/signup').send(prober);
+      const free = await auth
+        .http()
+        .post('/api/auth/signup')
+        .send({ ...newUser(), nickname: prober.nickname });
+      assert.equal(taken.status, 202, JSON.stringify(taken.body));
+      assert.equal(free.status, 202, JSON.stringify(free.body));
+      assert.deepEqual({ ...taken.body, email: '' }, { ...free.body, email: '' }, 'the same body either way');
+      assert.deepEqual(Object.keys(taken.headers).sort(), Object.keys(free.headers).sort(), 'the same headers');
+      assert.equal(await accountsWithEmail(owner.email), 1);
+      await login(owner);
+      const probe = await auth.http().post('/api/auth/login').send({ email: owner.email, password: prober.password });
+      assert.equal(probe.status, 401, 'the prober’s password did not replace the owner’s');
     });
 
     it('normalises the email (trim, lower case) so that it is unique however typed', async () => {
       const user = newUser();
       await signup({ ...user, email: `  ${user.email.toUpperCase()} ` });
-      const again = await auth
+      await auth
         .http()
         .post('/api/auth/signup')
-        .send({ ...newUser(), email: user.email });
-      assert.equal(again.status, 409);
-      assert.equal(again.body.code, 'EMAIL_TAKEN');
+        .send({ ...newUser(), email: user.email })
+        .expect(202);
+      assert.equal(await accountsWithEmail(user.email), 1);
       await login(user);
     });
 
@@ -70,6 +97,11 @@ describe('auth API (in-process)', () => {
       assert.equal(res.status, 409);
       assert.equal(res.body.code, 'NICKNAME_TAKEN');
       assertErrorBody(res.body);
+      const withTakenEmail = await auth
+        .http()
+        .post('/api/auth/signup')
+        .send({ ...newUser(), email: user.email, nickname: user.nickname.toUpperCase() });
+      assert.deepEqual(withTakenEmail.body, res.body, 'a public nickname is refused the same way whatever the email');
     });
 
     it('validates every field and names the bad ones', async () => {

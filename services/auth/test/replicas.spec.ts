@@ -1,7 +1,15 @@
 import assert from 'node:assert/strict';
 import { afterAll, beforeAll, describe, it } from '@jest/globals';
 import { request } from '@stocklab/test-support';
-import { assertErrorBody, login, newUser, signupAndLogin, startAuthCluster, type AuthCluster } from './support.js';
+import {
+  assertErrorBody,
+  login,
+  newUser,
+  signupAndLogin,
+  startAuthCluster,
+  testNetAddress,
+  type AuthCluster,
+} from './support.js';
 
 describe('auth across replicas', () => {
   let cluster: AuthCluster;
@@ -9,8 +17,8 @@ describe('auth across replicas', () => {
   let b: string;
 
   beforeAll(async () => {
-    // a low address cap, to see it hold across replicas (its default is a coarse 100)
-    cluster = await startAuthCluster(2, { LOGIN_MAX_FAILURES_PER_ADDRESS: '5' });
+    // low address caps, to see them hold across replicas (their defaults are a coarse 100 and 20)
+    cluster = await startAuthCluster(2, { LOGIN_MAX_FAILURES_PER_ADDRESS: '5', SIGNUP_MAX_PER_ADDRESS: '5' });
     a = cluster.replicas.at(0).url;
     b = cluster.replicas.at(1).url;
   });
@@ -20,26 +28,54 @@ describe('auth across replicas', () => {
     const user = newUser();
     const signup = await request('POST', `${a}/api/auth/signup`, {
       body: { ...user, email: `  ${user.email.toUpperCase()} ` },
+      headers: { 'x-forwarded-for': testNetAddress() },
     });
-    assert.equal(signup.status, 201);
+    assert.equal(signup.status, 202);
     assert.equal(signup.body.email, user.email, 'email is normalized');
     const tokens = await login(b, user);
     const me = await request('GET', `${a}/api/auth/me`, { token: tokens.accessToken });
     assert.equal(me.status, 200);
-    assert.deepEqual(me.body, { id: signup.body.id, email: user.email, nickname: user.nickname, roles: ['user'] });
+    assert.deepEqual(
+      { ...me.body, id: undefined },
+      { id: undefined, email: user.email, nickname: user.nickname, roles: ['user'] },
+    );
   });
 
-  it('refuses a taken email or nickname with 409 whichever replica gets it', async () => {
-    const user = newUser();
-    assert.equal((await request('POST', `${a}/api/auth/signup`, { body: user })).status, 201);
-    const sameEmail = await request('POST', `${b}/api/auth/signup`, { body: { ...newUser(), email: user.email } });
-    assert.equal(sameEmail.status, 409);
-    assert.equal(sameEmail.body.code, 'EMAIL_TAKEN');
+  it('answers a taken email as a free one and refuses a taken nickname with 409, whichever replica gets it', async () => {
+    const { user } = await signupAndLogin(a);
+    const headers = { 'x-forwarded-for': testNetAddress() };
+    const sameEmail = await request('POST', `${b}/api/auth/signup`, {
+      body: { ...newUser(), email: user.email },
+      headers,
+    });
+    assert.equal(sameEmail.status, 202);
     const sameNick = await request('POST', `${b}/api/auth/signup`, {
       body: { ...newUser(), nickname: user.nickname.toUpperCase() },
+      headers,
     });
     assert.equal(sameNick.status, 409);
     assert.equal(sameNick.body.code, 'NICKNAME_TAKEN');
+  });
+
+  it('accepts at most SIGNUP_MAX_PER_ADDRESS of 30 signups sent at once from one address to both replicas', async () => {
+    const headers = { 'x-forwarded-for': testNetAddress() };
+    const answers = await Promise.all(
+      Array.from({ length: 30 }, (_, i) =>
+        request('POST', `${i % 2 === 0 ? a : b}/api/auth/signup`, { body: newUser(), headers }),
+      ),
+    );
+    const statuses = answers.map((r) => r.status);
+    assert.equal(statuses.filter((s) => s === 202).length, 5, statuses.join(','));
+    assert.equal(statuses.filter((s) => s === 429).length, 25, statuses.join(','));
+    const refused = answers.find((r) => r.status === 429);
+    assert.equal(refused?.body.code, 'TOO_MANY_SIGNUPS');
+    assertErrorBody(refused?.body);
+    assert.ok(Number(refused?.headers.get('retry-after')) > 0, 'Retry-After names the wait');
+    const elsewhere = await request('POST', `${b}/api/auth/signup`, {
+      body: newUser(),
+      headers: { 'x-forwarded-for': testNetAddress() },
+    });
+    assert.equal(elsewhere.status, 202, 'another address is not affected');
   });
 
   it('answers the same 401 for an unknown email and a wrong password', async () => {

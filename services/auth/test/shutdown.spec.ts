@@ -42,7 +42,7 @@ describe('graceful shutdown on SIGTERM', () => {
 
     socket.write(body.slice(half));
     await closed;
-    assert.match(response, /^HTTP\/1\.1 201 /, `the in-flight request completed: ${response.slice(0, 80)}`);
+    assert.match(response, /^HTTP\/1\.1 202 /, `the in-flight request completed: ${response.slice(0, 80)}`);
 
     const exit = await replica.exited();
     assert.deepEqual(exit, { code: 0, signal: null });

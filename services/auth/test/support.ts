@@ -51,6 +51,8 @@ export function authEnv(
     JWT_PUBLIC_KEYS: keys.publicKeyPem,
     LOG_LEVEL: 'warn',
     SHUTDOWN_DRAIN_MS: '100',
+    // every test client signs up from loopback; the throttle's own tests set a low limit
+    SIGNUP_MAX_PER_ADDRESS: '1000',
     ...overrides,
   };
 }
@@ -133,12 +135,25 @@ export async function signupAndLogin(
   user = newUser(),
   loginUrl = baseUrl,
 ): Promise<{ user: NewUser; id: string; tokens: TokenPair }> {
-  const signup = await request<{ id: string }>('POST', `${baseUrl}/api/auth/signup`, { body: user });
-  if (signup.status !== 201) {
+  // each test user signs up from an address of its own, as people do (the signup throttle counts per address)
+  const signup = await request('POST', `${baseUrl}/api/auth/signup`, {
+    body: user,
+    headers: { 'x-forwarded-for': testNetAddress() },
+  });
+  if (signup.status !== 202) {
     throw new Error(`signup failed: ${signup.status} ${JSON.stringify(signup.body)}`);
   }
   const tokens = await login(loginUrl, user);
-  return { user, id: signup.body.id, tokens };
+  const me = await request<{ id: string }>('GET', `${baseUrl}/api/auth/me`, { token: tokens.accessToken });
+  return { user, id: me.body.id, tokens };
+}
+
+let addressesGiven = 0;
+
+/** A client address no other call in this process gets (198.18.0.0/15, RFC 2544's test range). */
+export function testNetAddress(): string {
+  addressesGiven += 1;
+  return `198.18.${addressesGiven >> 8}.${addressesGiven & 255}`;
 }
 
 export async function login(baseUrl: string, user: Pick<NewUser, 'email' | 'password'>): Promise<TokenPair> {

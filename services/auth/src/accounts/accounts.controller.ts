@@ -1,7 +1,8 @@
 import { Body, Controller, Delete, Get, HttpCode, Post, Req } from '@nestjs/common';
 import {
+  ApiAcceptedResponse,
   ApiBearerAuth,
-  ApiCreatedResponse,
+  ApiConflictResponse,
   ApiNoContentResponse,
   ApiOkResponse,
   ApiTags,
@@ -11,7 +12,7 @@ import { CurrentUser, Public, type AuthenticatedUser } from '@stocklab/platform'
 import type { Request } from 'express';
 import { AccountsService } from './accounts.service.js';
 import { DeleteAccountDto, SignupDto } from './dto/signup.dto.js';
-import { MeDto, UserDto } from './dto/user.dto.js';
+import { MeDto, SignupAcceptedDto } from './dto/user.dto.js';
 
 @ApiTags('accounts')
 @Controller()
@@ -20,9 +21,15 @@ export class AccountsController {
 
   @Public()
   @Post('signup')
-  @ApiCreatedResponse({ type: UserDto })
-  signup(@Body() dto: SignupDto): Promise<UserDto> {
-    return this.accounts.signup(dto);
+  @HttpCode(202)
+  @ApiAcceptedResponse({
+    type: SignupAcceptedDto,
+    description: 'the same answer whether or not the email already had an account',
+  })
+  @ApiConflictResponse({ description: 'NICKNAME_TAKEN' })
+  @ApiTooManyRequestsResponse({ description: 'TOO_MANY_SIGNUPS from this client address' })
+  signup(@Body() dto: SignupDto, @Req() req: Request): Promise<SignupAcceptedDto> {
+    return this.accounts.signup(dto, req.ip ?? 'unknown');
   }
 
   @ApiBearerAuth()

@@ -1,17 +1,16 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { ACCOUNT_EVENTS_STREAM, DomainError } from '@stocklab/platform';
-import { DataSource, QueryFailedError } from 'typeorm';
+import { DataSource } from 'typeorm';
 import { OutboxRelay } from '../outbox/outbox-relay.js';
 import { RevocationLedger } from '../revocations/revocation-ledger.js';
 import { LoginThrottle } from '../sessions/login-throttle.js';
 import { SessionTokens } from '../tokens/session-tokens.service.js';
 import { User } from '../users/user.entity.js';
 import type { DeleteAccountDto, SignupDto } from './dto/signup.dto.js';
-import type { MeDto, UserDto } from './dto/user.dto.js';
+import { SIGNUP_ACCEPTED, type MeDto, type SignupAcceptedDto } from './dto/user.dto.js';
 import { PasswordHasher } from './password-hasher.js';
-
-const PG_UNIQUE_VIOLATION = '23505';
+import { SignupThrottle } from './signup-throttle.js';
 
 const wrongPassword = (): DomainError => new DomainError(403, 'INVALID_PASSWORD', 'The password is not correct');
 
@@ -21,28 +20,36 @@ export class AccountsService {
     @InjectDataSource() private readonly dataSource: DataSource,
     @Inject(PasswordHasher) private readonly passwords: PasswordHasher,
     @Inject(LoginThrottle) private readonly throttle: LoginThrottle,
+    @Inject(SignupThrottle) private readonly signups: SignupThrottle,
     @Inject(SessionTokens) private readonly sessions: SessionTokens,
     @Inject(RevocationLedger) private readonly revocations: RevocationLedger,
     @Inject(OutboxRelay) private readonly outbox: OutboxRelay,
   ) {}
 
-  async signup(dto: SignupDto): Promise<UserDto> {
+  /**
+   * Creates the account unless its email already has one, and answers the same either way (a 409
+   * for a taken email told anyone which emails have accounts). The password is hashed in both
+   * cases, so that the time taken does not tell either. A taken nickname is still refused: a
+   * nickname is public, an email is not.
+   */
+  async signup(dto: SignupDto, clientAddress: string): Promise<SignupAcceptedDto> {
+    await this.signups.reserve(clientAddress);
     const passwordHash = await this.passwords.hash(dto.password);
-    try {
-      const user = await this.dataSource
-        .getRepository(User)
-        .save({ email: dto.email, nickname: dto.nickname, passwordHash });
-      return { id: user.id, email: user.email, nickname: user.nickname, createdAt: user.createdAt.toISOString() };
-    } catch (error) {
-      if (error instanceof QueryFailedError && (error.driverError as { code?: string }).code === PG_UNIQUE_VIOLATION) {
-        const constraint = (error.driverError as { constraint?: string }).constraint ?? '';
-        if (constraint.includes('nickname')) {
-          throw new DomainError(409, 'NICKNAME_TAKEN', 'That nickname is already taken');
-        }
-        throw new DomainError(409, 'EMAIL_TAKEN', 'An account with that email already exists');
+    const inserted: unknown[] = await this.dataSource.query(
+      `INSERT INTO auth.users (email, nickname, password_hash) VALUES ($1, $2, $3)
+       ON CONFLICT DO NOTHING RETURNING id`,
+      [dto.email, dto.nickname, passwordHash],
+    );
+    if (inserted.length === 0) {
+      const [{ taken }] = await this.dataSource.query<{ taken: boolean }[]>(
+        `SELECT EXISTS (SELECT 1 FROM auth.users WHERE lower(nickname) = lower($1)) AS taken`,
+        [dto.nickname],
+      );
+      if (taken) {
+        throw new DomainError(409, 'NICKNAME_TAKEN', 'That nickname is already taken');
       }
-      throw error;
     }
+    return { email: dto.email, nickname: dto.nickname, message: SIGNUP_ACCEPTED };
   }
 
   async me(userId: string): Promise<MeDto> {
