@@ -169,8 +169,8 @@ const ENDPOINTS: Endpoint[] = [
   },
   { method: 'GET', path: '/api/trading/auto-strategies' },
   { method: 'GET', path: '/api/trading/auto-strategies/:id' },
-  { method: 'PATCH', path: '/api/trading/auto-strategies/:id', template: { allocatedCapital: 1000, name: 'x' } },
-  { method: 'POST', path: '/api/trading/auto-strategies/:id/deactivate', template: {} },
+  { method: 'PATCH', path: '/api/trading/auto-strategies/:id', template: { name: 'x' } },
+  { method: 'POST', path: '/api/trading/auto-strategies/:id/deactivate', template: { mode: 'liquidate' } },
   { method: 'GET', path: '/api/trading/auto-strategies/:id/positions' },
   { method: 'GET', path: '/api/trading/auto-strategies/:id/orders' },
   { method: 'GET', path: '/api/trading/auto-strategies/:id/logs' },
@@ -411,5 +411,63 @@ describe('fuzzing every public endpoint through the gateway', () => {
       });
       assert.equal(res.status, 200, `${prefix} still answers`);
     }
+  });
+
+  it('answers the same fault with the same code in every service: bad ids, limits over the maximum, tampered cursors', async () => {
+    const admin = { authorization: `Bearer ${p.token(randomUUID(), ['user', 'admin'])}` };
+    const ask = async (
+      method: string,
+      path: string,
+      body?: Record<string, unknown>,
+    ): Promise<{ status: number; code: unknown; message: unknown }> => {
+      const res = await fetch(`${p.gateway}${path}`, {
+        method,
+        headers: body ? { ...admin, 'content-type': 'application/json' } : admin,
+        body: body ? JSON.stringify(body) : undefined,
+        signal: AbortSignal.timeout(10_000),
+      });
+      const answer = (await res.json()) as { code?: unknown; message?: unknown };
+      return { status: res.status, code: answer.code, message: answer.message };
+    };
+    const answers: string[] = [];
+    const expect = (label: string, got: { status: number; code: unknown; message: unknown }, code: string) => {
+      answers.push(`${label} -> ${got.status} ${String(got.code)}`);
+      return got.status === 400 && got.code === code;
+    };
+    const wrong: string[] = [];
+    for (const endpoint of ENDPOINTS.filter((e) => e.path.endsWith(':id') || e.path.includes(':id/'))) {
+      const path = endpoint.path.replace(':id', 'not-a-uuid');
+      // a valid body where there is one: the id is the only fault
+      const got = await ask(endpoint.method, path, endpoint.template);
+      if (
+        !expect(`${endpoint.method} ${path}`, got, 'VALIDATION_FAILED') ||
+        !/id must be a UUID/.test(String(got.message))
+      ) {
+        wrong.push(`${endpoint.method} ${path}: ${got.status} ${String(got.code)} ${String(got.message)}`);
+      }
+    }
+    const id = randomUUID();
+    const paged = [
+      '/api/backtest/backtests',
+      '/api/backtest/strategies',
+      '/api/backtest/datasets',
+      `/api/backtest/backtests/${id}/equity`,
+      `/api/backtest/backtests/${id}/trades`,
+      `/api/trading/auto-strategies/${id}/orders`,
+      `/api/trading/auto-strategies/${id}/logs`,
+    ];
+    for (const path of paged) {
+      for (const limit of ['0', '100000', '1.5', 'ten']) {
+        if (!expect(`GET ${path}?limit=${limit}`, await ask('GET', `${path}?limit=${limit}`), 'VALIDATION_FAILED')) {
+          wrong.push(`GET ${path}?limit=${limit}: ${answers.at(-1)}`);
+        }
+      }
+    }
+    for (const path of paged.filter((x) => x.startsWith('/api/backtest/') && !x.endsWith('/datasets'))) {
+      if (!expect(`GET ${path}?cursor=x`, await ask('GET', `${path}?cursor=x`), 'INVALID_CURSOR')) {
+        wrong.push(`GET ${path}?cursor=x: ${answers.at(-1)}`);
+      }
+    }
+    assert.deepEqual(wrong, [], answers.join('\n'));
   });
 });

@@ -23,3 +23,4 @@ export * from './platform.module.js';
 export * from './bootstrap/run-service.js';
 export * from './http/idempotency.js';
 export * from './http/json-hygiene.js';
+export * from './http/id-param.js';

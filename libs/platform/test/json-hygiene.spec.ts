@@ -36,4 +36,19 @@ describe('checkJsonBody', () => {
       undefined,
     );
   });
+
+  it('refuses a lone surrogate and invalid UTF-8 (they became U+FFFD); keeps surrogate pairs and emoji', () => {
+    assert.equal(check('{"name":"a\\uD800"}'), 'INVALID_CHARACTERS', 'a high half at the end of a string');
+    assert.equal(check('{"name":"\\uD83Dx"}'), 'INVALID_CHARACTERS', 'a high half followed by text');
+    assert.equal(check('{"name":"\\uDE00"}'), 'INVALID_CHARACTERS', 'a low half alone');
+    assert.equal(check('{"name":"\\uD83D\\uD83D"}'), 'INVALID_CHARACTERS', 'two high halves');
+    assert.equal(check('{"name":"\\uD83D\\uDE00 ok"}'), undefined, 'an escaped pair (😀)');
+    assert.equal(check(JSON.stringify({ name: '😀 한국어' })), undefined, 'raw UTF-8 of a pair');
+    const invalid = Buffer.concat([Buffer.from('{"name":"a'), Buffer.from([0xed, 0xa0, 0x80]), Buffer.from('"}')]);
+    assert.throws(
+      () => checkJsonBody(invalid),
+      (e: unknown) => e instanceof DomainError && e.code === 'INVALID_CHARACTERS',
+    );
+    assert.doesNotThrow(() => checkJsonBody(invalid, 'utf-16le'), 'another declared charset is the parser’s to read');
+  });
 });

@@ -260,6 +260,12 @@ describe('backtests as queued jobs', () => {
         'INVALID_DATE_RANGE',
       ],
       [
+        'a weekend, where the market has no trading day (the run would only fail later)',
+        { body: { definition: momentumDefinition(), from: '2019-06-01', to: '2019-06-02' } },
+        400,
+        'NO_TRADING_DAYS',
+      ],
+      [
         'an impossible date',
         { body: { definition: momentumDefinition(), from: '2019-02-30', to: '2019-12-31' } },
         400,
@@ -321,6 +327,8 @@ describe('the per-user limit', () => {
   beforeAll(async () => {
     // nobody takes jobs here, so whatever is accepted stays active
     cluster = await startBacktestCluster(2, { BACKTEST_CONCURRENCY: '0', BACKTEST_USER_LIMIT: '3' });
+    // a backtest is accepted only over trading days of the market data
+    await seedDemoMarket(cluster.db.url, 10, 3);
   });
   afterAll(() => cluster.close());
 

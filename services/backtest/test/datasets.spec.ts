@@ -197,6 +197,19 @@ describe('datasets across replicas', () => {
     assert.equal(Number(count), 0);
   });
 
+  it('rejects a record over the size limit at its line (an unclosed quote) without reading the rest as one record', async () => {
+    const header = 'code,name,market,sector,listed_on,delisted_on';
+    const content = `${header}\nA00003,Fine Co,KOSPI,Banks,2001-01-01,\nA00004,"Open quote Co,KOSPI,Banks,2001-01-01,\n${'A00005,Filler,KOSPI,Banks,2001-01-01,\n'.repeat(2000)}`;
+    const upload = await uploadDataset(a, admin, { kind: 'securities', content });
+    assert.equal(upload.status, 202);
+    const done = await waitForDataset(a, admin, upload.body.id);
+    assert.equal(done.status, 'failed');
+    assert.equal(done.errors.length, 1, JSON.stringify(done.errors));
+    assert.ok(done.errors[0].line >= 3, JSON.stringify(done.errors));
+    assert.match(done.errors[0].message, /a record longer than 16384 characters/);
+    assert.equal((await query(cluster, `SELECT 1 FROM market.securities WHERE code = 'A00003'`)).length, 0);
+  });
+
   it('rejects a wrong header, duplicate keys and a header-only file', async () => {
     const wrongHeader = await uploadDataset(a, admin, { kind: 'securities', content: 'code,name\nA00001,x\n' });
     const wrong = await waitForDataset(a, admin, wrongHeader.body.id);
@@ -269,32 +282,39 @@ describe('datasets across replicas', () => {
     });
   }
 
-  it('answers 400 INVALID_FILE_NAME to a file name with a control character (RFC 5987 encoded)', async () => {
-    const boundary = 'stocklab-test-boundary';
-    const body = [
-      `--${boundary}`,
-      'Content-Disposition: form-data; name="kind"',
-      '',
-      'bars',
-      `--${boundary}`,
-      `Content-Disposition: form-data; name="file"; filename*=UTF-8''bars%01%0A.csv`,
-      'Content-Type: text/csv',
-      '',
-      'code',
-      `--${boundary}--`,
-      '',
-    ].join('\r\n');
-    const before = await objectKeys(cluster);
-    const res = await request('POST', `${a}/api/backtest/datasets`, {
-      token: admin,
-      rawBody: body,
-      headers: { 'content-type': `multipart/form-data; boundary=${boundary}` },
+  for (const [what, encoded] of [
+    ['a C0 control and a newline', 'bars%01%0A.csv'],
+    ['a C1 control', 'bars%C2%85.csv'],
+    ['a bidi override (reads as "barsvsc.exe")', 'bars%E2%80%AEexe.csv'],
+    ['a lone surrogate (not UTF-8: it became U+FFFD)', 'bars%ED%A0%80.csv'],
+  ]) {
+    it(`answers 400 INVALID_FILE_NAME to a file name with ${what} (RFC 5987 encoded)`, async () => {
+      const boundary = 'stocklab-test-boundary';
+      const body = [
+        `--${boundary}`,
+        'Content-Disposition: form-data; name="kind"',
+        '',
+        'bars',
+        `--${boundary}`,
+        `Content-Disposition: form-data; name="file"; filename*=UTF-8''${encoded}`,
+        'Content-Type: text/csv',
+        '',
+        'code',
+        `--${boundary}--`,
+        '',
+      ].join('\r\n');
+      const before = await objectKeys(cluster);
+      const res = await request('POST', `${a}/api/backtest/datasets`, {
+        token: admin,
+        rawBody: body,
+        headers: { 'content-type': `multipart/form-data; boundary=${boundary}` },
+      });
+      assert.equal(res.status, 400, JSON.stringify(res.body));
+      assertErrorBody(res.body);
+      assert.equal(res.body.code, 'INVALID_FILE_NAME');
+      assert.deepEqual(await objectKeys(cluster), before);
     });
-    assert.equal(res.status, 400, JSON.stringify(res.body));
-    assertErrorBody(res.body);
-    assert.equal(res.body.code, 'INVALID_FILE_NAME');
-    assert.deepEqual(await objectKeys(cluster), before);
-  });
+  }
 
   it('answers 415 to a body that is not multipart', async () => {
     const res = await request('POST', `${a}/api/backtest/datasets`, { token: admin, body: { kind: 'bars' } });

@@ -392,9 +392,9 @@ describe('strategies across replicas', () => {
       ['PATCH', `/${created.id}`, { body: {} }, 400, 'VALIDATION_FAILED'],
       ['PATCH', `/${created.id}`, { body: { name: null } }, 400, 'VALIDATION_FAILED'],
       ['PATCH', `/${created.id}`, { body: { version: 7 } }, 400, 'VALIDATION_FAILED'],
-      ['GET', '/not-a-uuid', {}, 400, 'BAD_REQUEST'],
-      ['PATCH', '/not-a-uuid', { body: { name: 'x' } }, 400, 'BAD_REQUEST'],
-      ['DELETE', '/not-a-uuid', {}, 400, 'BAD_REQUEST'],
+      ['GET', '/not-a-uuid', {}, 400, 'VALIDATION_FAILED'],
+      ['PATCH', '/not-a-uuid', { body: { name: 'x' } }, 400, 'VALIDATION_FAILED'],
+      ['DELETE', '/not-a-uuid', {}, 400, 'VALIDATION_FAILED'],
       ['GET', `/${created.id}`, { token: '' }, 401, 'AUTH_REQUIRED'],
       ['POST', '', { token: '', body: { name: 'x', definition: newDefinition() } }, 401, 'AUTH_REQUIRED'],
     ];

@@ -72,7 +72,7 @@ export async function createServiceApp(
   // do not use; without it Nest hands the options to express.json unchanged.
   const json: Record<string, unknown> = {
     limit: config.BODY_LIMIT,
-    verify: (_req: unknown, _res: unknown, buf: Buffer) => checkJsonBody(buf),
+    verify: (_req: unknown, _res: unknown, buf: Buffer, encoding: string) => checkJsonBody(buf, encoding),
   };
   app.useBodyParser('json', json);
   app.setGlobalPrefix(apiPrefix(service), {

@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer';
 import { DomainError } from '../errors/domain-error.js';
 
 /** Deeper JSON than any request of the platform needs (a strategy definition nests about 20). */
@@ -32,14 +33,34 @@ function hexValue(b: number): number {
   return lower >= 0x61 && lower <= 0x66 ? lower - 0x61 + 10 : -1;
 }
 
+/** The code unit of a `\uXXXX` escape starting at `at`, or -1 when there is none. */
+function escapedCodeUnit(buf: Uint8Array, at: number): number {
+  if (buf[at] !== BACKSLASH || buf[at + 1] !== 0x75 /* u */ || at + 5 >= buf.length) {
+    return -1;
+  }
+  let cp = 0;
+  for (let k = 2; k <= 5; k++) {
+    const h = hexValue(buf[at + k]);
+    if (h < 0) {
+      return -1;
+    }
+    cp = cp * 16 + h;
+  }
+  return cp;
+}
+
 /**
  * Checks a JSON request body before it is parsed, in one pass over its bytes: nesting depth
  * (a 45,000-level body otherwise overflows the stack of the validation layer: a 500 for any
- * anonymous caller) and forbidden characters inside strings, escaped (\u0000) or raw (UTF-8).
- * Throws a 400 DomainError (BODY_TOO_DEEP, INVALID_CHARACTERS); malformed JSON is left to the
- * parser, which answers it.
+ * anonymous caller) and forbidden characters inside strings, escaped (\u0000) or raw (UTF-8);
+ * a UTF-8 body must be valid UTF-8 and an escaped surrogate must be half of a pair (either
+ * would otherwise be stored as U+FFFD, not as what was sent). Throws a 400 DomainError
+ * (BODY_TOO_DEEP, INVALID_CHARACTERS); malformed JSON is left to the parser, which answers it.
  */
-export function checkJsonBody(buf: Uint8Array): void {
+export function checkJsonBody(buf: Uint8Array, encoding = 'utf-8'): void {
+  if (/^utf-?8$/i.test(encoding) && !isUtf8(buf)) {
+    throw new DomainError(400, 'INVALID_CHARACTERS', 'the body is not valid UTF-8');
+  }
   let depth = 0;
   let inString = false;
   for (let i = 0; i < buf.length; i++) {
@@ -59,19 +80,19 @@ export function checkJsonBody(buf: Uint8Array): void {
     if (b === QUOTE) {
       inString = false;
     } else if (b === BACKSLASH) {
-      const next = buf[i + 1];
-      if (next === 0x75 /* u */ && i + 5 < buf.length) {
-        let cp = 0;
-        for (let k = 2; k <= 5; k++) {
-          const h = hexValue(buf[i + k]);
-          cp = h < 0 ? -1 : cp * 16 + h;
-          if (cp < 0) {
-            break;
-          }
+      const cp = escapedCodeUnit(buf, i);
+      if (cp >= 0 && isForbiddenCodePoint(cp)) {
+        throw forbidden(cp);
+      }
+      if (cp >= 0xdc00 && cp <= 0xdfff) {
+        throw loneSurrogate(cp);
+      }
+      if (cp >= 0xd800 && cp <= 0xdbff) {
+        const low = escapedCodeUnit(buf, i + 6);
+        if (low < 0xdc00 || low > 0xdfff) {
+          throw loneSurrogate(cp);
         }
-        if (cp >= 0 && isForbiddenCodePoint(cp)) {
-          throw forbidden(cp);
-        }
+        i += 6; // past the high half: the low half's backslash is skipped below, not read as an escape
       }
       i++; // the escaped character (a quote or a backslash does not end or start anything)
     } else if (b === 0xc2 && buf[i + 1] >= 0x80 && buf[i + 1] <= 0x9f) {
@@ -82,6 +103,11 @@ export function checkJsonBody(buf: Uint8Array): void {
       throw forbidden(0x2040 + buf[i + 2] - 0x80);
     }
   }
+}
+
+function loneSurrogate(cp: number): DomainError {
+  const hex = cp.toString(16).toUpperCase();
+  return new DomainError(400, 'INVALID_CHARACTERS', `text fields may not contain a lone surrogate (\\u${hex})`);
 }
 
 function forbidden(cp: number): DomainError {

@@ -6,7 +6,6 @@ import {
   Headers,
   HttpCode,
   Param,
-  ParseUUIDPipe,
   Post,
   Query,
   Res,
@@ -21,12 +20,13 @@ import {
   ApiProduces,
   ApiTags,
 } from '@nestjs/swagger';
-import { CurrentUser, idempotencyKeyOf, type AuthenticatedUser } from '@stocklab/platform';
+import { CurrentUser, IdParamDto, idempotencyKeyOf, type AuthenticatedUser } from '@stocklab/platform';
 import type { Response } from 'express';
 import { BacktestsService } from './backtests.service.js';
 import { StrategyBodyPipe, type StrategyBody } from '../strategies/strategy-body.pipe.js';
 import {
   BacktestDto,
+  BacktestListQueryDto,
   CreateBacktestDto,
   CreateBacktestFieldsDto,
   ExportQueryDto,
@@ -64,32 +64,32 @@ export class BacktestsController {
   @Get()
   list(
     @CurrentUser() user: AuthenticatedUser,
-    @Query() page: PageQueryDto,
+    @Query() page: BacktestListQueryDto,
   ): Promise<{ items: BacktestDto[]; nextCursor: string | null }> {
-    return this.backtests.list(user.id, Math.min(page.limit ?? 20, 100), page.cursor);
+    return this.backtests.list(user.id, page.limit ?? 20, page.cursor);
   }
 
   @Get(':id')
   @ApiOkResponse({ type: BacktestDto })
-  get(@CurrentUser() user: AuthenticatedUser, @Param('id', ParseUUIDPipe) id: string): Promise<BacktestDto> {
+  get(@CurrentUser() user: AuthenticatedUser, @Param() { id }: IdParamDto): Promise<BacktestDto> {
     return this.backtests.get(user.id, id);
   }
 
   @Get(':id/equity')
-  equity(@CurrentUser() user: AuthenticatedUser, @Param('id', ParseUUIDPipe) id: string, @Query() page: PageQueryDto) {
+  equity(@CurrentUser() user: AuthenticatedUser, @Param() { id }: IdParamDto, @Query() page: PageQueryDto) {
     return this.backtests.equity(user.id, id, page.limit ?? 1000, page.cursor);
   }
 
   @Get(':id/trades')
-  trades(@CurrentUser() user: AuthenticatedUser, @Param('id', ParseUUIDPipe) id: string, @Query() page: PageQueryDto) {
-    return this.backtests.trades(user.id, id, Math.min(page.limit ?? 100, 1000), page.cursor);
+  trades(@CurrentUser() user: AuthenticatedUser, @Param() { id }: IdParamDto, @Query() page: PageQueryDto) {
+    return this.backtests.trades(user.id, id, page.limit ?? 100, page.cursor);
   }
 
   @Get(':id/export')
   @ApiProduces('text/csv')
   async export(
     @CurrentUser() user: AuthenticatedUser,
-    @Param('id', ParseUUIDPipe) id: string,
+    @Param() { id }: IdParamDto,
     @Query() query: ExportQueryDto,
     @Res({ passthrough: true }) res: Response,
   ): Promise<StreamableFile> {
@@ -101,7 +101,7 @@ export class BacktestsController {
 
   @Delete(':id')
   @ApiOkResponse({ type: BacktestDto, description: 'cancelled' })
-  cancel(@CurrentUser() user: AuthenticatedUser, @Param('id', ParseUUIDPipe) id: string): Promise<BacktestDto> {
+  cancel(@CurrentUser() user: AuthenticatedUser, @Param() { id }: IdParamDto): Promise<BacktestDto> {
     return this.backtests.cancel(user.id, id);
   }
 }

@@ -88,6 +88,7 @@ export class BacktestsService {
     if (definition.benchmark !== undefined && !(BENCHMARKS as readonly string[]).includes(definition.benchmark)) {
       throw new DomainError(400, 'INVALID_STRATEGY', `benchmark: must be one of ${BENCHMARKS.join(', ')}`);
     }
+    await this.requireTradingDays(dto.from, dto.to);
 
     // The per-user limit holds across replicas: the count and the insert happen under a
     // transaction-scoped advisory lock on the user, so two replicas cannot both see "2 active".
@@ -143,6 +144,17 @@ export class BacktestsService {
     return { backtest: toDto(outcome.backtest), replayed: outcome.replayed };
   }
 
+  /** A range without a single trading day in the market data cannot run: refused now, not failed later. */
+  private async requireTradingDays(from: string, to: string): Promise<void> {
+    const [{ found }] = await this.dataSource.query<[{ found: boolean }]>(
+      `SELECT EXISTS (SELECT 1 FROM market.trading_days WHERE date BETWEEN $1 AND $2) AS found`,
+      [from, to],
+    );
+    if (!found) {
+      throw new DomainError(400, 'NO_TRADING_DAYS', `the market data has no trading day from ${from} to ${to}`);
+    }
+  }
+
   enqueue(id: string): Promise<unknown> {
     return enqueueBacktest(this.queues, id);
   }
@@ -187,8 +199,9 @@ export class BacktestsService {
   }
 
   async equity(ownerId: string, id: string, limit = 1000, cursor?: string) {
-    await this.owned(ownerId, id);
+    // the request is judged before the resource is looked up: a bad cursor is a 400 whatever the id
     const after = decodeCursor<[string]>(cursor, ['day']);
+    await this.owned(ownerId, id);
     const rows = await this.dataSource.query<
       {
         day: string;
@@ -221,8 +234,8 @@ export class BacktestsService {
   }
 
   async trades(ownerId: string, id: string, limit = 100, cursor?: string) {
-    await this.owned(ownerId, id);
     const after = decodeCursor<[number]>(cursor, ['seq']);
+    await this.owned(ownerId, id);
     const rows = await this.dataSource.query<
       {
         seq: number;

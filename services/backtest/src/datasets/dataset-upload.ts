@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { Transform, type TransformCallback } from 'node:stream';
 import busboy from 'busboy';
-import { DomainError } from '@stocklab/platform';
+import { DomainError, isForbiddenCodePoint } from '@stocklab/platform';
 import { isMarketKind, type MarketKind } from '../market/market-csv.js';
 import type { ObjectStorage } from '../storage/object-storage.js';
 
@@ -23,19 +23,37 @@ const CSV_CONTENT_TYPES = new Set([
   'application/vnd.ms-excel',
   'application/octet-stream',
 ]);
-// eslint-disable-next-line no-control-regex
-const CONTROL = /[\u0000-\u001f\u007f]/;
+/**
+ * A character no file name may carry: the text fields' forbidden set (C0 and C1 controls, bidi
+ * overrides that make `evil\u202Ecsv.exe` read as `evilexe.csv`), any tab or newline, and U+FFFD,
+ * which is what busboy makes of bytes that were not UTF-8 (a lone surrogate among them).
+ */
+function hasForbiddenCharacter(name: string): boolean {
+  for (const ch of name) {
+    const cp = ch.codePointAt(0) ?? 0;
+    if (cp < 0x20 || cp === 0xfffd || isForbiddenCodePoint(cp)) {
+      return true;
+    }
+  }
+  return false;
+}
 
 /** Rejects names that try to be paths or carry control characters; returns the name itself. */
 export function checkFileName(name: string | undefined): string {
   if (!name || name.trim() === '') {
     throw new DomainError(400, 'INVALID_FILE_NAME', 'The file needs a name ending in .csv');
   }
-  if (CONTROL.test(name) || name.includes('/') || name.includes('\\') || name.includes('..') || name.length > 200) {
+  if (
+    hasForbiddenCharacter(name) ||
+    name.includes('/') ||
+    name.includes('\\') ||
+    name.includes('..') ||
+    name.length > 200
+  ) {
     throw new DomainError(
       400,
       'INVALID_FILE_NAME',
-      'The file name must be a plain name (no path, no "..", no control characters, at most 200 characters)',
+      'The file name must be a plain name (no path, no "..", no control or bidi characters, valid UTF-8, at most 200 characters)',
     );
   }
   if (!/\.csv$/i.test(name)) {

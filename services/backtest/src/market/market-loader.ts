@@ -29,6 +29,13 @@ export interface LoadHooks {
 }
 
 export const MAX_REPORTED_ERRORS = 20;
+
+/**
+ * Longer than any real record of the three formats (a few hundred characters at most): past it
+ * the file is refused at that line, instead of csv-parse buffering the rest of a file behind an
+ * unclosed quote as one record (up to DATASET_MAX_BYTES in memory).
+ */
+export const MAX_RECORD_CHARS = 16_384;
 /** rows per COPY chunk written to the staging table */
 const COPY_BATCH = 1000;
 /** serializes the write phase of concurrent imports (same keys, data_version) */
@@ -86,7 +93,13 @@ export async function loadMarketCsv(
   await client.query('BEGIN');
   try {
     await client.query(`CREATE TEMP TABLE ${staging} (${format.stagingDdl}) ON COMMIT DROP`);
-    const parser = parse({ bom: true, relax_column_count: true, skip_empty_lines: true, info: true });
+    const parser = parse({
+      bom: true,
+      relax_column_count: true,
+      skip_empty_lines: true,
+      info: true,
+      max_record_size: MAX_RECORD_CHARS,
+    });
     input.once('error', (error) => parser.destroy(error));
 
     async function* copyLines(): AsyncGenerator<string> {
@@ -124,7 +137,12 @@ export async function loadMarketCsv(
           }
         }
       } catch (error) {
-        if (error instanceof CsvError) {
+        if (error instanceof CsvError && error.code === 'CSV_MAX_RECORD_SIZE') {
+          errors.add(
+            csvErrorLine(error),
+            `a record longer than ${MAX_RECORD_CHARS} characters (a quote left open?): the file is not read further`,
+          );
+        } else if (error instanceof CsvError) {
           errors.add(csvErrorLine(error), `not a valid CSV: ${error.message.replace(/^Invalid [^:]*: /, '')}`);
         } else {
           throw error;

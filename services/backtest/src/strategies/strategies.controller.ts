@@ -1,4 +1,4 @@
-import { Body, Controller, Delete, Get, HttpCode, Param, ParseUUIDPipe, Patch, Post, Query, Res } from '@nestjs/common';
+import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Query, Res } from '@nestjs/common';
 import {
   ApiBearerAuth,
   ApiBody,
@@ -8,7 +8,7 @@ import {
   ApiOkResponse,
   ApiTags,
 } from '@nestjs/swagger';
-import { CurrentUser, Public, type AuthenticatedUser } from '@stocklab/platform';
+import { CurrentUser, IdParamDto, Public, type AuthenticatedUser } from '@stocklab/platform';
 import { strategyDefinitionJsonSchema } from '@stocklab/strategy-engine';
 import type { Response } from 'express';
 import {
@@ -62,7 +62,7 @@ export class StrategiesController {
   @ApiHeader({ name: 'X-Cache', description: 'HIT when the shared cache answered, MISS when PostgreSQL did' })
   async get(
     @CurrentUser() user: AuthenticatedUser,
-    @Param('id', ParseUUIDPipe) id: string,
+    @Param() { id }: IdParamDto,
     @Res({ passthrough: true }) res: Response,
   ): Promise<StrategyDto> {
     const { strategy, cache } = await this.strategies.read(user.id, id);
@@ -76,7 +76,7 @@ export class StrategiesController {
   @ApiOkResponse({ type: StrategyDto, description: 'version is incremented' })
   update(
     @CurrentUser() user: AuthenticatedUser,
-    @Param('id', ParseUUIDPipe) id: string,
+    @Param() { id }: IdParamDto,
     @Body(new StrategyBodyPipe(UpdateStrategyFieldsDto)) body: StrategyBody<UpdateStrategyFieldsDto>,
   ): Promise<StrategyDto> {
     return this.strategies.update(user.id, id, body);
@@ -86,7 +86,7 @@ export class StrategiesController {
   @Delete(':id')
   @HttpCode(204)
   @ApiNoContentResponse()
-  remove(@CurrentUser() user: AuthenticatedUser, @Param('id', ParseUUIDPipe) id: string): Promise<void> {
+  remove(@CurrentUser() user: AuthenticatedUser, @Param() { id }: IdParamDto): Promise<void> {
     return this.strategies.remove(user.id, id);
   }
 }

@@ -25,8 +25,9 @@ export class CreateBacktestFieldsDto {
   to: string;
 }
 
+/** A page of equity rows or trades: a limit over the maximum is a 400, as on every list (never clamped). */
 export class PageQueryDto {
-  @ApiPropertyOptional({ minimum: 1, maximum: 1000, default: 100 })
+  @ApiPropertyOptional({ minimum: 1, maximum: 1000, description: 'default 1000 equity rows, 100 trades' })
   @IsOptional()
   @Type(() => Number)
   @IsInt()
@@ -40,6 +41,9 @@ export class PageQueryDto {
   // checked by the service as strictly as a body (400 INVALID_CURSOR, the same code everywhere)
   cursor?: string;
 }
+
+/** A page of the user's backtests: the same paging as the strategies list. */
+export { ListStrategiesQueryDto as BacktestListQueryDto } from '../../strategies/dto/strategy.dto.js';
 
 export class ExportQueryDto {
   @ApiPropertyOptional({ enum: ['csv'], default: 'csv' })
