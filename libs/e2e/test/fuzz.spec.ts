@@ -2,8 +2,10 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, it } from '@jest/globals';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { waitFor } from '@stocklab/test-support';
+import { requestPatiently, waitFor } from '@stocklab/test-support';
+import fc from 'fast-check';
 import { CODES, definition, prng, startE2EPlatform, type E2EPlatform } from '../src/harness.js';
+import { requestsOf, type FuzzRequest, type OpenApiDocument } from '../src/openapi-fuzz.js';
 
 /**
  * Thousands of malformed requests, seeded, across every public endpoint of the three services,
@@ -13,6 +15,9 @@ import { CODES, definition, prng, startE2EPlatform, type E2EPlatform } from '../
  */
 
 const SEED = 4242;
+/** FUZZ_SEED and FUZZ_RUNS run the OpenAPI fuzz longer, or with another seed, on demand. */
+const OPENAPI_FUZZ_SEED = Number(process.env.FUZZ_SEED ?? 20261203);
+const OPENAPI_FUZZ_RUNS = Number(process.env.FUZZ_RUNS ?? 400);
 const REQUESTS = 3000;
 const CONCURRENCY = 6;
 
@@ -469,5 +474,49 @@ describe('fuzzing every public endpoint through the gateway', () => {
       }
     }
     assert.deepEqual(wrong, [], answers.join('\n'));
+  });
+
+  it('answers requests generated from each service’s OpenAPI document (fast-check, fixed seed) with no 5xx, also sent concurrently', async () => {
+    const documents: OpenApiDocument[] = [];
+    for (const service of ['auth', 'backtest', 'trading']) {
+      const res = await fetch(`${p.gateway}/api/${service}/docs/openapi.json`, { signal: AbortSignal.timeout(10_000) });
+      assert.equal(res.status, 200, `${service}'s OpenAPI document`);
+      documents.push((await res.json()) as OpenApiDocument);
+    }
+    const tokenKinds = fc.constantFrom('user', 'admin', 'none', 'tampered');
+    const requests = fc.oneof(...documents.map((doc) => requestsOf(doc)));
+    const batch = fc.array(fc.tuple(requests, tokenKinds), { minLength: 1, maxLength: 4 });
+    const seen = new Map<number, number>();
+    const fiveHundreds: string[] = [];
+    const sendOne = async ([req, kind]: [FuzzRequest, string]): Promise<boolean> => {
+      const headers: Record<string, string> = {};
+      if (kind !== 'none') {
+        const token = p.token(randomUUID(), kind === 'admin' ? ['user', 'admin'] : ['user']);
+        headers.authorization = `Bearer ${kind === 'tampered' ? `${token.slice(0, -4)}AAAA` : token}`;
+      }
+      const res = await requestPatiently(req.method, `${p.gateway}${req.path}`, { rawBody: req.body, headers });
+      seen.set(res.status, (seen.get(res.status) ?? 0) + 1);
+      if (res.status >= 500) {
+        fiveHundreds.push(
+          `${req.method} ${req.path.slice(0, 150)} ${String(req.body).slice(0, 150)} -> ${res.status} ${JSON.stringify(res.body).slice(0, 200)}`,
+        );
+      }
+      return res.status < 500;
+    };
+    await fc.assert(
+      fc.asyncProperty(batch, async (requests) => (await Promise.all(requests.map(sendOne))).every(Boolean)),
+      { seed: OPENAPI_FUZZ_SEED, numRuns: OPENAPI_FUZZ_RUNS, endOnFailure: true },
+    );
+    process.stdout.write(
+      `OpenAPI fuzz (seed ${OPENAPI_FUZZ_SEED}, ${OPENAPI_FUZZ_RUNS} batches): ${[...seen]
+        .sort(([a], [b]) => a - b)
+        .map(([status, n]) => `${status} x${n}`)
+        .join(', ')}\n`,
+    );
+    assert.deepEqual(fiveHundreds.slice(0, 10), []);
+    assert.ok(
+      (seen.get(400) ?? 0) > 0 && (seen.get(200) ?? 0) + (seen.get(201) ?? 0) > 0,
+      'both refusals and successes were reached',
+    );
   });
 });

@@ -7,8 +7,8 @@ export interface HttpResult<T = unknown> {
 export interface RequestOptions {
   token?: string;
   body?: unknown;
-  /** sent as-is instead of JSON.stringify(body) */
-  rawBody?: string;
+  /** sent as-is instead of JSON.stringify(body) (a FormData as multipart, with its own content type) */
+  rawBody?: string | FormData;
   headers?: Record<string, string>;
 }
 
@@ -21,8 +21,10 @@ export async function request<T = any>(
   options: RequestOptions = {},
 ): Promise<HttpResult<T>> {
   const headers: Record<string, string> = { ...options.headers };
-  let body: string | undefined;
-  if (options.rawBody !== undefined) {
+  let body: string | FormData | undefined;
+  if (options.rawBody instanceof FormData) {
+    body = options.rawBody;
+  } else if (options.rawBody !== undefined) {
     body = options.rawBody;
     headers['content-type'] ??= 'application/json';
   } else if (options.body !== undefined) {
