@@ -10,7 +10,9 @@
  */
 import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { resolve } from 'node:path';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { requestPatiently } from '@stocklab/test-support';
 import { AS_OF, startTradingCluster, triggerRun } from '../test/support.js';
@@ -44,6 +46,8 @@ async function timed<T>(work: () => Promise<T>): Promise<[T, number]> {
 }
 
 const rows: string[] = [];
+const measured: Array<{ n: number; select: number; execute: number }> = [];
+const demoDir = mkdtempSync(join(tmpdir(), 'daily-jobs-bench-'));
 for (const n of sizes) {
   const cluster = await startTradingCluster({
     replicas: 1,
@@ -53,7 +57,7 @@ for (const n of sizes) {
       const { env } = process;
       await promisify(execFile)(
         process.execPath,
-        [DEMO_DATA, '--stocks', String(stocks), '--years', '2', '--start-year', '2024'],
+        [DEMO_DATA, '--stocks', String(stocks), '--years', '2', '--start-year', '2025', '--load', '--out', demoDir],
         { env: { ...env, DATABASE_URL: (pool.options as { connectionString: string }).connectionString } },
       );
     },
@@ -88,6 +92,7 @@ for (const n of sizes) {
       `SELECT count(*)::int AS n FROM trading.order_intents WHERE trading_date = $1`,
       [AS_OF],
     );
+    measured.push({ n, select: selectMs, execute: executeMs });
     rows.push(
       `| ${stocks} | ${n} | ${Math.round(selectMs)} ms (${(selectMs / n).toFixed(1)} ms/strategy) | ${Math.round(executeMs)} ms (${(executeMs / n).toFixed(1)} ms/strategy) | ${orders[0]?.n ?? 0} |`,
     );
@@ -95,6 +100,12 @@ for (const n of sizes) {
     await cluster.close();
   }
 }
+rmSync(demoDir, { recursive: true, force: true });
+// the first run of a process also loads the market: the slope between the sizes is the cost of one more strategy
+const [first, last] = [measured[0], measured.at(-1)];
+const slope = (job: 'select' | 'execute'): string =>
+  first && last && last.n > first.n ? `${((last[job] - first[job]) / (last.n - first.n)).toFixed(1)} ms` : 'n/a';
 process.stdout.write(
-  `| stocks | active strategies | 07:00 select | 09:00 execute | orders |\n| --- | --- | --- | --- | --- |\n${rows.join('\n')}\n`,
+  `| stocks | active strategies | 07:00 select | 09:00 execute | orders |\n| --- | --- | --- | --- | --- |\n${rows.join('\n')}\n` +
+    `one more strategy costs: select ${slope('select')}, execute ${slope('execute')}\n`,
 );
