@@ -51,6 +51,26 @@ export const backtestConfigSchema = {
     max: 10_000_000,
     default: '100000',
   }),
+  BACKTEST_RETENTION_DAYS: int({
+    description:
+      'Finished backtests older than this many days are deleted with their results and exports (0 = kept until the quota)',
+    min: 0,
+    max: 36500,
+    default: '365',
+  }),
+  BACKTEST_MAX_STORED_PER_USER: int({
+    description:
+      'Finished backtests kept per user: beyond the newest this many, the oldest are deleted with their results and exports',
+    min: 1,
+    max: 100000,
+    default: '200',
+  }),
+  BACKTEST_RETENTION_SWEEP_SECONDS: int({
+    description: 'How often each replica sweeps for backtests past retention or over a quota',
+    min: 1,
+    max: 86400,
+    default: '600',
+  }),
   STRATEGY_CACHE_TTL_SECONDS: int({
     description: 'TTL of cached strategies in Redis',
     min: 1,

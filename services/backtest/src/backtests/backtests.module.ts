@@ -3,6 +3,7 @@ import type { ProcessRole } from '../app.module.js';
 import { StrategiesModule } from '../strategies/strategies.module.js';
 import { BacktestAccountEvents } from './account-events.consumer.js';
 import { BacktestJobs } from './backtest-jobs.js';
+import { BacktestRetention } from './backtest-retention.js';
 import { BacktestsController } from './backtests.controller.js';
 import { BacktestsService } from './backtests.service.js';
 import { MarketSnapshots } from './market-snapshot.js';
@@ -14,7 +15,7 @@ export class BacktestsModule {
       module: BacktestsModule,
       imports: [StrategiesModule.register(role)],
       controllers: role === 'api' ? [BacktestsController] : [],
-      providers: [BacktestsService, BacktestJobs, MarketSnapshots, BacktestAccountEvents],
+      providers: [BacktestsService, BacktestJobs, BacktestRetention, MarketSnapshots, BacktestAccountEvents],
       exports: [BacktestsService],
     };
   }
