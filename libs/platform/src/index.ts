@@ -24,3 +24,4 @@ export * from './bootstrap/run-service.js';
 export * from './http/idempotency.js';
 export * from './http/json-hygiene.js';
 export * from './http/id-param.js';
+export * from './http/text-normalization.js';

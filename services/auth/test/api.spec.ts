@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, it } from '@jest/globals';
 import { ACCOUNT_EVENTS_STREAM } from '@stocklab/platform';
 import { assertErrorBody, waitFor } from '@stocklab/test-support';
@@ -102,6 +102,27 @@ describe('auth API (in-process)', () => {
         .post('/api/auth/signup')
         .send({ ...newUser(), email: user.email, nickname: user.nickname.toUpperCase() });
       assert.deepEqual(withTakenEmail.body, res.body, 'a public nickname is refused the same way whatever the email');
+    });
+
+    it('takes a Hangul nickname typed as conjoining jamo (NFD) as the same nickname precomposed (NFC)', async () => {
+      const suffix = randomUUID().slice(0, 6);
+      const composed = `가치${suffix}`;
+      await signup({ ...newUser(), nickname: composed });
+      const decomposed = composed.normalize('NFD');
+      assert.notEqual(decomposed, composed);
+      const res = await auth
+        .http()
+        .post('/api/auth/signup')
+        .send({ ...newUser(), nickname: decomposed });
+      assert.equal(res.status, 409, 'a look-alike of a taken nickname is the taken nickname');
+      assert.equal(res.body.code, 'NICKNAME_TAKEN');
+      const other = newUser();
+      const accepted = await auth
+        .http()
+        .post('/api/auth/signup')
+        .send({ ...other, nickname: `투자${suffix}`.normalize('NFD') })
+        .expect(202);
+      assert.equal(accepted.body.nickname, `투자${suffix}`, 'stored and answered in NFC');
     });
 
     it('validates every field and names the bad ones', async () => {

@@ -1,10 +1,10 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import type { ClosingStrategies } from '@stocklab/platform';
+import { normalizeText, type ClosingStrategies } from '@stocklab/platform';
 import { Transform } from 'class-transformer';
 import { IsEmail, IsIn, IsOptional, IsString, Matches, MaxLength, MinLength } from 'class-validator';
 
 export const normalizeEmail = ({ value }: { value: unknown }): unknown =>
-  typeof value === 'string' ? value.trim().toLowerCase() : value;
+  typeof value === 'string' ? value.normalize('NFC').trim().toLowerCase() : value;
 
 export class SignupDto {
   @ApiProperty({ example: 'investor@example.com' })
@@ -21,7 +21,7 @@ export class SignupDto {
   password: string;
 
   @ApiProperty({ example: '가치투자자', description: '2-30 letters, digits, _ or -' })
-  @Transform(({ value }: { value: unknown }) => (typeof value === 'string' ? value.trim() : value))
+  @Transform(normalizeText)
   @IsString()
   @Matches(/^[\p{L}\p{N}_-]{2,30}$/u, { message: 'nickname must be 2-30 letters, digits, _ or -' })
   nickname: string;

@@ -1,9 +1,8 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Transform, Type } from 'class-transformer';
+import { normalizeText } from '@stocklab/platform';
 import type { StrategyDefinition } from '@stocklab/strategy-engine';
 import { IsInt, IsOptional, IsString, Length, Max, MaxLength, Min, ValidateIf } from 'class-validator';
-
-const trim = ({ value }: { value: unknown }): unknown => (typeof value === 'string' ? value.trim() : value);
 
 const DEFINITION_DOC = {
   type: 'object',
@@ -22,13 +21,14 @@ const DEFINITION_DOC = {
 
 export class CreateStrategyFieldsDto {
   @ApiProperty({ minLength: 1, maxLength: 100, example: '저PER 모멘텀' })
-  @Transform(trim)
+  @Transform(normalizeText)
   @IsString()
   @Length(1, 100)
   name: string;
 
   @ApiPropertyOptional({ maxLength: 2000, default: '' })
   @IsOptional()
+  @Transform(normalizeText)
   @IsString()
   @MaxLength(2000)
   description?: string;
@@ -43,7 +43,7 @@ export class CreateStrategyDto extends CreateStrategyFieldsDto {
 export class UpdateStrategyFieldsDto {
   @ApiPropertyOptional({ minLength: 1, maxLength: 100 })
   @ValidateIf((o: UpdateStrategyFieldsDto) => o.name !== undefined)
-  @Transform(trim)
+  @Transform(normalizeText)
   @IsString()
   @Length(1, 100)
   name?: string;

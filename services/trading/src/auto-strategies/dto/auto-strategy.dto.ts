@@ -1,8 +1,7 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { normalizeText } from '@stocklab/platform';
 import { Transform, Type } from 'class-transformer';
 import { IsIn, IsInt, IsOptional, IsString, IsUUID, Length, Matches, Max, Min } from 'class-validator';
-
-const trim = ({ value }: { value: unknown }): unknown => (typeof value === 'string' ? value.trim() : value);
 
 export class ActivateAutoStrategyDto {
   @ApiProperty({ format: 'uuid', description: 'id of a strategy of yours in the backtest service' })
@@ -17,7 +16,7 @@ export class ActivateAutoStrategyDto {
 
   @ApiPropertyOptional({ minLength: 1, maxLength: 100, description: "default: the research strategy's name" })
   @IsOptional()
-  @Transform(trim)
+  @Transform(normalizeText)
   @IsString()
   @Length(1, 100)
   name?: string;
@@ -34,7 +33,7 @@ export class ActivateAutoStrategyDto {
 
 export class RenameAutoStrategyDto {
   @ApiProperty({ minLength: 1, maxLength: 100 })
-  @Transform(trim)
+  @Transform(normalizeText)
   @IsString()
   @Length(1, 100)
   name: string;

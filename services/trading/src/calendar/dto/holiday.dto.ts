@@ -1,5 +1,6 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { Type } from 'class-transformer';
+import { normalizeText } from '@stocklab/platform';
+import { Transform, Type } from 'class-transformer';
 import { IsInt, IsOptional, IsString, Length, Matches, Max, Min } from 'class-validator';
 
 export class HolidayDateParamDto {
@@ -10,6 +11,7 @@ export class HolidayDateParamDto {
 
 export class PutHolidayDto {
   @ApiProperty({ example: 'Chuseok', minLength: 1, maxLength: 100 })
+  @Transform(normalizeText)
   @IsString()
   @Length(1, 100)
   name: string;
