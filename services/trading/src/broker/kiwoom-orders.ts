@@ -111,7 +111,12 @@ export class KiwoomOrders {
     const accountId = intent.broker_account_id as string;
     const api = await this.apiOf(accountId);
     const request = kiwoomRequestOf(intent);
-    const bound = await this.boundOrders(fenced, intent);
+    const bound = await this.boundOrders(
+      (sql, params) => fenced((m) => m.query(sql, params)),
+      intent.broker_account_id as string,
+      intent.trading_date,
+      intent.id,
+    );
     if (intent.status === 'sending') {
       const found = await this.lookUp(api, intent, request, bound);
       if (found.kind === 'adopt') {
@@ -204,7 +209,11 @@ export class KiwoomOrders {
       // every order number of the account's day already bound, the ended intents' included
       const bound = new Set([
         ...group.flatMap((i) => (i.broker_order_id ? [i.broker_order_id] : [])),
-        ...(await this.boundOn(first.broker_account_id as string, first.trading_date)),
+        ...(await this.boundOrders(
+          (sql, params) => this.dataSource.query(sql, params),
+          first.broker_account_id as string,
+          first.trading_date,
+        )),
       ]);
       for (const intent of group) {
         let ordNo = intent.broker_order_id ?? undefined;
@@ -248,23 +257,20 @@ export class KiwoomOrders {
     return seen;
   }
 
-  private async boundOn(brokerAccountId: string, tradingDate: string): Promise<string[]> {
-    const rows: Array<{ broker_order_id: string }> = await this.dataSource.query(
+  /**
+   * Order numbers the intents of an account's day own (all of them, or all but `exceptIntent`'s):
+   * never adopted for another intent.
+   */
+  private async boundOrders(
+    query: (sql: string, params: unknown[]) => Promise<Array<{ broker_order_id: string }>>,
+    brokerAccountId: string,
+    tradingDate: string,
+    exceptIntent?: string,
+  ): Promise<Set<string>> {
+    const rows = await query(
       `SELECT broker_order_id FROM trading.order_intents
-        WHERE broker_account_id = $1 AND trading_date = $2 AND broker_order_id IS NOT NULL`,
-      [brokerAccountId, tradingDate],
-    );
-    return rows.map((r) => r.broker_order_id);
-  }
-
-  /** Order numbers other intents of the account and day own: never adopted for this one. */
-  private async boundOrders(fenced: Fenced, intent: IntentRow): Promise<Set<string>> {
-    const rows: Array<{ broker_order_id: string }> = await fenced((m) =>
-      m.query(
-        `SELECT broker_order_id FROM trading.order_intents
-          WHERE broker_account_id = $1 AND trading_date = $2 AND broker_order_id IS NOT NULL AND id <> $3`,
-        [intent.broker_account_id, intent.trading_date, intent.id],
-      ),
+        WHERE broker_account_id = $1 AND trading_date = $2 AND broker_order_id IS NOT NULL AND id IS DISTINCT FROM $3::uuid`,
+      [brokerAccountId, tradingDate, exceptIntent ?? null],
     );
     return new Set(rows.map((r) => r.broker_order_id));
   }
