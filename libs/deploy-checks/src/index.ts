@@ -7,3 +7,4 @@ export * from './rules.js';
 export * from './compose.js';
 export * from './dockerfile.js';
 export * from './helm.js';
+export * from './parity.js';

@@ -1,4 +1,7 @@
 import { execFileSync } from 'node:child_process';
+import { existsSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { repoRoot } from './repo.js';
 import { parseAllDocuments } from 'yaml';
 
 export interface ObjectMeta {
@@ -41,9 +44,57 @@ export function asK8sObjects(docs: unknown[], source: string): K8sObject[] {
   });
 }
 
-/** `kubectl kustomize <dir>` (offline), parsed. KUBECTL overrides the binary. */
+/**
+ * The helm or kubectl binary the checks run: $HELM / $KUBECTL, else the pinned copy that
+ * scripts/test installs into .toolchain/ (scripts/lib/env.sh: ensure_kube_tools).
+ */
+export function kubeTool(name: 'helm' | 'kubectl', root = repoRoot()): string {
+  const fromEnv = process.env[name.toUpperCase()];
+  if (fromEnv) {
+    return fromEnv;
+  }
+  const pinned = readdirSync(join(root, '.toolchain'), { withFileTypes: true })
+    .filter((d) => d.isDirectory() && d.name.startsWith('kube-tools-'))
+    .map((d) => join(root, '.toolchain', d.name, name, name))
+    .find((path) => existsSync(path));
+  if (!pinned) {
+    throw new Error(`no ${name}: run ./scripts/test once (it installs the pinned helm and kubectl into .toolchain/)`);
+  }
+  return pinned;
+}
+
+function run(tool: string, args: string[], what: string): string {
+  try {
+    return execFileSync(tool, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 64 << 20 });
+  } catch (error) {
+    const stderr = (error as { stderr?: string }).stderr ?? '';
+    throw new Error(`${what} failed: ${stderr.trim() || String(error)}`, { cause: error });
+  }
+}
+
+/** `helm template` of the chart with these `--set`/`-f` arguments (the real helm, offline), parsed. */
+export function helmTemplate(args: string[], root = repoRoot()): K8sObject[] {
+  const what = `helm template ${args.join(' ')}`;
+  const text = run(
+    kubeTool('helm', root),
+    ['template', 'stocklab', join(root, 'helm', 'stocklab'), '--namespace', 'stocklab', ...args],
+    what,
+  );
+  return asK8sObjects(parseYamlDocuments(text, what), what);
+}
+
+/** `helm lint --strict` of the chart with these arguments: its output, or a throw with it. */
+export function helmLint(args: string[], root = repoRoot()): string {
+  return run(
+    kubeTool('helm', root),
+    ['lint', '--strict', join(root, 'helm', 'stocklab'), ...args],
+    `helm lint ${args.join(' ')}`,
+  );
+}
+
+/** `kubectl kustomize <dir>` (offline), parsed. */
 export function kustomize(dir: string): K8sObject[] {
-  const kubectl = process.env.KUBECTL ?? 'kubectl';
+  const kubectl = process.env.KUBECTL ?? (hasPinned('kubectl') ? kubeTool('kubectl') : 'kubectl');
   let text: string;
   try {
     text = execFileSync(kubectl, ['kustomize', dir], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
@@ -55,3 +106,12 @@ export function kustomize(dir: string): K8sObject[] {
 }
 
 export const id = (o: K8sObject): string => `${o.kind}/${o.metadata.name}`;
+
+function hasPinned(name: 'helm' | 'kubectl'): boolean {
+  try {
+    kubeTool(name);
+    return true;
+  } catch {
+    return false;
+  }
+}

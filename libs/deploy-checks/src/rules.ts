@@ -310,6 +310,11 @@ export function checkRbac(objects: K8sObject[], leaseName: string | undefined): 
       if (wrong) {
         problems.push(`${id(role)}: rule ${JSON.stringify(rule)} exceeds leases get/create/update`);
       }
+      const named = (rule.verbs ?? []).some((v) => v === 'get' || v === 'update');
+      if (named && (rule.resourceNames === undefined || rule.resourceNames.length === 0)) {
+        // an empty list names nothing, so it restricts nothing: every Lease of the namespace
+        problems.push(`${id(role)}: get/update on leases without a resourceNames entry grants every Lease`);
+      }
       if (rule.resourceNames !== undefined && leaseName !== undefined && !rule.resourceNames.includes(leaseName)) {
         problems.push(
           `${id(role)}: resourceNames ${rule.resourceNames.join(', ')} do not include LEASE_NAME ${leaseName}`,

@@ -9,6 +9,7 @@ import {
   checkEnv,
   checkImages,
   checkIngress,
+  checkIngressBodySize,
   checkProbes,
   checkRbac,
   checkReferences,
@@ -114,6 +115,12 @@ for (const [name, overlay] of Object.entries(OVERLAYS)) {
     });
     it('routes the Ingress to existing Services and ports', () => {
       assert.deepEqual(checkIngress(objects(name)), []);
+    });
+    it('lets the largest dataset upload through the Ingress', () => {
+      assert.deepEqual(
+        checkIngressBodySize(objects(name), Number(schemas.backtest.DATASET_MAX_BYTES?.defaultValue)),
+        [],
+      );
     });
     it('gives RBAC to trading only, least privilege', () => {
       assert.deepEqual(checkRbac(objects(name), envValue(objects(name), 'trading', 'LEASE_NAME')), []);
