@@ -34,6 +34,11 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- end }}
 
 {{/* the Secret every pod reads: existingSecret or the chart's own */}}
+{{/* the Secret the migration hook Job reads DATABASE_URL from: the existing one, or the hook's own */}}
+{{- define "stocklab.migrateSecretName" -}}
+{{- if .Values.existingSecret }}{{ .Values.existingSecret }}{{ else }}{{ include "stocklab.fullname" . }}-migrate{{ end }}
+{{- end }}
+
 {{- define "stocklab.secretName" -}}
 {{- default (printf "%s-secrets" (include "stocklab.fullname" .)) .Values.existingSecret }}
 {{- end }}

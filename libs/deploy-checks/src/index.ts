@@ -8,3 +8,4 @@ export * from './compose.js';
 export * from './dockerfile.js';
 export * from './helm.js';
 export * from './parity.js';
+export * from './helm-secrets.js';
