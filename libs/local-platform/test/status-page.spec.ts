@@ -322,6 +322,12 @@ describe('gateway status page', () => {
       const response = await page.goto(`${gateway.url}/`, { timeout: PAGE_WAIT_MS });
       assert.equal(response?.status(), 200);
       await page.locator('tr[data-replica="backtest-worker-0"]').waitFor({ timeout: PAGE_WAIT_MS });
+      // the gateway's readiness view is live: on a loaded machine a probe can miss its timeout, and
+      // the next one (a second later) answers; wait for the page to show the replicas ready, then read it
+      await page
+        .locator('#replica-summary')
+        .filter({ hasText: /4 of 4 ready/ })
+        .waitFor({ timeout: PAGE_WAIT_MS });
 
       const rows = await Promise.all(
         (await page.locator('tr[data-replica]').all()).map(async (tr) => ({
