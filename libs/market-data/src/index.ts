@@ -1,2 +1,3 @@
 export * from './load-market-data.js';
 export * from './market-snapshot-cache.js';
+export * from './snapshot-codec.js';

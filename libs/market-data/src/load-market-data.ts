@@ -1,6 +1,16 @@
-import type { FundamentalStatement, Market, MarketData, StockInfo } from '@stocklab/strategy-engine';
+import {
+  advanceRsi,
+  lowerBoundDate,
+  newRsiState,
+  type RsiState,
+  type FundamentalStatement,
+  type Market,
+  type MarketData,
+  type StockInfo,
+} from '@stocklab/strategy-engine';
 import type { ClientBase } from 'pg';
 import { to as copyTo } from 'pg-copy-streams';
+import { CodeIndex, forEachCopyRow } from './copy-rows.js';
 
 /** Benchmarks computed from the loaded market itself: the market-cap-weighted total of each market. */
 export const BENCHMARKS = ['KOSPI', 'KOSDAQ', 'MARKET'] as const;
@@ -12,6 +22,30 @@ export interface MarketSnapshot {
   data: MarketData;
   benchmarks: Record<BenchmarkId, Float64Array>;
   loadedInMs: number;
+  /**
+   * The trading days before data.dates[0] when only the latest days were loaded (empty for the
+   * whole history): a date before the window has the negative day index dayIndexOf gives.
+   */
+  precedingDates: Int32Array;
+}
+
+export interface LoadMarketOptions {
+  /** Only the latest this many trading days (the whole history when omitted). */
+  lastDays?: number;
+  /** With lastDays: the window ends on the last trading day before this yyyymmdd (a job's trading date). */
+  before?: number;
+}
+
+/**
+ * The day index of a date in a snapshot: the first trading day on or after it, counted from
+ * data.dates[0], negative for a date before a window (the same distance the whole history has).
+ */
+export function dayIndexOf(snapshot: Pick<MarketSnapshot, 'data' | 'precedingDates'>, yyyymmdd: number): number {
+  const { dates } = snapshot.data;
+  if (dates.length > 0 && yyyymmdd >= dates[0]) {
+    return lowerBoundDate(dates, yyyymmdd);
+  }
+  return lowerBoundDate(snapshot.precedingDates, yyyymmdd) - snapshot.precedingDates.length;
 }
 
 interface StatementRow {
@@ -43,10 +77,11 @@ export async function currentDataVersion(client: Pick<ClientBase, 'query'>): Pro
 }
 
 /**
- * Reads the whole `market` schema in one REPEATABLE READ transaction on `client` (a dedicated
- * connection) into the engine's layout: bars through COPY, straight into typed arrays.
+ * Reads the `market` schema in one REPEATABLE READ transaction on `client` (a dedicated
+ * connection) into the engine's layout: bars through COPY, straight into typed arrays. With
+ * `lastDays`, only the bars of the latest trading days (statements and securities are whole).
  */
-export async function loadMarketSnapshot(client: ClientBase): Promise<MarketSnapshot> {
+export async function loadMarketSnapshot(client: ClientBase, options: LoadMarketOptions = {}): Promise<MarketSnapshot> {
   const started = performance.now();
   await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
   try {
@@ -59,15 +94,24 @@ export async function loadMarketSnapshot(client: ClientBase): Promise<MarketSnap
     const days = (
       await client.query<{ d: string }>(`SELECT to_char(date, 'YYYYMMDD') AS d FROM market.trading_days ORDER BY date`)
     ).rows;
+    let allDates = Int32Array.from(days.map((d) => Number(d.d)));
+    if (options.lastDays !== undefined && options.before !== undefined) {
+      allDates = allDates.subarray(0, lowerBoundDate(allDates, options.before));
+    }
+    const first = options.lastDays === undefined ? 0 : Math.max(0, allDates.length - options.lastDays);
+    const precedingDates = allDates.slice(0, first);
     const codes = securities.map((s) => s.code);
     const stocks: StockInfo[] = securities.map((s) => ({ market: s.market, sector: s.sector }));
     const stockIndex = new Map(codes.map((c, i) => [c, i]));
-    const dates = Int32Array.from(days.map((d) => Number(d.d)));
+    const dates = allDates.slice(first);
     const dayIndex = new Map<number, number>();
     dates.forEach((d, i) => dayIndex.set(d, i));
     const S = codes.length;
     const arrays = Object.fromEntries(FIELDS.map((f) => [f, sharedFloat64(dates.length * S)])) as PriceArrays;
-    await copyBars(client, stockIndex, dayIndex, S, arrays);
+    const windowed = options.lastDays !== undefined;
+    const codeIndex = new CodeIndex(codes);
+    await copyBars(client, codeIndex, dayIndex, S, arrays, windowed ? dates[0] : undefined);
+    const seeds = first > 0 ? { rsi_14: await rsiBefore(client, codeIndex, precedingDates) } : undefined;
     const statements = (
       await client.query<StatementRow>(
         `SELECT s.code, to_char(s.report_date, 'YYYY-MM-DD') AS report_date, s.revenue, s.operating_income, s.net_income,
@@ -94,7 +138,7 @@ export async function loadMarketSnapshot(client: ClientBase): Promise<MarketSnap
         });
       }
     }
-    const data: MarketData = { dates, codes, stocks, ...arrays, fundamentals };
+    const data: MarketData = { dates, codes, stocks, ...arrays, fundamentals, ...(seeds ? { seeds } : {}) };
     return {
       version,
       data,
@@ -104,6 +148,7 @@ export async function loadMarketSnapshot(client: ClientBase): Promise<MarketSnap
         MARKET: capWeightedIndex(data, () => true),
       },
       loadedInMs: Math.round(performance.now() - started),
+      precedingDates,
     };
   } catch (error) {
     await client.query('ROLLBACK').catch(() => undefined);
@@ -113,38 +158,70 @@ export async function loadMarketSnapshot(client: ClientBase): Promise<MarketSnap
 
 async function copyBars(
   client: ClientBase,
-  stockIndex: Map<string, number>,
+  codes: CodeIndex,
   dayIndex: Map<number, number>,
   S: number,
   arrays: PriceArrays,
+  fromDate: number | undefined,
 ): Promise<void> {
+  // a yyyymmdd number, never text from outside: safe to inline (COPY takes no parameters); the days
+  // after the window are not in dayIndex and are skipped
+  const where = fromDate === undefined ? '' : ` WHERE date >= to_date('${Math.trunc(fromDate)}', 'YYYYMMDD')`;
   const stream = client.query(
     copyTo(
-      `COPY (SELECT code, to_char(date, 'YYYYMMDD'), open, high, low, close, volume, trading_value, market_cap FROM market.daily_bars) TO STDOUT`,
+      `COPY (SELECT code, to_char(date, 'YYYYMMDD'), open, high, low, close, volume, trading_value, market_cap FROM market.daily_bars${where}) TO STDOUT`,
     ),
   );
   const { open, high, low, close, volume, tradingValue, marketCap } = arrays;
-  let rest = '';
-  for await (const chunk of stream as AsyncIterable<Buffer>) {
-    const lines = (rest + chunk.toString('latin1')).split('\n');
-    rest = lines.pop() ?? '';
-    for (const line of lines) {
-      const f = line.split('\t');
-      const s = stockIndex.get(f[0]);
-      const d = dayIndex.get(Number(f[1]));
-      if (s === undefined || d === undefined) {
-        continue;
-      }
-      const i = d * S + s;
-      open[i] = Number(f[2]);
-      high[i] = Number(f[3]);
-      low[i] = Number(f[4]);
-      close[i] = Number(f[5]);
-      volume[i] = Number(f[6]);
-      tradingValue[i] = Number(f[7]);
-      marketCap[i] = Number(f[8]);
+  await forEachCopyRow(stream, codes, new Float64Array(8), (s, f) => {
+    const d = dayIndex.get(f[0]);
+    if (s === undefined || d === undefined) {
+      return;
     }
+    const i = d * S + s;
+    open[i] = f[1];
+    high[i] = f[2];
+    low[i] = f[3];
+    close[i] = f[4];
+    volume[i] = f[5];
+    tradingValue[i] = f[6];
+    marketCap[i] = f[7];
+  });
+}
+
+/** Days of closes read at a time while computing a window's seeds (a few MB whatever the history). */
+const SEED_CHUNK_DAYS = 250;
+
+/**
+ * The RSI state on the last of `precedingDates` (the days before a window): the closes of those
+ * days read a chunk of days at a time, in date order, through the engine's own recursion.
+ */
+async function rsiBefore(client: ClientBase, codes: CodeIndex, precedingDates: Int32Array): Promise<RsiState> {
+  const S = codes.size;
+  const state = newRsiState(S);
+  const close = new Float64Array(SEED_CHUNK_DAYS * S);
+  for (let start = 0; start < precedingDates.length; start += SEED_CHUNK_DAYS) {
+    const chunk = precedingDates.subarray(start, start + SEED_CHUNK_DAYS);
+    const dayIndex = new Map<number, number>();
+    chunk.forEach((d, i) => dayIndex.set(d, i));
+    close.fill(Number.NaN);
+    const from = Math.trunc(chunk[0]);
+    const to = Math.trunc(chunk[chunk.length - 1]);
+    const stream = client.query(
+      copyTo(
+        `COPY (SELECT code, to_char(date, 'YYYYMMDD'), close FROM market.daily_bars
+                WHERE date BETWEEN to_date('${from}', 'YYYYMMDD') AND to_date('${to}', 'YYYYMMDD')) TO STDOUT`,
+      ),
+    );
+    await forEachCopyRow(stream, codes, new Float64Array(2), (s, f) => {
+      const d = dayIndex.get(f[0]);
+      if (s !== undefined && d !== undefined) {
+        close[d * S + s] = f[1];
+      }
+    });
+    advanceRsi(state, close, chunk.length);
   }
+  return state;
 }
 
 /**

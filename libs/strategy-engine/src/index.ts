@@ -9,3 +9,4 @@ export * from './engine/backtest.js';
 export * from './engine/metrics.js';
 export * from './engine/orders.js';
 export * from './engine/decide.js';
+export * from './engine/history.js';

@@ -10,3 +10,4 @@ export * from './crafted-market.js';
 export * from './wait.js';
 export * from './random.js';
 export * from './in-process.js';
+export * from './example-strategy.js';

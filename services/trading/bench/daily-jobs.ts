@@ -14,30 +14,14 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
-import { requestPatiently } from '@stocklab/test-support';
+import { README_EXAMPLE_STRATEGY, requestPatiently } from '@stocklab/test-support';
 import { AS_OF, startTradingCluster, triggerRun } from '../test/support.js';
 
 const stocks = Number(process.argv[2] ?? 500);
 const sizes = (process.argv[3] ?? '25,100').split(',').map(Number);
 const DEMO_DATA = resolve(import.meta.dirname, '../../../backtest/dist/cli/demo-data.js');
 
-const STRATEGY = {
-  schemaVersion: 1,
-  universe: { scope: 'all' },
-  ranking: { factor: 'mom_6m', order: 'desc' },
-  buyConditions: {
-    and: [
-      { factor: 'per', op: 'between', min: 0, max: 15 },
-      { factor: 'roe', op: '>', value: 10 },
-    ],
-  },
-  maxPositions: 20,
-  weighting: { method: 'equal' },
-  rebalance: 'monthly',
-  sell: { stopLossPct: 15, takeProfitPct: 40 },
-  costs: { commissionBps: 1.5, sellTaxBps: 23, slippageBps: 10 },
-  initialCapital: 100_000_000,
-};
+const STRATEGY = README_EXAMPLE_STRATEGY;
 
 async function timed<T>(work: () => Promise<T>): Promise<[T, number]> {
   const t0 = performance.now();

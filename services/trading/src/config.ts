@@ -202,6 +202,13 @@ export const tradingConfigSchema = {
     max: 10000,
     default: '20',
   }),
+  TRADING_MARKET_MIN_DAYS: int({
+    description:
+      'Fewest latest trading days of market data a trading replica loads; more when an active strategy needs a longer history',
+    min: 2,
+    max: 100_000,
+    default: '250',
+  }),
   PAPER_ACCOUNT_INITIAL_CASH: int({
     description: 'Starting cash (KRW) of a new paper account',
     min: 0,

@@ -169,6 +169,8 @@ describe('live trading is the backtest (2 replicas, the real scheduler on a repl
         TRADING_AS_OF_DATE: '',
         TRADING_SELECT_CRON: '0 0 7 * * *',
         TRADING_EXECUTE_CRON: '0 0 9 * * *',
+        // the replicas load only the days the strategies need (21-42 of ~140): live on windows, the backtest on all
+        TRADING_MARKET_MIN_DAYS: '2',
       },
       seed: async (pool) => {
         await seedParityMarket(pool);

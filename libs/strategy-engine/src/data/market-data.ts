@@ -1,3 +1,5 @@
+import type { RsiState } from '../factors/compute.js';
+
 /**
  * The engine's input: daily bars for the whole universe, time-major in typed arrays.
  *
@@ -51,6 +53,12 @@ export interface MarketData {
   marketCap: Float64Array;
   /** Per stock, statements sorted by reportDate ascending. */
   fundamentals: FundamentalStatement[][];
+  /**
+   * When the data is a window of a longer history (the latest days a trading replica loads): the
+   * state of the recursive indicators on the day before dates[0], so that they take the values
+   * the whole history gives them. Absent for a whole history.
+   */
+  seeds?: { rsi_14: RsiState };
 }
 
 export interface PriceRow {
@@ -152,6 +160,10 @@ export function validateMarketData(data: MarketData): void {
   }
   if (data.stocks.length !== S || data.fundamentals.length !== S) {
     throw new RangeError('MarketData.stocks and .fundamentals need one entry per code');
+  }
+  const seed = data.seeds?.rsi_14;
+  if (seed && [seed.prev, seed.count, seed.up, seed.down].some((a) => a.length !== S)) {
+    throw new RangeError('MarketData.seeds.rsi_14 needs one entry per code');
   }
   for (let d = 1; d < D; d++) {
     if (data.dates[d] <= data.dates[d - 1]) {

@@ -309,29 +309,54 @@ function volatility(data: MarketData, id: FactorId, len: number, rows: ArrayLike
 }
 
 /**
- * RSI with Wilder's smoothing: the first average gain/loss is the mean of the first `len`
- * changes, then avg = avg + (x - avg) / len. Changes are between consecutive present closes
- * (a suspension does not reset the indicator); NaN on a day without a bar and during warm-up.
- * 50 when there was neither gain nor loss. Recursive, so always a full pass up to the last day.
+ * Wilder RSI's running state per stock after some days: the previous present close, how many
+ * changes were seen, and the average gain and loss. A window of the latest days carries the
+ * state of the days before it (MarketData.seeds), so that its RSI is the whole history's.
  */
-function rsi(data: MarketData, id: FactorId, len: number, rows: ArrayLike<number> | null): FactorMatrix {
-  const m = allocate(data, id, rows);
-  const S = m.stocks;
-  const D = data.dates.length;
-  const c = data.close;
-  const v = m.values;
+export interface RsiState {
+  prev: Float64Array;
+  count: Int32Array;
+  up: Float64Array;
+  down: Float64Array;
+}
+
+export const RSI_LENGTH = 14;
+
+export function newRsiState(stocks: number): RsiState {
+  return {
+    prev: new Float64Array(stocks).fill(NaN),
+    count: new Int32Array(stocks),
+    up: new Float64Array(stocks),
+    down: new Float64Array(stocks),
+  };
+}
+
+function copyRsiState(state: RsiState): RsiState {
+  return { prev: state.prev.slice(), count: state.count.slice(), up: state.up.slice(), down: state.down.slice() };
+}
+
+/**
+ * Runs the RSI recursion over days [0, days) of time-major `close` (days x stocks), updating
+ * `state`; with `rowOf`/`values`, writes each day's RSI where rowOf[d] >= 0. The one
+ * implementation of the recursion: the loader's seeds and the factor take the same steps.
+ */
+export function advanceRsi(
+  state: RsiState,
+  close: Float64Array,
+  days: number,
+  len: number = RSI_LENGTH,
+  rowOf?: Int32Array,
+  values?: Float64Array,
+): void {
+  const S = state.prev.length;
   const per = 1 / len;
-  const prev = new Float64Array(S).fill(NaN);
-  const n = new Int32Array(S);
-  const up = new Float64Array(S);
-  const down = new Float64Array(S);
-  const last = rows ? (rows[rows.length - 1] ?? -1) : D - 1;
-  for (let d = 0; d <= last; d++) {
+  const { prev, count: n, up, down } = state;
+  for (let d = 0; d < days; d++) {
     const b = d * S;
-    const k = m.rowOf[d];
+    const k = rowOf ? rowOf[d] : -1;
     const o = k * S;
     for (let s = 0; s < S; s++) {
-      const x = c[b + s];
+      const x = close[b + s];
       let out = NaN;
       if (x === x) {
         const p = prev[s];
@@ -359,11 +384,26 @@ function rsi(data: MarketData, id: FactorId, len: number, rows: ArrayLike<number
         }
         prev[s] = x;
       }
-      if (k >= 0) {
-        v[o + s] = out;
+      if (k >= 0 && values) {
+        values[o + s] = out;
       }
     }
   }
+}
+
+/**
+ * RSI with Wilder's smoothing: the first average gain/loss is the mean of the first `len`
+ * changes, then avg = avg + (x - avg) / len. Changes are between consecutive present closes
+ * (a suspension does not reset the indicator); NaN on a day without a bar and during warm-up.
+ * 50 when there was neither gain nor loss. Recursive, so always a full pass up to the last day,
+ * from the state the data carries for the days before it (a window), else from the first bar.
+ */
+function rsi(data: MarketData, id: FactorId, len: number, rows: ArrayLike<number> | null): FactorMatrix {
+  const m = allocate(data, id, rows);
+  const seed = data.seeds?.rsi_14;
+  const state = seed ? copyRsiState(seed) : newRsiState(m.stocks);
+  const last = rows ? (rows[rows.length - 1] ?? -1) : data.dates.length - 1;
+  advanceRsi(state, data.close, last + 1, len, m.rowOf, m.values);
   return m;
 }
 

@@ -1,11 +1,13 @@
 import { Inject, Injectable, Logger, type OnModuleInit } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
+import { publishMarketSnapshot } from '@stocklab/market-data';
 import { CONFIG, DomainError } from '@stocklab/platform';
 import type { Job } from 'bullmq';
 import type pg from 'pg';
 import { DataSource, In } from 'typeorm';
 import type { BacktestConfig } from '../config.js';
 import { loadMarketCsv } from '../market/market-loader.js';
+import { ObjectStorageSnapshotStore } from '../market/snapshot-store.js';
 import { QUEUE, Queues } from '../queue/queues.js';
 import { ObjectStorage } from '../storage/object-storage.js';
 import { Dataset } from './dataset.entity.js';
@@ -32,6 +34,22 @@ export class DatasetImportProcessor implements OnModuleInit {
     this.queues.work(QUEUE.imports, this.config.IMPORT_CONCURRENCY, (job: Job<ImportJobData>) => this.process(job));
   }
 
+  /**
+   * The new data version as a snapshot in object storage, so that every process loads it with one
+   * read. Best effort: without it the first process to need the version builds it from PostgreSQL.
+   */
+  private async publishSnapshot(): Promise<void> {
+    const pool = (this.dataSource.driver as unknown as { master: pg.Pool }).master;
+    try {
+      const published = await publishMarketSnapshot(pool, new ObjectStorageSnapshotStore(this.storage));
+      this.logger.log(
+        `market snapshot of version ${published.version} stored: ${published.bytes} bytes, built in ${published.builtInMs} ms`,
+      );
+    } catch (error) {
+      this.logger.warn(`market snapshot not stored: ${error instanceof Error ? error.message : String(error)}`);
+    }
+  }
+
   async process(job: Job<ImportJobData>): Promise<string> {
     const id = job.data.datasetId;
     const repo = this.dataSource.getRepository(Dataset);
@@ -54,6 +72,10 @@ export class DatasetImportProcessor implements OnModuleInit {
             await repo.update({ id }, { status: 'loading' });
           },
         });
+        // before the dataset reads "succeeded": whoever waited for it finds the version stored
+        if (outcome.succeeded && outcome.changed) {
+          await this.publishSnapshot();
+        }
         await repo.update(
           { id },
           {

@@ -21,6 +21,8 @@ export interface LoadOutcome {
   errors: RowError[];
   /** market.data_version after the load */
   dataVersion: number;
+  /** the load made a new data version */
+  changed: boolean;
 }
 
 export interface LoadHooks {
@@ -201,6 +203,7 @@ export async function loadMarketCsv(
       unchanged: rowsTotal - inserted - updated,
       errors: [],
       dataVersion,
+      changed,
     };
   } catch (error) {
     await client.query('ROLLBACK').catch(() => undefined);
@@ -209,7 +212,7 @@ export async function loadMarketCsv(
 }
 
 function failed(rowsTotal: number, errors: RowError[], dataVersion: number): LoadOutcome {
-  return { succeeded: false, rowsTotal, inserted: 0, updated: 0, unchanged: 0, errors, dataVersion };
+  return { succeeded: false, rowsTotal, inserted: 0, updated: 0, unchanged: 0, errors, dataVersion, changed: false };
 }
 
 async function currentVersion(client: pg.ClientBase): Promise<number> {

@@ -4,6 +4,7 @@ import {
   DeleteObjectCommand,
   GetObjectCommand,
   HeadBucketCommand,
+  ListObjectsV2Command,
   NoSuchKey,
   S3Client,
 } from '@aws-sdk/client-s3';
@@ -81,6 +82,55 @@ export class ObjectStorage {
         'Retry-After': '2',
       });
     }
+  }
+
+  /** The whole object in memory (for objects read at once, like market snapshots); undefined when absent. */
+  async read(key: string): Promise<Buffer | undefined> {
+    let object: Awaited<ReturnType<ObjectStorage['get']>>;
+    try {
+      object = await this.get(key);
+    } catch (error) {
+      if (error instanceof DomainError && error.code === 'FILE_NOT_FOUND') {
+        return undefined;
+      }
+      throw error;
+    }
+    // filled in place when the size is known: no second copy of a large object
+    const size = object.contentLength;
+    const whole = size === undefined ? undefined : Buffer.allocUnsafe(size);
+    const chunks: Buffer[] = [];
+    let received = 0;
+    for await (const chunk of object.body as AsyncIterable<Buffer>) {
+      if (whole && received + chunk.length <= whole.length) {
+        chunk.copy(whole, received);
+      } else {
+        chunks.push(chunk);
+      }
+      received += chunk.length;
+    }
+    if (!whole) {
+      return Buffer.concat(chunks);
+    }
+    if (received === whole.length) {
+      return whole;
+    }
+    throw new DomainError(503, 'STORAGE_UNAVAILABLE', `Object ${key} arrived with ${received} of ${size} bytes`, {
+      'Retry-After': '2',
+    });
+  }
+
+  /** Keys under `prefix` (every page). */
+  async list(prefix: string): Promise<string[]> {
+    const keys: string[] = [];
+    let token: string | undefined;
+    do {
+      const page = await this.client.send(
+        new ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix, ContinuationToken: token }),
+      );
+      keys.push(...(page.Contents ?? []).flatMap((o) => (o.Key ? [o.Key] : [])));
+      token = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (token);
+    return keys;
   }
 
   async delete(key: string): Promise<void> {

@@ -1,7 +1,7 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
+import { dayIndexOf, type MarketSnapshot } from '@stocklab/market-data';
 import {
   isRebalanceDay,
-  lowerBoundDate,
   parseStrategyDefinition,
   StrategyDecider,
   type Holding,
@@ -88,7 +88,7 @@ export class ExecuteJob implements JobBody {
 
   private async plan(ctx: JobContext): Promise<Record<string, unknown>> {
     const { run } = ctx;
-    const snapshot = await this.market.snapshot();
+    const snapshot = await this.market.snapshot(run.tradingDate);
     const data = snapshot.data;
     const signalDay = await this.signalDay(data, run.tradingDate);
     return ctx.fenced(async (m) => {
@@ -120,7 +120,7 @@ export class ExecuteJob implements JobBody {
           await strategyLog(m, s.id, run.runKey, 'error', 'execute skipped: stored rules are invalid');
           continue;
         }
-        const intents = await this.planStrategy(m, ctx, s, parsed.value, data, signalDay, seq);
+        const intents = await this.planStrategy(m, ctx, s, parsed.value, snapshot, signalDay, seq);
         if (intents >= 0) {
           seq += intents;
           decided += 1;
@@ -170,11 +170,12 @@ export class ExecuteJob implements JobBody {
     ctx: JobContext,
     s: StrategyRow,
     def: StrategyDefinition,
-    data: MarketData,
+    snapshot: MarketSnapshot,
     t: number,
     seqBefore: number,
   ): Promise<number> {
     const { run } = ctx;
+    const { data } = snapshot;
     const signalDate = isoOf(data.dates[t]);
     if (s.last_signal_date !== null && s.last_signal_date >= signalDate) {
       await strategyLog(m, s.id, run.runKey, 'info', `already decided on ${s.last_signal_date}'s close`);
@@ -211,7 +212,8 @@ export class ExecuteJob implements JobBody {
       holdings.push({
         stock,
         quantity: Number(p.quantity),
-        entryDay: lowerBoundDate(data.dates, Number(p.entry_date)),
+        // negative for a buy before the loaded window: its holding age is counted as on the whole history
+        entryDay: dayIndexOf(snapshot, Number(p.entry_date)),
         entryPrice: Number(p.entry_price),
         entryCost: Number(p.cost),
         pendingSell: p.pending_sell,

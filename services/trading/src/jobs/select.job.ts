@@ -22,7 +22,7 @@ export class SelectJob implements JobBody {
 
   async run(ctx: JobContext): Promise<Record<string, unknown>> {
     const { run } = ctx;
-    const snapshot = await this.market.snapshot();
+    const snapshot = await this.market.snapshot(run.tradingDate);
     const data = snapshot.data;
     let signalIndex: number;
     try {

@@ -1,0 +1,457 @@
+import { crc32, zstdCompressSync, zstdDecompressSync } from 'node:zlib';
+import type { FundamentalStatement, Market, MarketData, StockInfo } from '@stocklab/strategy-engine';
+import { BENCHMARKS, type BenchmarkId, type MarketSnapshot } from './load-market-data.js';
+
+/**
+ * A market data version as one compact file, so that a process loads it with one read instead
+ * of re-reading every bar from PostgreSQL (which stays the source of truth: a snapshot that is
+ * missing, of another version or fails its checksum is rebuilt from it, never trusted).
+ *
+ * Layout: MAGIC, the header's length and CRC-32 (4 bytes each, big-endian), the header (JSON), then the sections in
+ * header order, each compressed on its own with zstd (one section in memory at a time when
+ * decoding), with the CRC-32 of its stored bytes in the header.
+ *
+ * Columns whose values are all whole numbers within int32 (prices in KRW, volumes, dates) are
+ * stored as int32 differences from the same stock's previous day, which zstd shrinks to a
+ * fraction; the rest (trading value, market cap, statements) as float64 with the bytes of each
+ * value split into eight planes. Decoding restores every value bit for bit (NaN included).
+ */
+export const SNAPSHOT_MAGIC = Buffer.from('STOCKLAB-MARKET\n', 'latin1');
+export const SNAPSHOT_FORMAT = 1;
+
+type Encoding = 'int32' | 'int32-delta' | 'uint53-split' | 'times-close' | 'float64-planes';
+
+interface SectionInfo {
+  name: string;
+  encoding: Encoding;
+  /** elements */
+  length: number;
+  /** stored (compressed) bytes */
+  bytes: number;
+  /** CRC-32 of the stored bytes */
+  crc32: number;
+}
+
+interface SnapshotHeader {
+  format: number;
+  version: string;
+  codes: string[];
+  markets: Market[];
+  sectors: string[];
+  days: number;
+  statements: number;
+  sections: SectionInfo[];
+}
+
+export class SnapshotCorruptError extends Error {
+  override readonly name = 'SnapshotCorruptError';
+}
+
+const PRICE_FIELDS = ['open', 'high', 'low', 'close', 'volume', 'tradingValue', 'marketCap'] as const;
+const STATEMENT_FIELDS = [
+  'netIncome',
+  'equity',
+  'revenue',
+  'operatingIncome',
+  'liabilities',
+  'revenuePrevYear',
+] as const;
+/** int32 stands for NaN: no KRX price or volume comes near it. */
+const NAN_INT = -0x80000000;
+
+function fitsInt32(values: Float64Array): boolean {
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i];
+    if (v === v && (!Number.isInteger(v) || v <= NAN_INT || v > 0x7fffffff || Object.is(v, -0))) {
+      return false;
+    }
+  }
+  return true;
+}
+
+/** int32 differences from the value `stride` elements earlier (wrapping, so exactly reversible). */
+function int32Delta(values: Float64Array, stride: number): Int32Array {
+  const out = new Int32Array(values.length);
+  let previous = 0;
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i];
+    const current = v === v ? v : NAN_INT;
+    if (i >= stride) {
+      const before = values[i - stride];
+      previous = before === before ? before : NAN_INT;
+    }
+    out[i] = (current - (i >= stride ? previous : 0)) | 0;
+  }
+  return out;
+}
+
+const TWO_32 = 4_294_967_296;
+
+/** Every value NaN or a whole number in [0, 2^53): stored as high and low 32 bits. */
+function fitsUint53(values: Float64Array): boolean {
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i];
+    if (v === v && (!Number.isSafeInteger(v) || v < 0 || Object.is(v, -0))) {
+      return false;
+    }
+  }
+  return true;
+}
+
+/** [high words..., low words...]; a high word of -1 stands for NaN. */
+function uint53Split(values: Float64Array): Int32Array {
+  const n = values.length;
+  const out = new Int32Array(n * 2);
+  for (let i = 0; i < n; i++) {
+    const v = values[i];
+    if (v === v) {
+      const high = Math.floor(v / TWO_32);
+      out[i] = high;
+      out[n + i] = (v - high * TWO_32) | 0;
+    } else {
+      out[i] = -1;
+    }
+  }
+  return out;
+}
+
+/**
+ * A column that is the close times a per-day factor (market cap = close x listed shares, as KRX
+ * computes it): the factor is stored instead, and it barely changes from day to day, so it
+ * compresses to almost nothing. Undefined unless the product gives back every value bit for bit.
+ */
+function timesClose(values: Float64Array, close: Float64Array): Float64Array | undefined {
+  const factor = new Float64Array(values.length);
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i];
+    const c = close[i];
+    if (v !== v) {
+      factor[i] = Number.NaN;
+      continue;
+    }
+    const f = v / c;
+    if (!(c > 0) || !Object.is(f * c, v)) {
+      return undefined;
+    }
+    factor[i] = f;
+  }
+  return factor;
+}
+
+function float64Planes(values: Float64Array): Uint8Array {
+  const bytes = new Uint8Array(values.buffer, values.byteOffset, values.byteLength);
+  const n = values.length;
+  const out = new Uint8Array(n * 8);
+  for (let plane = 0; plane < 8; plane++) {
+    const base = plane * n;
+    for (let i = 0; i < n; i++) {
+      out[base + i] = bytes[i * 8 + plane];
+    }
+  }
+  return out;
+}
+
+interface PendingSection {
+  info: Omit<SectionInfo, 'bytes' | 'crc32'>;
+  raw: Uint8Array;
+}
+
+function asBytes(view: ArrayBufferView): Uint8Array {
+  return new Uint8Array(view.buffer, view.byteOffset, view.byteLength);
+}
+
+function numberSection(name: string, values: Float64Array, stride: number, close?: Float64Array): PendingSection {
+  const length = values.length;
+  if (fitsInt32(values)) {
+    return { info: { name, encoding: 'int32-delta', length }, raw: asBytes(int32Delta(values, stride)) };
+  }
+  const factor = close && timesClose(values, close);
+  if (factor) {
+    return { info: { name, encoding: 'times-close', length }, raw: asBytes(factor) };
+  }
+  if (fitsUint53(values)) {
+    return { info: { name, encoding: 'uint53-split', length }, raw: asBytes(uint53Split(values)) };
+  }
+  return { info: { name, encoding: 'float64-planes', length }, raw: float64Planes(values) };
+}
+
+/** The snapshot (of the whole history) as bytes; the same snapshot always gives the same bytes. */
+export function encodeMarketSnapshot(
+  snapshot: Pick<MarketSnapshot, 'version' | 'data' | 'benchmarks'> & { precedingDates?: Int32Array },
+): Buffer {
+  if ((snapshot.precedingDates?.length ?? 0) > 0) {
+    throw new RangeError('only a snapshot of the whole history is stored');
+  }
+  const { data } = snapshot;
+  const S = data.codes.length;
+  const sections: PendingSection[] = [
+    { info: { name: 'dates', encoding: 'int32', length: data.dates.length }, raw: asBytes(data.dates) },
+  ];
+  for (const field of PRICE_FIELDS) {
+    // close comes before market cap, so a decoder has it when it needs it
+    sections.push(numberSection(field, data[field], S, field === 'marketCap' ? data.close : undefined));
+  }
+  for (const id of BENCHMARKS) {
+    sections.push(numberSection(`benchmark:${id}`, snapshot.benchmarks[id], 1));
+  }
+  const statements = data.fundamentals.flatMap((list, stock) => list.map((st) => ({ stock, st })));
+  const stockOf = Int32Array.from(statements, (x) => x.stock);
+  const reportDate = Int32Array.from(statements, (x) => x.st.reportDate);
+  sections.push({
+    info: { name: 'statement:stock', encoding: 'int32', length: stockOf.length },
+    raw: asBytes(stockOf),
+  });
+  sections.push({
+    info: { name: 'statement:reportDate', encoding: 'int32', length: reportDate.length },
+    raw: asBytes(reportDate),
+  });
+  for (const field of STATEMENT_FIELDS) {
+    const values = Float64Array.from(statements, (x) => x.st[field]);
+    sections.push({
+      info: { name: `statement:${field}`, encoding: 'float64-planes', length: values.length },
+      raw: float64Planes(values),
+    });
+  }
+
+  const stored = sections.map((section) => zstdCompressSync(section.raw));
+  const header: SnapshotHeader = {
+    format: SNAPSHOT_FORMAT,
+    version: snapshot.version,
+    codes: data.codes,
+    markets: data.stocks.map((s) => s.market),
+    sectors: data.stocks.map((s) => s.sector),
+    days: data.dates.length,
+    statements: statements.length,
+    sections: sections.map((s, i) => ({
+      ...s.info,
+      bytes: (stored[i] as Buffer).length,
+      crc32: crc32(stored[i] as Buffer),
+    })),
+  };
+  const headerBytes = Buffer.from(JSON.stringify(header), 'utf8');
+  return Buffer.concat([SNAPSHOT_MAGIC, headerPrefix(headerBytes), headerBytes, ...stored]);
+}
+
+/** The 8 bytes before the header: its length and its CRC-32. */
+export function headerPrefix(headerBytes: Buffer): Buffer {
+  const prefix = Buffer.alloc(8);
+  prefix.writeUInt32BE(headerBytes.length, 0);
+  prefix.writeUInt32BE(crc32(headerBytes), 4);
+  return prefix;
+}
+
+const ENCODINGS: ReadonlySet<string> = new Set<Encoding>([
+  'int32',
+  'int32-delta',
+  'uint53-split',
+  'times-close',
+  'float64-planes',
+]);
+
+function corrupt(reason: string): never {
+  throw new SnapshotCorruptError(`market snapshot rejected: ${reason}`);
+}
+
+function readHeader(bytes: Buffer): { header: SnapshotHeader; bodyStart: number } {
+  const headerStart = SNAPSHOT_MAGIC.length + 8;
+  if (bytes.length < headerStart || !bytes.subarray(0, SNAPSHOT_MAGIC.length).equals(SNAPSHOT_MAGIC)) {
+    corrupt('not a market snapshot');
+  }
+  const headerLength = bytes.readUInt32BE(SNAPSHOT_MAGIC.length);
+  const bodyStart = headerStart + headerLength;
+  if (bodyStart > bytes.length) {
+    corrupt('truncated header');
+  }
+  if (crc32(bytes.subarray(headerStart, bodyStart)) !== bytes.readUInt32BE(SNAPSHOT_MAGIC.length + 4)) {
+    corrupt('checksum mismatch in the header');
+  }
+  let header: SnapshotHeader;
+  try {
+    header = JSON.parse(bytes.toString('utf8', headerStart, bodyStart)) as SnapshotHeader;
+  } catch {
+    corrupt('unreadable header');
+  }
+  if (header.format !== SNAPSHOT_FORMAT) {
+    corrupt(`format ${String(header.format)}, expected ${SNAPSHOT_FORMAT}`);
+  }
+  return { header, bodyStart };
+}
+
+/** Reads only the header: the data version a snapshot holds (or throws SnapshotCorruptError). */
+export function snapshotVersion(bytes: Buffer): string {
+  return readHeader(bytes).header.version;
+}
+
+function rawBytes(section: SectionInfo): number {
+  return section.length * (section.encoding === 'int32' || section.encoding === 'int32-delta' ? 4 : 8);
+}
+
+function sharedFloat64(length: number): Float64Array {
+  return new Float64Array(new SharedArrayBuffer(length * Float64Array.BYTES_PER_ELEMENT));
+}
+
+function decodeInto(
+  section: SectionInfo,
+  raw: Buffer,
+  out: Float64Array,
+  stride: number,
+  close: Float64Array | undefined,
+): void {
+  const n = section.length;
+  if (section.encoding === 'times-close' || section.encoding === 'uint53-split') {
+    if (raw.length !== n * 8) {
+      corrupt(`section ${section.name} has ${raw.length} bytes, expected ${n * 8}`);
+    }
+    if (section.encoding === 'times-close') {
+      if (!close || close.length !== n) {
+        corrupt(`section ${section.name} needs the close column before it`);
+      }
+      // copy first: the section's bytes need not be 8-byte aligned
+      new Uint8Array(out.buffer, out.byteOffset, n * 8).set(raw);
+      for (let i = 0; i < n; i++) {
+        out[i] = out[i] * close[i];
+      }
+      return;
+    }
+    const words =
+      raw.byteOffset % 4 === 0
+        ? new Int32Array(raw.buffer, raw.byteOffset, n * 2)
+        : new Int32Array(raw.buffer.slice(raw.byteOffset, raw.byteOffset + n * 8));
+    for (let i = 0; i < n; i++) {
+      const high = words[i];
+      out[i] = high === -1 ? Number.NaN : high * TWO_32 + (words[n + i] >>> 0);
+    }
+    return;
+  }
+  if (section.encoding === 'float64-planes') {
+    if (raw.length !== n * 8) {
+      corrupt(`section ${section.name} has ${raw.length} bytes, expected ${n * 8}`);
+    }
+    const target = new Uint8Array(out.buffer, out.byteOffset, n * 8);
+    for (let plane = 0; plane < 8; plane++) {
+      const base = plane * n;
+      for (let i = 0; i < n; i++) {
+        target[i * 8 + plane] = raw[base + i];
+      }
+    }
+    return;
+  }
+  if (raw.length !== n * 4) {
+    corrupt(`section ${section.name} has ${raw.length} bytes, expected ${n * 4}`);
+  }
+  const ints =
+    raw.byteOffset % 4 === 0
+      ? new Int32Array(raw.buffer, raw.byteOffset, n)
+      : new Int32Array(raw.buffer.slice(raw.byteOffset, raw.byteOffset + n * 4));
+  if (section.encoding === 'int32') {
+    for (let i = 0; i < n; i++) {
+      out[i] = ints[i];
+    }
+    return;
+  }
+  // int32-delta: restore the wrapped sums in place (the decompressed buffer is ours), NaN_INT back to NaN
+  for (let i = 0; i < n; i++) {
+    const v = i >= stride ? (ints[i] + ints[i - stride]) | 0 : ints[i];
+    ints[i] = v;
+    out[i] = v === NAN_INT ? Number.NaN : v;
+  }
+}
+
+/**
+ * The snapshot the bytes hold, its arrays on SharedArrayBuffers (worker threads read them without
+ * a copy). Throws SnapshotCorruptError on any inconsistency: wrong magic or format, a checksum
+ * mismatch, a section of the wrong size.
+ */
+export function decodeMarketSnapshot(bytes: Buffer): Omit<MarketSnapshot, 'loadedInMs'> {
+  const { header, bodyStart } = readHeader(bytes);
+  const stored = header.sections.reduce((sum, s) => sum + s.bytes, 0);
+  if (bodyStart + stored !== bytes.length) {
+    corrupt(`${bytes.length - bodyStart} section bytes, header says ${stored}`);
+  }
+  const D = header.days;
+  const S = header.codes.length;
+  const N = header.statements;
+  const expected: Record<string, number> = { dates: D, 'statement:stock': N, 'statement:reportDate': N };
+  for (const f of PRICE_FIELDS) {
+    expected[f] = D * S;
+  }
+  for (const id of BENCHMARKS) {
+    expected[`benchmark:${id}`] = D;
+  }
+  for (const f of STATEMENT_FIELDS) {
+    expected[`statement:${f}`] = N;
+  }
+  if (header.sections.length !== Object.keys(expected).length) {
+    corrupt(`${header.sections.length} sections, expected ${Object.keys(expected).length}`);
+  }
+
+  const columns = new Map<string, Float64Array>();
+  let offset = bodyStart;
+  for (const section of header.sections) {
+    if (expected[section.name] !== section.length || !ENCODINGS.has(section.encoding)) {
+      corrupt(`unexpected section ${section.name} of ${section.length} values`);
+    }
+    const compressed = bytes.subarray(offset, offset + section.bytes);
+    offset += section.bytes;
+    if (crc32(compressed) !== section.crc32) {
+      corrupt(`checksum mismatch in section ${section.name}`);
+    }
+    let raw: Buffer;
+    try {
+      // one output chunk of the expected size: the default 16 KiB chunks cost a copy each
+      raw = zstdDecompressSync(compressed, { chunkSize: Math.max(64, rawBytes(section)) });
+    } catch {
+      corrupt(`section ${section.name} does not decompress`);
+    }
+    const isPrice = (PRICE_FIELDS as readonly string[]).includes(section.name);
+    const out = isPrice ? sharedFloat64(section.length) : new Float64Array(section.length);
+    decodeInto(section, raw, out, isPrice ? S : 1, columns.get('close'));
+    columns.set(section.name, out);
+  }
+  const column = (name: string): Float64Array => columns.get(name) as Float64Array;
+
+  const stocks: StockInfo[] = header.codes.map((_, s) => ({
+    market: header.markets[s],
+    sector: header.sectors[s],
+  }));
+  const fundamentals: FundamentalStatement[][] = header.codes.map(() => []);
+  const stockOf = column('statement:stock');
+  const reportDate = column('statement:reportDate');
+  const statementColumns = STATEMENT_FIELDS.map((f) => column(`statement:${f}`));
+  for (let i = 0; i < N; i++) {
+    const list = fundamentals[stockOf[i]];
+    if (!list) {
+      corrupt(`statement ${i} names stock ${stockOf[i]}`);
+    }
+    const [netIncome, equity, revenue, operatingIncome, liabilities, revenuePrevYear] = statementColumns.map(
+      (c) => c[i],
+    ) as [number, number, number, number, number, number];
+    list.push({
+      reportDate: reportDate[i],
+      netIncome,
+      equity,
+      revenue,
+      operatingIncome,
+      liabilities,
+      revenuePrevYear,
+    });
+  }
+  const data: MarketData = {
+    dates: Int32Array.from(column('dates')),
+    codes: header.codes,
+    stocks,
+    open: column('open'),
+    high: column('high'),
+    low: column('low'),
+    close: column('close'),
+    volume: column('volume'),
+    tradingValue: column('tradingValue'),
+    marketCap: column('marketCap'),
+    fundamentals,
+  };
+  const benchmarks = Object.fromEntries(BENCHMARKS.map((id) => [id, column(`benchmark:${id}`)])) as Record<
+    BenchmarkId,
+    Float64Array
+  >;
+  return { version: header.version, data, benchmarks, precedingDates: new Int32Array() };
+}

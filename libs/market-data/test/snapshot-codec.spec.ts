@@ -1,0 +1,200 @@
+import assert from 'node:assert/strict';
+import { describe, it } from '@jest/globals';
+import { prng } from '@stocklab/test-support';
+import { buildMarketData, type MarketData, type PriceRow, type StatementRow } from '@stocklab/strategy-engine';
+import {
+  capWeightedIndex,
+  decodeMarketSnapshot,
+  encodeMarketSnapshot,
+  headerPrefix,
+  SNAPSHOT_MAGIC,
+  SnapshotCorruptError,
+  snapshotVersion,
+  type MarketSnapshot,
+} from '../src/index.js';
+
+/** A market with gaps (listings, suspensions, a delisting), fractional and huge values, and statements. */
+function market(
+  stocks: number,
+  days: number,
+  seed: number,
+  fractionalValue = true,
+): Pick<MarketSnapshot, 'version' | 'data' | 'benchmarks'> {
+  const random = prng(seed);
+  const rows: PriceRow[] = [];
+  const statements: StatementRow[] = [];
+  const dates: number[] = [];
+  for (let d = 0; d < days; d++) {
+    dates.push(20200101 + Math.floor(d / 28) * 100 + (d % 28) + 1);
+  }
+  for (let s = 0; s < stocks; s++) {
+    const code = String(100_000 + s * 10);
+    let price = 1000 + Math.floor(random() * 900_000);
+    for (const [d, date] of dates.entries()) {
+      if ((s === 1 && d < days / 2) || (s === 2 && d % 7 === 3) || (s === 3 && d > days - 5)) {
+        continue; // listed later, suspended some days, delisted
+      }
+      price = Math.max(1, Math.round(price * (1 + (random() - 0.5) * 0.1)));
+      const volume = Math.floor(random() * 5_000_000);
+      rows.push({
+        date,
+        code,
+        open: price,
+        high: price + 5,
+        low: price - 1,
+        close: price,
+        volume,
+        tradingValue: price * volume + (s === 4 && fractionalValue ? 0.5 : 0),
+        marketCap: s === 5 && d === 0 ? Number.NaN : price * 123_456_789,
+      });
+    }
+    statements.push({
+      code,
+      reportDate: 20200315,
+      netIncome: random() * 1e12,
+      equity: 5e12,
+      revenue: 1e13,
+      operatingIncome: -3.25e11,
+      liabilities: 2e12,
+      revenuePrevYear: s === 0 ? Number.NaN : 9e12,
+    });
+  }
+  const data = buildMarketData({
+    rows,
+    statements,
+    stocks: Object.fromEntries(
+      rows.map((r) => [r.code, { market: r.code.endsWith('0') ? 'KOSDAQ' : 'KOSPI', sector: `섹터 ${r.code[3]}` }]),
+    ),
+  });
+  return {
+    version: '42',
+    data,
+    benchmarks: {
+      KOSPI: capWeightedIndex(data, (x) => x.market === 'KOSPI'),
+      KOSDAQ: capWeightedIndex(data, (x) => x.market === 'KOSDAQ'),
+      MARKET: capWeightedIndex(data, () => true),
+    },
+  };
+}
+
+function assertSameBits(actual: ArrayLike<number>, expected: ArrayLike<number>, what: string): void {
+  assert.equal(actual.length, expected.length, `${what}: length`);
+  for (let i = 0; i < expected.length; i++) {
+    if (!Object.is(actual[i], expected[i])) {
+      assert.fail(`${what}[${i}]: ${actual[i]} instead of ${expected[i]}`);
+    }
+  }
+}
+
+function assertSameMarket(actual: MarketData, expected: MarketData): void {
+  assertSameBits(actual.dates, expected.dates, 'dates');
+  assert.deepEqual(actual.codes, expected.codes);
+  assert.deepEqual(actual.stocks, expected.stocks);
+  for (const field of ['open', 'high', 'low', 'close', 'volume', 'tradingValue', 'marketCap'] as const) {
+    assertSameBits(actual[field], expected[field], field);
+  }
+  assert.deepEqual(actual.fundamentals, expected.fundamentals);
+}
+
+describe('market snapshot codec', () => {
+  const original = market(12, 300, 7);
+  const bytes = encodeMarketSnapshot(original);
+
+  it('decodes every value bit for bit: gaps as NaN, fractional and beyond-int32 columns, statements, benchmarks', () => {
+    const decoded = decodeMarketSnapshot(bytes);
+    assert.equal(decoded.version, '42');
+    assertSameMarket(decoded.data, original.data);
+    for (const id of ['KOSPI', 'KOSDAQ', 'MARKET'] as const) {
+      assertSameBits(decoded.benchmarks[id], original.benchmarks[id], id);
+    }
+  });
+
+  function encodings(encoded: Buffer): Record<string, string> {
+    const start = SNAPSHOT_MAGIC.length + 8;
+    const header = JSON.parse(encoded.toString('utf8', start, start + encoded.readUInt32BE(SNAPSHOT_MAGIC.length))) as {
+      sections: Array<{ name: string; encoding: string }>;
+    };
+    return Object.fromEntries(header.sections.map((x) => [x.name, x.encoding]));
+  }
+
+  it('chooses the most compact exact encoding each column allows, and decodes each bit for bit', () => {
+    assert.equal(encodings(bytes).close, 'int32-delta');
+    assert.equal(encodings(bytes).volume, 'int32-delta');
+    assert.equal(encodings(bytes).marketCap, 'times-close');
+    assert.equal(encodings(bytes).tradingValue, 'float64-planes');
+    const whole = market(12, 300, 7, false);
+    const wholeBytes = encodeMarketSnapshot(whole);
+    assert.equal(encodings(wholeBytes).tradingValue, 'uint53-split');
+    assertSameMarket(decodeMarketSnapshot(wholeBytes).data, whole.data);
+  });
+
+  it('puts the price columns on SharedArrayBuffers, so worker threads read them without a copy', () => {
+    const { data } = decodeMarketSnapshot(bytes);
+    assert.ok(data.close.buffer instanceof SharedArrayBuffer);
+    assert.ok(data.marketCap.buffer instanceof SharedArrayBuffer);
+  });
+
+  it('stores whole-number columns in 32 bits: smaller than the raw float64 columns even for random prices', () => {
+    const raw = original.data.close.byteLength * 7;
+    assert.ok(bytes.length < raw / 1.5, `${bytes.length} bytes for ${raw} raw`);
+  });
+
+  it('gives the same bytes for the same snapshot, and tells its version from the header alone', () => {
+    assert.ok(encodeMarketSnapshot(original).equals(bytes));
+    assert.equal(snapshotVersion(bytes), '42');
+  });
+
+  it('round-trips an empty market', () => {
+    const empty = buildMarketData({ rows: [] });
+    const decoded = decodeMarketSnapshot(
+      encodeMarketSnapshot({
+        version: '0',
+        data: empty,
+        benchmarks: { KOSPI: new Float64Array(), KOSDAQ: new Float64Array(), MARKET: new Float64Array() },
+      }),
+    );
+    assertSameMarket(decoded.data, empty);
+  });
+
+  it('rejects a flipped byte in the header or any section (checksums), a truncated file and a foreign file', () => {
+    const bodyStart = SNAPSHOT_MAGIC.length + 8 + bytes.readUInt32BE(SNAPSHOT_MAGIC.length);
+    for (const at of [
+      SNAPSHOT_MAGIC.length + 12,
+      bodyStart,
+      Math.floor((bodyStart + bytes.length) / 2),
+      bytes.length - 1,
+    ]) {
+      const flipped = Buffer.from(bytes);
+      flipped[at] = flipped[at] ^ 0x40;
+      assert.throws(() => decodeMarketSnapshot(flipped), SnapshotCorruptError, `byte ${at}`);
+    }
+    assert.throws(() => decodeMarketSnapshot(bytes.subarray(0, bytes.length - 10)), SnapshotCorruptError);
+    assert.throws(() => decodeMarketSnapshot(bytes.subarray(0, 10)), SnapshotCorruptError);
+    assert.throws(() => decodeMarketSnapshot(Buffer.from('code,date,open\n')), SnapshotCorruptError);
+  });
+
+  it('rejects a header that does not match its sections even when its checksum does', () => {
+    const headerLength = bytes.readUInt32BE(SNAPSHOT_MAGIC.length);
+    const headerStart = SNAPSHOT_MAGIC.length + 8;
+    const header = JSON.parse(bytes.toString('utf8', headerStart, headerStart + headerLength)) as {
+      days: number;
+      format: number;
+      sections: Array<{ name: string; encoding: string }>;
+    };
+    for (const tampered of [
+      { ...header, days: header.days + 1 },
+      { ...header, format: 2 },
+      { ...header, sections: header.sections.map((x) => (x.name === 'close' ? { ...x, encoding: 'int64' } : x)) },
+      { ...header, sections: header.sections.map((x) => (x.name === 'marketCap' ? { ...x, encoding: 'int32' } : x)) },
+    ]) {
+      const json = Buffer.from(JSON.stringify(tampered));
+      const forged = Buffer.concat([
+        SNAPSHOT_MAGIC,
+        headerPrefix(json),
+        json,
+        bytes.subarray(headerStart + headerLength),
+      ]);
+      assert.throws(() => decodeMarketSnapshot(forged), SnapshotCorruptError);
+    }
+  });
+});

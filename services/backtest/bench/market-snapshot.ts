@@ -1,0 +1,306 @@
+/**
+ * Cold start of a backtest process with a full market: from a fresh process's start to its first
+ * full-universe backtest (monthly top-20 momentum over the whole range), with the market read
+ * (a) from PostgreSQL, as every process did before snapshots, and (b) from the snapshot in object
+ * storage (s3rver here), as processes do now; plus the snapshot's size and build time, each
+ * child's peak RSS, and the peak RSS of a backtest process and of a trading replica's window
+ * across a data-version change.
+ *
+ *   npx tsc -p tsconfig.spec.json && node dist-spec/bench/market-snapshot.js --stocks 2500 --years 10
+ *
+ * BENCH_DATABASE_URL=postgres://.../db uses (and keeps) that database: the market is generated and
+ * imported into it only when it holds none (minutes at full size), so later runs start at once.
+ */
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs, promisify } from 'node:util';
+import { S3Client } from '@aws-sdk/client-s3';
+import { generateSigningKeyPair } from '@stocklab/platform';
+import {
+  loadMarketSnapshot,
+  MarketSnapshotCache,
+  publishMarketSnapshot,
+  type MarketSnapshot,
+} from '@stocklab/market-data';
+import {
+  createTestDatabase,
+  markRevocationListRestored,
+  README_EXAMPLE_STRATEGY,
+  startLocalS3,
+  startReplicas,
+  type TestDatabase,
+} from '@stocklab/test-support';
+import { historyDaysOf, parseStrategyDefinition, runBacktest, selectPicks } from '@stocklab/strategy-engine';
+import pg from 'pg';
+import { loadDemoMarket, writeDemoMarket } from '../src/cli/demo-data.js';
+import { ObjectStorageSnapshotStore } from '../src/market/snapshot-store.js';
+import { ObjectStorage } from '../src/storage/object-storage.js';
+import { BACKTEST_ENTRY, backtestEnv } from '../test/support.js';
+
+const { values, positionals } = parseArgs({
+  allowPositionals: true,
+  options: { stocks: { type: 'string' }, years: { type: 'string' }, runs: { type: 'string' } },
+});
+
+const storageOf = (endpoint: string, bucket: string): ObjectStorage =>
+  new ObjectStorage(
+    new S3Client({
+      endpoint,
+      region: 'us-east-1',
+      forcePathStyle: true,
+      credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
+      requestChecksumCalculation: 'WHEN_REQUIRED',
+      responseChecksumValidation: 'WHEN_REQUIRED',
+    }),
+    bucket,
+  );
+
+interface ChildReport {
+  source: string;
+  loadMs: number;
+  firstBacktestAtMs: number;
+  backtestMs: number;
+  trades: number;
+  peakRssMb: number;
+}
+
+/** A fresh process: load the market one way, run one backtest, report times since its own start. */
+async function child(mode: string, databaseUrl: string, endpoint: string, bucket: string): Promise<void> {
+  const pool = new pg.Pool({ connectionString: databaseUrl, max: 2 });
+  const t0 = performance.now();
+  let snapshot: MarketSnapshot;
+  let source = 'database';
+  if (mode === 'database') {
+    const client = await pool.connect();
+    snapshot = await loadMarketSnapshot(client).finally(() => client.release());
+  } else {
+    const storage = storageOf(endpoint, bucket);
+    const cache = new MarketSnapshotCache(pool, {
+      store: new ObjectStorageSnapshotStore(storage),
+      onLoaded: (_, from) => {
+        source = from;
+      },
+    });
+    snapshot = await cache.get();
+    storage.destroy();
+  }
+  const loadMs = performance.now() - t0;
+  const { data, benchmarks } = snapshot;
+  const parsed = parseStrategyDefinition({
+    schemaVersion: 1,
+    universe: { scope: 'all' },
+    ranking: { factor: 'mom_6m', order: 'desc' },
+    maxPositions: 20,
+    weighting: { method: 'equal' },
+    rebalance: 'monthly',
+    costs: { commissionBps: 1.5, sellTaxBps: 23, slippageBps: 10 },
+    initialCapital: 100_000_000,
+    benchmark: 'MARKET',
+  });
+  if (!parsed.ok) {
+    throw new Error('bench strategy does not parse');
+  }
+  const t1 = performance.now();
+  const result = runBacktest(parsed.value, data, {
+    from: data.dates[0],
+    to: data.dates[data.dates.length - 1],
+    benchmark: benchmarks.MARKET,
+  });
+  const done = performance.now();
+  await pool.end();
+  const report: ChildReport = {
+    source,
+    loadMs,
+    // performance.now() counts from this process's start: module loading included
+    firstBacktestAtMs: done,
+    backtestMs: done - t1,
+    trades: result.trades.length,
+    peakRssMb: process.resourceUsage().maxRSS / 1024,
+  };
+  console.log(JSON.stringify(report));
+}
+
+interface MemoryReport {
+  mode: string;
+  days: number;
+  stocks: number;
+  secondLoadMs: number;
+  peakRssMb: number;
+}
+
+/**
+ * A data-version change while a job still runs on the old version: a process holds one market,
+ * loads the next (a new cache, as after a version bump) and uses both. 'store-change' is a
+ * backtest process (whole history, from the stored snapshot); 'window-change' a trading replica
+ * (the latest days the README's example strategy needs, from PostgreSQL).
+ */
+async function memoryChild(mode: string, databaseUrl: string, endpoint: string, bucket: string): Promise<void> {
+  const pool = new pg.Pool({ connectionString: databaseUrl, max: 2 });
+  const storage = storageOf(endpoint, bucket);
+  const example = parseStrategyDefinition(README_EXAMPLE_STRATEGY);
+  if (!example.ok) {
+    throw new Error('bench strategy does not parse');
+  }
+  const options = mode === 'window-change' ? { lastDays: Math.max(250, historyDaysOf(example.value)) } : {};
+  const load = (): Promise<MarketSnapshot> =>
+    new MarketSnapshotCache(pool, { store: new ObjectStorageSnapshotStore(storage) }).get(options);
+  const old = await load();
+  const t0 = performance.now();
+  const next = await load();
+  const secondLoadMs = performance.now() - t0;
+  // both in use: the old one by the job still running, the new one by the next
+  for (const snapshot of [old, next]) {
+    const t = snapshot.data.dates.length - 1;
+    selectPicks(example.value, snapshot.data, t);
+  }
+  storage.destroy();
+  await pool.end();
+  const report: MemoryReport = {
+    mode,
+    days: next.data.dates.length,
+    stocks: next.data.codes.length,
+    secondLoadMs,
+    peakRssMb: process.resourceUsage().maxRSS / 1024,
+  };
+  console.log(JSON.stringify(report));
+}
+
+async function runMemoryChild(
+  mode: string,
+  nodeOptions: string[],
+  databaseUrl: string,
+  endpoint: string,
+  bucket: string,
+): Promise<MemoryReport> {
+  const { stdout } = await promisify(execFile)(
+    process.execPath,
+    [...nodeOptions, import.meta.filename, 'child', mode, databaseUrl, endpoint, bucket],
+    { maxBuffer: 1 << 20 },
+  );
+  return JSON.parse(stdout.trim().split('\n').pop() ?? '{}') as MemoryReport;
+}
+
+async function runChild(mode: string, databaseUrl: string, endpoint: string, bucket: string): Promise<ChildReport> {
+  const { stdout } = await promisify(execFile)(
+    process.execPath,
+    [import.meta.filename, 'child', mode, databaseUrl, endpoint, bucket],
+    { maxBuffer: 1 << 20 },
+  );
+  return JSON.parse(stdout.trim().split('\n').pop() ?? '{}') as ChildReport;
+}
+
+/** A database of an earlier run that already holds a market (the import takes minutes at full size). */
+async function holdsMarket(databaseUrl: string): Promise<boolean> {
+  const client = new pg.Client({ connectionString: databaseUrl });
+  await client.connect();
+  try {
+    const { rows } = await client.query<{ bars: boolean }>(
+      `SELECT to_regclass('market.daily_bars') IS NOT NULL AND EXISTS (SELECT 1 FROM market.daily_bars) AS bars`,
+    );
+    return rows[0]?.bars === true;
+  } catch {
+    return false;
+  } finally {
+    await client.end();
+  }
+}
+
+const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? Number.NaN;
+
+async function main(): Promise<void> {
+  const STOCKS = Number(values.stocks ?? 2500);
+  const YEARS = Number(values.years ?? 10);
+  const RUNS = Number(values.runs ?? 3);
+  const s3 = await startLocalS3('stocklab-bench');
+  const reuse = process.env.BENCH_DATABASE_URL;
+  const db: TestDatabase = reuse
+    ? { name: new URL(reuse).pathname.slice(1), url: reuse, drop: async () => undefined }
+    : await createTestDatabase('stocklab_bench');
+  const databaseUrl = db.url;
+  const dir = mkdtempSync(join(tmpdir(), 'stocklab-bench-'));
+  try {
+    if (!(await holdsMarket(databaseUrl))) {
+      // the migrations, as a replica runs them at start
+      const env = backtestEnv(db, s3, generateSigningKeyPair(), { LOG_LEVEL: 'warn' });
+      await markRevocationListRestored(env.REDIS_URL ?? '', env.REDIS_KEY_PREFIX ?? '');
+      const migrated = await startReplicas(1, { entry: BACKTEST_ENTRY, env, name: 'backtest' });
+      await migrated.stopAll(5000);
+      const t0 = performance.now();
+      const paths = await writeDemoMarket({ stocks: STOCKS, years: YEARS, seed: 42, startYear: 2015 }, dir);
+      const t1 = performance.now();
+      await loadDemoMarket(paths, databaseUrl);
+      console.log(
+        `synthetic market ${STOCKS} stocks x ${YEARS} years: generated in ${((t1 - t0) / 1000).toFixed(1)} s, ` +
+          `imported in ${((performance.now() - t1) / 1000).toFixed(1)} s`,
+      );
+    }
+    const pool = new pg.Pool({ connectionString: databaseUrl, max: 2 });
+    const bars = await pool.query<{ n: string }>('SELECT count(*) AS n FROM market.daily_bars');
+    console.log(`market: ${Number(bars.rows[0]?.n).toLocaleString('en')} daily bars`);
+
+    const storage = storageOf(s3.endpoint, s3.bucket);
+    const published = await publishMarketSnapshot(pool, new ObjectStorageSnapshotStore(storage));
+    storage.destroy();
+    await pool.end();
+    console.log(
+      `snapshot of version ${published.version}: ${(published.bytes / 2 ** 20).toFixed(1)} MiB, ` +
+        `built (PostgreSQL read + encode) and stored in ${published.builtInMs} ms`,
+    );
+
+    const rows: string[] = [];
+    for (const mode of ['database', 'store']) {
+      const reports: ChildReport[] = [];
+      for (let i = 0; i < RUNS; i++) {
+        reports.push(await runChild(mode, databaseUrl, s3.endpoint, s3.bucket));
+      }
+      if (reports.some((r) => r.source !== mode)) {
+        throw new Error(`a ${mode} run loaded its market from ${reports.map((r) => r.source).join(', ')}`);
+      }
+      const r = (f: (x: ChildReport) => number): string => `${Math.round(median(reports.map(f))).toLocaleString('en')}`;
+      rows.push(
+        `| ${mode === 'database' ? 'PostgreSQL (before)' : 'stored snapshot (now)'} | ${r((x) => x.loadMs)} ms | ` +
+          `${r((x) => x.backtestMs)} ms | ${r((x) => x.firstBacktestAtMs)} ms | ${r((x) => x.peakRssMb)} MB |`,
+      );
+    }
+    console.log(`\nmedian of ${RUNS} fresh processes each:\n`);
+    console.log('| Market read from | Load | First backtest | Process start to its result | Peak RSS |');
+    console.log('| --- | --- | --- | --- | --- |');
+    for (const row of rows) {
+      console.log(row);
+    }
+
+    console.log('\na data-version change while a job holds the old version (both loaded at once):\n');
+    console.log(
+      '| Process (Node options) | Market held | Load of the new version | Peak RSS | Pod memory limit | Share |',
+    );
+    console.log('| --- | --- | --- | --- | --- | --- |');
+    // as the pods run: a V8 heap of half the limit (Node sizes it from the cgroup limit; this
+    // machine's 24 GiB would let garbage pile up) and the manifests' NODE_OPTIONS
+    for (const [mode, name, limitMb, flags] of [
+      ['store-change', 'backtest worker (whole history, stored snapshot)', 2048, []],
+      ['window-change', 'trading replica (latest days, PostgreSQL)', 512, ['--max-semi-space-size=4']],
+    ] as const) {
+      const options = [`--max-old-space-size=${limitMb / 2}`, ...flags];
+      const m = await runMemoryChild(mode, options, databaseUrl, s3.endpoint, s3.bucket);
+      const perThousand = (56 * m.days * 1000) / 2 ** 20;
+      console.log(
+        `| ${name} (${options.join(' ')}) | ${m.stocks.toLocaleString('en')} stocks x ${m.days.toLocaleString('en')} days ` +
+          `(${perThousand.toFixed(0)} MiB per 1,000 stocks) | ${Math.round(m.secondLoadMs).toLocaleString('en')} ms | ` +
+          `${Math.round(m.peakRssMb)} MB | ${limitMb} MiB | ${Math.round((m.peakRssMb / (limitMb * 1.048576)) * 100)} % |`,
+      );
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+    await s3.stop();
+    await db.drop();
+  }
+}
+
+if (positionals[0] === 'child') {
+  const [, mode, databaseUrl, endpoint, bucket] = positionals as [string, string, string, string, string];
+  await (mode.endsWith('-change') ? memoryChild : child)(mode, databaseUrl, endpoint, bucket);
+} else {
+  await main();
+}
