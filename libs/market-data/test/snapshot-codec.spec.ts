@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { crc32, zstdCompressSync } from 'node:zlib';
 import { describe, it } from '@jest/globals';
 import { prng } from '@stocklab/test-support';
 import { buildMarketData, type MarketData, type PriceRow, type StatementRow } from '@stocklab/strategy-engine';
@@ -196,5 +197,84 @@ describe('market snapshot codec', () => {
       ]);
       assert.throws(() => decodeMarketSnapshot(forged), SnapshotCorruptError);
     }
+  });
+
+  interface ForgedSection {
+    name: string;
+    encoding: string;
+    length: number;
+    bytes: number;
+    crc32: number;
+    stored: Buffer;
+  }
+
+  /** Rewrites a snapshot's header and sections with valid checksums: only the structural checks can refuse it. */
+  function forge(
+    encoded: Buffer,
+    change: (header: Record<string, unknown>, sections: ForgedSection[]) => ForgedSection[],
+  ): Buffer {
+    const start = SNAPSHOT_MAGIC.length + 8;
+    const end = start + encoded.readUInt32BE(SNAPSHOT_MAGIC.length);
+    const header = JSON.parse(encoded.toString('utf8', start, end)) as Record<string, unknown> & {
+      sections: Omit<ForgedSection, 'stored'>[];
+    };
+    let offset = end;
+    const sections = header.sections.map((x) => {
+      const stored = encoded.subarray(offset, offset + x.bytes);
+      offset += x.bytes;
+      return { ...x, stored };
+    });
+    const changed = change(header, sections).map((x) => ({ ...x, bytes: x.stored.length, crc32: crc32(x.stored) }));
+    header.sections = changed.map(({ stored: _stored, ...info }) => info);
+    const json = Buffer.from(JSON.stringify(header));
+    return Buffer.concat([SNAPSHOT_MAGIC, headerPrefix(json), json, ...changed.map((x) => x.stored)]);
+  }
+
+  const replaced = (sections: ForgedSection[], name: string, raw: ArrayBufferView): ForgedSection[] =>
+    sections.map((x) =>
+      x.name === name
+        ? { ...x, stored: zstdCompressSync(new Uint8Array(raw.buffer, raw.byteOffset, raw.byteLength)) }
+        : x,
+    );
+
+  it('refuses well-checksummed snapshots whose sections do not fit together', () => {
+    const cases: Record<string, (h: Record<string, unknown>, s: ForgedSection[]) => ForgedSection[]> = {
+      'a section missing': (_, s) => s.slice(0, -1),
+      'a section that is not zstd': (_, s) =>
+        s.map((x) => (x.name === 'open' ? { ...x, stored: Buffer.from('not zstd') } : x)),
+      'a market cap factor of the wrong size': (_, s) => replaced(s, 'marketCap', new Float64Array(3)),
+      'a column of the wrong size': (_, s) => replaced(s, 'close', new Int32Array(3)),
+      'float64 planes of the wrong size': (_, s) => replaced(s, 'tradingValue', new Uint8Array(8)),
+      'market cap before the close it multiplies': (_, s) => {
+        const cap = s.find((x) => x.name === 'marketCap') as ForgedSection;
+        return [cap, ...s.filter((x) => x !== cap)];
+      },
+      'a statement of a stock that does not exist': (h, s) =>
+        replaced(s, 'statement:stock', new Int32Array(h.statements as number).fill(9999)),
+      'an unknown encoding': (_, s) => s.map((x) => (x.name === 'volume' ? { ...x, encoding: 'int64' } : x)),
+    };
+    for (const [what, change] of Object.entries(cases)) {
+      assert.throws(() => decodeMarketSnapshot(forge(bytes, change)), SnapshotCorruptError, what);
+    }
+    assert.doesNotThrow(() => decodeMarketSnapshot(forge(bytes, (_, s) => s)));
+  });
+
+  it('refuses a header that is cut off or not JSON', () => {
+    const json = Buffer.from('{"format": 1, "sections": [');
+    assert.throws(
+      () => decodeMarketSnapshot(Buffer.concat([SNAPSHOT_MAGIC, headerPrefix(json), json])),
+      /unreadable header/,
+    );
+    const long = Buffer.concat([SNAPSHOT_MAGIC, headerPrefix(Buffer.alloc(1000)), Buffer.from('{}')]);
+    assert.throws(() => decodeMarketSnapshot(long), /truncated header/);
+  });
+
+  it('stores a market cap that is not close x a factor as it is, and refuses to store a window', () => {
+    const odd = market(6, 60, 3);
+    odd.data.close[5 * odd.data.codes.length] = Number.NaN; // stock 0 on day 5: a cap without a close
+    const encoded = encodeMarketSnapshot(odd);
+    assert.notEqual(encodings(encoded).marketCap, 'times-close');
+    assertSameMarket(decodeMarketSnapshot(encoded).data, odd.data);
+    assert.throws(() => encodeMarketSnapshot({ ...odd, precedingDates: Int32Array.of(20191231) }), RangeError);
   });
 });
