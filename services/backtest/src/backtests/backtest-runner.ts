@@ -33,8 +33,14 @@ class BacktestThread {
 export class BacktestThreadPool {
   private readonly idle: BacktestThread[] = [];
 
+  /** The data version each idle thread holds (undefined: none). */
+  idleVersions(): Array<string | undefined> {
+    return this.idle.map((t) => t.version);
+  }
+
   /** Runs one backtest; at most as many run at once as callers call (the queue's concurrency). */
   run(request: RunRequest): Promise<BacktestResult> {
+    this.releaseOlder(request.snapshot.version);
     const thread = this.idle.pop() ?? new BacktestThread();
     thread.busy = true;
     if (thread.version !== request.snapshot.version) {
@@ -102,6 +108,20 @@ export class BacktestThreadPool {
       };
       thread.worker.postMessage(run);
     });
+  }
+
+  /**
+   * A job on a newer version came: the idle threads drop the arrays of any other version, so
+   * that once the jobs still running on it end, nothing keeps the old market alive.
+   */
+  private releaseOlder(version: string): void {
+    for (const thread of this.idle) {
+      if (thread.version !== undefined && thread.version !== version) {
+        const release: ThreadRequest = { type: 'release' };
+        thread.worker.postMessage(release);
+        thread.version = undefined;
+      }
+    }
   }
 
   async close(): Promise<void> {

@@ -9,6 +9,7 @@ import { runBacktest, type BacktestResult, type MarketData, type StrategyDefinit
 
 export type ThreadRequest =
   | { type: 'data'; version: string; data: MarketData; benchmarks: Record<string, Float64Array> }
+  | { type: 'release' }
   | {
       type: 'run';
       jobId: string;
@@ -29,6 +30,10 @@ const post = (message: ThreadMessage): void => parentPort?.postMessage(message);
 parentPort?.on('message', (request: ThreadRequest) => {
   if (request.type === 'data') {
     market = { data: request.data, benchmarks: request.benchmarks };
+    return;
+  }
+  if (request.type === 'release') {
+    market = undefined;
     return;
   }
   const { jobId } = request;
