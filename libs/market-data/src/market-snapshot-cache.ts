@@ -84,15 +84,10 @@ export class MarketSnapshotCache {
 
   private async load(version: string, options: LoadMarketOptions): Promise<Loaded> {
     this.current = undefined;
-    let snapshot: MarketSnapshot | undefined;
-    let source: SnapshotSource = 'database';
-    if (options.lastDays === undefined) {
-      snapshot = await this.fromStore(version);
-      source = 'store';
-    }
+    // only whole histories are stored; a window is read from PostgreSQL (an index range of its days)
+    let snapshot = options.lastDays === undefined ? await this.fromStore(version) : undefined;
+    const source: SnapshotSource = snapshot ? 'store' : 'database';
     if (!snapshot) {
-      // a window is read from PostgreSQL (an index range of its days); only whole histories are stored
-      source = 'database';
       const client = await this.pool.connect();
       try {
         snapshot = await loadMarketSnapshot(client, options);

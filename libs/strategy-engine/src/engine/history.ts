@@ -1,18 +1,13 @@
 import type { StrategyDefinition } from '../definition/strategy-definition.js';
 import { getFactorInfo, type FactorId } from '../factors/catalog.js';
-import { conditionFactors } from './selection.js';
+import { selectionFactorsOf, sellFactorsOf } from './selection.js';
 
 /** Days of margin over the longest lookback (the rebalance check reads the day before, etc.). */
 export const HISTORY_MARGIN_DAYS = 20;
 
-/** The factors a strategy evaluates: ranking, buy and sell conditions, the trading-value floor. */
+/** The factors a strategy evaluates: the same sets its compiled form computes. */
 export function factorsOf(def: StrategyDefinition): Set<FactorId> {
-  const ids = conditionFactors(def.buyConditions, new Set<FactorId>([def.ranking.factor]));
-  conditionFactors(def.sell?.conditions, ids);
-  if (def.universe.minAvgTradingValue !== undefined) {
-    ids.add('avg_trading_value_20d');
-  }
-  return ids;
+  return new Set<FactorId>([...selectionFactorsOf(def), ...sellFactorsOf(def)]);
 }
 
 /**

@@ -447,6 +447,20 @@ function conjuncts(node: CompiledNode, out: CompiledNode[]): CompiledNode[] {
   return out;
 }
 
+/** The factors selecting reads: the ranking, the buy conditions, the trading-value floor. */
+export function selectionFactorsOf(def: StrategyDefinition): Set<FactorId> {
+  const ids = conditionFactors(def.buyConditions, new Set<FactorId>([def.ranking.factor]));
+  if (def.universe.minAvgTradingValue !== undefined) {
+    ids.add('avg_trading_value_20d');
+  }
+  return ids;
+}
+
+/** The factors the sell conditions read. */
+export function sellFactorsOf(def: StrategyDefinition): Set<FactorId> {
+  return conditionFactors(def.sell?.conditions, new Set<FactorId>());
+}
+
 export class CompiledStrategy {
   readonly S: number;
   readonly inUniverse: Uint8Array;
@@ -492,11 +506,8 @@ export class CompiledStrategy {
     this.minMarketCap = def.universe.minMarketCap ?? 0;
     this.minAtv = def.universe.minAvgTradingValue ?? 0;
 
-    const selectionIds = conditionFactors(def.buyConditions, new Set<FactorId>([def.ranking.factor]));
-    if (def.universe.minAvgTradingValue !== undefined) {
-      selectionIds.add('avg_trading_value_20d');
-    }
-    const sellIds = conditionFactors(def.sell?.conditions, new Set<FactorId>());
+    const selectionIds = selectionFactorsOf(def);
+    const sellIds = sellFactorsOf(def);
     const matrices: Partial<Record<FactorId, FactorRows>> = {};
     // A factor needed on both day sets is computed once over their union (usually all days).
     for (const id of new Set([...selectionIds, ...sellIds])) {
