@@ -8,7 +8,8 @@ source "$REPO_ROOT/scripts/lib/system-packages.sh"
 ensure_system_packages
 ensure_dependencies
 ensure_kube_tools
+ensure_promtool
 cd "$REPO_ROOT"
 nx run-many -t build -p @stocklab/deploy-checks --output-style=static >/dev/null
 npm test --silent -w @stocklab/deploy-checks -- --coverage=false
-echo "verify-chart: ok ($("$HELM" version --short), $("$KUBECTL" version --client | head -1))"
+echo "verify-chart: ok ($("$HELM" version --short), $("$KUBECTL" version --client | head -1), $("$PROMTOOL" --version | head -1))"

@@ -65,3 +65,37 @@ ensure_kube_tools() {
   export HELM="$KUBE_TOOLS_HOME/helm/helm"
   export KUBECTL="$KUBE_TOOLS_HOME/kubectl/kubectl"
 }
+
+# promtool (Prometheus' rule checker and rule unit-test runner), which the alert tests in
+# libs/deploy-checks run. It is taken out of Debian's prometheus package without installing the
+# package (apt-get download + dpkg-deb into .toolchain/), so no prometheus server is installed,
+# enabled or started. Not pinned: the version is the one Debian 12 ships, since a security update
+# replaces the old .deb on the mirror. PROMTOOL names it.
+PROMTOOL_HOME="$TOOLCHAIN_DIR/promtool"
+
+ensure_promtool() {
+  if [[ ! -x "$PROMTOOL_HOME/promtool" ]]; then
+    log "extracting promtool from Debian's prometheus package into .toolchain/"
+    local tmp
+    tmp="$(mktemp -d)"
+    # as root, apt downloads as its _apt user, which must own the folder (else it warns)
+    if [[ "$(id -u)" == "0" ]]; then chown _apt "$tmp" 2>/dev/null || true; fi
+    if ! (cd "$tmp" && apt-get download -qq prometheus >/dev/null 2>&1); then
+      # no package list yet, or one naming a .deb the mirror no longer has
+      if [[ "$(id -u)" != "0" ]]; then
+        log "cannot download Debian's prometheus package: run 'sudo apt-get update' once, then again"
+        exit 1
+      fi
+      apt-get update -qq
+      (cd "$tmp" && apt-get download -qq prometheus >/dev/null)
+    fi
+    mkdir -p "$PROMTOOL_HOME"
+    # written aside, then renamed: an interrupted extraction leaves no half binary behind
+    dpkg-deb --fsys-tarfile "$tmp"/prometheus_*.deb | tar -x -O ./usr/bin/promtool >"$PROMTOOL_HOME/promtool.part"
+    chmod +x "$PROMTOOL_HOME/promtool.part"
+    mv "$PROMTOOL_HOME/promtool.part" "$PROMTOOL_HOME/promtool"
+    rm -rf "$tmp"
+    "$PROMTOOL_HOME/promtool" --version >/dev/null
+  fi
+  export PROMTOOL="$PROMTOOL_HOME/promtool"
+}

@@ -9,3 +9,8 @@ export * from './dockerfile.js';
 export * from './helm.js';
 export * from './parity.js';
 export * from './helm-secrets.js';
+export * from './monitoring-copies.js';
+export * from './monitoring-objects.js';
+export * from './alert-rules.js';
+export * from './metric-catalog.js';
+export * from './promtool.js';

@@ -4,8 +4,16 @@ import { id } from './render.js';
 
 type ModelClass = new (data: unknown) => { validate(): void };
 
-/** Custom resources we ship (not in the upstream schemas); the rules check them structurally. */
-export const KNOWN_CUSTOM_KINDS = new Set(['keda.sh/v1alpha1/ScaledObject', 'keda.sh/v1alpha1/TriggerAuthentication']);
+/**
+ * Custom resources we ship (not in the upstream schemas); the rules check them structurally
+ * (checkPodMonitors, checkPrometheusRules; promtool checks the rules themselves).
+ */
+export const KNOWN_CUSTOM_KINDS = new Set([
+  'keda.sh/v1alpha1/ScaledObject',
+  'keda.sh/v1alpha1/TriggerAuthentication',
+  'monitoring.coreos.com/v1/PodMonitor',
+  'monitoring.coreos.com/v1/PrometheusRule',
+]);
 
 /** "networking.k8s.io" -> "networkingK8sIo", the export names of kubernetes-models. */
 function groupKey(group: string): string {

@@ -94,6 +94,24 @@ const VALUE_SETS: Record<string, { args: string[]; external: string[] }> = {
     ],
     external: ['stocklab-tls'],
   },
+  // the prometheus-operator objects (PodMonitor, PrometheusRule) and the Grafana dashboard's ConfigMap
+  'monitoring on': {
+    args: [
+      '--set',
+      'existingSecret=stocklab-secrets',
+      '--set',
+      'monitoring.podMonitor.enabled=true',
+      '--set',
+      'monitoring.podMonitor.labels.release=kube-prometheus-stack',
+      '--set',
+      'monitoring.prometheusRule.enabled=true',
+      '--set',
+      'monitoring.prometheusRule.labels.release=kube-prometheus-stack',
+      '--set',
+      'monitoring.grafanaDashboard.enabled=true',
+    ],
+    external: ['stocklab-secrets'],
+  },
   'fixed replicas and no LEASE_NAME': {
     args: [
       '--set',

@@ -57,6 +57,7 @@ beforeAll(async () => {
       'components:',
       `  - ${relative(scratch, join(root, 'k8s/components/keda-worker'))}`,
       `  - ${relative(scratch, join(root, 'k8s/components/trading-cronjob'))}`,
+      `  - ${relative(scratch, join(root, 'k8s/components/monitoring'))}`,
       '',
     ].join('\n'),
   );
@@ -158,5 +159,12 @@ describe('k8s overlay differences', () => {
     assert.ok(!objs.some((o) => o.kind === 'HorizontalPodAutoscaler' && o.metadata.name === 'backtest-worker'));
     assert.ok(objs.some((o) => o.kind === 'ScaledObject' && o.metadata.name === 'backtest-worker'));
     assert.equal(objs.filter((o) => o.kind === 'CronJob').length, 2);
+  });
+  it('the monitoring component adds a PodMonitor and the PrometheusRule, which prod alone has not', () => {
+    const kinds = (name: string): string[] => objects(name).map((o) => o.kind);
+    for (const kind of ['PodMonitor', 'PrometheusRule']) {
+      assert.equal(kinds('prod+components').filter((k) => k === kind).length, 1, kind);
+      assert.ok(!kinds('prod').includes(kind), kind);
+    }
   });
 });
