@@ -4,6 +4,7 @@ import type { BacktestConfig } from './config.js';
 import { BACKTEST_ENTITIES } from './entities.js';
 import { CreateMarketAndBacktestTables1764150000000 } from './migrations/1764150000000-create-market-and-backtest-tables.js';
 import { AddBacktestIdempotencyKey1764400000000 } from './migrations/1764400000000-add-backtest-idempotency-key.js';
+import { DailyBarsRowRulesAndDateFirstKey1764950000000 } from './migrations/1764950000000-daily-bars-row-rules-and-date-first-key.js';
 
 export const BACKTEST_SCHEMA = 'backtest';
 
@@ -14,7 +15,11 @@ export function backtestDataSourceOptions(config: BacktestConfig, role = 'api'):
     databaseUrl: config.DATABASE_URL,
     poolSize: config.DB_POOL_SIZE,
     entities: BACKTEST_ENTITIES,
-    migrations: [CreateMarketAndBacktestTables1764150000000, AddBacktestIdempotencyKey1764400000000],
+    migrations: [
+      CreateMarketAndBacktestTables1764150000000,
+      AddBacktestIdempotencyKey1764400000000,
+      DailyBarsRowRulesAndDateFirstKey1764950000000,
+    ],
     applicationName: `backtest-${role}:${config.POD_NAME}`,
   });
 }

@@ -1,5 +1,5 @@
 import { once } from 'node:events';
-import { createReadStream, createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
+import { createReadStream, createWriteStream, mkdirSync, statSync, type WriteStream } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -359,12 +359,14 @@ export async function loadDemoMarket(paths: Record<DemoFile, string>, databaseUr
   const report: string[] = [];
   try {
     for (const kind of ['securities', 'bars', 'statements'] as const satisfies readonly MarketKind[]) {
-      const outcome = await loadMarketCsv(client, kind, createReadStream(paths[kind]));
+      const outcome = await loadMarketCsv(client, kind, () => createReadStream(paths[kind]), {
+        sizeBytes: statSync(paths[kind]).size,
+      });
       if (!outcome.succeeded) {
         throw new Error(`${kind}: ${outcome.errors.map((e) => `line ${e.line}: ${e.message}`).join('; ')}`);
       }
       report.push(
-        `${kind}: ${outcome.rowsTotal} rows, ${outcome.inserted} inserted, ${outcome.updated} updated, ` +
+        `${kind}: ${outcome.rowsTotal} rows (${outcome.path}), ${outcome.inserted} inserted, ${outcome.updated} updated, ` +
           `${outcome.unchanged} unchanged (data version ${outcome.dataVersion})`,
       );
     }

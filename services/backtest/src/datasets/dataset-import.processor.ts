@@ -1,3 +1,4 @@
+import type { Readable } from 'node:stream';
 import { Inject, Injectable, Logger, type OnModuleInit } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { publishMarketSnapshot } from '@stocklab/market-data';
@@ -63,11 +64,12 @@ export class DatasetImportProcessor implements OnModuleInit {
     }
     const dataset = await repo.findOneByOrFail({ id });
     try {
-      const { body } = await this.storage.get(dataset.objectKey);
+      const open = async (): Promise<Readable> => (await this.storage.get(dataset.objectKey)).body;
       const runner = this.dataSource.createQueryRunner();
       const client = (await runner.connect()) as pg.PoolClient;
       try {
-        const outcome = await loadMarketCsv(client, dataset.kind, body, {
+        const outcome = await loadMarketCsv(client, dataset.kind, open, {
+          sizeBytes: Number(dataset.sizeBytes),
           onLoading: async () => {
             await repo.update({ id }, { status: 'loading' });
           },
@@ -89,7 +91,7 @@ export class DatasetImportProcessor implements OnModuleInit {
           },
         );
         this.logger.log(
-          `dataset ${id} (${dataset.kind}): ${outcome.succeeded ? 'loaded' : 'rejected'}, ${outcome.rowsTotal} rows, ` +
+          `dataset ${id} (${dataset.kind}): ${outcome.succeeded ? 'loaded' : 'rejected'} (${outcome.path}), ${outcome.rowsTotal} rows, ` +
             `${outcome.inserted} inserted, ${outcome.updated} updated, ${outcome.errors.length} errors shown`,
         );
         return outcome.succeeded ? 'succeeded' : 'failed';

@@ -3,6 +3,8 @@
  * the validation of one record, and the COPY line a valid record becomes in the staging table.
  */
 
+import type { FastField } from './csv-fast-scan.js';
+
 export const MARKET_KINDS = ['securities', 'bars', 'statements'] as const;
 export type MarketKind = (typeof MARKET_KINDS)[number];
 
@@ -24,6 +26,11 @@ export interface CsvFormat {
   /** columns compared (and set) when a key already exists */
   updateColumns: readonly string[];
   stagingDdl: string;
+  /**
+   * each column's grammar, for a format the loader's fast path takes (plain files of it go to COPY
+   * as they are, the database enforcing the rest of its rules)
+   */
+  fastFields?: readonly FastField[];
   /** validated record -> COPY text fields (without the line number) or an error message */
   parse(record: readonly string[], hasOptional: boolean): string[] | string;
 }
@@ -193,6 +200,18 @@ const bars: CsvFormat = {
     'shares_outstanding',
   ],
   optionalColumns: [],
+  fastFields: [
+    'code',
+    'date',
+    'decimal',
+    'decimal',
+    'decimal',
+    'decimal',
+    'unsigned',
+    'decimal',
+    'decimal',
+    'unsigned',
+  ],
   table: 'market.daily_bars',
   key: ['code', 'date'],
   targetColumns: [

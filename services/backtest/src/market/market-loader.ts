@@ -4,6 +4,7 @@ import { CsvError, parse } from 'csv-parse';
 import type pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import { checkHeader, CSV_FORMATS, type CsvFormat, type MarketKind } from './market-csv.js';
+import { declinesFastPath, loadPlainBars } from './plain-bars-load.js';
 
 export interface RowError {
   line: number;
@@ -23,6 +24,8 @@ export interface LoadOutcome {
   dataVersion: number;
   /** the load made a new data version */
   changed: boolean;
+  /** how the file was read: plain bars straight to COPY (into a new table or upserted), or record by record */
+  path: 'plain-bulk' | 'plain-upsert' | 'careful';
 }
 
 export interface LoadHooks {
@@ -73,118 +76,67 @@ class ErrorList {
   }
 }
 
+/** Opens the file to load: the careful path reads it a second time when the fast path declines. */
+export type OpenInput = () => Readable | Promise<Readable>;
+
+export interface LoadOptions extends LoadHooks {
+  /** the file's size, when known: a large bars file is written as a new table and swapped in */
+  sizeBytes?: number;
+}
+
+/** rows counted by either path */
+interface LoadCounts {
+  rowsTotal: number;
+  inserted: number;
+  updated: number;
+  newDays: number;
+}
+
 /**
- * Validates and loads one market-data CSV in ONE transaction on `client`: the file is streamed
- * through csv-parse into a TEMP staging table with COPY, checked as a whole (duplicate keys,
- * unknown codes), then upserted into the market table counting inserted/updated/unchanged rows.
- * Any error rolls everything back: a malformed file loads nothing. Loading the same file twice
- * changes nothing (and leaves market.data_version alone). Used by the import job and the demo
- * data CLI alike.
+ * Validates and loads one market-data CSV in ONE transaction on `client`, all or nothing; loading
+ * the same file twice changes nothing (and leaves market.data_version alone). A plain bars file
+ * takes the fast path (plain-bars-load.ts: COPY as it is, validated by the database); anything
+ * else, or a bars file the fast path declines, is read the careful way: parsed and checked row by
+ * row into a staging table, then checked as a whole, reporting the first errors by line. Used by
+ * the import job and the demo data CLI alike.
  */
 export async function loadMarketCsv(
   client: pg.ClientBase,
   kind: MarketKind,
-  input: Readable,
-  hooks: LoadHooks = {},
+  open: OpenInput,
+  options: LoadOptions = {},
 ): Promise<LoadOutcome> {
   const format = CSV_FORMATS[kind];
-  const errors = new ErrorList();
-  let rowsTotal = 0;
-  const staging = `stage_${kind}`;
-
   await client.query('BEGIN');
   try {
-    await client.query(`CREATE TEMP TABLE ${staging} (${format.stagingDdl}) ON COMMIT DROP`);
-    const parser = parse({
-      bom: true,
-      relax_column_count: true,
-      skip_empty_lines: true,
-      info: true,
-      max_record_size: MAX_RECORD_CHARS,
-    });
-    input.once('error', (error) => parser.destroy(error));
-
-    async function* copyLines(): AsyncGenerator<string> {
-      let header: { hasOptional: boolean } | undefined;
-      let expectedFields = format.columns.length;
-      let batch: string[] = [];
+    let counts: LoadCounts | undefined;
+    let path: LoadOutcome['path'] = 'careful';
+    if (format.fastFields) {
+      // the fast path validates as it writes: it holds the write lock from the start
+      await client.query('SELECT pg_advisory_xact_lock($1)', [IMPORT_LOCK_KEY]);
+      await client.query('SAVEPOINT plain_file');
       try {
-        for await (const item of input.pipe(parser) as AsyncIterable<{ record: string[]; info: { lines: number } }>) {
-          const { record, info } = item;
-          if (!header) {
-            const checked = checkHeader(format, record);
-            if (typeof checked === 'string') {
-              errors.add(info.lines, checked);
-              return;
-            }
-            header = checked;
-            expectedFields = format.columns.length + (checked.hasOptional ? format.optionalColumns.length : 0);
-            continue;
-          }
-          rowsTotal += 1;
-          if (record.length !== expectedFields) {
-            errors.add(info.lines, `expected ${expectedFields} fields, found ${record.length}`);
-            continue;
-          }
-          const fields = format.parse(record, header.hasOptional);
-          if (typeof fields === 'string') {
-            errors.add(info.lines, fields);
-            continue;
-          }
-          // rows with errors elsewhere still go to staging: the set checks below report theirs too
-          batch.push(`${info.lines}\t${fields.join('\t')}\n`);
-          if (batch.length >= COPY_BATCH) {
-            yield batch.join('');
-            batch = [];
-          }
-        }
+        const plain = await loadPlainBars(client, await open(), options.sizeBytes, options.onLoading);
+        await client.query('RELEASE SAVEPOINT plain_file');
+        counts = plain;
+        path = plain.bulk ? 'plain-bulk' : 'plain-upsert';
       } catch (error) {
-        if (error instanceof CsvError && error.code === 'CSV_MAX_RECORD_SIZE') {
-          errors.add(
-            csvErrorLine(error),
-            `a record longer than ${MAX_RECORD_CHARS} characters (a quote left open?): the file is not read further`,
-          );
-        } else if (error instanceof CsvError) {
-          errors.add(csvErrorLine(error), `not a valid CSV: ${error.message.replace(/^Invalid [^:]*: /, '')}`);
-        } else {
+        if (!declinesFastPath(error)) {
           throw error;
         }
-      } finally {
-        input.destroy();
-      }
-      if (batch.length > 0) {
-        yield batch.join('');
-      }
-      if (!header && errors.count === 0) {
-        errors.add(1, 'the file is empty: a header row is required');
+        await client.query('ROLLBACK TO SAVEPOINT plain_file');
       }
     }
-
-    const copy = client.query(
-      copyFrom(`COPY ${staging} (line, ${format.targetColumns.join(', ')}) FROM STDIN WITH (FORMAT text)`),
-    );
-    await pipeline(Readable.from(copyLines()), copy);
-
-    if (errors.count === 0 && rowsTotal === 0) {
-      errors.add(1, 'the file has a header but no data rows');
+    if (!counts) {
+      const careful = await loadCarefully(client, format, await open(), options);
+      if ('errors' in careful) {
+        await client.query('ROLLBACK');
+        return failed(careful.rowsTotal, careful.errors, await currentVersion(client));
+      }
+      counts = careful;
     }
-    await checkSet(client, format, staging, errors);
-
-    if (errors.count > 0) {
-      await client.query('ROLLBACK');
-      return failed(rowsTotal, errors.first(), await currentVersion(client));
-    }
-
-    await hooks.onLoading?.();
-    await client.query('SELECT pg_advisory_xact_lock($1)', [IMPORT_LOCK_KEY]);
-    const { inserted, updated } = await upsert(client, format, staging);
-    let changed = inserted + updated > 0;
-    if (kind === 'bars') {
-      const days = await client.query(
-        `INSERT INTO market.trading_days (date) SELECT DISTINCT date FROM ${staging} ON CONFLICT (date) DO NOTHING`,
-      );
-      changed ||= (days.rowCount ?? 0) > 0;
-    }
+    const { rowsTotal, inserted, updated, newDays } = counts;
+    const changed = inserted + updated + newDays > 0;
     let dataVersion: number;
     if (changed) {
       const bumped = await client.query<{ version: string }>(
@@ -204,6 +156,7 @@ export async function loadMarketCsv(
       errors: [],
       dataVersion,
       changed,
+      path,
     };
   } catch (error) {
     await client.query('ROLLBACK').catch(() => undefined);
@@ -211,8 +164,125 @@ export async function loadMarketCsv(
   }
 }
 
+/**
+ * The careful path, inside the caller's transaction: the file is streamed through csv-parse into
+ * a TEMP staging table with COPY (each record checked by its format), checked as a whole
+ * (duplicate keys, unknown codes), then upserted into the market table counting
+ * inserted/updated/unchanged rows; or the first errors by line, with nothing written.
+ */
+async function loadCarefully(
+  client: pg.ClientBase,
+  format: CsvFormat,
+  input: Readable,
+  hooks: LoadHooks,
+): Promise<LoadCounts | { rowsTotal: number; errors: RowError[] }> {
+  const errors = new ErrorList();
+  let rowsTotal = 0;
+  const staging = `stage_${format.kind}`;
+  await client.query(`CREATE TEMP TABLE ${staging} (${format.stagingDdl}) ON COMMIT DROP`);
+  const parser = parse({
+    bom: true,
+    relax_column_count: true,
+    skip_empty_lines: true,
+    info: true,
+    max_record_size: MAX_RECORD_CHARS,
+  });
+  input.once('error', (error) => parser.destroy(error));
+
+  async function* copyLines(): AsyncGenerator<string> {
+    let header: { hasOptional: boolean } | undefined;
+    let expectedFields = format.columns.length;
+    let batch: string[] = [];
+    try {
+      for await (const item of input.pipe(parser) as AsyncIterable<{ record: string[]; info: { lines: number } }>) {
+        const { record, info } = item;
+        if (!header) {
+          const checked = checkHeader(format, record);
+          if (typeof checked === 'string') {
+            errors.add(info.lines, checked);
+            return;
+          }
+          header = checked;
+          expectedFields = format.columns.length + (checked.hasOptional ? format.optionalColumns.length : 0);
+          continue;
+        }
+        rowsTotal += 1;
+        if (record.length !== expectedFields) {
+          errors.add(info.lines, `expected ${expectedFields} fields, found ${record.length}`);
+          continue;
+        }
+        const fields = format.parse(record, header.hasOptional);
+        if (typeof fields === 'string') {
+          errors.add(info.lines, fields);
+          continue;
+        }
+        // rows with errors elsewhere still go to staging: the set checks below report theirs too
+        batch.push(`${info.lines}\t${fields.join('\t')}\n`);
+        if (batch.length >= COPY_BATCH) {
+          yield batch.join('');
+          batch = [];
+        }
+      }
+    } catch (error) {
+      if (error instanceof CsvError && error.code === 'CSV_MAX_RECORD_SIZE') {
+        errors.add(
+          csvErrorLine(error),
+          `a record longer than ${MAX_RECORD_CHARS} characters (a quote left open?): the file is not read further`,
+        );
+      } else if (error instanceof CsvError) {
+        errors.add(csvErrorLine(error), `not a valid CSV: ${error.message.replace(/^Invalid [^:]*: /, '')}`);
+      } else {
+        throw error;
+      }
+    } finally {
+      input.destroy();
+    }
+    if (batch.length > 0) {
+      yield batch.join('');
+    }
+    if (!header && errors.count === 0) {
+      errors.add(1, 'the file is empty: a header row is required');
+    }
+  }
+
+  const copy = client.query(
+    copyFrom(`COPY ${staging} (line, ${format.targetColumns.join(', ')}) FROM STDIN WITH (FORMAT text)`),
+  );
+  await pipeline(Readable.from(copyLines()), copy);
+
+  if (errors.count === 0 && rowsTotal === 0) {
+    errors.add(1, 'the file has a header but no data rows');
+  }
+  await checkSet(client, format, staging, errors);
+  if (errors.count > 0) {
+    return { rowsTotal, errors: errors.first() };
+  }
+
+  await hooks.onLoading?.();
+  await client.query('SELECT pg_advisory_xact_lock($1)', [IMPORT_LOCK_KEY]);
+  const { inserted, updated } = await upsert(client, format, staging);
+  let newDays = 0;
+  if (format.kind === 'bars') {
+    const days = await client.query(
+      `INSERT INTO market.trading_days (date) SELECT DISTINCT date FROM ${staging} ON CONFLICT (date) DO NOTHING`,
+    );
+    newDays = days.rowCount ?? 0;
+  }
+  return { rowsTotal, inserted, updated, newDays };
+}
+
 function failed(rowsTotal: number, errors: RowError[], dataVersion: number): LoadOutcome {
-  return { succeeded: false, rowsTotal, inserted: 0, updated: 0, unchanged: 0, errors, dataVersion, changed: false };
+  return {
+    succeeded: false,
+    rowsTotal,
+    inserted: 0,
+    updated: 0,
+    unchanged: 0,
+    errors,
+    dataVersion,
+    changed: false,
+    path: 'careful',
+  };
 }
 
 async function currentVersion(client: pg.ClientBase): Promise<number> {
