@@ -85,6 +85,9 @@ export async function loadMarketSnapshot(client: ClientBase, options: LoadMarket
   const started = performance.now();
   await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
   try {
+    // before the snapshot is taken: a bulk import swaps in a new bars table (a different relation,
+    // its rows frozen), so a snapshot taken before that swap must not read the table after it
+    await client.query('LOCK TABLE market.daily_bars IN ACCESS SHARE MODE');
     const version = await currentDataVersion(client);
     const securities = (
       await client.query<{ code: string; market: Market; sector: string }>(
