@@ -66,3 +66,43 @@ fsGroup: 1000
 seccompProfile:
   type: RuntimeDefault
 {{- end }}
+
+{{/*
+The CA bundle that signs PostgreSQL's certificate (database.caBundle), for every container that
+reads DATABASE_URL. node-postgres verifies the server's certificate (sslmode=require and
+verify-full alike) with Node's TLS defaults, whose CA list NODE_EXTRA_CA_CERTS extends: Node reads
+that file once at start.
+*/}}
+{{- define "stocklab.databaseCa.enabled" -}}
+{{- $ca := .Values.database.caBundle }}
+{{- if and $ca.configMap $ca.secret }}{{ fail "database.caBundle: set configMap or secret, not both" }}{{ end }}
+{{- if or $ca.configMap $ca.secret }}true{{ end }}
+{{- end }}
+
+{{- define "stocklab.databaseCa.dir" -}}
+/etc/stocklab/database-ca
+{{- end }}
+
+{{- define "stocklab.databaseCa.env" -}}
+- name: NODE_EXTRA_CA_CERTS
+  value: {{ printf "%s/%s" (include "stocklab.databaseCa.dir" .) .Values.database.caBundle.key | quote }}
+{{- end }}
+
+{{- define "stocklab.databaseCa.volumeMount" -}}
+- name: database-ca
+  mountPath: {{ include "stocklab.databaseCa.dir" . }}
+  readOnly: true
+{{- end }}
+
+{{- define "stocklab.databaseCa.volume" -}}
+- name: database-ca
+  {{- if .Values.database.caBundle.configMap }}
+  configMap:
+    name: {{ .Values.database.caBundle.configMap }}
+    items: [{ key: {{ .Values.database.caBundle.key | quote }}, path: {{ .Values.database.caBundle.key | quote }} }]
+  {{- else }}
+  secret:
+    secretName: {{ .Values.database.caBundle.secret }}
+    items: [{ key: {{ .Values.database.caBundle.key | quote }}, path: {{ .Values.database.caBundle.key | quote }} }]
+  {{- end }}
+{{- end }}

@@ -1,6 +1,7 @@
 export * from './repo.js';
 export * from './render.js';
 export * from './validate.js';
+export * from './strict-schema.js';
 export * from './workloads.js';
 export * from './service-config.js';
 export * from './rules.js';
@@ -14,3 +15,6 @@ export * from './monitoring-objects.js';
 export * from './alert-rules.js';
 export * from './metric-catalog.js';
 export * from './promtool.js';
+export * from './network-policy.js';
+export * from './service-accounts.js';
+export * from './database-ca.js';

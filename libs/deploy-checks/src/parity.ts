@@ -1,4 +1,5 @@
 import type { K8sObject } from './render.js';
+import { allowedFlows, releasePods } from './network-policy.js';
 import type { Problems } from './rules.js';
 
 /** JSON with sorted keys: two renderings that differ only in key order compare equal. */
@@ -18,35 +19,46 @@ function canonical(value: unknown): string {
 interface PodTemplate {
   terminationGracePeriodSeconds?: number;
   securityContext?: unknown;
+  serviceAccountName?: string;
+  automountServiceAccountToken?: boolean;
+  volumes?: unknown;
   containers: Array<Record<string, unknown>>;
 }
 
 /** The role of an object in both renderings: `stocklab-trading` (chart) and `trading` (kustomize). */
-const roleOf = (o: K8sObject, prefix: string): string => o.metadata.name.replace(new RegExp(`^${prefix}`), '');
+const roleOf = (name: string, prefix: string): string => name.replace(new RegExp(`^${prefix}`), '');
 
 function byRole(objects: K8sObject[], kind: string, prefix: string): Map<string, K8sObject> {
-  return new Map(objects.filter((o) => o.kind === kind).map((o) => [roleOf(o, prefix), o]));
+  return new Map(objects.filter((o) => o.kind === kind).map((o) => [roleOf(o.metadata.name, prefix), o]));
 }
 
 /** What the same Deployment must have in both renderings (images, names and labels aside). */
-const DEPLOYMENT_PARTS: Array<[string, (pod: PodTemplate) => unknown]> = [
+const DEPLOYMENT_PARTS: Array<[string, (pod: PodTemplate, role: (name: string) => string) => unknown]> = [
   ['terminationGracePeriodSeconds', (pod) => pod.terminationGracePeriodSeconds],
   ['pod securityContext', (pod) => pod.securityContext],
+  [
+    'service account',
+    (pod, role) => [pod.serviceAccountName && role(pod.serviceAccountName), pod.automountServiceAccountToken],
+  ],
+  ['volumes', (pod) => pod.volumes],
   ['container resources', (pod) => pod.containers.map((c) => c.resources)],
   ['container securityContext', (pod) => pod.containers.map((c) => c.securityContext)],
+  ['container volumeMounts', (pod) => pod.containers.map((c) => c.volumeMounts)],
   ['probes', (pod) => pod.containers.map((c) => [c.startupProbe, c.livenessProbe, c.readinessProbe])],
   ['container command', (pod) => pod.containers.map((c) => c.command)],
 ];
 
 /**
  * The chart against kustomize's prod overlay, the two ways this platform is deployed: the same
- * Deployments with the same grace periods, resources, security contexts, probes and commands, the
- * same autoscaling behaviour and disruption budgets, and the Ingress body-size limit. Each
- * difference is a problem naming the object and the part.
+ * Deployments with the same grace periods, service accounts, volumes, resources, security
+ * contexts, probes and commands, the same ServiceAccounts, autoscaling behaviour and disruption
+ * budgets, the Ingress body-size limit, and NetworkPolicies allowing the same flows to and from
+ * the pods both render. Each difference is a problem naming the object and the part.
  */
 export function checkChartParity(chart: K8sObject[], kustomizeProd: K8sObject[], chartPrefix = 'stocklab-'): Problems {
   const problems: Problems = [];
-  const compare = (kind: string, parts: Array<[string, (o: K8sObject) => unknown]>) => {
+  const chartRole = (name: string): string => roleOf(name, chartPrefix);
+  const compare = (kind: string, parts: Array<[string, (o: K8sObject, role: (name: string) => string) => unknown]>) => {
     const ours = byRole(chart, kind, chartPrefix);
     for (const [role, theirs] of byRole(kustomizeProd, kind, '')) {
       const mine = ours.get(role);
@@ -55,7 +67,7 @@ export function checkChartParity(chart: K8sObject[], kustomizeProd: K8sObject[],
         continue;
       }
       for (const [part, read] of parts) {
-        const [a, b] = [canonical(read(mine)), canonical(read(theirs))];
+        const [a, b] = [canonical(read(mine, chartRole)), canonical(read(theirs, (name) => name))];
         if (a !== b) {
           problems.push(`${kind} ${role}: ${part} differs: chart ${a} / kustomize ${b}`);
         }
@@ -66,8 +78,15 @@ export function checkChartParity(chart: K8sObject[], kustomizeProd: K8sObject[],
     (o as unknown as { spec: { template: { spec: PodTemplate } } }).spec.template.spec;
   compare(
     'Deployment',
-    DEPLOYMENT_PARTS.map(([part, read]): [string, (o: K8sObject) => unknown] => [part, (o) => read(podOf(o))]),
+    DEPLOYMENT_PARTS.map(([part, read]): [string, (o: K8sObject, role: (name: string) => string) => unknown] => [
+      part,
+      (o, role) => read(podOf(o), role),
+    ]),
   );
+  compare('ServiceAccount', [
+    ['automountServiceAccountToken', (o) => o.automountServiceAccountToken],
+    ['annotations', (o) => o.metadata.annotations],
+  ]);
   const spec = (o: K8sObject): Record<string, unknown> => (o as unknown as { spec: Record<string, unknown> }).spec;
   compare('HorizontalPodAutoscaler', [
     ['behavior', (o) => spec(o).behavior],
@@ -83,7 +102,24 @@ export function checkChartParity(chart: K8sObject[], kustomizeProd: K8sObject[],
   if (canonical(mine) !== canonical(theirs)) {
     problems.push(`Ingress proxy-body-size differs: chart ${canonical(mine)} / kustomize ${canonical(theirs)}`);
   }
+  problems.push(...networkPolicyParity(chart, kustomizeProd, chartRole));
   return problems;
+}
+
+/**
+ * The two renderings label their pods differently, so their NetworkPolicies compare by what they
+ * allow: every flow into or out of a pod both render (by role), to or from each other and the
+ * parties outside (network-policy.ts).
+ */
+function networkPolicyParity(chart: K8sObject[], kustomizeProd: K8sObject[], role: (name: string) => string): Problems {
+  const names = (objects: K8sObject[]): Set<string> => new Set(releasePods(objects, role).map((p) => p.name));
+  const [ours, theirs] = [names(chart), names(kustomizeProd)];
+  const both = (pod: string): boolean => ours.has(pod) && theirs.has(pod);
+  const [a, b] = [allowedFlows(chart, role, both), allowedFlows(kustomizeProd, role, both)];
+  return [
+    ...[...b].filter((f) => !a.has(f)).map((f) => `NetworkPolicy: ${f} allowed by kustomize prod, denied by the chart`),
+    ...[...a].filter((f) => !b.has(f)).map((f) => `NetworkPolicy: ${f} allowed by the chart, denied by kustomize prod`),
+  ];
 }
 
 /**

@@ -1,6 +1,7 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, readdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, relative } from 'node:path';
 import { repoRoot } from './repo.js';
 import { parseAllDocuments } from 'yaml';
 
@@ -103,6 +104,32 @@ export function kustomize(dir: string): K8sObject[] {
     throw new Error(`kubectl kustomize ${dir} failed: ${stderr.trim() || String(error)}`, { cause: error });
   }
   return asK8sObjects(parseYamlDocuments(text, `kubectl kustomize ${dir}`), dir);
+}
+
+/**
+ * `kubectl kustomize` of a throwaway kustomization: these folders as resources, these components
+ * on top, and extra lines (patches, say). Kustomize takes only relative paths.
+ */
+export function kustomizeComposed(resources: string[], components: string[] = [], extra: string[] = []): K8sObject[] {
+  const dir = mkdtempSync(join(tmpdir(), 'kustomize-'));
+  try {
+    const list = (key: string, paths: string[]): string[] =>
+      paths.length === 0 ? [] : [`${key}:`, ...paths.map((p) => `  - ${relative(dir, p)}`)];
+    writeFileSync(
+      join(dir, 'kustomization.yaml'),
+      [
+        'apiVersion: kustomize.config.k8s.io/v1beta1',
+        'kind: Kustomization',
+        ...list('resources', resources),
+        ...list('components', components),
+        ...extra,
+        '',
+      ].join('\n'),
+    );
+    return kustomize(dir);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 export const id = (o: K8sObject): string => `${o.kind}/${o.metadata.name}`;

@@ -502,7 +502,10 @@ export function envValue(objects: K8sObject[], service: ServiceName, name: strin
   return undefined;
 }
 
-/** Referenced ConfigMaps and Secrets exist in the render, or are declared as provided out of band. */
+/**
+ * Referenced ConfigMaps and Secrets (environment and volumes) exist in the render, or are declared
+ * as provided out of band.
+ */
 export function checkReferences(objects: K8sObject[], externalSecrets: string[]): Problems {
   const problems: Problems = [];
   const has = (kind: string, name: string): boolean => objects.some((o) => o.kind === kind && o.metadata.name === name);
@@ -518,6 +521,12 @@ export function checkReferences(objects: K8sObject[], externalSecrets: string[])
         if (from.configMapRef !== undefined && !has('ConfigMap', from.configMapRef.name)) {
           problems.push(`${w.id} ${c.name}: ConfigMap ${from.configMapRef.name} does not exist`);
         }
+      }
+    }
+    for (const v of w.pod.volumes ?? []) {
+      const [kind, name] = v.configMap ? ['ConfigMap', v.configMap.name] : ['Secret', v.secret?.secretName];
+      if (name !== undefined && !has(kind, name) && !externalSecrets.includes(name)) {
+        problems.push(`${w.id}: volume ${v.name}'s ${kind} ${name} is neither rendered nor declared external`);
       }
     }
   }

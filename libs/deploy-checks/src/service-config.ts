@@ -22,10 +22,12 @@ const EXPORTS: Record<ServiceName, string> = {
  * Variables a pod may set beyond its service's schema, with who reads them.
  * POD_NAMESPACE: Downward API on every pod; read by trading's Lease elector (and in its schema).
  * NODE_OPTIONS: read by Node itself (the trading pods' V8 young-generation size).
+ * NODE_EXTRA_CA_CERTS: read by Node itself at start (the CA bundle PostgreSQL's certificate needs).
  */
 export const PLATFORM_PROVIDED_ENV: Record<string, string> = {
   POD_NAMESPACE: 'Downward API (metadata.namespace); the Lease elector of libs/leader-election reads it',
   NODE_OPTIONS: 'read by Node itself: V8 flags such as the trading pods’ --max-semi-space-size',
+  NODE_EXTRA_CA_CERTS: 'read by Node itself at start: CAs added to its TLS defaults (database.caBundle)',
 };
 
 /** Each service's configuration schema, imported from its build output (services/<svc>/dist/config.js). */

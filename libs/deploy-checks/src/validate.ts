@@ -1,6 +1,6 @@
 import * as models from 'kubernetes-models';
-import type { K8sObject } from './render.js';
-import { id } from './render.js';
+import { id, type K8sObject } from './render.js';
+import { strictProblems } from './strict-schema.js';
 
 type ModelClass = new (data: unknown) => { validate(): void };
 
@@ -34,7 +34,11 @@ export function modelFor(apiVersion: string, kind: string): ModelClass | undefin
   return kinds?.[kind];
 }
 
-/** Validates every object against the upstream Kubernetes OpenAPI schemas (kubernetes-models). */
+/**
+ * Validates every object against the upstream Kubernetes OpenAPI schemas: kubernetes-models for
+ * required fields, types, enums and formats, and the strict 1.34 definitions (strict-schema.ts)
+ * for unknown fields, which kubernetes-models accepts.
+ */
 export function validateAgainstSchemas(objects: K8sObject[]): string[] {
   const problems: string[] = [];
   for (const o of objects) {
@@ -50,6 +54,7 @@ export function validateAgainstSchemas(objects: K8sObject[]): string[] {
     } catch (error) {
       problems.push(`${id(o)}: ${error instanceof Error ? error.message : String(error)}`);
     }
+    problems.push(...(strictProblems(o) ?? [`${id(o)}: no strict definition of ${o.apiVersion} ${o.kind}`]));
   }
   return problems;
 }

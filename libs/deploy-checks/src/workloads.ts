@@ -27,7 +27,7 @@ export interface Container {
   image: string;
   command?: string[];
   args?: string[];
-  ports?: { name?: string; containerPort: number }[];
+  ports?: { name?: string; containerPort: number; protocol?: string }[];
   env?: EnvVar[];
   envFrom?: { configMapRef?: { name: string }; secretRef?: { name: string } }[];
   resources?: { requests?: Record<string, string>; limits?: Record<string, string> };
@@ -36,6 +36,19 @@ export interface Container {
   readinessProbe?: Probe;
   lifecycle?: { preStop?: { exec?: { command?: string[] }; sleep?: { seconds: number } } };
   securityContext?: SecurityContext;
+  volumeMounts?: VolumeMount[];
+}
+export interface VolumeMount {
+  name: string;
+  mountPath: string;
+  subPath?: string;
+  readOnly?: boolean;
+}
+export interface Volume {
+  name: string;
+  configMap?: { name: string; items?: { key: string; path: string }[] };
+  secret?: { secretName: string; items?: { key: string; path: string }[] };
+  emptyDir?: { sizeLimit?: string };
 }
 export interface PodSpec {
   containers: Container[];
@@ -44,6 +57,7 @@ export interface PodSpec {
   automountServiceAccountToken?: boolean;
   terminationGracePeriodSeconds?: number;
   securityContext?: SecurityContext;
+  volumes?: Volume[];
   topologySpreadConstraints?: {
     topologyKey: string;
     labelSelector?: { matchLabels?: Record<string, string> };

@@ -5,6 +5,7 @@ import { join, relative } from 'node:path';
 import { afterAll, beforeAll, describe, it } from '@jest/globals';
 import {
   checkAutoscalers,
+  checkDatabaseCa,
   checkEntryPoints,
   checkEnv,
   checkImages,
@@ -15,9 +16,11 @@ import {
   checkReferences,
   checkResourcesAndSecurity,
   checkSelectors,
+  checkServiceAccounts,
   checkShutdownAndSpread,
   envValue,
   kustomize,
+  kustomizeComposed,
   loadServiceSchemas,
   repoRoot,
   servedRootPaths,
@@ -34,7 +37,7 @@ const OVERLAYS = {
   // prod with every optional component on top (rendered from a throwaway kustomization)
   'prod+components': {
     dir: '',
-    external: ['stocklab-secrets', 'stocklab-tls', 'stocklab-scheduler-credentials'],
+    external: ['stocklab-secrets', 'stocklab-tls', 'stocklab-scheduler-credentials', 'stocklab-database-ca'],
   },
 };
 
@@ -58,6 +61,7 @@ beforeAll(async () => {
       `  - ${relative(scratch, join(root, 'k8s/components/keda-worker'))}`,
       `  - ${relative(scratch, join(root, 'k8s/components/trading-cronjob'))}`,
       `  - ${relative(scratch, join(root, 'k8s/components/monitoring'))}`,
+      `  - ${relative(scratch, join(root, 'k8s/components/database-ca'))}`,
       '',
     ].join('\n'),
   );
@@ -126,6 +130,9 @@ for (const [name, overlay] of Object.entries(OVERLAYS)) {
     it('gives RBAC to trading only, least privilege', () => {
       assert.deepEqual(checkRbac(objects(name), envValue(objects(name), 'trading', 'LEASE_NAME')), []);
     });
+    it('runs the backtest API and worker under a ServiceAccount of their own, without token or RBAC', () => {
+      assert.deepEqual(checkServiceAccounts(objects(name)), []);
+    });
     it('sets only variables the services read, with values they accept', () => {
       assert.deepEqual(checkEnv(objects(name), schemas), []);
     });
@@ -159,6 +166,28 @@ describe('k8s overlay differences', () => {
     assert.ok(!objs.some((o) => o.kind === 'HorizontalPodAutoscaler' && o.metadata.name === 'backtest-worker'));
     assert.ok(objs.some((o) => o.kind === 'ScaledObject' && o.metadata.name === 'backtest-worker'));
     assert.equal(objs.filter((o) => o.kind === 'CronJob').length, 2);
+  });
+  it('the database-ca component mounts the bundle into every pod that reads DATABASE_URL, which prod alone does not', () => {
+    assert.deepEqual(checkDatabaseCa(objects('prod+components')), []);
+    // the 4 Deployments and the migration Job's 3 containers, each named
+    assert.equal(checkDatabaseCa(objects('prod')).length, 7);
+  });
+  it('rejects a misspelt field in an overlay (strict Kubernetes 1.34 schemas)', () => {
+    const typo = kustomizeComposed(
+      [join(root, 'k8s/overlays/prod')],
+      [],
+      [
+        'patches:',
+        '  - target: { kind: Deployment, name: trading }',
+        '    patch: |-',
+        '      - { op: add, path: /spec/template/spec/containers/0/imagePullPolicyy, value: Always }',
+        '      - { op: add, path: /spec/template/spec/securityContxt, value: { runAsNonRoot: true } }',
+      ],
+    );
+    assert.deepEqual(validateAgainstSchemas(typo), [
+      'Deployment/trading: /spec/template/spec: unknown field securityContxt',
+      'Deployment/trading: /spec/template/spec/containers/0: unknown field imagePullPolicyy',
+    ]);
   });
   it('the monitoring component adds a PodMonitor and the PrometheusRule, which prod alone has not', () => {
     const kinds = (name: string): string[] => objects(name).map((o) => o.kind);

@@ -22,6 +22,7 @@ import {
   servedRootPaths,
   writeMonitoringCopies,
   type K8sObject,
+  validateAgainstSchemas,
   type QueryRef,
 } from '../src/index.js';
 
@@ -173,6 +174,9 @@ describe('helm/stocklab with monitoring on', () => {
     assert.deepEqual(checkDashboardConfigMaps(chartOn, dashboard), []);
   });
 
+  it('renders objects the strict Kubernetes 1.34 schemas accept', () => {
+    assert.deepEqual(validateAgainstSchemas(chartOn), []);
+  });
   it('renders none of them by default', () => {
     const kinds = chartDefault.map((o) => o.kind);
     assert.ok(!kinds.includes('PodMonitor') && !kinds.includes('PrometheusRule'), kinds.join(', '));
@@ -193,6 +197,9 @@ describe('helm/stocklab with monitoring on', () => {
 });
 
 describe('k8s/components/monitoring on the prod overlay', () => {
+  it('renders objects the strict Kubernetes 1.34 schemas accept', () => {
+    assert.deepEqual(validateAgainstSchemas(kustomized), []);
+  });
   it('scrapes every service pod, the worker included, on the route the platform serves', () => {
     assert.deepEqual(checkPodMonitors(kustomized, metricsPath), []);
   });
