@@ -11,3 +11,4 @@ export * from './wait.js';
 export * from './random.js';
 export * from './in-process.js';
 export * from './example-strategy.js';
+export * from './tcp-proxy.js';

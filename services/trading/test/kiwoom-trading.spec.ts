@@ -10,6 +10,7 @@ import { FencingError, FencingService } from '../src/fencing/fencing.service.js'
 import type { IntentRow as IntentRowOf } from '../src/jobs/order-book.js';
 import { JobRunner } from '../src/jobs/job-runner.service.js';
 import type { Occurrence } from '../src/scheduler/occurrence.js';
+import { SchedulerService } from '../src/scheduler/scheduler.service.js';
 import {
   assertOneOrderPerIntent,
   assertSettledWithoutDrift,
@@ -365,6 +366,10 @@ describe('exactly once at a broker without a client order id: leader killed at r
     const app = cluster.service.app;
     const fencing = app.get(FencingService);
     const runner = app.get(JobRunner);
+    // this test plays the leaders itself (a doomed term, then its successor, each with its own
+    // epoch): the app's own scheduler leaves the election, else it would find its epoch superseded,
+    // resign, win the lock again after its back-off and take a newer epoch in the middle of an iteration
+    await app.get(SchedulerService).beforeApplicationShutdown();
     const original = fencing.transaction.bind(fencing);
     /** fenced writes the doomed term may still make; then it is dead */
     const doomed = { epoch: -1, budget: Number.POSITIVE_INFINITY };
@@ -429,7 +434,7 @@ describe('exactly once at a broker without a client order id: leader killed at r
 
     // the session: every order fills, the day ends, the reconciliation books it all and finds no drift
     fillTheDay(double, TODAY, codes);
-    // by the last successor's term (the in-process app's own term was fenced out by the iterations)
+    // by a term of its own (the in-process app's scheduler left the election above)
     const reconcile = await runner.run(
       { job: 'reconcile', tradingDate: TODAY, scheduledAt: new Date(), runKey: `reconcile:${TODAY}T15:40+09:00` },
       'api',

@@ -13,7 +13,7 @@ import {
   type V1LeaseSpec,
 } from '@kubernetes/client-node';
 import { ElectorBase, describeError, type CommonElectorOptions, type LeaderElector } from '../leader-elector.js';
-import { jittered, resolveTimings, type ElectionTimings } from '../timings.js';
+import { jittered } from '../timings.js';
 
 /** Sent on every Lease API request so a test double can tell replicas apart (ignored by kube-apiserver). */
 export const CLIENT_ID_HEADER = 'X-Client-Id';
@@ -79,11 +79,12 @@ function apiStatus(error: unknown): { code: number; reason: string | undefined }
  *   moment the last successful write was sent (so it stops before any follower can take over,
  *   because LeaseDuration > RenewDeadline).
  * - stop() stops renewing, ends the term (awaiting onStoppedLeading), then releases the Lease.
+ * - resign() (also what a failed start does) ends the term and releases the Lease the same way,
+ *   then only observes the Lease, without taking it, for the resign back-off.
  */
 export class KubernetesLeaseElector extends ElectorBase implements LeaderElector {
   readonly backend = 'kubernetes' as const;
   readonly namespace: string;
-  readonly timings: ElectionTimings;
   private readonly api: CoordinationV1Api;
   private readonly requestTimeoutMs: number;
   private readonly clientId: string | undefined;
@@ -97,6 +98,10 @@ export class KubernetesLeaseElector extends ElectorBase implements LeaderElector
   private loop: Promise<void> | undefined;
   /** aborts sleeps and in-flight requests on stop() */
   private stopController = new AbortController();
+  /** aborts the sleep between attempts (a resignation to handle) */
+  private wakeController = new AbortController();
+  /** after resigning: monotonic time before which this instance does not take the Lease */
+  private campaignAfter = 0;
   /** aborts the in-flight renew when the renew deadline passes */
   private attemptController: AbortController | undefined;
   private deadlineTimer: NodeJS.Timeout | undefined;
@@ -110,7 +115,6 @@ export class KubernetesLeaseElector extends ElectorBase implements LeaderElector
 
   constructor(options: KubernetesLeaseElectorOptions) {
     super(options);
-    this.timings = resolveTimings(options.timings);
     this.namespace = options.namespace;
     this.leaseDurationSeconds = this.timings.leaseDurationMs / 1000;
     const kubeConfig =
@@ -180,12 +184,24 @@ export class KubernetesLeaseElector extends ElectorBase implements LeaderElector
     dispatcher?.destroy().catch(() => undefined);
   }
 
+  protected wake(): void {
+    this.wakeController.abort();
+  }
+
   private async run(): Promise<void> {
     while (!this.stopping) {
+      const pause = await this.handleResign(() => this.release());
+      if (pause !== undefined) {
+        this.clearDeadline();
+        this.campaignAfter = monotonicNow() + pause;
+      }
+      if (this.stopping) {
+        break;
+      }
       const attemptStartedAt = monotonicNow();
       let result: AttemptResult;
       try {
-        result = await this.tryAcquireOrRenew();
+        result = await this.tryAcquireOrRenew(this.isLeader || attemptStartedAt >= this.campaignAfter);
       } catch (error) {
         this.logger.error('leader election attempt failed unexpectedly', {
           lease: this.leaseName,
@@ -208,10 +224,16 @@ export class KubernetesLeaseElector extends ElectorBase implements LeaderElector
         await this.stepDown('lost');
       }
       const wait = this.isLeader ? this.timings.retryPeriodMs : jittered(this.timings.retryPeriodMs);
+      if (this.resignPending) {
+        continue;
+      }
+      this.wakeController = new AbortController();
       try {
-        await sleep(wait, undefined, { signal: this.stopController.signal });
+        await sleep(wait, undefined, {
+          signal: AbortSignal.any([this.stopController.signal, this.wakeController.signal]),
+        });
       } catch {
-        // stopped
+        // stopped, or woken to resign
       }
     }
   }
@@ -302,7 +324,8 @@ export class KubernetesLeaseElector extends ElectorBase implements LeaderElector
     return monotonicNow() < this.observedAt + seconds * 1000;
   }
 
-  private async tryAcquireOrRenew(): Promise<AttemptResult> {
+  /** `mayAcquire` false (resign back-off): only observe the Lease, never take it. */
+  private async tryAcquireOrRenew(mayAcquire: boolean): Promise<AttemptResult> {
     const signal = this.attemptSignal();
     const name = this.leaseName;
     const namespace = this.namespace;
@@ -314,9 +337,12 @@ export class KubernetesLeaseElector extends ElectorBase implements LeaderElector
         this.logAttemptFailure('read', error);
         return 'failed';
       }
-      return this.create(signal);
+      return mayAcquire ? this.create(signal) : 'follower';
     }
     this.observe(lease);
+    if (!mayAcquire) {
+      return 'follower';
+    }
     const holder = lease.spec?.holderIdentity ?? '';
     if (holder !== '' && holder !== this.identity) {
       if (this.isLeader) {

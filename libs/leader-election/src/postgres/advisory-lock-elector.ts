@@ -3,7 +3,7 @@ import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import { ElectorBase, describeError, type CommonElectorOptions, type LeaderElector } from '../leader-elector.js';
-import { jittered, resolveTimings, type ElectionTimings } from '../timings.js';
+import { jittered } from '../timings.js';
 
 export interface PostgresAdvisoryLockElectorOptions extends CommonElectorOptions {
   /** connection string or pg client config of the database that arbitrates the lock */
@@ -33,11 +33,12 @@ export function advisoryLockKey(leaseName: string): string {
  * and drops the connection. The session sets idle_session_timeout = LeaseDuration, so the server
  * ends the session (freeing the lock) of a leader that went silent, as a Lease would expire.
  * A leader that lost its connection waits two RetryPeriods before campaigning again, so that a
- * healthy follower takes over rather than the replica whose connection just failed.
+ * healthy follower takes over rather than the replica whose connection just failed. resign()
+ * (also what a failed start does) ends the term, unlocks (keeping the connection), and waits the
+ * resign back-off before campaigning again.
  */
 export class PostgresAdvisoryLockElector extends ElectorBase implements LeaderElector {
   readonly backend = 'postgres' as const;
-  readonly timings: ElectionTimings;
   readonly lockKey: string;
   private readonly connection: string | pg.ClientConfig;
   private readonly requestTimeoutMs: number;
@@ -49,6 +50,8 @@ export class PostgresAdvisoryLockElector extends ElectorBase implements LeaderEl
   private stopping = false;
   private loop: Promise<void> | undefined;
   private readonly stopController = new AbortController();
+  /** aborts the sleep between attempts (a resignation to handle) */
+  private wakeController = new AbortController();
   private deadlineTimer: NodeJS.Timeout | undefined;
   private schemaReady = false;
   /** after losing the lock connection, give the followers the first chance to take over */
@@ -56,7 +59,6 @@ export class PostgresAdvisoryLockElector extends ElectorBase implements LeaderEl
 
   constructor(options: PostgresAdvisoryLockElectorOptions) {
     super(options);
-    this.timings = resolveTimings(options.timings);
     this.connection = options.connection;
     this.lockKey = advisoryLockKey(options.leaseName);
     this.requestTimeoutMs =
@@ -92,14 +94,8 @@ export class PostgresAdvisoryLockElector extends ElectorBase implements LeaderEl
     this.client = undefined;
     if (client) {
       try {
-        if (wasLeader && this.table) {
-          await client.query(
-            `UPDATE ${this.table} SET holder_identity = '', renewed_at = now() WHERE lease_name = $1 AND holder_identity = $2`,
-            [this.leaseName, this.identity],
-          );
-        }
         if (wasLeader) {
-          await client.query('SELECT pg_advisory_unlock($1::bigint)', [this.lockKey]);
+          await this.unlock(client);
         }
         await client.end();
       } catch (error) {
@@ -113,8 +109,51 @@ export class PostgresAdvisoryLockElector extends ElectorBase implements LeaderEl
     this.running = false;
   }
 
+  protected wake(): void {
+    this.wakeController.abort();
+  }
+
+  /** Clears the holder record and unlocks, on the lock connection. */
+  private async unlock(client: pg.Client): Promise<void> {
+    if (this.table) {
+      await client.query(
+        `UPDATE ${this.table} SET holder_identity = '', renewed_at = now() WHERE lease_name = $1 AND holder_identity = $2`,
+        [this.leaseName, this.identity],
+      );
+    }
+    await client.query('SELECT pg_advisory_unlock($1::bigint)', [this.lockKey]);
+  }
+
+  /** After a resignation: unlock, or if that fails drop the connection (the server then frees the lock). */
+  private async releaseForResign(): Promise<void> {
+    this.clearDeadline();
+    const client = this.client;
+    if (!client) {
+      return;
+    }
+    try {
+      await this.unlock(client);
+    } catch (error) {
+      this.logger.warn('could not release the advisory lock; closing the connection frees it', {
+        lease: this.leaseName,
+        error: describeError(error),
+      });
+      if (this.client === client) {
+        this.client = undefined;
+      }
+      this.dropClient(client);
+    }
+  }
+
   private async run(): Promise<void> {
     while (!this.stopping) {
+      const pause = await this.handleResign(() => this.releaseForResign());
+      if (pause !== undefined) {
+        this.campaignAfter = monotonicNow() + pause;
+      }
+      if (this.stopping) {
+        break;
+      }
       const startedAt = monotonicNow();
       try {
         if (this.isLeader) {
@@ -122,6 +161,8 @@ export class PostgresAdvisoryLockElector extends ElectorBase implements LeaderEl
           this.armDeadline(startedAt + this.timings.renewDeadlineMs);
         } else if (startedAt >= this.campaignAfter) {
           await this.tryAcquire(startedAt);
+        } else if (this.client) {
+          await this.readHolder(this.client);
         }
       } catch (error) {
         if (!this.stopping) {
@@ -137,10 +178,16 @@ export class PostgresAdvisoryLockElector extends ElectorBase implements LeaderEl
         break;
       }
       const wait = this.isLeader ? this.timings.retryPeriodMs : jittered(this.timings.retryPeriodMs);
+      if (this.resignPending) {
+        continue;
+      }
+      this.wakeController = new AbortController();
       try {
-        await sleep(wait, undefined, { signal: this.stopController.signal });
+        await sleep(wait, undefined, {
+          signal: AbortSignal.any([this.stopController.signal, this.wakeController.signal]),
+        });
       } catch {
-        // stopped
+        // stopped, or woken to resign
       }
     }
   }

@@ -14,6 +14,9 @@ export class FencingError extends Error {
   }
 }
 
+/** Told when a holder's epoch was found superseded: `epoch` is no longer current, `current` is. */
+export type SupersededListener = (epoch: number, current: number) => void;
+
 /**
  * Fencing tokens issued by PostgreSQL. A new leader increments the single row of
  * trading.leader_epochs; every write of a job run happens in a transaction that first reads that
@@ -23,6 +26,8 @@ export class FencingError extends Error {
  */
 @Injectable()
 export class FencingService {
+  private readonly supersededListeners = new Set<SupersededListener>();
+
   constructor(
     private readonly dataSource: DataSource,
     private readonly metrics: TradingMetrics,
@@ -46,6 +51,26 @@ export class FencingService {
     return { epoch: Number(rows[0]?.epoch ?? 0), holder: rows[0]?.holder ?? '' };
   }
 
+  /**
+   * Calls `listener` whenever an epoch is found superseded (a fenced write refused, or
+   * `stillCurrent` answering false), so that a leader holding that epoch stops leading.
+   * Returns the function that removes it.
+   */
+  onSuperseded(listener: SupersededListener): () => void {
+    this.supersededListeners.add(listener);
+    return () => this.supersededListeners.delete(listener);
+  }
+
+  /** Whether `epoch` is still the current one (outside any write); tells the listeners when it is not. */
+  async stillCurrent(epoch: number): Promise<boolean> {
+    const { epoch: current } = await this.current();
+    if (current === epoch) {
+      return true;
+    }
+    this.superseded(epoch, current);
+    return false;
+  }
+
   /** Inside a transaction: throws FencingError unless `epoch` is still the current one. */
   async check(manager: EntityManager, epoch: number): Promise<void> {
     const rows: Array<{ epoch: string }> = await manager.query(
@@ -54,7 +79,14 @@ export class FencingService {
     const current = Number(rows[0]?.epoch ?? 0);
     if (current !== epoch) {
       this.metrics.fencingRejections.inc();
+      this.superseded(epoch, current);
       throw new FencingError(epoch, current);
+    }
+  }
+
+  private superseded(epoch: number, current: number): void {
+    for (const listener of this.supersededListeners) {
+      listener(epoch, current);
     }
   }
 

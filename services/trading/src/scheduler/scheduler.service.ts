@@ -43,6 +43,12 @@ export interface SchedulerStatus {
  * replica leads; becoming leader takes a fencing epoch from PostgreSQL, then a catch-up sweep
  * (at once and every CATCH_UP_INTERVAL_SECONDS) runs today's occurrences that were missed (within
  * the grace window) and resumes runs left behind by an older epoch.
+ *
+ * A replica that holds the Lease without an epoch runs nothing, so it must not keep the Lease:
+ * the elector calls startedLeading again after a failure, and if no epoch was taken within
+ * its start deadline (RenewDeadline) it resigns: steps down, releases the Lease for another
+ * replica, and stands again after a back-off (LeaseDuration, doubling up to 4x). Likewise, a
+ * leader whose epoch is found superseded (a fenced write refused, or the sweep's check) resigns.
  */
 @Injectable()
 export class SchedulerService implements OnApplicationBootstrap, BeforeApplicationShutdown {
@@ -86,10 +92,12 @@ export class SchedulerService implements OnApplicationBootstrap, BeforeApplicati
         warn: (msg, fields) => log.warn(fields ?? {}, msg),
         error: (msg, fields) => log.error(fields ?? {}, msg),
       },
+      // throws when no epoch could be taken: the elector tries again, then resigns (see above)
       onStartedLeading: (ctx) => this.startedLeading(ctx),
       onStoppedLeading: () => this.stoppedLeading(),
       onNewLeader: (identity) => log.log({ leader: identity }, 'new leader observed'),
     });
+    fencing.onSuperseded((epoch, current) => this.superseded(epoch, current));
   }
 
   get identity(): string {
@@ -156,6 +164,20 @@ export class SchedulerService implements OnApplicationBootstrap, BeforeApplicati
     this.sweepTimer.unref();
     signal.addEventListener('abort', () => this.stopCrons(), { once: true });
     void this.sweep();
+  }
+
+  /** Our epoch is no longer the current one: someone else took a newer one, so this term can write nothing. */
+  private superseded(epoch: number, current: number): void {
+    const term = this.term;
+    if (!term || term.epoch !== epoch || term.signal.aborted) {
+      return;
+    }
+    this.logger.error(
+      { identity: this.identity, epoch, current },
+      'fencing epoch superseded while leading: giving up the lease',
+    );
+    this.stopCrons();
+    void this.elector.resign('superseded');
   }
 
   private async stoppedLeading(): Promise<void> {
@@ -241,6 +263,10 @@ export class SchedulerService implements OnApplicationBootstrap, BeforeApplicati
       return;
     }
     try {
+      // a leader whose epoch was superseded writes nothing: it resigns (see superseded)
+      if (!(await this.fencing.stillCurrent(term.epoch))) {
+        return;
+      }
       for (const run of await this.runs.resumable(term.epoch)) {
         term.signal.throwIfAborted();
         await this.runner.run(occurrenceOfRun(run), run.trigger, this.identity, term.epoch, term.signal);
