@@ -209,7 +209,7 @@ describe('backtests as queued jobs', () => {
     }
   });
 
-  it('cancels a queued backtest, and a cancelled one stays cancelled', async () => {
+  it('cancels a queued backtest, and a DELETE of a cancelled one erases it', async () => {
     const token = await cluster.tokenFor(randomUUID());
     const submitted = await request('POST', `${a}/api/backtest/backtests`, {
       token,
@@ -220,11 +220,14 @@ describe('backtests as queued jobs', () => {
       assert.equal(cancelled.body.status, 'cancelled');
       const final = await waitForBacktest(a, token, submitted.body.id);
       assert.equal(final.status, 'cancelled');
+      // a cancelled backtest is finished: the next DELETE erases it, on whichever replica
+      const again = await request('DELETE', `${a}/api/backtest/backtests/${submitted.body.id}`, { token });
+      assert.equal(again.status, 204);
     } else {
-      assert.equal(cancelled.status, 409, 'it had already finished');
+      assert.equal(cancelled.status, 204, 'it had already finished: erased');
     }
-    const again = await request('DELETE', `${b}/api/backtest/backtests/${submitted.body.id}`, { token });
-    assert.equal(again.status, 409);
+    const gone = await request('GET', `${b}/api/backtest/backtests/${submitted.body.id}`, { token });
+    assert.equal(gone.status, 404);
   });
 
   it('refuses bad submissions with a clear 4xx and writes nothing', async () => {

@@ -297,3 +297,23 @@ export async function importDataset(
 }
 
 export { assertErrorBody } from '@stocklab/test-support';
+
+/** Polls GET /backtests/:id of an in-process service until the backtest has finished (60 s at most). */
+export async function waitForInProcessBacktest(
+  svc: InProcessBacktest,
+  id: string,
+  token: string,
+): Promise<Record<string, unknown>> {
+  for (let i = 0; i < 600; i += 1) {
+    const res = await svc
+      .http()
+      .get(`/api/backtest/backtests/${id}`)
+      .set('authorization', `Bearer ${token}`)
+      .expect(200);
+    if (['succeeded', 'failed', 'cancelled'].includes(res.body.status as string)) {
+      return res.body as Record<string, unknown>;
+    }
+    await sleep(100);
+  }
+  throw new Error(`backtest ${id} did not finish in 60 s`);
+}

@@ -35,17 +35,56 @@ export const FACTOR_IDS = [
 export type FactorId = (typeof FACTOR_IDS)[number];
 export type FactorKind = 'price' | 'fundamental';
 
+/** The groups Korean quant tools present factors in (value, quality, growth, momentum, ...). */
+export const FACTOR_CATEGORIES = [
+  { id: 'value', name: 'Value', nameKo: '가치' },
+  { id: 'quality', name: 'Quality', nameKo: '퀄리티' },
+  { id: 'growth', name: 'Growth', nameKo: '성장' },
+  { id: 'momentum', name: 'Momentum', nameKo: '모멘텀' },
+  { id: 'risk', name: 'Risk', nameKo: '위험' },
+  { id: 'liquidity_size', name: 'Liquidity and size', nameKo: '유동성·규모' },
+  { id: 'technical', name: 'Technical', nameKo: '기술적 지표' },
+] as const;
+
+export type FactorCategory = (typeof FACTOR_CATEGORIES)[number]['id'];
+
+/** Every factor's category: a Record over the ids, so a new factor without one does not compile. */
+const CATEGORY_OF: Record<FactorId, FactorCategory> = {
+  mom_1m: 'momentum',
+  mom_3m: 'momentum',
+  mom_6m: 'momentum',
+  mom_12m: 'momentum',
+  volatility_20d: 'risk',
+  volatility_60d: 'risk',
+  sma_ratio_5: 'technical',
+  sma_ratio_20: 'technical',
+  sma_ratio_60: 'technical',
+  sma_ratio_120: 'technical',
+  rsi_14: 'technical',
+  avg_trading_value_20d: 'liquidity_size',
+  market_cap: 'liquidity_size',
+  close: 'technical',
+  per: 'value',
+  pbr: 'value',
+  psr: 'value',
+  roe: 'quality',
+  debt_ratio: 'quality',
+  operating_margin: 'quality',
+  revenue_growth: 'growth',
+};
+
 export interface FactorInfo {
   id: FactorId;
   name: string;
   description: string;
   unit: '%' | 'ratio' | 'x' | 'KRW' | 'index';
   kind: FactorKind;
+  category: FactorCategory;
   /** Trading days of price history needed before the first valid value (0 = same day). */
   lookbackDays: number;
 }
 
-const mom = (id: FactorId, months: number, days: number): FactorInfo => ({
+const mom = (id: FactorId, months: number, days: number): Omit<FactorInfo, 'category'> => ({
   id,
   name: `${months}-month momentum`,
   description: `Price change over the last ${days} trading days: close(t) / close(t-${days}) - 1, in percent. NaN when either close is missing.`,
@@ -54,7 +93,7 @@ const mom = (id: FactorId, months: number, days: number): FactorInfo => ({
   lookbackDays: days,
 });
 
-const vol = (id: FactorId, days: number): FactorInfo => ({
+const vol = (id: FactorId, days: number): Omit<FactorInfo, 'category'> => ({
   id,
   name: `${days}-day volatility`,
   description: `Annualized volatility: population standard deviation of the last ${days} simple daily returns (close/prev close - 1) x sqrt(252), in percent. NaN unless all ${days + 1} closes are present.`,
@@ -63,7 +102,7 @@ const vol = (id: FactorId, days: number): FactorInfo => ({
   lookbackDays: days,
 });
 
-const smaRatio = (id: FactorId, days: number): FactorInfo => ({
+const smaRatio = (id: FactorId, days: number): Omit<FactorInfo, 'category'> => ({
   id,
   name: `Close / SMA(${days})`,
   description: `Close divided by the simple moving average of the last ${days} closes (including today). 1.05 means 5 % above the average. NaN unless all ${days} closes are present.`,
@@ -72,7 +111,7 @@ const smaRatio = (id: FactorId, days: number): FactorInfo => ({
   lookbackDays: days - 1,
 });
 
-export const FACTOR_CATALOG: readonly FactorInfo[] = [
+const ENTRIES: ReadonlyArray<Omit<FactorInfo, 'category'>> = [
   mom('mom_1m', 1, 21),
   mom('mom_3m', 3, 63),
   mom('mom_6m', 6, 126),
@@ -175,6 +214,8 @@ export const FACTOR_CATALOG: readonly FactorInfo[] = [
     lookbackDays: 0,
   },
 ];
+
+export const FACTOR_CATALOG: readonly FactorInfo[] = ENTRIES.map((f) => ({ ...f, category: CATEGORY_OF[f.id] }));
 
 const FACTOR_ID_SET: ReadonlySet<string> = new Set(FACTOR_IDS);
 

@@ -16,6 +16,7 @@ import {
   ApiBearerAuth,
   ApiBody,
   ApiHeader,
+  ApiNoContentResponse,
   ApiOkResponse,
   ApiProduces,
   ApiTags,
@@ -27,6 +28,9 @@ import { StrategyBodyPipe, type StrategyBody } from '../strategies/strategy-body
 import {
   BacktestDto,
   BacktestListQueryDto,
+  BacktestSummaryDto,
+  CompareDto,
+  CompareQueryDto,
   CreateBacktestDto,
   CreateBacktestFieldsDto,
   ExportQueryDto,
@@ -62,11 +66,22 @@ export class BacktestsController {
   }
 
   @Get()
+  @ApiOkResponse({ description: 'newest first: { items: BacktestSummaryDto[], nextCursor }' })
   list(
     @CurrentUser() user: AuthenticatedUser,
     @Query() page: BacktestListQueryDto,
-  ): Promise<{ items: BacktestDto[]; nextCursor: string | null }> {
+  ): Promise<{ items: BacktestSummaryDto[]; nextCursor: string | null }> {
     return this.backtests.list(user.id, page.limit ?? 20, page.cursor);
+  }
+
+  // before ':id', which would take "compare" for an id
+  @Get('compare')
+  @ApiOkResponse({
+    type: CompareDto,
+    description: '404 BACKTEST_NOT_FOUND for an id not yours, 409 BACKTEST_NOT_SUCCEEDED for one without results',
+  })
+  compare(@CurrentUser() user: AuthenticatedUser, @Query() query: CompareQueryDto): Promise<CompareDto> {
+    return this.backtests.compare(user.id, query.ids);
   }
 
   @Get(':id')
@@ -100,8 +115,17 @@ export class BacktestsController {
   }
 
   @Delete(':id')
-  @ApiOkResponse({ type: BacktestDto, description: 'cancelled' })
-  cancel(@CurrentUser() user: AuthenticatedUser, @Param() { id }: IdParamDto): Promise<BacktestDto> {
-    return this.backtests.cancel(user.id, id);
+  @ApiOkResponse({ type: BacktestDto, description: 'a queued or running backtest: cancelled, and kept' })
+  @ApiNoContentResponse({ description: 'a finished backtest: erased with its results and export' })
+  async cancelOrDelete(
+    @CurrentUser() user: AuthenticatedUser,
+    @Param() { id }: IdParamDto,
+    @Res({ passthrough: true }) res: Response,
+  ): Promise<BacktestDto | undefined> {
+    const cancelled = await this.backtests.cancelOrDelete(user.id, id);
+    if (!cancelled) {
+      res.status(204);
+    }
+    return cancelled;
   }
 }

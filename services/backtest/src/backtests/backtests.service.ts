@@ -14,7 +14,7 @@ import { CREATED_AT_CURSOR_SQL, decodeCreatedAtCursor, encodeCreatedAtCursor } f
 import { Backtest } from './backtest.entity.js';
 import { decodeCursor, encodeCursor } from './cursor.js';
 import type { StrategyBody } from '../strategies/strategy-body.pipe.js';
-import type { BacktestDto, CreateBacktestFieldsDto } from './dto/backtest.dto.js';
+import type { BacktestDto, BacktestSummaryDto, CompareDto, CreateBacktestFieldsDto } from './dto/backtest.dto.js';
 import { BENCHMARKS } from './market-snapshot.js';
 
 const ACTIVE = ['queued', 'running'];
@@ -176,7 +176,7 @@ export class BacktestsService {
     ownerId: string,
     limit = 20,
     cursor?: string,
-  ): Promise<{ items: BacktestDto[]; nextCursor: string | null }> {
+  ): Promise<{ items: BacktestSummaryDto[]; nextCursor: string | null }> {
     const after = cursor === undefined ? undefined : decodeCreatedAtCursor(cursor);
     const keys = await this.dataSource.query<{ id: string; cursor_at: string }[]>(
       `SELECT id, ${CREATED_AT_CURSOR_SQL} AS cursor_at FROM backtest.backtests
@@ -187,11 +187,12 @@ export class BacktestsService {
     const page = keys.slice(0, limit);
     const rows = await this.dataSource.getRepository(Backtest).findBy({ id: In(page.map((k) => k.id)) });
     const byId = new Map(rows.map((r) => [r.id, r]));
+    const names = await this.strategyNames(ownerId, rows);
     const last = page[page.length - 1];
     return {
       items: page.flatMap((k) => {
         const row = byId.get(k.id);
-        return row ? [toDto(row)] : [];
+        return row ? [{ ...toDto(row), strategyName: names.get(row.strategyId ?? '') ?? null }] : [];
       }),
       nextCursor:
         keys.length > limit && last ? encodeCreatedAtCursor({ createdAt: last.cursor_at, id: last.id }) : null,
@@ -303,20 +304,120 @@ export class BacktestsService {
     return rows.length;
   }
 
-  /** Cancels a queued or running backtest; the worker running it stops at its next progress report. */
-  async cancel(ownerId: string, id: string): Promise<BacktestDto> {
-    const backtest = await this.owned(ownerId, id);
+  /**
+   * DELETE: a queued or running backtest is cancelled (the worker running it stops at its next
+   * progress report) and kept, answered with its state; a finished one is erased with its results
+   * and its export (undefined answered).
+   */
+  async cancelOrDelete(ownerId: string, id: string): Promise<BacktestDto | undefined> {
+    await this.owned(ownerId, id);
     const [rows] = await this.dataSource.query<[Backtest[], number]>(
       `UPDATE backtest.backtests SET status = 'cancelled', finished_at = now() WHERE id = $1 AND status IN ('queued', 'running') RETURNING id`,
       [id],
     );
     if (rows.length === 0) {
-      throw new DomainError(409, 'BACKTEST_FINISHED', `The backtest has already ${backtest.status}`);
+      await this.deleteFinished(ownerId, id);
+      return undefined;
     }
     await this.queues
       .queue(QUEUE.backtests)
       .remove(id)
       .catch(() => undefined);
     return this.get(ownerId, id);
+  }
+
+  /**
+   * Erases a finished backtest, as the retention sweep does: the export objects first (deleting
+   * one twice is harmless), then the row, whose equity and trades go with it (ON DELETE CASCADE).
+   */
+  private async deleteFinished(ownerId: string, id: string): Promise<void> {
+    await this.dataSource.transaction(async (manager) => {
+      const [row] = await manager.query<{ export_key: string | null }[]>(
+        `SELECT export_key FROM backtest.backtests WHERE id = $1 AND owner_id = $2 AND status NOT IN ('queued', 'running')
+          FOR UPDATE`,
+        [id, ownerId],
+      );
+      if (!row) {
+        // deleted by a concurrent request, or re-queued since: nothing of ours to erase now
+        throw notFound();
+      }
+      if (row.export_key !== null) {
+        await this.storage.delete(`${row.export_key}/equity.csv`);
+        await this.storage.delete(`${row.export_key}/trades.csv`);
+      }
+      await manager.query(`DELETE FROM backtest.backtests WHERE id = $1`, [id]);
+    });
+  }
+
+  /**
+   * Up to MAX_COMPARED succeeded backtests of the owner side by side: their metrics, and their
+   * equity curves on one date axis (the union of their days; null where one has no value).
+   */
+  async compare(ownerId: string, ids: string[]): Promise<CompareDto> {
+    const rows = await this.dataSource.getRepository(Backtest).findBy({ id: In(ids), ownerId });
+    const byId = new Map(rows.map((r) => [r.id, r]));
+    const missing = ids.find((id) => !byId.has(id));
+    if (missing !== undefined) {
+      throw new DomainError(404, 'BACKTEST_NOT_FOUND', `No such backtest: ${missing}`);
+    }
+    const unfinished = rows.find((r) => r.status !== 'succeeded');
+    if (unfinished) {
+      throw new DomainError(
+        409,
+        'BACKTEST_NOT_SUCCEEDED',
+        `Backtest ${unfinished.id} is ${unfinished.status}: only succeeded backtests have results to compare`,
+      );
+    }
+    const points = await this.dataSource.query<{ backtest_id: string; day: string; value: number; drawdown: number }[]>(
+      `SELECT backtest_id, to_char(day, 'YYYY-MM-DD') AS day, value, drawdown FROM backtest.backtest_equity
+        WHERE backtest_id = ANY($1::uuid[]) ORDER BY day, backtest_id`,
+      [ids],
+    );
+    const dates: string[] = [];
+    for (const p of points) {
+      if (dates[dates.length - 1] !== p.day) {
+        dates.push(p.day);
+      }
+    }
+    const column = new Map(dates.map((d, i) => [d, i]));
+    const series = ids.map((backtestId) => ({
+      backtestId,
+      value: new Array<number | null>(dates.length).fill(null),
+      cumulativeReturn: new Array<number | null>(dates.length).fill(null),
+      drawdown: new Array<number | null>(dates.length).fill(null),
+    }));
+    const seriesOf = new Map(series.map((s) => [s.backtestId, s]));
+    const firstValue = new Map<string, number>();
+    for (const p of points) {
+      const s = seriesOf.get(p.backtest_id);
+      const i = column.get(p.day);
+      if (!s || i === undefined) {
+        continue;
+      }
+      const first = firstValue.get(p.backtest_id) ?? p.value;
+      firstValue.set(p.backtest_id, first);
+      s.value[i] = p.value;
+      s.cumulativeReturn[i] = first > 0 ? p.value / first - 1 : null;
+      s.drawdown[i] = p.drawdown;
+    }
+    const names = await this.strategyNames(ownerId, rows);
+    const backtests = ids.map((id) => {
+      const row = byId.get(id) as Backtest;
+      return { ...toDto(row), strategyName: names.get(row.strategyId ?? '') ?? null };
+    });
+    return { backtests, dates, series };
+  }
+
+  /** The names of the owner's saved strategies these backtests ran (by strategy id). */
+  private async strategyNames(ownerId: string, backtests: Backtest[]): Promise<Map<string, string>> {
+    const ids = [...new Set(backtests.flatMap((b) => (b.strategyId ? [b.strategyId] : [])))];
+    if (ids.length === 0) {
+      return new Map();
+    }
+    const rows = await this.dataSource.query<{ id: string; name: string }[]>(
+      `SELECT id, name FROM backtest.strategies WHERE owner_id = $1 AND id = ANY($2::uuid[])`,
+      [ownerId, ids],
+    );
+    return new Map(rows.map((r) => [r.id, r.name]));
   }
 }

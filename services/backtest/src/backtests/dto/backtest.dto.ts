@@ -1,6 +1,20 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
-import { IsIn, IsInt, IsOptional, IsString, IsUUID, Matches, Max, Min } from 'class-validator';
+import { Transform, type TransformFnParams } from 'class-transformer';
+import {
+  ArrayMaxSize,
+  ArrayMinSize,
+  ArrayUnique,
+  IsArray,
+  IsIn,
+  IsInt,
+  IsOptional,
+  IsString,
+  IsUUID,
+  Matches,
+  Max,
+  Min,
+} from 'class-validator';
 
 const ISO_DATE = /^\d{4}-\d{2}-\d{2}$/;
 
@@ -81,4 +95,62 @@ export class CreateBacktestDto extends CreateBacktestFieldsDto {
     type: Object,
   })
   definition?: unknown;
+}
+
+/** A backtest in the user's list and in a comparison: with the name of its saved strategy. */
+export class BacktestSummaryDto extends BacktestDto {
+  @ApiProperty({
+    type: String,
+    nullable: true,
+    description: "the saved strategy's name (null for an inline definition or a deleted strategy)",
+  })
+  strategyName: string | null;
+}
+
+export const MAX_COMPARED = 5;
+
+export class CompareQueryDto {
+  @ApiProperty({
+    type: String,
+    description: `2 to ${MAX_COMPARED} succeeded backtests of yours, comma-separated ids`,
+    example: '6f1c...,9a2e...',
+  })
+  @Transform(({ value }: TransformFnParams): unknown =>
+    typeof value === 'string' ? value.split(',').map((v) => v.trim()) : (value as unknown),
+  )
+  @IsArray({ message: 'ids must be a comma-separated list of backtest ids' })
+  @ArrayMinSize(2, { message: 'ids must name at least 2 backtests' })
+  @ArrayMaxSize(MAX_COMPARED, { message: `ids may name at most ${MAX_COMPARED} backtests` })
+  @ArrayUnique({ message: 'ids must not repeat a backtest' })
+  @IsUUID('all', { each: true, message: 'each id must be a UUID' })
+  ids: string[];
+}
+
+export class CompareSeriesDto {
+  @ApiProperty({ format: 'uuid' }) backtestId: string;
+  @ApiProperty({
+    type: [Number],
+    nullable: true,
+    description: 'portfolio value (KRW) on each date; null outside its range',
+  })
+  value: Array<number | null>;
+  @ApiProperty({
+    type: [Number],
+    nullable: true,
+    description: "value / its first day's value - 1 (a fraction), on each date",
+  })
+  cumulativeReturn: Array<number | null>;
+  @ApiProperty({
+    type: [Number],
+    nullable: true,
+    description: 'value / its peak so far - 1 (a fraction, <= 0), as /equity gives it',
+  })
+  drawdown: Array<number | null>;
+}
+
+export class CompareDto {
+  @ApiProperty({ type: [BacktestSummaryDto], description: 'in the order asked' }) backtests: BacktestSummaryDto[];
+  @ApiProperty({ type: [String], description: 'one date axis: every day of any of them, ascending' }) dates: string[];
+  @ApiProperty({ type: [CompareSeriesDto], description: 'in the order asked, aligned with dates' })
+  series: CompareSeriesDto[];
 }
