@@ -20,17 +20,14 @@ COPY services/ services/
 RUN npm ci --no-audit --no-fund
 RUN npx nx run "@stocklab/${SERVICE}:build" --outputStyle=static
 
-# ---- prune: production dependencies of this service only, build output only
+# ---- prune: this service's production dependency closure, resolved from package-lock.json (no
+# devDependencies, no optional peers, no @types), its workspaces' build output only; everything
+# else goes (other workspaces and their links, .bin, the lockfile, nx state). Not `npm ci --omit=dev
+# --workspace`: that keeps test-support (with s3rver and the S3 SDK), typescript and @types/node,
+# and links workspaces that are not copied. Checked by libs/deploy-checks (test/image-contents).
 FROM build AS prune
 ARG SERVICE
-RUN rm -rf node_modules \
-  && npm ci --omit=dev --workspace "services/${SERVICE}" --no-audit --no-fund \
-  && find services -mindepth 1 -maxdepth 1 ! -name "${SERVICE}" -exec rm -rf {} + \
-  && find libs services -mindepth 2 -maxdepth 2 \
-       \( -name src -o -name test -o -name bench -o -name dist-spec -o -name 'tsconfig*.json' \) \
-       -exec rm -rf {} + \
-  && find . -name '*.tsbuildinfo' -delete \
-  && npm cache clean --force
+RUN node libs/deploy-checks/src/image-prune.ts "services/${SERVICE}"
 
 # ---- runtime: no compiler, no dev dependencies, no source, non-root
 FROM ${NODE_IMAGE} AS runtime

@@ -5,8 +5,16 @@ import { repoRoot, serviceOfImage, type ServiceName } from './repo.js';
 import { imageProblems, type Problems } from './rules.js';
 import type { ConfigSchemaLike } from './service-config.js';
 
+export interface ComposeBuild {
+  context?: string;
+  dockerfile?: string;
+  target?: string;
+  args?: Record<string, string>;
+}
 export interface ComposeService {
   image?: string;
+  build?: ComposeBuild | string;
+  networks?: string[] | Record<string, { aliases?: string[] } | null>;
   command?: string[] | string;
   deploy?: { replicas?: number };
   environment?: Record<string, string | number | boolean | null>;

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { repoRoot, SERVICES, SERVICE_NAMES } from './repo.js';
 import type { Problems } from './rules.js';
 
-interface Instruction {
+export interface Instruction {
   op: string;
   args: string;
 }
@@ -25,12 +25,54 @@ export function parseDockerfile(text: string): Instruction[] {
     });
 }
 
+/** The script that prunes the build stage to one service's production closure (src/image-prune.ts). */
+export const IMAGE_PRUNE_SCRIPT = 'libs/deploy-checks/src/image-prune.ts';
+
+/** A RUN line's words, double and single quotes removed (enough for the lines checked here). */
+function words(args: string): string[] {
+  return [...args.matchAll(/"([^"]*)"|'([^']*)'|(\S+)/g)].map((m) => m[1] ?? m[2] ?? m[3] ?? '');
+}
+
+/**
+ * The step that decides what the image ships: in the stage the runtime stage copies /app from,
+ * `node libs/deploy-checks/src/image-prune.ts services/${SERVICE}`, with no install after it.
+ * Returns its argv (${SERVICE} unexpanded), for the tests to run it as the build does.
+ */
+export function pruneStep(ins: Instruction[]): { argv: string[] } | { problem: string } {
+  const froms = ins.map((i, n) => ({ i, n })).filter((x) => x.i.op === 'FROM');
+  const runtimeStart = froms[froms.length - 1]?.n ?? 0;
+  const copy = ins
+    .slice(runtimeStart)
+    .find((i) => i.op === 'COPY' && /--from=\S+/.test(i.args) && /\s\/app\s+\/app$/.test(i.args));
+  const source = /--from=(\S+)/.exec(copy?.args ?? '')?.[1];
+  const start = froms.find((f) => new RegExp(`\\s+AS\\s+${source ?? '-'}$`, 'i').test(f.i.args));
+  if (source === undefined || start === undefined) {
+    return { problem: 'the runtime stage does not copy /app from a prune stage' };
+  }
+  const end = froms.find((f) => f.n > start.n)?.n ?? ins.length;
+  const runs = ins.slice(start.n + 1, end).filter((i) => i.op === 'RUN');
+  const index = runs.findIndex((r) => {
+    const argv = words(r.args);
+    return (
+      argv.length === 3 && argv[0] === 'node' && argv[1] === IMAGE_PRUNE_SCRIPT && argv[2] === 'services/${SERVICE}'
+    );
+  });
+  if (index < 0) {
+    return { problem: `the ${source} stage does not run node ${IMAGE_PRUNE_SCRIPT} "services/\${SERVICE}"` };
+  }
+  if (runs.slice(index + 1).some((r) => /\bnpm\s+(ci|install|i)\b/.test(r.args))) {
+    return { problem: `the ${source} stage installs dependencies after pruning` };
+  }
+  return { argv: words(runs[index]?.args ?? '') };
+}
+
 const NODE_PINNED = /^node:24\.\d+\.\d+-(bookworm|trixie)-slim(@sha256:[0-9a-f]{64})?$/;
 const SECRETISH = /(\.env\b|\.pem\b|\.key\b|id_rsa|secret|credential|\.npmrc)/i;
 
 /**
  * The service image, statically: Node 24 slim base pinned to an exact version, a multi-stage
- * build whose runtime stage installs no dev dependencies, runs as a non-root USER and starts
+ * build whose runtime stage copies /app from a stage pruned by image-prune.ts to the service's
+ * production closure (test/image-contents runs that step), runs as a non-root USER and starts
  * `node dist/main.js`, an entry point every service's build produces; nothing secret is copied
  * or baked into ENV/ARG; .dockerignore keeps node_modules, keys and .env files out of the context.
  */
@@ -70,8 +112,9 @@ export function checkDockerfile(root = repoRoot()): Problems {
   if (runtime.some((i) => i.op === 'RUN' && /npm (ci|install)(?![^&]*--omit=dev)/.test(i.args))) {
     problems.push('Dockerfile: the runtime stage installs dependencies other than production ones');
   }
-  if (!ins.some((i) => i.op === 'RUN' && /npm ci\b.*--omit=dev/.test(i.args))) {
-    problems.push('Dockerfile: production dependencies are not installed with npm ci --omit=dev');
+  const prune = pruneStep(ins);
+  if ('problem' in prune) {
+    problems.push(`Dockerfile: ${prune.problem}`);
   }
   for (const i of ins.filter((x) => x.op === 'COPY' || x.op === 'ADD')) {
     if (SECRETISH.test(i.args)) {

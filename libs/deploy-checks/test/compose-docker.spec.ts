@@ -1,7 +1,13 @@
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { beforeAll, describe, it } from '@jest/globals';
 import {
+  aliasesOf,
   checkCompose,
+  checkComposeImages,
+  checkNginxReresolves,
+  composeReplicas,
   checkDockerfile,
   ingressRoutes,
   kustomize,
@@ -27,13 +33,16 @@ beforeAll(async () => {
 
 describe('docker-compose.yml', () => {
   it('has the topology of the Kubernetes deployment', () => {
-    const replicas = (name: string): number | undefined => compose.services[name]?.deploy?.replicas;
-    assert.equal(replicas('auth'), 2);
-    assert.equal(replicas('backtest'), 2);
-    assert.equal(replicas('backtest-worker'), 1);
-    assert.equal(replicas('trading'), 3);
-    assert.equal(compose.services.trading?.environment?.LEADER_ELECTION, 'postgres');
-    assert.deepEqual(compose.services['backtest-worker']?.command, ['node', 'dist/worker.js']);
+    assert.deepEqual(composeReplicas(compose), {
+      auth: ['auth-1', 'auth-2'],
+      backtest: ['backtest-1', 'backtest-2'],
+      'backtest-worker': ['backtest-worker-1'],
+      trading: ['trading-1', 'trading-2', 'trading-3'],
+    });
+    for (const name of ['trading-1', 'trading-2', 'trading-3']) {
+      assert.equal(compose.services[name]?.environment?.LEADER_ELECTION, 'postgres', name);
+    }
+    assert.deepEqual(compose.services['backtest-worker-1']?.command, ['node', 'dist/worker.js']);
     for (const s of [
       'postgres',
       'redis',
@@ -50,16 +59,41 @@ describe('docker-compose.yml', () => {
   it('pins images, checks health, waits for healthy dependencies, sets only variables the services read', () => {
     assert.deepEqual(checkCompose(compose, schemas), []);
   });
-  it('nginx routes like the Ingress, to the compose services on their ports', () => {
+  it("builds the three images from the Dockerfile's final stage, and gives every replica its own POD_NAME", () => {
+    assert.deepEqual(checkComposeImages(compose, readFileSync(join(root, 'Dockerfile'), 'utf8')), []);
+  });
+  it('nginx routes like the Ingress, to the API replicas of each service (a network alias each) on their ports', () => {
     const nginx = nginxRoutes(loadNginxConf(root)).sort((a, b) => a.path.localeCompare(b.path));
     const ingress = ingressRoutes(kustomize(`${root}/k8s/overlays/prod`)).sort((a, b) => a.path.localeCompare(b.path));
     assert.deepEqual(nginx, ingress);
+    const replicas = composeReplicas(compose);
     for (const r of nginx) {
-      assert.ok(compose.services[r.service], `compose service ${r.service}`);
+      const aliased = Object.entries(compose.services)
+        .filter(([, s]) => aliasesOf(s).includes(r.service))
+        .map(([name]) => name);
+      assert.deepEqual(aliased, replicas[r.service], `alias ${r.service}`);
       assert.equal(r.port, SERVICES[r.service as ServiceName].port);
     }
     const mounts = JSON.stringify(compose.services.nginx);
     assert.match(mounts, /deploy\/nginx\/nginx\.conf:\/etc\/nginx\/nginx\.conf/);
+  });
+  it('nginx re-resolves the replicas through Docker DNS, and takes uploads as large as the Ingress does', () => {
+    const conf = loadNginxConf(root);
+    const maxUpload = Number(schemas.backtest.DATASET_MAX_BYTES?.defaultValue);
+    assert.deepEqual(checkNginxReresolves(conf, compose.services.nginx?.image ?? '', maxUpload), []);
+    const ingress = kustomize(`${root}/k8s/overlays/prod`).find((o) => o.kind === 'Ingress');
+    const ingressSize = ingress?.metadata.annotations?.['nginx.ingress.kubernetes.io/proxy-body-size'];
+    assert.equal(/client_max_body_size\s+(\w+);/.exec(conf)?.[1], ingressSize);
+    // what the rule refuses: the names looked up once at start (the configuration this replaced)
+    const once = conf.replace(/\s+resolve;/g, ';').replace(/^\s*resolver\s[^;]+;/m, '');
+    assert.deepEqual(checkNginxReresolves(once, 'nginx:1.27.2-alpine', maxUpload), [
+      "nginx: no resolver 127.0.0.11 (Docker's DNS): upstream addresses are resolved once",
+      "nginx: the resolver needs valid=<= 10s (Docker's DNS answers with a long TTL)",
+      'nginx upstream auth: server auth:3001 without resolve is looked up once',
+      'nginx upstream backtest: server backtest:3002 without resolve is looked up once',
+      'nginx upstream trading: server trading:3003 without resolve is looked up once',
+      'nginx: nginx:1.27.2-alpine predates 1.27.3, the first open-source nginx with resolve',
+    ]);
   });
 });
 

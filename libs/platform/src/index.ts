@@ -13,6 +13,7 @@ export * from './auth/revocation-store.js';
 export * from './auth/signing-keys.js';
 export * from './database/data-source-options.js';
 export * from './database/run-migrations.js';
+export * from './database/schema-version.js';
 export * from './redis/redis-client.js';
 export * from './redis/redis.tokens.js';
 export * from './events/event-stream.js';

@@ -12,3 +12,4 @@ export * from './random.js';
 export * from './in-process.js';
 export * from './example-strategy.js';
 export * from './tcp-proxy.js';
+export * from './readiness.js';

@@ -8,6 +8,7 @@ import { DataSource } from 'typeorm';
 import { Public } from '../auth/auth.decorators.js';
 import { ShutdownState } from '../lifecycle/shutdown-state.js';
 import { RevocationStore } from '../auth/revocation-store.js';
+import { SchemaVersionCheck } from '../database/schema-version.js';
 import { REDIS } from '../redis/redis.tokens.js';
 
 const CHECK_TIMEOUT_MS = 1000;
@@ -35,6 +36,7 @@ function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<
 @Controller('health')
 export class HealthController {
   private readonly loopDelay = monitorEventLoopDelay({ resolution: 20 });
+  private readonly schema: SchemaVersionCheck;
 
   constructor(
     private readonly health: HealthCheckService,
@@ -45,6 +47,7 @@ export class HealthController {
     @Inject(RevocationStore) private readonly revocations: RevocationStore,
   ) {
     this.loopDelay.enable();
+    this.schema = new SchemaVersionCheck(dataSource);
   }
 
   @Get('live')
@@ -78,6 +81,18 @@ export class HealthController {
           try {
             await withTimeout(this.dataSource.query('SELECT 1'), CHECK_TIMEOUT_MS, 'PostgreSQL');
             return session.up();
+          } catch (error) {
+            return session.down({ message: (error as Error).message });
+          }
+        },
+        async () => {
+          // a pod of a new release that starts before the migration Job has finished waits here,
+          // unready, instead of serving against the previous release's schema
+          const session = this.indicators.check('schema');
+          try {
+            const state = await withTimeout(this.schema.check(), CHECK_TIMEOUT_MS, 'PostgreSQL');
+            const data = { schema: state.schema, applied: state.applied, required: state.required?.version };
+            return state.ready ? session.up(data) : session.down({ ...data, message: state.message });
           } catch (error) {
             return session.down({ message: (error as Error).message });
           }
