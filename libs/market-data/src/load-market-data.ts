@@ -11,6 +11,7 @@ import {
 import type { ClientBase } from 'pg';
 import { to as copyTo } from 'pg-copy-streams';
 import { CodeIndex, forEachCopyRow } from './copy-rows.js';
+import { priceColumn } from './price-columns.js';
 
 /** Benchmarks computed from the loaded market itself: the market-cap-weighted total of each market. */
 export const BENCHMARKS = ['KOSPI', 'KOSDAQ', 'MARKET'] as const;
@@ -59,13 +60,8 @@ interface StatementRow {
   revenue_prev_year: number | null;
 }
 
-const FIELDS = ['open', 'high', 'low', 'close', 'volume', 'tradingValue', 'marketCap'] as const;
-type PriceArrays = Record<(typeof FIELDS)[number], Float64Array>;
-
-/** Shared memory, so worker threads can read the arrays without a copy. */
-function sharedFloat64(length: number): Float64Array {
-  return new Float64Array(new SharedArrayBuffer(length * Float64Array.BYTES_PER_ELEMENT)).fill(Number.NaN);
-}
+export const FIELDS = ['open', 'high', 'low', 'close', 'volume', 'tradingValue', 'marketCap'] as const;
+export type PriceArrays = Record<(typeof FIELDS)[number], Float64Array>;
 
 const yyyymmdd = (isoDate: string): number => Number(isoDate.slice(0, 4) + isoDate.slice(5, 7) + isoDate.slice(8, 10));
 
@@ -110,7 +106,7 @@ export async function loadMarketSnapshot(client: ClientBase, options: LoadMarket
     const dayIndex = new Map<number, number>();
     dates.forEach((d, i) => dayIndex.set(d, i));
     const S = codes.length;
-    const arrays = Object.fromEntries(FIELDS.map((f) => [f, sharedFloat64(dates.length * S)])) as PriceArrays;
+    const arrays = Object.fromEntries(FIELDS.map((f) => [f, priceColumn(dates.length, S)])) as PriceArrays;
     const windowed = options.lastDays !== undefined;
     const codeIndex = new CodeIndex(codes);
     await copyBars(client, codeIndex, dayIndex, S, arrays, windowed ? dates[0] : undefined);
@@ -145,11 +141,7 @@ export async function loadMarketSnapshot(client: ClientBase, options: LoadMarket
     return {
       version,
       data,
-      benchmarks: {
-        KOSPI: capWeightedIndex(data, (s) => s.market === 'KOSPI'),
-        KOSDAQ: capWeightedIndex(data, (s) => s.market === 'KOSDAQ'),
-        MARKET: capWeightedIndex(data, () => true),
-      },
+      benchmarks: benchmarksOf(data),
       loadedInMs: Math.round(performance.now() - started),
       precedingDates,
     };
@@ -159,7 +151,8 @@ export async function loadMarketSnapshot(client: ClientBase, options: LoadMarket
   }
 }
 
-async function copyBars(
+/** The bars from `fromDate` on (all when undefined) into `arrays` at the day `dayIndex` gives (other days skipped). */
+export async function copyBars(
   client: ClientBase,
   codes: CodeIndex,
   dayIndex: Map<number, number>,
@@ -227,18 +220,46 @@ async function rsiBefore(client: ClientBase, codes: CodeIndex, precedingDates: I
   return state;
 }
 
+const BENCHMARK_MEMBERS: Record<BenchmarkId, (stock: StockInfo) => boolean> = {
+  KOSPI: (s) => s.market === 'KOSPI',
+  KOSDAQ: (s) => s.market === 'KOSDAQ',
+  MARKET: () => true,
+};
+
+/**
+ * The benchmarks of `data`; with `before` (the same benchmarks over a prefix of its days, as a
+ * daily increment extends them), only the days after that prefix are computed.
+ */
+export function benchmarksOf(
+  data: MarketData,
+  before?: Record<BenchmarkId, Float64Array>,
+): Record<BenchmarkId, Float64Array> {
+  return Object.fromEntries(
+    BENCHMARKS.map((id) => [id, capWeightedIndex(data, BENCHMARK_MEMBERS[id], before?.[id])]),
+  ) as Record<BenchmarkId, Float64Array>;
+}
+
 /**
  * A market-cap-weighted total index (base 1000) of the stocks `include` selects: each day's
  * return is the cap-weighted mean of its members' close-to-close returns, weighted by the
- * previous day's market cap. Computed from the data the strategies trade, never random.
+ * previous day's market cap. Computed from the data the strategies trade, never random. With
+ * `prefix` (this index over the first days), the days after it continue from its last level.
  */
-export function capWeightedIndex(data: MarketData, include: (stock: StockInfo) => boolean): Float64Array {
+export function capWeightedIndex(
+  data: MarketData,
+  include: (stock: StockInfo) => boolean,
+  prefix?: Float64Array,
+): Float64Array {
   const D = data.dates.length;
   const S = data.codes.length;
   const members = data.stocks.map(include);
   const index = new Float64Array(D);
-  let level = 1000;
-  for (let d = 0; d < D; d++) {
+  const from = prefix ? Math.min(prefix.length, D) : 0;
+  if (prefix) {
+    index.set(prefix.subarray(0, from));
+  }
+  let level = from > 0 ? index[from - 1] : 1000;
+  for (let d = from; d < D; d++) {
     if (d > 0) {
       let weighted = 0;
       let weights = 0;

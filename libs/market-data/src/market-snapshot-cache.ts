@@ -5,6 +5,8 @@ import {
   type LoadMarketOptions,
   type MarketSnapshot,
 } from './load-market-data.js';
+import { extendMarketSnapshot } from './extend-market-data.js';
+import { APPEND_HEADROOM_DAYS } from './price-columns.js';
 import { decodeMarketSnapshot, encodeMarketSnapshot } from './snapshot-codec.js';
 
 /**
@@ -34,8 +36,27 @@ function covers(loaded: Loaded, options: LoadMarketOptions): boolean {
   return loaded.snapshot.data.dates.length >= options.lastDays || loaded.snapshot.precedingDates.length === 0;
 }
 
-/** How a snapshot was obtained, for the log and the tests. */
-export type SnapshotSource = 'store' | 'database';
+/**
+ * Whether `previous` can be extended into the snapshot `wanted`: both the whole history, or
+ * windows of the same length whose end moves forward (a job of a later trading date) and that
+ * have not yet grown by more than the columns' headroom (then it is loaded afresh, at its length).
+ */
+function extendable(previous: Loaded, wanted: LoadMarketOptions): boolean {
+  const had = previous.options;
+  if (had.lastDays === undefined || wanted.lastDays === undefined) {
+    return had.lastDays === wanted.lastDays;
+  }
+  return (
+    had.lastDays === wanted.lastDays &&
+    had.before !== undefined &&
+    wanted.before !== undefined &&
+    wanted.before >= had.before &&
+    previous.snapshot.data.dates.length < wanted.lastDays + APPEND_HEADROOM_DAYS
+  );
+}
+
+/** How a snapshot was obtained, for the log and the tests ('extended': the previous one plus the new days). */
+export type SnapshotSource = 'store' | 'database' | 'extended';
 
 export interface SnapshotCacheOptions {
   /** Snapshots shared between processes; without it every load reads PostgreSQL. */
@@ -83,11 +104,24 @@ export class MarketSnapshotCache {
   }
 
   private async load(version: string, options: LoadMarketOptions): Promise<Loaded> {
+    const previous = this.current;
     this.current = undefined;
+    let snapshot = previous && extendable(previous, options) ? await this.extend(previous, options) : undefined;
+    let source: SnapshotSource = 'extended';
     // only whole histories are stored; a window is read from PostgreSQL (an index range of its days)
-    let snapshot = options.lastDays === undefined ? await this.fromStore(version) : undefined;
-    const source: SnapshotSource = snapshot ? 'store' : 'database';
+    if (!snapshot && options.lastDays === undefined) {
+      snapshot = await this.fromStore(version);
+      source = 'store';
+      if (!snapshot) {
+        // not stored yet (the import job is still writing it): the stored previous version plus
+        // the new days, when that is all that changed, rather than the whole of PostgreSQL
+        const base = BigInt(version) > 0n ? await this.fromStore(String(BigInt(version) - 1n)) : undefined;
+        snapshot = base && (await this.extend({ snapshot: base, options }, options));
+        source = 'extended';
+      }
+    }
     if (!snapshot) {
+      source = 'database';
       const client = await this.pool.connect();
       try {
         snapshot = await loadMarketSnapshot(client, options);
@@ -104,6 +138,20 @@ export class MarketSnapshotCache {
       });
     }
     return this.current;
+  }
+
+  /** The previous snapshot plus the days since, if only days were appended since (else undefined). */
+  private async extend(previous: Loaded, options: LoadMarketOptions): Promise<MarketSnapshot | undefined> {
+    const client = await this.pool.connect();
+    try {
+      return await extendMarketSnapshot(client, previous.snapshot, options);
+    } catch (error) {
+      // never worse than before increments existed: the whole is loaded instead
+      this.options.onRejected?.(previous.snapshot.version, `not extended: ${String(error)}`);
+      return undefined;
+    } finally {
+      client.release();
+    }
   }
 
   private async fromStore(version: string): Promise<MarketSnapshot | undefined> {
@@ -131,24 +179,44 @@ export class MarketSnapshotCache {
 }
 
 /**
- * Builds the snapshot of the current version from PostgreSQL and writes it to the store, keeping
- * nothing in memory afterwards (the import job calls it once its data version is committed).
+ * Writes the snapshot of the current version to the store, keeping nothing in memory afterwards
+ * (the import job calls it once its data version is committed). When the store holds the
+ * snapshot of `previousVersion` and every version since only appended days (a daily increment),
+ * that snapshot plus the new days' bars is written (`extended`); else it is built from the whole
+ * of PostgreSQL.
  */
 export async function publishMarketSnapshot(
   pool: Pool,
   store: SnapshotStore,
-): Promise<{ version: string; bytes: number; builtInMs: number }> {
+  previousVersion?: string,
+): Promise<{ version: string; bytes: number; builtInMs: number; extended: boolean }> {
   const started = performance.now();
   const client = await pool.connect();
-  let encoded: Buffer;
-  let version: string;
+  let snapshot: MarketSnapshot | undefined;
+  let extended = false;
   try {
-    const snapshot = await loadMarketSnapshot(client);
-    version = snapshot.version;
-    encoded = encodeMarketSnapshot(snapshot);
+    const previous =
+      previousVersion === undefined ? undefined : await store.read(previousVersion).catch(() => undefined);
+    if (previous) {
+      try {
+        const base = decodeMarketSnapshot(previous);
+        snapshot =
+          base.version === previousVersion ? await extendMarketSnapshot(client, { ...base, loadedInMs: 0 }) : undefined;
+        extended = snapshot !== undefined;
+      } catch {
+        snapshot = undefined; // a corrupt previous snapshot is never extended: the whole is read
+      }
+    }
+    snapshot ??= await loadMarketSnapshot(client);
   } finally {
     client.release();
   }
-  await store.write(version, encoded);
-  return { version, bytes: encoded.length, builtInMs: Math.round(performance.now() - started) };
+  const encoded = encodeMarketSnapshot(snapshot);
+  await store.write(snapshot.version, encoded);
+  return {
+    version: snapshot.version,
+    bytes: encoded.length,
+    builtInMs: Math.round(performance.now() - started),
+    extended,
+  };
 }

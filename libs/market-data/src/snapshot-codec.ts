@@ -1,6 +1,7 @@
 import { crc32, zstdCompressSync, zstdDecompressSync } from 'node:zlib';
 import type { FundamentalStatement, Market, MarketData, StockInfo } from '@stocklab/strategy-engine';
 import { BENCHMARKS, type BenchmarkId, type MarketSnapshot } from './load-market-data.js';
+import { priceColumn } from './price-columns.js';
 
 /**
  * A market data version as one compact file, so that a process loads it with one read instead
@@ -286,10 +287,6 @@ function rawBytes(section: SectionInfo): number {
   return section.length * (section.encoding === 'int32' || section.encoding === 'int32-delta' ? 4 : 8);
 }
 
-function sharedFloat64(length: number): Float64Array {
-  return new Float64Array(new SharedArrayBuffer(length * Float64Array.BYTES_PER_ELEMENT));
-}
-
 function decodeInto(
   section: SectionInfo,
   raw: Buffer,
@@ -404,7 +401,7 @@ export function decodeMarketSnapshot(bytes: Buffer): Omit<MarketSnapshot, 'loade
       corrupt(`section ${section.name} does not decompress`);
     }
     const isPrice = (PRICE_FIELDS as readonly string[]).includes(section.name);
-    const out = isPrice ? sharedFloat64(section.length) : new Float64Array(section.length);
+    const out = isPrice ? priceColumn(D, S, false) : new Float64Array(section.length);
     decodeInto(section, raw, out, isPrice ? S : 1, columns.get('close'));
     columns.set(section.name, out);
   }

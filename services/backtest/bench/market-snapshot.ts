@@ -3,8 +3,9 @@
  * full-universe backtest (monthly top-20 momentum over the whole range), with the market read
  * (a) from PostgreSQL, as every process did before snapshots, and (b) from the snapshot in object
  * storage (s3rver here), as processes do now; plus the snapshot's size and build time, each
- * child's peak RSS, and the peak RSS of a backtest process and of a trading replica's window
- * across a data-version change.
+ * child's peak RSS, the peak RSS of a backtest process and of a trading replica's window
+ * across a data-version change, and a daily increment (one new day imported, stored, and taken
+ * up by processes holding the previous version).
  *
  *   npx tsc -p tsconfig.spec.json && node dist-spec/bench/market-snapshot.js --stocks 2500 --years 10
  *
@@ -12,6 +13,7 @@
  * imported into it only when it holds none (minutes at full size), so later runs start at once.
  */
 import { execFile } from 'node:child_process';
+import { Readable } from 'node:stream';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -35,6 +37,7 @@ import {
 import { historyDaysOf, parseStrategyDefinition, runBacktest, selectPicks } from '@stocklab/strategy-engine';
 import pg from 'pg';
 import { loadDemoMarket, writeDemoMarket } from '../src/cli/demo-data.js';
+import { loadMarketCsv } from '../src/market/market-loader.js';
 import { ObjectStorageSnapshotStore } from '../src/market/snapshot-store.js';
 import { ObjectStorage } from '../src/storage/object-storage.js';
 import { BACKTEST_ENTRY, backtestEnv } from '../test/support.js';
@@ -291,10 +294,104 @@ async function main(): Promise<void> {
           `${Math.round(m.peakRssMb)} MB | ${limitMb} MiB | ${Math.round((m.peakRssMb / (limitMb * 1.048576)) * 100)} % |`,
       );
     }
+    await dailyIncrement(databaseUrl, s3.endpoint, s3.bucket);
   } finally {
     rmSync(dir, { recursive: true, force: true });
     await s3.stop();
     await db.drop();
+  }
+}
+
+/** The next weekday after yyyy-mm-dd (the bench's new trading day). */
+function nextWeekday(iso: string): string {
+  const d = new Date(`${iso}T00:00:00Z`);
+  do {
+    d.setUTCDate(d.getUTCDate() + 1);
+  } while (d.getUTCDay() === 0 || d.getUTCDay() === 6);
+  return d.toISOString().slice(0, 10);
+}
+
+/**
+ * A daily increment at full size: a process holding the whole history (a backtest worker) and
+ * one holding a job's window (a trading replica), then one new trading day imported (every stock's
+ * bar), the import job's snapshot of the new version (the stored previous one extended), and each
+ * process's move to the new version: extended by the day, the history neither reread nor copied.
+ */
+async function dailyIncrement(databaseUrl: string, endpoint: string, bucket: string): Promise<void> {
+  const pool = new pg.Pool({ connectionString: databaseUrl, max: 3 });
+  const storage = storageOf(endpoint, bucket);
+  const store = new ObjectStorageSnapshotStore(storage);
+  try {
+    const example = parseStrategyDefinition(README_EXAMPLE_STRATEGY);
+    if (!example.ok) {
+      throw new Error('bench strategy does not parse');
+    }
+    const { rows: last } = await pool.query<{ day: string }>(
+      `SELECT to_char(max(date), 'YYYY-MM-DD') AS day FROM market.trading_days`,
+    );
+    const lastDay = last[0]?.day;
+    const newDay = nextWeekday(lastDay);
+    const whole = new MarketSnapshotCache(pool, { store });
+    const windows = new MarketSnapshotCache(pool, { store });
+    const lastDays = Math.max(250, historyDaysOf(example.value));
+    const ymd = (iso: string): number => Number(iso.replaceAll('-', ''));
+    const before = await whole.get();
+    const window = await windows.get({ lastDays, before: ymd(newDay) });
+
+    // the new day: every stock's last bar again, a day later
+    const { rows: bars } = await pool.query<Record<string, string>>(
+      `SELECT code, open, high, low, close, volume, trading_value, market_cap, shares_outstanding
+         FROM market.daily_bars WHERE date = $1::date ORDER BY code`,
+      [lastDay],
+    );
+    const csv =
+      'code,date,open,high,low,close,volume,trading_value,market_cap,shares_outstanding\n' +
+      bars
+        .map(
+          (b) =>
+            `${b.code},${newDay},${b.open},${b.high},${b.low},${b.close},${b.volume},${b.trading_value},${b.market_cap},${b.shares_outstanding}`,
+        )
+        .join('\n') +
+      '\n';
+    const client = await pool.connect();
+    const t0 = performance.now();
+    const outcome = await loadMarketCsv(client, 'bars', () => Readable.from([csv])).finally(() => client.release());
+    const importMs = performance.now() - t0;
+    if (!outcome.succeeded) {
+      throw new Error(`the new day did not import: ${JSON.stringify(outcome.errors)}`);
+    }
+    const published = await publishMarketSnapshot(pool, store, before.version);
+    const t1 = performance.now();
+    const after = await whole.get();
+    const wholeMs = performance.now() - t1;
+    const t2 = performance.now();
+    const movedWindow = await windows.get({ lastDays, before: ymd(nextWeekday(newDay)) });
+    const windowMs = performance.now() - t2;
+    if (
+      after.data.dates.length !== before.data.dates.length + 1 ||
+      after.data.close.buffer !== before.data.close.buffer
+    ) {
+      throw new Error('the whole history was not extended in place');
+    }
+    if (movedWindow.data.dates.length !== window.data.dates.length + 1) {
+      throw new Error('the window was not extended');
+    }
+    console.log(`\na daily increment: ${bars.length.toLocaleString('en')} bars of ${newDay}:\n`);
+    console.log('| Step | Time |');
+    console.log('| --- | --- |');
+    console.log(`| import of the day (one transaction, version ${outcome.dataVersion}) | ${Math.round(importMs)} ms |`);
+    console.log(
+      `| snapshot of the new version stored (${published.extended ? 'the stored previous one extended' : 'built from PostgreSQL'}) | ${published.builtInMs.toLocaleString('en')} ms |`,
+    );
+    console.log(
+      `| a process holding the whole history (${before.data.dates.length.toLocaleString('en')} days) moves to it | ${Math.round(wholeMs)} ms |`,
+    );
+    console.log(
+      `| a trading replica's window (${window.data.dates.length} days) moves to the next trading date | ${Math.round(windowMs)} ms |`,
+    );
+  } finally {
+    storage.destroy();
+    await pool.end();
   }
 }
 

@@ -5,6 +5,7 @@ import { BACKTEST_ENTITIES } from './entities.js';
 import { CreateMarketAndBacktestTables1764150000000 } from './migrations/1764150000000-create-market-and-backtest-tables.js';
 import { AddBacktestIdempotencyKey1764400000000 } from './migrations/1764400000000-add-backtest-idempotency-key.js';
 import { DailyBarsRowRulesAndDateFirstKey1764950000000 } from './migrations/1764950000000-daily-bars-row-rules-and-date-first-key.js';
+import { DataVersionLog1765100000000 } from './migrations/1765100000000-data-version-log.js';
 
 export const BACKTEST_SCHEMA = 'backtest';
 
@@ -19,6 +20,7 @@ export function backtestDataSourceOptions(config: BacktestConfig, role = 'api'):
       CreateMarketAndBacktestTables1764150000000,
       AddBacktestIdempotencyKey1764400000000,
       DailyBarsRowRulesAndDateFirstKey1764950000000,
+      DataVersionLog1765100000000,
     ],
     applicationName: `backtest-${role}:${config.POD_NAME}`,
   });

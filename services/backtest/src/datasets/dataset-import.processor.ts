@@ -39,12 +39,17 @@ export class DatasetImportProcessor implements OnModuleInit {
    * The new data version as a snapshot in object storage, so that every process loads it with one
    * read. Best effort: without it the first process to need the version builds it from PostgreSQL.
    */
-  private async publishSnapshot(): Promise<void> {
+  private async publishSnapshot(dataVersion: number): Promise<void> {
     const pool = (this.dataSource.driver as unknown as { master: pg.Pool }).master;
     try {
-      const published = await publishMarketSnapshot(pool, new ObjectStorageSnapshotStore(this.storage));
+      const published = await publishMarketSnapshot(
+        pool,
+        new ObjectStorageSnapshotStore(this.storage),
+        String(dataVersion - 1),
+      );
       this.logger.log(
-        `market snapshot of version ${published.version} stored: ${published.bytes} bytes, built in ${published.builtInMs} ms`,
+        `market snapshot of version ${published.version} stored: ${published.bytes} bytes, ` +
+          `${published.extended ? 'the previous one extended' : 'built'} in ${published.builtInMs} ms`,
       );
     } catch (error) {
       this.logger.warn(`market snapshot not stored: ${error instanceof Error ? error.message : String(error)}`);
@@ -76,7 +81,7 @@ export class DatasetImportProcessor implements OnModuleInit {
         });
         // before the dataset reads "succeeded": whoever waited for it finds the version stored
         if (outcome.succeeded && outcome.changed) {
-          await this.publishSnapshot();
+          await this.publishSnapshot(outcome.dataVersion);
         }
         await repo.update(
           { id },

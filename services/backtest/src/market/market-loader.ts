@@ -111,9 +111,14 @@ export async function loadMarketCsv(
   try {
     let counts: LoadCounts | undefined;
     let path: LoadOutcome['path'] = 'careful';
-    if (format.fastFields) {
-      // the fast path validates as it writes: it holds the write lock from the start
+    let lastDayBefore: string | null = null;
+    if (kind === 'bars') {
+      // bars hold the write lock from the start: the fast path validates as it writes, and whether
+      // the file only appends days is judged against the last day no other import can move meanwhile
       await client.query('SELECT pg_advisory_xact_lock($1)', [IMPORT_LOCK_KEY]);
+      lastDayBefore = await lastTradingDay(client);
+    }
+    if (format.fastFields) {
       await client.query('SAVEPOINT plain_file');
       try {
         const plain = await loadPlainBars(client, await open(), options.sizeBytes, options.onLoading);
@@ -143,6 +148,12 @@ export async function loadMarketCsv(
         `UPDATE market.data_version SET version = version + 1, updated_at = now() WHERE id = 1 RETURNING version`,
       );
       dataVersion = Number(bumped.rows[0]?.version ?? 0);
+      const appendedAfter =
+        updated === 0 && (await onlyAppends(client, lastDayBefore, inserted)) ? lastDayBefore : null;
+      await client.query(`INSERT INTO market.data_version_log (version, appended_after) VALUES ($1, $2)`, [
+        dataVersion,
+        appendedAfter,
+      ]);
     } else {
       dataVersion = await currentVersion(client);
     }
@@ -162,6 +173,29 @@ export async function loadMarketCsv(
     await client.query('ROLLBACK').catch(() => undefined);
     throw error;
   }
+}
+
+async function lastTradingDay(client: pg.ClientBase): Promise<string | null> {
+  const { rows } = await client.query<{ last: string | null }>(
+    `SELECT to_char(max(date), 'YYYY-MM-DD') AS last FROM market.trading_days`,
+  );
+  return rows[0]?.last ?? null;
+}
+
+/**
+ * Whether the `inserted` bars of this load are exactly the bars after `lastDayBefore` (the last
+ * trading day before it): then, no row having been updated, the load only appended days, and
+ * processes holding the previous version extend it by those days (market.data_version_log).
+ */
+async function onlyAppends(client: pg.ClientBase, lastDayBefore: string | null, inserted: number): Promise<boolean> {
+  if (lastDayBefore === null || inserted === 0) {
+    return false;
+  }
+  const { rows } = await client.query<{ n: string }>(
+    `SELECT count(*) AS n FROM market.daily_bars WHERE date > $1::date`,
+    [lastDayBefore],
+  );
+  return Number(rows[0]?.n ?? -1) === inserted;
 }
 
 /**

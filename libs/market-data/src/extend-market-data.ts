@@ -1,0 +1,104 @@
+import type { MarketData } from '@stocklab/strategy-engine';
+import type { ClientBase } from 'pg';
+import { CodeIndex } from './copy-rows.js';
+import {
+  benchmarksOf,
+  copyBars,
+  currentDataVersion,
+  FIELDS,
+  type LoadMarketOptions,
+  type MarketSnapshot,
+  type PriceArrays,
+} from './load-market-data.js';
+import { extendPriceColumn } from './price-columns.js';
+
+/**
+ * Whether every version after `from` up to `to` only appended trading days after the market's
+ * last one (market.data_version_log, written by the import): then `from`'s securities,
+ * statements and bars are all still true, and only the days after its last are new.
+ */
+export async function onlyAppendedSince(client: Pick<ClientBase, 'query'>, from: string, to: string): Promise<boolean> {
+  const gap = BigInt(to) - BigInt(from);
+  if (gap < 0n) {
+    return false;
+  }
+  if (gap === 0n) {
+    return true;
+  }
+  const { rows } = await client.query<{ versions: string; appends: string }>(
+    `SELECT count(*) AS versions, count(appended_after) AS appends FROM market.data_version_log
+      WHERE version > $1::bigint AND version <= $2::bigint`,
+    [from, to],
+  );
+  const row = rows[0];
+  return row !== undefined && BigInt(row.versions) === gap && BigInt(row.appends) === gap;
+}
+
+/**
+ * The current version as `base` plus the trading days after its last day (before
+ * `options.before` for a job's window), read from PostgreSQL in one REPEATABLE READ transaction:
+ * only those days' bars, however long the history. Undefined when a version since `base` changed
+ * more than that (the caller loads the whole). The price columns grow in place where they can
+ * (see price-columns.ts): `base` stays valid and unchanged for the jobs still using it.
+ */
+export async function extendMarketSnapshot(
+  client: ClientBase,
+  base: MarketSnapshot,
+  options: LoadMarketOptions = {},
+): Promise<MarketSnapshot | undefined> {
+  const started = performance.now();
+  const D0 = base.data.dates.length;
+  const last = base.data.dates[D0 - 1];
+  if (last === undefined || (options.before !== undefined && last >= options.before)) {
+    return undefined; // nothing to extend, or a window that must end earlier than base does
+  }
+  await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+  try {
+    // as loadMarketSnapshot: a bulk import's table swap must not land inside this snapshot
+    await client.query('LOCK TABLE market.daily_bars IN ACCESS SHARE MODE');
+    const version = await currentDataVersion(client);
+    if (!(await onlyAppendedSince(client, base.version, version))) {
+      await client.query('COMMIT');
+      return undefined;
+    }
+    const days = (
+      await client.query<{ d: string }>(
+        `SELECT to_char(date, 'YYYYMMDD') AS d FROM market.trading_days
+          WHERE date > to_date($1, 'YYYYMMDD') AND ($2::text IS NULL OR date < to_date($2, 'YYYYMMDD'))
+          ORDER BY date`,
+        [String(last), options.before === undefined ? null : String(options.before)],
+      )
+    ).rows.map((r) => Number(r.d));
+    const S = base.data.codes.length;
+    const k = days.length;
+    // the new days' bars first, into a small buffer: nothing is grown before the reading succeeded
+    const tail = Object.fromEntries(FIELDS.map((f) => [f, new Float64Array(k * S).fill(Number.NaN)])) as PriceArrays;
+    if (k > 0) {
+      await copyBars(client, new CodeIndex(base.data.codes), new Map(days.map((d, i) => [d, i])), S, tail, days[0]);
+    }
+    await client.query('COMMIT');
+
+    const D = D0 + k;
+    const columns = Object.fromEntries(
+      FIELDS.map((f) => {
+        const column = k > 0 ? extendPriceColumn(base.data[f], D, S) : base.data[f];
+        column.set(tail[f], D0 * S);
+        return [f, column];
+      }),
+    ) as PriceArrays;
+    const dates = new Int32Array(D);
+    dates.set(base.data.dates);
+    dates.set(days, D0);
+    const data: MarketData = { ...base.data, dates, ...columns };
+    return {
+      version,
+      data,
+      benchmarks: benchmarksOf(data, base.benchmarks),
+      loadedInMs: Math.round(performance.now() - started),
+      precedingDates: base.precedingDates,
+    };
+  } catch (error) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw error;
+  }
+}
