@@ -11,6 +11,7 @@ import {
   type PriceArrays,
 } from './load-market-data.js';
 import { extendPriceColumn } from './price-columns.js';
+import { SnapshotCorruptError, type MarketIncrement } from './snapshot-codec.js';
 
 /**
  * Whether every version after `from` up to `to` only appended trading days after the market's
@@ -77,28 +78,67 @@ export async function extendMarketSnapshot(
       await copyBars(client, new CodeIndex(base.data.codes), new Map(days.map((d, i) => [d, i])), S, tail, days[0]);
     }
     await client.query('COMMIT');
-
-    const D = D0 + k;
-    const columns = Object.fromEntries(
-      FIELDS.map((f) => {
-        const column = k > 0 ? extendPriceColumn(base.data[f], D, S) : base.data[f];
-        column.set(tail[f], D0 * S);
-        return [f, column];
-      }),
-    ) as PriceArrays;
-    const dates = new Int32Array(D);
-    dates.set(base.data.dates);
-    dates.set(days, D0);
-    const data: MarketData = { ...base.data, dates, ...columns };
     return {
-      version,
-      data,
-      benchmarks: benchmarksOf(data, base.benchmarks),
+      ...appendDays(base, version, Int32Array.from(days), tail),
       loadedInMs: Math.round(performance.now() - started),
-      precedingDates: base.precedingDates,
     };
   } catch (error) {
     await client.query('ROLLBACK').catch(() => undefined);
     throw error;
   }
+}
+
+/**
+ * `base` followed by `days` (after its last day) whose bars are `tail` (day-major, days x the
+ * same codes): the price columns grown in place where they can (see price-columns.ts), the
+ * benchmarks continued from their last level, the rest shared with `base`.
+ */
+export function appendDays(base: MarketSnapshot, version: string, days: Int32Array, tail: PriceArrays): MarketSnapshot {
+  const D0 = base.data.dates.length;
+  const S = base.data.codes.length;
+  const k = days.length;
+  const D = D0 + k;
+  const columns = Object.fromEntries(
+    FIELDS.map((f) => {
+      const column = k > 0 ? extendPriceColumn(base.data[f], D, S) : base.data[f];
+      column.set(tail[f], D0 * S);
+      return [f, column];
+    }),
+  ) as PriceArrays;
+  const dates = new Int32Array(D);
+  dates.set(base.data.dates);
+  dates.set(days, D0);
+  const data: MarketData = { ...base.data, dates, ...columns };
+  return {
+    version,
+    data,
+    benchmarks: benchmarksOf(data, base.benchmarks),
+    loadedInMs: 0,
+    precedingDates: base.precedingDates,
+  };
+}
+
+/**
+ * The version an increment holds, from the snapshot of its base: throws SnapshotCorruptError when
+ * they do not fit (another base, other securities, days that do not follow the base's last).
+ */
+export function applyMarketIncrement(base: MarketSnapshot, increment: MarketIncrement): MarketSnapshot {
+  const last = base.data.dates.at(-1);
+  const codes = base.data.codes;
+  if (increment.base !== base.version) {
+    throw new SnapshotCorruptError(
+      `increment ${increment.version} is on version ${increment.base}, not ${base.version}`,
+    );
+  }
+  if (increment.after !== last || (increment.dates[0] ?? Number.POSITIVE_INFINITY) <= (last ?? 0)) {
+    throw new SnapshotCorruptError(
+      `increment ${increment.version} does not follow the last day of version ${base.version}`,
+    );
+  }
+  if (increment.codes.length !== codes.length || increment.codes.some((c, i) => c !== codes[i])) {
+    throw new SnapshotCorruptError(
+      `increment ${increment.version} holds other securities than version ${base.version}`,
+    );
+  }
+  return appendDays(base, increment.version, increment.dates, increment.columns);
 }

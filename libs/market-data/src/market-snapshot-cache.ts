@@ -5,9 +5,17 @@ import {
   type LoadMarketOptions,
   type MarketSnapshot,
 } from './load-market-data.js';
-import { extendMarketSnapshot } from './extend-market-data.js';
+import { applyMarketIncrement, extendMarketSnapshot } from './extend-market-data.js';
 import { APPEND_HEADROOM_DAYS } from './price-columns.js';
-import { decodeMarketSnapshot, encodeMarketSnapshot } from './snapshot-codec.js';
+import {
+  decodeMarketIncrement,
+  decodeMarketSnapshot,
+  encodeMarketIncrement,
+  encodeMarketSnapshot,
+  isMarketIncrement,
+  SnapshotCorruptError,
+} from './snapshot-codec.js';
+import { loadIncrement, recordStored, storedChainOf } from './stored-increments.js';
 
 /**
  * Where the snapshots of market data versions are kept between processes (object storage in the
@@ -15,8 +23,15 @@ import { decodeMarketSnapshot, encodeMarketSnapshot } from './snapshot-codec.js'
  */
 export interface SnapshotStore {
   read(version: string): Promise<Buffer | undefined>;
-  write(version: string, bytes: Buffer): Promise<void>;
+  /**
+   * Stores the bytes of `version` (a whole snapshot or an increment); the versions before
+   * `keepFrom` (default: the one before `version`) may be deleted.
+   */
+  write(version: string, bytes: Buffer, keepFrom?: string): Promise<void>;
 }
+
+/** Increments stored on top of a whole snapshot before the next one is stored whole again. */
+export const MAX_INCREMENT_CHAIN = 30;
 
 interface Loaded {
   snapshot: MarketSnapshot;
@@ -161,16 +176,8 @@ export class MarketSnapshotCache {
     }
     const started = performance.now();
     try {
-      const bytes = await store.read(version);
-      if (!bytes) {
-        return undefined;
-      }
-      const decoded = decodeMarketSnapshot(bytes);
-      if (decoded.version !== version) {
-        this.options.onRejected?.(version, `the stored snapshot holds version ${decoded.version}`);
-        return undefined;
-      }
-      return { ...decoded, loadedInMs: Math.round(performance.now() - started) };
+      const snapshot = await readStored(store, version, 0);
+      return snapshot && { ...snapshot, loadedInMs: Math.round(performance.now() - started) };
     } catch (error) {
       this.options.onRejected?.(version, error instanceof Error ? error.message : String(error));
       return undefined;
@@ -179,11 +186,42 @@ export class MarketSnapshotCache {
 }
 
 /**
- * Writes the snapshot of the current version to the store, keeping nothing in memory afterwards
- * (the import job calls it once its data version is committed). When the store holds the
- * snapshot of `previousVersion` and every version since only appended days (a daily increment),
- * that snapshot plus the new days' bars is written (`extended`); else it is built from the whole
- * of PostgreSQL.
+ * The version as stored: a whole snapshot, or an increment applied to its base as stored (at
+ * most MAX_INCREMENT_CHAIN deep). Undefined when the store holds nothing for it; throws on any
+ * inconsistency (a corrupt or mislabelled object, a missing base).
+ */
+async function readStored(store: SnapshotStore, version: string, depth: number): Promise<MarketSnapshot | undefined> {
+  const bytes = await store.read(version);
+  if (!bytes) {
+    return undefined;
+  }
+  if (isMarketIncrement(bytes)) {
+    const increment = decodeMarketIncrement(bytes);
+    if (increment.version !== version) {
+      throw new SnapshotCorruptError(`the stored increment holds version ${increment.version}`);
+    }
+    if (depth >= MAX_INCREMENT_CHAIN) {
+      throw new SnapshotCorruptError(`more than ${MAX_INCREMENT_CHAIN} increments above a whole snapshot`);
+    }
+    const base = await readStored(store, increment.base, depth + 1);
+    if (!base) {
+      throw new SnapshotCorruptError(`the base ${increment.base} of increment ${version} is not stored`);
+    }
+    return applyMarketIncrement(base, increment);
+  }
+  const decoded = decodeMarketSnapshot(bytes);
+  if (decoded.version !== version) {
+    throw new SnapshotCorruptError(`the stored snapshot holds version ${decoded.version}`);
+  }
+  return { ...decoded, loadedInMs: 0 };
+}
+
+/**
+ * Stores the snapshot of the current version (the import job calls it once its data version is
+ * committed), keeping nothing in memory afterwards. When the version only appended days to
+ * `previousVersion` and the import job stored that one (data_version_log.stored_chain), an
+ * increment of just those days is stored, read from PostgreSQL by day (`extended`); every
+ * MAX_INCREMENT_CHAIN increments, or after any other change, the whole is built and stored.
  */
 export async function publishMarketSnapshot(
   pool: Pool,
@@ -192,31 +230,39 @@ export async function publishMarketSnapshot(
 ): Promise<{ version: string; bytes: number; builtInMs: number; extended: boolean }> {
   const started = performance.now();
   const client = await pool.connect();
-  let snapshot: MarketSnapshot | undefined;
-  let extended = false;
   try {
-    const previous =
-      previousVersion === undefined ? undefined : await store.read(previousVersion).catch(() => undefined);
-    if (previous) {
-      try {
-        const base = decodeMarketSnapshot(previous);
-        snapshot =
-          base.version === previousVersion ? await extendMarketSnapshot(client, { ...base, loadedInMs: 0 }) : undefined;
-        extended = snapshot !== undefined;
-      } catch {
-        snapshot = undefined; // a corrupt previous snapshot is never extended: the whole is read
+    const prior = previousVersion === undefined ? undefined : await storedChainOf(client, previousVersion);
+    if (previousVersion !== undefined && prior !== undefined && prior < MAX_INCREMENT_CHAIN) {
+      const increment = await loadIncrement(client, previousVersion, prior + 1);
+      if (increment) {
+        const bytes = encodeMarketIncrement(increment.increment, increment.stocks);
+        // the chain this increment stands on, which is also the previous version's
+        await store.write(increment.increment.version, bytes, String(BigInt(previousVersion) - BigInt(prior)));
+        await recordStored(client, increment.increment.version, increment.increment.chain);
+        return {
+          version: increment.increment.version,
+          bytes: bytes.length,
+          builtInMs: Math.round(performance.now() - started),
+          extended: true,
+        };
       }
     }
-    snapshot ??= await loadMarketSnapshot(client);
+    const snapshot = await loadMarketSnapshot(client);
+    const bytes = encodeMarketSnapshot(snapshot);
+    // a process may still be reading the previous version: keep it, with the chain it stands on
+    const keepFrom =
+      previousVersion !== undefined && prior !== undefined
+        ? String(BigInt(previousVersion) - BigInt(prior))
+        : undefined;
+    await store.write(snapshot.version, bytes, keepFrom);
+    await recordStored(client, snapshot.version, 0);
+    return {
+      version: snapshot.version,
+      bytes: bytes.length,
+      builtInMs: Math.round(performance.now() - started),
+      extended: false,
+    };
   } finally {
     client.release();
   }
-  const encoded = encodeMarketSnapshot(snapshot);
-  await store.write(snapshot.version, encoded);
-  return {
-    version: snapshot.version,
-    bytes: encoded.length,
-    builtInMs: Math.round(performance.now() - started),
-    extended,
-  };
 }

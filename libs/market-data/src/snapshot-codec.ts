@@ -42,6 +42,25 @@ interface SnapshotHeader {
   days: number;
   statements: number;
   sections: SectionInfo[];
+  /** set on an increment: the days after `after` (yyyymmdd) of the version `base` */
+  increment?: { base: string; chain: number; after: number };
+}
+
+/**
+ * The trading days a data version appended to the one before (`base`, whose last day is `after`):
+ * stored beside the full snapshot of an earlier version instead of a new full one, so that a daily
+ * import stores a few kilobytes. `chain` counts the increments from the last full snapshot
+ * (1 for an increment on a full one).
+ */
+export interface MarketIncrement {
+  version: string;
+  base: string;
+  chain: number;
+  after: number;
+  codes: string[];
+  dates: Int32Array;
+  /** day-major, dates.length x codes.length each */
+  columns: Record<(typeof PRICE_FIELDS)[number], Float64Array>;
 }
 
 export class SnapshotCorruptError extends Error {
@@ -214,15 +233,54 @@ export function encodeMarketSnapshot(
     });
   }
 
+  return assemble(
+    {
+      version: snapshot.version,
+      codes: data.codes,
+      markets: data.stocks.map((s) => s.market),
+      sectors: data.stocks.map((s) => s.sector),
+      days: data.dates.length,
+      statements: statements.length,
+    },
+    sections,
+  );
+}
+
+/** An increment as bytes: the same layout, with only the dates and the price columns of its days. */
+export function encodeMarketIncrement(
+  increment: MarketIncrement,
+  stocks: Pick<MarketData, 'stocks'>['stocks'],
+): Buffer {
+  const S = increment.codes.length;
+  const sections: PendingSection[] = [
+    { info: { name: 'dates', encoding: 'int32', length: increment.dates.length }, raw: asBytes(increment.dates) },
+  ];
+  for (const field of PRICE_FIELDS) {
+    const values = increment.columns[field];
+    if (values.length !== increment.dates.length * S) {
+      throw new RangeError(`${field} holds ${values.length} values, not ${increment.dates.length} x ${S}`);
+    }
+    sections.push(numberSection(field, values, S, field === 'marketCap' ? increment.columns.close : undefined));
+  }
+  return assemble(
+    {
+      version: increment.version,
+      codes: increment.codes,
+      markets: stocks.map((s) => s.market),
+      sectors: stocks.map((s) => s.sector),
+      days: increment.dates.length,
+      statements: 0,
+      increment: { base: increment.base, chain: increment.chain, after: increment.after },
+    },
+    sections,
+  );
+}
+
+function assemble(fields: Omit<SnapshotHeader, 'format' | 'sections'>, sections: PendingSection[]): Buffer {
   const stored = sections.map((section) => zstdCompressSync(section.raw));
   const header: SnapshotHeader = {
     format: SNAPSHOT_FORMAT,
-    version: snapshot.version,
-    codes: data.codes,
-    markets: data.stocks.map((s) => s.market),
-    sectors: data.stocks.map((s) => s.sector),
-    days: data.dates.length,
-    statements: statements.length,
+    ...fields,
     sections: sections.map((s, i) => ({
       ...s.info,
       bytes: (stored[i] as Buffer).length,
@@ -354,34 +412,27 @@ function decodeInto(
   }
 }
 
-/**
- * The snapshot the bytes hold, its arrays on SharedArrayBuffers (worker threads read them without
- * a copy). Throws SnapshotCorruptError on any inconsistency: wrong magic or format, a checksum
- * mismatch, a section of the wrong size.
- */
-export function decodeMarketSnapshot(bytes: Buffer): Omit<MarketSnapshot, 'loadedInMs'> {
-  const { header, bodyStart } = readHeader(bytes);
+/** Whether the bytes hold an increment (MarketIncrement) rather than a whole snapshot; throws when corrupt. */
+export function isMarketIncrement(bytes: Buffer): boolean {
+  return readHeader(bytes).header.increment !== undefined;
+}
+
+/** Every section, checked against `expected` (name -> values) and its checksum, decoded. */
+function readSections(
+  bytes: Buffer,
+  header: SnapshotHeader,
+  bodyStart: number,
+  expected: Record<string, number>,
+  allocate: (length: number, isPrice: boolean) => Float64Array,
+): Map<string, Float64Array> {
   const stored = header.sections.reduce((sum, s) => sum + s.bytes, 0);
   if (bodyStart + stored !== bytes.length) {
     corrupt(`${bytes.length - bodyStart} section bytes, header says ${stored}`);
   }
-  const D = header.days;
-  const S = header.codes.length;
-  const N = header.statements;
-  const expected: Record<string, number> = { dates: D, 'statement:stock': N, 'statement:reportDate': N };
-  for (const f of PRICE_FIELDS) {
-    expected[f] = D * S;
-  }
-  for (const id of BENCHMARKS) {
-    expected[`benchmark:${id}`] = D;
-  }
-  for (const f of STATEMENT_FIELDS) {
-    expected[`statement:${f}`] = N;
-  }
   if (header.sections.length !== Object.keys(expected).length) {
     corrupt(`${header.sections.length} sections, expected ${Object.keys(expected).length}`);
   }
-
+  const S = header.codes.length;
   const columns = new Map<string, Float64Array>();
   let offset = bodyStart;
   for (const section of header.sections) {
@@ -401,10 +452,65 @@ export function decodeMarketSnapshot(bytes: Buffer): Omit<MarketSnapshot, 'loade
       corrupt(`section ${section.name} does not decompress`);
     }
     const isPrice = (PRICE_FIELDS as readonly string[]).includes(section.name);
-    const out = isPrice ? priceColumn(D, S, false) : new Float64Array(section.length);
+    const out = allocate(section.length, isPrice);
     decodeInto(section, raw, out, isPrice ? S : 1, columns.get('close'));
     columns.set(section.name, out);
   }
+  return columns;
+}
+
+/** The increment the bytes hold (see MarketIncrement); throws SnapshotCorruptError as decodeMarketSnapshot does. */
+export function decodeMarketIncrement(bytes: Buffer): MarketIncrement {
+  const { header, bodyStart } = readHeader(bytes);
+  const increment = header.increment;
+  if (!increment) {
+    corrupt('a whole snapshot, not an increment');
+  }
+  const D = header.days;
+  const S = header.codes.length;
+  const expected: Record<string, number> = { dates: D };
+  for (const f of PRICE_FIELDS) {
+    expected[f] = D * S;
+  }
+  const columns = readSections(bytes, header, bodyStart, expected, (length) => new Float64Array(length));
+  const column = (name: string): Float64Array => columns.get(name) as Float64Array;
+  return {
+    version: header.version,
+    base: increment.base,
+    chain: increment.chain,
+    after: increment.after,
+    codes: header.codes,
+    dates: Int32Array.from(column('dates')),
+    columns: Object.fromEntries(PRICE_FIELDS.map((f) => [f, column(f)])) as MarketIncrement['columns'],
+  };
+}
+
+/**
+ * The snapshot the bytes hold, its arrays on SharedArrayBuffers (worker threads read them without
+ * a copy). Throws SnapshotCorruptError on any inconsistency: wrong magic or format, a checksum
+ * mismatch, a section of the wrong size.
+ */
+export function decodeMarketSnapshot(bytes: Buffer): Omit<MarketSnapshot, 'loadedInMs'> {
+  const { header, bodyStart } = readHeader(bytes);
+  if (header.increment) {
+    corrupt(`an increment on version ${header.increment.base}, not a whole snapshot`);
+  }
+  const D = header.days;
+  const S = header.codes.length;
+  const N = header.statements;
+  const expected: Record<string, number> = { dates: D, 'statement:stock': N, 'statement:reportDate': N };
+  for (const f of PRICE_FIELDS) {
+    expected[f] = D * S;
+  }
+  for (const id of BENCHMARKS) {
+    expected[`benchmark:${id}`] = D;
+  }
+  for (const f of STATEMENT_FIELDS) {
+    expected[`statement:${f}`] = N;
+  }
+  const columns = readSections(bytes, header, bodyStart, expected, (length, isPrice) =>
+    isPrice ? priceColumn(D, S, false) : new Float64Array(length),
+  );
   const column = (name: string): Float64Array => columns.get(name) as Float64Array;
 
   const stocks: StockInfo[] = header.codes.map((_, s) => ({

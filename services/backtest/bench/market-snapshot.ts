@@ -381,7 +381,7 @@ async function dailyIncrement(databaseUrl: string, endpoint: string, bucket: str
     console.log('| --- | --- |');
     console.log(`| import of the day (one transaction, version ${outcome.dataVersion}) | ${Math.round(importMs)} ms |`);
     console.log(
-      `| snapshot of the new version stored (${published.extended ? 'the stored previous one extended' : 'built from PostgreSQL'}) | ${published.builtInMs.toLocaleString('en')} ms |`,
+      `| snapshot of the new version stored (${published.extended ? 'an increment on the stored previous version' : 'built from PostgreSQL'}) | ${published.builtInMs.toLocaleString('en')} ms |`,
     );
     console.log(
       `| a process holding the whole history (${before.data.dates.length.toLocaleString('en')} days) moves to it | ${Math.round(wholeMs)} ms |`,

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, it } from '@jest/globals';
 import {
-  decodeMarketSnapshot,
+  isMarketIncrement,
   loadMarketSnapshot,
   publishMarketSnapshot,
   MarketSnapshotCache,
@@ -189,33 +189,68 @@ describe('daily increments of the market data', () => {
     assert.deepEqual(sources, ['database', 'database'], 'one version in between has no log row');
   });
 
-  it('stores the new version by extending the stored previous one, equal to a build from the whole', async () => {
-    const store = new ObjectStorageSnapshotStore(svc.app.get(ObjectStorage));
+  it('stores an appended version as an increment on the stored one, read back equal to a build from the whole', async () => {
+    const storage = svc.app.get(ObjectStorage);
+    const store = new ObjectStorageSnapshotStore(storage);
     const base = await publishMarketSnapshot(pool, store);
     assert.equal(base.extended, false, 'nothing stored before: built from PostgreSQL');
-    // an append the import job publishes: the stored previous version plus the new day
-    const [bar] = rowsOn(days.at(-2) as string);
-    const f = bar.split(',');
-    const next = new Date(`${days.at(-1)}T00:00:00Z`);
-    next.setUTCDate(next.getUTCDate() + 7); // a week after the demo market's end: after every day loaded
-    f[1] = next.toISOString().slice(0, 10);
-    const outcome = await load('bars', csv([f.join(',')]));
-    assert.notEqual(await appendedAfter(outcome.dataVersion), null);
+    const barOf = (day: string): string => {
+      // the last day's bar of one stock, on `day`
+      const f = rowsOn(days.at(-2) as string)[0].split(',');
+      f[1] = day;
+      return f.join(',');
+    };
+    const later = (weeks: number): string => {
+      const d = new Date(`${days.at(-1)}T00:00:00Z`);
+      d.setUTCDate(d.getUTCDate() + 7 * weeks); // after every day loaded
+      return d.toISOString().slice(0, 10);
+    };
+    const first = await load('bars', csv([barOf(later(1))]));
+    assert.notEqual(await appendedAfter(first.dataVersion), null);
     // a process starting before the import job stored the new version: the stored previous one, extended
     const early: SnapshotSource[] = [];
     const starting = new MarketSnapshotCache(pool, { store, onLoaded: (_, source) => early.push(source) });
     assert.deepEqual(contentOf(await starting.get()), contentOf(await fromDatabase()));
     assert.deepEqual(early, ['extended']);
-    assert.equal(await store.read(String(outcome.dataVersion)), undefined, 'it stored nothing itself');
+    assert.equal(await store.read(String(first.dataVersion)), undefined, 'it stored nothing itself');
 
     const published = await publishMarketSnapshot(pool, store, base.version);
     assert.equal(published.extended, true);
-    assert.equal(published.version, String(outcome.dataVersion));
-    const stored = decodeMarketSnapshot((await store.read(published.version)) as Buffer);
-    const whole = await fromDatabase();
-    assert.deepEqual(contentOf({ ...stored, loadedInMs: 0 }), contentOf(whole));
-    // a previous version the store does not hold: built from the whole, as before
-    const again = await publishMarketSnapshot(pool, store, '999999');
-    assert.equal(again.extended, false);
+    assert.equal(published.version, String(first.dataVersion));
+    const bytes = (await store.read(published.version)) as Buffer;
+    assert.ok(isMarketIncrement(bytes));
+    assert.ok(bytes.length < 10_000, `${bytes.length} bytes for one day`);
+    // a second day on top: a chain of two increments on the whole snapshot, which is kept
+    const second = await load('bars', csv([barOf(later(2))]));
+    const chained = await publishMarketSnapshot(pool, store, published.version);
+    assert.equal(chained.extended, true);
+    assert.deepEqual(
+      (await storage.list('market-snapshots/')).sort(),
+      [base.version, published.version, chained.version].map((v) => `market-snapshots/v${v}.bin`).sort(),
+    );
+    const fresh: SnapshotSource[] = [];
+    const reader = new MarketSnapshotCache(pool, { store, onLoaded: (_, source) => fresh.push(source) });
+    assert.deepEqual(contentOf(await reader.get()), contentOf(await fromDatabase()));
+    assert.deepEqual(fresh, ['store']);
+    assert.equal(chained.version, String(second.dataVersion));
+
+    // a broken chain (its whole snapshot gone) is never trusted: rebuilt from PostgreSQL
+    await storage.delete(`market-snapshots/v${base.version}.bin`);
+    const rejected: string[] = [];
+    const broken: SnapshotSource[] = [];
+    const afterLoss = new MarketSnapshotCache(pool, {
+      store,
+      onLoaded: (_, source) => broken.push(source),
+      onRejected: (_, reason) => rejected.push(reason),
+    });
+    assert.deepEqual(contentOf(await afterLoss.get()), contentOf(await fromDatabase()));
+    assert.deepEqual(broken, ['database']);
+    assert.match(rejected[0] ?? '', /not stored/);
+
+    // a version that is not an append is stored whole again
+    await pool.query(`UPDATE market.data_version SET version = version + 1`);
+    const whole = await publishMarketSnapshot(pool, store, chained.version);
+    assert.equal(whole.extended, false);
+    assert.equal(isMarketIncrement((await store.read(whole.version)) as Buffer), false);
   });
 });

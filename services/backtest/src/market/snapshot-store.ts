@@ -12,9 +12,11 @@ const versionOf = (key: string): number | undefined => {
 };
 
 /**
- * Market snapshots in the bucket every replica shares: one object per data version, written by
- * the import job (or by the first process that had to build it), read whole by any process.
- * Writing version N deletes the snapshots older than N - 1.
+ * Market snapshots in the bucket every replica shares: one object per data version (a whole
+ * snapshot, or an increment on the version before), written by the import job (or by the first
+ * process that had to build it), read whole by any process. Writing version N deletes the
+ * snapshots older than `keepFrom`: N - 1 by default, the whole snapshot an increment chain
+ * stands on when the import job stores increments.
  */
 export class ObjectStorageSnapshotStore implements SnapshotStore {
   constructor(private readonly storage: ObjectStorage) {}
@@ -23,12 +25,12 @@ export class ObjectStorageSnapshotStore implements SnapshotStore {
     return this.storage.read(keyOf(version));
   }
 
-  async write(version: string, bytes: Buffer): Promise<void> {
+  async write(version: string, bytes: Buffer, keepFrom = String(Number(version) - KEEP_PREVIOUS)): Promise<void> {
     await this.storage.put(keyOf(version), bytes, 'application/octet-stream');
-    const newest = Number(version);
+    const oldest = Number(keepFrom);
     for (const key of await this.storage.list(PREFIX)) {
       const old = versionOf(key);
-      if (old !== undefined && old < newest - KEEP_PREVIOUS) {
+      if (old !== undefined && old < oldest) {
         await this.storage.delete(key);
       }
     }
