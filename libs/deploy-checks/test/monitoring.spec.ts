@@ -113,10 +113,13 @@ describe('monitoring sources', () => {
       'trading_job_runs_total',
       'trading_orders_total',
       'strategy_cache_requests_total',
+      'backtest_queue_wait_seconds',
+      'backtest_queue_depth',
+      'revocation_list_restored',
     ]) {
       assert.ok(catalog.metrics.has(name), name);
     }
-    assert.deepEqual([...catalog.histograms], ['http_request_duration_seconds']);
+    assert.deepEqual([...catalog.histograms].sort(), ['backtest_queue_wait_seconds', 'http_request_duration_seconds']);
     assert.ok(!catalog.metrics.has('status_code'), 'a label name is no metric');
   });
 
@@ -138,7 +141,7 @@ describe('monitoring sources', () => {
     ]);
   });
 
-  it('the dashboard shows requests, latency quantiles, 5xx/503, the leader, job runs, orders and the cache', () => {
+  it('the dashboard shows requests, latency quantiles, 5xx/503, the leader, job runs, orders, the backtest queue and the cache', () => {
     const exprs = dashboardQueries(dashboard).map((q) => q.expr);
     const shown = (pattern: RegExp): boolean => exprs.some((e) => pattern.test(e));
     for (const pattern of [
@@ -153,6 +156,8 @@ describe('monitoring sources', () => {
       /by \(job, status\) \(trading_job_runs_total/,
       /trading_orders_total/,
       /strategy_cache_requests_total\{[^}]*result="hit"/,
+      /histogram_quantile\(0\.95, .*backtest_queue_wait_seconds_bucket/,
+      /by \(state\) \(backtest_queue_depth/,
     ]) {
       assert.ok(shown(pattern), String(pattern));
     }

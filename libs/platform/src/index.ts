@@ -20,6 +20,8 @@ export * from './events/event-stream.js';
 export * from './events/account-events.consumer.js';
 export * from './lifecycle/shutdown-state.js';
 export * from './metrics/http-metrics.js';
+export * from './metrics/read-on-scrape.js';
+export * from './metrics/revocation-metrics.js';
 export * from './platform.module.js';
 export * from './bootstrap/run-service.js';
 export * from './http/idempotency.js';

@@ -17,6 +17,7 @@ import { HealthController } from './health/health.controller.js';
 import { ShutdownState } from './lifecycle/shutdown-state.js';
 import { HttpMetrics } from './metrics/http-metrics.js';
 import { MetricsController } from './metrics/metrics.controller.js';
+import { RevocationMetrics } from './metrics/revocation-metrics.js';
 import { RedisLifecycle } from './redis/redis-lifecycle.js';
 import { createRedisClient } from './redis/redis-client.js';
 import { REDIS } from './redis/redis.tokens.js';
@@ -94,6 +95,12 @@ export class PlatformModule {
           provide: RevocationStore,
           inject: [REDIS],
           useFactory: (redis: Redis) => new RevocationStore(redis, options.maxAccessTokenLifetimeSeconds),
+        },
+        {
+          // nothing injects it: Nest instantiates every provider, and the gauge reads at each scrape
+          provide: RevocationMetrics,
+          inject: [HttpMetrics, RevocationStore],
+          useFactory: (metrics: HttpMetrics, store: RevocationStore) => new RevocationMetrics(metrics.registry, store),
         },
         { provide: APP_GUARD, useClass: JwtAuthGuard },
         { provide: APP_FILTER, useClass: AllExceptionsFilter },

@@ -8,24 +8,12 @@ import {
   importDataset,
   startInProcessBacktest,
   uploadDataset,
+  topMomentum,
   waitForInProcessBacktest,
   type InProcessBacktest,
 } from './support.js';
 
-/** Monthly top 3 by 3-month momentum over the demo market, with real costs. */
-function momentum(overrides: Record<string, unknown> = {}): Record<string, unknown> {
-  return {
-    schemaVersion: 1,
-    universe: { scope: 'all' },
-    ranking: { factor: 'mom_3m', order: 'desc' },
-    maxPositions: 3,
-    weighting: { method: 'equal' },
-    rebalance: 'monthly',
-    costs: { commissionBps: 1.5, sellTaxBps: 23, slippageBps: 10 },
-    initialCapital: 10_000_000,
-    ...overrides,
-  };
-}
+const momentum = topMomentum;
 
 /**
  * Every route of the backtest API, in-process (supertest against the application built from a

@@ -3,7 +3,13 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, it } from '@jest/globals';
 import { assertErrorBody } from '@stocklab/test-support';
 import { generateDemoMarket } from '../src/cli/demo-data.js';
-import { importDataset, startInProcessBacktest, waitForInProcessBacktest, type InProcessBacktest } from './support.js';
+import {
+  importDataset,
+  startInProcessBacktest,
+  topMomentum,
+  waitForInProcessBacktest,
+  type InProcessBacktest,
+} from './support.js';
 
 /** Listed companies as KRX names them, with a delisting and a KOSDAQ one; sectors of their own. */
 const KOREAN = [
@@ -17,18 +23,7 @@ const KOREAN = [
 /** KOSPI has a bar one day after the demo market ends; KOSDAQ does not. */
 const EXTRA_DAY = '2022-01-04';
 
-function momentum(): Record<string, unknown> {
-  return {
-    schemaVersion: 1,
-    universe: { scope: 'all' },
-    ranking: { factor: 'mom_3m', order: 'desc' },
-    maxPositions: 3,
-    weighting: { method: 'equal' },
-    rebalance: 'monthly',
-    costs: { commissionBps: 1.5, sellTaxBps: 23, slippageBps: 10 },
-    initialCapital: 10_000_000,
-  };
-}
+const momentum = (): Record<string, unknown> => topMomentum();
 
 const codesOf = (body: unknown): string[] => (body as { items: Array<{ code: string }> }).items.map((s) => s.code);
 

@@ -317,3 +317,18 @@ export async function waitForInProcessBacktest(
   }
   throw new Error(`backtest ${id} did not finish in 60 s`);
 }
+
+/** Monthly top 3 by 3-month momentum over the whole market, with real costs (the in-process tests' strategy). */
+export function topMomentum(overrides: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    schemaVersion: 1,
+    universe: { scope: 'all' },
+    ranking: { factor: 'mom_3m', order: 'desc' },
+    maxPositions: 3,
+    weighting: { method: 'equal' },
+    rebalance: 'monthly',
+    costs: { commissionBps: 1.5, sellTaxBps: 23, slippageBps: 10 },
+    initialCapital: 10_000_000,
+    ...overrides,
+  };
+}

@@ -5,6 +5,7 @@ import type { BacktestResult } from '@stocklab/strategy-engine';
 import type { Job } from 'bullmq';
 import { DataSource, type EntityManager } from 'typeorm';
 import type { BacktestConfig } from '../config.js';
+import { QueueMetrics } from '../queue/queue-metrics.js';
 import { Queues, QUEUE } from '../queue/queues.js';
 import { ObjectStorage } from '../storage/object-storage.js';
 import { Backtest } from './backtest.entity.js';
@@ -19,6 +20,9 @@ const PROGRESS_WRITE_EVERY_MS = 500;
 const yyyymmdd = (iso: string): number => Number(iso.replaceAll('-', ''));
 
 class Cancelled extends Error {}
+
+/** What a worker's claim of a backtest answers. */
+type Claimed = Pick<Backtest, 'id' | 'definition' | 'fromDate' | 'toDate' | 'attempts'> & { waitedSeconds: number };
 
 /**
  * Takes backtest jobs from the queue in this process (API replica or worker) and keeps the
@@ -36,6 +40,7 @@ export class BacktestJobs implements OnApplicationBootstrap, OnApplicationShutdo
     @Inject(Queues) private readonly queues: Queues,
     @Inject(ObjectStorage) private readonly storage: ObjectStorage,
     @Inject(MarketSnapshots) private readonly snapshots: MarketSnapshots,
+    @Inject(QueueMetrics) private readonly queueMetrics: QueueMetrics,
   ) {}
 
   onApplicationBootstrap(): void {
@@ -89,15 +94,21 @@ export class BacktestJobs implements OnApplicationBootstrap, OnApplicationShutdo
   /** One attempt at a backtest. Safe to run again after a crash: results are written once, atomically. */
   async process(job: Job): Promise<void> {
     const id = (job.data as { id: string }).id;
-    const [claimed] = await this.dataSource.query<[Backtest[], number]>(
+    // the wait is computed by PostgreSQL, whose clock set created_at: no skew with this pod's
+    const [claimed] = await this.dataSource.query<[Claimed[], number]>(
       `UPDATE backtest.backtests SET status = 'running', attempts = attempts + 1, started_at = now(), worker = $2
         WHERE id = $1 AND status IN ('queued', 'running')
-        RETURNING id, definition, from_date::text AS "fromDate", to_date::text AS "toDate"`,
+        RETURNING id, definition, from_date::text AS "fromDate", to_date::text AS "toDate", attempts,
+          extract(epoch FROM started_at - created_at)::float8 AS "waitedSeconds"`,
       [id, this.config.POD_NAME],
     );
     const backtest = claimed[0];
     if (!backtest) {
       return; // cancelled, finished, or deleted: nothing to do
+    }
+    if (backtest.attempts === 1) {
+      // its first start; a retry or a take-up after a killed worker claims it again (see QueueMetrics)
+      this.queueMetrics.observeWait(backtest.waitedSeconds);
     }
     const abort = new AbortController();
     const t0 = performance.now();

@@ -1,6 +1,7 @@
 import { Global, Module } from '@nestjs/common';
+import { QueueMetrics } from './queue-metrics.js';
 import { Queues } from './queues.js';
 
 @Global()
-@Module({ providers: [Queues], exports: [Queues] })
+@Module({ providers: [Queues, QueueMetrics], exports: [Queues, QueueMetrics] })
 export class QueueModule {}
