@@ -1,0 +1,188 @@
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, it } from '@jest/globals';
+import { createTestDatabase, type TestDatabase } from '@stocklab/test-support';
+import pg from 'pg';
+import {
+  extendMarketSnapshot,
+  isMarketIncrement,
+  loadMarketSnapshot,
+  MarketSnapshotCache,
+  onlyAppendedSince,
+  publishMarketSnapshot,
+  type MarketSnapshot,
+  type SnapshotSource,
+  type SnapshotStore,
+} from '../src/index.js';
+
+/** dist-spec/test -> services/backtest/dist/migrate.js: the market schema is the backtest service's. */
+const BACKTEST_MIGRATE = resolve(
+  dirname(fileURLToPath(import.meta.url)),
+  '../../../../services/backtest/dist/migrate.js',
+);
+const CODES = ['000010', '000020', '000030'];
+
+/** A store in memory, with the object store's retention rule (the versions before keepFrom go). */
+class MemoryStore implements SnapshotStore {
+  readonly objects = new Map<string, Buffer>();
+
+  read(version: string): Promise<Buffer | undefined> {
+    return Promise.resolve(this.objects.get(version));
+  }
+
+  write(version: string, bytes: Buffer, keepFrom = String(Number(version) - 1)): Promise<void> {
+    this.objects.set(version, bytes);
+    for (const key of [...this.objects.keys()]) {
+      if (Number(key) < Number(keepFrom)) {
+        this.objects.delete(key);
+      }
+    }
+    return Promise.resolve();
+  }
+}
+
+const content = (s: MarketSnapshot): unknown => ({
+  version: s.version,
+  dates: [...s.data.dates],
+  close: [...s.data.close],
+  volume: [...s.data.volume],
+  marketCap: [...s.data.marketCap],
+  benchmarks: Object.fromEntries(Object.entries(s.benchmarks).map(([k, v]) => [k, [...v]])),
+});
+
+/**
+ * The readers' side of daily increments on a real PostgreSQL (the market schema from the backtest
+ * service's migrations): which versions only appended days, extending a snapshot by them, and
+ * storing and reading increments. The import's side (what it logs) is services/backtest's
+ * daily-increment.spec.
+ */
+describe('increments against PostgreSQL', () => {
+  let db: TestDatabase;
+  let pool: pg.Pool;
+  let day = 0;
+
+  /** The next weekday of January 2024 onwards, as yyyy-mm-dd. */
+  function nextDay(): string {
+    for (;;) {
+      day += 1;
+      const d = new Date(Date.UTC(2024, 0, day));
+      if (d.getUTCDay() !== 0 && d.getUTCDay() !== 6) {
+        return d.toISOString().slice(0, 10);
+      }
+    }
+  }
+
+  /** One trading day with a bar per code, as a new data version: logged as an append when `append`. */
+  async function addDay(append: boolean): Promise<string> {
+    const date = nextDay();
+    const client = await pool.connect();
+    try {
+      await client.query('BEGIN');
+      const { rows } = await client.query<{ last: string | null }>(
+        `SELECT max(date)::text AS last FROM market.trading_days`,
+      );
+      for (const [i, code] of CODES.entries()) {
+        const price = 1000 + i * 100 + day * 7;
+        await client.query(
+          `INSERT INTO market.daily_bars (code, date, open, high, low, close, volume, trading_value, market_cap, shares_outstanding)
+           VALUES ($1, $2, $3, $3, $3, $3, $4, $5, $6, 1000000)`,
+          [code, date, price, 100 + day, price * (100 + day), price * 1_000_000],
+        );
+      }
+      await client.query(`INSERT INTO market.trading_days (date) VALUES ($1)`, [date]);
+      const { rows: bumped } = await client.query<{ version: string }>(
+        `UPDATE market.data_version SET version = version + 1 RETURNING version::text AS version`,
+      );
+      await client.query(`INSERT INTO market.data_version_log (version, appended_after) VALUES ($1, $2)`, [
+        bumped[0]?.version,
+        append ? rows[0]?.last : null,
+      ]);
+      await client.query('COMMIT');
+      return date;
+    } finally {
+      client.release();
+    }
+  }
+
+  async function whole(): Promise<MarketSnapshot> {
+    const client = await pool.connect();
+    return loadMarketSnapshot(client).finally(() => client.release());
+  }
+
+  beforeAll(async () => {
+    db = await createTestDatabase('stocklab_market');
+    await promisify(execFile)(process.execPath, [BACKTEST_MIGRATE], {
+      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', DATABASE_URL: db.url, NODE_ENV: 'test' },
+    });
+    pool = new pg.Pool({ connectionString: db.url, max: 3 });
+    for (const code of CODES) {
+      await pool.query(
+        `INSERT INTO market.securities (code, name, market, sector, listed_on) VALUES ($1, $1, 'KOSPI', 'test', '2020-01-01')`,
+        [code],
+      );
+    }
+    for (let i = 0; i < 5; i += 1) {
+      await addDay(false);
+    }
+  });
+  afterAll(async () => {
+    await pool?.end();
+    await db?.drop();
+  });
+
+  it('tells the versions that only appended days, and extends a snapshot by exactly those', async () => {
+    const base = await whole();
+    assert.equal(await onlyAppendedSince(pool, base.version, base.version), true);
+    await addDay(true);
+    await addDay(true);
+    const now = await whole();
+    assert.equal(await onlyAppendedSince(pool, base.version, now.version), true);
+    assert.equal(await onlyAppendedSince(pool, now.version, base.version), false, 'backwards');
+    const client = await pool.connect();
+    try {
+      const extended = await extendMarketSnapshot(client, base);
+      assert.ok(extended);
+      assert.deepEqual(content(extended), content(now));
+      // a window that must end before the base's last day cannot be made from it
+      const ended = await extendMarketSnapshot(client, base, { before: base.data.dates[1] });
+      assert.equal(ended, undefined);
+      // a version that changed more than days: not extended
+      await addDay(false);
+      assert.equal(await onlyAppendedSince(pool, now.version, String(Number(now.version) + 1)), false);
+      assert.equal(await extendMarketSnapshot(client, now), undefined);
+    } finally {
+      client.release();
+    }
+  });
+
+  it('stores appended versions as increments, reads the chain back, and stores whole after another change', async () => {
+    const store = new MemoryStore();
+    const first = await publishMarketSnapshot(pool, store);
+    assert.equal(first.extended, false);
+    await addDay(true);
+    const second = await publishMarketSnapshot(pool, store, first.version);
+    assert.equal(second.extended, true);
+    assert.ok(isMarketIncrement(store.objects.get(second.version) as Buffer));
+    await addDay(true);
+    const third = await publishMarketSnapshot(pool, store, second.version);
+    assert.equal(third.extended, true);
+    assert.deepEqual([...store.objects.keys()].sort(), [first.version, second.version, third.version].sort());
+
+    const sources: SnapshotSource[] = [];
+    const cache = new MarketSnapshotCache(pool, { store, onLoaded: (_, source) => sources.push(source) });
+    assert.deepEqual(content(await cache.get()), content(await whole()));
+    assert.deepEqual(sources, ['store']);
+    // the next version appended, not yet stored: this process extends what it holds
+    await addDay(true);
+    assert.deepEqual(content(await cache.get()), content(await whole()));
+    assert.deepEqual(sources, ['store', 'extended']);
+
+    await addDay(false);
+    const again = await publishMarketSnapshot(pool, store, String(Number(third.version) + 1));
+    assert.equal(again.extended, false, 'the previous version was never stored by the import job');
+    assert.equal(isMarketIncrement(store.objects.get(again.version) as Buffer), false);
+  });
+});
