@@ -32,6 +32,8 @@ interface Candidate {
   registry: Registry;
   /** monotonic times at which onStartedLeading was called */
   attempts: number[];
+  /** monotonic times at which an attempt failed */
+  failures: number[];
   epochs: number[];
   started: number[];
   ready: number[];
@@ -103,6 +105,7 @@ void describe('a leader that cannot start leading', () => {
       elector: undefined as unknown as LeaderElector,
       registry,
       attempts: [],
+      failures: [],
       epochs: [],
       started: [],
       ready: [],
@@ -118,7 +121,10 @@ void describe('a leader that cannot start leading', () => {
       ...(options.resignBackoffMs !== undefined ? { resignBackoffMs: options.resignBackoffMs } : {}),
       onStartedLeading: async ({ signal }: { signal: AbortSignal }) => {
         c.attempts.push(now());
-        const epoch = await takeEpoch(epochUrl, identity, options.clientTimeoutMs ?? 500);
+        const epoch = await takeEpoch(epochUrl, identity, options.clientTimeoutMs ?? 500).catch((error: unknown) => {
+          c.failures.push(now());
+          throw error;
+        });
         if (!signal.aborted) {
           c.epochs.push(epoch);
         }
@@ -259,7 +265,8 @@ void describe('a leader that cannot start leading', () => {
       const lease = `transient-${backend}`;
       proxy.cut('refuse');
       const c = candidate(backend, lease, { throughProxy: true });
-      await waitFor('the first attempt', () => c.attempts.length >= 1);
+      // failed, not merely begun: restored before its connection is refused, the first would pass
+      await waitFor('the first attempt to fail', () => c.failures.length >= 1);
       proxy.restore();
       await waitFor('the candidate to lead', () => c.elector.isReady, START_DEADLINE_MS + MARGIN_MS);
       assert.ok(c.attempts.length >= 2, `${c.attempts.length} attempts`);
