@@ -9,4 +9,5 @@ export * from './engine/backtest.js';
 export * from './engine/metrics.js';
 export * from './engine/orders.js';
 export * from './engine/decide.js';
+export { FactorCache } from './engine/factor-cache.js';
 export * from './engine/history.js';

@@ -1,6 +1,7 @@
 import { epochDay, type MarketData } from '../data/market-data.js';
 import type { RebalanceFrequency, StrategyDefinition } from '../definition/strategy-definition.js';
 import { buyLimitPrice, sharesWithin, worstBuyCost, type OrderKind } from './orders.js';
+import type { FactorCache } from './factor-cache.js';
 import { CompiledStrategy } from './selection.js';
 
 /** Why a holding is sold at the next open (market order in the opening auction). */
@@ -137,14 +138,16 @@ export class StrategyDecider {
   /**
    * @param selectionDays ascending day indices that may select (all, when unknown)
    * @param conditionDays ascending day indices whose sell conditions may be evaluated
+   * @param cache factors shared with the other strategies deciding on the same data (live runs)
    */
   constructor(
     readonly def: StrategyDefinition,
     readonly data: MarketData,
     selectionDays: ArrayLike<number>,
     conditionDays: ArrayLike<number>,
+    cache?: FactorCache,
   ) {
-    this.compiled = new CompiledStrategy(def, data, selectionDays, conditionDays);
+    this.compiled = new CompiledStrategy(def, data, selectionDays, conditionDays, cache);
     this.S = data.codes.length;
     this.mark = new Uint8Array(this.S);
     this.picked = new Uint8Array(this.S);

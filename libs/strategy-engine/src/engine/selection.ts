@@ -2,6 +2,7 @@ import type { MarketData } from '../data/market-data.js';
 import type { ConditionNode, StrategyDefinition } from '../definition/strategy-definition.js';
 import type { FactorId } from '../factors/catalog.js';
 import { computeFactor } from '../factors/compute.js';
+import type { FactorCache } from './factor-cache.js';
 import { MatrixRows, MomentumRows, onDemandRows, type FactorRows } from './factor-rows.js';
 
 const OP_LT = 0;
@@ -493,16 +494,22 @@ export class CompiledStrategy {
   /**
    * @param selectionDays ascending day indices on which select() will be called
    * @param sellDays ascending day indices on which sellSignal() will be called
+   * @param cache factor rows and universe masks shared with other strategies on the same data
+   *   (a live run's strategies); without it this strategy computes its own
    */
   constructor(
     readonly def: StrategyDefinition,
     readonly data: MarketData,
     selectionDays: ArrayLike<number>,
     sellDays: ArrayLike<number>,
+    cache?: FactorCache,
   ) {
+    if (cache && cache.data !== data) {
+      throw new Error('the factor cache belongs to other market data');
+    }
     const S = data.codes.length;
     this.S = S;
-    this.inUniverse = universeMask(def, data);
+    this.inUniverse = cache ? cache.universe(def.universe, () => universeMask(def, data)) : universeMask(def, data);
     this.minMarketCap = def.universe.minMarketCap ?? 0;
     this.minAtv = def.universe.minAvgTradingValue ?? 0;
 
@@ -517,9 +524,10 @@ export class CompiledStrategy {
           : selectionIds.has(id)
             ? selectionDays
             : sellDays;
-      matrices[id] =
-        onDemandRows(data, id) ??
-        new MatrixRows(computeFactor(data, id, days.length >= data.dates.length ? undefined : days));
+      const wanted = days.length >= data.dates.length ? undefined : days;
+      matrices[id] = cache
+        ? cache.factor(id, wanted)
+        : (onDemandRows(data, id) ?? new MatrixRows(computeFactor(data, id, wanted)));
     }
     this.atv = matrices.avg_trading_value_20d ?? null;
     this.rank = matrices[def.ranking.factor] as FactorRows;
@@ -764,14 +772,20 @@ export interface Selection {
 /**
  * The stock selection for day `dayIndex` (data up to that day's close), for orders at the next
  * open: the trading service's 07:00 run uses the previous trading day's index. Same code path
- * as a backtest's rebalance (CompiledStrategy.select), so live picks match the backtest.
+ * as a backtest's rebalance (CompiledStrategy.select), so live picks match the backtest. With a
+ * `cache`, strategies selecting on the same data share their factors (see FactorCache).
  */
-export function selectPicks(def: StrategyDefinition, data: MarketData, dayIndex: number): Selection {
+export function selectPicks(
+  def: StrategyDefinition,
+  data: MarketData,
+  dayIndex: number,
+  cache?: FactorCache,
+): Selection {
   if (!Number.isInteger(dayIndex) || dayIndex < 0 || dayIndex >= data.dates.length) {
     throw new RangeError(`dayIndex ${dayIndex} is outside the data (0..${data.dates.length - 1})`);
   }
   const days = Int32Array.of(dayIndex);
-  const cs = new CompiledStrategy(def, data, days, new Int32Array(0));
+  const cs = new CompiledStrategy(def, data, days, new Int32Array(0), cache);
   const n = cs.select(dayIndex);
   const w = cs.weight(n);
   const picks: Pick[] = [];

@@ -84,8 +84,22 @@ export class PaperBroker implements Broker {
 
   async getOrder(accountId: string, clientOrderId: string): Promise<BrokerOrder | undefined> {
     await this.latency();
+    // Only an accepted order whose day is imported changes by being asked about (it is matched):
+    // only then is the account locked. Any other answer is read as it is, in one statement and
+    // without a write transaction (a reconciliation asks about 100,000s of accepted orders
+    // before their day has traded).
+    const seen: Array<PaperOrderRow & { day_imported: boolean }> = await this.dataSource.query(
+      `SELECT ${ORDER_COLUMNS},
+              EXISTS (SELECT 1 FROM market.daily_bars b WHERE b.date = o.trading_date) AS day_imported
+         FROM trading.paper_orders o WHERE client_order_id = $1 AND account_id = $2`,
+      [clientOrderId, accountId],
+    );
+    if (!seen[0] || seen[0].status !== 'accepted' || !seen[0].day_imported) {
+      return seen[0] ? toOrder(seen[0]) : undefined;
+    }
     return this.dataSource.transaction(async (m) => {
       await lockAccount(m, accountId);
+      // read again under the lock: another call may have matched it meanwhile
       const rows: PaperOrderRow[] = await m.query(
         `SELECT ${ORDER_COLUMNS} FROM trading.paper_orders WHERE client_order_id = $1 AND account_id = $2`,
         [clientOrderId, accountId],

@@ -1,10 +1,13 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
+import { CONFIG } from '@stocklab/platform';
 import { bookFill, parseStrategyDefinition, type BookedFill, type CostDefinition } from '@stocklab/strategy-engine';
 import type { EntityManager } from 'typeorm';
 import { BROKER, type Broker, type BrokerOrder } from '../broker/broker.js';
 import { KiwoomOrders, type KiwoomObservation } from '../broker/kiwoom-orders.js';
 import { returnedRows } from '../database/returning.js';
 import { TradingMetrics } from '../metrics/trading-metrics.js';
+import type { TradingConfig } from '../config.js';
+import { perAccount } from './account-pipeline.js';
 import { strategyLog } from './job-context.js';
 
 export interface IntentRow {
@@ -62,6 +65,14 @@ export function previousDay(isoDate: string): string {
   return d.toISOString().slice(0, 10);
 }
 
+/** Open paper intents asked about and booked per page of the reconciliation. */
+export const RECONCILE_PAGE = 500;
+
+/** Paper accounts served at once by the send and the reconciliation: half the connection pool. */
+export function paperConcurrency(config: Pick<TradingConfig, 'DB_POOL_SIZE'>): number {
+  return Math.max(1, Math.floor(config.DB_POOL_SIZE / 2));
+}
+
 /**
  * Books what the broker did with the platform's orders: a fill moves the strategy's cash and
  * positions with the strategy's own cost model (the engine's bookFill: slippage on opening fills,
@@ -77,13 +88,25 @@ export class OrderBook {
     @Inject(BROKER) private readonly broker: Broker,
     private readonly kiwoom: KiwoomOrders,
     private readonly metrics: TradingMetrics,
-  ) {}
+    @Inject(CONFIG) config: Pick<TradingConfig, 'DB_POOL_SIZE'>,
+  ) {
+    // half the pool: the rest stays free for the API, the heartbeats and the booking transactions
+    this.concurrency = paperConcurrency(config);
+  }
+
+  /** Paper accounts asked at once (each call holds a connection of the pool). */
+  readonly concurrency: number;
 
   /**
    * Asks the broker about every order still open (accepted, or sent before a crash), on any day up
    * to `throughDate`, and books the ones that are done; an order of an earlier day that a failed
    * or abandoned run never sent is closed as expired (its day is over). Nothing stays in limbo, so
    * no strategy waits forever on an order. Returns how many ended each way.
+   *
+   * Linked accounts' intents are settled one at a time from their order lists; the paper broker's
+   * are asked per account in order (trading date, run, seq), several accounts at once, and booked
+   * in batches (see perAccount), a page of RECONCILE_PAGE at a time: after a 09:00 send of 10,000
+   * strategies, 100,000s of orders are open, and only their ids are held all along.
    */
   async reconcile(
     fenced: Fenced,
@@ -92,14 +115,9 @@ export class OrderBook {
     closedThrough?: string,
     today?: string,
   ): Promise<Record<Outcome, number>> {
-    const open: IntentRow[] = await fenced((m) =>
-      m.query(
-        `SELECT ${INTENT_COLUMNS} FROM trading.order_intents
-          WHERE (status IN ('sending', 'sent', 'accepted') AND trading_date <= $1) OR (status = 'pending' AND trading_date < $1)
-          ORDER BY trading_date, run_key, seq`,
-        [throughDate],
-      ),
-    );
+    const openAt = (broker: 'linked' | 'paper'): string =>
+      `((status IN ('sending', 'sent', 'accepted') AND trading_date <= $1) OR (status = 'pending' AND trading_date < $1))
+        AND broker_account_id IS ${broker === 'linked' ? 'NOT NULL' : 'NULL'}`;
     const counts: Record<Outcome, number> = {
       filled: 0,
       expired: 0,
@@ -108,32 +126,85 @@ export class OrderBook {
       already: 0,
       needs_review: 0,
     };
-    const linked = open.filter((i) => i.broker_account_id !== null && i.status !== 'pending');
+    const linkedOpen: IntentRow[] = await fenced((m) =>
+      m.query(
+        `SELECT ${INTENT_COLUMNS} FROM trading.order_intents WHERE ${openAt('linked')} ORDER BY trading_date, run_key, seq`,
+        [throughDate],
+      ),
+    );
+    const linked = linkedOpen.filter((i) => i.status !== 'pending');
     // sessions before the date reconciled are over; the day-end run declares its own day over too
     const observed = await this.kiwoom.observe(linked, closedThrough ?? previousDay(throughDate), today);
-    for (const intent of open) {
+    for (const intent of linkedOpen) {
       signal?.throwIfAborted();
       if (intent.status === 'pending') {
         counts[await fenced((m) => this.close(m, intent, 'expired', 'never sent before its day ended'))] += 1;
         continue;
       }
-      if (intent.broker_account_id !== null) {
-        const seen = observed.get(intent.id);
-        if (seen) {
-          counts[await fenced((m) => this.settle(m, intent, seen))] += 1;
-        }
-        continue;
+      const seen = observed.get(intent.id);
+      if (seen) {
+        counts[await fenced((m) => this.settle(m, intent, seen))] += 1;
       }
-      const order = await this.broker.getOrder(intent.account_id, intent.client_order_id);
-      const outcome = order
-        ? await fenced((m) => this.book(m, intent, order))
-        : intent.trading_date < throughDate
-          ? // marked sent, never received, and its day is over: it can no longer be placed
-            await fenced((m) => this.close(m, intent, 'expired', 'never reached the broker before its day ended'))
-          : 'accepted';
-      counts[outcome] += 1;
+    }
+    const paperIds: Array<{ id: string }> = await fenced((m) =>
+      m.query(`SELECT id FROM trading.order_intents WHERE ${openAt('paper')} ORDER BY trading_date, run_key, seq`, [
+        throughDate,
+      ]),
+    );
+    for (let i = 0; i < paperIds.length; i += RECONCILE_PAGE) {
+      signal?.throwIfAborted();
+      const ids = paperIds.slice(i, i + RECONCILE_PAGE).map((r) => r.id);
+      // re-read: the page's intents as they are now, still open (nothing else books them meanwhile)
+      const page: IntentRow[] = await fenced((m) =>
+        m.query(
+          `SELECT ${INTENT_COLUMNS} FROM trading.order_intents WHERE id = ANY($2::uuid[]) AND ${openAt('paper')}
+            ORDER BY trading_date, run_key, seq`,
+          [throughDate, ids],
+        ),
+      );
+      for (const outcome of await this.reconcilePaper(fenced, page, throughDate, signal)) {
+        counts[outcome] += 1;
+      }
     }
     return counts;
+  }
+
+  /** One page of paper intents: each asked at the broker (a pending one needs no call) and booked. */
+  private reconcilePaper(
+    fenced: Fenced,
+    page: readonly IntentRow[],
+    throughDate: string,
+    signal: AbortSignal | undefined,
+  ): Promise<Outcome[]> {
+    return perAccount<IntentRow, BrokerOrder | undefined, Outcome>({
+      items: page,
+      accountOf: (intent) => intent.account_id,
+      concurrency: this.concurrency,
+      signal,
+      ask: (intent) =>
+        intent.status === 'pending'
+          ? Promise.resolve(undefined)
+          : this.broker.getOrder(intent.account_id, intent.client_order_id),
+      book: async (m, answers) => {
+        // a strategy's rules do not change: read and parsed once per strategy of the batch
+        const costs = new Map<string, CostDefinition>();
+        const booked: Outcome[] = [];
+        for (const { item: intent, answer: order } of answers) {
+          booked.push(
+            intent.status === 'pending'
+              ? await this.close(m, intent, 'expired', 'never sent before its day ended')
+              : order
+                ? await this.book(m, intent, order, costs)
+                : intent.trading_date < throughDate
+                  ? // marked sent, never received, and its day is over: it can no longer be placed
+                    await this.close(m, intent, 'expired', 'never reached the broker before its day ended')
+                  : 'accepted',
+          );
+        }
+        return booked;
+      },
+      fenced,
+    });
   }
 
   /** Applies what a linked account's order list says of an intent. */
@@ -150,9 +221,22 @@ export class OrderBook {
     }
   }
 
-  /** Records a broker answer on the intent, once; a fill moves cash and positions. */
-  async book(m: EntityManager, intent: IntentRow, order: BrokerOrder): Promise<Outcome> {
+  /**
+   * Records a broker answer on the intent, once; a fill moves cash and positions. `costs` keeps
+   * the cost models read by earlier bookings of the same transaction (by strategy).
+   */
+  async book(
+    m: EntityManager,
+    intent: IntentRow,
+    order: BrokerOrder,
+    costs?: Map<string, CostDefinition>,
+  ): Promise<Outcome> {
     if (order.status === 'accepted') {
+      if (intent.status === 'accepted') {
+        // asked again while it waits for its day (a reconciliation): nothing to record, and an
+        // intent never goes back to pending or sent, so the update below could not match it
+        return 'accepted';
+      }
       await m.query(
         `UPDATE trading.order_intents SET status = 'accepted', broker_order_id = $2
           WHERE id = $1 AND status IN ('pending', 'sending', 'sent')`,
@@ -163,7 +247,7 @@ export class OrderBook {
     if (order.status !== 'filled') {
       return this.close(m, intent, order.status, order.rejectReason ?? order.status, order);
     }
-    const costs = await this.costsOf(m, intent.auto_strategy_id);
+    const model = costs?.get(intent.auto_strategy_id) ?? (await this.costsOf(m, intent.auto_strategy_id, costs));
     const ordered = Number(intent.quantity);
     const quantity = order.filledQuantity ?? ordered;
     // slippage models the opening auction of the paper broker; a real broker's price is the market's own
@@ -173,7 +257,7 @@ export class OrderBook {
         intent.kind,
         quantity,
         { price: order.fillPrice as number, at: order.fillPriceSource === 'open' ? 'open' : 'level' },
-        costs,
+        model,
       ),
       order.charged,
     );
@@ -344,12 +428,18 @@ export class OrderBook {
     return 'needs_review';
   }
 
-  private async costsOf(m: EntityManager, strategyId: string): Promise<CostDefinition> {
+  /** The strategy's cost model, kept in `known` when valid (invalid rules are logged at every fill). */
+  private async costsOf(
+    m: EntityManager,
+    strategyId: string,
+    known?: Map<string, CostDefinition>,
+  ): Promise<CostDefinition> {
     const rows: Array<{ rules: unknown }> = await m.query(`SELECT rules FROM trading.auto_strategies WHERE id = $1`, [
       strategyId,
     ]);
     const parsed = parseStrategyDefinition(rows[0]?.rules);
     if (parsed.ok) {
+      known?.set(strategyId, parsed.value.costs);
       return parsed.value.costs;
     }
     // rules are validated on activation; the money moved at the broker all the same, so it is booked
