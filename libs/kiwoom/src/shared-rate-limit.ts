@@ -25,6 +25,38 @@ return 0
 `;
 
 /**
+ * Even pacing of one named stream of calls for every replica sharing the Redis (its key prefix
+ * applies): a call waits for its turn, so the replicas together send at most `perSecond` calls per
+ * second on `key`, evenly spaced. SharedRateLimit below is this per app key and call class; other
+ * providers' clients (market data, disclosures) pace their own keys with it.
+ */
+export class SharedPacer {
+  constructor(
+    private readonly redis: Redis,
+    /** the Redis key of the stream (before the connection's key prefix) */
+    readonly key: string,
+    readonly perSecond: number,
+  ) {
+    if (!(perSecond > 0)) {
+      throw new Error(`SharedPacer ${key}: perSecond must be positive, got ${perSecond}`);
+    }
+  }
+
+  /** Waits for the next slot; answers how long it waited (ms). */
+  async acquire(signal?: AbortSignal): Promise<number> {
+    const started = Date.now();
+    for (;;) {
+      signal?.throwIfAborted();
+      const wait = Number(await this.redis.eval(ADMIT, 1, this.key, this.perSecond));
+      if (wait === 0) {
+        return Date.now() - started;
+      }
+      await sleep(wait);
+    }
+  }
+}
+
+/**
  * One rate limit per app key and call class for every replica: a call waits for its turn, so the
  * replicas together send at most `perSecond` calls of a class per second, evenly spaced.
  */
@@ -44,14 +76,6 @@ export class SharedRateLimit {
 
   /** Waits for a slot of `kind`; answers how long it waited (ms). */
   async acquire(kind: CallClass, signal?: AbortSignal): Promise<number> {
-    const started = Date.now();
-    for (;;) {
-      signal?.throwIfAborted();
-      const wait = Number(await this.redis.eval(ADMIT, 1, `kiwoom:rate:${this.id}:${kind}`, this.perSecond[kind]));
-      if (wait === 0) {
-        return Date.now() - started;
-      }
-      await sleep(wait);
-    }
+    return new SharedPacer(this.redis, `kiwoom:rate:${this.id}:${kind}`, this.perSecond[kind]).acquire(signal);
   }
 }
