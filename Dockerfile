@@ -33,6 +33,8 @@ RUN node libs/deploy-checks/src/image-prune.ts "services/${SERVICE}"
 FROM ${NODE_IMAGE} AS runtime
 ARG SERVICE
 ENV NODE_ENV=production
+# transparent huge pages for the market's large columns (libs/platform SERVICE_PROCESS_ENV)
+ENV GLIBC_TUNABLES=glibc.malloc.hugetlb=1
 WORKDIR /app
 COPY --from=prune --chown=root:root /app /app
 WORKDIR /app/services/${SERVICE}

@@ -73,12 +73,12 @@ const SECRETISH = /(\.env\b|\.pem\b|\.key\b|id_rsa|secret|credential|\.npmrc)/i;
  * The service image, statically: Node 24 slim base pinned to an exact version, a multi-stage
  * build whose runtime stage copies /app from a stage pruned by image-prune.ts to the service's
  * production closure (test/image-contents runs that step), runs as a non-root USER and starts
- * `node dist/main.js`, an entry point every service's build produces; nothing secret is copied
+ * `node dist/main.js`, an entry point every service's build produces, with the services' glibc
+ * tunables in its ENV; nothing secret is copied
  * or baked into ENV/ARG; .dockerignore keeps node_modules, keys and .env files out of the context.
  */
-export function checkDockerfile(root = repoRoot()): Problems {
+export function checkDockerfile(root = repoRoot(), text = readFileSync(join(root, 'Dockerfile'), 'utf8')): Problems {
   const problems: Problems = [];
-  const text = readFileSync(join(root, 'Dockerfile'), 'utf8');
   const ins = parseDockerfile(text);
   const args = new Map<string, string>();
   for (const i of ins.filter((x) => x.op === 'ARG')) {
@@ -125,6 +125,11 @@ export function checkDockerfile(root = repoRoot()): Problems {
     if (/(PASSWORD|SECRET|TOKEN|PRIVATE_KEY|DATABASE_URL|REDIS_URL)/i.test(i.args)) {
       problems.push(`Dockerfile: ${i.op} ${i.args} bakes a secret into the image`);
     }
+  }
+  // the services' process environment (libs/platform SERVICE_PROCESS_ENV): huge pages for the market's columns
+  const runtimeEnv = runtime.filter((i) => i.op === 'ENV').map((i) => i.args);
+  if (!runtimeEnv.some((e) => /^GLIBC_TUNABLES=\S*\bglibc\.malloc\.hugetlb=1\b/.test(e))) {
+    problems.push('Dockerfile: the runtime stage must set ENV GLIBC_TUNABLES=glibc.malloc.hugetlb=1');
   }
   const cmd = runtime.filter((i) => i.op === 'CMD').pop()?.args;
   const argv = cmd === undefined ? [] : (JSON.parse(cmd) as string[]);

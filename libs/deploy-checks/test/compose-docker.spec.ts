@@ -101,4 +101,13 @@ describe('Dockerfile', () => {
   it('pins Node 24 slim, runs as non-root, copies no secret, starts a built entry point', () => {
     assert.deepEqual(checkDockerfile(root), []);
   });
+
+  it("sets the services' glibc tunables (transparent huge pages for the market columns) in the runtime image", () => {
+    const text = readFileSync(join(root, 'Dockerfile'), 'utf8');
+    const without = text.replace(/^ENV GLIBC_TUNABLES=.*$/m, '');
+    assert.notEqual(without, text);
+    assert.deepEqual(checkDockerfile(root, without), [
+      'Dockerfile: the runtime stage must set ENV GLIBC_TUNABLES=glibc.malloc.hugetlb=1',
+    ]);
+  });
 });

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { generateSigningKeyPair } from '@stocklab/platform';
+import { generateSigningKeyPair, SERVICE_PROCESS_ENV } from '@stocklab/platform';
 import { mintAccessToken, startLocalS3, startReplicas, type ReplicaSet } from '@stocklab/test-support';
 import pg from 'pg';
 import { LeaseApiDouble, writeKubeconfig } from '@stocklab/leader-election';
@@ -302,6 +302,7 @@ export async function startPlatform(options: StartOptions = {}): Promise<Running
       REDIS_URL: provisioned.redisUrl,
       NODE_ENV: 'development',
       JWT_PUBLIC_KEYS: keys.publicKeyPem,
+      ...SERVICE_PROCESS_ENV,
     };
     for (const name of PASS_THROUGH) {
       const value = env[name];

@@ -29,14 +29,16 @@ function assertSameBits(actual: ArrayLike<number>, expected: ArrayLike<number>, 
   }
 }
 
-describe('price columns on growable shared memory', () => {
+describe('price columns on shared memory with room for more days', () => {
   it('grows the newest view in place, leaving what older views cover as it was', () => {
     const column = priceColumn(3, 2);
-    assert.ok(column.buffer instanceof SharedArrayBuffer && column.buffer.growable);
+    assert.ok(column.buffer instanceof SharedArrayBuffer && !column.buffer.growable);
+    assert.equal(column.buffer.byteLength, (3 + APPEND_HEADROOM_DAYS) * 2 * 8, 'room for the headroom days');
     assert.ok(column.every((v) => Number.isNaN(v)));
     column.set([1, 2, 3, 4, 5, 6]);
     const longer = extendPriceColumn(column, 5, 2);
     assert.ok(longer.buffer === column.buffer, 'the same memory');
+    assert.ok(extendPriceColumn(longer, 5, 2).buffer === column.buffer, 'extending by no day changes nothing');
     assert.equal(column.length, 6, 'the older view keeps its length');
     assert.deepEqual([...column], [1, 2, 3, 4, 5, 6]);
     assertSameBits(longer, [1, 2, 3, 4, 5, 6, NaN, NaN, NaN, NaN], 'extended');

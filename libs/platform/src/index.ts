@@ -28,3 +28,4 @@ export * from './http/idempotency.js';
 export * from './http/json-hygiene.js';
 export * from './http/id-param.js';
 export * from './http/text-normalization.js';
+export * from './bootstrap/process-env.js';

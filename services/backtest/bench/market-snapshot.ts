@@ -18,14 +18,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs, promisify } from 'node:util';
-import { S3Client } from '@aws-sdk/client-s3';
-import { generateSigningKeyPair } from '@stocklab/platform';
-import {
-  loadMarketSnapshot,
-  MarketSnapshotCache,
-  publishMarketSnapshot,
-  type MarketSnapshot,
-} from '@stocklab/market-data';
+import { generateSigningKeyPair, SERVICE_PROCESS_ENV } from '@stocklab/platform';
+import { MarketSnapshotCache, publishMarketSnapshot } from '@stocklab/market-data';
 import {
   createTestDatabase,
   markRevocationListRestored,
@@ -34,141 +28,29 @@ import {
   startReplicas,
   type TestDatabase,
 } from '@stocklab/test-support';
-import { historyDaysOf, parseStrategyDefinition, runBacktest, selectPicks } from '@stocklab/strategy-engine';
+import { historyDaysOf, parseStrategyDefinition } from '@stocklab/strategy-engine';
 import pg from 'pg';
 import { loadDemoMarket, writeDemoMarket } from '../src/cli/demo-data.js';
 import { loadMarketCsv } from '../src/market/market-loader.js';
 import { ObjectStorageSnapshotStore } from '../src/market/snapshot-store.js';
-import { ObjectStorage } from '../src/storage/object-storage.js';
+import { storageOf, type ChildReport, type MemoryReport } from './snapshot-bench-storage.js';
 import { BACKTEST_ENTRY, backtestEnv } from '../test/support.js';
 
-const { values, positionals } = parseArgs({
-  allowPositionals: true,
+/** The fresh processes' entry point (loads only what a backtest process loads). */
+const CHILD = join(import.meta.dirname, 'snapshot-bench-child.js');
+
+const { values } = parseArgs({
   options: { stocks: { type: 'string' }, years: { type: 'string' }, runs: { type: 'string' } },
 });
 
-const storageOf = (endpoint: string, bucket: string): ObjectStorage =>
-  new ObjectStorage(
-    new S3Client({
-      endpoint,
-      region: 'us-east-1',
-      forcePathStyle: true,
-      credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
-      requestChecksumCalculation: 'WHEN_REQUIRED',
-      responseChecksumValidation: 'WHEN_REQUIRED',
-    }),
-    bucket,
-  );
-
-interface ChildReport {
-  source: string;
-  loadMs: number;
-  firstBacktestAtMs: number;
-  backtestMs: number;
-  trades: number;
-  peakRssMb: number;
-}
-
-/** A fresh process: load the market one way, run one backtest, report times since its own start. */
-async function child(mode: string, databaseUrl: string, endpoint: string, bucket: string): Promise<void> {
-  const pool = new pg.Pool({ connectionString: databaseUrl, max: 2 });
-  const t0 = performance.now();
-  let snapshot: MarketSnapshot;
-  let source = 'database';
-  if (mode === 'database') {
-    const client = await pool.connect();
-    snapshot = await loadMarketSnapshot(client).finally(() => client.release());
-  } else {
-    const storage = storageOf(endpoint, bucket);
-    const cache = new MarketSnapshotCache(pool, {
-      store: new ObjectStorageSnapshotStore(storage),
-      onLoaded: (_, from) => {
-        source = from;
-      },
-    });
-    snapshot = await cache.get();
-    storage.destroy();
+/** The environment of a fresh process: this one's, with or without the services' glibc tunables. */
+const childEnv = (hugePages: boolean): NodeJS.ProcessEnv => {
+  const env = { ...process.env };
+  for (const name of Object.keys(SERVICE_PROCESS_ENV)) {
+    delete env[name];
   }
-  const loadMs = performance.now() - t0;
-  const { data, benchmarks } = snapshot;
-  const parsed = parseStrategyDefinition({
-    schemaVersion: 1,
-    universe: { scope: 'all' },
-    ranking: { factor: 'mom_6m', order: 'desc' },
-    maxPositions: 20,
-    weighting: { method: 'equal' },
-    rebalance: 'monthly',
-    costs: { commissionBps: 1.5, sellTaxBps: 23, slippageBps: 10 },
-    initialCapital: 100_000_000,
-    benchmark: 'MARKET',
-  });
-  if (!parsed.ok) {
-    throw new Error('bench strategy does not parse');
-  }
-  const t1 = performance.now();
-  const result = runBacktest(parsed.value, data, {
-    from: data.dates[0],
-    to: data.dates[data.dates.length - 1],
-    benchmark: benchmarks.MARKET,
-  });
-  const done = performance.now();
-  await pool.end();
-  const report: ChildReport = {
-    source,
-    loadMs,
-    // performance.now() counts from this process's start: module loading included
-    firstBacktestAtMs: done,
-    backtestMs: done - t1,
-    trades: result.trades.length,
-    peakRssMb: process.resourceUsage().maxRSS / 1024,
-  };
-  console.log(JSON.stringify(report));
-}
-
-interface MemoryReport {
-  mode: string;
-  days: number;
-  stocks: number;
-  secondLoadMs: number;
-  peakRssMb: number;
-}
-
-/**
- * A data-version change while a job still runs on the old version: a process holds one market,
- * loads the next (a new cache, as after a version bump) and uses both. 'store-change' is a
- * backtest process (whole history, from the stored snapshot); 'window-change' a trading replica
- * (the latest days the README's example strategy needs, from PostgreSQL).
- */
-async function memoryChild(mode: string, databaseUrl: string, endpoint: string, bucket: string): Promise<void> {
-  const pool = new pg.Pool({ connectionString: databaseUrl, max: 2 });
-  const storage = storageOf(endpoint, bucket);
-  const example = parseStrategyDefinition(README_EXAMPLE_STRATEGY);
-  if (!example.ok) {
-    throw new Error('bench strategy does not parse');
-  }
-  const options = mode === 'window-change' ? { lastDays: Math.max(250, historyDaysOf(example.value)) } : {};
-  const load = (): Promise<MarketSnapshot> =>
-    new MarketSnapshotCache(pool, { store: new ObjectStorageSnapshotStore(storage) }).get(options);
-  const old = await load();
-  const t0 = performance.now();
-  const next = await load();
-  const secondLoadMs = performance.now() - t0;
-  // both in use: the old one by the job still running, the new one by the next
-  for (const snapshot of [old, next]) {
-    const t = snapshot.data.dates.length - 1;
-    selectPicks(example.value, snapshot.data, t);
-  }
-  storage.destroy();
-  await pool.end();
-  const report: MemoryReport = {
-    mode,
-    days: next.data.dates.length,
-    stocks: next.data.codes.length,
-    secondLoadMs,
-    peakRssMb: process.resourceUsage().maxRSS / 1024,
-  };
-  console.log(JSON.stringify(report));
-}
+  return hugePages ? { ...env, ...SERVICE_PROCESS_ENV } : env;
+};
 
 async function runMemoryChild(
   mode: string,
@@ -179,18 +61,24 @@ async function runMemoryChild(
 ): Promise<MemoryReport> {
   const { stdout } = await promisify(execFile)(
     process.execPath,
-    [...nodeOptions, import.meta.filename, 'child', mode, databaseUrl, endpoint, bucket],
-    { maxBuffer: 1 << 20 },
+    [...nodeOptions, CHILD, mode, databaseUrl, endpoint, bucket],
+    // as the pods run: with the image's environment
+    { maxBuffer: 1 << 20, env: childEnv(true) },
   );
   return JSON.parse(stdout.trim().split('\n').pop() ?? '{}') as MemoryReport;
 }
 
-async function runChild(mode: string, databaseUrl: string, endpoint: string, bucket: string): Promise<ChildReport> {
-  const { stdout } = await promisify(execFile)(
-    process.execPath,
-    [import.meta.filename, 'child', mode, databaseUrl, endpoint, bucket],
-    { maxBuffer: 1 << 20 },
-  );
+async function runChild(
+  mode: string,
+  databaseUrl: string,
+  endpoint: string,
+  bucket: string,
+  hugePages: boolean,
+): Promise<ChildReport> {
+  const { stdout } = await promisify(execFile)(process.execPath, [CHILD, mode, databaseUrl, endpoint, bucket], {
+    maxBuffer: 1 << 20,
+    env: childEnv(hugePages),
+  });
   return JSON.parse(stdout.trim().split('\n').pop() ?? '{}') as ChildReport;
 }
 
@@ -253,23 +141,29 @@ async function main(): Promise<void> {
     );
 
     const rows: string[] = [];
-    for (const mode of ['database', 'store']) {
+    for (const [mode, hugePages, label] of [
+      ['database', false, 'PostgreSQL (before), 4 KiB pages'],
+      ['store', false, 'stored snapshot, 4 KiB pages'],
+      ['store', true, `stored snapshot, ${SERVICE_PROCESS_ENV.GLIBC_TUNABLES} (as the image runs)`],
+    ] as const) {
       const reports: ChildReport[] = [];
       for (let i = 0; i < RUNS; i++) {
-        reports.push(await runChild(mode, databaseUrl, s3.endpoint, s3.bucket));
+        reports.push(await runChild(mode, databaseUrl, s3.endpoint, s3.bucket, hugePages));
       }
       if (reports.some((r) => r.source !== mode)) {
         throw new Error(`a ${mode} run loaded its market from ${reports.map((r) => r.source).join(', ')}`);
       }
       const r = (f: (x: ChildReport) => number): string => `${Math.round(median(reports.map(f))).toLocaleString('en')}`;
       rows.push(
-        `| ${mode === 'database' ? 'PostgreSQL (before)' : 'stored snapshot (now)'} | ${r((x) => x.loadMs)} ms | ` +
+        `| ${label} | ${r((x) => x.importMs)} ms | ${r((x) => x.loadMs)} ms | ` +
           `${r((x) => x.backtestMs)} ms | ${r((x) => x.firstBacktestAtMs)} ms | ${r((x) => x.peakRssMb)} MB |`,
       );
     }
     console.log(`\nmedian of ${RUNS} fresh processes each:\n`);
-    console.log('| Market read from | Load | First backtest | Process start to its result | Peak RSS |');
-    console.log('| --- | --- | --- | --- | --- |');
+    console.log(
+      '| Market read from | Modules loaded | Load | First backtest | Process start to its result | Peak RSS |',
+    );
+    console.log('| --- | --- | --- | --- | --- | --- |');
     for (const row of rows) {
       console.log(row);
     }
@@ -395,9 +289,4 @@ async function dailyIncrement(databaseUrl: string, endpoint: string, bucket: str
   }
 }
 
-if (positionals[0] === 'child') {
-  const [, mode, databaseUrl, endpoint, bucket] = positionals as [string, string, string, string, string];
-  await (mode.endsWith('-change') ? memoryChild : child)(mode, databaseUrl, endpoint, bucket);
-} else {
-  await main();
-}
+await main();
