@@ -34,7 +34,14 @@ function buildStage(): string {
 
 const EXPECTED_WORKSPACES = {
   auth: ['libs/platform', 'services/auth'],
-  backtest: ['libs/market-data', 'libs/platform', 'libs/strategy-engine', 'services/backtest'],
+  backtest: [
+    'libs/kiwoom',
+    'libs/market-data',
+    'libs/market-providers',
+    'libs/platform',
+    'libs/strategy-engine',
+    'services/backtest',
+  ],
   trading: [
     'libs/kiwoom',
     'libs/leader-election',

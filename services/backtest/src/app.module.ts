@@ -4,6 +4,7 @@ import { BacktestsModule } from './backtests/backtests.module.js';
 import type { BacktestConfig } from './config.js';
 import { backtestDataSourceOptions } from './data-source.js';
 import { DatasetsModule } from './datasets/datasets.module.js';
+import { IngestModule } from './ingest/ingest.module.js';
 import { MarketLookupModule } from './market-lookup/market-lookup.module.js';
 import { QueueModule } from './queue/queue.module.js';
 import { StorageModule } from './storage/storage.module.js';
@@ -29,7 +30,7 @@ export class AppModule {
         DatasetsModule.register(role),
         StrategiesModule.register(role),
         BacktestsModule.register(role),
-        ...(role === 'api' ? [MarketLookupModule] : []),
+        ...(role === 'api' ? [MarketLookupModule, IngestModule] : []),
       ],
     };
   }

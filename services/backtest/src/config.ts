@@ -84,6 +84,34 @@ export const backtestConfigSchema = {
     max: 600000,
     default: '30000',
   }),
+  KRX_API_KEY: optionalStr({
+    description:
+      'AUTH_KEY of the KRX Open API (openapi.krx.co.kr, each daily-trading API approved for it) for the daily market ingest; unset: POST /market/ingest answers 503 INGEST_NOT_CONFIGURED',
+    secret: true,
+  }),
+  KRX_API_URL: str({
+    description: 'Base URL of the KRX Open API (a test double in tests)',
+    default: 'https://data-dbg.krx.co.kr',
+    pattern: /^https?:\/\/[^\s/]+(\/[^\s]*)?$/,
+  }),
+  KRX_REQUESTS_PER_SECOND: int({
+    description: 'Requests per second to the KRX Open API, all replicas together (paced through Redis)',
+    min: 1,
+    max: 50,
+    default: '2',
+  }),
+  KRX_RETRY_ATTEMPTS: int({
+    description: 'Attempts per KRX request (the first included) before the day’s ingest is recorded failed',
+    min: 1,
+    max: 20,
+    default: '5',
+  }),
+  KRX_RETRY_BASE_MS: int({
+    description: 'First back-off ceiling between KRX attempts in ms (doubling, full jitter, at most 30 s)',
+    min: 1,
+    max: 60000,
+    default: '500',
+  }),
 };
 
 export type BacktestConfig = ConfigOf<typeof backtestConfigSchema>;

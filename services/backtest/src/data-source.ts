@@ -6,6 +6,7 @@ import { CreateMarketAndBacktestTables1764150000000 } from './migrations/1764150
 import { AddBacktestIdempotencyKey1764400000000 } from './migrations/1764400000000-add-backtest-idempotency-key.js';
 import { DailyBarsRowRulesAndDateFirstKey1764950000000 } from './migrations/1764950000000-daily-bars-row-rules-and-date-first-key.js';
 import { DataVersionLog1765100000000 } from './migrations/1765100000000-data-version-log.js';
+import { IngestRuns1765300000000 } from './migrations/1765300000000-ingest-runs.js';
 
 export const BACKTEST_SCHEMA = 'backtest';
 
@@ -21,6 +22,7 @@ export function backtestDataSourceOptions(config: BacktestConfig, role = 'api'):
       AddBacktestIdempotencyKey1764400000000,
       DailyBarsRowRulesAndDateFirstKey1764950000000,
       DataVersionLog1765100000000,
+      IngestRuns1765300000000,
     ],
     applicationName: `backtest-${role}:${config.POD_NAME}`,
   });

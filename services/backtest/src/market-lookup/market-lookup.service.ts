@@ -1,8 +1,10 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DomainError } from '@stocklab/platform';
+import type pg from 'pg';
 import type { DataSource } from 'typeorm';
 import { CURSOR_TEXT } from '../backtests/cursor.js';
+import { lastIngestRun } from '../ingest/daily-ingest.js';
 import {
   MARKETS,
   type MarketStatusDto,
@@ -169,6 +171,11 @@ export class MarketLookupService {
     const [lastImport] = await this.dataSource.query<
       { kind: string; status: string; created_at: Date; finished_at: Date | null }[]
     >(`SELECT kind, status, created_at, finished_at FROM backtest.datasets ORDER BY created_at DESC, id LIMIT 1`);
+    const pool = (this.dataSource.driver as unknown as { master: pg.Pool }).master;
+    const lastIngest = await lastIngestRun(pool);
+    const [ingested] = await this.dataSource.query<{ last: string | null }[]>(
+      `SELECT to_char(max(date), 'YYYY-MM-DD') AS last FROM market.ingest_runs WHERE status = 'succeeded'`,
+    );
     return {
       dataVersion: version?.version ?? '0',
       dataUpdatedAt: (version?.updated_at ?? new Date(0)).toISOString(),
@@ -184,6 +191,8 @@ export class MarketLookupService {
             finishedAt: lastImport.finished_at?.toISOString() ?? null,
           }
         : null,
+      lastIngest,
+      lastIngestedDate: ingested?.last ?? null,
     };
   }
 

@@ -82,6 +82,13 @@ export type OpenInput = () => Readable | Promise<Readable>;
 export interface LoadOptions extends LoadHooks {
   /** the file's size, when known: a large bars file is written as a new table and swapped in */
   sizeBytes?: number;
+  /**
+   * 'own' (default): the load is its own transaction (BEGIN ... COMMIT). 'caller': the caller has
+   * opened a transaction on `client` and commits it: the load runs in a savepoint, so that several
+   * files (a day's securities and bars: the daily ingest) are one all-or-nothing change; a refused
+   * file rolls back to the savepoint only, and the caller decides.
+   */
+  transaction?: 'own' | 'caller';
 }
 
 /** rows counted by either path */
@@ -107,7 +114,11 @@ export async function loadMarketCsv(
   options: LoadOptions = {},
 ): Promise<LoadOutcome> {
   const format = CSV_FORMATS[kind];
-  await client.query('BEGIN');
+  const own = options.transaction !== 'caller';
+  const begin = own ? 'BEGIN' : 'SAVEPOINT market_load';
+  const commit = own ? 'COMMIT' : 'RELEASE SAVEPOINT market_load';
+  const rollback = own ? 'ROLLBACK' : 'ROLLBACK TO SAVEPOINT market_load';
+  await client.query(begin);
   try {
     let counts: LoadCounts | undefined;
     let path: LoadOutcome['path'] = 'careful';
@@ -135,7 +146,10 @@ export async function loadMarketCsv(
     if (!counts) {
       const careful = await loadCarefully(client, format, await open(), options);
       if ('errors' in careful) {
-        await client.query('ROLLBACK');
+        await client.query(rollback);
+        if (!own) {
+          await client.query(commit);
+        }
         return failed(careful.rowsTotal, careful.errors, await currentVersion(client));
       }
       counts = careful;
@@ -157,7 +171,7 @@ export async function loadMarketCsv(
     } else {
       dataVersion = await currentVersion(client);
     }
-    await client.query('COMMIT');
+    await client.query(commit);
     return {
       succeeded: true,
       rowsTotal,
@@ -170,7 +184,10 @@ export async function loadMarketCsv(
       path,
     };
   } catch (error) {
-    await client.query('ROLLBACK').catch(() => undefined);
+    // the caller's transaction is aborted by the error anyway: it rolls it back
+    if (own) {
+      await client.query('ROLLBACK').catch(() => undefined);
+    }
     throw error;
   }
 }

@@ -1,5 +1,6 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { IsIn, IsOptional, IsString, Matches, MaxLength, MinLength } from 'class-validator';
+import { IngestRunDto } from '../../ingest/dto/ingest.dto.js';
 import { ListStrategiesQueryDto } from '../../strategies/dto/strategy.dto.js';
 
 const ISO_DATE = /^\d{4}-\d{2}-\d{2}$/;
@@ -111,4 +112,12 @@ export class MarketStatusDto {
   @ApiProperty({ type: [MarketFreshnessDto] }) markets: MarketFreshnessDto[];
   @ApiProperty({ type: LastImportDto, nullable: true, description: 'the newest market data import' })
   lastImport: LastImportDto | null;
+  @ApiProperty({
+    type: IngestRunDto,
+    nullable: true,
+    description: 'the newest daily ingest run (any date) and its outcome: running, succeeded, no_trading or failed',
+  })
+  lastIngest: IngestRunDto | null;
+  @ApiProperty({ type: String, nullable: true, description: 'the latest date a daily ingest succeeded for' })
+  lastIngestedDate: string | null;
 }

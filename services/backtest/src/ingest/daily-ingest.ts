@@ -1,0 +1,472 @@
+import { Readable } from 'node:stream';
+import {
+  ProviderError,
+  type DailyBar,
+  type Market,
+  type MarketDataProvider,
+  type MarketDay,
+} from '@stocklab/market-providers';
+import type pg from 'pg';
+import { BARS_HEADER, SECURITIES_HEADER } from '../cli/demo-data.js';
+import { isIsoDate } from '../market/market-csv.js';
+import { loadMarketCsv, type LoadOutcome } from '../market/market-loader.js';
+
+/**
+ * The markets the daily ingest asks for: the ones market.securities admits (KONEX is served by
+ * the provider, but the platform's securities schema and strategies know KOSPI and KOSDAQ only).
+ */
+export const INGEST_MARKETS: readonly Market[] = ['KOSPI', 'KOSDAQ'];
+
+/**
+ * The sector of a security first seen in the daily data: KRX's daily trading data has no industry
+ * (its `SECT_TP_NM` is the KOSDAQ "소속부" division, "-" on KOSPI), so a new listing gets this
+ * placeholder until an administrator's securities CSV sets the real one (the ingest never
+ * overwrites a sector).
+ */
+export const UNCLASSIFIED_SECTOR = 'Unclassified';
+
+/** pg_advisory_lock(INGEST_LOCK_CLASS, yyyymmdd): one ingest of a date at a time, across replicas. */
+export const INGEST_LOCK_CLASS = 73_055_120;
+
+export type IngestStatus = 'running' | 'succeeded' | 'no_trading' | 'failed';
+
+/** What the provider said about the day, kept with the run. */
+export interface IngestDetails {
+  /** rows per market as the provider answered them */
+  counts?: Partial<Record<Market, number>>;
+  /** codes never seen before: loaded as new securities, listed on this date */
+  listed?: string[];
+  /**
+   * codes with a bar on the previous trading day and none on this one. NOT recorded as delistings:
+   * KRX's daily data has no delisting flag (a delisted stock just stops appearing, as does one
+   * whose row is missing), so delisted_on stays as an administrator set it
+   */
+  disappeared?: string[];
+  /** securities whose market changed (the provider's MKT_NM differs from market.securities) */
+  transferred?: Array<{ code: string; from: string; to: string }>;
+  /** rows without a trade (halted or no match): stored as a flat bar at the carried close, volume 0 */
+  untraded?: string[];
+  /** bars rows inserted/updated/unchanged by the load */
+  inserted?: number;
+  updated?: number;
+  unchanged?: number;
+  /** the import rules refused the day's files (never expected: the ingest writes them itself) */
+  errors?: Array<{ file: string; line: number; message: string }>;
+}
+
+export interface IngestRun {
+  /** yyyy-mm-dd */
+  date: string;
+  attempt: number;
+  status: IngestStatus;
+  provider: string;
+  trigger: string;
+  rows: number | null;
+  dataVersion: string | null;
+  changed: boolean | null;
+  error: string | null;
+  details: IngestDetails;
+  startedAt: string;
+  finishedAt: string | null;
+}
+
+export interface IngestResult extends IngestRun {
+  /** true: the date had already been ingested by an earlier run, which this answers; nothing was done */
+  replayed: boolean;
+}
+
+export interface IngestOptions {
+  /** what asked: `api`, `cli` (kept with the run) */
+  trigger: string;
+  /**
+   * The caller's calendar (the trading service's KRX calendar) says the date is a trading day: an
+   * empty answer is then "not published yet" (a failed run, to retry), not "no trading".
+   */
+  tradingDay?: boolean;
+  signal?: AbortSignal;
+}
+
+export interface DailyIngestDeps {
+  pool: pg.Pool;
+  provider: MarketDataProvider;
+  /** after a load that made a new data version: publish the market snapshot (best effort) */
+  onNewVersion?: (dataVersion: number) => Promise<void>;
+  log?: (message: string) => void;
+}
+
+interface RunRow {
+  date: string;
+  attempt: number;
+  status: IngestStatus;
+  provider: string;
+  trigger: string;
+  rows: number | null;
+  data_version: string | null;
+  changed: boolean | null;
+  error: string | null;
+  details: IngestDetails;
+  started_at: Date;
+  finished_at: Date | null;
+}
+
+const RUN_COLUMNS = `to_char(date, 'YYYY-MM-DD') AS date, attempt, status, provider, trigger, rows,
+  data_version::text AS data_version, changed, error, details, started_at, finished_at`;
+
+export function toIngestRun(r: RunRow): IngestRun {
+  return {
+    date: r.date,
+    attempt: r.attempt,
+    status: r.status,
+    provider: r.provider,
+    trigger: r.trigger,
+    rows: r.rows,
+    dataVersion: r.data_version,
+    changed: r.changed,
+    error: r.error,
+    details: r.details,
+    startedAt: r.started_at.toISOString(),
+    finishedAt: r.finished_at?.toISOString() ?? null,
+  };
+}
+
+/** The newest run of any date (what the status page shows), or null. */
+export async function lastIngestRun(query: pg.ClientBase | pg.Pool): Promise<IngestRun | null> {
+  const { rows } = await query.query<RunRow>(
+    `SELECT ${RUN_COLUMNS} FROM market.ingest_runs ORDER BY started_at DESC, id DESC LIMIT 1`,
+  );
+  return rows[0] ? toIngestRun(rows[0]) : null;
+}
+
+/** A load the import rules refused: the day's transaction is rolled back, the run recorded failed. */
+class DayRefused extends Error {
+  constructor(readonly errors: NonNullable<IngestDetails['errors']>) {
+    super(
+      `the day's data failed the import rules: ${errors
+        .slice(0, 3)
+        .map((e) => `${e.file} line ${e.line}: ${e.message}`)
+        .join('; ')}`,
+    );
+  }
+}
+
+const ymd = (iso: string): string => iso.replaceAll('-', '');
+
+/** A CSV field: quoted when it holds a comma, quote or line break. */
+function csvField(value: string): string {
+  return /[",\r\n]/.test(value) ? `"${value.replaceAll('"', '""')}"` : value;
+}
+
+/** A number as the CSV formats write it: plain digits, never an exponent. */
+function csvNumber(n: number): string {
+  if (!Number.isFinite(n)) {
+    throw new Error(`not a finite number: ${n}`);
+  }
+  return Number.isInteger(n) ? BigInt(n).toString() : String(n);
+}
+
+/** A KRX row as a bars CSV line: an untraded row (open/high/low 0) becomes a flat bar at its close. */
+export function barLine(bar: DailyBar, isoDate: string): string {
+  const flat = bar.open <= 0 || bar.high <= 0 || bar.low <= 0;
+  const [open, high, low] = flat ? [bar.close, bar.close, bar.close] : [bar.open, bar.high, bar.low];
+  const shares = bar.listedShares;
+  if (shares === null) {
+    throw new DayRefused([{ file: 'bars', line: 0, message: `${bar.code} has no listed shares` }]);
+  }
+  const cap = bar.marketCap ?? bar.close * shares;
+  return [
+    bar.code,
+    isoDate,
+    csvNumber(open),
+    csvNumber(high),
+    csvNumber(low),
+    csvNumber(bar.close),
+    csvNumber(bar.volume),
+    csvNumber(bar.tradingValue),
+    csvNumber(cap),
+    csvNumber(shares),
+  ].join(',');
+}
+
+interface SecurityRow {
+  code: string;
+  name: string;
+  market: string;
+  sector: string;
+  listed_on: string;
+  delisted_on: string | null;
+  synthetic: boolean;
+}
+
+/** The day's two files (securities only when some are new or changed) and what they mean. */
+interface DayPlan {
+  securities: string | null;
+  bars: string;
+  details: IngestDetails;
+}
+
+/**
+ * The daily market ingest: one trading date from the market-data provider (KRX), turned into the
+ * import formats (CSV_FORMATS.md) and loaded through the import path (loadMarketCsv), the day's
+ * securities and bars in ONE transaction: all of the day or nothing, a new data version only when
+ * something changed. Every attempt is a row of market.ingest_runs; a date is ingested by one
+ * process at a time (an advisory lock on the date, released with the connection if the process
+ * dies) and once (a succeeded run is final: a later trigger answers it, `replayed`).
+ */
+export class DailyIngest {
+  constructor(private readonly deps: DailyIngestDeps) {}
+
+  async ingest(date: string, options: IngestOptions): Promise<IngestResult> {
+    if (!isIsoDate(date)) {
+      throw new Error(`not a date yyyy-mm-dd: ${JSON.stringify(date)}`);
+    }
+    const client = await this.deps.pool.connect();
+    let locked = false;
+    try {
+      // concurrent triggers of the date queue here; whoever comes second finds the run done
+      await client.query('SELECT pg_advisory_lock($1, $2)', [INGEST_LOCK_CLASS, Number(ymd(date))]);
+      locked = true;
+      const done = await client.query<RunRow>(
+        `SELECT ${RUN_COLUMNS} FROM market.ingest_runs WHERE date = $1 AND status = 'succeeded'`,
+        [date],
+      );
+      if (done.rows[0]) {
+        return { ...toIngestRun(done.rows[0]), replayed: true };
+      }
+      // a run left running by a process that died mid-ingest (its lock went with its connection;
+      // its transaction, if it had begun loading, rolled back)
+      await client.query(
+        `UPDATE market.ingest_runs SET status = 'failed', finished_at = now(),
+                error = 'interrupted: the process running it stopped before it finished'
+          WHERE date = $1 AND status = 'running'`,
+        [date],
+      );
+      const claimed = await client.query<{ id: string }>(
+        `INSERT INTO market.ingest_runs (date, attempt, status, provider, trigger)
+         VALUES ($1, (SELECT coalesce(max(attempt), 0) + 1 FROM market.ingest_runs WHERE date = $1), 'running', $2, $3)
+         RETURNING id`,
+        [date, this.deps.provider.name, options.trigger],
+      );
+      const runId = claimed.rows[0]?.id ?? '';
+      const result = await this.run(client, runId, date, options);
+      return { ...result, replayed: false };
+    } finally {
+      if (locked) {
+        await client.query('SELECT pg_advisory_unlock($1, $2)', [INGEST_LOCK_CLASS, Number(ymd(date))]).catch(() => {
+          // a broken connection released the lock with itself
+        });
+      }
+      client.release();
+    }
+  }
+
+  private async run(client: pg.PoolClient, runId: string, date: string, options: IngestOptions): Promise<IngestRun> {
+    let day: MarketDay;
+    try {
+      const expectedRows = await this.previousDayRows(client, date);
+      day = await this.deps.provider.dailyBars(ymd(date), {
+        markets: INGEST_MARKETS,
+        expectedRows,
+        ...(options.tradingDay ? { tradingDay: true } : {}),
+        ...(options.signal ? { signal: options.signal } : {}),
+      });
+    } catch (error) {
+      if (error instanceof ProviderError) {
+        this.deps.log?.(`ingest ${date}: failed, ${error.name}: ${error.message}`);
+        return this.finish(client, runId, 'failed', { error: `${error.name}: ${error.message}` });
+      }
+      await this.finish(client, runId, 'failed', { error: String(error) }).catch(() => undefined);
+      throw error;
+    }
+    if (!day.trading) {
+      this.deps.log?.(`ingest ${date}: no trading`);
+      return this.finish(client, runId, 'no_trading', { rows: 0, details: { counts: day.counts } });
+    }
+
+    let outcome: { bars: LoadOutcome; changed: boolean; details: IngestDetails };
+    try {
+      const plan = await this.plan(client, date, day);
+      await client.query('BEGIN');
+      try {
+        outcome = await this.load(client, plan);
+        // the run reads succeeded in the same transaction as its data: both or neither
+        const finished = await this.finish(client, runId, 'succeeded', {
+          rows: day.bars.length,
+          dataVersion: outcome.bars.dataVersion,
+          changed: outcome.changed,
+          details: outcome.details,
+        });
+        await client.query('COMMIT');
+        this.deps.log?.(
+          `ingest ${date}: ${day.bars.length} rows, ${outcome.bars.inserted} inserted, ${outcome.bars.updated} updated, ` +
+            `data version ${outcome.bars.dataVersion}${outcome.changed ? '' : ' (unchanged)'}`,
+        );
+        if (finished.changed && this.deps.onNewVersion) {
+          await this.deps.onNewVersion(outcome.bars.dataVersion).catch(() => undefined);
+        }
+        return finished;
+      } catch (error) {
+        await client.query('ROLLBACK').catch(() => undefined);
+        throw error;
+      }
+    } catch (error) {
+      if (error instanceof DayRefused) {
+        return this.finish(client, runId, 'failed', {
+          rows: day.bars.length,
+          error: error.message,
+          details: { counts: day.counts, errors: error.errors },
+        });
+      }
+      await this.finish(client, runId, 'failed', { error: String(error) }).catch(() => undefined);
+      throw error;
+    }
+  }
+
+  private async load(
+    client: pg.PoolClient,
+    plan: DayPlan,
+  ): Promise<{ bars: LoadOutcome; changed: boolean; details: IngestDetails }> {
+    const refused = (file: string, o: LoadOutcome): DayRefused =>
+      new DayRefused(o.errors.map((e) => ({ file, line: e.line, message: e.message })));
+    let securitiesChanged = false;
+    if (plan.securities !== null) {
+      const text = plan.securities;
+      const securities = await loadMarketCsv(client, 'securities', () => Readable.from([text]), {
+        transaction: 'caller',
+      });
+      if (!securities.succeeded) {
+        throw refused('securities', securities);
+      }
+      securitiesChanged = securities.changed;
+    }
+    const bars = await loadMarketCsv(client, 'bars', () => Readable.from([plan.bars]), { transaction: 'caller' });
+    if (!bars.succeeded) {
+      throw refused('bars', bars);
+    }
+    return {
+      bars,
+      changed: securitiesChanged || bars.changed,
+      details: { ...plan.details, inserted: bars.inserted, updated: bars.updated, unchanged: bars.unchanged },
+    };
+  }
+
+  /** Rows per market on the last trading day before `date`: the provider's check of a partial answer. */
+  private async previousDayRows(client: pg.ClientBase, date: string): Promise<Partial<Record<Market, number>>> {
+    const { rows } = await client.query<{ market: Market; n: string }>(
+      `SELECT s.market, count(*) AS n FROM market.daily_bars b JOIN market.securities s USING (code)
+        WHERE b.date = (SELECT max(date) FROM market.trading_days WHERE date < $1::date)
+        GROUP BY s.market`,
+      [date],
+    );
+    return Object.fromEntries(rows.map((r) => [r.market, Number(r.n)]));
+  }
+
+  /**
+   * The day as the import files: every bar; securities for codes never seen (listed on this date,
+   * named as KRX names them, sector UNCLASSIFIED_SECTOR), for a market transfer (the provider's
+   * market wins) and for a stock seen trading before its recorded listing date (listed_on moves
+   * back to it, so that the order dates are ingested in does not matter). Names, sectors and
+   * delisting dates of known securities are left as they are.
+   */
+  private async plan(client: pg.ClientBase, date: string, day: MarketDay): Promise<DayPlan> {
+    const codes = day.bars.map((b) => b.code);
+    const known = await client.query<SecurityRow>(
+      `SELECT code, name, market, sector, to_char(listed_on, 'YYYY-MM-DD') AS listed_on,
+              to_char(delisted_on, 'YYYY-MM-DD') AS delisted_on, synthetic
+         FROM market.securities WHERE code = ANY($1::text[])`,
+      [codes],
+    );
+    const byCode = new Map(known.rows.map((r) => [r.code, r]));
+    const securityLines: string[] = [];
+    const listed: string[] = [];
+    const transferred: NonNullable<IngestDetails['transferred']> = [];
+    for (const bar of day.bars) {
+      const existing = byCode.get(bar.code);
+      if (!existing) {
+        listed.push(bar.code);
+        const name = bar.name?.trim() || bar.code;
+        securityLines.push(
+          [bar.code, csvField(name), bar.market, csvField(UNCLASSIFIED_SECTOR), date, '', 'false'].join(','),
+        );
+        continue;
+      }
+      const marketMoved = existing.market !== bar.market;
+      const listedEarlier = existing.listed_on > date;
+      if (marketMoved) {
+        transferred.push({ code: bar.code, from: existing.market, to: bar.market });
+      }
+      if (marketMoved || listedEarlier) {
+        securityLines.push(
+          [
+            existing.code,
+            csvField(existing.name),
+            bar.market,
+            csvField(existing.sector),
+            listedEarlier ? date : existing.listed_on,
+            existing.delisted_on ?? '',
+            String(existing.synthetic),
+          ].join(','),
+        );
+      }
+    }
+    const gone = await client.query<{ code: string }>(
+      `SELECT b.code FROM market.daily_bars b JOIN market.securities s USING (code)
+        WHERE b.date = (SELECT max(date) FROM market.trading_days WHERE date < $1::date)
+          AND s.market = ANY($2::text[]) AND NOT (b.code = ANY($3::text[]))
+        ORDER BY b.code`,
+      [date, [...INGEST_MARKETS], codes],
+    );
+    const untraded = day.bars.filter((b) => !b.traded).map((b) => b.code);
+    const details: IngestDetails = { counts: day.counts };
+    if (listed.length > 0) {
+      details.listed = listed;
+    }
+    if (gone.rows.length > 0) {
+      details.disappeared = gone.rows.map((r) => r.code);
+    }
+    if (transferred.length > 0) {
+      details.transferred = transferred;
+    }
+    if (untraded.length > 0) {
+      details.untraded = untraded;
+    }
+    return {
+      securities: securityLines.length > 0 ? `${SECURITIES_HEADER}\n${securityLines.join('\n')}\n` : null,
+      bars: `${BARS_HEADER}\n${day.bars.map((b) => barLine(b, date)).join('\n')}\n`,
+      details,
+    };
+  }
+
+  private async finish(
+    client: pg.ClientBase,
+    runId: string,
+    status: Exclude<IngestStatus, 'running'>,
+    fields: {
+      rows?: number;
+      dataVersion?: number;
+      changed?: boolean;
+      error?: string;
+      details?: IngestDetails;
+    },
+  ): Promise<IngestRun> {
+    const { rows } = await client.query<RunRow>(
+      `UPDATE market.ingest_runs
+          SET status = $2, rows = $3, data_version = $4, changed = $5, error = $6, details = $7, finished_at = now()
+        WHERE id = $1
+        RETURNING ${RUN_COLUMNS}`,
+      [
+        runId,
+        status,
+        fields.rows ?? null,
+        fields.dataVersion ?? null,
+        fields.changed ?? null,
+        fields.error?.slice(0, 2000) ?? null,
+        JSON.stringify(fields.details ?? {}),
+      ],
+    );
+    const row = rows[0];
+    if (!row) {
+      throw new Error(`ingest run ${runId} is gone`);
+    }
+    return toIngestRun(row);
+  }
+}

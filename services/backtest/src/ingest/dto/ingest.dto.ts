@@ -1,0 +1,78 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { IsBoolean, IsOptional, IsString, Matches } from 'class-validator';
+
+const ISO_DATE = /^\d{4}-\d{2}-\d{2}$/;
+
+export class IngestRequestDto {
+  @ApiProperty({
+    description: 'the trading date to ingest (yyyy-mm-dd, Korea), not after today',
+    example: '2025-05-07',
+  })
+  @IsString()
+  @Matches(ISO_DATE, { message: 'date must be a date (yyyy-mm-dd)' })
+  date: string;
+
+  @ApiPropertyOptional({
+    description:
+      "the caller's KRX calendar says the date trades (the trading service's calendar): an empty answer from KRX is then 'not published yet' (a failed run to retry), not 'no trading'",
+  })
+  @IsOptional()
+  @IsBoolean()
+  tradingDay?: boolean;
+}
+
+export class IngestCountsDto {
+  @ApiPropertyOptional() KOSPI?: number;
+  @ApiPropertyOptional() KOSDAQ?: number;
+}
+
+export class IngestTransferDto {
+  @ApiProperty() code: string;
+  @ApiProperty() from: string;
+  @ApiProperty() to: string;
+}
+
+export class IngestDetailsDto {
+  @ApiPropertyOptional({ type: IngestCountsDto, description: 'rows per market as the provider answered' })
+  counts?: IngestCountsDto;
+  @ApiPropertyOptional({ type: [String], description: 'codes first seen this day: new securities listed on it' })
+  listed?: string[];
+  @ApiPropertyOptional({
+    type: [String],
+    description:
+      'codes with a bar on the previous trading day and none on this one (not recorded as delistings: the provider does not state delistings)',
+  })
+  disappeared?: string[];
+  @ApiPropertyOptional({ type: [IngestTransferDto] }) transferred?: IngestTransferDto[];
+  @ApiPropertyOptional({
+    type: [String],
+    description: 'rows without a trade (halts): a flat bar at the close, volume 0',
+  })
+  untraded?: string[];
+  @ApiPropertyOptional() inserted?: number;
+  @ApiPropertyOptional() updated?: number;
+  @ApiPropertyOptional() unchanged?: number;
+}
+
+export class IngestRunDto {
+  @ApiProperty({ example: '2025-05-07' }) date: string;
+  @ApiProperty({ description: 'attempt number at this date, from 1' }) attempt: number;
+  @ApiProperty({ enum: ['running', 'succeeded', 'no_trading', 'failed'] }) status: string;
+  @ApiProperty({ example: 'krx-open-api' }) provider: string;
+  @ApiProperty({ description: 'what triggered it: api (POST /market/ingest) or cli (dist/cli/ingest.js)' })
+  trigger: string;
+  @ApiProperty({ type: Number, nullable: true }) rows: number | null;
+  @ApiProperty({ type: String, nullable: true, description: 'market.data_version after the load' })
+  dataVersion: string | null;
+  @ApiProperty({ type: Boolean, nullable: true, description: 'the load made a new data version' })
+  changed: boolean | null;
+  @ApiProperty({ type: String, nullable: true }) error: string | null;
+  @ApiProperty({ type: IngestDetailsDto }) details: IngestDetailsDto;
+  @ApiProperty({ type: String, format: 'date-time' }) startedAt: string;
+  @ApiProperty({ type: String, format: 'date-time', nullable: true }) finishedAt: string | null;
+}
+
+export class IngestResultDto extends IngestRunDto {
+  @ApiProperty({ description: 'the date was already ingested by an earlier run, which this answers; nothing was done' })
+  replayed: boolean;
+}

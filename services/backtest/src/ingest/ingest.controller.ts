@@ -1,0 +1,25 @@
+import { Body, Controller, HttpCode, Inject, Post } from '@nestjs/common';
+import { ApiBearerAuth, ApiOkResponse, ApiResponse, ApiTags } from '@nestjs/swagger';
+import { CurrentUser, Roles, type AuthenticatedUser } from '@stocklab/platform';
+import { IngestRequestDto, IngestResultDto } from './dto/ingest.dto.js';
+import { IngestService } from './ingest.service.js';
+
+/**
+ * The daily market ingest's trigger, for a Kubernetes CronJob or the trading scheduler (with an
+ * admin service token): idempotent, a date already ingested answers its earlier run.
+ */
+@ApiTags('market')
+@ApiBearerAuth()
+@Controller('market')
+export class IngestController {
+  constructor(@Inject(IngestService) private readonly ingest: IngestService) {}
+
+  @Post('ingest')
+  @Roles('admin')
+  @HttpCode(200)
+  @ApiOkResponse({ type: IngestResultDto, description: 'succeeded or no_trading (replayed: an earlier run)' })
+  @ApiResponse({ status: 503, description: 'INGEST_FAILED (recorded, nothing changed) or INGEST_NOT_CONFIGURED' })
+  trigger(@Body() body: IngestRequestDto, @CurrentUser() user: AuthenticatedUser): Promise<IngestResultDto> {
+    return this.ingest.run(body.date, 'api', user.id, body.tradingDay);
+  }
+}
