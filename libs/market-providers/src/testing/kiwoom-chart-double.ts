@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { KIWOOM_CHART_PATH, KIWOOM_DAILY_CHART_API, KIWOOM_DAILY_CHART_LIST } from '../kiwoom-daily-chart.js';
+import { HttpDouble } from './http-double.js';
 import { FaultPlan, playTransportFault, type DoubleFault, type InjectOptions } from './faults.js';
 import { scriptedMarket, type ScriptedMarket } from './scripted-market.js';
 
@@ -16,7 +16,7 @@ import { scriptedMarket, type ScriptedMarket } from './scripted-market.js';
  * millions of KRW, `pred_pre` signed change. How the real chart shows an untraded day is not
  * documented: the double gives the close as all four prices and volume 0 (an assumption).
  */
-export class KiwoomChartDouble {
+export class KiwoomChartDouble extends HttpDouble {
   readonly faults = new FaultPlan();
   private readonly secrets = new Map<string, string>();
   private readonly tokens = new Map<string, string>();
@@ -25,29 +25,12 @@ export class KiwoomChartDouble {
   /** rows per page (the real chart sends hundreds; small here so that paging is exercised) */
   pageSize = 3;
   market: ScriptedMarket = scriptedMarket();
-  private closing!: () => void;
-  private readonly closed = new Promise<void>((resolve) => {
-    this.closing = resolve;
-  });
-
-  private constructor(
-    private readonly server: Server,
-    readonly url: string,
-  ) {}
-
-  static async start(): Promise<KiwoomChartDouble> {
-    const holder: { double?: KiwoomChartDouble } = {};
-    const server = createServer((req, res) => void holder.double?.handle(req, res));
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const { port } = server.address() as AddressInfo;
-    holder.double = new KiwoomChartDouble(server, `http://127.0.0.1:${port}`);
-    return holder.double;
+  private constructor(server: Server, url: string) {
+    super(server, url);
   }
 
-  async close(): Promise<void> {
-    this.closing();
-    this.server.closeAllConnections();
-    await new Promise((resolve) => this.server.close(resolve));
+  static start(): Promise<KiwoomChartDouble> {
+    return HttpDouble.listen((server, url) => new KiwoomChartDouble(server, url));
   }
 
   addAppKey(appKey: string, secretKey: string): void {
@@ -85,7 +68,7 @@ export class KiwoomChartDouble {
     });
   }
 
-  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  protected async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const chunks: Buffer[] = [];
     for await (const chunk of req) {
       chunks.push(chunk as Buffer);

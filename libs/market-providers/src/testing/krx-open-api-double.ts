@@ -1,7 +1,7 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { KRX_DAILY_TRADE_PATHS } from '../krx-open-api.js';
 import type { Market } from '../types.js';
+import { HttpDouble } from './http-double.js';
 import { FaultPlan, playTransportFault, type DoubleFault, type InjectOptions } from './faults.js';
 import { scriptedMarket, type ScriptedMarket } from './scripted-market.js';
 
@@ -15,7 +15,7 @@ import { scriptedMarket, type ScriptedMarket } from './scripted-market.js';
  * that is unknown or not approved for that API. Its rate-limit answer is not documented: the
  * double answers HTTP 429 with the same body shape (an assumption, REFERENCE.md §1.5).
  */
-export class KrxOpenApiDouble {
+export class KrxOpenApiDouble extends HttpDouble {
   readonly faults = new FaultPlan();
   /** keys and the APIs (paths) approved for each; an empty set approves all */
   private readonly keys = new Map<string, Set<string>>();
@@ -24,29 +24,12 @@ export class KrxOpenApiDouble {
   numberFormat: 'plain' | 'comma' = 'plain';
   market: ScriptedMarket = scriptedMarket();
   private readonly admitted = new Map<string, number[]>();
-  private closing!: () => void;
-  private readonly closed = new Promise<void>((resolve) => {
-    this.closing = resolve;
-  });
-
-  private constructor(
-    private readonly server: Server,
-    readonly url: string,
-  ) {}
-
-  static async start(): Promise<KrxOpenApiDouble> {
-    const holder: { double?: KrxOpenApiDouble } = {};
-    const server = createServer((req, res) => void holder.double?.handle(req, res));
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const { port } = server.address() as AddressInfo;
-    holder.double = new KrxOpenApiDouble(server, `http://127.0.0.1:${port}`);
-    return holder.double;
+  private constructor(server: Server, url: string) {
+    super(server, url);
   }
 
-  async close(): Promise<void> {
-    this.closing();
-    this.server.closeAllConnections();
-    await new Promise((resolve) => this.server.close(resolve));
+  static start(): Promise<KrxOpenApiDouble> {
+    return HttpDouble.listen((server, url) => new KrxOpenApiDouble(server, url));
   }
 
   /** Registers a key, approved for `markets` (default all three). */
@@ -86,7 +69,7 @@ export class KrxOpenApiDouble {
       });
   }
 
-  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  protected async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', this.url);
     const fault = this.faults.take(url.pathname);
     if (await playTransportFault(fault, req, res, this.closed)) {

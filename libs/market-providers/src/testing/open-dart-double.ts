@@ -1,6 +1,6 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { writeZip } from '../zip.js';
+import { HttpDouble } from './http-double.js';
 import { FaultPlan, playTransportFault, type DoubleFault, type InjectOptions } from './faults.js';
 import {
   scriptedCorps,
@@ -41,7 +41,7 @@ const REPORT_PERIOD_NAMES: Record<string, [string, string]> = {
  * `page_no`/`page_count`/`total_count`/`total_page`; corpCode.xml a ZIP holding CORPCODE.xml, or
  * an XML status when refused. Fed from the scripted statements and filings.
  */
-export class OpenDartDouble {
+export class OpenDartDouble extends HttpDouble {
   readonly faults = new FaultPlan();
   private readonly keys = new Map<string, 'active' | 'suspended'>();
   private readonly used = new Map<string, number>();
@@ -52,29 +52,12 @@ export class OpenDartDouble {
   statements: ScriptedStatement[] = scriptedStatements();
   filings: ScriptedFiling[] = scriptedFilings();
   corps: ScriptedCorp[] = scriptedCorps();
-  private closing!: () => void;
-  private readonly closed = new Promise<void>((resolve) => {
-    this.closing = resolve;
-  });
-
-  private constructor(
-    private readonly server: Server,
-    readonly url: string,
-  ) {}
-
-  static async start(): Promise<OpenDartDouble> {
-    const holder: { double?: OpenDartDouble } = {};
-    const server = createServer((req, res) => void holder.double?.handle(req, res));
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const { port } = server.address() as AddressInfo;
-    holder.double = new OpenDartDouble(server, `http://127.0.0.1:${port}`);
-    return holder.double;
+  private constructor(server: Server, url: string) {
+    super(server, url);
   }
 
-  async close(): Promise<void> {
-    this.closing();
-    this.server.closeAllConnections();
-    await new Promise((resolve) => this.server.close(resolve));
+  static start(): Promise<OpenDartDouble> {
+    return HttpDouble.listen((server, url) => new OpenDartDouble(server, url));
   }
 
   addKey(key: string, state: 'active' | 'suspended' = 'active'): void {
@@ -85,7 +68,7 @@ export class OpenDartDouble {
     this.faults.inject(fault, options);
   }
 
-  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  protected async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', this.url);
     const xml = url.pathname === '/api/corpCode.xml';
     const fault = this.faults.take(url.pathname);
