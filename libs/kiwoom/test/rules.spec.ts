@@ -3,7 +3,7 @@ import { describe, it } from '@jest/globals';
 import { kiwoomCode, kiwoomNumber } from '../src/account-api.js';
 import { parseExpiresDt } from '../src/client.js';
 import { detailCode, errorOfAnswer, errorOfStatus } from '../src/errors.js';
-import { isOnTick, krxTick, onTick } from '../src/ticks.js';
+import { isOnTick } from '../src/ticks.js';
 
 describe('Kiwoom answers: error shapes the broker is known to send', () => {
   it('finds the detail code in each documented shape', () => {
@@ -45,34 +45,28 @@ describe('Kiwoom answers: error shapes the broker is known to send', () => {
   });
 });
 
-describe('KRX tick grid (since 25 January 2023)', () => {
-  it('has the tick of each price band', () => {
-    const bands: Array<[number, number]> = [
-      [1_999, 1],
-      [2_000, 5],
-      [4_995, 5],
-      [5_000, 10],
-      [19_990, 10],
-      [20_000, 50],
-      [49_950, 50],
-      [50_000, 100],
-      [199_900, 100],
-      [200_000, 500],
-      [499_500, 500],
-      [500_000, 1_000],
-    ];
-    for (const [price, tick] of bands) {
-      assert.equal(krxTick(price), tick, String(price));
+describe('KRX tick grid the double checks orders with (the engine market rules)', () => {
+  it('accepts prices on the grid of the order day and refuses the others', () => {
+    const day = '20261204';
+    for (const [price, ok] of [
+      [1_999, true],
+      [2_001, false],
+      [4_995, true],
+      [19_990, true],
+      [20_010, false],
+      [49_950, true],
+      [199_900, true],
+      [200_100, false],
+      [499_500, true],
+      [500_500, false],
+      [70_000, true],
+      [70_010, false],
+      [0, false],
+    ] as const) {
+      assert.equal(isOnTick(price, day), ok, String(price));
     }
-  });
-
-  it('rounds a buy limit down and a sell price up, onto the grid', () => {
-    assert.equal(onTick(70_049, 'down'), 70_000);
-    assert.equal(onTick(70_001, 'up'), 70_100);
-    assert.equal(onTick(19_996, 'up'), 20_000);
-    assert.equal(onTick(4_999, 'down'), 4_995);
-    assert.ok(isOnTick(70_000));
-    assert.ok(!isOnTick(70_010));
-    assert.ok(!isOnTick(0));
+    // the KOSPI table before 2023-01-25: 50 won from 10,000 to 50,000
+    assert.equal(isOnTick(15_010, '20230124'), false);
+    assert.equal(isOnTick(15_010, '20230125'), true);
   });
 });

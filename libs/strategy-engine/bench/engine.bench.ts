@@ -91,3 +91,26 @@ time('2,500 stocks x 10y, monthly, RSI(14) + PER filter (full-pass RSI)', 10, ba
 time('factor: sma_ratio_20, all days (rolling)', 10, bars, () => computeFactor(full, 'sma_ratio_20'));
 time('factor: rsi_14, all days', 10, bars, () => computeFactor(full, 'rsi_14'));
 time('factor: volatility_60d, all days (rolling)', 10, bars, () => computeFactor(full, 'volatility_60d'));
+
+// issue 16: composite scores and the new factor families
+const scoreStrategy = (rebalance: StrategyDefinition['rebalance']): StrategyDefinition => ({
+  ...strategy(rebalance, 20),
+  ranking: {
+    score: [
+      { factor: 'mom_3m', order: 'desc', weight: 1 },
+      { factor: 'volatility_60d', order: 'asc', weight: 1 },
+      { factor: 'per', order: 'asc', weight: 1 },
+    ],
+  },
+});
+time('2,500 stocks x 10y, monthly, 3-factor composite score', 10, bars, () =>
+  runBacktest(scoreStrategy('monthly'), full, range(full)),
+);
+time('2,500 stocks x 10y, daily re-rank, 3-factor composite score', 3, bars, () =>
+  runBacktest(scoreStrategy('daily'), full, range(full)),
+);
+time('factor: macd_signal, all days (sliding)', 5, bars, () => computeFactor(full, 'macd_signal'));
+time('factor: beta_252d, all days (rolling)', 5, bars, () => computeFactor(full, 'beta_252d'));
+time('factor: high_52w_distance, all days (deque)', 5, bars, () => computeFactor(full, 'high_52w_distance'));
+time('factor: max_drawdown_252d, all days (blocks)', 3, bars, () => computeFactor(full, 'max_drawdown_252d'));
+time('factor: bollinger_pct_b, all days (direct windows)', 5, bars, () => computeFactor(full, 'bollinger_pct_b'));

@@ -11,3 +11,4 @@ export * from './engine/orders.js';
 export * from './engine/decide.js';
 export { FactorCache } from './engine/factor-cache.js';
 export * from './engine/history.js';
+export * from './market-rules/index.js';

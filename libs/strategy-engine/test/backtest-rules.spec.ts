@@ -7,22 +7,26 @@ const ALL = { from: 20240101, to: 20241231 };
 const approx = (actual: number, expected: number, eps = 1e-9): void =>
   assert.ok(Math.abs(actual - expected) <= eps * Math.max(1, Math.abs(expected)), `${actual} != ${expected}`);
 const sells = (trades: Trade[]): Trade[] => trades.filter((t) => t.side === 'sell');
+/** KOSPI in 2024 (the fixtures' market and year): 0.03 % transaction tax + 0.15 % rural tax, each truncated. */
+const kospiTax2024 = (amount: number): number => Math.floor((amount * 3) / 10_000) + Math.floor((amount * 15) / 10_000);
 
 describe('runBacktest rules', () => {
   it('buys at day t+1 open plus slippage with a limit at t close + 5 %, sized on the worst fill, in whole won', () => {
     // Signal at the close of 01-02 (1000): a limit buy at 1050. The fill is 01-03's open 1020, never
-    // 01-02's close; slippage 50 bps -> 1025.1; commission 10 bps, truncated to the won.
+    // 01-02's close; slippage 50 bps -> 1025.1, rounded up to the tick grid (1 won below 2,000):
+    // 1026; commission 10 bps, truncated to the won.
     const data = newMarket({ A: [flat(1000), [1020, 1030, 1010, 1020], flat(1000)] });
-    const def = newDefinition({ costs: { commissionBps: 10, sellTaxBps: 0, slippageBps: 50 } });
+    const def = newDefinition({ costs: { commissionBps: 10, slippageBps: 50 } });
     const r = runBacktest(def, data, ALL);
     const buy = r.trades[0];
     assert.equal(buy.date, 20240103);
-    approx(buy.price, 1025.1);
-    // sized so that a fill at the limit fits: floor(1,000,000 / (1050 x 1.005 x 1.001)) = 946
+    assert.equal(buy.price, 1026);
+    // sized so that a fill at the limit fits: 1050 x 1.005 = 1055.25 -> 1056 on the grid;
+    // floor(1,000,000 / (1056 x 1.001)) = 946, whose worst cost 998,976 + 998 fits
     assert.equal(buy.quantity, 946);
-    assert.equal(buy.amount, 969_745); // 946 x 1025.1 = 969,744.6, rounded to the won
-    assert.equal(buy.commission, 969);
-    assert.equal(r.equityCurve.cash[1], 1_000_000 - 969_745 - 969);
+    assert.equal(buy.amount, 970_596); // 946 x 1026
+    assert.equal(buy.commission, 970);
+    assert.equal(r.equityCurve.cash[1], 1_000_000 - 970_596 - 970);
     assert.equal(r.equityCurve.value[0], 1_000_000, 'nothing trades on the signal day');
     approx(r.equityCurve.invested[1], 946 * 1020);
   });
@@ -57,21 +61,22 @@ describe('runBacktest rules', () => {
       A: [flat(200), flat(100), flat(100), flat(100), flat(100), [120, 120, 120, 120], flat(120)],
       B: [flat(100), flat(150), flat(150), flat(150), flat(150), flat(150), flat(150)],
     });
-    const def = newDefinition({ rebalance: 'weekly', costs: { commissionBps: 10, sellTaxBps: 20, slippageBps: 100 } });
+    const def = newDefinition({ rebalance: 'weekly', costs: { commissionBps: 10, slippageBps: 100 } });
     const r = runBacktest(def, data, ALL);
     const buyA = r.trades[0];
     assert.equal(buyA.code, 'A');
     assert.equal(buyA.price, 101); // open 100 x 1.01 (the limit is 200 x 1.05)
-    const q = Math.floor(1_000_000 / (210 * 1.01 * 1.001));
+    // worst fill 210 x 1.01 = 212.1 -> 213: floor(1,000,000 / (213 x 1.001)) = 4690
+    const q = 4690;
     assert.equal(buyA.quantity, q);
     const sellA = r.trades.find((t) => t.side === 'sell') as Trade;
     assert.equal(sellA.date, 20240109);
     assert.equal(sellA.reason, 'rebalance');
-    approx(sellA.price, 118.8); // 120 x 0.99
-    const amount = Math.round(q * 118.8);
+    assert.equal(sellA.price, 118); // 120 x 0.99 = 118.8, rounded down to the tick grid
+    const amount = 553_420; // 4690 x 118
     assert.equal(sellA.amount, amount);
-    assert.equal(sellA.commission, Math.floor(amount * 0.001));
-    assert.equal(sellA.tax, Math.floor(amount * 0.002));
+    assert.equal(sellA.commission, 553);
+    assert.equal(sellA.tax, 166 + 830); // KOSPI 2024: floor(553,420 x 0.0003) + floor(553,420 x 0.0015)
     const cost = buyA.amount + buyA.commission;
     assert.equal(sellA.pnl, amount - sellA.commission - sellA.tax - cost);
     assert.equal(sellA.holdingDays, 4);
@@ -110,7 +115,7 @@ describe('runBacktest rules', () => {
     // broker holds one sell order per share: after a close of 1000 (a tie) the stop rests.
     const def = newDefinition({
       sell: { stopLossPct: 10, takeProfitPct: 10 },
-      costs: { commissionBps: 0, sellTaxBps: 30, slippageBps: 0 },
+      costs: { commissionBps: 0, slippageBps: 0 },
     });
     const r = runBacktest(def, newMarket({ A: [flat(1000), flat(1000), [1000, 1150, 850, 1000], flat(1000)] }), ALL);
     const s = sells(r.trades);
@@ -118,7 +123,7 @@ describe('runBacktest rules', () => {
     assert.equal(s[0]?.reason, 'stop_loss');
     assert.equal(s[0]?.price, 900);
     assert.equal(s[0]?.date, 20240104);
-    assert.equal(s[0]?.tax, Math.floor(952 * 900 * 0.003));
+    assert.equal(s[0]?.tax, 257 + 1285); // 952 x 900 = 856,800: floor(x 0.0003) + floor(x 0.0015)
     // after a close of 1080 the target is nearer: it is the order that rests, and fills
     const near = runBacktest(
       def,
@@ -183,13 +188,13 @@ describe('runBacktest rules', () => {
       A: [flat(100), flat(100), flat(110), [112, 115, 108, 113], null, null],
       B: [flat(1), flat(1), flat(1), flat(1), flat(1), flat(1)],
     });
-    const def = newDefinition({ costs: { commissionBps: 10, sellTaxBps: 20, slippageBps: 100 } });
+    const def = newDefinition({ costs: { commissionBps: 10, slippageBps: 100 } });
     const r = runBacktest(def, data, ALL);
     const s = sells(r.trades)[0];
     assert.equal(s.reason, 'delisted');
     assert.equal(s.date, 20240108);
     assert.equal(s.price, 113, 'last close, no slippage');
-    assert.equal(s.tax, Math.floor(s.amount * 0.002));
+    assert.equal(s.tax, kospiTax2024(s.amount));
     assert.equal(r.equityCurve.invested[4], 0);
     assert.equal(r.openPositions.length, 0);
   });
@@ -262,12 +267,13 @@ describe('runBacktest rules', () => {
       data,
       ALL,
     );
-    // 2 picks -> 1/2 each, capped to 30 % of 1,000,000 = 300,000, at limits 105 and 52.5.
+    // 2 picks -> 1/2 each, capped to 30 % of 1,000,000 = 300,000, at limits 105 and 52.5 -> 52
+    // (the tick grid, rounded down): floor(300,000 / 105) = 2857, floor(300,000 / 52) = 5769.
     assert.deepEqual(
       r.trades.map((t) => [t.code, t.quantity]),
       [
         ['A', 2857],
-        ['B', 5714],
+        ['B', 5769],
       ],
     );
   });

@@ -129,6 +129,70 @@ describe('parseStrategyDefinition', () => {
     assert.equal(parseStrategyDefinition(null).ok, false);
   });
 
+  describe('a composite score ranking', () => {
+    const withRanking = (ranking: unknown): Record<string, unknown> => ({ ...valid(), ranking });
+    const score = [
+      { factor: 'per', order: 'asc', weight: 2 },
+      { factor: 'mom_12_1', order: 'desc', weight: 1 },
+      { factor: 'roe', order: 'desc', weight: 0.5 },
+    ];
+
+    it('is accepted and returned unchanged', () => {
+      const input = withRanking({ score });
+      const r = parseStrategyDefinition(input);
+      assert.ok(r.ok, JSON.stringify(r));
+      assert.deepEqual(r.value, input);
+    });
+
+    it('is checked strictly, each error with its path', () => {
+      const errors = (ranking: unknown): unknown => {
+        const r = parseStrategyDefinition(withRanking(ranking));
+        assert.equal(r.ok, false);
+        return !r.ok && r.errors;
+      };
+      assert.deepEqual(errors({ score: [] }), [
+        { path: 'ranking.score', message: 'must be a non-empty array of { factor, order, weight }' },
+      ]);
+      assert.deepEqual(
+        errors({
+          score: [
+            { factor: 'per', order: 'asc', weight: 0 },
+            { factor: 'magic', order: 'up', weight: 1, extra: true },
+            { factor: 'per', order: 'desc', weight: 1 },
+            'roe',
+          ],
+        }),
+        [
+          { path: 'ranking.score[0].weight', message: 'must be > 0' },
+          { path: 'ranking.score[1].extra', message: "unknown key 'extra' (allowed: factor, order, weight)" },
+          { path: 'ranking.score[1].factor', message: "unknown factor 'magic'" },
+          { path: 'ranking.score[1].order', message: 'must be one of asc, desc' },
+          { path: 'ranking.score[2].factor', message: "factor 'per' is already in the score" },
+          { path: 'ranking.score[3]', message: 'must be an object' },
+        ],
+      );
+      assert.deepEqual(errors({ score, factor: 'per', order: 'asc' }), [
+        { path: 'ranking.factor', message: "unknown key 'factor' (allowed: score)" },
+        { path: 'ranking.order', message: "unknown key 'order' (allowed: score)" },
+      ]);
+      const many = FACTOR_IDS.slice(0, 21).map((factor) => ({ factor, order: 'desc', weight: 1 }));
+      assert.deepEqual(errors({ score: many }), [{ path: 'ranking.score', message: 'must have at most 20 factors' }]);
+      assert.deepEqual(errors({ score: [{ factor: 'per', order: 'asc', weight: 2e6 }] }), [
+        { path: 'ranking.score[0].weight', message: 'must be <= 1000000' },
+      ]);
+    });
+
+    it('is in the JSON Schema next to the single-factor form', () => {
+      const forms = strategyDefinitionJsonSchema.properties.ranking.oneOf;
+      assert.deepEqual(forms[0].required, ['factor', 'order']);
+      assert.deepEqual(forms[1].required, ['score']);
+      const term = forms[1].properties.score.items;
+      assert.deepEqual(term.required, ['factor', 'order', 'weight']);
+      assert.deepEqual(term.properties.factor, { $ref: '#/$defs/FactorId' });
+      assert.equal(forms[1].properties.score.maxItems, 20);
+    });
+  });
+
   it('exports a JSON Schema listing every factor id and required field', () => {
     assert.deepEqual(strategyDefinitionJsonSchema.$defs.FactorId.enum, [...FACTOR_IDS]);
     assert.equal(strategyDefinitionJsonSchema.additionalProperties, false);

@@ -94,6 +94,31 @@ describe('FactorCache: strategies on the same day share their factors', () => {
     assert.equal(cache.computed, 9);
   });
 
+  it('shares composite scores: their factors with the other strategies, each score once', () => {
+    const score = {
+      score: [
+        { factor: 'per' as const, order: 'asc' as const, weight: 1 },
+        { factor: 'mom_6m' as const, order: 'desc' as const, weight: 2 },
+      ],
+    };
+    const scored = [
+      newDefinition({ ranking: score, buyConditions: { factor: 'roe', op: '>', value: 0 }, maxPositions: 7 }),
+      newDefinition({ universe: { scope: 'markets', markets: ['KOSDAQ'] }, ranking: score, maxPositions: 4 }),
+    ];
+    const cache = new FactorCache(data);
+    for (const def of definitions) {
+      selectPicks(def, data, t, cache);
+    }
+    const before = cache.computed;
+    for (const def of [...scored, ...scored]) {
+      const alone = selectPicks(def, data, t);
+      assert.ok(alone.picks.length > 0, 'the strategy picks something');
+      assert.deepEqual(selectPicks(def, data, t, cache), alone);
+    }
+    assert.equal(cache.computed, before, 'per, mom_6m and roe were already there');
+    assert.equal(cache.computedScores, 2, 'one score per universe');
+  });
+
   it('refuses market data other than its own', () => {
     const other = syntheticMarket({ days: 50, stocks: 10, seed: 1 });
     assert.throws(() => selectPicks(definitions[0], other, 40, new FactorCache(data)), /other market data/);

@@ -9,7 +9,7 @@ export function newDefinition(overrides: Partial<StrategyDefinition> = {}): Stra
     maxPositions: 1,
     weighting: { method: 'equal' },
     rebalance: 'monthly',
-    costs: { commissionBps: 0, sellTaxBps: 0, slippageBps: 0 },
+    costs: { commissionBps: 0, slippageBps: 0 },
     initialCapital: 1_000_000,
     ...overrides,
   };

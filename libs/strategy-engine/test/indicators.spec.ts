@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from '@jest/globals';
 import { IndicatorsSync } from '@ixjb94/indicators';
-import { computeFactor, type FactorId, type MarketData } from '../src/index.js';
+import { computeFactor, FACTOR_IDS, type FactorId, type MarketData } from '../src/index.js';
 import { syntheticMarket } from './synthetic.js';
 
 const ta = new IndicatorsSync();
@@ -89,6 +89,119 @@ describe('indicators against @ixjb94/indicators', () => {
   });
 });
 
+/** The series of a field for stock s. */
+function column(m: MarketData, a: Float64Array, s: number): number[] {
+  return Array.from({ length: m.dates.length }, (_, d) => a[d * STOCKS + s]);
+}
+
+/** Our values of `id` (all days) against a reference aligned to the last days, from day `from`. */
+function agreeWith(
+  id: FactorId,
+  from: number,
+  ref: (s: number) => number[],
+  tolerance: (d: number, s: number) => number,
+): void {
+  const f = computeFactor(data, id);
+  let compared = 0;
+  for (let s = 0; s < STOCKS; s++) {
+    const expected = ref(s);
+    const offset = DAYS - expected.length;
+    for (let d = Math.max(from, offset); d < DAYS; d++) {
+      const ours = f.values[d * STOCKS + s];
+      const want = expected[d - offset];
+      assert.ok(Math.abs(ours - want) <= tolerance(d, s), `${id} stock ${s} day ${d}: ${ours} vs ${want}`);
+      compared++;
+    }
+  }
+  assert.ok(compared > STOCKS * 100, `${id}: ${compared} values compared`);
+}
+
+describe('new indicators against @ixjb94/indicators', () => {
+  const high = (s: number): number[] => column(data, data.high, s);
+  const low = (s: number): number[] => column(data, data.low, s);
+  const close = (s: number): number[] => column(data, data.close, s);
+
+  it('bollinger_pct_b and bollinger_width match bbands(20, 2)', () => {
+    const bands = (s: number): number[][] => ta.bbands(close(s), 20, 2);
+    agreeWith(
+      'bollinger_pct_b',
+      19,
+      (s) => {
+        const [lower, , upper] = bands(s);
+        const c = close(s).slice(DAYS - lower.length);
+        return lower.map((l, i) => (c[i] - l) / (upper[i] - l));
+      },
+      () => 1e-7,
+    );
+    agreeWith(
+      'bollinger_width',
+      19,
+      (s) => {
+        const [lower, middle, upper] = bands(s);
+        return lower.map((l, i) => ((upper[i] - l) / middle[i]) * 100);
+      },
+      () => 1e-7,
+    );
+  });
+
+  it('stoch_k_14 and stoch_d_14 match stoch(14, 1, 3)', () => {
+    agreeWith(
+      'stoch_k_14',
+      0,
+      (s) => ta.stoch(high(s), low(s), close(s), 14, 1, 3)[0],
+      () => 1e-9,
+    );
+    agreeWith(
+      'stoch_d_14',
+      0,
+      (s) => ta.stoch(high(s), low(s), close(s), 14, 1, 3)[1],
+      () => 1e-9,
+    );
+  });
+
+  it('cci_20 matches cci(20)', () => {
+    agreeWith(
+      'cci_20',
+      0,
+      (s) => ta.cci(high(s), low(s), close(s), 20),
+      () => 1e-7,
+    );
+  });
+
+  it('macd, macd_signal, macd_hist are ema() over their windows, and macd() of the whole history to 1e-6 of the price', () => {
+    // the definition: EMAs of the last 200 closes, the signal's EMA of the last 50 lines
+    const line = (c: number[], u: number): number => {
+      const w = c.slice(u - 199, u + 1);
+      return (ta.ema(w, 12).at(-1) as number) - (ta.ema(w, 26).at(-1) as number);
+    };
+    const lines = (s: number): number[] => {
+      const c = close(s);
+      return Array.from({ length: DAYS - 199 }, (_, i) => line(c, i + 199));
+    };
+    const signals = (s: number): number[] => {
+      const l = lines(s);
+      return Array.from({ length: l.length - 49 }, (_, i) => ta.ema(l.slice(i, i + 50), 9).at(-1) as number);
+    };
+    const price = (d: number, s: number): number => 1e-9 * data.close[d * STOCKS + s];
+    agreeWith('macd', 199, lines, price);
+    agreeWith('macd_signal', 248, signals, price);
+    agreeWith(
+      'macd_hist',
+      248,
+      (s) => {
+        const sig = signals(s);
+        const l = lines(s).slice(49);
+        return l.map((x, i) => x - sig[i]);
+      },
+      price,
+    );
+    // the windows leave a weight below 3e-7 on the closes before them: the infinite-history MACD
+    const whole = (d: number, s: number): number => 1e-6 * data.close[d * STOCKS + s];
+    agreeWith('macd', 199, (s) => ta.macd(close(s), 12, 26, 9)[0], whole);
+    agreeWith('macd_signal', 248, (s) => ta.macd(close(s), 12, 26, 9)[1], whole);
+  });
+});
+
 describe('computeFactor', () => {
   const gappy = syntheticMarket({ days: 300, stocks: 30, seed: 9, gaps: true });
   const rows = Int32Array.from([0, 5, 19, 20, 61, 150, 151, 299]);
@@ -122,6 +235,49 @@ describe('computeFactor', () => {
       assert.equal(some.rowOf[1], -1);
     });
   }
+
+  it('every factor: one requested day equals the all-days computation, on a market with gaps', () => {
+    const long = syntheticMarket({ days: 420, stocks: 25, seed: 19, gaps: true });
+    const S = long.codes.length;
+    const days = [0, 5, 20, 61, 150, 251, 252, 260, 300, 333, 419];
+    for (const id of FACTOR_IDS) {
+      const full = computeFactor(long, id);
+      const some = computeFactor(long, id, days);
+      let present = 0;
+      days.forEach((d, k) => {
+        const one = computeFactor(long, id, [d]);
+        for (let s = 0; s < S; s++) {
+          const a = full.values[d * S + s];
+          for (const b of [some.values[k * S + s], one.values[s]]) {
+            assert.equal(Number.isNaN(a), Number.isNaN(b), `${id} day ${d} stock ${s}: ${a} vs ${b}`);
+            if (!Number.isNaN(a)) {
+              assert.ok(Math.abs(a - b) <= 1e-9 * Math.max(1, Math.abs(a)), `${id} day ${d} stock ${s}: ${a} vs ${b}`);
+            }
+          }
+          present += Number(!Number.isNaN(a));
+        }
+      });
+      assert.ok(present > S, `${id}: ${present} values`);
+    }
+  });
+
+  it('window extremes and drawdowns are exact: deque and block forms equal the direct scans, to the bit', () => {
+    const long = syntheticMarket({ days: 700, stocks: 20, seed: 23, gaps: true });
+    const S = long.codes.length;
+    for (const id of ['high_52w_distance', 'low_52w_distance', 'max_drawdown_60d', 'max_drawdown_252d'] as const) {
+      const full = computeFactor(long, id);
+      let present = 0;
+      for (let d = 0; d < 700; d += 7) {
+        const one = computeFactor(long, id, [d]);
+        for (let s = 0; s < S; s++) {
+          const a = full.values[d * S + s];
+          assert.ok(Object.is(a, one.values[s]), `${id} day ${d} stock ${s}: ${a} vs ${one.values[s]}`);
+          present += Number(!Number.isNaN(a));
+        }
+      }
+      assert.ok(present > 500, `${id}: ${present} values`);
+    }
+  });
 
   it('makes a moving average NaN while any bar of its window is missing', () => {
     const d = syntheticMarket({ days: 40, stocks: 1, seed: 3 });

@@ -13,54 +13,70 @@ import {
 import { syntheticMarket } from './synthetic.js';
 import { flat, newDefinition, newMarket } from './fixtures.js';
 
-const bar = (open: number, high: number, low: number) => ({ open, high, low });
-const costs = { commissionBps: 15, sellTaxBps: 20, slippageBps: 30 };
+const bar = (open: number, high: number, low: number, volume = 1000) => ({ open, high, low, volume });
+const costs = { commissionBps: 15, slippageBps: 30 };
+/** 2024, KOSPI, no known previous close: no price limits. */
+const day = { date: 20240603, market: 'KOSPI' as const, base: NaN };
 
 describe('orders: how a day bar fills each kind', () => {
   it('fills a market sell at the open, and nothing on a day without a bar', () => {
-    assert.deepEqual(fillOnBar('market_sell', NaN, bar(100, 110, 90)), { price: 100, at: 'open' });
-    assert.equal(fillOnBar('market_sell', NaN, bar(NaN, NaN, NaN)), null);
+    assert.deepEqual(fillOnBar('market_sell', NaN, bar(100, 110, 90), day), { price: 100, at: 'open' });
+    assert.equal(fillOnBar('market_sell', NaN, bar(NaN, NaN, NaN), day), null);
   });
 
   it('fills a limit buy at an open within the limit, at the limit when the day comes down to it, else not', () => {
-    assert.deepEqual(fillOnBar('limit_buy', 105, bar(100, 120, 95)), { price: 100, at: 'open' });
-    assert.deepEqual(fillOnBar('limit_buy', 105, bar(110, 120, 104)), { price: 105, at: 'level' });
-    assert.equal(fillOnBar('limit_buy', 105, bar(110, 120, 106)), null);
+    assert.deepEqual(fillOnBar('limit_buy', 105, bar(100, 120, 95), day), { price: 100, at: 'open' });
+    assert.deepEqual(fillOnBar('limit_buy', 105, bar(110, 120, 104), day), { price: 105, at: 'level' });
+    assert.equal(fillOnBar('limit_buy', 105, bar(110, 120, 106), day), null);
   });
 
   it('fills a stop at its level, or at an open below it; a target at its level, or at an open above it', () => {
-    assert.deepEqual(fillOnBar('stop_sell', 90, bar(100, 101, 85)), { price: 90, at: 'level' });
-    assert.deepEqual(fillOnBar('stop_sell', 90, bar(80, 85, 75)), { price: 80, at: 'open' });
-    assert.equal(fillOnBar('stop_sell', 90, bar(100, 101, 91)), null);
-    assert.deepEqual(fillOnBar('target_sell', 120, bar(100, 125, 99)), { price: 120, at: 'level' });
-    assert.deepEqual(fillOnBar('target_sell', 120, bar(130, 135, 128)), { price: 130, at: 'open' });
-    assert.equal(fillOnBar('target_sell', 120, bar(100, 119, 99)), null);
+    assert.deepEqual(fillOnBar('stop_sell', 90, bar(100, 101, 85), day), { price: 90, at: 'level' });
+    assert.deepEqual(fillOnBar('stop_sell', 90, bar(80, 85, 75), day), { price: 80, at: 'open' });
+    assert.equal(fillOnBar('stop_sell', 90, bar(100, 101, 91), day), null);
+    assert.deepEqual(fillOnBar('target_sell', 120, bar(100, 125, 99), day), { price: 120, at: 'level' });
+    assert.deepEqual(fillOnBar('target_sell', 120, bar(130, 135, 128), day), { price: 130, at: 'open' });
+    assert.equal(fillOnBar('target_sell', 120, bar(100, 119, 99), day), null);
   });
 
-  it('books slippage only on the opening auction of market sells and limit buys, money in whole won', () => {
-    const buy = bookFill('limit_buy', 7, { price: 1001, at: 'open' }, costs);
-    assert.equal(buy.price, 1001 * 1.003);
-    assert.equal(buy.amount, Math.round(7 * 1001 * 1.003));
-    assert.equal(buy.commission, Math.floor(buy.amount * 0.0015));
+  it('books slippage on every fill, rounded against the trader to the tick grid, money in whole won', () => {
+    const session = { date: 20240603, market: 'KOSPI' as const };
+    // 1001 x 1.003 = 1004.003 -> 1005 (tick 1 below 2,000, rounded up for a buy)
+    const buy = bookFill('limit_buy', 7, { price: 1001, at: 'open' }, costs, session);
+    assert.equal(buy.price, 1005);
+    assert.equal(buy.amount, 7035);
+    assert.equal(buy.commission, Math.floor(7035 * 0.0015));
     assert.equal(buy.cashDelta, -(buy.amount + buy.commission));
-    const stop = bookFill('stop_sell', 7, { price: 80, at: 'open' }, costs);
-    assert.equal(stop.price, 80, 'a gapped stop fills at the open without slippage');
-    assert.equal(stop.tax, Math.floor(560 * 0.002));
-    assert.equal(stop.cashDelta, 560 - stop.commission - stop.tax);
-    assert.equal(bookFill('market_sell', 7, { price: 80, at: 'open' }, costs).price, 80 * 0.997);
+    // a stop gapped through fills at the open less slippage: 80 x 0.997 = 79.76 -> 79 (down for a sell)
+    const stop = bookFill('stop_sell', 7, { price: 80, at: 'open' }, costs, session);
+    assert.equal(stop.price, 79);
+    // KOSPI 2024: 0.03 % transaction tax + 0.15 % rural tax, each truncated: floor(553 x 0.0003) + floor(553 x 0.0015)
+    assert.equal(stop.tax, 0 + 0);
+    assert.equal(stop.cashDelta, 553 - stop.commission - stop.tax);
+    const target = bookFill('target_sell', 1000, { price: 12_000, at: 'level' }, costs, session);
+    // 12,000 x 0.997 = 11,964 -> 11,960 (tick 10 from 5,000 to 20,000)
+    assert.equal(target.price, 11_960);
+    assert.equal(target.tax, 3588 + 17_940, 'floor(11,960,000 x 3 / 10,000) + floor(11,960,000 x 15 / 10,000)');
+    const real = bookFill('market_sell', 7, { price: 80.5, at: 'open' }, costs, session, { marketPrice: true });
+    assert.equal(real.price, 80.5, "a broker's own price: no slippage, no rounding");
   });
 
   it('sizes a buy so that its worst fill fits the budget, to the won', () => {
+    const session = { date: 20240603, market: 'KOSDAQ' as const };
     for (const [budget, limit] of [
       [1_000_000, 1050],
       [999, 1000],
-      [123_456_789, 77.7],
+      [123_456_789, 77],
       [10_500, 10_500],
     ] as const) {
-      const q = sharesWithin(budget, limit, costs);
-      assert.ok(q === 0 || worstBuyCost(q, limit, costs) <= budget, `${budget} ${limit}`);
-      assert.ok(worstBuyCost(q + 1, limit, costs) > budget, `${budget} ${limit}: one more share would not fit`);
+      const q = sharesWithin(budget, limit, costs, session);
+      assert.ok(q === 0 || worstBuyCost(q, limit, costs, session) <= budget, `${budget} ${limit}`);
+      assert.ok(
+        worstBuyCost(q + 1, limit, costs, session) > budget,
+        `${budget} ${limit}: one more share would not fit`,
+      );
     }
+    assert.equal(sharesWithin(0, 1000, costs, session), 0);
   });
 });
 

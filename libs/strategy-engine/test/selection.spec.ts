@@ -1,11 +1,13 @@
 import assert from 'node:assert/strict';
 import { describe, it } from '@jest/globals';
 import {
+  buildMarketData,
   computeFactor,
   selectPicks,
   type ConditionNode,
   type FactorId,
   type MarketData,
+  type RankingDefinition,
   type StrategyDefinition,
 } from '../src/index.js';
 import { CompiledStrategy } from '../src/engine/selection.js';
@@ -62,25 +64,54 @@ function referenceSelect(def: StrategyDefinition, data: MarketData, d: number): 
     }
   };
   const u = def.universe;
-  const candidates: { s: number; v: number }[] = [];
-  for (let s = 0; s < S; s++) {
+  const inUniverseToday = (s: number): boolean => {
     const i = d * S + s;
-    const inUniverse =
+    const inScope =
       u.scope === 'all' ||
       (u.scope === 'markets' && (u.markets ?? []).includes(data.stocks[s].market)) ||
       (u.scope === 'codes' && (u.codes ?? []).includes(data.codes[s]));
-    const ok =
-      inUniverse &&
+    return (
+      inScope &&
       data.close[i] > 0 &&
       (!(u.minMarketCap !== undefined && u.minMarketCap > 0) || data.marketCap[i] >= u.minMarketCap) &&
-      (u.minAvgTradingValue === undefined || value('avg_trading_value_20d', s) >= u.minAvgTradingValue) &&
-      (!def.buyConditions || holds(def.buyConditions, s));
-    const v = value(def.ranking.factor, s);
+      (u.minAvgTradingValue === undefined || value('avg_trading_value_20d', s) >= u.minAvgTradingValue)
+    );
+  };
+  const ranking = def.ranking;
+  // a composite score, the plain way: per term, count the universe's values below / not above
+  const scores = new Float64Array(S).fill(NaN);
+  if ('score' in ranking) {
+    const members = Array.from({ length: S }, (_, s) => s).filter(inUniverseToday);
+    const acc = new Map<number, number>();
+    for (const term of ranking.score) {
+      const sign = term.order === 'desc' ? 1 : -1;
+      const keys = members.map((s) => value(term.factor, s) * sign + 0).filter((k) => !Number.isNaN(k));
+      for (const s of members) {
+        const key = value(term.factor, s) * sign + 0;
+        if (!Number.isNaN(key)) {
+          const below = keys.filter((k) => k < key).length;
+          const atOrBelow = keys.filter((k) => k <= key).length;
+          acc.set(s, (acc.get(s) ?? 0) + term.weight * ((below + 1 + atOrBelow) / 2 / keys.length));
+        }
+      }
+    }
+    let total = 0;
+    for (const term of ranking.score) {
+      total += term.weight;
+    }
+    for (const [s, a] of acc) {
+      scores[s] = (a / total) * 100;
+    }
+  }
+  const candidates: { s: number; v: number }[] = [];
+  for (let s = 0; s < S; s++) {
+    const ok = inUniverseToday(s) && (!def.buyConditions || holds(def.buyConditions, s));
+    const v = 'score' in ranking ? scores[s] : value(ranking.factor, s);
     if (ok && !Number.isNaN(v)) {
       candidates.push({ s, v });
     }
   }
-  const sign = def.ranking.order === 'desc' ? 1 : -1;
+  const sign = 'score' in ranking || ranking.order === 'desc' ? 1 : -1;
   candidates.sort((a, b) => b.v * sign - a.v * sign || a.s - b.s);
   const top = candidates.slice(0, def.maxPositions);
   return { idx: top.map((c) => c.s), score: top.map((c) => c.v) };
@@ -93,7 +124,35 @@ function tiedMarket(): MarketData {
   return { ...data, close, marketCap: close.map((c) => c * 1e5) };
 }
 
-const FACTORS = ['mom_1m', 'mom_3m', 'close', 'market_cap', 'rsi_14', 'per', 'sma_ratio_20', 'volatility_20d'] as const;
+const FACTORS = [
+  'mom_1m',
+  'mom_3m',
+  'close',
+  'market_cap',
+  'rsi_14',
+  'per',
+  'sma_ratio_20',
+  'volatility_20d',
+  'mom_1w',
+  'trading_value',
+  'earnings_yield',
+  'stoch_k_14',
+  'avg_trading_value_20d',
+] as const;
+
+/** A composite score of 1..4 distinct factors; integer weights half the time (ties in the score). */
+function randomScore(r: () => number): RankingDefinition {
+  const n = 1 + Math.floor(r() * 4);
+  const factors = [...FACTORS].sort(() => r() - 0.5).slice(0, n);
+  const integer = r() < 0.5;
+  return {
+    score: factors.map((factor) => ({
+      factor,
+      order: r() < 0.5 ? 'asc' : 'desc',
+      weight: integer ? 1 + Math.floor(r() * 3) : 0.1 + r() * 5,
+    })),
+  };
+}
 
 function randomDefinition(seed: number, data: MarketData): StrategyDefinition {
   const r = prng(seed);
@@ -128,7 +187,7 @@ function randomDefinition(seed: number, data: MarketData): StrategyDefinition {
           ? { scope: 'markets', markets: ['KOSPI'], minAvgTradingValue: r() * 1e9 }
           : { scope: 'codes', codes: data.codes.filter(() => r() < 0.6) },
     buyConditions: pick(conditions),
-    ranking: { factor: pick(FACTORS), order: pick(['asc', 'desc'] as const) },
+    ranking: r() < 0.4 ? randomScore(r) : { factor: pick(FACTORS), order: pick(['asc', 'desc'] as const) },
     maxPositions: 1 + Math.floor(r() * 25),
   });
 }
@@ -153,13 +212,15 @@ describe('selection', () => {
       const D = data.dates.length;
       const days = Int32Array.from({ length: D }, (_, i) => i);
       let picks = 0;
-      for (let seed = 1; seed <= 40; seed++) {
+      let scored = 0;
+      for (let seed = 1; seed <= 60; seed++) {
         const def = randomDefinition(seed, data);
         // One object over many days, as in a backtest: each call starts from the last picks.
         const cs = new CompiledStrategy(def, data, days, new Int32Array(0));
         for (let d = 0; d < D; d += 1 + (seed % 3)) {
           const n = cs.select(d);
           picks += n;
+          scored += 'score' in def.ranking ? n : 0;
           assertSame(def, data, d, n, cs);
         }
         const sel = selectPicks(def, data, D - 1);
@@ -169,6 +230,7 @@ describe('selection', () => {
         );
       }
       assert.ok(picks > 1000, `the definitions pick stocks (${picks})`);
+      assert.ok(scored > 300, `the composite scores pick stocks (${scored})`);
     });
   }
 
@@ -195,6 +257,108 @@ describe('selection', () => {
       assertSame(def, data, d, n, cs);
     }
     assert.ok(picks > 500);
+  });
+
+  describe('composite score (ranking.score)', () => {
+    // One day, five stocks; the universe is A..D (E, outside it, must not move the percentiles).
+    //            close  trading value
+    //   A         100        500
+    //   B         200        300
+    //   C         200        (none)
+    //   D          50        900
+    //   E         300        100     (not in the universe)
+    // close, desc, weight 1: sorted 50 100 200 200 (4 values); percentile = (below + 1 + atOrBelow) / 2 / 4
+    //   A (1 + 1 + 2) / 2 / 4 = 0.5   B = C (2 + 1 + 4) / 2 / 4 = 0.875   D (0 + 1 + 1) / 2 / 4 = 0.25
+    // trading value, asc, weight 3: keys -tv sorted -900 -500 -300 (3 values, C has none: 0)
+    //   A (1 + 1 + 2) / 2 / 3 = 2/3   B (2 + 1 + 3) / 2 / 3 = 1   C 0   D (0 + 1 + 1) / 2 / 3 = 1/3
+    // score = (1 x close pct + 3 x tv pct) / 4 x 100:
+    //   A (0.5 + 2) / 4 = 62.5   B (0.875 + 3) / 4 = 96.875   C 0.875 / 4 = 21.875   D (0.25 + 1) / 4 = 31.25
+    const data = buildMarketData({
+      rows: [
+        ['A', 100, 500],
+        ['B', 200, 300],
+        ['C', 200, NaN],
+        ['D', 50, 900],
+        ['E', 300, 100],
+      ].map(([code, close, tv]) => ({
+        date: 20240102,
+        code: code as string,
+        open: close as number,
+        high: close as number,
+        low: close as number,
+        close: close as number,
+        volume: 10,
+        tradingValue: tv as number,
+        marketCap: (close as number) * 1e6,
+      })),
+    });
+    const universe = { scope: 'codes' as const, codes: ['A', 'B', 'C', 'D'] };
+    const ranking: RankingDefinition = {
+      score: [
+        { factor: 'close', order: 'desc', weight: 1 },
+        { factor: 'trading_value', order: 'asc', weight: 3 },
+      ],
+    };
+    const picked = (def: StrategyDefinition): [string, number][] =>
+      selectPicks(def, data, 0).picks.map((p) => [p.code, p.score]);
+    const near = (got: [string, number][], want: [string, number][]): void => {
+      assert.deepEqual(
+        got.map(([c]) => c),
+        want.map(([c]) => c),
+      );
+      got.forEach(([, v], i) => assert.ok(Math.abs(v - want[i][1]) < 1e-12, `${got[i][0]}: ${v} vs ${want[i][1]}`));
+    };
+
+    it('ranks by the weighted mean of percentile ranks within the universe (hand-computed)', () => {
+      near(picked(newDefinition({ universe, ranking, maxPositions: 5 })), [
+        ['B', 96.875],
+        ['A', 62.5],
+        ['D', 31.25],
+        ['C', 21.875],
+      ]);
+    });
+
+    it('buy conditions only remove stocks: the scores stay those of the universe', () => {
+      const def = newDefinition({
+        universe,
+        ranking,
+        maxPositions: 5,
+        buyConditions: { factor: 'close', op: '>', value: 60 },
+      });
+      near(picked(def), [
+        ['B', 96.875],
+        ['A', 62.5],
+        ['C', 21.875],
+      ]);
+    });
+
+    it('never picks a stock without a value for any factor of the score', () => {
+      const def = newDefinition({
+        universe,
+        ranking: { score: [{ factor: 'trading_value', order: 'asc', weight: 1 }] },
+        maxPositions: 5,
+      });
+      // -tv: -900 -500 -300 -> A 2/3, B 1, D 1/3 (x 100); C has none
+      near(picked(def), [
+        ['B', 100],
+        ['A', 200 / 3],
+        ['D', 100 / 3],
+      ]);
+    });
+
+    it('the universe minimums bound the ranked population', () => {
+      // market cap >= 1e8 leaves A, B, C (D's is 5e7): close 100 200 200 -> A 1/3, B = C 5/6
+      const def = newDefinition({
+        universe: { ...universe, minMarketCap: 1e8 },
+        ranking: { score: [{ factor: 'close', order: 'desc', weight: 2 }] },
+        maxPositions: 5,
+      });
+      near(picked(def), [
+        ['B', 250 / 3],
+        ['C', 250 / 3],
+        ['A', 100 / 3],
+      ]);
+    });
   });
 
   it('picks nothing before the ranking factor has history', () => {

@@ -96,10 +96,9 @@ describe('strategies across replicas', () => {
   });
 
   it('serves the factor catalog and the definition schema without a token', async () => {
-    const factors = await request<{ id: string; name: string; description: string; unit: string; kind: string }[]>(
-      'GET',
-      `${a}/api/backtest/factors`,
-    );
+    const factors = await request<
+      { id: string; name: string; nameKo: string; description: string; unit: string; kind: string }[]
+    >('GET', `${a}/api/backtest/factors`);
     assert.equal(factors.status, 200);
     const ids = factors.body.map((f) => f.id);
     for (const id of [
@@ -120,7 +119,10 @@ describe('strategies across replicas', () => {
       assert.ok(ids.includes(id), `catalog lacks ${id}`);
     }
     for (const factor of factors.body) {
-      assert.ok(factor.name && factor.description && factor.unit && factor.kind, JSON.stringify(factor));
+      assert.ok(
+        factor.name && factor.nameKo && factor.description && factor.unit && factor.kind,
+        JSON.stringify(factor),
+      );
     }
     const schema = await request('GET', `${b}/api/backtest/strategies/schema`);
     assert.equal(schema.status, 200);

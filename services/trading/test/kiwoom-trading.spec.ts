@@ -301,10 +301,12 @@ describe('the KRX order of an intent', () => {
       quantity: '7',
       level: level === null ? null : String(level),
       reference_price: '61000',
+      trading_date: '2026-12-04',
     }) as never;
 
   it('puts prices on the tick grid the way that does not hurt, inside the ±30 % band of the signal close', () => {
-    assert.deepEqual(priceBand(61_000), { lower: 42_700, upper: 79_300 });
+    assert.deepEqual(priceBand(61_000, '2026-12-04'), { lower: 42_700, upper: 79_300 });
+    assert.deepEqual(priceBand(10_000, '2026-12-04', 'KONEX'), { lower: 8_500, upper: 11_500 }, 'KONEX: ±15 %');
     assert.deepEqual(kiwoomRequestOf(intent('market_sell', null)), {
       side: 'sell',
       code: '005930',

@@ -313,8 +313,9 @@ describe('trading rules of the select and execute runs (one replayed day, in-pro
     );
     assert.ok(messages.includes(`sell 20 000040 filled at ${PRICE} (open, ${AS_OF})`), messages.join('\n'));
     assert.ok(messages.includes('liquidated: deactivated, cash returned to the account'), messages.join('\n'));
-    // 500,000 allocated, 180,000 spent on the shares, 200,000 back from the sale
-    const cash = 100_000_000 - 500_000 + (500_000 - 180_000) + 200_000;
+    // 500,000 allocated, 180,000 spent on the shares, 200,000 back from the sale less the KRX sell
+    // tax of a KOSPI sale in 2026 (engine market rules): floor(200,000 x 0.05 %) + floor(x 0.15 %) = 400
+    const cash = 100_000_000 - 500_000 + (500_000 - 180_000) + 200_000 - 400;
     assert.equal(await accountCash(user), cash);
     const paper = await cluster.pool.query(
       `SELECT h.quantity FROM trading.paper_holdings h JOIN trading.accounts a ON a.id = h.account_id WHERE a.user_id = $1`,
@@ -329,7 +330,7 @@ describe('trading rules of the select and execute runs (one replayed day, in-pro
     assert.equal(portfolio.body.cash, cash);
     assert.equal(portfolio.body.marketValue, 0);
     assert.equal(portfolio.body.totalValue, cash);
-    assert.equal(portfolio.body.pnl, 20_000);
+    assert.equal(portfolio.body.pnl, 20_000 - 400);
   });
 
   it('sells on max holding days and a condition at the open, on a stop and a target as resting orders, as the engine decides', async () => {
@@ -348,22 +349,25 @@ describe('trading rules of the select and execute runs (one replayed day, in-pro
         `${reason}: ${JSON.stringify(orders)}`,
       );
     }
-    // maxHold: 000030 sold at the open; 000040 keeps a stop at 5,000 (as near the close as the target 15,000: the stop rests), unreached
+    // maxHold: 000030 sold at the open; 000040 keeps a stop at 5,000, raised to the day's lower price
+    // limit of the 10,000 close (7,000; the target 15,000 lowered to the upper limit 13,000, as near
+    // the close: the stop rests), unreached
     const maxHold = await ordersOf(user, ids.maxHold);
     assert.deepEqual(maxHold.map((o) => [o.code, o.kind, o.level, o.reason, o.status, o.rejectReason]).sort(), [
       ['000030', 'market_sell', null, 'max_holding', 'filled', null],
-      ['000040', 'stop_sell', 5_000, 'stop_loss', 'expired', 'not reached that day'],
+      ['000040', 'stop_sell', 7_000, 'stop_loss', 'expired', 'not reached that day'],
     ]);
     assert.deepEqual(await positionsOf(cluster.pool, ids.stop), {});
     assert.deepEqual(await positionsOf(cluster.pool, ids.take), {});
     // younger than maxHoldingDays / minHoldingDays: kept
     assert.deepEqual(await positionsOf(cluster.pool, ids.maxHold), { '000040': 10 });
     assert.deepEqual(await positionsOf(cluster.pool, ids.condition), { '000020': 10 });
-    // cash = allocated - cost + proceeds
-    assert.equal((await strategyOf(user, ids.stop)).cash, 200_000 - 120_000 + 100_000);
-    assert.equal((await strategyOf(user, ids.take)).cash, 200_000 - 80_000 + 100_000);
-    assert.equal((await strategyOf(user, ids.maxHold)).cash, 200_000 - 100_000);
-    assert.equal((await strategyOf(user, ids.condition)).cash, 200_000 - 100_000);
+    // cash = allocated - cost + proceeds - the KRX sell tax of a 100,000 KOSPI sale in 2026
+    // (engine market rules): floor(100,000 x 0.05 %) + floor(100,000 x 0.15 %) = 50 + 150
+    assert.equal((await strategyOf(user, ids.stop)).cash, 200_000 - 120_000 + 100_000 - 200);
+    assert.equal((await strategyOf(user, ids.take)).cash, 200_000 - 80_000 + 100_000 - 200);
+    assert.equal((await strategyOf(user, ids.maxHold)).cash, 200_000 - 100_000 - 200);
+    assert.equal((await strategyOf(user, ids.condition)).cash, 200_000 - 100_000 - 200);
   });
 
   it('lets a sell of a suspended stock expire unfilled: the position and its pending sell stay, the liquidation goes on', async () => {

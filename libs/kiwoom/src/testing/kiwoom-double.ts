@@ -454,13 +454,13 @@ export class KiwoomDouble {
     if (!Number.isInteger(quantity) || quantity <= 0 || !['0', '3', '28'].includes(type)) {
       return fail(2, '입력 값 오류입니다[1516:주문수량 또는 매매구분 오류]');
     }
-    if (type !== '3' && !isOnTick(price)) {
+    const { date, time } = ymdOf(this.now());
+    if (type !== '3' && !isOnTick(price, date)) {
       return fail(20, '[2000](RC4025:호가단위가 맞지 않습니다)');
     }
-    if (type === '28' && (!isOnTick(stopPrice) || side !== 'sell')) {
+    if (type === '28' && (!isOnTick(stopPrice, date) || side !== 'sell')) {
       return fail(20, '[2000](RC4026:스톱가격 오류)');
     }
-    const { date, time } = ymdOf(this.now());
     const hhmm = `${time.slice(0, 2)}:${time.slice(2, 4)}`;
     if (this.sessionHours && (hhmm < this.sessionHours.open || hhmm >= this.sessionHours.close)) {
       return fail(20, '[2000](RC4058:모의투자 장종료)');

@@ -15,7 +15,8 @@ const stringList = {
 /**
  * JSON Schema (draft 2020-12, usable as an OpenAPI 3.1 schema object) of StrategyDefinition.
  * parseStrategyDefinition is the authority: it also enforces what JSON Schema cannot say
- * (condition depth <= 8 and <= 200 nodes, min <= max, list fields matching the scope).
+ * (condition depth <= 8 and <= 200 nodes, min <= max, list fields matching the scope, each factor
+ * at most once in a composite score).
  */
 export const strategyDefinitionJsonSchema = {
   $schema: 'https://json-schema.org/draft/2020-12/schema',
@@ -51,10 +52,39 @@ export const strategyDefinitionJsonSchema = {
     },
     buyConditions: { $ref: '#/$defs/Condition' },
     ranking: {
-      type: 'object',
-      additionalProperties: false,
-      required: ['factor', 'order'],
-      properties: { factor: factorRef, order: { enum: ['asc', 'desc'] } },
+      description:
+        "One factor ({ factor, order }), or a composite score ({ score: [{ factor, order, weight }] }): per factor the percentile rank within the day's universe (a missing value ranks 0), weighted mean x 100, highest first.",
+      oneOf: [
+        {
+          type: 'object',
+          additionalProperties: false,
+          required: ['factor', 'order'],
+          properties: { factor: factorRef, order: { enum: ['asc', 'desc'] } },
+        },
+        {
+          type: 'object',
+          additionalProperties: false,
+          required: ['score'],
+          properties: {
+            score: {
+              type: 'array',
+              minItems: 1,
+              maxItems: L.maxScoreTerms,
+              description: 'each factor at most once',
+              items: {
+                type: 'object',
+                additionalProperties: false,
+                required: ['factor', 'order', 'weight'],
+                properties: {
+                  factor: factorRef,
+                  order: { enum: ['asc', 'desc'], description: "'desc': the highest value scores best" },
+                  weight: { type: 'number', exclusiveMinimum: 0, maximum: L.maxScoreWeight },
+                },
+              },
+            },
+          },
+        },
+      ],
     },
     maxPositions: { type: 'integer', minimum: 1, maximum: L.maxPositions },
     weighting: {
@@ -82,8 +112,24 @@ export const strategyDefinitionJsonSchema = {
     costs: {
       type: 'object',
       additionalProperties: false,
-      required: ['commissionBps', 'sellTaxBps', 'slippageBps'],
-      properties: { commissionBps: bps, sellTaxBps: bps, slippageBps: bps },
+      required: ['commissionBps', 'slippageBps'],
+      properties: {
+        commissionBps: bps,
+        sellTaxBps: {
+          ...bps,
+          deprecated: true,
+          description:
+            'Ignored: sells pay the KRX transaction tax of their date and market. Accepted for saved definitions.',
+        },
+        slippageBps: bps,
+        maxTradingValueShare: {
+          type: 'number',
+          exclusiveMinimum: 0,
+          maximum: 1,
+          description:
+            "Optional cap: each buy's value at its limit <= this share of the stock's trading value on the signal day.",
+        },
+      },
     },
     initialCapital: { type: 'number', exclusiveMinimum: 0, maximum: L.maxCapital, description: 'KRW' },
     benchmark: { type: 'string', minLength: 1, maxLength: L.maxStringLength },

@@ -4,6 +4,8 @@ import {
   DEFINITION_LIMITS as L,
   STRATEGY_SCHEMA_VERSION,
   type ConditionNode,
+  type ScoreRanking,
+  type ScoreTerm,
   type StrategyDefinition,
 } from './strategy-definition.js';
 
@@ -214,6 +216,40 @@ function conditionField(o: Obj, key: string, path: string, c: Checker): Conditio
   return checkConditionShape(o[key], p, c) ? parseCondition(o[key], p, c) : undefined;
 }
 
+/** A composite score's terms: 1..maxScoreTerms of { factor, order, weight }, each factor once. */
+function parseScore(v: unknown, path: string, c: Checker): ScoreRanking | undefined {
+  if (!Array.isArray(v) || v.length === 0) {
+    return c.fail(path, 'must be a non-empty array of { factor, order, weight }');
+  }
+  if (v.length > L.maxScoreTerms) {
+    return c.fail(path, `must have at most ${L.maxScoreTerms} factors`);
+  }
+  const terms: ScoreTerm[] = [];
+  const seen = new Set<string>();
+  v.forEach((item: unknown, i) => {
+    const p = join(path, i);
+    const o = c.obj(item, p);
+    if (!o) {
+      return;
+    }
+    c.keys(o, p, ['factor', 'order', 'weight']);
+    const factor = c.factor(o.factor, join(p, 'factor'));
+    const order = c.oneOf(o.order, join(p, 'order'), ['asc', 'desc'] as const);
+    const weight = c.num(o.weight, join(p, 'weight'), 0, L.maxScoreWeight, { exclusiveMin: true });
+    if (factor && seen.has(factor)) {
+      c.fail(join(p, 'factor'), `factor '${factor}' is already in the score`);
+      return;
+    }
+    if (factor) {
+      seen.add(factor);
+    }
+    if (factor && order && weight !== undefined) {
+      terms.push({ factor, order, weight });
+    }
+  });
+  return terms.length === v.length ? { score: terms } : undefined;
+}
+
 /**
  * Validates untrusted JSON into a StrategyDefinition. Strict: unknown keys, unknown factor ids,
  * out-of-range numbers and over-deep condition trees are errors, each with its path. Never
@@ -280,7 +316,10 @@ export function parseStrategyDefinition(input: unknown): ParseResult<StrategyDef
   // ranking
   let ranking: StrategyDefinition['ranking'] | undefined;
   const r = c.obj(root.ranking, 'ranking');
-  if (r) {
+  if (r && 'score' in r) {
+    c.keys(r, 'ranking', ['score']);
+    ranking = parseScore(r.score, 'ranking.score', c);
+  } else if (r) {
     c.keys(r, 'ranking', ['factor', 'order']);
     const factor = c.factor(r.factor, 'ranking.factor');
     const order = c.oneOf(r.order, 'ranking.order', ['asc', 'desc'] as const);
@@ -344,12 +383,19 @@ export function parseStrategyDefinition(input: unknown): ParseResult<StrategyDef
   let costs: StrategyDefinition['costs'] | undefined;
   const co = c.obj(root.costs, 'costs');
   if (co) {
-    c.keys(co, 'costs', ['commissionBps', 'sellTaxBps', 'slippageBps']);
+    c.keys(co, 'costs', ['commissionBps', 'sellTaxBps', 'slippageBps', 'maxTradingValueShare']);
     const commissionBps = c.num(co.commissionBps, 'costs.commissionBps', 0, L.maxBps);
-    const sellTaxBps = c.num(co.sellTaxBps, 'costs.sellTaxBps', 0, L.maxBps);
+    const sellTaxBps = c.optNum(co, 'sellTaxBps', 'costs', 0, L.maxBps);
     const slippageBps = c.num(co.slippageBps, 'costs.slippageBps', 0, L.maxBps);
-    if (commissionBps !== undefined && sellTaxBps !== undefined && slippageBps !== undefined) {
-      costs = { commissionBps, sellTaxBps, slippageBps };
+    const maxTradingValueShare = c.optNum(co, 'maxTradingValueShare', 'costs', 0, 1, { exclusiveMin: true });
+    if (commissionBps !== undefined && slippageBps !== undefined) {
+      costs = { commissionBps, slippageBps };
+      if (sellTaxBps !== undefined) {
+        costs.sellTaxBps = sellTaxBps;
+      }
+      if (maxTradingValueShare !== undefined) {
+        costs.maxTradingValueShare = maxTradingValueShare;
+      }
     }
   }
 

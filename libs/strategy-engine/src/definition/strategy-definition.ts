@@ -59,10 +59,39 @@ export interface UniverseDefinition {
   minAvgTradingValue?: number;
 }
 
-export interface RankingDefinition {
+/** Rank by one factor. */
+export interface FactorRanking {
   factor: FactorId;
   /** 'desc': highest value first (momentum); 'asc': lowest first (PER). */
   order: 'asc' | 'desc';
+}
+
+/** One factor of a composite score, e.g. `{ factor: 'per', order: 'asc', weight: 2 }`. */
+export interface ScoreTerm {
+  factor: FactorId;
+  /** Which end of the factor scores best: 'desc' the highest value, 'asc' the lowest. */
+  order: 'asc' | 'desc';
+  /** Relative weight, > 0: a term's share of the score is weight / sum of the weights. */
+  weight: number;
+}
+
+/**
+ * Rank by a composite score (multi-factor scoring): on each day, every stock of the strategy's
+ * universe that day (scope, a bar that day, the market cap and trading value minimums; not the
+ * buy conditions) gets per factor its percentile rank among the universe's stocks with a value:
+ * the average rank (1 = worst, ties share the mean of their ranks) / their number, in (0, 1];
+ * a stock without a value (NaN) gets 0 for that factor. Score = 100 x sum(weight x percentile) /
+ * sum(weight), in 0..100, highest first; a stock without a value for any of the factors has no
+ * score and is never picked. Buy conditions then only remove stocks: they never reorder the rest.
+ */
+export interface ScoreRanking {
+  score: ScoreTerm[];
+}
+
+export type RankingDefinition = FactorRanking | ScoreRanking;
+
+export function isScoreRanking(ranking: RankingDefinition): ranking is ScoreRanking {
+  return 'score' in ranking;
 }
 
 export interface WeightingDefinition {
@@ -91,10 +120,20 @@ export interface SellRules {
 export interface CostDefinition {
   /** Basis points of the traded amount, both sides. */
   commissionBps: number;
-  /** Basis points of the sell amount (KRX securities transaction tax). */
-  sellTaxBps: number;
-  /** Basis points against the trader on open fills: buys at open x (1+s), sells at open x (1-s). */
+  /**
+   * Deprecated and ignored: sells pay the KRX tax of their date and market (market-rules/tax.ts),
+   * which is the law's, not a strategy's choice. Still accepted (0..10,000) so that definitions
+   * saved before the tax table keep parsing, and kept in the parsed value as given.
+   */
+  sellTaxBps?: number;
+  /** Basis points against the trader on every fill: buys at price x (1+s), sells at price x (1-s), then on the tick grid. */
   slippageBps: number;
+  /**
+   * Optional, off when absent: each buy order's value at its limit is at most this share
+   * (0 < x <= 1) of the stock's trading value (KRW) on the signal day; a stock without trading
+   * value that day is not bought.
+   */
+  maxTradingValueShare?: number;
 }
 
 export interface StrategyDefinition {
@@ -122,4 +161,7 @@ export const DEFINITION_LIMITS = {
   maxStringLength: 100,
   maxHoldingDays: 10_000,
   maxCapital: 1e15,
+  /** Factors in a composite score. */
+  maxScoreTerms: 20,
+  maxScoreWeight: 1_000_000,
 } as const;

@@ -11,7 +11,7 @@ import {
   type PlannedOrder,
   type PortfolioState,
 } from './decide.js';
-import { bookFill, fillOnPrices, type OrderKind, type RawFill } from './orders.js';
+import { bookFill, lockedAtLimit, touchFill, type OrderKind, type RawFill } from './orders.js';
 
 export type BuyReason = 'signal';
 export type SellReason =
@@ -126,12 +126,16 @@ export function rebalanceDays(data: MarketData, freq: RebalanceFrequency, d0: nu
  * fills live orders), the valuation at the close, and the next decision. The rules, and why:
  * 1. Signals use data up to day t's close; their orders fill on day t+1, never at the close that
  *    produced them (see StrategyDecider for what is decided, orders.ts for how each order fills).
- * 2. Opening-auction fills pay slippage against the trader; commission on both sides, sell tax on
- *    sells; money in whole won (bookFill).
+ * 2. Every fill pays slippage against the trader, its price on the day's tick grid; commission on
+ *    both sides, the sell tax of the sell date and market on sells; money in whole won (bookFill).
+ *    A bar without trading (volume 0) fills nothing; a bar locked at the day's lower limit fills
+ *    no sell, one locked at the upper limit no buy; the limits are those of the previous close in
+ *    the data (none when the stock has no earlier bar).
  * 3. Whole shares only; buys are limit orders sized so that their worst fill fits the cash held
  *    at the signal: cash never goes negative.
  * 4. A holding whose stock has no bar and never trades again in the data (delisted) is sold on
- *    that first missing day at its last close, with commission and tax but no slippage. A holding
+ *    that first missing day at its last close, with commission and tax but no slippage nor tick
+ *    rounding (the market's own price). A holding
  *    that is only suspended keeps its last close as value; a pending sell waits for the next bar.
  *    (Live trading cannot place that order; a delisting is booked there as a corporate action.)
  * Deterministic: no clocks, no randomness, fixed iteration orders.
@@ -159,7 +163,7 @@ export function runBacktest(def: StrategyDefinition, data: MarketData, options: 
     }
   }
   const decider = new StrategyDecider(def, data, rebal, sellDays);
-  const { open, high, low, close, dates, codes } = data;
+  const { open, high, low, close, volume, dates, codes, stocks } = data;
   const costs = def.costs;
 
   const state: PortfolioState = { cash: def.initialCapital, holdings: [], wanted: [] };
@@ -193,8 +197,20 @@ export function runBacktest(def: StrategyDefinition, data: MarketData, options: 
     return lastBar[s];
   };
 
+  /** The previous close before day d (the base of d's price limits), NaN when there is none. */
+  const baseOf = (s: number, d: number): number => {
+    for (let x = d - 1; x >= 0; x--) {
+      const c = close[x * S + s];
+      if (c > 0) {
+        return c;
+      }
+    }
+    return NaN;
+  };
+
   const sellHolding = (h: Holding, d: number, kind: OrderKind, raw: RawFill, reason: SellReason): void => {
-    const fill = bookFill(kind, h.quantity, raw, costs);
+    const session = { date: dates[d], market: stocks[h.stock].market };
+    const fill = bookFill(kind, h.quantity, raw, costs, session, reason === 'delisted' ? MARKET_PRICE : NO_OPTIONS);
     state.cash += fill.cashDelta;
     tradedAmount += fill.amount;
     const pnl = fill.cashDelta - h.entryCost;
@@ -220,7 +236,7 @@ export function runBacktest(def: StrategyDefinition, data: MarketData, options: 
   };
 
   const buy = (stock: number, quantity: number, d: number, raw: RawFill): void => {
-    const fill = bookFill('limit_buy', quantity, raw, costs);
+    const fill = bookFill('limit_buy', quantity, raw, costs, { date: dates[d], market: stocks[stock].market });
     state.cash += fill.cashDelta;
     tradedAmount += fill.amount;
     state.holdings.push({
@@ -262,8 +278,12 @@ export function runBacktest(def: StrategyDefinition, data: MarketData, options: 
       {
         const order = fills[i];
         const s = order.stock;
-        const raw = fillOnPrices(order.kind, order.level, open[b + s], high[b + s], low[b + s]);
-        if (!raw) {
+        // fillOnPrices, with the previous close looked up only for an order that would fill
+        const raw = touchFill(order.kind, order.level, open[b + s], high[b + s], low[b + s], volume[b + s]);
+        if (
+          raw === null ||
+          lockedAtLimit(order.kind, high[b + s], low[b + s], baseOf(s, d), dates[d], stocks[s].market)
+        ) {
           continue;
         }
         if (order.side === 'buy') {
@@ -372,6 +392,8 @@ export function runBacktest(def: StrategyDefinition, data: MarketData, options: 
 }
 
 const NONE: readonly PlannedOrder[] = [];
+const MARKET_PRICE = { marketPrice: true } as const;
+const NO_OPTIONS = {} as const;
 const REBALANCE: DecideOptions = { rebalance: true };
 const NO_REBALANCE: DecideOptions = { rebalance: false };
 

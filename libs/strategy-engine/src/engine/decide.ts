@@ -1,6 +1,15 @@
-import { epochDay, type MarketData } from '../data/market-data.js';
+import { epochDay, type Market, type MarketData } from '../data/market-data.js';
+import { priceLimitPct } from '../market-rules/limits.js';
 import type { RebalanceFrequency, StrategyDefinition } from '../definition/strategy-definition.js';
-import { buyLimitPrice, sharesWithin, worstBuyCost, type OrderKind } from './orders.js';
+import { roundToTick, tickBands, type TickBands } from '../market-rules/ticks.js';
+import {
+  buyLimitPrice,
+  sharesWithin,
+  withinLimitsOf,
+  worstBuyCost,
+  type MarketSession,
+  type OrderKind,
+} from './orders.js';
 import type { FactorCache } from './factor-cache.js';
 import { CompiledStrategy } from './selection.js';
 
@@ -20,6 +29,8 @@ export interface Holding {
   pendingSell: OpenSellReason | null;
   /** The decider's last resting order for this holding, reused while it stays the same (a cache). */
   resting?: PlannedOrder;
+  /** The stop and target on the tick grid of `bands`, before the day's limits (a cache of the decider). */
+  levels?: { bands: TickBands; stop: number; target: number };
 }
 
 /** A pick of the latest rebalance that is not bought yet; it is tried every day until then. */
@@ -67,6 +78,12 @@ export interface DecideOptions {
    * only sells already decided (a manual sell of a position) are sent.
    */
   pendingOnly?: boolean;
+  /**
+   * yyyymmdd of the session the orders are for (its tick table and price limits set the order
+   * prices). Default: the next date in the data, else the signal date (live data ends at the
+   * signal day: the trading service passes the trading date).
+   */
+  sessionDate?: number;
 }
 
 /** Shared by every quiet day; never written to (typed readonly). */
@@ -125,10 +142,14 @@ function floorDiv(x: number, k: number): number {
  *    sent before the open, at a broker as here; they fund the next day's buys, and a holding
  *    being sold frees its place once it is sold. A pick that does
  *    not fill (no cash, a gap above the limit, no bar) stays wanted until the next rebalance.
+ *    The limit is on the session's tick grid, rounded down (orderPrice). With
+ *    costs.maxTradingValueShare, a buy's value at its limit is at most that share of the stock's
+ *    trading value on day t (none when it did not trade).
  * 4. Resting sells for every holding not sold at the open: the stop (stopLossPct below the entry
- *    price) or the target (takeProfitPct above it). A KRX broker holds one sell order per share,
- *    so with both set the one nearer t's close is placed (the stop on a tie): the one the next
- *    day can reach first.
+ *    price) or the target (takeProfitPct above it), each rounded UP to the session's tick grid and
+ *    kept inside the session's price limits of the latest close (orderPrice). A KRX broker holds
+ *    one sell order per share, so with both set the one nearer t's close is placed (the stop on a
+ *    tie): the one the next day can reach first.
  * Ages are in trading days (data rows) from the buy fill. Deterministic: no clocks.
  */
 export class StrategyDecider {
@@ -277,6 +298,8 @@ export class StrategyDecider {
         wanted = wanted.filter((w) => mark[w.stock] === 0);
       }
 
+      const sessionDate = options.sessionDate ?? (t + 1 < data.dates.length ? data.dates[t + 1] : data.dates[t]);
+      const valueShare = def.costs.maxTradingValueShare;
       let positions = holdings.length;
       let cashLeft = state.cash;
       for (const w of wanted) {
@@ -287,12 +310,17 @@ export class StrategyDecider {
         if (!(close > 0)) {
           continue;
         }
-        const limit = buyLimitPrice(close);
-        const quantity = sharesWithin(Math.min(w.target, cashLeft), limit, def.costs);
+        const session: MarketSession = { date: sessionDate, market: data.stocks[w.stock].market };
+        const limit = buyLimitPrice(close, session);
+        let quantity = sharesWithin(Math.min(w.target, cashLeft), limit, def.costs, session);
+        if (valueShare !== undefined) {
+          const traded = data.tradingValue[t * S + w.stock];
+          quantity = traded > 0 ? Math.min(quantity, Math.floor((valueShare * traded) / limit)) : 0;
+        }
         if (quantity <= 0) {
           continue;
         }
-        cashLeft -= worstBuyCost(quantity, limit, def.costs);
+        cashLeft -= worstBuyCost(quantity, limit, def.costs, session);
         positions++;
         orders.push({ kind: 'limit_buy', stock: w.stock, side: 'buy', quantity, level: limit, reason: 'signal' });
       }
@@ -302,16 +330,42 @@ export class StrategyDecider {
       if (hasStop || hasTarget) {
         const stopFactor = 1 - (sell.stopLossPct ?? 0) / 100;
         const targetFactor = 1 + (sell.takeProfitPct ?? 0) / 100;
+        // the session's tick bands and limit of the market last seen (holdings mostly share one)
+        let rulesMarket: Market | null = null;
+        let bands: TickBands = tickBands(sessionDate, 'KOSPI');
+        let pct = 0;
         for (let i = 0; i < holdings.length; i++) {
           const h = holdings[i];
           if (mark[h.stock] === 2) {
             continue;
           }
-          const stop = h.entryPrice * stopFactor;
-          const targetPrice = h.entryPrice * targetFactor;
+          const close = this.lastPrice(h, t);
+          const market = data.stocks[h.stock].market;
+          // orderPrice: on the session's grid (rounded up), then inside its limits of the close
+          if (market !== rulesMarket) {
+            rulesMarket = market;
+            bands = tickBands(sessionDate, market);
+            pct = priceLimitPct(sessionDate, market);
+          }
+          let grid = h.levels;
+          if (grid === undefined || grid.bands !== bands) {
+            const stopAt = roundToTick(h.entryPrice * stopFactor, 'up', bands);
+            grid = { bands, stop: stopAt, target: roundToTick(h.entryPrice * targetFactor, 'up', bands) };
+            h.levels = grid;
+          }
+          // withinLimitsOf, its inside test inlined (this runs for every holding and day)
+          const lo = close * (1 - pct / 100);
+          const hi = close * (1 + pct / 100);
+          let stop = grid.stop;
+          if (hasStop && !(stop >= lo && stop <= hi)) {
+            stop = withinLimitsOf(stop, close, pct, sessionDate, market);
+          }
+          let targetPrice = grid.target;
+          if (hasTarget && !(targetPrice >= lo && targetPrice <= hi)) {
+            targetPrice = withinLimitsOf(targetPrice, close, pct, sessionDate, market);
+          }
           let useStop = hasStop;
           if (hasStop && hasTarget) {
-            const close = this.lastPrice(h, t);
             useStop = close - stop <= targetPrice - close;
           }
           const kind = useStop ? 'stop_sell' : 'target_sell';

@@ -1,5 +1,5 @@
 import type { MarketData } from '../data/market-data.js';
-import type { UniverseDefinition } from '../definition/strategy-definition.js';
+import type { ScoreRanking, UniverseDefinition } from '../definition/strategy-definition.js';
 import type { FactorId } from '../factors/catalog.js';
 import { computeFactor } from '../factors/compute.js';
 import { MatrixRows, onDemandRows, type FactorRows } from './factor-rows.js';
@@ -18,6 +18,7 @@ import { MatrixRows, onDemandRows, type FactorRows } from './factor-rows.js';
 export class FactorCache {
   private readonly rows = new Map<string, FactorRows>();
   private readonly universes = new Map<string, Uint8Array>();
+  private readonly scores = new Map<string, FactorRows>();
 
   constructor(readonly data: MarketData) {}
 
@@ -42,6 +43,26 @@ export class FactorCache {
     return rows;
   }
 
+  /**
+   * The composite score rows of a score ranking over a universe (its components come from
+   * factor() like any factor a strategy reads), built once per distinct universe, score and days:
+   * strategies ranking by the same score share its day's computation.
+   */
+  score(
+    universe: UniverseDefinition,
+    ranking: ScoreRanking,
+    days: ArrayLike<number> | undefined,
+    build: () => FactorRows,
+  ): FactorRows {
+    const key = `${JSON.stringify(universe)}|${JSON.stringify(ranking.score)}@${days === undefined ? 'all' : Array.from(days).join(',')}`;
+    let rows = this.scores.get(key);
+    if (!rows) {
+      rows = build();
+      this.scores.set(key, rows);
+    }
+    return rows;
+  }
+
   /** The universe mask of a definition (1 = in the universe), built once per distinct universe. */
   universe(universe: UniverseDefinition, build: () => Uint8Array): Uint8Array {
     const key = JSON.stringify(universe);
@@ -56,5 +77,10 @@ export class FactorCache {
   /** How many factor sources were computed (each once, whatever the number of strategies). */
   get computed(): number {
     return this.rows.size;
+  }
+
+  /** How many composite scores were built (each once per universe, score and days). */
+  get computedScores(): number {
+    return this.scores.size;
   }
 }

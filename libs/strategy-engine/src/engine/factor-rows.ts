@@ -10,7 +10,8 @@ import type { FactorMatrix } from '../factors/compute.js';
  * rows once instead of writing and re-reading a 50 MB matrix per factor.
  */
 export interface FactorRows {
-  readonly id: FactorId;
+  /** The factor, or 'score' for a composite score (CompositeRows). */
+  readonly id: FactorId | 'score';
   readonly values: Float64Array;
   row(d: number): number;
   /** One stock's value on day d (same arithmetic as row()). */
@@ -90,7 +91,13 @@ export class MomentumRows implements FactorRows {
   }
 }
 
-const MOMENTUM_LAGS: Partial<Record<FactorId, number>> = { mom_1m: 21, mom_3m: 63, mom_6m: 126, mom_12m: 252 };
+const MOMENTUM_LAGS: Partial<Record<FactorId, number>> = {
+  mom_1w: 5,
+  mom_1m: 21,
+  mom_3m: 63,
+  mom_6m: 126,
+  mom_12m: 252,
+};
 
 /** An on-demand source for the factors that need no history state, or null. */
 export function onDemandRows(data: MarketData, id: FactorId): FactorRows | null {
@@ -100,6 +107,9 @@ export function onDemandRows(data: MarketData, id: FactorId): FactorRows | null 
   }
   if (id === 'market_cap') {
     return new FieldRows(id, data.marketCap, S);
+  }
+  if (id === 'trading_value') {
+    return new FieldRows(id, data.tradingValue, S);
   }
   const lag = MOMENTUM_LAGS[id];
   return lag === undefined ? null : new MomentumRows(id, data.close, S, lag);

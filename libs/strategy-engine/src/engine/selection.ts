@@ -1,7 +1,13 @@
 import type { MarketData } from '../data/market-data.js';
-import type { ConditionNode, StrategyDefinition } from '../definition/strategy-definition.js';
+import {
+  isScoreRanking,
+  type ConditionNode,
+  type RankingDefinition,
+  type StrategyDefinition,
+} from '../definition/strategy-definition.js';
 import type { FactorId } from '../factors/catalog.js';
 import { computeFactor } from '../factors/compute.js';
+import { CompositeRows } from './composite.js';
 import type { FactorCache } from './factor-cache.js';
 import { MatrixRows, MomentumRows, onDemandRows, type FactorRows } from './factor-rows.js';
 
@@ -448,9 +454,14 @@ function conjuncts(node: CompiledNode, out: CompiledNode[]): CompiledNode[] {
   return out;
 }
 
+/** The factors a ranking reads: its factor, or every factor of its composite score. */
+export function rankingFactorsOf(ranking: RankingDefinition): FactorId[] {
+  return isScoreRanking(ranking) ? ranking.score.map((t) => t.factor) : [ranking.factor];
+}
+
 /** The factors selecting reads: the ranking, the buy conditions, the trading-value floor. */
 export function selectionFactorsOf(def: StrategyDefinition): Set<FactorId> {
-  const ids = conditionFactors(def.buyConditions, new Set<FactorId>([def.ranking.factor]));
+  const ids = conditionFactors(def.buyConditions, new Set<FactorId>(rankingFactorsOf(def.ranking)));
   if (def.universe.minAvgTradingValue !== undefined) {
     ids.add('avg_trading_value_20d');
   }
@@ -487,7 +498,7 @@ export class CompiledStrategy {
   private readonly allInUniverse: boolean;
   private readonly pool: Uint8Array[];
   private readonly keys: Float64Array;
-  /** Output of select(): stock indices, best first, and their ranking factor values. */
+  /** Output of select(): stock indices, best first, and their ranking values (factor or score). */
   readonly pickIdx: Int32Array;
   readonly pickScore: Float64Array;
 
@@ -529,9 +540,26 @@ export class CompiledStrategy {
         ? cache.factor(id, wanted)
         : (onDemandRows(data, id) ?? new MatrixRows(computeFactor(data, id, wanted)));
     }
-    this.atv = matrices.avg_trading_value_20d ?? null;
-    this.rank = matrices[def.ranking.factor] as FactorRows;
-    this.rankSign = def.ranking.order === 'desc' ? 1 : -1;
+    // the trading-value floor only when the universe has one (a buy condition or a score reading
+    // the factor must not make every stock without 20 days of bars fail a floor of 0)
+    this.atv = def.universe.minAvgTradingValue !== undefined ? (matrices.avg_trading_value_20d ?? null) : null;
+    const ranking = def.ranking;
+    if (isScoreRanking(ranking)) {
+      // the score of the universe on each selection day: highest first
+      const build = (): CompositeRows =>
+        new CompositeRows(
+          data,
+          ranking.score,
+          ranking.score.map((t) => matrices[t.factor] as FactorRows),
+          { mask: this.inUniverse, minMarketCap: this.minMarketCap, atv: this.atv, minAtv: this.minAtv },
+        );
+      const days = selectionDays.length >= data.dates.length ? undefined : selectionDays;
+      this.rank = cache ? cache.score(def.universe, ranking, days, build) : build();
+      this.rankSign = 1;
+    } else {
+      this.rank = matrices[ranking.factor] as FactorRows;
+      this.rankSign = ranking.order === 'desc' ? 1 : -1;
+    }
     this.buyParts = def.buyConditions ? conjuncts(compileNode(def.buyConditions, matrices), []) : [];
     this.partMasks = this.buyParts.map((p) => (isConstantComparison(p) ? null : new Uint8Array(S)));
     // Scratch rows for evaluating those parts: an OR node at nesting level k uses pool[2k] and
@@ -574,6 +602,8 @@ export class CompiledStrategy {
    * and a skipped stock could not have beaten the threshold, so the picks are exactly those of
    * filtering every stock and then ranking. When the filters reject the top of the ranking,
    * most stocks go through the filters and the cost approaches that of doing exactly that.
+   * A composite score is a ranking row like a factor's (CompositeRows, computed over the day's
+   * universe before any buy condition), so the same holds for it.
    */
   select(d: number): number {
     const S = this.S;
@@ -757,7 +787,7 @@ export interface Pick {
   rank: number;
   code: string;
   stockIndex: number;
-  /** The ranking factor's value. */
+  /** The ranking factor's value, or the composite score (0..100) of a score ranking. */
   score: number;
   /** Target fraction of portfolio value. */
   weight: number;

@@ -4,15 +4,18 @@ import { Public } from '@stocklab/platform';
 import { FACTOR_CATALOG, FACTOR_CATEGORIES } from '@stocklab/strategy-engine';
 import { FactorCategoryDto, FactorDto } from './dto/factor.dto.js';
 
-const FACTORS: FactorDto[] = FACTOR_CATALOG.map(({ id, name, description, unit, kind, category, lookbackDays }) => ({
-  id,
-  name,
-  description,
-  unit,
-  kind,
-  category,
-  lookbackDays,
-}));
+const FACTORS: FactorDto[] = FACTOR_CATALOG.map(
+  ({ id, name, nameKo, description, unit, kind, category, lookbackDays }) => ({
+    id,
+    name,
+    nameKo,
+    description,
+    unit,
+    kind,
+    category,
+    lookbackDays,
+  }),
+);
 
 const CATEGORIES: FactorCategoryDto[] = FACTOR_CATEGORIES.map(({ id, name, nameKo }) => ({
   id,

@@ -4,7 +4,6 @@ import {
   KiwoomError,
   matchAttempt,
   NeedsReview,
-  onTick,
   placeExactlyOnce,
   type KiwoomAccountApi,
   type KiwoomFillCharges,
@@ -12,6 +11,7 @@ import {
   type KiwoomOrderRow,
 } from '@stocklab/kiwoom';
 import { CONFIG } from '@stocklab/platform';
+import { MARKETS, orderPrice, priceLimits, type Market, type PriceLimits } from '@stocklab/strategy-engine';
 import { DataSource } from 'typeorm';
 import { BrokerAccountsService } from '../broker-accounts/broker-accounts.service.js';
 import type { TradingConfig } from '../config.js';
@@ -34,23 +34,24 @@ export type KiwoomObservation =
 
 const ymd = (isoDate: string): string => isoDate.replaceAll('-', '');
 
-/** The day's price band of a reference (previous) close: ±30 %, on the tick grid, inside the band. */
-export function priceBand(reference: number): { lower: number; upper: number } {
-  return { lower: onTick(reference * 0.7, 'up'), upper: onTick(reference * 1.3, 'down') };
+/**
+ * The day's price limits of a reference (previous) close on an ISO trading date: the engine's KRX
+ * rule (±30 %, KONEX ±15 %; the upper limit rounded down and the lower up to the tick grid).
+ */
+export function priceBand(reference: number, isoDate: string, market: Market = 'KOSPI'): PriceLimits {
+  return priceLimits(reference, Number(ymd(isoDate)), market);
 }
 
-const clamp = (price: number, band: { lower: number; upper: number }): number =>
-  Math.min(band.upper, Math.max(band.lower, price));
-
 /**
- * The KRX order an intent becomes: a buy limit rounded down to the tick grid (it never pays more
- * than decided, so the engine's sizing still holds), a take-profit limit rounded up (never sells
- * for less), a stop-loss as a stop-limit (28) whose stop is the level rounded up and whose limit
- * is the day's lower price limit (once triggered it sells at the market, as the engine's stop
- * does); every price inside the day's ±30 % band of the signal close, which the exchange refuses
- * to exceed.
+ * The KRX order an intent becomes, priced by the engine's `orderPrice` (the one place of the KRX
+ * market rules, the same the decider and the backtest price with): a buy limit rounded down to the
+ * tick grid of the trading date (it never pays more than decided, so the engine's sizing still
+ * holds), a take-profit limit rounded up (never sells for less), a stop-loss as a stop-limit (28)
+ * whose stop is the level rounded up and whose limit is the day's lower price limit (once
+ * triggered it sells at the market, as the engine's stop does); every price inside the day's
+ * price limits of the signal close, which the exchange refuses to exceed.
  */
-export function kiwoomRequestOf(intent: IntentRow): KiwoomOrderRequest {
+export function kiwoomRequestOf(intent: IntentRow, market: Market = 'KOSPI'): KiwoomOrderRequest {
   const quantity = Number(intent.quantity);
   const reference = Number(intent.reference_price);
   if (intent.kind === 'market_sell') {
@@ -60,20 +61,32 @@ export function kiwoomRequestOf(intent: IntentRow): KiwoomOrderRequest {
   if (!(reference > 0) || !(level > 0)) {
     throw new Error(`intent ${intent.id}: a ${intent.kind} needs its level and the signal close`);
   }
-  const band = priceBand(reference);
+  const session = { date: Number(ymd(intent.trading_date)), market };
   if (intent.kind === 'limit_buy') {
-    return { side: 'buy', code: intent.code, quantity, type: 'limit', price: clamp(onTick(level, 'down'), band) };
+    return {
+      side: 'buy',
+      code: intent.code,
+      quantity,
+      type: 'limit',
+      price: orderPrice(intent.kind, level, reference, session),
+    };
   }
   if (intent.kind === 'target_sell') {
-    return { side: 'sell', code: intent.code, quantity, type: 'limit', price: clamp(onTick(level, 'up'), band) };
+    return {
+      side: 'sell',
+      code: intent.code,
+      quantity,
+      type: 'limit',
+      price: orderPrice(intent.kind, level, reference, session),
+    };
   }
   return {
     side: 'sell',
     code: intent.code,
     quantity,
     type: 'stop',
-    stopPrice: clamp(onTick(level, 'up'), band),
-    price: band.lower,
+    stopPrice: orderPrice('stop_sell', level, reference, session),
+    price: priceBand(reference, intent.trading_date, market).lower,
   };
 }
 
@@ -106,11 +119,21 @@ export class KiwoomOrders {
     return api;
   }
 
+  /** The stock's market (its price limits); KOSPI for a code the market tables lack. */
+  private async marketOf(code: string): Promise<Market> {
+    const rows: Array<{ market: string }> = await this.dataSource.query(
+      `SELECT market FROM market.securities WHERE code = $1`,
+      [code],
+    );
+    const market = rows[0]?.market ?? '';
+    return (MARKETS as readonly string[]).includes(market) ? (market as Market) : 'KOSPI';
+  }
+
   /** Places an intent once; `intent.status` 'sending' means an earlier attempt's answer was never stored. */
   async send(fenced: Fenced, intent: IntentRow): Promise<KiwoomSendOutcome> {
     const accountId = intent.broker_account_id as string;
     const api = await this.apiOf(accountId);
-    const request = kiwoomRequestOf(intent);
+    const request = kiwoomRequestOf(intent, await this.marketOf(intent.code));
     const bound = await this.boundOrders(
       (sql, params) => fenced((m) => m.query(sql, params)),
       intent.broker_account_id as string,
@@ -219,7 +242,7 @@ export class KiwoomOrders {
         let ordNo = intent.broker_order_id ?? undefined;
         if (!ordNo && intent.status === 'sending') {
           // sent before a crash whose successor never ran: the attempt is looked up the same way
-          const match = matchAttempt(attemptOf(intent), rows, bound, 5);
+          const match = matchAttempt(attemptOf(intent, await this.marketOf(intent.code)), rows, bound, 5);
           if (match.kind === 'ambiguous') {
             seen.set(intent.id, { kind: 'review', reason: lookAlikes(match.candidates) });
             continue;
@@ -305,8 +328,8 @@ export class KiwoomOrders {
   }
 }
 
-function attemptOf(intent: IntentRow): KiwoomOrderRequest & { sentAt: Date } {
-  return { ...kiwoomRequestOf(intent), sentAt: intent.attempt_sent_at as Date };
+function attemptOf(intent: IntentRow, market: Market): KiwoomOrderRequest & { sentAt: Date } {
+  return { ...kiwoomRequestOf(intent, market), sentAt: intent.attempt_sent_at as Date };
 }
 
 function lookAlikes(candidates: readonly KiwoomOrderRow[]): string {

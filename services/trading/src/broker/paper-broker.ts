@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Inject, Injectable } from '@nestjs/common';
 import { CONFIG } from '@stocklab/platform';
-import { fillOnBar, type OrderKind } from '@stocklab/strategy-engine';
+import { fillOnBar, type Market, type OrderKind } from '@stocklab/strategy-engine';
 import { DataSource, type EntityManager } from 'typeorm';
 import type { TradingConfig } from '../config.js';
 import { returnedRows } from '../database/returning.js';
@@ -216,8 +216,19 @@ export class PaperBroker implements Broker {
     if (order.status !== 'accepted') {
       return order;
     }
-    const day: Array<{ open: number | null; high: number | null; low: number | null }> = await m.query(
-      `SELECT b.open, b.high, b.low FROM (SELECT 1 FROM market.daily_bars WHERE date = $1 LIMIT 1) imported
+    // the bar, its volume, the stock's market and the previous close (the base of the day's price limits)
+    const day: Array<{
+      open: number | null;
+      high: number | null;
+      low: number | null;
+      volume: string | null;
+      market: Market | null;
+      base: number | null;
+    }> = await m.query(
+      `SELECT b.open, b.high, b.low, b.volume,
+              (SELECT s.market FROM market.securities s WHERE s.code = $2) AS market,
+              (SELECT p.close FROM market.daily_bars p WHERE p.code = $2 AND p.date < $1 ORDER BY p.date DESC LIMIT 1) AS base
+         FROM (SELECT 1 FROM market.daily_bars WHERE date = $1 LIMIT 1) imported
          LEFT JOIN market.daily_bars b ON b.code = $2 AND b.date = $1`,
       [order.trading_date, order.code],
     );
@@ -226,17 +237,33 @@ export class PaperBroker implements Broker {
     }
     const bar = day[0];
     const level = order.limit_price === null ? Number.NaN : Number(order.limit_price);
+    // the engine's rules, as in a backtest: no fill without trading (volume 0), none against a
+    // day locked at its price limit
     const fill =
       bar.open === null
         ? null
-        : fillOnBar(order.kind, level, { open: bar.open, high: bar.high as number, low: bar.low as number });
+        : fillOnBar(
+            order.kind,
+            level,
+            { open: bar.open, high: bar.high as number, low: bar.low as number, volume: Number(bar.volume) },
+            {
+              date: Number(order.trading_date.replaceAll('-', '')),
+              market: bar.market ?? 'KOSPI',
+              base: bar.base ?? Number.NaN,
+            },
+          );
     const quantity = Number(order.quantity);
     if (!fill) {
       const rows = returnedRows<PaperOrderRow>(
         await m.query(
           `UPDATE trading.paper_orders SET status = 'expired', matched_at = now(), reject_reason = $2
             WHERE client_order_id = $1 RETURNING ${ORDER_COLUMNS}`,
-          [order.client_order_id, bar.open === null ? 'no trading in the stock that day' : 'not reached that day'],
+          [
+            order.client_order_id,
+            bar.open === null || !(Number(bar.volume) > 0)
+              ? 'no trading in the stock that day'
+              : 'not reached that day', // a day locked at its price limit included
+          ],
         ),
       );
       return rows[0];

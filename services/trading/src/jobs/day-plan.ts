@@ -173,6 +173,8 @@ function decideStrategy(
     rebalance,
     liquidate: s.status === 'liquidating',
     pendingOnly: s.status === 'inactive',
+    // the session the orders are for: its tick table and price limits price them (KRX market rules)
+    sessionDate: Number(run.tradingDate.replaceAll('-', '')),
   });
 
   // the value the decision saw, dated by the close it values (an inactive strategy's series ended)

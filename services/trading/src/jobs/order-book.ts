@@ -1,6 +1,13 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { CONFIG } from '@stocklab/platform';
-import { bookFill, parseStrategyDefinition, type BookedFill, type CostDefinition } from '@stocklab/strategy-engine';
+import {
+  bookFill,
+  MARKETS,
+  parseStrategyDefinition,
+  type BookedFill,
+  type CostDefinition,
+  type Market,
+} from '@stocklab/strategy-engine';
 import type { EntityManager } from 'typeorm';
 import { BROKER, type Broker, type BrokerOrder } from '../broker/broker.js';
 import { KiwoomOrders, type KiwoomObservation } from '../broker/kiwoom-orders.js';
@@ -58,6 +65,13 @@ function withBrokerCharges(
   return { ...fill, commission: charged.commission, tax: charged.tax, cashDelta };
 }
 
+/** The stock's market (its sell tax and tick table); KOSPI for a code the market tables lack. */
+async function marketOf(m: EntityManager, code: string): Promise<Market> {
+  const rows: Array<{ market: string }> = await m.query(`SELECT market FROM market.securities WHERE code = $1`, [code]);
+  const market = rows[0]?.market;
+  return (MARKETS as readonly string[]).includes(market ?? '') ? (market as Market) : 'KOSPI';
+}
+
 /** The calendar day before an ISO date (sessions before it are over). */
 export function previousDay(isoDate: string): string {
   const d = new Date(`${isoDate}T00:00:00Z`);
@@ -75,8 +89,9 @@ export function paperConcurrency(config: Pick<TradingConfig, 'DB_POOL_SIZE'>): n
 
 /**
  * Books what the broker did with the platform's orders: a fill moves the strategy's cash and
- * positions with the strategy's own cost model (the engine's bookFill: slippage on opening fills,
- * commission, tax, whole won), exactly as the backtest books its simulated fills; an expired or
+ * positions with the strategy's own cost model (the engine's bookFill: slippage on paper fills,
+ * on the tick grid, commission, the KRX sell tax of the fill date and the stock's market, whole
+ * won), exactly as the backtest books its simulated fills; an expired or
  * rejected order is recorded and logged (a sell at the open stays decided and is sent again the
  * next day; a buy's pick stays wanted). Each booking is one fenced transaction and happens once:
  * the intent's status moves out of pending/sent/accepted in the same statement.
@@ -250,7 +265,8 @@ export class OrderBook {
     const model = costs?.get(intent.auto_strategy_id) ?? (await this.costsOf(m, intent.auto_strategy_id, costs));
     const ordered = Number(intent.quantity);
     const quantity = order.filledQuantity ?? ordered;
-    // slippage models the opening auction of the paper broker; a real broker's price is the market's own
+    // slippage models the paper broker's execution; a real broker's price is the market's own
+    const date = Number((order.fillPriceDate ?? intent.trading_date).replaceAll('-', ''));
     const fill = withBrokerCharges(
       intent.side,
       bookFill(
@@ -258,6 +274,8 @@ export class OrderBook {
         quantity,
         { price: order.fillPrice as number, at: order.fillPriceSource === 'open' ? 'open' : 'level' },
         model,
+        { date, market: await marketOf(m, intent.code) },
+        { marketPrice: order.fillPriceSource === 'broker' },
       ),
       order.charged,
     );
@@ -443,7 +461,13 @@ export class OrderBook {
       return parsed.value.costs;
     }
     // rules are validated on activation; the money moved at the broker all the same, so it is booked
-    await strategyLog(m, strategyId, null, 'error', 'stored rules are invalid: fill booked without costs');
-    return { commissionBps: 0, sellTaxBps: 0, slippageBps: 0 };
+    await strategyLog(
+      m,
+      strategyId,
+      null,
+      'error',
+      'stored rules are invalid: fill booked without commission and slippage (the KRX sell tax applies)',
+    );
+    return { commissionBps: 0, slippageBps: 0 };
   }
 }

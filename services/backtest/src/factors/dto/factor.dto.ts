@@ -12,6 +12,7 @@ const CATEGORY_IDS = FACTOR_CATEGORIES.map((c) => c.id);
 export class FactorDto {
   @ApiProperty({ example: 'mom_3m', description: 'the id strategy definitions use' }) id: FactorId;
   @ApiProperty({ example: '3-month momentum' }) name: string;
+  @ApiProperty({ example: '3개월 수익률' }) nameKo: string;
   @ApiProperty() description: string;
   @ApiProperty({ enum: ['%', 'ratio', 'x', 'KRW', 'index'] }) unit: FactorInfo['unit'];
   @ApiProperty({ enum: ['price', 'fundamental'] }) kind: FactorKind;

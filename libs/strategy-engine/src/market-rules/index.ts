@@ -1,0 +1,3 @@
+export * from './tax.js';
+export * from './ticks.js';
+export * from './limits.js';
