@@ -21,6 +21,12 @@ const TODAY = '2026-03-11';
 const TOMORROW = '2026-03-12';
 const TODAY_OPEN = 10_200;
 const DAY_3 = '2026-03-13';
+/**
+ * The KRX sell tax of a KOSPI sale in 2026 (0.05 % transaction tax + 0.15 % rural special tax, each
+ * truncated to the won): 5 x 10,200 = 51,000 pays 25 + 76; 5 x 10,000 = 50,000 pays 25 + 75.
+ */
+const TAX_ON_5_AT_TODAY_OPEN = 25 + 76;
+const TAX_ON_5_AT_PRICE = 25 + 75;
 const DAY_4 = '2026-03-16';
 
 /** Imports a day's bars for every crafted code at one price, as a daily import would. */
@@ -182,8 +188,8 @@ describe('orders live the way a broker has them (in-process)', () => {
       [stopped],
     );
     assert.deepEqual(held.rows, [{ code: '000030' }]);
-    // 100,000,000 - 200,000 allocated + 100,000 cash returned at the stop + 5 x 10,200 sold
-    assert.equal(await accountCash(stopper), 100_000_000 - 200_000 + 100_000 + 5 * TODAY_OPEN);
+    // 100,000,000 - 200,000 allocated + 100,000 cash returned at the stop + 5 x 10,200 sold, less its tax
+    assert.equal(await accountCash(stopper), 100_000_000 - 200_000 + 100_000 + 5 * TODAY_OPEN - TAX_ON_5_AT_TODAY_OPEN);
     const again = await request('POST', api(`/auto-strategies/${stopped}/deactivate`), {
       token: cluster.tokenFor(stopper),
       body: { mode: 'liquidate' },
@@ -242,7 +248,10 @@ describe('orders live the way a broker has them (in-process)', () => {
       [stopped],
     );
     assert.deepEqual(strategyNow.rows, [{ status: 'inactive', cash: '0' }]);
-    assert.equal(await accountCash(stopper), 100_000_000 - 200_000 + 100_000 + 5 * TODAY_OPEN + 5 * PRICE);
+    assert.equal(
+      await accountCash(stopper),
+      100_000_000 - 200_000 + 100_000 + 5 * TODAY_OPEN - TAX_ON_5_AT_TODAY_OPEN + 5 * PRICE - TAX_ON_5_AT_PRICE,
+    );
   });
 });
 
