@@ -172,16 +172,7 @@ export class KiwoomDouble {
 
   /** The most requests of a class received within any one second for an app key. */
   busiestSecond(appKey: string, kind: 'order' | 'query'): number {
-    const times = (this.received.get(`${appKey}:${kind}`) ?? []).slice().sort((a, b) => a - b);
-    let best = 0;
-    let from = 0;
-    for (let to = 0; to < times.length; to += 1) {
-      while (times[to] - times[from] >= 1000) {
-        from += 1;
-      }
-      best = Math.max(best, to - from + 1);
-    }
-    return best;
+    return busiestSecondOf(this.received.get(`${appKey}:${kind}`) ?? []);
   }
 
   /**
@@ -601,4 +592,18 @@ export class KiwoomDouble {
       headers: more ? { 'cont-yn': 'Y', 'next-key': String(from + this.pageSize) } : { 'cont-yn': 'N', 'next-key': '' },
     };
   }
+}
+
+/** The most arrival times (ms) that fall within any one second: what a per-second rate limit bounds. */
+export function busiestSecondOf(arrivals: readonly number[]): number {
+  const times = [...arrivals].sort((a, b) => a - b);
+  let best = 0;
+  let from = 0;
+  for (let to = 0; to < times.length; to += 1) {
+    while (times[to] - times[from] >= 1000) {
+      from += 1;
+    }
+    best = Math.max(best, to - from + 1);
+  }
+  return best;
 }

@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { busiestSecondOf } from '@stocklab/kiwoom';
 
 /**
  * Faults the doubles can inject, the same for every provider:
@@ -76,19 +77,7 @@ export class FaultPlan {
 
   /** The most requests on paths containing `path` that arrived within any one second. */
   busiestSecond(path = ''): number {
-    const times = [...this.arrivals.entries()]
-      .filter(([p]) => p.includes(path))
-      .flatMap(([, t]) => t)
-      .sort((a, b) => a - b);
-    let best = 0;
-    let from = 0;
-    for (let to = 0; to < times.length; to += 1) {
-      while (times[to] - times[from] >= 1000) {
-        from += 1;
-      }
-      best = Math.max(best, to - from + 1);
-    }
-    return best;
+    return busiestSecondOf([...this.arrivals.entries()].filter(([p]) => p.includes(path)).flatMap(([, t]) => t));
   }
 }
 

@@ -1,3 +1,4 @@
+import { tickSize } from '@stocklab/strategy-engine';
 import type { Market } from '../types.js';
 
 /**
@@ -78,24 +79,11 @@ export const SCRIPTED_STOCKS: ScriptedStock[] = [
   { code: '333320', name: '하늘정밀', market: 'KONEX' },
 ];
 
-/** KRX's tick size of a price (since 2023-01-25, kiwoom-rest.md §8). */
-export function tickOf(price: number): number {
-  return price < 2_000
-    ? 1
-    : price < 5_000
-      ? 5
-      : price < 20_000
-        ? 10
-        : price < 50_000
-          ? 50
-          : price < 200_000
-            ? 100
-            : price < 500_000
-              ? 500
-              : 1_000;
+/** A price on the KRX tick grid of its day and market (the engine's table), to the nearest tick. */
+function onTick(price: number, date: string, market: Market): number {
+  const tick = tickSize(price, Number(date), market);
+  return Math.round(price / tick) * tick;
 }
-
-const onTick = (price: number): number => Math.round(price / tickOf(price)) * tickOf(price);
 
 /** Daily moves in basis points: deterministic, small, both ways. */
 const MOVES = [120, -80, 45, -150, 210, -35, 90, -60, 15, -110];
@@ -137,6 +125,7 @@ export function scriptedMarket(): ScriptedMarket {
   PLANS.forEach((plan, p) => {
     let close = plan.firstPrice;
     let shares = plan.shares;
+    const market = (SCRIPTED_STOCKS.find((stock) => stock.code === plan.code) as ScriptedStock).market;
     trading.forEach((date, d) => {
       if ((plan.listedFrom && date < plan.listedFrom) || (plan.lastDay && date > plan.lastDay)) {
         return;
@@ -145,7 +134,7 @@ export function scriptedMarket(): ScriptedMarket {
       const split = SCRIPTED_SPLITS.find((s) => s.code === plan.code && s.date === date);
       if (split) {
         shares *= split.ratio;
-        basePrice = onTick(close / split.ratio);
+        basePrice = onTick(close / split.ratio, date, market);
       }
       if (plan.untraded?.includes(date)) {
         bars.push({
@@ -164,10 +153,10 @@ export function scriptedMarket(): ScriptedMarket {
         return;
       }
       const move = MOVES[(p * 3 + d) % MOVES.length];
-      const open = onTick(basePrice * (1 + MOVES[(p + d) % MOVES.length] / 40_000));
-      const next = onTick(basePrice * (1 + move / 10_000));
-      const high = onTick(Math.max(open, next) * 1.012);
-      const low = onTick(Math.min(open, next) * 0.988);
+      const open = onTick(basePrice * (1 + MOVES[(p + d) % MOVES.length] / 40_000), date, market);
+      const next = onTick(basePrice * (1 + move / 10_000), date, market);
+      const high = onTick(Math.max(open, next) * 1.012, date, market);
+      const low = onTick(Math.min(open, next) * 0.988, date, market);
       const volume = Math.round(
         plan.baseVolume * (1 + ((p + 2 * d) % 5) / 4) * (plan.code === '111110' && date >= '20250507' ? 50 : 1),
       );
