@@ -251,7 +251,7 @@ describe('helm/stocklab rendered by the real helm', () => {
 
   it('renders the network policies by default, none when networkPolicies.enabled=false', () => {
     const count = (name: string): number => objectsOf(name).filter((o) => o.kind === 'NetworkPolicy').length;
-    assert.equal(count('an existing Secret'), 10);
+    assert.equal(count('an existing Secret'), 11);
     assert.equal(count('no network policies, the database CA bundle from a Secret'), 0);
   });
   it('lets the helm test pod reach every API and keeps everyone else outside the ingress controller away', () => {

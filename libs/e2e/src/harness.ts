@@ -60,6 +60,10 @@ export interface E2EOptions {
   /** the PostgreSQL server to create the run's database on (a URL to its maintenance database) */
   databaseAdminUrl?: string;
   log?: (line: string) => void;
+  /** the Redis key prefix of the run (default: a unique one), for keys a test sets before the services start */
+  keyPrefix?: string;
+  /** the market the database starts with: the crafted one (default), or none (a test that ingests its own) */
+  market?: 'crafted' | 'empty';
 }
 
 export interface E2EPlatform {
@@ -115,13 +119,15 @@ export async function startE2EPlatform(options: E2EOptions = {}): Promise<E2EPla
   const pool = new pg.Pool({ connectionString: db.url, max: 4 });
   // A test that restarts the server breaks idle connections: the pool replaces them, no crash.
   pool.on('error', () => undefined);
-  const keyPrefix = uniqueKeyPrefix('e2e');
+  const keyPrefix = options.keyPrefix ?? uniqueKeyPrefix('e2e');
   const redisUrl = options.redisUrl ?? testRedisUrl();
   let s3: LocalS3 | undefined;
   try {
     // the market schema comes with the backtest migrations; the crafted market goes in before anything starts
     await runMigration(repoRoot, backtestSpec, { DATABASE_URL: db.url, NODE_ENV: 'test', LOG_LEVEL: 'warn' });
-    await seedMarket(pool);
+    if (options.market !== 'empty') {
+      await seedMarket(pool);
+    }
     s3 = await startLocalS3('stocklab-e2e');
     // The launcher applies a service's own `env` last, so our key pair replaces the one it generates.
     const services: ServiceSpec[] = SERVICES.filter((s) => wanted.has(s.name)).map((s) => {

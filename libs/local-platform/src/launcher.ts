@@ -341,6 +341,7 @@ export async function startPlatform(options: StartOptions = {}): Promise<Running
 
     // services call each other through the gateway, as they would through the Ingress/Services
     common.BACKTEST_URL = gateway.url;
+    common.AUTH_URL = gateway.url;
     let electionEnv: Record<string, string> = {};
     if (services.some((s) => s.leaderElection)) {
       const kubeconfig = join(repoRoot, '.run', 'kubeconfig');

@@ -17,6 +17,7 @@ import { FencingService } from './fencing/fencing.service.js';
 import { ExecuteJob } from './jobs/execute.job.js';
 import { OrderBook } from './jobs/order-book.js';
 import { ReconcileJob } from './jobs/reconcile.job.js';
+import { IngestJob } from './jobs/ingest.job.js';
 import { OrderReviewController } from './orders/order-review.controller.js';
 import { KiwoomOrders } from './broker/kiwoom-orders.js';
 import { JobRunner } from './jobs/job-runner.service.js';
@@ -26,6 +27,7 @@ import { JobsController } from './jobs/jobs.controller.js';
 import { SelectJob } from './jobs/select.job.js';
 import { MarketDataService } from './market/market-data.service.js';
 import { TradingMetrics } from './metrics/trading-metrics.js';
+import { MarketFreshnessMetrics } from './metrics/market-freshness-metrics.js';
 import { AccountsService } from './portfolio/accounts.service.js';
 import { PortfolioController } from './portfolio/portfolio.controller.js';
 import { PortfolioService } from './portfolio/portfolio.service.js';
@@ -59,6 +61,7 @@ export class AppModule {
       ],
       providers: [
         TradingMetrics,
+        MarketFreshnessMetrics,
         TradingClock,
         FencingService,
         CalendarService,
@@ -77,6 +80,7 @@ export class AppModule {
         OrderBook,
         KiwoomOrders,
         ReconcileJob,
+        IngestJob,
         JobRunner,
         JobTriggerService,
         SchedulerService,

@@ -119,6 +119,31 @@ export const tradingConfigSchema = {
     default: '0 40 15 * * *',
     pattern: CRON,
   }),
+  TRADING_INGEST_CRON: str({
+    description:
+      "Cron of the daily market ingest (the previous KRX trading day's data, asked of the backtest service; on when TRADING_SERVICE_EMAIL is set), in TRADING_TIMEZONE",
+    default: '0 0 6 * * *',
+    pattern: CRON,
+  }),
+  AUTH_URL: url({
+    description: 'Base URL of the auth service (the scheduler logs in there as its service account)',
+    protocols: ['http', 'https'],
+    default: 'http://127.0.0.1:3001',
+  }),
+  TRADING_SERVICE_EMAIL: optionalStr({
+    description:
+      "The scheduler's service account (an account with the admin role) it logs in with to trigger the daily market ingest; unset = the ingest job is off (data comes by imports)",
+  }),
+  TRADING_SERVICE_PASSWORD: optionalStr({
+    description: "The service account's password (from a Secret)",
+    secret: true,
+  }),
+  TRADING_INGEST_TIMEOUT_MS: int({
+    description: "Longest wait for the backtest service's answer to one ingest trigger",
+    min: 1000,
+    max: 3_600_000,
+    default: '600000',
+  }),
   TRADING_TIMEZONE: str({ description: 'Time zone of the crons and of the trading date', default: 'Asia/Seoul' }),
   CATCH_UP_GRACE_MINUTES: int({
     description:

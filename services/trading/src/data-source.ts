@@ -1,6 +1,7 @@
 import { BrokerAccounts1765000000000 } from './migrations/1765000000000-broker-accounts.js';
 import { KiwoomOrders1765100000000 } from './migrations/1765100000000-kiwoom-orders.js';
 import { ClosedAccounts1764900000000 } from './migrations/1764900000000-closed-accounts.js';
+import { IngestJob1765400000000 } from './migrations/1765400000000-ingest-job.js';
 import { serviceDataSourceOptions } from '@stocklab/platform';
 import type { DataSourceOptions } from 'typeorm';
 import type { TradingConfig } from './config.js';
@@ -25,6 +26,7 @@ export function tradingDataSourceOptions(config: TradingConfig): DataSourceOptio
       ClosedAccounts1764900000000,
       BrokerAccounts1765000000000,
       KiwoomOrders1765100000000,
+      IngestJob1765400000000,
     ],
     applicationName: `trading:${config.POD_NAME}`,
   });

@@ -2,8 +2,14 @@ import { lowerBoundDate, type MarketData } from '@stocklab/strategy-engine';
 import type { CalendarService } from '../calendar/calendar.service.js';
 import { isoOf, yyyymmdd } from '../market/market-data.service.js';
 
+/**
+ * The run cannot do its work yet because the market data it needs has not arrived: not a failure
+ * of the run. It is recorded `waiting` and the catch-up sweep runs it again within its grace window.
+ */
+export class MarketDataNotReadyError extends Error {}
+
 /** A run refused because yesterday's bars are not imported yet; its message says which day is missing. */
-export class StaleMarketDataError extends Error {
+export class StaleMarketDataError extends MarketDataNotReadyError {
   constructor(
     readonly latest: string | null,
     readonly expected: string,

@@ -4,8 +4,9 @@ import { CalendarService } from '../calendar/calendar.service.js';
 import { FencingError, FencingService } from '../fencing/fencing.service.js';
 import { TradingMetrics } from '../metrics/trading-metrics.js';
 import type { JobName, Occurrence } from '../scheduler/occurrence.js';
-import { StaleMarketDataError } from './data-freshness.js';
+import { MarketDataNotReadyError } from './data-freshness.js';
 import { ExecuteJob } from './execute.job.js';
+import { IngestJob } from './ingest.job.js';
 import type { JobBody, JobContext } from './job-context.js';
 import { JobRunsService, type JobRun, type RunTrigger } from './job-runs.service.js';
 import { ReconcileJob } from './reconcile.job.js';
@@ -34,8 +35,9 @@ export class JobRunner {
     select: SelectJob,
     execute: ExecuteJob,
     reconcile: ReconcileJob,
+    ingest: IngestJob,
   ) {
-    this.bodies = { select, execute, reconcile };
+    this.bodies = { select, execute, reconcile, ingest };
   }
 
   /** Waits for the runs in progress in this process (they stop at their next check once aborted). */
@@ -106,8 +108,8 @@ export class JobRunner {
         // left `running`: the leader of the newer epoch resumes it under the same run key
         this.logger.warn({ ...log, error: String(error) }, `${run.job} stopped: no longer the leader`);
       } else {
-        // stale market data is not a failure of the run: it waits, and the catch-up sweep retries it
-        const status = error instanceof StaleMarketDataError ? 'waiting' : 'failed';
+        // data not there yet is not a failure of the run: it waits, and the catch-up sweep retries it
+        const status = error instanceof MarketDataNotReadyError ? 'waiting' : 'failed';
         if (status === 'waiting') {
           this.logger.warn({ ...log, error: String(error) }, `${run.job} waiting for market data`);
         } else {

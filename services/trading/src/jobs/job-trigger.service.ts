@@ -2,6 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { CONFIG, DomainError } from '@stocklab/platform';
 import { isIsoDate } from '../calendar/trading-calendar.js';
 import type { TradingConfig } from '../config.js';
+import { cronOf, scheduledJobs } from '../scheduler/job-schedule.js';
 import { occurrenceOn, type JobName } from '../scheduler/occurrence.js';
 import { SchedulerService } from '../scheduler/scheduler.service.js';
 import { TradingClock } from '../scheduler/trading-clock.js';
@@ -26,9 +27,16 @@ export class JobTriggerService {
     if (date !== undefined && !isIsoDate(date)) {
       throw new DomainError(400, 'INVALID_DATE', `${date} is not a calendar date`);
     }
+    if (!scheduledJobs(this.config).includes(job)) {
+      throw new DomainError(
+        409,
+        'JOB_NOT_CONFIGURED',
+        `the ${job} job is off in this deployment (the ingest needs TRADING_SERVICE_EMAIL and TRADING_SERVICE_PASSWORD)`,
+      );
+    }
     const today = this.clock.tradingDate();
     const tradingDate = date ?? today;
-    const cron = job === 'select' ? this.config.TRADING_SELECT_CRON : this.config.TRADING_EXECUTE_CRON;
+    const cron = cronOf(this.config, job);
     const occurrence = occurrenceOn(
       job,
       cron,

@@ -1,7 +1,7 @@
 import { CronTime } from 'cron';
 import { startOfDay, zonedParts } from '../calendar/trading-calendar.js';
 
-export const JOB_NAMES = ['select', 'execute', 'reconcile'] as const;
+export const JOB_NAMES = ['ingest', 'select', 'execute', 'reconcile'] as const;
 export type JobName = (typeof JOB_NAMES)[number];
 
 export function isJobName(value: string): value is JobName {

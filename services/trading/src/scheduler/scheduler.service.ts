@@ -17,7 +17,8 @@ import { FencingService } from '../fencing/fencing.service.js';
 import { JobRunner } from '../jobs/job-runner.service.js';
 import { JobRunsService, occurrenceOfRun, type JobRun } from '../jobs/job-runs.service.js';
 import { TradingMetrics } from '../metrics/trading-metrics.js';
-import { catchUpDecision, JOB_NAMES, occurrenceOn, type JobName, type Occurrence } from './occurrence.js';
+import { cronOf, scheduledJobs } from './job-schedule.js';
+import { catchUpDecision, occurrenceOn, type JobName, type Occurrence } from './occurrence.js';
 import { REPLAY_POLL_MS, TradingClock } from './trading-clock.js';
 
 interface Term {
@@ -60,6 +61,7 @@ export class SchedulerService implements OnApplicationBootstrap, BeforeApplicati
   private sweeping: Promise<void> | undefined;
   private readonly reportedMisses = new Set<string>();
   private stopping: Promise<void> | undefined;
+  private readonly jobs: readonly JobName[];
 
   constructor(
     @Inject(CONFIG) private readonly config: TradingConfig,
@@ -72,6 +74,7 @@ export class SchedulerService implements OnApplicationBootstrap, BeforeApplicati
     private readonly metrics: TradingMetrics,
     http: HttpMetrics,
   ) {
+    this.jobs = scheduledJobs(config);
     const log = this.logger;
     this.elector = createLeaderElector({
       env: process.env,
@@ -110,7 +113,7 @@ export class SchedulerService implements OnApplicationBootstrap, BeforeApplicati
   }
 
   onApplicationBootstrap(): void {
-    for (const job of JOB_NAMES) {
+    for (const job of this.jobs) {
       const cron = CronJob.from({
         cronTime: this.cronOf(job),
         timeZone: this.config.TRADING_TIMEZONE,
@@ -139,11 +142,7 @@ export class SchedulerService implements OnApplicationBootstrap, BeforeApplicati
   }
 
   private cronOf(job: JobName): string {
-    return job === 'select'
-      ? this.config.TRADING_SELECT_CRON
-      : job === 'execute'
-        ? this.config.TRADING_EXECUTE_CRON
-        : this.config.TRADING_RECONCILE_CRON;
+    return cronOf(this.config, job);
   }
 
   private async startedLeading({ identity, signal }: StartedLeadingContext): Promise<void> {
@@ -156,7 +155,7 @@ export class SchedulerService implements OnApplicationBootstrap, BeforeApplicati
     if (this.clock.replaying) {
       this.startReplayCrons();
     } else {
-      for (const job of JOB_NAMES) {
+      for (const job of this.jobs) {
         this.registry.getCronJob(`trading-${job}`).start();
       }
     }
@@ -188,7 +187,7 @@ export class SchedulerService implements OnApplicationBootstrap, BeforeApplicati
   }
 
   private stopCrons(): void {
-    for (const job of JOB_NAMES) {
+    for (const job of this.jobs) {
       try {
         void this.registry.getCronJob(`trading-${job}`).stop();
       } catch {
@@ -208,7 +207,7 @@ export class SchedulerService implements OnApplicationBootstrap, BeforeApplicati
    */
   private startReplayCrons(): void {
     const tz = this.config.TRADING_TIMEZONE;
-    const crons = JOB_NAMES.map((job) => ({ job, time: new CronTime(this.cronOf(job), tz) }));
+    const crons = this.jobs.map((job) => ({ job, time: new CronTime(this.cronOf(job), tz) }));
     let seen = this.clock.now();
     this.replayTimer = setInterval(() => {
       const now = this.clock.now();
@@ -272,7 +271,7 @@ export class SchedulerService implements OnApplicationBootstrap, BeforeApplicati
         await this.runner.run(occurrenceOfRun(run), run.trigger, this.identity, term.epoch, term.signal);
       }
       const now = this.clock.now();
-      for (const job of JOB_NAMES) {
+      for (const job of this.jobs) {
         term.signal.throwIfAborted();
         const occurrence = await this.occurrenceNow(job, now);
         if (!occurrence) {
@@ -343,7 +342,7 @@ export class SchedulerService implements OnApplicationBootstrap, BeforeApplicati
     const holidays = await this.calendar.holidaySet();
     const tz = this.config.TRADING_TIMEZONE;
     const out: SchedulerStatus['nextOccurrences'] = [];
-    for (const job of JOB_NAMES) {
+    for (const job of this.jobs) {
       const time = new CronTime(this.cronOf(job), tz);
       let at = this.clock.now();
       for (let k = 0; k < 60; k += 1) {
