@@ -112,6 +112,22 @@ export const backtestConfigSchema = {
     max: 60000,
     default: '500',
   }),
+  OPENDART_API_KEY: optionalStr({
+    description:
+      'crtfc_key of OpenDART (opendart.fss.or.kr) for the statements ingest from periodic reports; unset: POST /market/statements/ingest answers 503 STATEMENTS_NOT_CONFIGURED',
+    secret: true,
+  }),
+  OPENDART_API_URL: str({
+    description: 'Base URL of OpenDART (a test double in tests)',
+    default: 'https://opendart.fss.or.kr',
+    pattern: /^https?:\/\/[^\s/]+(\/[^\s]*)?$/,
+  }),
+  OPENDART_REQUESTS_PER_SECOND: int({
+    description: 'Requests per second to OpenDART, all replicas together (paced through Redis)',
+    min: 1,
+    max: 50,
+    default: '5',
+  }),
 };
 
 export type BacktestConfig = ConfigOf<typeof backtestConfigSchema>;

@@ -1,7 +1,12 @@
 import { Body, Controller, HttpCode, Inject, Post } from '@nestjs/common';
 import { ApiBearerAuth, ApiOkResponse, ApiResponse, ApiTags } from '@nestjs/swagger';
 import { CurrentUser, Roles, type AuthenticatedUser } from '@stocklab/platform';
-import { IngestRequestDto, IngestResultDto } from './dto/ingest.dto.js';
+import {
+  IngestRequestDto,
+  IngestResultDto,
+  StatementsIngestRequestDto,
+  StatementsIngestResultDto,
+} from './dto/ingest.dto.js';
 import { IngestService } from './ingest.service.js';
 
 /**
@@ -21,5 +26,21 @@ export class IngestController {
   @ApiResponse({ status: 503, description: 'INGEST_FAILED (recorded, nothing changed) or INGEST_NOT_CONFIGURED' })
   trigger(@Body() body: IngestRequestDto, @CurrentUser() user: AuthenticatedUser): Promise<IngestResultDto> {
     return this.ingest.run(body.date, 'api', user.id, body.tradingDay);
+  }
+
+  /**
+   * Statements of the periodic reports filed in a date range, from OpenDART (point in time: dated
+   * by their filing). Idempotent: a range read again changes nothing.
+   */
+  @Post('statements/ingest')
+  @Roles('admin')
+  @HttpCode(200)
+  @ApiOkResponse({ type: StatementsIngestResultDto })
+  @ApiResponse({ status: 503, description: 'STATEMENTS_INGEST_FAILED (nothing changed) or STATEMENTS_NOT_CONFIGURED' })
+  statements(
+    @Body() body: StatementsIngestRequestDto,
+    @CurrentUser() user: AuthenticatedUser,
+  ): Promise<StatementsIngestResultDto> {
+    return this.ingest.statements(body.from, body.to, user.id);
   }
 }

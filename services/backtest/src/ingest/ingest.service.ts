@@ -1,7 +1,7 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { publishMarketSnapshot } from '@stocklab/market-data';
-import { KrxOpenApiProvider } from '@stocklab/market-providers';
+import { KrxOpenApiProvider, OpenDartProvider, ProviderError } from '@stocklab/market-providers';
 import { CONFIG, DomainError, REDIS } from '@stocklab/platform';
 import type { Redis } from 'ioredis';
 import type pg from 'pg';
@@ -11,6 +11,7 @@ import { isIsoDate } from '../market/market-csv.js';
 import { ObjectStorageSnapshotStore } from '../market/snapshot-store.js';
 import { ObjectStorage } from '../storage/object-storage.js';
 import { DailyIngest, type IngestResult } from './daily-ingest.js';
+import { StatementsIngest, type StatementsIngestResult } from './statements-ingest.js';
 
 /** Today in Korea (KRX's calendar), yyyy-mm-dd. */
 export function seoulToday(now = new Date()): string {
@@ -25,6 +26,7 @@ export function seoulToday(now = new Date()): string {
 export class IngestService {
   private readonly logger = new Logger(IngestService.name);
   private ingest: DailyIngest | undefined;
+  private statementsIngest: StatementsIngest | undefined;
 
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
@@ -55,6 +57,62 @@ export class IngestService {
       );
     }
     return result;
+  }
+
+  /** The statements of the periodic reports filed from `from` to `to` (yyyy-mm-dd, inclusive, at most a year). */
+  async statements(from: string, to: string, userId: string): Promise<StatementsIngestResult> {
+    for (const [name, value] of [
+      ['from', from],
+      ['to', to],
+    ] as const) {
+      if (!isIsoDate(value) || value < '2015-01-01') {
+        throw new DomainError(400, 'INVALID_DATE', `${name} is not a valid date (yyyy-mm-dd, 2015 or later)`);
+      }
+    }
+    if (from > to || to > seoulToday()) {
+      throw new DomainError(400, 'INVALID_DATE', 'from must not be after to, nor to after today (Asia/Seoul)');
+    }
+    if (Date.parse(to) - Date.parse(from) > 366 * 86_400_000) {
+      throw new DomainError(400, 'RANGE_TOO_LONG', 'one call covers at most a year of filings');
+    }
+    this.logger.log(`statements ingest of ${from}..${to} triggered by ${userId}`);
+    try {
+      return await this.statementsOf().ingest(from, to);
+    } catch (error) {
+      if (error instanceof ProviderError) {
+        throw new DomainError(
+          503,
+          'STATEMENTS_INGEST_FAILED',
+          `the statements ingest of ${from}..${to} failed, nothing was changed: ${error.message}`,
+          { 'Retry-After': '300' },
+        );
+      }
+      throw error;
+    }
+  }
+
+  private statementsOf(): StatementsIngest {
+    if (this.statementsIngest) {
+      return this.statementsIngest;
+    }
+    const apiKey = this.config.OPENDART_API_KEY;
+    if (!apiKey) {
+      throw new DomainError(503, 'STATEMENTS_NOT_CONFIGURED', 'the statements ingest needs OPENDART_API_KEY');
+    }
+    const provider = new OpenDartProvider({
+      apiKey,
+      redis: this.redis,
+      host: this.config.OPENDART_API_URL,
+      perSecond: this.config.OPENDART_REQUESTS_PER_SECOND,
+      retry: { attempts: this.config.KRX_RETRY_ATTEMPTS, baseDelayMs: this.config.KRX_RETRY_BASE_MS },
+    });
+    this.statementsIngest = new StatementsIngest({
+      pool: this.pool(),
+      provider,
+      onNewVersion: (version) => this.publishSnapshot(version),
+      log: (message) => this.logger.log(message),
+    });
+    return this.statementsIngest;
   }
 
   private pool(): pg.Pool {

@@ -1,6 +1,7 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { CONFIG } from '@stocklab/platform';
 import { CalendarService } from '../calendar/calendar.service.js';
+import { addDays } from '../calendar/trading-calendar.js';
 import type { TradingConfig } from '../config.js';
 import type { JobBody, JobContext } from './job-context.js';
 import { MarketIngestClient } from './market-ingest-client.js';
@@ -15,7 +16,8 @@ export function ingestEnabled(config: Pick<TradingConfig, 'TRADING_SERVICE_EMAIL
 
 /**
  * The daily market ingest of trading date D: the previous KRX trading day's data (the day select
- * decides on at 07:00), ingested by the backtest service, which owns the market schema and does
+ * decides on at 07:00) and the statements of the periodic reports filed since then (OpenDART,
+ * where the backtest service has its key), ingested by the backtest service, which owns the market schema and does
  * it exactly once per date (an advisory lock and a unique succeeded run there). Here it is one run
  * per occurrence like every job: a leader killed mid-ingest leaves the run `running`, its
  * successor runs it again, and the second trigger waits for the first ingest and answers it.
@@ -39,6 +41,8 @@ export class IngestJob implements JobBody {
 
   async run(context: JobContext): Promise<Record<string, unknown>> {
     const date = await this.calendar.previousTradingDay(context.run.tradingDate);
+    // the reports filed since the previous trading day (weekends and holidays included), up to yesterday
+    const filed = { from: date, to: addDays(context.run.tradingDate, -1) };
     const stop = new AbortController();
     let lost: unknown;
     const beat = setInterval(() => {
@@ -51,7 +55,11 @@ export class IngestJob implements JobBody {
         });
     }, HEARTBEAT_MS);
     try {
-      const answer = await this.client.ingest(date, AbortSignal.any([context.signal, stop.signal]));
+      const { bars: answer, statements } = await this.client.ingest(
+        date,
+        filed,
+        AbortSignal.any([context.signal, stop.signal]),
+      );
       this.logger.log({ runKey: context.run.runKey, ...answer }, `market data of ${date}: ${answer.status}`);
       // the run's outcome is written under its epoch like every job's: a deposed leader's is refused
       await context.fenced(async () => undefined);
@@ -63,6 +71,18 @@ export class IngestJob implements JobBody {
         rows: answer.rows,
         dataVersion: answer.dataVersion,
         changed: answer.changed,
+        statements:
+          statements === 'off'
+            ? 'off'
+            : {
+                from: statements.from,
+                to: statements.to,
+                filings: statements.filings,
+                inserted: statements.inserted,
+                updated: statements.updated,
+                skipped: statements.skipped.length,
+                changed: statements.changed,
+              },
       };
     } catch (error) {
       throw lost ?? error;

@@ -12,6 +12,18 @@ export interface IngestAnswer {
   changed: boolean | null;
 }
 
+/** The statements ingest's answer (its StatementsIngestResultDto, the fields used here). */
+export interface StatementsAnswer {
+  from: string;
+  to: string;
+  filings: number;
+  inserted: number;
+  updated: number;
+  skipped: unknown[];
+  dataVersion: string | null;
+  changed: boolean;
+}
+
 /** The provider had nothing (yet) or was down: the backtest service recorded a failed attempt and changed nothing. */
 export class IngestNotReadyError extends MarketDataNotReadyError {}
 
@@ -34,10 +46,20 @@ const CALL_TIMEOUT_MS = 20_000;
 export class MarketIngestClient {
   constructor(private readonly config: Credentials) {}
 
-  async ingest(date: string, signal: AbortSignal): Promise<IngestAnswer> {
+  /**
+   * The day's bars, then the statements of the periodic reports filed from `filedFrom` to
+   * `filedTo` ('off' where the backtest service has no OpenDART key), in one session.
+   */
+  async ingest(
+    date: string,
+    filed: { from: string; to: string },
+    signal: AbortSignal,
+  ): Promise<{ bars: IngestAnswer; statements: StatementsAnswer | 'off' }> {
     const token = await this.login(signal);
     try {
-      return await this.trigger(date, token, signal);
+      const bars = await this.trigger(date, token, signal);
+      const statements = await this.statements(filed.from, filed.to, token, signal);
+      return { bars, statements };
     } finally {
       await this.logout(token);
     }
@@ -90,6 +112,38 @@ export class MarketIngestClient {
       throw new IngestNotReadyError(`the ingest of ${date} did not complete (${what.trim()})`);
     }
     throw new IngestRefusedError(`the backtest service refused the ingest of ${date} (${what.trim()})`);
+  }
+
+  private async statements(
+    from: string,
+    to: string,
+    token: string,
+    signal: AbortSignal,
+  ): Promise<StatementsAnswer | 'off'> {
+    const res = await this.call(
+      new URL('/api/backtest/market/statements/ingest', this.config.BACKTEST_URL),
+      { method: 'POST', body: JSON.stringify({ from, to }), token },
+      this.config.TRADING_INGEST_TIMEOUT_MS,
+      signal,
+      'the backtest service',
+    );
+    const body = (await res.json().catch(() => ({}))) as {
+      code?: unknown;
+      message?: unknown;
+    } & Partial<StatementsAnswer>;
+    if (res.ok) {
+      return body as StatementsAnswer;
+    }
+    if (res.status === 503 && body.code === 'STATEMENTS_NOT_CONFIGURED') {
+      return 'off';
+    }
+    const what = `${res.status} ${typeof body.code === 'string' ? body.code : ''}: ${typeof body.message === 'string' ? body.message : ''}`;
+    if (res.status === 503 || res.status === 429 || res.status >= 500) {
+      throw new IngestNotReadyError(`the statements ingest of ${from}..${to} did not complete (${what.trim()})`);
+    }
+    throw new IngestRefusedError(
+      `the backtest service refused the statements ingest of ${from}..${to} (${what.trim()})`,
+    );
   }
 
   /** Best effort: the session's refresh token is revoked; the short-lived access token expires anyway. */

@@ -76,3 +76,58 @@ export class IngestResultDto extends IngestRunDto {
   @ApiProperty({ description: 'the date was already ingested by an earlier run, which this answers; nothing was done' })
   replayed: boolean;
 }
+
+export class StatementsIngestRequestDto {
+  @ApiProperty({
+    description: 'first receipt date of the periodic reports to read (yyyy-mm-dd)',
+    example: '2025-05-15',
+  })
+  @IsString()
+  @Matches(ISO_DATE, { message: 'from must be a date (yyyy-mm-dd)' })
+  from: string;
+
+  @ApiProperty({ description: 'last receipt date, inclusive, not after today (Asia/Seoul)', example: '2025-05-15' })
+  @IsString()
+  @Matches(ISO_DATE, { message: 'to must be a date (yyyy-mm-dd)' })
+  to: string;
+}
+
+export class StatementRowValuesDto {
+  @ApiProperty() revenue: number;
+  @ApiProperty() operating_income: number;
+  @ApiProperty() net_income: number;
+  @ApiProperty() total_equity: number;
+  @ApiProperty() total_liabilities: number;
+}
+
+export class StatementRowDto {
+  @ApiProperty({ example: '005930' }) code: string;
+  @ApiProperty({ example: '2025Q1' }) fiscalPeriod: string;
+  @ApiProperty({ description: 'the filing date: the first day the figures are used', example: '2025-05-15' })
+  reportDate: string;
+  @ApiProperty({ type: StatementRowValuesDto, description: 'flows of the quarter alone, stocks at its end (KRW)' })
+  values: StatementRowValuesDto;
+  @ApiProperty({ enum: ['CFS', 'OFS'], description: 'consolidated, or separate for a company without subsidiaries' })
+  basis: string;
+  @ApiProperty({ example: '20250515000456' }) receiptNo: string;
+}
+
+export class SkippedFilingDto {
+  @ApiProperty() receiptNo: string;
+  @ApiProperty({ type: String, nullable: true }) code: string | null;
+  @ApiProperty() report: string;
+  @ApiProperty() reason: string;
+}
+
+export class StatementsIngestResultDto {
+  @ApiProperty() from: string;
+  @ApiProperty() to: string;
+  @ApiProperty({ description: 'periodic filings received in the range' }) filings: number;
+  @ApiProperty({ type: [StatementRowDto] }) rows: StatementRowDto[];
+  @ApiProperty({ type: [SkippedFilingDto] }) skipped: SkippedFilingDto[];
+  @ApiProperty() inserted: number;
+  @ApiProperty() updated: number;
+  @ApiProperty() unchanged: number;
+  @ApiProperty({ type: String, nullable: true }) dataVersion: string | null;
+  @ApiProperty() changed: boolean;
+}
