@@ -4,6 +4,7 @@ import {
   buildMarketData,
   computeFactor,
   selectPicks,
+  universeCandidates,
   type ConditionNode,
   type FactorId,
   type MarketData,
@@ -366,5 +367,28 @@ describe('selection', () => {
     const def = newDefinition({ ranking: { factor: 'mom_3m', order: 'desc' }, maxPositions: 3 });
     assert.equal(selectPicks(def, data, 62).picks.length, 0);
     assert.equal(selectPicks(def, data, 63).picks.length, 3);
+  });
+});
+
+describe('universe candidates (the preview of a universe and its buy conditions)', () => {
+  it('are every stock the plain filter passes, whatever the ranking would cut', () => {
+    const data = syntheticMarket({ days: 120, stocks: 600, seed: 23, gaps: true });
+    const S = data.codes.length;
+    let passed = 0;
+    for (let seed = 1; seed <= 30; seed++) {
+      const def = randomDefinition(seed, data);
+      const d = 20 + ((seed * 7) % 100);
+      // the reference's filter with a ranking that every stock with a bar has, and no cut
+      const plain = referenceSelect(
+        { ...def, ranking: { factor: 'close', order: 'desc' }, maxPositions: S },
+        data,
+        d,
+      ).idx.sort((a, b) => a - b);
+      const got = Array.from(universeCandidates(def.universe, def.buyConditions, data, d));
+      assert.deepEqual(got, plain, `seed ${seed} day ${d}`);
+      passed += got.length;
+    }
+    assert.ok(passed > 1000, `the definitions pass stocks (${passed})`);
+    assert.throws(() => universeCandidates({ scope: 'all' }, undefined, data, data.dates.length), RangeError);
   });
 });

@@ -112,6 +112,13 @@ export const backtestConfigSchema = {
     max: 60000,
     default: '500',
   }),
+  PREVIEW_TIMEOUT_MS: int({
+    description:
+      'How long POST /market/universe-preview waits for a process holding the market data (one running backtests) to answer',
+    min: 100,
+    max: 120000,
+    default: '15000',
+  }),
   OPENDART_API_KEY: optionalStr({
     description:
       'crtfc_key of OpenDART (opendart.fss.or.kr) for the statements ingest from periodic reports; unset: POST /market/statements/ingest answers 503 STATEMENTS_NOT_CONFIGURED',

@@ -190,6 +190,97 @@ describe('builder lookups and backtest history (in-process)', () => {
     });
   });
 
+  describe('POST /market/universe-preview', () => {
+    const preview = (body: unknown, token = user) =>
+      svc
+        .http()
+        .post('/api/backtest/market/universe-preview')
+        .set(bearer(token))
+        .send(body as object);
+
+    it('counts and lists the stocks a universe and its buy conditions pass on a date, with their names', async () => {
+      const kospi = await preview({ universe: { scope: 'markets', markets: ['KOSPI'] }, date: EXTRA_DAY }).expect(200);
+      // on the extra day only the three KOSPI stocks given a bar trade
+      assert.equal(kospi.body.date, EXTRA_DAY);
+      assert.equal(kospi.body.count, 3);
+      assert.deepEqual(kospi.body.stocks, [
+        { code: '000660', name: 'SK하이닉스', market: 'KOSPI', sector: '반도체' },
+        { code: '005930', name: '삼성전자', market: 'KOSPI', sector: '반도체' },
+        { code: '006400', name: '삼성SDI', market: 'KOSPI', sector: '2차전지' },
+      ]);
+      // the last trading day by default; the buy conditions remove stocks; limit lists fewer but counts all
+      const cheap = await preview({
+        universe: { scope: 'all' },
+        buyConditions: { factor: 'close', op: '>', value: 70_000 },
+        limit: 1,
+      }).expect(200);
+      assert.equal(cheap.body.date, EXTRA_DAY);
+      assert.equal(cheap.body.count, 3);
+      assert.deepEqual(
+        (cheap.body as { stocks: Array<{ code: string }> }).stocks.map((x) => x.code),
+        ['000660'],
+      );
+      const none = await preview({
+        universe: { scope: 'codes', codes: ['005930', '086520'] },
+        buyConditions: { factor: 'close', op: '>', value: 80_000 },
+      }).expect(200);
+      assert.equal(none.body.count, 0);
+      const one = await preview({ universe: { scope: 'codes', codes: ['005930', '086520'] } }).expect(200);
+      assert.deepEqual(
+        (one.body as { stocks: Array<{ code: string }> }).stocks.map((x) => x.code),
+        ['005930'],
+        'the KOSDAQ stock has no bar that day',
+      );
+    });
+
+    it('refuses a bad universe, conditions, date or limit with 400, and anonymous callers with 401', async () => {
+      for (const [body, code] of [
+        [{}, 'VALIDATION_FAILED'],
+        [{ universe: 'all' }, 'VALIDATION_FAILED'],
+        [{ universe: { scope: 'markets' } }, 'INVALID_UNIVERSE'],
+        [{ universe: { scope: 'all' }, buyConditions: { factor: 'nope', op: '>', value: 1 } }, 'INVALID_UNIVERSE'],
+        [{ universe: { scope: 'all' }, date: '2022-01-01' }, 'NOT_A_TRADING_DAY'],
+        [{ universe: { scope: 'all' }, date: '2022-02-30' }, 'INVALID_DATE'],
+        [{ universe: { scope: 'all' }, date: '20220104' }, 'VALIDATION_FAILED'],
+        [{ universe: { scope: 'all' }, limit: 5000 }, 'VALIDATION_FAILED'],
+        [{ universe: { scope: 'all' }, extra: 1 }, 'VALIDATION_FAILED'],
+      ] as const) {
+        const res = await preview(body);
+        assert.equal(res.status, 400, `${JSON.stringify(body)}: ${res.status} ${JSON.stringify(res.body)}`);
+        assertErrorBody(res.body);
+        if (code !== 'VALIDATION_FAILED') {
+          assert.equal(res.body.code, code, JSON.stringify(res.body));
+        }
+      }
+      const anonymous = await svc
+        .http()
+        .post('/api/backtest/market/universe-preview')
+        .send({ universe: { scope: 'all' } });
+      assert.equal(anonymous.status, 401);
+    });
+
+    it('answers 503 with Retry-After when no process holding the market data answers in time', async () => {
+      const idle = await startInProcessBacktest(
+        { BACKTEST_CONCURRENCY: '0', PREVIEW_TIMEOUT_MS: '300' },
+        { db: svc.db },
+      );
+      try {
+        const token = await idle.tokenFor(randomUUID());
+        const res = await idle
+          .http()
+          .post('/api/backtest/market/universe-preview')
+          .set(bearer(token))
+          .send({ universe: { scope: 'all' } });
+        assert.equal(res.status, 503, JSON.stringify(res.body));
+        assertErrorBody(res.body);
+        assert.equal(res.body.code, 'PREVIEW_UNAVAILABLE');
+        assert.equal(res.headers['retry-after'], '5');
+      } finally {
+        await idle.close();
+      }
+    });
+  });
+
   describe('GET /factors/categories', () => {
     it('groups every factor of the catalog in exactly one category', async () => {
       const factors = await svc.http().get('/api/backtest/factors').expect(200);

@@ -1,6 +1,7 @@
 import type { MarketData } from '../data/market-data.js';
 import {
   isScoreRanking,
+  STRATEGY_SCHEMA_VERSION,
   type ConditionNode,
   type RankingDefinition,
   type StrategyDefinition,
@@ -739,6 +740,34 @@ export class CompiledStrategy {
     }
   }
 
+  /**
+   * Every stock that select(d) would consider, in stock index order: in the universe on d, with
+   * a bar, passing the size/liquidity filters and every buy condition (the ranking only orders
+   * them and cuts at maxPositions). What a universe preview shows.
+   */
+  candidates(d: number): Int32Array {
+    const parts = this.buyParts;
+    for (let i = 0; i < parts.length; i++) {
+      const mask = this.partMasks[i];
+      if (mask) {
+        evalRow(parts[i], d, mask, 0, this.pool, 0);
+      }
+    }
+    const list = this.list;
+    const out: number[] = [];
+    for (let start = 0; start < this.S; start += list.length) {
+      let n = Math.min(this.S, start + list.length) - start;
+      for (let i = 0; i < n; i++) {
+        list[i] = start + i;
+      }
+      n = this.filter(d, list, n);
+      for (let i = 0; i < n; i++) {
+        out.push(list[i]);
+      }
+    }
+    return Int32Array.from(out);
+  }
+
   /** Target weight of each of n picks: equal weight, capped by maxWeightPerStock. */
   weight(n: number): number {
     return n === 0 ? 0 : Math.min(1 / n, this.def.weighting.maxWeightPerStock ?? 1);
@@ -824,4 +853,39 @@ export function selectPicks(
     picks.push({ rank: j + 1, code: data.codes[s], stockIndex: s, score: cs.pickScore[j], weight: w });
   }
   return { date: data.dates[dayIndex], dayIndex, picks };
+}
+
+/**
+ * The stocks a universe and its buy conditions pass on day `dayIndex` (data up to its close), in
+ * stock index order: the same filters as selectPicks, without ranking or the maxPositions cut.
+ */
+export function universeCandidates(
+  universe: StrategyDefinition['universe'],
+  buyConditions: StrategyDefinition['buyConditions'],
+  data: MarketData,
+  dayIndex: number,
+): Int32Array {
+  if (!Number.isInteger(dayIndex) || dayIndex < 0 || dayIndex >= data.dates.length) {
+    throw new RangeError(`dayIndex ${dayIndex} is outside the data (0..${data.dates.length - 1})`);
+  }
+  const def = universeDefinition(universe, buyConditions) as unknown as StrategyDefinition;
+  return new CompiledStrategy(def, data, Int32Array.of(dayIndex), new Int32Array(0)).candidates(dayIndex);
+}
+
+/**
+ * A whole definition around a universe and buy conditions, the rest the cheapest valid values
+ * (nothing but the parser reads them): what a universe preview validates and computes with.
+ */
+export function universeDefinition(universe: unknown, buyConditions?: unknown): Record<string, unknown> {
+  return {
+    schemaVersion: STRATEGY_SCHEMA_VERSION,
+    universe,
+    ...(buyConditions !== undefined ? { buyConditions } : {}),
+    ranking: { factor: 'close', order: 'desc' },
+    maxPositions: 1,
+    weighting: { method: 'equal' },
+    rebalance: 'daily',
+    costs: { commissionBps: 0, slippageBps: 0 },
+    initialCapital: 1,
+  };
 }

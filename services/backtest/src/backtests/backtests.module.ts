@@ -7,6 +7,7 @@ import { BacktestRetention } from './backtest-retention.js';
 import { BacktestsController } from './backtests.controller.js';
 import { BacktestsService } from './backtests.service.js';
 import { MarketSnapshots } from './market-snapshot.js';
+import { UniversePreviewWorker } from './universe-preview.worker.js';
 
 @Module({})
 export class BacktestsModule {
@@ -15,7 +16,14 @@ export class BacktestsModule {
       module: BacktestsModule,
       imports: [StrategiesModule.register(role)],
       controllers: role === 'api' ? [BacktestsController] : [],
-      providers: [BacktestsService, BacktestJobs, BacktestRetention, MarketSnapshots, BacktestAccountEvents],
+      providers: [
+        BacktestsService,
+        BacktestJobs,
+        BacktestRetention,
+        MarketSnapshots,
+        BacktestAccountEvents,
+        UniversePreviewWorker,
+      ],
       exports: [BacktestsService],
     };
   }

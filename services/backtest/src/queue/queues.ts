@@ -1,12 +1,13 @@
 import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
 import { CONFIG } from '@stocklab/platform';
-import { Queue, Worker, type Job, type WorkerOptions } from 'bullmq';
+import { Queue, QueueEvents, Worker, type Job, type WorkerOptions } from 'bullmq';
 import { Redis } from 'ioredis';
 import type { BacktestConfig } from '../config.js';
 
 export const QUEUE = {
   imports: 'dataset-imports',
   backtests: 'backtests',
+  previews: 'universe-previews',
 } as const;
 export type QueueName = (typeof QUEUE)[keyof typeof QUEUE];
 
@@ -23,6 +24,8 @@ export class Queues implements OnApplicationShutdown {
   private readonly connection: Redis;
   private readonly queues = new Map<QueueName, Queue>();
   private readonly workers: Worker[] = [];
+  private readonly events = new Map<QueueName, QueueEvents>();
+  private readonly eventConnections: Redis[] = [];
   readonly prefix: string;
 
   constructor(@Inject(CONFIG) private readonly config: BacktestConfig) {
@@ -43,6 +46,23 @@ export class Queues implements OnApplicationShutdown {
       this.queues.set(name, queue);
     }
     return queue;
+  }
+
+  /** The completion events of `name`'s jobs (a connection of its own: it blocks reading the stream). */
+  queueEvents(name: QueueName): QueueEvents {
+    let events = this.events.get(name);
+    if (!events) {
+      const connection = new Redis(this.config.REDIS_URL, {
+        maxRetriesPerRequest: null,
+        connectionName: `events:${name}:${this.config.POD_NAME}`,
+      });
+      connection.on('error', () => undefined);
+      this.eventConnections.push(connection);
+      events = new QueueEvents(name, { connection, prefix: this.prefix });
+      events.on('error', () => undefined);
+      this.events.set(name, events);
+    }
+    return events;
   }
 
   /** Starts taking jobs of `name` in this process. */
@@ -84,7 +104,10 @@ export class Queues implements OnApplicationShutdown {
       this.workers.map((w) => Promise.race([w.close(), new Promise((r) => setTimeout(r, 5000))])),
     );
     await Promise.allSettled(this.workers.map((w) => w.close(true)));
-    await Promise.allSettled([...this.queues.values()].map((q) => q.close()));
+    await Promise.allSettled([...this.queues.values(), ...this.events.values()].map((q) => q.close()));
     this.connection.disconnect();
+    for (const connection of this.eventConnections) {
+      connection.disconnect();
+    }
   }
 }
