@@ -174,7 +174,7 @@ export function runBacktest(def: StrategyDefinition, data: MarketData, options: 
 
   const state: PortfolioState = { cash: def.initialCapital, holdings: [], wanted: [] };
   const lastPrice = new Float64Array(S);
-  // the day index of each stock's recorded delisting (D + 1: none, or after the data)
+  // the day index of each stock's recorded delisting (D or more: none within the data)
   const delistDay = new Int32Array(S).fill(D + 1);
   for (let s = 0; s < S; s++) {
     const on = stocks[s].delistedOn;
