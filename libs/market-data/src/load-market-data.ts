@@ -86,8 +86,14 @@ export async function loadMarketSnapshot(client: ClientBase, options: LoadMarket
     await client.query('LOCK TABLE market.daily_bars IN ACCESS SHARE MODE');
     const version = await currentDataVersion(client);
     const securities = (
-      await client.query<{ code: string; market: Market; sector: string }>(
-        `SELECT code, market, sector FROM market.securities ORDER BY code`,
+      await client.query<{ code: string; market: Market; sector: string; delisted_on: string | null }>(
+        `SELECT code, market, sector, to_char(delisted_on, 'YYYYMMDD') AS delisted_on FROM market.securities ORDER BY code`,
+      )
+    ).rows;
+    const classifications = (
+      await client.query<{ code: string; valid_from: string; market: Market; sector: string }>(
+        `SELECT code, to_char(valid_from, 'YYYYMMDD') AS valid_from, market, sector
+           FROM market.security_classifications ORDER BY code, valid_from`,
       )
     ).rows;
     const days = (
@@ -100,8 +106,18 @@ export async function loadMarketSnapshot(client: ClientBase, options: LoadMarket
     const first = options.lastDays === undefined ? 0 : Math.max(0, allDates.length - options.lastDays);
     const precedingDates = allDates.slice(0, first);
     const codes = securities.map((s) => s.code);
-    const stocks: StockInfo[] = securities.map((s) => ({ market: s.market, sector: s.sector }));
+    const stocks: StockInfo[] = securities.map((s) => ({
+      market: s.market,
+      sector: s.sector,
+      ...(s.delisted_on !== null ? { delistedOn: Number(s.delisted_on) } : {}),
+    }));
     const stockIndex = new Map(codes.map((c, i) => [c, i]));
+    for (const c of classifications) {
+      const info = stocks[stockIndex.get(c.code) ?? -1];
+      if (info) {
+        info.history = [...(info.history ?? []), { from: Number(c.valid_from), market: c.market, sector: c.sector }];
+      }
+    }
     const dates = allDates.slice(first);
     const dayIndex = new Map<number, number>();
     dates.forEach((d, i) => dayIndex.set(d, i));

@@ -18,7 +18,12 @@ import { priceColumn } from './price-columns.js';
  * value split into eight planes. Decoding restores every value bit for bit (NaN included).
  */
 export const SNAPSHOT_MAGIC = Buffer.from('STOCKLAB-MARKET\n', 'latin1');
-export const SNAPSHOT_FORMAT = 1;
+/**
+ * 2: the header holds each stock's recorded delisting date and its point-in-time market and sector
+ * history (StockInfo.delistedOn, .history). A format 1 file lacks them: it is rejected like any
+ * other mismatch and rebuilt from PostgreSQL, never read as a market without delistings.
+ */
+export const SNAPSHOT_FORMAT = 2;
 
 type Encoding = 'int32' | 'int32-delta' | 'uint53-split' | 'times-close' | 'float64-planes';
 
@@ -41,6 +46,10 @@ interface SnapshotHeader {
   sectors: string[];
   days: number;
   statements: number;
+  /** whole snapshots: per stock, the delisting date recorded in the data (yyyymmdd) or null */
+  delistedOn?: (number | null)[];
+  /** whole snapshots: [stock index, from (yyyymmdd), market, sector] per history entry, by stock and from */
+  history?: [number, number, Market, string][];
   sections: SectionInfo[];
   /** set on an increment: the days after `after` (yyyymmdd) of the version `base` */
   increment?: { base: string; chain: number; after: number };
@@ -241,6 +250,10 @@ export function encodeMarketSnapshot(
       sectors: data.stocks.map((s) => s.sector),
       days: data.dates.length,
       statements: statements.length,
+      delistedOn: data.stocks.map((s) => s.delistedOn ?? null),
+      history: data.stocks.flatMap((info, stock) =>
+        (info.history ?? []).map((h): [number, number, Market, string] => [stock, h.from, h.market, h.sector]),
+      ),
     },
     sections,
   );
@@ -412,6 +425,32 @@ function decodeInto(
   }
 }
 
+/** The stocks of a whole snapshot's header: market, sector, delisting date and history, checked. */
+function stocksOf(header: SnapshotHeader): StockInfo[] {
+  const S = header.codes.length;
+  const { delistedOn, history } = header;
+  if (!Array.isArray(delistedOn) || delistedOn.length !== S || !Array.isArray(history)) {
+    corrupt('the header lacks the delisting dates or the history of its stocks');
+  }
+  const stocks = header.codes.map((_, s): StockInfo => {
+    const on = delistedOn[s];
+    if (on !== null && !Number.isInteger(on)) {
+      corrupt(`stock ${s} has a delisting date of ${String(on)}`);
+    }
+    return { market: header.markets[s], sector: header.sectors[s], ...(on !== null ? { delistedOn: on } : {}) };
+  });
+  let previous: [number, number] = [-1, 0];
+  for (const [stock, from, market, sector] of history) {
+    const info = stocks[stock];
+    if (!info || !Number.isInteger(from) || (stock === previous[0] && from <= previous[1]) || stock < previous[0]) {
+      corrupt(`history entry ${stock} ${from} is out of order or names no stock`);
+    }
+    info.history = [...(info.history ?? []), { from, market, sector }];
+    previous = [stock, from];
+  }
+  return stocks;
+}
+
 /** Whether the bytes hold an increment (MarketIncrement) rather than a whole snapshot; throws when corrupt. */
 export function isMarketIncrement(bytes: Buffer): boolean {
   return readHeader(bytes).header.increment !== undefined;
@@ -513,10 +552,7 @@ export function decodeMarketSnapshot(bytes: Buffer): Omit<MarketSnapshot, 'loade
   );
   const column = (name: string): Float64Array => columns.get(name) as Float64Array;
 
-  const stocks: StockInfo[] = header.codes.map((_, s) => ({
-    market: header.markets[s],
-    sector: header.sectors[s],
-  }));
+  const stocks = stocksOf(header);
   const fundamentals: FundamentalStatement[][] = header.codes.map(() => []);
   const stockOf = column('statement:stock');
   const reportDate = column('statement:reportDate');

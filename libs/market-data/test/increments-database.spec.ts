@@ -185,4 +185,29 @@ describe('increments against PostgreSQL', () => {
     assert.equal(again.extended, false, 'the previous version was never stored by the import job');
     assert.equal(isMarketIncrement(store.objects.get(again.version) as Buffer), false);
   });
+
+  it('loads the recorded delisting dates and the point-in-time market and sector, and stores them', async () => {
+    await pool.query(`UPDATE market.securities SET delisted_on = '2024-01-05' WHERE code = '000030'`);
+    await pool.query(
+      `INSERT INTO market.security_classifications (code, valid_from, market, sector)
+       VALUES ('000020', '2024-01-03', 'KOSPI', 'pharma'), ('000020', '2020-01-01', 'KOSDAQ', 'bio')`,
+    );
+    const loaded = await whole();
+    assert.deepEqual(loaded.data.stocks, [
+      { market: 'KOSPI', sector: 'test' },
+      {
+        market: 'KOSPI',
+        sector: 'test',
+        history: [
+          { from: 20200101, market: 'KOSDAQ', sector: 'bio' },
+          { from: 20240103, market: 'KOSPI', sector: 'pharma' },
+        ],
+      },
+      { market: 'KOSPI', sector: 'test', delistedOn: 20240105 },
+    ]);
+    const store = new MemoryStore();
+    await publishMarketSnapshot(pool, store);
+    const cache = new MarketSnapshotCache(pool, { store });
+    assert.deepEqual((await cache.get()).data.stocks, loaded.data.stocks);
+  });
 });

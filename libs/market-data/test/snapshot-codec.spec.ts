@@ -2,12 +2,19 @@ import assert from 'node:assert/strict';
 import { crc32, zstdCompressSync } from 'node:zlib';
 import { describe, it } from '@jest/globals';
 import { prng } from '@stocklab/test-support';
-import { buildMarketData, type MarketData, type PriceRow, type StatementRow } from '@stocklab/strategy-engine';
+import {
+  buildMarketData,
+  type MarketData,
+  type PriceRow,
+  type StatementRow,
+  type StockInfo,
+} from '@stocklab/strategy-engine';
 import {
   capWeightedIndex,
   decodeMarketSnapshot,
   encodeMarketSnapshot,
   headerPrefix,
+  SNAPSHOT_FORMAT,
   SNAPSHOT_MAGIC,
   SnapshotCorruptError,
   snapshotVersion,
@@ -60,13 +67,22 @@ function market(
       revenuePrevYear: s === 0 ? Number.NaN : 9e12,
     });
   }
-  const data = buildMarketData({
-    rows,
-    statements,
-    stocks: Object.fromEntries(
-      rows.map((r) => [r.code, { market: r.code.endsWith('0') ? 'KOSDAQ' : 'KOSPI', sector: `섹터 ${r.code[3]}` }]),
-    ),
-  });
+  const infos: Record<string, StockInfo> = Object.fromEntries(
+    rows.map((r) => [r.code, { market: r.code.endsWith('0') ? 'KOSDAQ' : 'KOSPI', sector: `섹터 ${r.code[3]}` }]),
+  );
+  // the stock whose bars stop is recorded as delisted; another moved from KOSDAQ to KOSPI
+  const delisted = infos[String(100_030)];
+  if (delisted) {
+    delisted.delistedOn = dates[days - 4];
+  }
+  const moved = infos[String(100_060)];
+  if (moved) {
+    moved.history = [
+      { from: 20200102, market: 'KOSDAQ', sector: '바이오' },
+      { from: dates[days >> 1] ?? 20200102, market: 'KOSPI', sector: '제약' },
+    ];
+  }
+  const data = buildMarketData({ rows, statements, stocks: infos });
   return {
     version: '42',
     data,
@@ -105,6 +121,12 @@ describe('market snapshot codec', () => {
     const decoded = decodeMarketSnapshot(bytes);
     assert.equal(decoded.version, '42');
     assertSameMarket(decoded.data, original.data);
+    assert.equal(decoded.data.stocks[3]?.delistedOn, original.data.dates[296], 'the recorded delisting date');
+    assert.deepEqual(
+      decoded.data.stocks[6]?.history?.map((h) => h.market),
+      ['KOSDAQ', 'KOSPI'],
+      'the market transfer',
+    );
     for (const id of ['KOSPI', 'KOSDAQ', 'MARKET'] as const) {
       assertSameBits(decoded.benchmarks[id], original.benchmarks[id], id);
     }
@@ -181,10 +203,18 @@ describe('market snapshot codec', () => {
       days: number;
       format: number;
       sections: Array<{ name: string; encoding: string }>;
+      history?: unknown[];
     };
+    assert.ok((header.history?.length ?? 0) >= 2, 'the fixture has a history');
     for (const tampered of [
       { ...header, days: header.days + 1 },
-      { ...header, format: 2 },
+      { ...header, format: SNAPSHOT_FORMAT + 1 },
+      // format 1 had no delisting dates nor histories: never read as a market without them
+      { ...header, format: 1, delistedOn: undefined, history: undefined },
+      { ...header, delistedOn: undefined },
+      { ...header, delistedOn: [] },
+      { ...header, history: [...(header.history ?? [])].reverse() },
+      { ...header, history: [[999, 20200102, 'KOSPI', 'x']] },
       { ...header, sections: header.sections.map((x) => (x.name === 'close' ? { ...x, encoding: 'int64' } : x)) },
       { ...header, sections: header.sections.map((x) => (x.name === 'marketCap' ? { ...x, encoding: 'int32' } : x)) },
     ]) {

@@ -76,6 +76,29 @@ time('2,500 stocks x 10y, weekly rebalance, top 20', 20, bars, () =>
 time('2,500 stocks x 10y, daily re-rank, top 20', 10, bars, () =>
   runBacktest(strategy('daily', 20), full, range(full)),
 );
+// issue 16: recorded delistings (2 %) and KOSDAQ -> KOSPI transfers (5 %) under a KOSPI universe
+const moving: MarketData = {
+  ...full,
+  stocks: full.stocks.map((info, s) => ({
+    ...info,
+    ...(s % 50 === 7 ? { delistedOn: full.dates[DAYS / 2 + s] } : {}),
+    ...(s % 20 === 3
+      ? {
+          history: [
+            { from: full.dates[0], market: 'KOSDAQ' as const, sector: info.sector },
+            { from: full.dates[(s * 7) % DAYS], market: 'KOSPI' as const, sector: info.sector },
+          ],
+        }
+      : {}),
+  })),
+};
+const kospi: StrategyDefinition = { ...strategy('monthly', 20), universe: { scope: 'markets', markets: ['KOSPI'] } };
+time('2,500 stocks x 10y, monthly, KOSPI, 2 % delisted, 5 % transferred', 30, bars, () =>
+  runBacktest(kospi, moving, range(moving)),
+);
+time('2,500 stocks x 10y, monthly, KOSPI, no delistings, no transfers', 30, bars, () =>
+  runBacktest(kospi, full, range(full)),
+);
 const rsiStrategy: StrategyDefinition = {
   ...strategy('monthly', 20),
   buyConditions: {

@@ -183,11 +183,15 @@ describe('runBacktest rules', () => {
     assert.equal(sells(stop.trades)[0]?.price, 95);
   });
 
-  it('sells a delisted holding at its last close on the first day without a bar', () => {
-    const data = newMarket({
-      A: [flat(100), flat(100), flat(110), [112, 115, 108, 113], null, null],
-      B: [flat(1), flat(1), flat(1), flat(1), flat(1), flat(1)],
-    });
+  it('sells a delisted holding at its last close on its recorded delisting date', () => {
+    const data = newMarket(
+      {
+        A: [flat(100), flat(100), flat(110), [112, 115, 108, 113], null, null],
+        B: [flat(1), flat(1), flat(1), flat(1), flat(1), flat(1)],
+      },
+      undefined,
+      { A: { market: 'KOSPI', sector: '', delistedOn: 20240108 } },
+    );
     const def = newDefinition({ costs: { commissionBps: 10, slippageBps: 100 } });
     const r = runBacktest(def, data, ALL);
     const s = sells(r.trades)[0];
@@ -200,14 +204,19 @@ describe('runBacktest rules', () => {
   });
 
   it('on one day, fills the stops in buy order, then sells delisted holdings in reverse buy order', () => {
-    // A and B (bought together on 01-03) hit their stops on 01-05, when C and D have no bar and
-    // never trade again.
-    const data = newMarket({
-      A: [flat(1000), flat(1000), flat(1000), [1000, 1000, 850, 900], flat(900)],
-      B: [flat(900), flat(900), flat(900), [900, 900, 700, 800], flat(800)],
-      C: [flat(800), flat(800), flat(800), null, null],
-      D: [flat(700), flat(700), flat(700), null, null],
-    });
+    // A and B (bought together on 01-03) hit their stops on 01-05, the date C and D are recorded
+    // as delisted.
+    const delisted = { market: 'KOSPI', sector: '', delistedOn: 20240105 } as const;
+    const data = newMarket(
+      {
+        A: [flat(1000), flat(1000), flat(1000), [1000, 1000, 850, 900], flat(900)],
+        B: [flat(900), flat(900), flat(900), [900, 900, 700, 800], flat(800)],
+        C: [flat(800), flat(800), flat(800), null, null],
+        D: [flat(700), flat(700), flat(700), null, null],
+      },
+      undefined,
+      { C: delisted, D: delisted },
+    );
     const def = newDefinition({ maxPositions: 4, sell: { stopLossPct: 10 } });
     const r = runBacktest(def, data, ALL);
     const s = sells(r.trades);

@@ -7,8 +7,10 @@ import {
   universeCandidates,
   type ConditionNode,
   type FactorId,
+  type Market,
   type MarketData,
   type RankingDefinition,
+  type StockInfo,
   type StrategyDefinition,
 } from '../src/index.js';
 import { CompiledStrategy } from '../src/engine/selection.js';
@@ -65,14 +67,25 @@ function referenceSelect(def: StrategyDefinition, data: MarketData, d: number): 
     }
   };
   const u = def.universe;
+  const date = data.dates[d];
+  // point in time: the market and sector of the latest history entry dated on or before the day,
+  // the first entry before any, the securities row without a history; out from the delisting date
+  const classOf = (s: number): { market: string; sector: string } => {
+    const history = data.stocks[s].history ?? [];
+    const known = history.filter((h) => h.from <= date);
+    return known.at(-1) ?? history[0] ?? data.stocks[s];
+  };
   const inUniverseToday = (s: number): boolean => {
     const i = d * S + s;
+    const delistedOn = data.stocks[s].delistedOn;
     const inScope =
       u.scope === 'all' ||
-      (u.scope === 'markets' && (u.markets ?? []).includes(data.stocks[s].market)) ||
+      (u.scope === 'markets' && (u.markets ?? []).includes(classOf(s).market as Market)) ||
+      (u.scope === 'sectors' && (u.sectors ?? []).includes(classOf(s).sector)) ||
       (u.scope === 'codes' && (u.codes ?? []).includes(data.codes[s]));
     return (
       inScope &&
+      (delistedOn === undefined || date < delistedOn) &&
       data.close[i] > 0 &&
       (!(u.minMarketCap !== undefined && u.minMarketCap > 0) || data.marketCap[i] >= u.minMarketCap) &&
       (u.minAvgTradingValue === undefined || value('avg_trading_value_20d', s) >= u.minAvgTradingValue)
@@ -123,6 +136,32 @@ function tiedMarket(): MarketData {
   const data = syntheticMarket({ days: 160, stocks: 70, seed: 11, gaps: true });
   const close = data.close.map((c) => Math.max(500, Math.round(c / 500) * 500));
   return { ...data, close, marketCap: close.map((c) => c * 1e5) };
+}
+
+/**
+ * Every 4th stock moves between KOSDAQ and KOSPI (and to another sector) on a day of the data,
+ * every 7th is recorded as delisted on a day while it still has bars (the universe drops it from
+ * that date whatever its bars say), every 11th has a history that starts after the first day.
+ */
+function movingMarket(): MarketData {
+  const data = syntheticMarket({ days: 160, stocks: 90, seed: 13, gaps: true });
+  const day = (k: number): number => data.dates[k % data.dates.length];
+  const stocks = data.stocks.map((info, s): StockInfo => {
+    const moved: StockInfo = { ...info };
+    if (s % 4 === 0) {
+      moved.history = [
+        { from: day(0), market: 'KOSDAQ', sector: `S${s % 5}` },
+        { from: day(20 + s), market: 'KOSPI', sector: `S${(s + 1) % 5}` },
+      ];
+    } else if (s % 11 === 0) {
+      moved.history = [{ from: day(40 + s), market: info.market === 'KOSPI' ? 'KOSDAQ' : 'KOSPI', sector: 'S1' }];
+    }
+    if (s % 7 === 0) {
+      moved.delistedOn = day(30 + 3 * s);
+    }
+    return moved;
+  });
+  return { ...data, stocks };
 }
 
 const FACTORS = [
@@ -186,7 +225,9 @@ function randomDefinition(seed: number, data: MarketData): StrategyDefinition {
         ? { scope: 'all', ...(r() < 0.5 ? { minMarketCap: 1e8 + r() * 1e9 } : {}) }
         : scope < 0.7
           ? { scope: 'markets', markets: ['KOSPI'], minAvgTradingValue: r() * 1e9 }
-          : { scope: 'codes', codes: data.codes.filter(() => r() < 0.6) },
+          : scope < 0.8
+            ? { scope: 'sectors', sectors: ['S1', 'S2', 'S3', 'S4'] }
+            : { scope: 'codes', codes: data.codes.filter(() => r() < 0.6) },
     buyConditions: pick(conditions),
     ranking: r() < 0.4 ? randomScore(r) : { factor: pick(FACTORS), order: pick(['asc', 'desc'] as const) },
     maxPositions: 1 + Math.floor(r() * 25),
@@ -208,6 +249,7 @@ describe('selection', () => {
   for (const [name, data] of [
     ['random walk with gaps', syntheticMarket({ days: 160, stocks: 90, seed: 5, gaps: true })],
     ['rounded prices (ties)', tiedMarket()],
+    ['market transfers, sector changes and delistings', movingMarket()],
   ] as const) {
     it(`equals filtering every stock and then ranking, over consecutive calls (${name})`, () => {
       const D = data.dates.length;

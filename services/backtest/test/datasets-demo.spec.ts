@@ -27,6 +27,7 @@ describe('demo market generator', () => {
       assert.equal(readFileSync(paths.securities, 'utf8'), first.securities);
       assert.equal(readFileSync(paths.bars, 'utf8'), first.bars);
       assert.equal(readFileSync(paths.statements, 'utf8'), first.statements);
+      assert.equal(readFileSync(paths.classifications, 'utf8'), first.classifications);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
@@ -34,7 +35,7 @@ describe('demo market generator', () => {
 
   it('writes the import formats, with every row valid for its kind', () => {
     const market = generateDemoMarket(options);
-    for (const kind of ['securities', 'bars', 'statements'] as const) {
+    for (const kind of ['securities', 'bars', 'statements', 'classifications'] as const) {
       const format = CSV_FORMATS[kind];
       const [header, ...lines] = market[kind].trim().split('\n');
       const checked = checkHeader(format, (header ?? '').split(','));
@@ -85,6 +86,36 @@ describe('demo market generator', () => {
       const lagDays = (Date.parse(report ?? '') - Date.parse(end)) / 86_400_000;
       assert.ok(lagDays >= 45 && lagDays <= 90, `${code} ${period} reported ${lagDays} days after quarter end`);
     }
+  });
+
+  it('exercises the market rules: a halt, a recorded delisting and a KOSDAQ -> KOSPI transfer', () => {
+    const market = generateDemoMarket(options);
+    const days = [...new Set(rowsOf(market.bars).map((b) => b[1] ?? ''))].sort();
+    const barsOf = (code: string): string[][] => rowsOf(market.bars).filter((b) => b[0] === code);
+    // the halt: from 40 % of the period, 5 trading days without a bar, then 5 zero-volume bars at the last close
+    const haltStart = days[Math.floor(days.length * 0.4)] ?? '';
+    const zero = rowsOf(market.bars).filter((b) => b[6] === '0');
+    assert.equal(new Set(zero.map((b) => b[0])).size, 1, 'one halted stock');
+    const halted = barsOf(zero[0]?.[0] ?? '');
+    const at = halted.findIndex((b) => (b[1] ?? '') >= haltStart);
+    const [before, after] = [halted[at - 1], halted[at]];
+    assert.equal(days.indexOf(after?.[1] ?? '') - days.indexOf(before?.[1] ?? ''), 6, 'five days without a bar');
+    assert.deepEqual(
+      halted.slice(at, at + 5).map((b) => [b[2], b[3], b[4], b[5], b[6], b[7]]),
+      Array.from({ length: 5 }, () => [...Array<string>(4).fill(before?.[5] ?? ''), '0', '0']),
+      'then five zero-volume bars at the last close',
+    );
+    assert.notEqual(halted[at + 5]?.[6], '0', 'then it trades again');
+    // the transfer: the classifications file moves a KOSDAQ stock to KOSPI at 60 % of the period
+    const moves = rowsOf(market.classifications);
+    assert.equal(moves.length, 2);
+    const [code, listedFrom, firstMarket, sector] = moves[0] ?? [];
+    const security = rowsOf(market.securities).find((r) => r[0] === code);
+    assert.deepEqual([listedFrom, firstMarket, sector], [security?.[4], 'KOSDAQ', security?.[3]]);
+    assert.deepEqual(moves[1], [code, days[Math.floor(days.length * 0.6)], 'KOSPI', security?.[3]]);
+    assert.equal(security?.[2], 'KOSPI', 'securities holds the current market');
+    assert.equal(security?.[5], '', 'not a delisted stock');
+    assert.ok(barsOf(code ?? '').length > 200, 'it trades all year');
   });
 
   it('makes the daily moves of stocks in one sector correlated', () => {

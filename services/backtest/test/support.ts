@@ -234,7 +234,7 @@ export async function uploadDataset<T = any>(
 /** GET /api/backtest/datasets/:id as the API answers it. */
 export interface DatasetView {
   id: string;
-  kind: 'securities' | 'bars' | 'statements';
+  kind: 'securities' | 'bars' | 'statements' | 'classifications';
   status: 'queued' | 'validating' | 'loading' | 'succeeded' | 'failed';
   fileName: string;
   sizeBytes: number;
@@ -281,7 +281,7 @@ export async function waitForDataset(
 export async function importDataset(
   baseUrl: string,
   adminToken: string,
-  kind: 'securities' | 'bars' | 'statements',
+  kind: 'securities' | 'bars' | 'statements' | 'classifications',
   content: string,
   fileName = `${kind}.csv`,
 ): Promise<DatasetView> {

@@ -7,15 +7,55 @@ import type { RsiState } from '../factors/compute.js';
  * with index `day * S + stock`. A day's cross-section is contiguous, which is what the
  * selection step scans (all stocks on one rebalance day); a stock's series is a stride-S walk,
  * which the rolling indicators do for all stocks at once (day outer, stock inner). NaN means
- * "no bar that day": not yet listed, suspended, or delisted. A stock is considered delisted
- * after its last bar when later dates exist in the data.
+ * "no bar that day": not yet listed, halted, or delisted. A stock is delisted only from the date
+ * its StockInfo records (`delistedOn`), never because its bars stop: a stock without bars on the
+ * last days of the data is halted, not delisted.
  */
 export type Market = 'KOSPI' | 'KOSDAQ' | 'KONEX';
 export const MARKETS: readonly Market[] = ['KOSPI', 'KOSDAQ', 'KONEX'];
 
 export interface StockInfo {
+  /** The current market and sector (market.securities); `history` gives them as of each day. */
   market: Market;
   sector: string;
+  /**
+   * yyyymmdd of the delisting recorded in the data (market.securities.delisted_on): the first day
+   * the stock is no longer listed. Absent while it is listed.
+   */
+  delistedOn?: number;
+  /**
+   * Point in time market and sector (KOSDAQ -> KOSPI transfers, reclassifications), ascending by
+   * `from`, at most one entry per date. On a date, the latest entry with from <= date applies;
+   * before the first entry, the first entry (a history starts with the earliest known
+   * classification). Absent or empty: `market` and `sector` on every day.
+   */
+  history?: readonly StockClassification[];
+}
+
+/** From `from` (yyyymmdd) on, until the next entry, the stock is in this market and sector. */
+export interface StockClassification {
+  from: number;
+  market: Market;
+  sector: string;
+}
+
+/** Stock s's market on `date` (yyyymmdd): the one its history gives, else its current one. */
+export function marketOn(data: Pick<MarketData, 'stocks'>, s: number, date: number): Market {
+  const info = data.stocks[s];
+  return info.history === undefined ? info.market : classificationOn(info, date).market;
+}
+
+/** The stock's market and sector on `date` (yyyymmdd), see StockInfo.history. */
+export function classificationOn(info: StockInfo, date: number): { market: Market; sector: string } {
+  const history = info.history;
+  if (history === undefined || history.length === 0) {
+    return info;
+  }
+  let at = history[0];
+  for (let i = 1; i < history.length && history[i].from <= date; i++) {
+    at = history[i];
+  }
+  return at;
 }
 
 /**
@@ -160,6 +200,18 @@ export function validateMarketData(data: MarketData): void {
   }
   if (data.stocks.length !== S || data.fundamentals.length !== S) {
     throw new RangeError('MarketData.stocks and .fundamentals need one entry per code');
+  }
+  for (let s = 0; s < S; s++) {
+    const info = data.stocks[s];
+    const history = info.history ?? [];
+    for (let i = 1; i < history.length; i++) {
+      if (history[i].from <= history[i - 1].from) {
+        throw new RangeError(`MarketData.stocks[${s}].history must be strictly ascending by from (index ${i})`);
+      }
+    }
+    if (info.delistedOn !== undefined && !Number.isInteger(info.delistedOn)) {
+      throw new RangeError(`MarketData.stocks[${s}].delistedOn must be a yyyymmdd number`);
+    }
   }
   const seed = data.seeds?.rsi_14;
   if (seed && [seed.prev, seed.count, seed.up, seed.down].some((a) => a.length !== S)) {

@@ -129,6 +129,14 @@ export const strategyDefinitionJsonSchema = {
           description:
             "Optional cap: each buy's value at its limit <= this share of the stock's trading value on the signal day.",
         },
+        delistingHaircutPct: {
+          type: 'number',
+          minimum: 0,
+          maximum: 100,
+          default: 0,
+          description:
+            'Percent taken off the last price when a delisted holding is closed on its recorded delisting date.',
+        },
       },
     },
     initialCapital: { type: 'number', exclusiveMinimum: 0, maximum: L.maxCapital, description: 'KRW' },

@@ -383,11 +383,12 @@ export function parseStrategyDefinition(input: unknown): ParseResult<StrategyDef
   let costs: StrategyDefinition['costs'] | undefined;
   const co = c.obj(root.costs, 'costs');
   if (co) {
-    c.keys(co, 'costs', ['commissionBps', 'sellTaxBps', 'slippageBps', 'maxTradingValueShare']);
+    c.keys(co, 'costs', ['commissionBps', 'sellTaxBps', 'slippageBps', 'maxTradingValueShare', 'delistingHaircutPct']);
     const commissionBps = c.num(co.commissionBps, 'costs.commissionBps', 0, L.maxBps);
     const sellTaxBps = c.optNum(co, 'sellTaxBps', 'costs', 0, L.maxBps);
     const slippageBps = c.num(co.slippageBps, 'costs.slippageBps', 0, L.maxBps);
     const maxTradingValueShare = c.optNum(co, 'maxTradingValueShare', 'costs', 0, 1, { exclusiveMin: true });
+    const delistingHaircutPct = c.optNum(co, 'delistingHaircutPct', 'costs', 0, 100);
     if (commissionBps !== undefined && slippageBps !== undefined) {
       costs = { commissionBps, slippageBps };
       if (sellTaxBps !== undefined) {
@@ -395,6 +396,9 @@ export function parseStrategyDefinition(input: unknown): ParseResult<StrategyDef
       }
       if (maxTradingValueShare !== undefined) {
         costs.maxTradingValueShare = maxTradingValueShare;
+      }
+      if (delistingHaircutPct !== undefined) {
+        costs.delistingHaircutPct = delistingHaircutPct;
       }
     }
   }

@@ -134,6 +134,13 @@ export interface CostDefinition {
    * value that day is not bought.
    */
   maxTradingValueShare?: number;
+  /**
+   * Percent (0..100, default 0) taken off a delisted holding's last price when the backtest
+   * closes it on the delisting date recorded in the data: it is sold at last price x (1 - h / 100),
+   * commission and sell tax as on any sell. Default 0: a KRX stock's last traded price is that
+   * of its liquidation trading (정리매매), which already prices the delisting in.
+   */
+  delistingHaircutPct?: number;
 }
 
 export interface StrategyDefinition {

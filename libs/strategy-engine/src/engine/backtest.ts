@@ -1,4 +1,4 @@
-import { lowerBoundDate, validateMarketData, type MarketData } from '../data/market-data.js';
+import { lowerBoundDate, marketOn, validateMarketData, type Market, type MarketData } from '../data/market-data.js';
 import type { RebalanceFrequency, StrategyDefinition } from '../definition/strategy-definition.js';
 import { cagrOf, computeMetrics, yearsBetween, type BacktestMetrics } from './metrics.js';
 import {
@@ -133,11 +133,17 @@ export function rebalanceDays(data: MarketData, freq: RebalanceFrequency, d0: nu
  *    the data (none when the stock has no earlier bar).
  * 3. Whole shares only; buys are limit orders sized so that their worst fill fits the cash held
  *    at the signal: cash never goes negative.
- * 4. A holding whose stock has no bar and never trades again in the data (delisted) is sold on
- *    that first missing day at its last close, with commission and tax but no slippage nor tick
- *    rounding (the market's own price). A holding
- *    that is only suspended keeps its last close as value; a pending sell waits for the next bar.
+ * 4. Halts and delistings. A holding without a bar or with a zero-volume bar on a day (halted) is
+ *    valued at its last close in the data and fills no order (rule 2): a pending market sell is
+ *    sent again the next day, a stop or target placed again at the next close. A holding whose
+ *    stock is delisted (StockInfo.delistedOn, the date recorded in the data) is closed at the
+ *    close of the first trading day on or after that date, at its last close before that day x
+ *    (1 - costs.delistingHaircutPct / 100), with commission and tax but no slippage nor tick
+ *    rounding (not an exchange order). Nothing else delists a holding: a stock whose bars stop
+ *    (at the end of the data or before) without a recorded date is halted and stays held.
  *    (Live trading cannot place that order; a delisting is booked there as a corporate action.)
+ * 5. A stock's market on a day (tax, tick grid, price limits) is the one its StockInfo.history
+ *    gives for that day's date (point in time).
  * Deterministic: no clocks, no randomness, fixed iteration orders.
  */
 export function runBacktest(def: StrategyDefinition, data: MarketData, options: BacktestOptions): BacktestResult {
@@ -168,7 +174,15 @@ export function runBacktest(def: StrategyDefinition, data: MarketData, options: 
 
   const state: PortfolioState = { cash: def.initialCapital, holdings: [], wanted: [] };
   const lastPrice = new Float64Array(S);
-  const lastBar = new Int32Array(S).fill(-2); // -2: not yet looked up
+  // the day index of each stock's recorded delisting (D or more: none within the data)
+  const delistDay = new Int32Array(S).fill(D + 1);
+  for (let s = 0; s < S; s++) {
+    const on = stocks[s].delistedOn;
+    if (on !== undefined) {
+      delistDay[s] = lowerBoundDate(dates, on);
+    }
+  }
+  const haircut = 1 - (costs.delistingHaircutPct ?? 0) / 100;
   const trades: Trade[] = [];
   const closedPnl: number[] = [];
   const closedHolding: number[] = [];
@@ -186,16 +200,8 @@ export function runBacktest(def: StrategyDefinition, data: MarketData, options: 
   const every = Math.max(1, Math.floor(options.progressEvery ?? 250));
   let decision: DayDecision | null = null;
 
-  const lastBarOf = (s: number): number => {
-    if (lastBar[s] === -2) {
-      let d = D - 1;
-      while (d >= 0 && !(close[d * S + s] > 0)) {
-        d--;
-      }
-      lastBar[s] = d;
-    }
-    return lastBar[s];
-  };
+  /** The stock's market on day d (StockInfo.history, point in time). */
+  const marketOf = (s: number, d: number): Market => marketOn(data, s, dates[d]);
 
   /** The previous close before day d (the base of d's price limits), NaN when there is none. */
   const baseOf = (s: number, d: number): number => {
@@ -209,7 +215,7 @@ export function runBacktest(def: StrategyDefinition, data: MarketData, options: 
   };
 
   const sellHolding = (h: Holding, d: number, kind: OrderKind, raw: RawFill, reason: SellReason): void => {
-    const session = { date: dates[d], market: stocks[h.stock].market };
+    const session = { date: dates[d], market: marketOf(h.stock, d) };
     const fill = bookFill(kind, h.quantity, raw, costs, session, reason === 'delisted' ? MARKET_PRICE : NO_OPTIONS);
     state.cash += fill.cashDelta;
     tradedAmount += fill.amount;
@@ -236,7 +242,7 @@ export function runBacktest(def: StrategyDefinition, data: MarketData, options: 
   };
 
   const buy = (stock: number, quantity: number, d: number, raw: RawFill): void => {
-    const fill = bookFill('limit_buy', quantity, raw, costs, { date: dates[d], market: stocks[stock].market });
+    const fill = bookFill('limit_buy', quantity, raw, costs, { date: dates[d], market: marketOf(stock, d) });
     state.cash += fill.cashDelta;
     tradedAmount += fill.amount;
     state.holdings.push({
@@ -282,7 +288,8 @@ export function runBacktest(def: StrategyDefinition, data: MarketData, options: 
         const raw = touchFill(order.kind, order.level, open[b + s], high[b + s], low[b + s], volume[b + s]);
         if (
           raw === null ||
-          lockedAtLimit(order.kind, high[b + s], low[b + s], baseOf(s, d), dates[d], stocks[s].market)
+          delistDay[s] <= d ||
+          lockedAtLimit(order.kind, high[b + s], low[b + s], baseOf(s, d), dates[d], marketOf(s, d))
         ) {
           continue;
         }
@@ -297,15 +304,16 @@ export function runBacktest(def: StrategyDefinition, data: MarketData, options: 
       }
     }
 
-    // 2. The close: value the holdings, sell delisted ones at their last close.
+    // 2. The close: close the holdings delisted on or before today (the recorded date) at their
+    //    last close less the haircut, value the others at their last close (halted: an earlier one).
     let invested = 0;
     for (let i = state.holdings.length - 1; i >= 0; i--) {
       const h = state.holdings[i];
       const c = close[b + h.stock];
-      if (c > 0) {
+      if (delistDay[h.stock] <= d) {
+        sellHolding(h, d, 'market_sell', { price: lastPrice[h.stock] * haircut, at: 'level' }, 'delisted');
+      } else if (c > 0) {
         lastPrice[h.stock] = c;
-      } else if (lastBarOf(h.stock) < d) {
-        sellHolding(h, d, 'market_sell', { price: lastPrice[h.stock], at: 'level' }, 'delisted');
       }
     }
     for (let i = 0; i < state.holdings.length; i++) {

@@ -1,15 +1,16 @@
 import type { MarketData } from '../data/market-data.js';
 import type { ScoreTerm } from '../definition/strategy-definition.js';
 import type { FactorRows } from './factor-rows.js';
+import type { UniverseMask } from './universe.js';
 
 /**
- * Who a composite score ranks on a day: the stocks of a strategy's universe that day. `mask`
- * (1 = in the universe's scope), a bar that day (close > 0), market cap >= minMarketCap (when
+ * Who a composite score ranks on a day: the stocks of a strategy's universe that day. `universe`
+ * (its scope as of the day: point-in-time market and sector, delistings), a bar that day (close > 0), market cap >= minMarketCap (when
  * > 0), 20-day average trading value >= minAtv (when `atv` is given): the same tests as
  * CompiledStrategy's filter before the buy conditions.
  */
 export interface ScorePopulation {
-  mask: Uint8Array;
+  universe: UniverseMask;
   minMarketCap: number;
   atv: FactorRows | null;
   minAtv: number;
@@ -68,7 +69,8 @@ export class CompositeRows implements FactorRows {
   private compute(d: number): void {
     const S = this.data.codes.length;
     const b = d * S;
-    const { mask, minMarketCap, atv, minAtv } = this.population;
+    const { universe, minMarketCap, atv, minAtv } = this.population;
+    const mask = universe.on(d);
     const close = this.data.close;
     const mc = this.data.marketCap;
     const av = atv ? atv.values : null;

@@ -1,4 +1,4 @@
-import { epochDay, type Market, type MarketData } from '../data/market-data.js';
+import { epochDay, marketOn, type Market, type MarketData } from '../data/market-data.js';
 import { priceLimitPct } from '../market-rules/limits.js';
 import type { RebalanceFrequency, StrategyDefinition } from '../definition/strategy-definition.js';
 import { roundToTick, tickBands, type TickBands } from '../market-rules/ticks.js';
@@ -310,7 +310,7 @@ export class StrategyDecider {
         if (!(close > 0)) {
           continue;
         }
-        const session: MarketSession = { date: sessionDate, market: data.stocks[w.stock].market };
+        const session: MarketSession = { date: sessionDate, market: marketOn(data, w.stock, sessionDate) };
         const limit = buyLimitPrice(close, session);
         let quantity = sharesWithin(Math.min(w.target, cashLeft), limit, def.costs, session);
         if (valueShare !== undefined) {
@@ -340,7 +340,7 @@ export class StrategyDecider {
             continue;
           }
           const close = this.lastPrice(h, t);
-          const market = data.stocks[h.stock].market;
+          const market = marketOn(data, h.stock, sessionDate);
           // orderPrice: on the session's grid (rounded up), then inside its limits of the close
           if (market !== rulesMarket) {
             rulesMarket = market;

@@ -3,6 +3,7 @@ import type { ScoreRanking, UniverseDefinition } from '../definition/strategy-de
 import type { FactorId } from '../factors/catalog.js';
 import { computeFactor } from '../factors/compute.js';
 import { MatrixRows, onDemandRows, type FactorRows } from './factor-rows.js';
+import type { UniverseMask } from './universe.js';
 
 /**
  * The factor rows and universe masks of one MarketData, shared by every strategy compiled with
@@ -17,7 +18,7 @@ import { MatrixRows, onDemandRows, type FactorRows } from './factor-rows.js';
  */
 export class FactorCache {
   private readonly rows = new Map<string, FactorRows>();
-  private readonly universes = new Map<string, Uint8Array>();
+  private readonly universes = new Map<string, UniverseMask>();
   private readonly scores = new Map<string, FactorRows>();
 
   constructor(readonly data: MarketData) {}
@@ -63,8 +64,8 @@ export class FactorCache {
     return rows;
   }
 
-  /** The universe mask of a definition (1 = in the universe), built once per distinct universe. */
-  universe(universe: UniverseDefinition, build: () => Uint8Array): Uint8Array {
+  /** The universe mask of a definition (as of each day, see UniverseMask), built once per distinct universe. */
+  universe(universe: UniverseDefinition, build: () => UniverseMask): UniverseMask {
     const key = JSON.stringify(universe);
     let mask = this.universes.get(key);
     if (!mask) {

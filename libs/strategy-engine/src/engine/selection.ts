@@ -11,6 +11,7 @@ import { computeFactor } from '../factors/compute.js';
 import { CompositeRows } from './composite.js';
 import type { FactorCache } from './factor-cache.js';
 import { MatrixRows, MomentumRows, onDemandRows, type FactorRows } from './factor-rows.js';
+import { UniverseMask } from './universe.js';
 
 const OP_LT = 0;
 const OP_LE = 1;
@@ -476,7 +477,8 @@ export function sellFactorsOf(def: StrategyDefinition): Set<FactorId> {
 
 export class CompiledStrategy {
   readonly S: number;
-  readonly inUniverse: Uint8Array;
+  /** The universe's scope as of each day (point-in-time market and sector, delistings). */
+  readonly inUniverse: UniverseMask;
   private readonly minMarketCap: number;
   private readonly minAtv: number;
   private readonly atv: FactorRows | null;
@@ -521,7 +523,9 @@ export class CompiledStrategy {
     }
     const S = data.codes.length;
     this.S = S;
-    this.inUniverse = cache ? cache.universe(def.universe, () => universeMask(def, data)) : universeMask(def, data);
+    this.inUniverse = cache
+      ? cache.universe(def.universe, () => new UniverseMask(def.universe, data))
+      : new UniverseMask(def.universe, data);
     this.minMarketCap = def.universe.minMarketCap ?? 0;
     this.minAtv = def.universe.minAvgTradingValue ?? 0;
 
@@ -552,7 +556,7 @@ export class CompiledStrategy {
           data,
           ranking.score,
           ranking.score.map((t) => matrices[t.factor] as FactorRows),
-          { mask: this.inUniverse, minMarketCap: this.minMarketCap, atv: this.atv, minAtv: this.minAtv },
+          { universe: this.inUniverse, minMarketCap: this.minMarketCap, atv: this.atv, minAtv: this.minAtv },
         );
       const days = selectionDays.length >= data.dates.length ? undefined : selectionDays;
       this.rank = cache ? cache.score(def.universe, ranking, days, build) : build();
@@ -567,7 +571,7 @@ export class CompiledStrategy {
     // pool[2k + 1] (see evalRow). Typed arrays are costly to allocate for a short run: only if needed.
     const depth = def.buyConditions && this.partMasks.some((m) => m !== null) ? depthOf(def.buyConditions) : 0;
     this.pool = Array.from({ length: depth > 0 ? 2 * depth + 2 : 0 }, () => new Uint8Array(S));
-    this.allInUniverse = this.inUniverse.every((x) => x === 1);
+    this.allInUniverse = this.inUniverse.all;
     this.sellNode = def.sell?.conditions ? compileNode(def.sell.conditions, matrices) : null;
     this.hasSellConditions = this.sellNode !== null;
     this.list = new Int32Array(Math.max(MAX_BLOCK, def.maxPositions));
@@ -685,7 +689,7 @@ export class CompiledStrategy {
   private filter(d: number, list: Int32Array, n: number): number {
     const b = d * this.S;
     if (!this.allInUniverse) {
-      n = filterMask(list, n, this.inUniverse);
+      n = filterMask(list, n, this.inUniverse.on(d));
     }
     n = filterRow(list, n, this.data.close, b, OP_GT, 0, 0);
     if (this.minMarketCap > 0 && n > 0) {
@@ -783,33 +787,6 @@ function union(a: ArrayLike<number>, b: ArrayLike<number>): Int32Array {
     all.add(b[i]);
   }
   return Int32Array.from(all).sort();
-}
-
-function universeMask(def: StrategyDefinition, data: MarketData): Uint8Array {
-  const S = data.codes.length;
-  const mask = new Uint8Array(S);
-  const u = def.universe;
-  const markets = new Set<string>(u.markets ?? []);
-  const sectors = new Set(u.sectors ?? []);
-  const codes = new Set(u.codes ?? []);
-  for (let s = 0; s < S; s++) {
-    const info = data.stocks[s];
-    switch (u.scope) {
-      case 'all':
-        mask[s] = 1;
-        break;
-      case 'markets':
-        mask[s] = info && markets.has(info.market) ? 1 : 0;
-        break;
-      case 'sectors':
-        mask[s] = info && sectors.has(info.sector) ? 1 : 0;
-        break;
-      case 'codes':
-        mask[s] = codes.has(data.codes[s]) ? 1 : 0;
-        break;
-    }
-  }
-  return mask;
 }
 
 export interface Pick {

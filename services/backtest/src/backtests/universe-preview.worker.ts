@@ -1,6 +1,7 @@
 import { Inject, Injectable, type OnApplicationBootstrap } from '@nestjs/common';
 import { CONFIG } from '@stocklab/platform';
 import {
+  classificationOn,
   lowerBoundDate,
   universeCandidates,
   type ConditionNode,
@@ -61,11 +62,11 @@ export class UniversePreviewWorker implements OnApplicationBootstrap {
       throw new Error(PREVIEW_DAY_MISSING);
     }
     const passing = universeCandidates(job.universe, job.buyConditions, data, d);
-    const stocks = Array.from(passing, (s) => ({
-      code: data.codes[s],
-      market: data.stocks[s].market,
-      sector: data.stocks[s].sector,
-    }))
+    const stocks = Array.from(passing, (s) => {
+      // the market and sector of that day (point in time), as the universe read them
+      const { market, sector } = classificationOn(data.stocks[s], job.date);
+      return { code: data.codes[s], market, sector };
+    })
       .sort((a, b) => (a.code < b.code ? -1 : a.code > b.code ? 1 : 0))
       .slice(0, job.limit);
     return { date: job.date, dataVersion: String(snapshot.version), count: passing.length, stocks };

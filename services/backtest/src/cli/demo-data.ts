@@ -9,7 +9,8 @@ import { loadMarketCsv } from '../market/market-loader.js';
 
 /**
  * A deterministic SYNTHETIC market for demos and tests: correlated geometric random walks
- * (market factor + sector factor + idiosyncratic noise), KRX-like prices, a few delistings, and
+ * (market factor + sector factor + idiosyncratic noise), KRX-like prices, a few delistings (with
+ * their recorded dates), a trading halt and a KOSDAQ -> KOSPI transfer (see marketEvents), and
  * quarterly statements published 45-90 days after quarter end. Nothing here is real data: every
  * security is flagged `synthetic` and named "SYNTHETIC Co nnn".
  */
@@ -27,6 +28,8 @@ export interface DemoMarketFiles {
   securities: string;
   bars: string;
   statements: string;
+  /** point-in-time market and sector of the stocks that changed (the optional import kind) */
+  classifications: string;
 }
 
 type DemoFile = keyof DemoMarketFiles;
@@ -50,6 +53,32 @@ export const SECURITIES_HEADER = 'code,name,market,sector,listed_on,delisted_on,
 export const BARS_HEADER = 'code,date,open,high,low,close,volume,trading_value,market_cap,shares_outstanding';
 export const STATEMENTS_HEADER =
   'code,fiscal_period,report_date,revenue,operating_income,net_income,total_equity,total_liabilities';
+export const CLASSIFICATIONS_HEADER = 'code,valid_from,market,sector';
+/** The halt: this many trading days without a bar, then as many zero-volume bars at the last close. */
+const HALT_DAYS = 5;
+
+/**
+ * The market events of a demo market of `count` stocks over `days` trading days (none below 10
+ * stocks or 60 days), chosen without drawing random numbers so that every other bar stays what
+ * it was: one stock halted (거래정지) from 40 % of the period, HALT_DAYS days without a bar, then
+ * HALT_DAYS zero-volume bars at its last close; the first KOSDAQ stock from the middle of the list
+ * transfers to KOSPI (이전상장) at 60 % of the period. Neither is a delisted stock.
+ */
+function marketEvents(stocks: readonly Stock[], days: number): { halted?: Stock; haltStart: number } {
+  if (stocks.length < 10 || days < 60) {
+    return { haltStart: -1 };
+  }
+  const haltStart = Math.floor(days * 0.4);
+  const eligible = (s: Stock): boolean => s.delistedOn === null && s.firstDay < haltStart;
+  const halted = stocks.slice(Math.floor(stocks.length / 3)).find(eligible);
+  const mover = stocks
+    .slice(Math.floor(stocks.length / 2))
+    .find((s) => eligible(s) && s !== halted && s.market === 'KOSDAQ');
+  if (mover) {
+    mover.transferDay = Math.floor(days * 0.6);
+  }
+  return { ...(halted ? { halted } : {}), haltStart };
+}
 
 /** Fixed-date KRX-style holidays (lunar holidays are left out: the market is synthetic). */
 const HOLIDAYS = new Set(['01-01', '03-01', '05-05', '06-06', '08-15', '10-03', '10-09', '12-25', '12-31']);
@@ -135,6 +164,8 @@ interface Stock {
   /** index of the first and one past the last trading day with bars */
   firstDay: number;
   endDay: number;
+  /** the day it moves from KOSDAQ to KOSPI (its securities row says KOSPI), if it does */
+  transferDay?: number;
   price: number;
   shares: number;
   beta: number;
@@ -216,12 +247,22 @@ export function* demoMarketLines(options: DemoMarketOptions): Generator<[DemoFil
     stock.delistedOn = days[index] ?? lastDay;
   }
 
+  const events = marketEvents(stocks, days.length);
   yield ['securities', SECURITIES_HEADER];
   for (const s of stocks) {
+    const market = s.transferDay === undefined ? s.market : 'KOSPI';
     yield [
       'securities',
-      `${s.code},${s.name},${s.market},${DEMO_SECTORS[s.sector]},${s.listedOn},${s.delistedOn ?? ''},true`,
+      `${s.code},${s.name},${market},${DEMO_SECTORS[s.sector]},${s.listedOn},${s.delistedOn ?? ''},true`,
     ];
+  }
+  yield ['classifications', CLASSIFICATIONS_HEADER];
+  for (const s of stocks) {
+    if (s.transferDay !== undefined) {
+      const sector = DEMO_SECTORS[s.sector];
+      yield ['classifications', `${s.code},${s.listedOn},KOSDAQ,${sector}`];
+      yield ['classifications', `${s.code},${days[s.transferDay] ?? lastDay},KOSPI,${sector}`];
+    }
   }
 
   yield ['bars', BARS_HEADER];
@@ -240,6 +281,13 @@ export function* demoMarketLines(options: DemoMarketOptions): Generator<[DemoFil
       const wickDown = Math.abs(rng.normal());
       const volumeNoise = rng.normal();
       if (t < s.firstDay || t >= s.endDay) {
+        continue;
+      }
+      if (s === events.halted && t >= events.haltStart && t < events.haltStart + 2 * HALT_DAYS) {
+        if (t >= events.haltStart + HALT_DAYS) {
+          const p = Math.round(s.price); // a zero-volume bar at the last close, as KRX reports a halted day
+          yield ['bars', `${s.code},${day},${p},${p},${p},${p},0,0,${p * s.shares},${s.shares}`];
+        }
         continue;
       }
       let drift = -0.5 * (s.beta * 0.009) ** 2;
@@ -305,7 +353,7 @@ export function* demoMarketLines(options: DemoMarketOptions): Generator<[DemoFil
 
 /** The three files as strings (for small markets, e.g. tests: 20 stocks x 1 year). */
 export function generateDemoMarket(options: DemoMarketOptions): DemoMarketFiles {
-  const parts: Record<DemoFile, string[]> = { securities: [], bars: [], statements: [] };
+  const parts: Record<DemoFile, string[]> = { securities: [], bars: [], statements: [], classifications: [] };
   for (const [file, line] of demoMarketLines(options)) {
     parts[file].push(line);
   }
@@ -313,23 +361,26 @@ export function generateDemoMarket(options: DemoMarketOptions): DemoMarketFiles 
     securities: `${parts.securities.join('\n')}\n`,
     bars: `${parts.bars.join('\n')}\n`,
     statements: `${parts.statements.join('\n')}\n`,
+    classifications: `${parts.classifications.join('\n')}\n`,
   };
 }
 
-/** Streams the three files into `dir` (securities.csv, bars.csv, statements.csv); returns their paths. */
+/** Streams the files into `dir` (securities.csv, bars.csv, statements.csv, classifications.csv); returns their paths. */
 export async function writeDemoMarket(options: DemoMarketOptions, dir: string): Promise<Record<DemoFile, string>> {
   mkdirSync(dir, { recursive: true });
   const paths: Record<DemoFile, string> = {
     securities: join(dir, 'securities.csv'),
     bars: join(dir, 'bars.csv'),
     statements: join(dir, 'statements.csv'),
+    classifications: join(dir, 'classifications.csv'),
   };
   const streams: Record<DemoFile, WriteStream> = {
     securities: createWriteStream(paths.securities),
     bars: createWriteStream(paths.bars),
     statements: createWriteStream(paths.statements),
+    classifications: createWriteStream(paths.classifications),
   };
-  const pending: Record<DemoFile, string[]> = { securities: [], bars: [], statements: [] };
+  const pending: Record<DemoFile, string[]> = { securities: [], bars: [], statements: [], classifications: [] };
   const flush = async (file: DemoFile): Promise<void> => {
     const chunk = pending[file].join('');
     pending[file] = [];
@@ -358,7 +409,11 @@ export async function loadDemoMarket(paths: Record<DemoFile, string>, databaseUr
   await client.connect();
   const report: string[] = [];
   try {
-    for (const kind of ['securities', 'bars', 'statements'] as const satisfies readonly MarketKind[]) {
+    const kinds = ['securities', 'classifications', 'bars', 'statements'] as const satisfies readonly MarketKind[];
+    for (const kind of kinds) {
+      if (kind === 'classifications' && statSync(paths[kind]).size <= CLASSIFICATIONS_HEADER.length + 1) {
+        continue; // no stock changed market or sector: the optional file has no rows
+      }
       const outcome = await loadMarketCsv(client, kind, () => createReadStream(paths[kind]), {
         sizeBytes: statSync(paths[kind]).size,
       });
@@ -378,7 +433,7 @@ export async function loadDemoMarket(paths: Record<DemoFile, string>, databaseUr
 
 const USAGE = `usage: node dist/cli/demo-data.js [--stocks 400] [--years 12] [--seed 42] [--start-year 2014]
        [--delistings N] [--out ./demo-data] [--load]
-Writes a SYNTHETIC market (securities.csv, bars.csv, statements.csv in the import formats);
+Writes a SYNTHETIC market (securities.csv, bars.csv, statements.csv, classifications.csv in the import formats);
 --load also loads it into DATABASE_URL (migrations must have run).`;
 
 function positiveInt(name: string, value: string | undefined, fallback: number): number {

@@ -3,7 +3,7 @@ import type { IncomingMessage } from 'node:http';
 import { Transform, type TransformCallback } from 'node:stream';
 import busboy from 'busboy';
 import { DomainError, isForbiddenCodePoint } from '@stocklab/platform';
-import { isMarketKind, type MarketKind } from '../market/market-csv.js';
+import { isMarketKind, MARKET_KINDS, type MarketKind } from '../market/market-csv.js';
 import type { ObjectStorage } from '../storage/object-storage.js';
 
 export interface ReceivedDataset {
@@ -175,7 +175,7 @@ export async function receiveDatasetUpload(
         return;
       }
       if (!isMarketKind(value)) {
-        fail(new DomainError(400, 'INVALID_KIND', 'kind must be one of securities, bars, statements'));
+        fail(new DomainError(400, 'INVALID_KIND', `kind must be one of ${MARKET_KINDS.join(', ')}`));
         return;
       }
       kind = value;

@@ -1,11 +1,11 @@
 /**
- * The three market-data CSV formats (documented in ../datasets/CSV_FORMATS.md): their columns,
+ * The market-data CSV formats (documented in ../datasets/CSV_FORMATS.md): their columns,
  * the validation of one record, and the COPY line a valid record becomes in the staging table.
  */
 
 import type { FastField } from './csv-fast-scan.js';
 
-export const MARKET_KINDS = ['securities', 'bars', 'statements'] as const;
+export const MARKET_KINDS = ['securities', 'bars', 'statements', 'classifications'] as const;
 export type MarketKind = (typeof MARKET_KINDS)[number];
 
 export function isMarketKind(value: unknown): value is MarketKind {
@@ -113,6 +113,10 @@ function integer(column: string, value: string, positive: boolean): number {
   return n;
 }
 
+function marketOf(value: string): string {
+  return value === 'KOSPI' || value === 'KOSDAQ' ? value : fail(`market must be KOSPI or KOSDAQ, got "${clip(value)}"`);
+}
+
 function clip(value: string): string {
   const shown = value.length > 40 ? `${value.slice(0, 40)}…` : value;
   // never echo control characters back into an error message
@@ -161,10 +165,7 @@ const securities: CsvFormat = {
   parse: withFieldErrors((r, hasOptional) => {
     const c = code(r[0] ?? '');
     const name = text('name', r[1] ?? '');
-    const market = r[2] ?? '';
-    if (market !== 'KOSPI' && market !== 'KOSDAQ') {
-      fail(`market must be KOSPI or KOSDAQ, got "${clip(market)}"`);
-    }
+    const market = marketOf(r[2] ?? '');
     const sector = text('sector', r[3] ?? '', 100);
     const listed = date('listed_on', r[4] ?? '');
     const delistedRaw = r[5] ?? '';
@@ -305,7 +306,27 @@ const statements: CsvFormat = {
   }),
 };
 
-export const CSV_FORMATS: Record<MarketKind, CsvFormat> = { securities, bars, statements };
+/** Optional: point in time market and sector, one row per change (see the migration). */
+const classifications: CsvFormat = {
+  kind: 'classifications',
+  columns: ['code', 'valid_from', 'market', 'sector'],
+  optionalColumns: [],
+  table: 'market.security_classifications',
+  key: ['code', 'valid_from'],
+  targetColumns: ['code', 'valid_from', 'market', 'sector'],
+  updateColumns: ['market', 'sector'],
+  stagingDdl: `line integer NOT NULL, code text NOT NULL, valid_from date NOT NULL, market text NOT NULL,
+    sector text NOT NULL`,
+  parse: withFieldErrors((r) => {
+    const c = code(r[0] ?? '');
+    const from = date('valid_from', r[1] ?? '');
+    const market = marketOf(r[2] ?? '');
+    const sector = text('sector', r[3] ?? '', 100);
+    return [c, from, market, copyText(sector)];
+  }),
+};
+
+export const CSV_FORMATS: Record<MarketKind, CsvFormat> = { securities, bars, statements, classifications };
 
 /** Checks a header row; returns whether the optional columns are present, or an error message. */
 export function checkHeader(format: CsvFormat, header: readonly string[]): { hasOptional: boolean } | string {
