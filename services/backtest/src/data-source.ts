@@ -7,6 +7,7 @@ import { AddBacktestIdempotencyKey1764400000000 } from './migrations/17644000000
 import { DailyBarsRowRulesAndDateFirstKey1764950000000 } from './migrations/1764950000000-daily-bars-row-rules-and-date-first-key.js';
 import { DataVersionLog1765100000000 } from './migrations/1765100000000-data-version-log.js';
 import { IngestRuns1765300000000 } from './migrations/1765300000000-ingest-runs.js';
+import { CorporateActions1765500000000 } from './migrations/1765500000000-corporate-actions.js';
 
 export const BACKTEST_SCHEMA = 'backtest';
 
@@ -23,6 +24,7 @@ export function backtestDataSourceOptions(config: BacktestConfig, role = 'api'):
       DailyBarsRowRulesAndDateFirstKey1764950000000,
       DataVersionLog1765100000000,
       IngestRuns1765300000000,
+      CorporateActions1765500000000,
     ],
     applicationName: `backtest-${role}:${config.POD_NAME}`,
   });

@@ -175,7 +175,9 @@ export async function receiveDatasetUpload(
         return;
       }
       if (!isMarketKind(value)) {
-        fail(new DomainError(400, 'INVALID_KIND', 'kind must be one of securities, bars, statements'));
+        fail(
+          new DomainError(400, 'INVALID_KIND', 'kind must be one of securities, bars, statements, corporate_actions'),
+        );
         return;
       }
       kind = value;
