@@ -153,10 +153,22 @@ describe('corporate actions in a backtest', () => {
     const data = withActions(newMarket({ A: [...times(5, flat(1000)), ...times(3, flat(10_000))] }), [
       { stock: 0, exDate: 20240109, kind: 'reverse_split', priceFactor: 0.1, shareRatio: 0.1 },
     ]);
-    const r = runBacktest(newDefinition({ initialCapital: 25_000 }), data, ALL);
+    // a 20 % target: 1,200 on the old basis rests for the ex-date, whose open is 10,000; outside the
+    // day's limits of the base 10,000 (7,000..13,000) it is refused, not filled as a 733 % gain
+    const def = newDefinition({ initialCapital: 25_000, sell: { takeProfitPct: 20 } });
+    const r = runBacktest(def, data, ALL);
     assert.deepEqual(
       r.trades.map((t) => [t.date, t.side, t.quantity, t.price]),
       [[20240103, 'buy', 23, 1000]],
+    );
+    const raw = runBacktest(def, { ...data, corporateActions: undefined }, ALL);
+    assert.deepEqual(
+      raw.trades.map((t) => [t.date, t.side, t.quantity, t.price]),
+      [
+        [20240103, 'buy', 23, 1000],
+        [20240109, 'sell', 23, 10_000],
+      ],
+      'without the event: the old target fills at the new open',
     );
     assert.deepEqual(r.corporateActions?.[0], {
       date: 20240109,

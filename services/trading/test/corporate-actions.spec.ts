@@ -32,6 +32,9 @@ describe('corporate actions on live positions (in-process)', () => {
   let admin: string;
   const user = randomUUID();
   let strategy = '';
+  /** holds the reverse-split stock with a 20 % target, deciding since 03-05: its 03-09 target is priced before the event */
+  let targeted = '';
+  const targetUser = randomUUID();
   let paperCashBefore = 0;
 
   const paperCash = async (): Promise<number> =>
@@ -90,6 +93,15 @@ describe('corporate actions on live positions (in-process)', () => {
         });
         await seedPosition(pool, strategy, { code: REVERSE, quantity: 7, entryPrice: 1000, entryDate: '2026-03-03' });
         await markTrading(pool, strategy, '2026-03-06');
+        targeted = await seedStrategy(
+          pool,
+          targetUser,
+          [REVERSE],
+          100_000,
+          definition([REVERSE], 1, { rebalance: 'monthly', sell: { takeProfitPct: 20 } }),
+        );
+        await seedPosition(pool, targeted, { code: REVERSE, quantity: 7, entryPrice: 1000, entryDate: '2026-03-03' });
+        await markTrading(pool, targeted, '2026-03-05');
       },
     });
     admin = cluster.tokenFor(randomUUID(), ['user', 'admin']);
@@ -100,10 +112,32 @@ describe('corporate actions on live positions (in-process)', () => {
     await cluster?.close();
   });
 
-  it('adjusts the positions on the ex-date: x50 shares, 1:5 with the fractional share paid, the value kept', async () => {
+  it("the paper broker refuses an order priced before the event on the ex-date, as KRX refuses one outside the day's limits", async () => {
+    // decided on 03-06's close for 03-09: the target 20 % over 1,000 = 1,200; the 03-09 bar opens at
+    // 5,000 (1:5), whose limits (3,500..6,500) the target is outside of. Filled, it would have sold
+    // the 7 old shares at 5,000: 35,000 for what is worth 7,000
+    const before = await triggerRun(cluster, admin, 'execute', EX_DATE);
+    assert.equal(before.body.status, 'succeeded', JSON.stringify(before.body));
+    const intents = async () =>
+      (
+        await cluster.pool.query<{ date: string; kind: string; level: string; status: string }>(
+          `SELECT to_char(trading_date, 'YYYY-MM-DD') AS date, kind, level, status FROM trading.order_intents
+            WHERE auto_strategy_id = $1 ORDER BY trading_date, seq`,
+          [targeted],
+        )
+      ).rows.map((r) => [r.date, r.kind, Number(r.level), r.status]);
+    // the day's bar is already imported (a replayed day): the run books it at once, refused
+    assert.deepEqual(await intents(), [[EX_DATE, 'target_sell', 1200, 'expired']]);
+    assert.deepEqual(await positionsOf(cluster.pool, targeted), { [REVERSE]: 7 });
+    // the next run adjusts the position and places its target on the new basis: 5,000 x 1.2 = 6,000
     const run = await triggerRun(cluster, admin, 'execute', AS_OF);
-    assert.equal(run.status, 201, JSON.stringify(run.body));
     assert.equal(run.body.status, 'succeeded', JSON.stringify(run.body));
+    assert.deepEqual((await intents())[1]?.slice(0, 3), [AS_OF, 'target_sell', 6000]);
+    assert.deepEqual(await positionsOf(cluster.pool, targeted), { [REVERSE]: 1 });
+  });
+
+  it('adjusts the positions on the ex-date: x50 shares, 1:5 with the fractional share paid, the value kept', async () => {
+    // (the AS_OF run of the test before decided on 03-09's close, the ex-date)
 
     assert.deepEqual(await positionsOf(cluster.pool, strategy), { [SPLIT]: 150, [REVERSE]: 1 });
     // 7 x 0.2 = 1.4 -> 1 share at the base 1,000 / 0.2 = 5,000; paid 7 x 1,000 - 1 x 5,000 = 2,000

@@ -17,8 +17,7 @@ import {
   type PlannedOrder,
   type PortfolioState,
 } from './decide.js';
-import { bookFill, lockedAtLimit, touchFill, type OrderKind, type RawFill } from './orders.js';
-import { priceLimits } from '../market-rules/limits.js';
+import { bookFill, lockedAtLimit, refusedOnExDate, touchFill, type OrderKind, type RawFill } from './orders.js';
 
 export type BuyReason = 'signal';
 export type SellReason =
@@ -373,8 +372,7 @@ export function runBacktest(def: StrategyDefinition, data: MarketData, options: 
         if (exFactor !== undefined) {
           // an ex-date (rule 5): the limits of the base price; an order priced on the old basis is refused
           base /= exFactor;
-          const limits = priceLimits(base, dates[d], stocks[s].market);
-          if (order.kind !== 'market_sell' && !(order.level >= limits.lower && order.level <= limits.upper)) {
+          if (refusedOnExDate(order.kind, order.level, base, dates[d], stocks[s].market)) {
             continue;
           }
         }
