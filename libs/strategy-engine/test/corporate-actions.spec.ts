@@ -2,6 +2,8 @@ import assert from 'node:assert/strict';
 import { describe, it } from '@jest/globals';
 import {
   adjustedForFactors,
+  advanceRsi,
+  newRsiState,
   applyCorporateAction,
   buildMarketData,
   computeFactor,
@@ -10,6 +12,7 @@ import {
   type MarketData,
 } from '../src/index.js';
 import { flat, newDefinition, newMarket, type Bar } from './fixtures.js';
+import { syntheticMarket } from './synthetic.js';
 
 const ALL = { from: 20240101, to: 20241231 };
 const withActions = (data: MarketData, actions: CorporateAction[]): MarketData => ({
@@ -45,6 +48,51 @@ describe('corporate actions: back-adjusted factor series', () => {
     assert.deepEqual(Array.from(adj.marketCap), Array.from(data.marketCap));
     assert.deepEqual(Array.from(data.close), [6000, 3000, 1000], 'the real series stays real');
     assert.equal(adjustedForFactors(data), adj, 'made once per data');
+  });
+
+  it("gives a window (a trading replica's latest days) the whole history's RSI across an event inside it", () => {
+    // raw prices from each ex-date on are on the new basis; the window's seeds come from the raw
+    // closes before it, as the loader computes them
+    const base = syntheticMarket({ days: 120, stocks: 6, seed: 3 });
+    const S = base.codes.length;
+    const close = base.close.slice();
+    const events: CorporateAction[] = [];
+    for (const [stock, day, f] of [
+      [0, 100, 50],
+      [2, 90, 0.2],
+      [2, 110, 1.5],
+    ] as const) {
+      events.push({ stock, exDate: base.dates[day] ?? 0, kind: 'split', priceFactor: f, shareRatio: f });
+      for (let d = day; d < 120; d++) {
+        close[d * S + stock] /= f;
+      }
+    }
+    events.sort((a, b) => a.exDate - b.exDate || a.stock - b.stock);
+    const whole: MarketData = { ...base, close, corporateActions: events };
+    const first = 80;
+    const seed = newRsiState(S);
+    advanceRsi(seed, close.subarray(0, first * S), first);
+    const window: MarketData = {
+      ...whole,
+      dates: base.dates.slice(first),
+      open: base.open.slice(first * S),
+      high: base.high.slice(first * S),
+      low: base.low.slice(first * S),
+      close: close.slice(first * S),
+      volume: base.volume.slice(first * S),
+      tradingValue: base.tradingValue.slice(first * S),
+      marketCap: base.marketCap.slice(first * S),
+      seeds: { rsi_14: seed },
+    };
+    const a = computeFactor(whole, 'rsi_14').values;
+    const b = computeFactor(window, 'rsi_14').values;
+    for (let d = first; d < 120; d++) {
+      for (let s = 0; s < S; s++) {
+        const x = a[d * S + s];
+        const y = b[(d - first) * S + s];
+        assert.ok(Math.abs(x - y) <= 1e-9 * Math.max(1, Math.abs(x)), `day ${d} stock ${s}: ${x} vs ${y}`);
+      }
+    }
   });
 
   it('rejects malformed events', () => {

@@ -77,9 +77,12 @@ const adjustedCache = new WeakMap<MarketData, MarketData>();
  * The data factors and signals read: back-adjusted. Every open, high, low and close of a day
  * before an event's ex-date is divided by the product of the priceFactors of the stock's events
  * taking effect after that day, and its volume multiplied by it; trading value and market cap
- * are amounts and stay as they are. Days on or after the last event keep their raw values, so the
+ * are amounts and stay as they are. A window's RSI seeds (MarketData.seeds, the state of the days
+ * before it) are divided by every event of the window the same way (equal to the whole history's
+ * state up to floating-point rounding, not bit for bit). Days on or after the last event keep their raw values, so the
  * latest day (the one live trading decides on) is in real prices. Data without events is
- * returned as is; the adjusted copy is made once per MarketData object (a cache keyed by it).
+ * returned as is; each adjusted column is made once per MarketData object, when first read (a
+ * cache keyed by the object): an adjusted column is a copy of D x S doubles.
  */
 export function adjustedForFactors(data: MarketData): MarketData {
   const list = data.corporateActions;
@@ -91,27 +94,50 @@ export function adjustedForFactors(data: MarketData): MarketData {
     return cached;
   }
   const S = data.codes.length;
-  const open = data.open.slice();
-  const high = data.high.slice();
-  const low = data.low.slice();
-  const close = data.close.slice();
-  const volume = data.volume.slice();
   const days = corporateActionDays(data);
-  // per stock, from its latest event backwards: the days before an event take its factor on top
-  // of those of the later ones (the factor of day x is the product over events with day > x)
-  for (let i = list.length - 1; i >= 0; i--) {
-    const a = list[i];
-    const f = a.priceFactor;
-    for (let d = Math.min(days[i], data.dates.length) - 1; d >= 0; d--) {
-      const k = d * S + a.stock;
-      open[k] /= f;
-      high[k] /= f;
-      low[k] /= f;
-      close[k] /= f;
-      volume[k] *= f;
+  /**
+   * One adjusted column, made when a factor first reads it (a momentum strategy never pays for
+   * open, high, low and volume): per event from the latest back, the days before it divided (prices)
+   * or multiplied (volume) by its factor, on top of the later events' (the factor of day x is the
+   * product over the events after x, applied one at a time).
+   */
+  const column = (field: 'open' | 'high' | 'low' | 'close' | 'volume'): Float64Array => {
+    const out = data[field].slice();
+    const multiply = field === 'volume';
+    for (let i = list.length - 1; i >= 0; i--) {
+      const a = list[i];
+      const f = a.priceFactor;
+      for (let d = Math.min(days[i], data.dates.length) - 1; d >= 0; d--) {
+        const k = d * S + a.stock;
+        out[k] = multiply ? out[k] * f : out[k] / f;
+      }
     }
+    return out;
+  };
+  const adjusted: MarketData = { ...data };
+  for (const field of ['open', 'high', 'low', 'close', 'volume'] as const) {
+    let made: Float64Array | undefined;
+    Object.defineProperty(adjusted, field, {
+      enumerable: true,
+      get: () => (made ??= column(field)),
+    });
   }
-  const adjusted: MarketData = { ...data, open, high, low, close, volume };
+
+  const seed = data.seeds?.rsi_14;
+  if (seed) {
+    // a window's RSI state is of the days before it, all before every event the window holds: in
+    // price units (the previous close, Wilder's averages), divided like those days' closes
+    const prev = seed.prev.slice();
+    const up = seed.up.slice();
+    const down = seed.down.slice();
+    for (let i = list.length - 1; i >= 0; i--) {
+      const a = list[i];
+      prev[a.stock] /= a.priceFactor;
+      up[a.stock] /= a.priceFactor;
+      down[a.stock] /= a.priceFactor;
+    }
+    adjusted.seeds = { ...data.seeds, rsi_14: { ...seed, prev, up, down } };
+  }
   adjustedCache.set(data, adjusted);
   adjustedCache.set(adjusted, adjusted);
   return adjusted;
