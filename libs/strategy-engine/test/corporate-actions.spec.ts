@@ -242,6 +242,24 @@ describe('corporate actions in a backtest', () => {
     });
   });
 
+  it('applies two events that take effect on the same trading day one after the other', () => {
+    // 2:1 on Saturday 01-06 and 2:1 on Monday 01-08: both on 01-08 (day 4), x4 in all. 10,000 won:
+    // 9 shares at 1,000 (cash 1,000) -> 18 -> 36 shares at 250, entry 250
+    const data = withActions(newMarket({ A: [...times(4, flat(1000)), ...times(3, flat(250))] }), [
+      { stock: 0, exDate: 20240106, kind: 'split', priceFactor: 2, shareRatio: 2 },
+      { stock: 0, exDate: 20240108, kind: 'split', priceFactor: 2, shareRatio: 2 },
+    ]);
+    const r = runBacktest(newDefinition({ initialCapital: 10_000 }), data, ALL);
+    assert.deepEqual(
+      r.corporateActions?.map((a) => [a.date, a.quantityBefore, a.quantityAfter, a.basePrice, a.entryPriceAfter]),
+      [
+        [20240108, 9, 18, 500, 500],
+        [20240108, 18, 36, 250, 250],
+      ],
+    );
+    assert.deepEqual(r.equityCurve.value, times(7, 10_000));
+  });
+
   it('pays out a holding smaller than the reverse split ratio entirely, as a closed round trip', () => {
     // 10,000 won: 9 shares at 1,000 (cash 1,000); 9 x 0.1 -> 0 shares, 9,000 won paid
     const data = withActions(newMarket({ A: [...times(5, flat(1000)), ...times(3, flat(10_000))] }), [

@@ -307,13 +307,18 @@ export function runBacktest(def: StrategyDefinition, data: MarketData, options: 
     });
   };
 
-  /** Rule 5: the holding of the event's stock, if any, at the start of its ex-date d. */
-  const applyAction = (a: CorporateAction, d: number): void => {
+  /**
+   * Rule 5: the holding of the event's stock, if any, at the start of its ex-date d; `earlier` is
+   * the product of the factors of the stock's events already applied on d (two ex-dates between
+   * the same two trading days), whose base this event's starts from.
+   */
+  const applyAction = (a: CorporateAction, d: number, earlier: number): void => {
     const h = state.holdings.find((x) => x.stock === a.stock);
     if (!h) {
       return;
     }
-    const previousClose = baseOf(a.stock, d) > 0 ? baseOf(a.stock, d) : lastPrice[a.stock];
+    const close = baseOf(a.stock, d);
+    const previousClose = close > 0 ? close / earlier : lastPrice[a.stock];
     const adj = applyCorporateAction(h, a, previousClose);
     applied.push({
       date: dates[d],
@@ -349,8 +354,10 @@ export function runBacktest(def: StrategyDefinition, data: MarketData, options: 
     let exToday: Map<number, number> | null = null;
     while (nextAction < actions.length && actionDays[nextAction] === d) {
       const a = actions[nextAction++];
-      applyAction(a, d);
-      (exToday ??= new Map()).set(a.stock, a.priceFactor);
+      exToday ??= new Map();
+      const earlier = exToday.get(a.stock) ?? 1;
+      applyAction(a, d, earlier);
+      exToday.set(a.stock, earlier * a.priceFactor);
     }
 
     // 1. The day's fills of the orders decided at the previous close, in their order (the
