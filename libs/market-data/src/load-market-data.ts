@@ -1,4 +1,6 @@
 import {
+  type CorporateAction,
+  type CorporateActionKind,
   advanceRsi,
   lowerBoundDate,
   newRsiState,
@@ -137,6 +139,7 @@ export async function loadMarketSnapshot(client: ClientBase, options: LoadMarket
           ORDER BY s.code, s.report_date, s.fiscal_period`,
       )
     ).rows;
+    const corporateActions = await loadCorporateActions(client, stockIndex, windowed ? dates[0] : undefined);
     await client.query('COMMIT');
     const fundamentals: FundamentalStatement[][] = codes.map(() => []);
     for (const st of statements) {
@@ -153,7 +156,15 @@ export async function loadMarketSnapshot(client: ClientBase, options: LoadMarket
         });
       }
     }
-    const data: MarketData = { dates, codes, stocks, ...arrays, fundamentals, ...(seeds ? { seeds } : {}) };
+    const data: MarketData = {
+      dates,
+      codes,
+      stocks,
+      ...arrays,
+      fundamentals,
+      ...(seeds ? { seeds } : {}),
+      ...(corporateActions.length > 0 ? { corporateActions } : {}),
+    };
     return {
       version,
       data,
@@ -165,6 +176,46 @@ export async function loadMarketSnapshot(client: ClientBase, options: LoadMarket
     await client.query('ROLLBACK').catch(() => undefined);
     throw error;
   }
+}
+
+/**
+ * market.corporate_actions as the engine's events, sorted by (exDate, stock). For a window (the
+ * latest days, from `after`): only the events after its first day, the ones that adjust a day of
+ * it (an event on or before the first day changes none of the window's factor series).
+ */
+export async function loadCorporateActions(
+  client: Pick<ClientBase, 'query'>,
+  stockIndex: ReadonlyMap<string, number>,
+  after: number | undefined,
+): Promise<CorporateAction[]> {
+  const { rows } = await client.query<{
+    code: string;
+    ex_date: string;
+    kind: CorporateActionKind;
+    price_factor: number;
+    share_ratio: number;
+  }>(
+    `SELECT code, to_char(ex_date, 'YYYYMMDD') AS ex_date, kind, price_factor, share_ratio
+       FROM market.corporate_actions
+      WHERE $1::text IS NULL OR ex_date > to_date($1, 'YYYYMMDD')
+      ORDER BY ex_date, code`,
+    [after === undefined ? null : String(after)],
+  );
+  const out: CorporateAction[] = [];
+  for (const r of rows) {
+    const stock = stockIndex.get(r.code);
+    if (stock !== undefined) {
+      out.push({
+        stock,
+        exDate: Number(r.ex_date),
+        kind: r.kind,
+        priceFactor: r.price_factor,
+        shareRatio: r.share_ratio,
+      });
+    }
+  }
+  // by stock index within a date (the codes' order is the index order, but not a collation's)
+  return out.sort((a, b) => a.exDate - b.exDate || a.stock - b.stock);
 }
 
 /** The bars from `fromDate` on (all when undefined) into `arrays` at the day `dayIndex` gives (other days skipped). */

@@ -1,5 +1,12 @@
 import { crc32, zstdCompressSync, zstdDecompressSync } from 'node:zlib';
-import type { FundamentalStatement, Market, MarketData, StockInfo } from '@stocklab/strategy-engine';
+import {
+  CORPORATE_ACTION_KINDS,
+  type CorporateAction,
+  type FundamentalStatement,
+  type Market,
+  type MarketData,
+  type StockInfo,
+} from '@stocklab/strategy-engine';
 import { BENCHMARKS, type BenchmarkId, type MarketSnapshot } from './load-market-data.js';
 import { priceColumn } from './price-columns.js';
 
@@ -16,14 +23,19 @@ import { priceColumn } from './price-columns.js';
  * stored as int32 differences from the same stock's previous day, which zstd shrinks to a
  * fraction; the rest (trading value, market cap, statements) as float64 with the bytes of each
  * value split into eight planes. Decoding restores every value bit for bit (NaN included).
+ *
+ * Format 2 added the corporate actions (MarketData.corporateActions: `action:*` sections, their
+ * count in the header). A stored snapshot of format 1 has none of them whatever the data holds, so
+ * it is refused (SnapshotCorruptError) and rebuilt from PostgreSQL, never read as "no events".
  */
 export const SNAPSHOT_MAGIC = Buffer.from('STOCKLAB-MARKET\n', 'latin1');
 /**
- * 2: the header holds each stock's recorded delisting date and its point-in-time market and sector
- * history (StockInfo.delistedOn, .history). A format 1 file lacks them: it is rejected like any
- * other mismatch and rebuilt from PostgreSQL, never read as a market without delistings.
+ * 3: the header also holds each stock's recorded delisting date and its point-in-time market and
+ * sector history (StockInfo.delistedOn, .history). A file of an older format lacks them (or the
+ * corporate actions): it is rejected like any other mismatch and rebuilt from PostgreSQL, never
+ * read as a market without delistings or events.
  */
-export const SNAPSHOT_FORMAT = 2;
+export const SNAPSHOT_FORMAT = 3;
 
 type Encoding = 'int32' | 'int32-delta' | 'uint53-split' | 'times-close' | 'float64-planes';
 
@@ -50,6 +62,8 @@ interface SnapshotHeader {
   delistedOn?: (number | null)[];
   /** whole snapshots: [stock index, from (yyyymmdd), market, sector] per history entry, by stock and from */
   history?: [number, number, Market, string][];
+  /** MarketData.corporateActions' length (0 in an increment: a version with new events is stored whole) */
+  corporateActions: number;
   sections: SectionInfo[];
   /** set on an increment: the days after `after` (yyyymmdd) of the version `base` */
   increment?: { base: string; chain: number; after: number };
@@ -77,6 +91,9 @@ export class SnapshotCorruptError extends Error {
 }
 
 const PRICE_FIELDS = ['open', 'high', 'low', 'close', 'volume', 'tradingValue', 'marketCap'] as const;
+/** int32 sections of the corporate actions (the kind as its index in CORPORATE_ACTION_KINDS) */
+const ACTION_INT_FIELDS = ['stock', 'exDate', 'kind'] as const;
+const ACTION_FLOAT_FIELDS = ['priceFactor', 'shareRatio'] as const;
 const STATEMENT_FIELDS = [
   'netIncome',
   'equity',
@@ -241,6 +258,23 @@ export function encodeMarketSnapshot(
       raw: float64Planes(values),
     });
   }
+  const actions = data.corporateActions ?? [];
+  for (const field of ACTION_INT_FIELDS) {
+    const values = Int32Array.from(actions, (a) =>
+      field === 'kind' ? CORPORATE_ACTION_KINDS.indexOf(a.kind) : a[field],
+    );
+    sections.push({
+      info: { name: `action:${field}`, encoding: 'int32', length: values.length },
+      raw: asBytes(values),
+    });
+  }
+  for (const field of ACTION_FLOAT_FIELDS) {
+    const values = Float64Array.from(actions, (a) => a[field]);
+    sections.push({
+      info: { name: `action:${field}`, encoding: 'float64-planes', length: values.length },
+      raw: float64Planes(values),
+    });
+  }
 
   return assemble(
     {
@@ -254,6 +288,7 @@ export function encodeMarketSnapshot(
       history: data.stocks.flatMap((info, stock) =>
         (info.history ?? []).map((h): [number, number, Market, string] => [stock, h.from, h.market, h.sector]),
       ),
+      corporateActions: actions.length,
     },
     sections,
   );
@@ -283,6 +318,7 @@ export function encodeMarketIncrement(
       sectors: stocks.map((s) => s.sector),
       days: increment.dates.length,
       statements: 0,
+      corporateActions: 0,
       increment: { base: increment.base, chain: increment.chain, after: increment.after },
     },
     sections,
@@ -547,6 +583,13 @@ export function decodeMarketSnapshot(bytes: Buffer): Omit<MarketSnapshot, 'loade
   for (const f of STATEMENT_FIELDS) {
     expected[`statement:${f}`] = N;
   }
+  const A = header.corporateActions;
+  if (!(Number.isInteger(A) && A >= 0)) {
+    corrupt(`corporate action count ${String(A)}`);
+  }
+  for (const f of [...ACTION_INT_FIELDS, ...ACTION_FLOAT_FIELDS]) {
+    expected[`action:${f}`] = A;
+  }
   const columns = readSections(bytes, header, bodyStart, expected, (length, isPrice) =>
     isPrice ? priceColumn(D, S, false) : new Float64Array(length),
   );
@@ -575,6 +618,24 @@ export function decodeMarketSnapshot(bytes: Buffer): Omit<MarketSnapshot, 'loade
       revenuePrevYear,
     });
   }
+  const corporateActions: CorporateAction[] = [];
+  const [actionStock, actionDate, actionKind, priceFactor, shareRatio] = [
+    ...ACTION_INT_FIELDS,
+    ...ACTION_FLOAT_FIELDS,
+  ].map((f) => column(`action:${f}`)) as [Float64Array, Float64Array, Float64Array, Float64Array, Float64Array];
+  for (let i = 0; i < A; i++) {
+    const kind = CORPORATE_ACTION_KINDS[actionKind[i]];
+    if (kind === undefined || !(actionStock[i] >= 0 && actionStock[i] < S)) {
+      corrupt(`corporate action ${i} names kind ${actionKind[i]} of stock ${actionStock[i]}`);
+    }
+    corporateActions.push({
+      stock: actionStock[i],
+      exDate: actionDate[i],
+      kind,
+      priceFactor: priceFactor[i],
+      shareRatio: shareRatio[i],
+    });
+  }
   const data: MarketData = {
     dates: Int32Array.from(column('dates')),
     codes: header.codes,
@@ -587,6 +648,7 @@ export function decodeMarketSnapshot(bytes: Buffer): Omit<MarketSnapshot, 'loade
     tradingValue: column('tradingValue'),
     marketCap: column('marketCap'),
     fundamentals,
+    ...(A > 0 ? { corporateActions } : {}),
   };
   const benchmarks = Object.fromEntries(BENCHMARKS.map((id) => [id, column(`benchmark:${id}`)])) as Record<
     BenchmarkId,

@@ -215,6 +215,8 @@ describe('market snapshot codec', () => {
       { ...header, delistedOn: [] },
       { ...header, history: [...(header.history ?? [])].reverse() },
       { ...header, history: [[999, 20200102, 'KOSPI', 'x']] },
+      // format 2 had the corporate actions but no delisting dates nor histories
+      { ...header, format: 2 },
       { ...header, sections: header.sections.map((x) => (x.name === 'close' ? { ...x, encoding: 'int64' } : x)) },
       { ...header, sections: header.sections.map((x) => (x.name === 'marketCap' ? { ...x, encoding: 'int32' } : x)) },
     ]) {
@@ -266,6 +268,49 @@ describe('market snapshot codec', () => {
         ? { ...x, stored: zstdCompressSync(new Uint8Array(raw.buffer, raw.byteOffset, raw.byteLength)) }
         : x,
     );
+
+  it('carries the corporate actions, and refuses a snapshot of format 1 (no place for them) so that it is rebuilt', () => {
+    const withActions = {
+      ...original,
+      data: {
+        ...original.data,
+        corporateActions: [
+          { stock: 0, exDate: original.data.dates[10] ?? 0, kind: 'split' as const, priceFactor: 50, shareRatio: 50 },
+          {
+            stock: 3,
+            exDate: original.data.dates[10] ?? 0,
+            kind: 'rights_issue' as const,
+            priceFactor: 1.2345678901,
+            shareRatio: 1,
+          },
+          {
+            stock: 2,
+            exDate: original.data.dates[200] ?? 0,
+            kind: 'reverse_split' as const,
+            priceFactor: 0.1,
+            shareRatio: 0.1,
+          },
+        ],
+      },
+    };
+    const decoded = decodeMarketSnapshot(encodeMarketSnapshot(withActions));
+    assert.deepEqual(decoded.data.corporateActions, withActions.data.corporateActions);
+    assertSameMarket(decoded.data, original.data);
+    assert.equal(decodeMarketSnapshot(bytes).data.corporateActions, undefined, 'none stored, none decoded');
+    // what a format-1 writer stored: no action sections, no count
+    const old = forge(bytes, (header, sections) => {
+      header.format = 1;
+      delete header.corporateActions;
+      return sections.filter((x) => !x.name.startsWith('action:'));
+    });
+    assert.throws(() => decodeMarketSnapshot(old), /format 1, expected 3/);
+    assert.throws(() => snapshotVersion(old), SnapshotCorruptError);
+    // a kind the format does not know is corruption, not a guess
+    const badKind = forge(encodeMarketSnapshot(withActions), (_header, sections) =>
+      replaced(sections, 'action:kind', Int32Array.from([0, 7, 1])),
+    );
+    assert.throws(() => decodeMarketSnapshot(badKind), /corporate action 1 names kind 7/);
+  });
 
   it('refuses well-checksummed snapshots whose sections do not fit together', () => {
     const cases: Record<string, (h: Record<string, unknown>, s: ForgedSection[]) => ForgedSection[]> = {

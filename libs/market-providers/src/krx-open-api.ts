@@ -217,6 +217,14 @@ export function parseDailyTrade(date: string, market: Market, body: unknown): Da
       n[field] = value;
     }
     const [open, high, low, close, volume, value, cap, shares] = NUMBER_FIELDS.map((f) => n[f] as number);
+    // signed ("-80", "+2,500" on the portal); "" or "-" when KRX has no change to give
+    const change = parseProviderNumber(row.CMPPREVDD_PRC);
+    if (change === undefined) {
+      throw new ProviderDataInvalid(
+        PROVIDER,
+        `${where}: ${code} CMPPREVDD_PRC is ${JSON.stringify(row.CMPPREVDD_PRC)}`,
+      );
+    }
     const traded = volume > 0;
     // a session bar (open/high/low all set) must contain its open and close; a row with volume but
     // no session prices (trades outside the regular session only: not seen in the samples, not
@@ -247,6 +255,7 @@ export function parseDailyTrade(date: string, market: Market, body: unknown): Da
       tradingValue: value,
       marketCap: cap,
       listedShares: shares,
+      basePrice: change === null || !(close - change > 0) ? null : close - change,
       traded,
     };
   });

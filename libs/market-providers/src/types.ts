@@ -28,6 +28,13 @@ export interface DailyBar {
   marketCap: number | null;
   listedShares: number | null;
   /**
+   * The day's base price (기준가): the close minus the change KRX reports against it
+   * (`CMPPREVDD_PRC`). Normally the previous close; on an ex-date (a split, a 권리락) the
+   * previous close adjusted by the event, which is how the ingest derives corporate actions
+   * (REFERENCE.md §1.7). Null or absent when the provider does not give the change.
+   */
+  basePrice?: number | null;
+  /**
    * false when the stock had no trade that day (a halt, or no orders met): KRX then reports volume
    * 0, open/high/low 0 and the close carried over from the previous day. Kept as reported; the
    * ingest decides what an untraded day means for its series.

@@ -70,6 +70,7 @@ describe('KRX Open API provider against the KRX double', () => {
       tradingValue: script?.tradingValue,
       marketCap: (script?.close ?? 0) * 76_000_000,
       listedShares: 76_000_000,
+      basePrice: script?.basePrice,
       traded: true,
     });
     // a code with a letter (a convertible preferred share) is a stock like any other
@@ -131,6 +132,18 @@ describe('KRX Open API provider against the KRX double', () => {
     assert.ok(first.close < last.close / 40 && first.close > last.close / 60, `${last.close} -> ${first.close}`);
     const capMove = (first.marketCap ?? 0) / (last.marketCap ?? 1);
     assert.ok(capMove > 0.9 && capMove < 1.1, `market cap moved x${capMove}`);
+  });
+
+  it('gives the base price (close - CMPPREVDD_PRC): the previous close, or the split-adjusted one on the split day', async () => {
+    const p = provider();
+    const day1 = bar((await p.dailyBars('20250428')).bars, '111120');
+    const day2 = bar((await p.dailyBars('20250429')).bars, '111120');
+    assert.equal(day2.basePrice, day1.close, 'an ordinary day: the previous close');
+    const last = bar((await p.dailyBars('20250502')).bars, '111110');
+    const first = bar((await p.dailyBars('20250507')).bars, '111110');
+    // the previous close / 50 on the 2025 tick grid (100 won between 50,000 and 200,000)
+    assert.equal(first.basePrice, Math.round(last.close / 50 / 100) * 100);
+    assert.notEqual(first.basePrice, last.close);
   });
 
   it('listings and delistings are in the data: a new code appears, a delisted one stops', async () => {

@@ -4,6 +4,7 @@ export * from './definition/json-schema.js';
 export * from './factors/catalog.js';
 export * from './factors/compute.js';
 export * from './data/market-data.js';
+export * from './data/corporate-actions.js';
 export { selectPicks, universeCandidates, universeDefinition, type Pick, type Selection } from './engine/selection.js';
 export * from './engine/backtest.js';
 export * from './engine/metrics.js';

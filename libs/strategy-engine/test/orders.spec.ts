@@ -24,6 +24,21 @@ describe('orders: how a day bar fills each kind', () => {
     assert.equal(fillOnBar('market_sell', NaN, bar(NaN, NaN, NaN), day), null);
   });
 
+  it("on an ex-date, refuses what was priced on the old basis: the day's limits are the base price's", () => {
+    // 50:1 split, previous close 2,650,000: base 53,000, limits 37,100..68,900 (30 %, 2024 grid)
+    const exDate = { date: 20240603, market: 'KOSPI' as const, base: 2_650_000, exFactor: 50 };
+    const newBar = bar(53_000, 54_000, 52_000);
+    assert.equal(fillOnBar('stop_sell', 2_385_000, newBar, exDate), null, 'a stop 10 % under the old entry');
+    assert.equal(fillOnBar('limit_buy', 2_782_000, newBar, exDate), null, 'a buy limit 5 % over the old close');
+    assert.deepEqual(fillOnBar('market_sell', NaN, newBar, exDate), { price: 53_000, at: 'open' });
+    // priced inside the new limits: an order like any other (without exFactor the same stop gaps)
+    assert.deepEqual(fillOnBar('stop_sell', 52_500, newBar, exDate), { price: 52_500, at: 'level' });
+    assert.deepEqual(fillOnBar('stop_sell', 2_385_000, newBar, { ...exDate, exFactor: undefined, base: NaN }), {
+      price: 53_000,
+      at: 'open',
+    });
+  });
+
   it('fills a limit buy at an open within the limit, at the limit when the day comes down to it, else not', () => {
     assert.deepEqual(fillOnBar('limit_buy', 105, bar(100, 120, 95), day), { price: 100, at: 'open' });
     assert.deepEqual(fillOnBar('limit_buy', 105, bar(110, 120, 104), day), { price: 105, at: 'level' });

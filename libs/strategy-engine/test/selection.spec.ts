@@ -24,6 +24,43 @@ import { prng, syntheticMarket } from './synthetic.js';
  */
 const factorCache = new WeakMap<MarketData, Map<FactorId, Float64Array>>();
 
+/**
+ * The corporate-action rule for factors, written per bar (the engine applies it per event):
+ * a bar dated before an event's ex-date has its open, high, low and close divided by the event's
+ * priceFactor and its volume multiplied by it, for each such event of its stock from the latest
+ * back; trading value and market cap as they are. The result has no events left to apply.
+ */
+function referenceAdjusted(data: MarketData): MarketData {
+  const events = data.corporateActions ?? [];
+  if (events.length === 0) {
+    return data;
+  }
+  const S = data.codes.length;
+  const out: MarketData = {
+    ...data,
+    open: data.open.slice(),
+    high: data.high.slice(),
+    low: data.low.slice(),
+    close: data.close.slice(),
+    volume: data.volume.slice(),
+    corporateActions: undefined,
+  };
+  for (let d = 0; d < data.dates.length; d++) {
+    for (let s = 0; s < S; s++) {
+      const later = events.filter((e) => e.stock === s && e.exDate > data.dates[d]).reverse();
+      const i = d * S + s;
+      for (const e of later) {
+        out.open[i] /= e.priceFactor;
+        out.high[i] /= e.priceFactor;
+        out.low[i] /= e.priceFactor;
+        out.close[i] /= e.priceFactor;
+        out.volume[i] *= e.priceFactor;
+      }
+    }
+  }
+  return out;
+}
+
 function referenceSelect(def: StrategyDefinition, data: MarketData, d: number): { idx: number[]; score: number[] } {
   const S = data.codes.length;
   let cache = factorCache.get(data);
@@ -34,7 +71,7 @@ function referenceSelect(def: StrategyDefinition, data: MarketData, d: number): 
   const value = (id: FactorId, s: number): number => {
     let v = cache?.get(id);
     if (!v) {
-      v = computeFactor(data, id).values;
+      v = computeFactor(referenceAdjusted(data), id).values;
       cache?.set(id, v);
     }
     return v[d * S + s];
@@ -276,6 +313,53 @@ describe('selection', () => {
       assert.ok(scored > 300, `the composite scores pick stocks (${scored})`);
     });
   }
+
+  it('equals the reference on back-adjusted series when the data has corporate actions', () => {
+    // splits, reverse splits, bonus and rights issues on random stocks and days; the raw prices
+    // from each ex-date on are on the new basis, as KRX publishes them
+    const base = syntheticMarket({ days: 160, stocks: 60, seed: 11, gaps: true });
+    const r = prng(17);
+    const S = base.codes.length;
+    const data: MarketData = {
+      ...base,
+      open: base.open.slice(),
+      high: base.high.slice(),
+      low: base.low.slice(),
+      close: base.close.slice(),
+      volume: base.volume.slice(),
+      corporateActions: [],
+    };
+    const factors = [50, 0.1, 1.5, 1.2, 2, 5];
+    const events: NonNullable<MarketData['corporateActions']> = [];
+    for (let s = 0; s < S; s += 2) {
+      for (const day of [20 + Math.floor(r() * 60), 90 + Math.floor(r() * 60)]) {
+        const f = factors[Math.floor(r() * factors.length)];
+        events.push({ stock: s, exDate: base.dates[day], kind: 'split', priceFactor: f, shareRatio: f });
+        for (let d = day; d < base.dates.length; d++) {
+          const i = d * S + s;
+          data.open[i] /= f;
+          data.high[i] /= f;
+          data.low[i] /= f;
+          data.close[i] /= f;
+          data.volume[i] *= f;
+        }
+      }
+    }
+    data.corporateActions = events.sort((a, b) => a.exDate - b.exDate || a.stock - b.stock);
+    const D = data.dates.length;
+    const days = Int32Array.from({ length: D }, (_, i) => i);
+    let picks = 0;
+    for (let seed = 1; seed <= 30; seed++) {
+      const def = randomDefinition(seed, data);
+      const cs = new CompiledStrategy(def, data, days, new Int32Array(0));
+      for (let d = 0; d < D; d += 1 + (seed % 3)) {
+        const n = cs.select(d);
+        picks += n;
+        assertSame(def, data, d, n, cs);
+      }
+    }
+    assert.ok(picks > 500, `the definitions pick stocks (${picks})`);
+  });
 
   it('is exact when the buy conditions reject the top of the ranking', () => {
     // Ranked by 3-month momentum, best first, but only stocks whose momentum is negative:

@@ -8,6 +8,7 @@ import { DailyBarsRowRulesAndDateFirstKey1764950000000 } from './migrations/1764
 import { DataVersionLog1765100000000 } from './migrations/1765100000000-data-version-log.js';
 import { IngestRuns1765300000000 } from './migrations/1765300000000-ingest-runs.js';
 import { SecurityClassifications1765500000000 } from './migrations/1765500000000-security-classifications.js';
+import { CorporateActions1765600000000 } from './migrations/1765600000000-corporate-actions.js';
 
 export const BACKTEST_SCHEMA = 'backtest';
 
@@ -25,6 +26,7 @@ export function backtestDataSourceOptions(config: BacktestConfig, role = 'api'):
       DataVersionLog1765100000000,
       IngestRuns1765300000000,
       SecurityClassifications1765500000000,
+      CorporateActions1765600000000,
     ],
     applicationName: `backtest-${role}:${config.POD_NAME}`,
   });

@@ -8,6 +8,7 @@ import {
   scriptedMarket,
   type MarketDataProvider,
 } from '@stocklab/market-providers';
+import { loadMarketSnapshot } from '@stocklab/market-data';
 import { loadConfig, runMigrationsWithLock } from '@stocklab/platform';
 import {
   assertErrorBody,
@@ -21,7 +22,7 @@ import { Redis } from 'ioredis';
 import pg from 'pg';
 import { daysFrom, ingestRange } from '../src/cli/ingest.js';
 import { backtestConfigSchema } from '../src/config.js';
-import { DailyIngest, UNCLASSIFIED_SECTOR } from '../src/ingest/daily-ingest.js';
+import { DailyIngest, derivedCorporateAction, UNCLASSIFIED_SECTOR } from '../src/ingest/daily-ingest.js';
 import { backtestServiceOptions } from '../src/service-options.js';
 import { startInProcessBacktest, type InProcessBacktest } from './support.js';
 
@@ -39,6 +40,7 @@ interface Tables {
   securities: unknown[];
   bars: unknown[];
   days: string[];
+  corporateActions: unknown[];
 }
 
 /** The market rows an ingest leaves, in a fixed order. */
@@ -56,13 +58,71 @@ async function tables(pool: pg.Pool): Promise<Tables> {
   const days = await pool.query<{ d: string }>(
     `SELECT to_char(date, 'YYYY-MM-DD') AS d FROM market.trading_days ORDER BY date`,
   );
-  return { securities: securities.rows, bars: bars.rows, days: days.rows.map((r) => r.d) };
+  const actions = await pool.query(
+    `SELECT code, to_char(ex_date, 'YYYY-MM-DD') AS ex_date, kind, price_factor, share_ratio
+       FROM market.corporate_actions ORDER BY ex_date, code`,
+  );
+  return {
+    securities: securities.rows,
+    bars: bars.rows,
+    days: days.rows.map((r) => r.d),
+    corporateActions: actions.rows,
+  };
 }
 
 async function dataVersion(pool: pg.Pool): Promise<number> {
   const { rows } = await pool.query<{ v: string }>(`SELECT version::text AS v FROM market.data_version`);
   return Number(rows[0]?.v);
 }
+
+describe('derivedCorporateAction (hand-computed)', () => {
+  it('a base price off the previous close with listed shares changed by the same ratio is a split or reverse split', () => {
+    // Samsung Electronics, 2018-05-04: 2,650,000 -> base 53,000, 128,386,494 -> 6,419,324,700 shares
+    assert.deepEqual(
+      derivedCorporateAction(
+        { close: 2_650_000, shares: 128_386_494 },
+        { basePrice: 53_000, listedShares: 6_419_324_700 },
+      ),
+      { kind: 'split', priceFactor: 50, shareRatio: 50 },
+    );
+    // 1:10 reverse split: 1,000 -> base 10,000, 10,000,000 -> 1,000,000 shares
+    assert.deepEqual(
+      derivedCorporateAction({ close: 1000, shares: 10_000_000 }, { basePrice: 10_000, listedShares: 1_000_000 }),
+      { kind: 'reverse_split', priceFactor: 0.1, shareRatio: 0.1 },
+    );
+    // a base price on the tick grid: 2,655,000 / 50 = 53,100 exactly, but 2,652,000 / 50 = 53,040 -> 53,000 (100-won ticks)
+    const rounded = derivedCorporateAction(
+      { close: 2_652_000, shares: 1000 },
+      { basePrice: 53_000, listedShares: 50_000 },
+    );
+    assert.deepEqual(rounded, { kind: 'split', priceFactor: 2_652_000 / 53_000, shareRatio: 50 });
+  });
+
+  it('an ordinary day, a halt and a listing of new shares at an unchanged base are no event', () => {
+    assert.equal(
+      derivedCorporateAction({ close: 48_300, shares: 76e6 }, { basePrice: 48_300, listedShares: 76e6 }),
+      null,
+    );
+    // the bonus issue's new shares listing weeks after its ex-rights day: shares up, base = previous close
+    assert.equal(derivedCorporateAction({ close: 3335, shares: 1e6 }, { basePrice: 3335, listedShares: 1.5e6 }), null);
+    // no change given (the broker's chart), or no base
+    assert.equal(derivedCorporateAction({ close: 1000, shares: 1e6 }, { basePrice: null, listedShares: 2e6 }), null);
+    assert.equal(derivedCorporateAction({ close: 1000, shares: 1e6 }, { listedShares: 2e6 }), null);
+  });
+
+  it('a base price off the previous close without a matching share change is unexplained, not guessed', () => {
+    // a 1:0.5 bonus issue's ex-rights day (권리락): base 5,000 / 1.5 = 3,333.3 -> 3,335, the shares list later
+    assert.equal(
+      derivedCorporateAction({ close: 5000, shares: 1e6 }, { basePrice: 3335, listedShares: 1e6 }),
+      'unexplained',
+    );
+    // shares x2 but the base price / 3: more than 1 % apart
+    assert.equal(
+      derivedCorporateAction({ close: 9000, shares: 1e6 }, { basePrice: 3000, listedShares: 2e6 }),
+      'unexplained',
+    );
+  });
+});
 
 /**
  * The daily ingest (in-process, real PostgreSQL and Redis, the KRX Open API double serving the
@@ -261,6 +321,48 @@ describe('daily market ingest (in-process, KRX double)', () => {
         WHERE code = '111110' AND date IN ('2025-05-02', '2025-05-07') ORDER BY date`,
     );
     assert.equal(Number(shares.rows[1]?.shares), Number(shares.rows[0]?.shares) * 50);
+    // and the event it derives: the base price (close - CMPPREVDD_PRC) is 05-02's close / 50 on the
+    // tick grid, the listed shares x50
+    const closeBefore = (
+      await pool.query<{ close: number }>(
+        `SELECT close FROM market.daily_bars WHERE code = '111110' AND date = '2025-05-02'`,
+      )
+    ).rows[0]?.close;
+    const base = scriptedMarket().bars.find((b) => b.code === '111110' && b.date === '20250507')?.basePrice as number;
+    assert.equal(base, Math.round(closeBefore / 50 / 100) * 100);
+    assert.deepEqual(split.body.details.corporateActions, [
+      { code: '111110', kind: 'split', priceFactor: closeBefore / base, shareRatio: 50 },
+    ]);
+    assert.equal(split.body.details.basePriceChanges, undefined, 'no other stock had its base price moved');
+    const recorded = await pool.query(
+      `SELECT code, to_char(ex_date, 'YYYY-MM-DD') AS ex_date, kind, price_factor, share_ratio FROM market.corporate_actions`,
+    );
+    assert.deepEqual(recorded.rows, [
+      { code: '111110', ex_date: '2025-05-07', kind: 'split', price_factor: closeBefore / base, share_ratio: 50 },
+    ]);
+    // a version with an event is not a plain append: readers holding the previous version reload it whole
+    const splitLog = await pool.query(`SELECT appended_after FROM market.data_version_log WHERE version = $1`, [
+      split.body.dataVersion,
+    ]);
+    assert.equal(splitLog.rows[0]?.appended_after, null);
+    // the engine's market data carries it: a split at 05-07, the stock's index
+    const client = await pool.connect();
+    try {
+      const { data } = await loadMarketSnapshot(client);
+      assert.deepEqual(data.corporateActions, [
+        {
+          stock: data.codes.indexOf('111110'),
+          exDate: 20250507,
+          kind: 'split',
+          priceFactor: closeBefore / base,
+          shareRatio: 50,
+        },
+      ]);
+      const window = await loadMarketSnapshot(client, { lastDays: 1 });
+      assert.equal(window.data.corporateActions, undefined, 'a window starting on the ex-date needs no event');
+    } finally {
+      client.release();
+    }
   });
 
   it('two concurrent triggers of one date ingest it once; a later trigger answers the same run', async () => {

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, beforeEach, describe, it } from '@jest/globals';
 import pg from 'pg';
 import { generateDemoMarket } from '../src/cli/demo-data.js';
 import { FastPathDeclined, PlainCsvScanner } from '../src/market/csv-fast-scan.js';
-import { CSV_FORMATS } from '../src/market/market-csv.js';
+import { CSV_FORMATS, type MarketKind } from '../src/market/market-csv.js';
 import { loadMarketCsv, type LoadOutcome } from '../src/market/market-loader.js';
 import { startInProcessBacktest, type InProcessBacktest } from './support.js';
 
@@ -127,7 +127,7 @@ describe('the bars loader, fast and careful paths', () => {
   });
 
   /** `bulk` claims a large file: the size is only a hint of the rows to come. */
-  async function load(kind: 'securities' | 'bars', content: string, bulk = false): Promise<LoadOutcome> {
+  async function load(kind: MarketKind, content: string, bulk = false): Promise<LoadOutcome> {
     const client = await pool.connect();
     try {
       return await loadMarketCsv(client, kind, () => chunked(content, 1000), {
@@ -291,6 +291,58 @@ describe('the bars loader, fast and careful paths', () => {
     const blank = `${[HEADER, ...rows.slice(0, 5), '', ...rows.slice(5)].join('\n')}\n`;
     const outcome = await load('bars', blank, true);
     assert.deepEqual([outcome.path, outcome.succeeded, outcome.inserted], ['careful', true, rows.length]);
+  });
+
+  it('loads a corporate actions file all or nothing, its errors by line, and only the changed rows', async () => {
+    const [a, b] = [...new Set(rows.map((r) => r.split(',')[0] ?? ''))];
+    const header = CSV_FORMATS.corporate_actions.columns.join(',');
+    const before = await version();
+    const bad = await load(
+      'corporate_actions',
+      [
+        header,
+        `${a},2021-03-02,split,50,50`,
+        `${b},2021-13-01,split,2,2`,
+        `${a},2021-04-01,dividend,1,1`,
+        `${b},2021-05-03,split,3,2`,
+        `${b},2021-05-04,rights_issue,1.2,1.1`,
+        `${b},2021-05-06,reverse_split,0.1,2`,
+        `ZZZZZ9,2021-05-04,split,2,2`,
+        `${a},2021-03-02,bonus_issue,1.5,1.5`,
+      ].join('\n'),
+    );
+    assert.equal(bad.succeeded, false);
+    assert.deepEqual(bad.errors, [
+      { line: 3, message: 'ex_date must be a date yyyy-mm-dd, got "2021-13-01"' },
+      { line: 4, message: 'kind must be one of split, reverse_split, bonus_issue, rights_issue, got "dividend"' },
+      { line: 5, message: 'price_factor (3) of a split must be within 1 % of its share_ratio (2)' },
+      { line: 6, message: 'share_ratio of a rights_issue must be 1 (a holder gets no shares without subscribing)' },
+      { line: 7, message: 'share_ratio of a reverse_split must be below 1, got 2' },
+      { line: 8, message: 'unknown code ZZZZZ9: load it with a securities file first' },
+      { line: 9, message: `duplicate key ${a} 2021-03-02: already on line 2` },
+    ]);
+    const count = async (): Promise<number> =>
+      Number((await pool.query<{ n: string }>('SELECT count(*) AS n FROM market.corporate_actions')).rows[0]?.n);
+    assert.equal(await count(), 0, 'nothing of a refused file');
+    assert.equal(await version(), before);
+
+    const good = [
+      header,
+      `${a},2021-03-02,split,50,50`,
+      `${b},2021-05-04,rights_issue,1.2,1`,
+      `${b},2021-06-01,reverse_split,0.1,0.1`,
+    ].join('\n');
+    const first = await load('corporate_actions', good);
+    assert.deepEqual([first.succeeded, first.inserted, first.changed], [true, 3, true]);
+    assert.equal(await version(), before + 1);
+    const log = await pool.query('SELECT appended_after FROM market.data_version_log WHERE version = $1', [before + 1]);
+    assert.equal(log.rows[0]?.appended_after, null, 'new events are not an append of days');
+    const again = await load('corporate_actions', good);
+    assert.deepEqual([again.unchanged, again.changed], [3, false]);
+    const fixed = await load('corporate_actions', `${header}\n${a},2021-03-02,bonus_issue,2,2\n`);
+    assert.deepEqual([fixed.updated, fixed.unchanged], [1, 0]);
+    assert.equal(await count(), 3);
+    await pool.query('TRUNCATE market.corporate_actions');
   });
 
   it('leaves the header and empty-file messages to the careful path', async () => {

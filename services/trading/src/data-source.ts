@@ -1,5 +1,6 @@
 import { BrokerAccounts1765000000000 } from './migrations/1765000000000-broker-accounts.js';
 import { KiwoomOrders1765100000000 } from './migrations/1765100000000-kiwoom-orders.js';
+import { CorporateActionAdjustments1765500000000 } from './migrations/1765500000000-corporate-action-adjustments.js';
 import { ClosedAccounts1764900000000 } from './migrations/1764900000000-closed-accounts.js';
 import { IngestJob1765400000000 } from './migrations/1765400000000-ingest-job.js';
 import { serviceDataSourceOptions } from '@stocklab/platform';
@@ -27,6 +28,7 @@ export function tradingDataSourceOptions(config: TradingConfig): DataSourceOptio
       BrokerAccounts1765000000000,
       KiwoomOrders1765100000000,
       IngestJob1765400000000,
+      CorporateActionAdjustments1765500000000,
     ],
     applicationName: `trading:${config.POD_NAME}`,
   });

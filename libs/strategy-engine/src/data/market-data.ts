@@ -1,4 +1,5 @@
 import type { RsiState } from '../factors/compute.js';
+import { validateCorporateActions, type CorporateAction, type CorporateActionKind } from './corporate-actions.js';
 
 /**
  * The engine's input: daily bars for the whole universe, time-major in typed arrays.
@@ -99,6 +100,12 @@ export interface MarketData {
    * the whole history gives them. Absent for a whole history.
    */
   seeds?: { rsi_14: RsiState };
+  /**
+   * Splits, reverse splits, bonus and rights issues, sorted by (exDate, stock), at most one per
+   * stock and date. The price fields stay REAL (as traded); factors read the back-adjusted series
+   * (adjustedForFactors) and holdings are adjusted on the ex-date (see corporate-actions.ts).
+   */
+  corporateActions?: CorporateAction[];
 }
 
 export interface PriceRow {
@@ -119,6 +126,14 @@ export interface StatementRow extends FundamentalStatement {
   code: string;
 }
 
+export interface CorporateActionRow {
+  code: string;
+  exDate: number;
+  kind: CorporateActionKind;
+  priceFactor: number;
+  shareRatio: number;
+}
+
 export interface MarketDataInput {
   rows: readonly PriceRow[];
   /** Static info per code; codes without an entry get market KOSPI and sector ''. */
@@ -126,6 +141,8 @@ export interface MarketDataInput {
   statements?: readonly StatementRow[];
   /** Extra trading dates with no rows (e.g. days after a delisting in a small test set). */
   dates?: readonly number[];
+  /** Events of codes without rows or stock info are dropped. */
+  corporateActions?: readonly CorporateActionRow[];
 }
 
 /**
@@ -185,6 +202,16 @@ export function buildMarketData(input: MarketDataInput): MarketData {
   for (const list of data.fundamentals) {
     list.sort((a, b) => a.reportDate - b.reportDate);
   }
+  if (input.corporateActions && input.corporateActions.length > 0) {
+    const actions: CorporateAction[] = [];
+    for (const { code, ...action } of input.corporateActions) {
+      const s = stockOf.get(code);
+      if (s !== undefined) {
+        actions.push({ stock: s, ...action });
+      }
+    }
+    data.corporateActions = actions.sort((a, b) => a.exDate - b.exDate || a.stock - b.stock);
+  }
   validateMarketData(data);
   return data;
 }
@@ -222,6 +249,7 @@ export function validateMarketData(data: MarketData): void {
       throw new RangeError(`MarketData.dates must be strictly ascending (index ${d})`);
     }
   }
+  validateCorporateActions(data);
 }
 
 /** Index of the first date >= yyyymmdd (D when none). */

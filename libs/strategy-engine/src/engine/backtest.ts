@@ -1,4 +1,10 @@
 import { lowerBoundDate, marketOn, validateMarketData, type Market, type MarketData } from '../data/market-data.js';
+import {
+  applyCorporateAction,
+  corporateActionDays,
+  type CorporateAction,
+  type CorporateActionKind,
+} from '../data/corporate-actions.js';
 import type { RebalanceFrequency, StrategyDefinition } from '../definition/strategy-definition.js';
 import { cagrOf, computeMetrics, yearsBetween, type BacktestMetrics } from './metrics.js';
 import {
@@ -11,7 +17,7 @@ import {
   type PlannedOrder,
   type PortfolioState,
 } from './decide.js';
-import { bookFill, lockedAtLimit, touchFill, type OrderKind, type RawFill } from './orders.js';
+import { bookFill, lockedAtLimit, refusedOnExDate, touchFill, type OrderKind, type RawFill } from './orders.js';
 
 export type BuyReason = 'signal';
 export type SellReason =
@@ -62,6 +68,22 @@ export interface OpenPosition {
   unrealizedPnl: number;
 }
 
+/** A corporate action applied to a holding on its ex-date (rule 6 of runBacktest). */
+export interface AppliedCorporateAction {
+  date: number;
+  code: string;
+  kind: CorporateActionKind;
+  quantityBefore: number;
+  /** 0 when the holding was paid out entirely (a reverse split of fewer shares than its ratio). */
+  quantityAfter: number;
+  entryPriceBefore: number;
+  entryPriceAfter: number;
+  /** The ex-date's base price (previous close / priceFactor). */
+  basePrice: number;
+  /** Whole won paid for fractional shares (and a rights issue's rights). */
+  cash: number;
+}
+
 export interface BenchmarkResult {
   /** The benchmark scaled to the initial capital on the first day (missing days carry forward). */
   value: number[];
@@ -81,6 +103,8 @@ export interface BacktestResult {
   trades: Trade[];
   openPositions: OpenPosition[];
   benchmark: BenchmarkResult | null;
+  /** Present when the data has corporate actions: those applied to holdings, in order. */
+  corporateActions?: AppliedCorporateAction[];
 }
 
 export interface BacktestProgress {
@@ -144,6 +168,16 @@ export function rebalanceDays(data: MarketData, freq: RebalanceFrequency, d0: nu
  *    (Live trading cannot place that order; a delisting is booked there as a corporate action.)
  * 5. A stock's market on a day (tax, tick grid, price limits) is the one its StockInfo.history
  *    gives for that day's date (point in time).
+ * 6. Corporate actions (MarketData.corporateActions): factors and signals read the back-adjusted
+ *    series (adjustedForFactors); orders, fills and holdings stay in real prices and shares. At
+ *    the start of an event's ex-date (the first date in the data on or after it), before any
+ *    fill, a holding of the stock becomes applyCorporateAction's: floor(quantity x shareRatio)
+ *    shares, entry price / priceFactor (its stop and target move with it), the rest of its value
+ *    at the base price (previous close / priceFactor) paid in whole won, truncated, and taken off
+ *    its entry cost (so the round trip's P/L counts it); a holding left with no share is closed
+ *    with that cash. That day's price limits are those of the base price, and an order decided
+ *    before the event whose level lies outside them (a limit buy, stop or target priced on the
+ *    old basis) is refused, as the exchange refuses it; market sells fill the adjusted quantity.
  * Deterministic: no clocks, no randomness, fixed iteration orders.
  */
 export function runBacktest(def: StrategyDefinition, data: MarketData, options: BacktestOptions): BacktestResult {
@@ -199,6 +233,13 @@ export function runBacktest(def: StrategyDefinition, data: MarketData, options: 
   let rebalanceIndex = 0;
   const every = Math.max(1, Math.floor(options.progressEvery ?? 250));
   let decision: DayDecision | null = null;
+  const actions: readonly CorporateAction[] = data.corporateActions ?? [];
+  const actionDays = corporateActionDays(data);
+  let nextAction = 0;
+  while (nextAction < actions.length && actionDays[nextAction] < d0) {
+    nextAction++; // before the run: nothing is held yet
+  }
+  const applied: AppliedCorporateAction[] = [];
 
   /** The stock's market on day d (StockInfo.history, point in time). */
   const marketOf = (s: number, d: number): Market => marketOn(data, s, dates[d]);
@@ -272,8 +313,58 @@ export function runBacktest(def: StrategyDefinition, data: MarketData, options: 
     });
   };
 
+  /**
+   * Rule 5: the holding of the event's stock, if any, at the start of its ex-date d; `earlier` is
+   * the product of the factors of the stock's events already applied on d (two ex-dates between
+   * the same two trading days), whose base this event's starts from.
+   */
+  const applyAction = (a: CorporateAction, d: number, earlier: number): void => {
+    const h = state.holdings.find((x) => x.stock === a.stock);
+    if (!h) {
+      return;
+    }
+    const close = baseOf(a.stock, d);
+    const previousClose = close > 0 ? close / earlier : lastPrice[a.stock];
+    const adj = applyCorporateAction(h, a, previousClose);
+    applied.push({
+      date: dates[d],
+      code: codes[a.stock],
+      kind: a.kind,
+      quantityBefore: h.quantity,
+      quantityAfter: adj.quantity,
+      entryPriceBefore: h.entryPrice,
+      entryPriceAfter: adj.entryPrice,
+      basePrice: adj.basePrice,
+      cash: adj.cash,
+    });
+    state.cash += adj.cash;
+    h.entryCost -= adj.cash;
+    lastPrice[a.stock] = adj.basePrice;
+    if (adj.quantity === 0) {
+      closedPnl.push(-h.entryCost);
+      closedHolding.push(d - h.entryDay);
+      state.holdings.splice(state.holdings.indexOf(h), 1);
+      return;
+    }
+    h.quantity = adj.quantity;
+    h.entryPrice = adj.entryPrice;
+    h.resting = undefined; // the decider's caches of the old levels
+    h.levels = undefined;
+  };
+
   for (let d = d0; d <= d1; d++) {
     const b = d * S;
+
+    // 0. Corporate actions taking effect today (rule 6), before any fill.
+    /** On an ex-date, the day's events' priceFactors by stock; null on the other days. */
+    let exToday: Map<number, number> | null = null;
+    while (nextAction < actions.length && actionDays[nextAction] === d) {
+      const a = actions[nextAction++];
+      exToday ??= new Map();
+      const earlier = exToday.get(a.stock) ?? 1;
+      applyAction(a, d, earlier);
+      exToday.set(a.stock, earlier * a.priceFactor);
+    }
 
     // 1. The day's fills of the orders decided at the previous close, in their order (the
     //    opening auction's sells and buys, then the resting sells).
@@ -286,11 +377,19 @@ export function runBacktest(def: StrategyDefinition, data: MarketData, options: 
         const s = order.stock;
         // fillOnPrices, with the previous close looked up only for an order that would fill
         const raw = touchFill(order.kind, order.level, open[b + s], high[b + s], low[b + s], volume[b + s]);
-        if (
-          raw === null ||
-          delistDay[s] <= d ||
-          lockedAtLimit(order.kind, high[b + s], low[b + s], baseOf(s, d), dates[d], marketOf(s, d))
-        ) {
+        if (raw === null || delistDay[s] <= d) {
+          continue;
+        }
+        let base = baseOf(s, d);
+        const exFactor = exToday === null ? undefined : exToday.get(s);
+        if (exFactor !== undefined) {
+          // an ex-date (rule 6): the limits of the base price; an order priced on the old basis is refused
+          base /= exFactor;
+          if (refusedOnExDate(order.kind, order.level, base, dates[d], marketOf(s, d))) {
+            continue;
+          }
+        }
+        if (lockedAtLimit(order.kind, high[b + s], low[b + s], base, dates[d], marketOf(s, d))) {
           continue;
         }
         if (order.side === 'buy') {
@@ -396,6 +495,7 @@ export function runBacktest(def: StrategyDefinition, data: MarketData, options: 
     benchmark: options.benchmark
       ? benchmarkResult(options.benchmark, d0, d1, def.initialCapital, metrics, dates)
       : null,
+    ...(actions.length > 0 ? { corporateActions: applied } : {}),
   };
 }
 

@@ -1,4 +1,5 @@
 import type { MarketData } from '../data/market-data.js';
+import { adjustedForFactors } from '../data/corporate-actions.js';
 import type { FactorId } from '../factors/catalog.js';
 import type { FactorMatrix } from '../factors/compute.js';
 
@@ -100,7 +101,8 @@ const MOMENTUM_LAGS: Partial<Record<FactorId, number>> = {
 };
 
 /** An on-demand source for the factors that need no history state, or null. */
-export function onDemandRows(data: MarketData, id: FactorId): FactorRows | null {
+export function onDemandRows(raw: MarketData, id: FactorId): FactorRows | null {
+  const data = adjustedForFactors(raw); // back-adjusted close (the data itself without events)
   const S = data.codes.length;
   if (id === 'close') {
     return new FieldRows(id, data.close, S);

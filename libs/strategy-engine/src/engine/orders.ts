@@ -47,6 +47,11 @@ export interface MarketSession {
 export interface FillSession extends MarketSession {
   /** The previous close (the base of the day's ±limits); NaN when unknown (no limits applied). */
   base: number;
+  /**
+   * On the stock's corporate-action ex-date: the event's priceFactor. The day's base is then
+   * base / exFactor, and an order priced outside that day's limits is refused (refusedOnExDate).
+   */
+  exFactor?: number;
 }
 
 export interface RawFill {
@@ -63,7 +68,28 @@ export interface RawFill {
  * locked at the lower limit fills no sell, one locked at the upper limit no buy.
  */
 export function fillOnBar(kind: OrderKind, level: number, bar: DayBar, session: FillSession): RawFill | null {
-  return fillOnPrices(kind, level, bar.open, bar.high, bar.low, bar.volume, session.base, session.date, session.market);
+  let base = session.base;
+  if (session.exFactor !== undefined) {
+    base /= session.exFactor;
+    if (refusedOnExDate(kind, level, base, session.date, session.market)) {
+      return null;
+    }
+  }
+  return fillOnPrices(kind, level, bar.open, bar.high, bar.low, bar.volume, base, session.date, session.market);
+}
+
+/**
+ * On a corporate action's ex-date, with `base` the day's base price (the previous close / the
+ * event's priceFactor): whether the exchange refuses the order because its price lies outside the
+ * day's limits (a limit buy, stop or target priced on the old basis before the event). A market
+ * sell has no price and is never refused.
+ */
+export function refusedOnExDate(kind: OrderKind, level: number, base: number, date: number, market: Market): boolean {
+  if (kind === 'market_sell') {
+    return false;
+  }
+  const limits = priceLimits(base, date, market);
+  return !(level >= limits.lower && level <= limits.upper);
 }
 
 /**

@@ -1,4 +1,5 @@
 import type { FundamentalStatement, MarketData } from '../data/market-data.js';
+import { adjustedForFactors } from '../data/corporate-actions.js';
 import { MACD_LINE_DAYS, MACD_SIGNAL_DAYS, type FactorId } from './catalog.js';
 
 /**
@@ -33,7 +34,9 @@ export function computeFactors(
   return out;
 }
 
-export function computeFactor(data: MarketData, id: FactorId, days?: ArrayLike<number>): FactorMatrix {
+export function computeFactor(raw: MarketData, id: FactorId, days?: ArrayLike<number>): FactorMatrix {
+  // factors read back-adjusted prices and volumes (the data itself when it has no events)
+  const data = adjustedForFactors(raw);
   const D = data.dates.length;
   const rows = days ?? null;
   switch (id) {

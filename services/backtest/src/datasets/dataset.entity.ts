@@ -1,6 +1,6 @@
 import { Column, CreateDateColumn, Entity, PrimaryGeneratedColumn } from 'typeorm';
 
-export type DatasetKind = 'securities' | 'bars' | 'statements' | 'classifications';
+export type DatasetKind = 'securities' | 'bars' | 'statements' | 'classifications' | 'corporate_actions';
 export type DatasetStatus = 'queued' | 'validating' | 'loading' | 'succeeded' | 'failed';
 
 export interface DatasetRowError {

@@ -27,7 +27,7 @@ export class DatasetsController {
       type: 'object',
       required: ['kind', 'file'],
       properties: {
-        kind: { type: 'string', enum: ['securities', 'bars', 'statements', 'classifications'] },
+        kind: { type: 'string', enum: ['securities', 'bars', 'statements', 'classifications', 'corporate_actions'] },
         file: { type: 'string', format: 'binary' },
       },
     },

@@ -8,7 +8,7 @@ import {
 } from '@stocklab/market-providers';
 import type pg from 'pg';
 import { BARS_HEADER, SECURITIES_HEADER } from '../cli/demo-data.js';
-import { isIsoDate } from '../market/market-csv.js';
+import { CSV_FORMATS, isIsoDate, SHARE_EVENT_TOLERANCE, type MarketKind } from '../market/market-csv.js';
 import { loadMarketCsv, type LoadOutcome } from '../market/market-loader.js';
 
 /**
@@ -46,6 +46,25 @@ export interface IngestDetails {
   transferred?: Array<{ code: string; from: string; to: string }>;
   /** rows without a trade (halted or no match): stored as a flat bar at the carried close, volume 0 */
   untraded?: string[];
+  /**
+   * corporate actions derived from the day's base prices and listed shares (derivedCorporateAction),
+   * loaded as market.corporate_actions rows (an event an administrator already recorded for the
+   * code and date is left as it is)
+   */
+  corporateActions?: Array<{ code: string; kind: string; priceFactor: number; shareRatio: number }>;
+  /**
+   * base prices that differ from the previous close without a matching change of listed shares:
+   * the ex-rights day of a bonus or rights issue (whose new shares list weeks later), a merger...
+   * Not turned into events (the daily data cannot tell which): record them with a
+   * corporate_actions CSV
+   */
+  basePriceChanges?: Array<{
+    code: string;
+    previousClose: number;
+    basePrice: number;
+    sharesBefore: number;
+    sharesAfter: number;
+  }>;
   /** bars rows inserted/updated/unchanged by the load */
   inserted?: number;
   updated?: number;
@@ -187,6 +206,45 @@ export function barLine(bar: DailyBar, isoDate: string): string {
   ].join(',');
 }
 
+/** A split or reverse split the daily data shows (see derivedCorporateAction). */
+export interface DerivedCorporateAction {
+  kind: 'split' | 'reverse_split';
+  priceFactor: number;
+  shareRatio: number;
+}
+
+/**
+ * What one stock's day says about a corporate action, from KRX's daily data alone
+ * (libs/market-providers REFERENCE.md §1.7): the base price (close - CMPPREVDD_PRC) is the previous
+ * close unless the exchange adjusted it for an event. When it differs and the listed shares changed
+ * by a ratio within SHARE_EVENT_TOLERANCE (1 %) of previous close / base price, the day is the
+ * first of the new shares of a split (ratio > 1) or reverse split (< 1): priceFactor = previous
+ * close / base price, shareRatio = listed shares / the previous day's. A differing base price
+ * without such a share change is 'unexplained' (an ex-rights day of a bonus or rights issue, whose
+ * new shares list later; a merger); an equal one, or a day without a base price or an earlier
+ * bar, is null. A split and a bonus issue whose new shares list on the ex-date look the same in
+ * this data (both adjust the same way); the derivation calls them splits.
+ */
+export function derivedCorporateAction(
+  previous: { close: number; shares: number },
+  day: { basePrice?: number | null; listedShares: number | null },
+): DerivedCorporateAction | 'unexplained' | null {
+  const base = day.basePrice;
+  if (base === null || base === undefined || !(base > 0) || !(previous.close > 0) || base === previous.close) {
+    return null;
+  }
+  const shares = day.listedShares;
+  if (shares === null || !(shares > 0) || !(previous.shares > 0) || shares === previous.shares) {
+    return 'unexplained';
+  }
+  const priceFactor = previous.close / base;
+  const shareRatio = shares / previous.shares;
+  if (Math.abs(priceFactor / shareRatio - 1) > SHARE_EVENT_TOLERANCE) {
+    return 'unexplained';
+  }
+  return { kind: shareRatio > 1 ? 'split' : 'reverse_split', priceFactor, shareRatio };
+}
+
 interface SecurityRow {
   code: string;
   name: string;
@@ -197,12 +255,15 @@ interface SecurityRow {
   synthetic: boolean;
 }
 
-/** The day's two files (securities only when some are new or changed) and what they mean. */
+/** The day's files (securities and corporate actions only when there are some) and what they mean. */
 interface DayPlan {
   securities: string | null;
   bars: string;
+  corporateActions: string | null;
   details: IngestDetails;
 }
+
+const CORPORATE_ACTIONS_HEADER = CSV_FORMATS.corporate_actions.columns.join(',');
 
 /**
  * The daily market ingest: one trading date from the market-data provider (KRX), turned into the
@@ -282,7 +343,7 @@ export class DailyIngest {
       return this.finish(client, runId, 'no_trading', { rows: 0, details: { counts: day.counts } });
     }
 
-    let outcome: { bars: LoadOutcome; changed: boolean; details: IngestDetails };
+    let outcome: { bars: LoadOutcome; dataVersion: number; changed: boolean; details: IngestDetails };
     try {
       const plan = await this.plan(client, date, day);
       await client.query('BEGIN');
@@ -291,17 +352,17 @@ export class DailyIngest {
         // the run reads succeeded in the same transaction as its data: both or neither
         const finished = await this.finish(client, runId, 'succeeded', {
           rows: day.bars.length,
-          dataVersion: outcome.bars.dataVersion,
+          dataVersion: outcome.dataVersion,
           changed: outcome.changed,
           details: outcome.details,
         });
         await client.query('COMMIT');
         this.deps.log?.(
           `ingest ${date}: ${day.bars.length} rows, ${outcome.bars.inserted} inserted, ${outcome.bars.updated} updated, ` +
-            `data version ${outcome.bars.dataVersion}${outcome.changed ? '' : ' (unchanged)'}`,
+            `data version ${outcome.dataVersion}${outcome.changed ? '' : ' (unchanged)'}`,
         );
         if (finished.changed && this.deps.onNewVersion) {
-          await this.deps.onNewVersion(outcome.bars.dataVersion).catch(() => undefined);
+          await this.deps.onNewVersion(outcome.dataVersion).catch(() => undefined);
         }
         return finished;
       } catch (error) {
@@ -324,27 +385,25 @@ export class DailyIngest {
   private async load(
     client: pg.PoolClient,
     plan: DayPlan,
-  ): Promise<{ bars: LoadOutcome; changed: boolean; details: IngestDetails }> {
-    const refused = (file: string, o: LoadOutcome): DayRefused =>
-      new DayRefused(o.errors.map((e) => ({ file, line: e.line, message: e.message })));
-    let securitiesChanged = false;
-    if (plan.securities !== null) {
-      const text = plan.securities;
-      const securities = await loadMarketCsv(client, 'securities', () => Readable.from([text]), {
-        transaction: 'caller',
-      });
-      if (!securities.succeeded) {
-        throw refused('securities', securities);
+  ): Promise<{ bars: LoadOutcome; dataVersion: number; changed: boolean; details: IngestDetails }> {
+    // each file through the import path in the day's transaction; a refused one refuses the day
+    const loaded = async (kind: MarketKind, text: string): Promise<LoadOutcome> => {
+      const outcome = await loadMarketCsv(client, kind, () => Readable.from([text]), { transaction: 'caller' });
+      if (!outcome.succeeded) {
+        throw new DayRefused(outcome.errors.map((e) => ({ file: kind, line: e.line, message: e.message })));
       }
-      securitiesChanged = securities.changed;
-    }
-    const bars = await loadMarketCsv(client, 'bars', () => Readable.from([plan.bars]), { transaction: 'caller' });
-    if (!bars.succeeded) {
-      throw refused('bars', bars);
-    }
+      return outcome;
+    };
+    const securitiesChanged = plan.securities !== null && (await loaded('securities', plan.securities)).changed;
+    const bars = await loaded('bars', plan.bars);
+    // after the bars: a version with new events is not a plain append (extending readers reload it whole)
+    const actions = plan.corporateActions === null ? null : await loaded('corporate_actions', plan.corporateActions);
+    const actionsChanged = actions?.changed ?? false;
+    const dataVersion = actions?.dataVersion ?? bars.dataVersion; // the day's last version
     return {
       bars,
-      changed: securitiesChanged || bars.changed,
+      dataVersion,
+      changed: securitiesChanged || bars.changed || actionsChanged,
       details: { ...plan.details, inserted: bars.inserted, updated: bars.updated, unchanged: bars.unchanged },
     };
   }
@@ -417,6 +476,7 @@ export class DailyIngest {
     );
     const untraded = day.bars.filter((b) => !b.traded).map((b) => b.code);
     const details: IngestDetails = { counts: day.counts };
+    const actionLines = await this.corporateActions(client, date, day, details);
     if (listed.length > 0) {
       details.listed = listed;
     }
@@ -432,8 +492,57 @@ export class DailyIngest {
     return {
       securities: securityLines.length > 0 ? `${SECURITIES_HEADER}\n${securityLines.join('\n')}\n` : null,
       bars: `${BARS_HEADER}\n${day.bars.map((b) => barLine(b, date)).join('\n')}\n`,
+      corporateActions: actionLines.length > 0 ? `${CORPORATE_ACTIONS_HEADER}\n${actionLines.join('\n')}\n` : null,
       details,
     };
+  }
+
+  /**
+   * The day's derived corporate actions as corporate_actions CSV lines (derivedCorporateAction
+   * against each stock's bar of the previous trading day), noted in `details`; codes that already
+   * have an event on this date (an administrator's import) are left out.
+   */
+  private async corporateActions(
+    client: pg.ClientBase,
+    date: string,
+    day: MarketDay,
+    details: IngestDetails,
+  ): Promise<string[]> {
+    const withBase = day.bars.filter((b) => b.basePrice !== null && b.basePrice !== undefined);
+    if (withBase.length === 0) {
+      return [];
+    }
+    const previous = await client.query<{ code: string; close: number; shares: string; recorded: boolean }>(
+      `SELECT b.code, b.close, b.shares_outstanding::text AS shares,
+              EXISTS (SELECT 1 FROM market.corporate_actions a WHERE a.code = b.code AND a.ex_date = $1::date) AS recorded
+         FROM market.daily_bars b
+        WHERE b.date = (SELECT max(date) FROM market.trading_days WHERE date < $1::date) AND b.code = ANY($2::text[])`,
+      [date, withBase.map((b) => b.code)],
+    );
+    const before = new Map(previous.rows.map((r) => [r.code, r]));
+    const lines: string[] = [];
+    for (const bar of withBase) {
+      const prior = before.get(bar.code);
+      if (!prior) {
+        continue;
+      }
+      const derived = derivedCorporateAction({ close: prior.close, shares: Number(prior.shares) }, bar);
+      if (derived === 'unexplained') {
+        (details.basePriceChanges ??= []).push({
+          code: bar.code,
+          previousClose: prior.close,
+          basePrice: bar.basePrice as number,
+          sharesBefore: Number(prior.shares),
+          sharesAfter: bar.listedShares ?? 0,
+        });
+      } else if (derived !== null && !prior.recorded) {
+        (details.corporateActions ??= []).push({ code: bar.code, ...derived });
+        lines.push(
+          [bar.code, date, derived.kind, csvNumber(derived.priceFactor), csvNumber(derived.shareRatio)].join(','),
+        );
+      }
+    }
+    return lines;
   }
 
   private async finish(

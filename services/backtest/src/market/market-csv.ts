@@ -5,7 +5,7 @@
 
 import type { FastField } from './csv-fast-scan.js';
 
-export const MARKET_KINDS = ['securities', 'bars', 'statements', 'classifications'] as const;
+export const MARKET_KINDS = ['securities', 'bars', 'statements', 'classifications', 'corporate_actions'] as const;
 export type MarketKind = (typeof MARKET_KINDS)[number];
 
 export function isMarketKind(value: unknown): value is MarketKind {
@@ -326,7 +326,57 @@ const classifications: CsvFormat = {
   }),
 };
 
-export const CSV_FORMATS: Record<MarketKind, CsvFormat> = { securities, bars, statements, classifications };
+/** The kinds of corporate_actions rows (the strategy engine's CorporateActionKind). */
+export const CORPORATE_ACTION_KINDS = ['split', 'reverse_split', 'bonus_issue', 'rights_issue'] as const;
+/**
+ * How far a split's, reverse split's or bonus issue's price_factor may be from its share_ratio:
+ * KRX puts the base price on its tick grid, so previous close / base is the ratio within a
+ * fraction of a percent; the daily ingest's derivation uses the same tolerance.
+ */
+export const SHARE_EVENT_TOLERANCE = 0.01;
+
+const corporateActions: CsvFormat = {
+  kind: 'corporate_actions',
+  columns: ['code', 'ex_date', 'kind', 'price_factor', 'share_ratio'],
+  optionalColumns: [],
+  table: 'market.corporate_actions',
+  key: ['code', 'ex_date'],
+  targetColumns: ['code', 'ex_date', 'kind', 'price_factor', 'share_ratio'],
+  updateColumns: ['kind', 'price_factor', 'share_ratio'],
+  stagingDdl: `line integer NOT NULL, code text NOT NULL, ex_date date NOT NULL, kind text NOT NULL,
+    price_factor double precision NOT NULL, share_ratio double precision NOT NULL`,
+  parse: withFieldErrors((r) => {
+    const c = code(r[0] ?? '');
+    const exDate = date('ex_date', r[1] ?? '');
+    const kind = r[2] ?? '';
+    if (!(CORPORATE_ACTION_KINDS as readonly string[]).includes(kind)) {
+      fail(`kind must be one of ${CORPORATE_ACTION_KINDS.join(', ')}, got "${clip(kind)}"`);
+    }
+    const priceFactor = decimal('price_factor', r[3] ?? '', 'positive');
+    const shareRatio = decimal('share_ratio', r[4] ?? '', 'positive');
+    if (kind === 'rights_issue') {
+      if (shareRatio !== 1) {
+        fail('share_ratio of a rights_issue must be 1 (a holder gets no shares without subscribing)');
+      }
+    } else {
+      if (kind === 'reverse_split' ? shareRatio >= 1 : shareRatio <= 1) {
+        fail(`share_ratio of a ${kind} must be ${kind === 'reverse_split' ? 'below' : 'above'} 1, got ${shareRatio}`);
+      }
+      if (Math.abs(priceFactor / shareRatio - 1) > SHARE_EVENT_TOLERANCE) {
+        fail(`price_factor (${priceFactor}) of a ${kind} must be within 1 % of its share_ratio (${shareRatio})`);
+      }
+    }
+    return [c, exDate, kind, String(priceFactor), String(shareRatio)];
+  }),
+};
+
+export const CSV_FORMATS: Record<MarketKind, CsvFormat> = {
+  securities,
+  bars,
+  statements,
+  classifications,
+  corporate_actions: corporateActions,
+};
 
 /** Checks a header row; returns whether the optional columns are present, or an error message. */
 export function checkHeader(format: CsvFormat, header: readonly string[]): { hasOptional: boolean } | string {

@@ -216,7 +216,8 @@ export class PaperBroker implements Broker {
     if (order.status !== 'accepted') {
       return order;
     }
-    // the bar, its volume, the stock's market and the previous close (the base of the day's price limits)
+    // the bar, its volume, the stock's market, the previous close (the base of the day's price
+    // limits) and, on a corporate action's ex-date, the event's price factor (the base moves by it)
     const day: Array<{
       open: number | null;
       high: number | null;
@@ -224,10 +225,12 @@ export class PaperBroker implements Broker {
       volume: string | null;
       market: Market | null;
       base: number | null;
+      ex_factor: number | null;
     }> = await m.query(
       `SELECT b.open, b.high, b.low, b.volume,
               (SELECT s.market FROM market.securities s WHERE s.code = $2) AS market,
-              (SELECT p.close FROM market.daily_bars p WHERE p.code = $2 AND p.date < $1 ORDER BY p.date DESC LIMIT 1) AS base
+              (SELECT p.close FROM market.daily_bars p WHERE p.code = $2 AND p.date < $1 ORDER BY p.date DESC LIMIT 1) AS base,
+              (SELECT a.price_factor FROM market.corporate_actions a WHERE a.code = $2 AND a.ex_date = $1) AS ex_factor
          FROM (SELECT 1 FROM market.daily_bars WHERE date = $1 LIMIT 1) imported
          LEFT JOIN market.daily_bars b ON b.code = $2 AND b.date = $1`,
       [order.trading_date, order.code],
@@ -250,6 +253,7 @@ export class PaperBroker implements Broker {
               date: Number(order.trading_date.replaceAll('-', '')),
               market: bar.market ?? 'KOSPI',
               base: bar.base ?? Number.NaN,
+              ...(bar.ex_factor === null ? {} : { exFactor: bar.ex_factor }),
             },
           );
     const quantity = Number(order.quantity);

@@ -5,6 +5,7 @@ import { BROKER, type Broker } from '../broker/broker.js';
 import { KiwoomOrders } from '../broker/kiwoom-orders.js';
 import { returnedRows } from '../database/returning.js';
 import { MarketDataService } from '../market/market-data.service.js';
+import { applyCorporateActions } from '../portfolio/corporate-actions.js';
 import { CalendarService } from '../calendar/calendar.service.js';
 import { TradingMetrics } from '../metrics/trading-metrics.js';
 import { signalDayOf, StaleMarketDataError } from './data-freshness.js';
@@ -17,7 +18,8 @@ import { sendPaperIntents } from './paper-send.js';
  * 09:00. Four phases, each restartable by a newer leader under the same run key:
  * 1. reconcile: the broker's answers on every order still open (earlier days' fills are booked
  *    before anything is decided on them);
- * 2. plan: per strategy, the engine's StrategyDecider decides on the signal day's close (the last
+ * 2. plan: positions held through a corporate action are adjusted, once each (applyCorporateActions);
+ *    then per strategy, the engine's StrategyDecider decides on the signal day's close (the last
  *    market day before the trading date) from the state held in PostgreSQL, exactly as a backtest
  *    decides; its orders are written as intents with deterministic client order ids, the day's
  *    performance row is written at the value the decision saw, all in one fenced transaction,
@@ -91,6 +93,8 @@ export class ExecuteJob implements JobBody {
         );
         return { intents: Number(count[0]?.n ?? 0), resumedPlan: true };
       }
+      // positions held through a split or issue first, once each: the decision values and sells them adjusted
+      const adjusted = await applyCorporateActions(m, snapshot, signalDay, run.runKey);
       const planned = await planDay(
         m,
         { runKey: run.runKey, tradingDate: run.tradingDate, epoch: ctx.epoch },
@@ -103,6 +107,7 @@ export class ExecuteJob implements JobBody {
         strategies: planned.strategies,
         decided: planned.decided,
         signalDate: planned.signalDate,
+        corporateActions: adjusted.positions,
         resumedPlan: false,
       };
     });

@@ -35,7 +35,8 @@ export class DatasetRowErrorDto {
 export class DatasetAcceptedDto {
   @ApiProperty() id: string;
   @ApiProperty({ enum: ['queued'] }) status: 'queued';
-  @ApiProperty({ enum: ['securities', 'bars', 'statements', 'classifications'] }) kind: DatasetKind;
+  @ApiProperty({ enum: ['securities', 'bars', 'statements', 'classifications', 'corporate_actions'] })
+  kind: DatasetKind;
   @ApiProperty() fileName: string;
   @ApiProperty() sizeBytes: number;
   @ApiProperty({ description: 'hex SHA-256 of the file as received' }) sha256: string;
@@ -43,7 +44,8 @@ export class DatasetAcceptedDto {
 
 export class DatasetDto {
   @ApiProperty() id: string;
-  @ApiProperty({ enum: ['securities', 'bars', 'statements', 'classifications'] }) kind: DatasetKind;
+  @ApiProperty({ enum: ['securities', 'bars', 'statements', 'classifications', 'corporate_actions'] })
+  kind: DatasetKind;
   @ApiProperty({ enum: ['queued', 'validating', 'loading', 'succeeded', 'failed'] }) status: DatasetStatus;
   @ApiProperty() fileName: string;
   @ApiProperty() sizeBytes: number;

@@ -96,7 +96,7 @@ export class MarketFreshnessDto {
 
 /** Whose import it was stays with its owner: only what it did to the market is shown. */
 export class LastImportDto {
-  @ApiProperty({ enum: ['securities', 'bars', 'statements', 'classifications'] }) kind: string;
+  @ApiProperty({ enum: ['securities', 'bars', 'statements', 'classifications', 'corporate_actions'] }) kind: string;
   @ApiProperty({ enum: ['queued', 'validating', 'loading', 'succeeded', 'failed'] }) status: string;
   @ApiProperty({ type: String, format: 'date-time' }) createdAt: string;
   @ApiProperty({ type: String, format: 'date-time', nullable: true }) finishedAt: string | null;
