@@ -1,5 +1,9 @@
 import { randomBytes } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
+
+const DROP_GRACE_MS = 2000;
+const DROP_POLL_MS = 50;
 
 export interface TestDatabase {
   name: string;
@@ -31,6 +35,20 @@ export async function createTestDatabase(prefix = 'stocklab_t', admin = adminDat
       const c = new pg.Client({ connectionString: admin });
       await c.connect();
       try {
+        // pg's Pool.end() resolves before its clients' sockets are closed: terminating a backend
+        // still saying goodbye reaches that pool as an 'error' event, thrown in the test's process
+        // when nobody listens. So give the connections a moment to leave, then force the rest
+        // (a killed replica's, a test that forgot its pool).
+        for (let waited = 0; waited < DROP_GRACE_MS; waited += DROP_POLL_MS) {
+          const { rows } = await c.query<{ n: number }>(
+            `SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()`,
+            [name],
+          );
+          if ((rows[0]?.n ?? 0) === 0) {
+            break;
+          }
+          await sleep(DROP_POLL_MS);
+        }
         await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
       } finally {
         await c.end();
