@@ -554,4 +554,65 @@ describe('daily market ingest (in-process, KRX double)', () => {
     assert.deepEqual(await tables(pool), before);
     assert.equal(await dataVersion(pool), version);
   });
+
+  it("a market transfer in the provider's data is kept point in time: the old market until the day before, the new one from that day", async () => {
+    const { rows: last } = await pool.query<{
+      code: string;
+      market: 'KOSPI' | 'KOSDAQ';
+      close: number;
+      shares: number;
+    }>(
+      `SELECT b.code, s.market, b.close, b.shares_outstanding::float8 AS shares
+         FROM market.daily_bars b JOIN market.securities s USING (code)
+        WHERE b.date = (SELECT max(date) FROM market.trading_days) ORDER BY b.code`,
+    );
+    const moved = '222210';
+    const before = await pool.query<{ listed_on: string; sector: string }>(
+      `SELECT to_char(listed_on, 'YYYY-MM-DD') AS listed_on, sector FROM market.securities WHERE code = $1`,
+      [moved],
+    );
+    const { listed_on: listedOn, sector } = before.rows[0] ?? { listed_on: '', sector: '' };
+    // every stock of the last day trades again on 05-12, the KOSDAQ one now on KOSPI
+    const transferring: MarketDataProvider = {
+      name: 'scripted',
+      dailyBars: (date) =>
+        Promise.resolve({
+          date,
+          trading: true,
+          markets: ['KOSPI', 'KOSDAQ'],
+          bars: last.map((r) => ({
+            date,
+            code: r.code,
+            name: null,
+            market: r.code === moved ? 'KOSPI' : r.market,
+            open: r.close,
+            high: r.close,
+            low: r.close,
+            close: r.close,
+            volume: 100,
+            tradingValue: 100 * r.close,
+            marketCap: r.close * r.shares,
+            listedShares: r.shares,
+            traded: true,
+          })),
+          counts: {},
+          absent: [],
+          provider: 'scripted',
+        }),
+    };
+    const result = await new DailyIngest({ pool, provider: transferring }).ingest('2025-05-12', { trigger: 'api' });
+    assert.equal(result.status, 'succeeded', result.error ?? '');
+    assert.deepEqual(result.details.transferred, [{ code: moved, from: 'KOSDAQ', to: 'KOSPI' }]);
+    const history = await pool.query(
+      `SELECT to_char(valid_from, 'YYYY-MM-DD') AS valid_from, market, sector
+         FROM market.security_classifications WHERE code = $1 ORDER BY valid_from`,
+      [moved],
+    );
+    assert.deepEqual(history.rows, [
+      { valid_from: listedOn, market: 'KOSDAQ', sector },
+      { valid_from: '2025-05-12', market: 'KOSPI', sector },
+    ]);
+    const now = await pool.query<{ market: string }>(`SELECT market FROM market.securities WHERE code = $1`, [moved]);
+    assert.equal(now.rows[0]?.market, 'KOSPI');
+  });
 });

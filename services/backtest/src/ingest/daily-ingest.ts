@@ -258,12 +258,15 @@ interface SecurityRow {
 /** The day's files (securities and corporate actions only when there are some) and what they mean. */
 interface DayPlan {
   securities: string | null;
+  /** point-in-time market rows of the day's market transfers */
+  classifications: string | null;
   bars: string;
   corporateActions: string | null;
   details: IngestDetails;
 }
 
 const CORPORATE_ACTIONS_HEADER = CSV_FORMATS.corporate_actions.columns.join(',');
+const CLASSIFICATIONS_HEADER = CSV_FORMATS.classifications.columns.join(',');
 
 /**
  * The daily market ingest: one trading date from the market-data provider (KRX), turned into the
@@ -395,6 +398,7 @@ export class DailyIngest {
       return outcome;
     };
     const securitiesChanged = plan.securities !== null && (await loaded('securities', plan.securities)).changed;
+    const classified = plan.classifications !== null && (await loaded('classifications', plan.classifications)).changed;
     const bars = await loaded('bars', plan.bars);
     // after the bars: a version with new events is not a plain append (extending readers reload it whole)
     const actions = plan.corporateActions === null ? null : await loaded('corporate_actions', plan.corporateActions);
@@ -403,9 +407,48 @@ export class DailyIngest {
     return {
       bars,
       dataVersion,
-      changed: securitiesChanged || bars.changed || actionsChanged,
+      changed: securitiesChanged || classified || bars.changed || actionsChanged,
       details: { ...plan.details, inserted: bars.inserted, updated: bars.updated, unchanged: bars.unchanged },
     };
+  }
+
+  /**
+   * A market transfer seen in the provider's data, kept point in time (market.security_classifications):
+   * the new market from this date on, and, for a stock without a history yet, its old market from
+   * its listing, so that days before the transfer keep the market they traded in. The sector goes
+   * on as it was on the day before.
+   */
+  private async transferHistory(
+    client: pg.ClientBase,
+    date: string,
+    transferred: NonNullable<IngestDetails['transferred']>,
+    byCode: ReadonlyMap<string, SecurityRow>,
+  ): Promise<string[]> {
+    if (transferred.length === 0) {
+      return [];
+    }
+    const codes = transferred.map((t) => t.code);
+    const { rows } = await client.query<{ code: string; sector: string | null; rows: string }>(
+      `SELECT code, (array_agg(sector ORDER BY valid_from DESC) FILTER (WHERE valid_from < $2::date))[1] AS sector,
+              count(*)::text AS rows
+         FROM market.security_classifications WHERE code = ANY($1::text[]) GROUP BY code`,
+      [codes, date],
+    );
+    const history = new Map(rows.map((r) => [r.code, r]));
+    const lines: string[] = [];
+    for (const t of transferred) {
+      const security = byCode.get(t.code);
+      if (!security) {
+        continue;
+      }
+      const known = history.get(t.code);
+      const sector = known?.sector ?? security.sector;
+      if (!known && security.listed_on < date) {
+        lines.push([t.code, security.listed_on, t.from, csvField(security.sector)].join(','));
+      }
+      lines.push([t.code, date, t.to, csvField(sector)].join(','));
+    }
+    return lines;
   }
 
   /** Rows per market on the last trading day before `date`: the provider's check of a partial answer. */
@@ -422,7 +465,7 @@ export class DailyIngest {
   /**
    * The day as the import files: every bar; securities for codes never seen (listed on this date,
    * named as KRX names them, sector UNCLASSIFIED_SECTOR), for a market transfer (the provider's
-   * market wins) and for a stock seen trading before its recorded listing date (listed_on moves
+   * market wins, the old one kept until the day before: transferHistory) and for a stock seen trading before its recorded listing date (listed_on moves
    * back to it, so that the order dates are ingested in does not matter). Names, sectors and
    * delisting dates of known securities are left as they are.
    */
@@ -475,6 +518,7 @@ export class DailyIngest {
       [date, [...INGEST_MARKETS], codes],
     );
     const untraded = day.bars.filter((b) => !b.traded).map((b) => b.code);
+    const classificationLines = await this.transferHistory(client, date, transferred, byCode);
     const details: IngestDetails = { counts: day.counts };
     const actionLines = await this.corporateActions(client, date, day, details);
     if (listed.length > 0) {
@@ -491,6 +535,8 @@ export class DailyIngest {
     }
     return {
       securities: securityLines.length > 0 ? `${SECURITIES_HEADER}\n${securityLines.join('\n')}\n` : null,
+      classifications:
+        classificationLines.length > 0 ? `${CLASSIFICATIONS_HEADER}\n${classificationLines.join('\n')}\n` : null,
       bars: `${BARS_HEADER}\n${day.bars.map((b) => barLine(b, date)).join('\n')}\n`,
       corporateActions: actionLines.length > 0 ? `${CORPORATE_ACTIONS_HEADER}\n${actionLines.join('\n')}\n` : null,
       details,
