@@ -90,28 +90,17 @@ export class MarketIngestClient {
   }
 
   private async trigger(date: string, token: string, signal: AbortSignal): Promise<IngestAnswer> {
-    const res = await this.call(
-      new URL('/api/backtest/market/ingest', this.config.BACKTEST_URL),
-      { method: 'POST', body: JSON.stringify({ date, tradingDay: true }), token },
-      this.config.TRADING_INGEST_TIMEOUT_MS,
-      signal,
-      'the backtest service',
-    );
-    const body = (await res.json().catch(() => ({}))) as { code?: unknown; message?: unknown } & Partial<IngestAnswer>;
-    const what = `${res.status} ${typeof body.code === 'string' ? body.code : ''}: ${typeof body.message === 'string' ? body.message : ''}`;
-    if (res.ok) {
-      if (body.status !== 'succeeded' && body.status !== 'no_trading') {
-        throw new IngestRefusedError(
-          `the backtest service answered the ingest of ${date} with ${JSON.stringify(body)}`,
-        );
-      }
-      return body as IngestAnswer;
+    const what = `the ingest of ${date}`;
+    const answer = await this.postToBacktest('/api/backtest/market/ingest', { date, tradingDay: true }, token, signal);
+    if (!answer.ok) {
+      // INGEST_FAILED: the provider was down or had not published the day (recorded, nothing changed)
+      throw failureOf(answer, what, 'INGEST_NOT_CONFIGURED');
     }
-    // INGEST_FAILED: the provider was down or had not published the day (recorded, nothing changed)
-    if ((res.status === 503 && body.code !== 'INGEST_NOT_CONFIGURED') || res.status === 429 || res.status >= 500) {
-      throw new IngestNotReadyError(`the ingest of ${date} did not complete (${what.trim()})`);
+    const body = answer.body as Partial<IngestAnswer>;
+    if (body.status !== 'succeeded' && body.status !== 'no_trading') {
+      throw new IngestRefusedError(`the backtest service answered ${what} with ${JSON.stringify(body)}`);
     }
-    throw new IngestRefusedError(`the backtest service refused the ingest of ${date} (${what.trim()})`);
+    return body as IngestAnswer;
   }
 
   private async statements(
@@ -120,30 +109,31 @@ export class MarketIngestClient {
     token: string,
     signal: AbortSignal,
   ): Promise<StatementsAnswer | 'off'> {
+    const answer = await this.postToBacktest('/api/backtest/market/statements/ingest', { from, to }, token, signal);
+    if (answer.ok) {
+      return answer.body as unknown as StatementsAnswer;
+    }
+    if (answer.status === 503 && answer.body.code === 'STATEMENTS_NOT_CONFIGURED') {
+      return 'off';
+    }
+    throw failureOf(answer, `the statements ingest of ${from}..${to}`);
+  }
+
+  private async postToBacktest(
+    path: string,
+    payload: Record<string, unknown>,
+    token: string,
+    signal: AbortSignal,
+  ): Promise<BacktestAnswer> {
     const res = await this.call(
-      new URL('/api/backtest/market/statements/ingest', this.config.BACKTEST_URL),
-      { method: 'POST', body: JSON.stringify({ from, to }), token },
+      new URL(path, this.config.BACKTEST_URL),
+      { method: 'POST', body: JSON.stringify(payload), token },
       this.config.TRADING_INGEST_TIMEOUT_MS,
       signal,
       'the backtest service',
     );
-    const body = (await res.json().catch(() => ({}))) as {
-      code?: unknown;
-      message?: unknown;
-    } & Partial<StatementsAnswer>;
-    if (res.ok) {
-      return body as StatementsAnswer;
-    }
-    if (res.status === 503 && body.code === 'STATEMENTS_NOT_CONFIGURED') {
-      return 'off';
-    }
-    const what = `${res.status} ${typeof body.code === 'string' ? body.code : ''}: ${typeof body.message === 'string' ? body.message : ''}`;
-    if (res.status === 503 || res.status === 429 || res.status >= 500) {
-      throw new IngestNotReadyError(`the statements ingest of ${from}..${to} did not complete (${what.trim()})`);
-    }
-    throw new IngestRefusedError(
-      `the backtest service refused the statements ingest of ${from}..${to} (${what.trim()})`,
-    );
+    const body = (await res.json().catch(() => ({}))) as BacktestAnswer['body'];
+    return { ok: res.ok, status: res.status, body };
   }
 
   /** Best effort: the session's refresh token is revoked; the short-lived access token expires anyway. */
@@ -185,4 +175,24 @@ export class MarketIngestClient {
       throw new IngestNotReadyError(`${who} did not answer: ${String(error)}`);
     }
   }
+}
+
+interface BacktestAnswer {
+  ok: boolean;
+  status: number;
+  body: { code?: unknown; message?: unknown } & Record<string, unknown>;
+}
+
+/**
+ * A refused call as the run takes it: a 429 or 5xx (the provider down, the day not published, a
+ * replica draining) is retried by the catch-up sweep; anything else, or `notConfigured`, fails the run.
+ */
+function failureOf(answer: BacktestAnswer, what: string, notConfigured?: string): Error {
+  const { status, body } = answer;
+  const detail =
+    `${status} ${typeof body.code === 'string' ? body.code : ''}: ${typeof body.message === 'string' ? body.message : ''}`.trim();
+  if ((status === 429 || status >= 500) && (notConfigured === undefined || body.code !== notConfigured)) {
+    return new IngestNotReadyError(`${what} did not complete (${detail})`);
+  }
+  return new IngestRefusedError(`the backtest service refused ${what} (${detail})`);
 }
