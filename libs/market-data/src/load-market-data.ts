@@ -2,6 +2,7 @@ import {
   type CorporateAction,
   type CorporateActionKind,
   advanceRsi,
+  classificationOn,
   lowerBoundDate,
   newRsiState,
   type RsiState,
@@ -287,7 +288,10 @@ async function rsiBefore(client: ClientBase, codes: CodeIndex, precedingDates: I
   return state;
 }
 
-const BENCHMARK_MEMBERS: Record<BenchmarkId, (stock: StockInfo) => boolean> = {
+/** Who belongs to a benchmark, by a stock's market and sector on the day (point in time). */
+type Membership = (classification: { market: Market; sector: string }) => boolean;
+
+const BENCHMARK_MEMBERS: Record<BenchmarkId, Membership> = {
   KOSPI: (s) => s.market === 'KOSPI',
   KOSDAQ: (s) => s.market === 'KOSDAQ',
   MARKET: () => true,
@@ -309,17 +313,18 @@ export function benchmarksOf(
 /**
  * A market-cap-weighted total index (base 1000) of the stocks `include` selects: each day's
  * return is the cap-weighted mean of its members' close-to-close returns, weighted by the
- * previous day's market cap. Computed from the data the strategies trade, never random. With
- * `prefix` (this index over the first days), the days after it continue from its last level.
+ * previous day's market cap. Membership is point in time: a stock counts on day d by its market
+ * and sector on d (StockInfo.history), so a KOSDAQ -> KOSPI transfer moves the stock's returns
+ * from the transfer day on, and never rewrites the index's past. Computed from the data the
+ * strategies trade, never random. With `prefix` (this index over the first days), the days after
+ * it continue from its last level.
  */
-export function capWeightedIndex(
-  data: MarketData,
-  include: (stock: StockInfo) => boolean,
-  prefix?: Float64Array,
-): Float64Array {
+export function capWeightedIndex(data: MarketData, include: Membership, prefix?: Float64Array): Float64Array {
   const D = data.dates.length;
   const S = data.codes.length;
-  const members = data.stocks.map(include);
+  // stocks without a history keep their membership on every day; the others are re-read per day
+  const members = Uint8Array.from(data.stocks, (info) => (include(info) ? 1 : 0));
+  const reclassified = data.stocks.flatMap((info, s) => ((info.history?.length ?? 0) > 0 ? [s] : []));
   const index = new Float64Array(D);
   const from = prefix ? Math.min(prefix.length, D) : 0;
   if (prefix) {
@@ -328,6 +333,10 @@ export function capWeightedIndex(
   let level = from > 0 ? index[from - 1] : 1000;
   for (let d = from; d < D; d++) {
     if (d > 0) {
+      const date = data.dates[d];
+      for (const s of reclassified) {
+        members[s] = include(classificationOn(data.stocks[s], date)) ? 1 : 0;
+      }
       let weighted = 0;
       let weights = 0;
       const prev = (d - 1) * S;
@@ -336,7 +345,7 @@ export function capWeightedIndex(
         const w = data.marketCap[prev + s];
         const c0 = data.close[prev + s];
         const c1 = data.close[cur + s];
-        if (members[s] && w > 0 && c0 > 0 && c1 > 0) {
+        if (members[s] === 1 && w > 0 && c0 > 0 && c1 > 0) {
           weighted += w * (c1 / c0 - 1);
           weights += w;
         }

@@ -51,4 +51,46 @@ describe(capWeightedIndex.name, () => {
   it('stays flat when no member qualifies', () => {
     assert.deepEqual(Array.from(capWeightedIndex(data, () => false)), [1000, 1000, 1000]);
   });
+
+  it('counts a transferred stock in its market of each day, never rewriting the past', () => {
+    // C moves from KOSDAQ to KOSPI on 20260106: its +50 % of 01-05 is KOSDAQ's, its +10 % of 01-06 KOSPI's
+    const moved = buildMarketData({
+      rows: [
+        bar(20260102, 'A', 100, 100),
+        bar(20260105, 'A', 100, 100),
+        bar(20260106, 'A', 100, 100),
+        bar(20260102, 'C', 10, 100),
+        bar(20260105, 'C', 15, 150),
+        bar(20260106, 'C', 16.5, 165),
+      ],
+      stocks: {
+        A: { market: 'KOSPI', sector: 'x' },
+        C: {
+          market: 'KOSPI',
+          sector: 'y',
+          history: [
+            { from: 20250101, market: 'KOSDAQ', sector: 'y' },
+            { from: 20260106, market: 'KOSPI', sector: 'y' },
+          ],
+        },
+      },
+    });
+    const kospi = capWeightedIndex(moved, (s) => s.market === 'KOSPI');
+    // 01-05: A alone (flat); 01-06: (100 x 0 % + 150 x 10 %) / 250 = +6 %
+    assert.deepEqual(
+      Array.from(kospi).map((v) => Math.round(v * 1e6) / 1e6),
+      [1000, 1000, 1060],
+    );
+    const kosdaq = capWeightedIndex(moved, (s) => s.market === 'KOSDAQ');
+    // 01-05: C's +50 %; 01-06: no KOSDAQ member, the level stays
+    assert.deepEqual(Array.from(kosdaq), [1000, 1500, 1500]);
+  });
+
+  it('continues a prefix with the same point in time membership', () => {
+    const whole = capWeightedIndex(data, (s) => s.market === 'KOSPI');
+    assert.deepEqual(
+      Array.from(capWeightedIndex(data, (s) => s.market === 'KOSPI', whole.subarray(0, 2))),
+      Array.from(whole),
+    );
+  });
 });

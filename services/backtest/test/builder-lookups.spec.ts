@@ -188,6 +188,48 @@ describe('builder lookups and backtest history (in-process)', () => {
       assert.equal(status.body.lastImport.status, 'succeeded');
       assert.equal(status.body.lastImport.datasetId, undefined, 'whose import it was is not shown');
     });
+
+    it('counts, lists and filters a stock in the market and sector it had on the date asked', async () => {
+      // 에코프로 (KOSDAQ, 2차전지) moves to KOSPI and to 소재 on 2021-07-01; before, as listed
+      await importDataset(
+        svc.url,
+        admin,
+        'classifications',
+        'code,valid_from,market,sector\n086520,2007-07-20,KOSDAQ,2차전지\n086520,2021-07-01,KOSPI,소재\n',
+      );
+      const sectorsOn = async (date: string) => {
+        const res = await svc.http().get(`/api/backtest/market/sectors?date=${date}`).set(bearer(user)).expect(200);
+        const body = res.body as {
+          markets: Array<{ market: string; count: number }>;
+          sectors: Array<{ sector: string; count: number; byMarket: Record<string, number> }>;
+        };
+        return {
+          markets: Object.fromEntries(body.markets.map((m) => [m.market, m.count])),
+          sectors: new Map(body.sectors.map((x) => [x.sector, x])),
+        };
+      };
+      const before = await sectorsOn('2021-06-30');
+      const after = await sectorsOn('2021-07-01');
+      assert.equal(after.markets.KOSPI, (before.markets.KOSPI ?? 0) + 1);
+      assert.equal(after.markets.KOSDAQ, (before.markets.KOSDAQ ?? 0) - 1);
+      assert.deepEqual(before.sectors.get('2차전지')?.byMarket, { KOSPI: 1, KOSDAQ: 1 });
+      assert.equal(before.sectors.get('소재'), undefined);
+      assert.deepEqual(after.sectors.get('2차전지')?.byMarket, { KOSPI: 1 });
+      assert.deepEqual(after.sectors.get('소재'), { sector: '소재', count: 1, byMarket: { KOSPI: 1 } });
+
+      const search = (query: string) =>
+        svc.http().get(`/api/backtest/market/securities?${query}`).set(bearer(user)).expect(200);
+      const q = `q=${encodeURIComponent('에코')}`;
+      const asOfBefore = await search(`${q}&listedOn=2021-06-30`);
+      assert.deepEqual([asOfBefore.body.items[0]?.market, asOfBefore.body.items[0]?.sector], ['KOSDAQ', '2차전지']);
+      const asOfAfter = await search(`${q}&listedOn=2021-07-01&market=KOSPI&sector=${encodeURIComponent('소재')}`);
+      assert.deepEqual(codesOf(asOfAfter.body), ['086520']);
+      assert.deepEqual([asOfAfter.body.items[0]?.market, asOfAfter.body.items[0]?.sector], ['KOSPI', '소재']);
+      assert.equal((await search(`${q}&listedOn=2021-07-01&market=KOSDAQ`)).body.items.length, 0);
+      // before its first classification, the first one (the engine's rule), not the current row
+      const early = await search(`${q}&listedOn=2008-01-02`);
+      assert.deepEqual([early.body.items[0]?.market, early.body.items[0]?.sector], ['KOSDAQ', '2차전지']);
+    });
   });
 
   describe('POST /market/universe-preview', () => {

@@ -23,6 +23,24 @@ interface SecurityRow {
   delisted_on: string | null;
 }
 
+/**
+ * The securities with their market and sector as of the date in parameter `$n` (null: the current
+ * ones), by the engine's rule (StockInfo.history): the latest classification from on or before the
+ * date, before the first one the first one, and a stock without any its current values. So a
+ * builder counts and filters a date's universe exactly as a backtest of that date does.
+ */
+const classifiedAsOf = (n: number): string => `(
+  SELECT s.code, s.name, s.listed_on, s.delisted_on,
+         coalesce(h.market, s.market) AS market, coalesce(h.sector, s.sector) AS sector
+    FROM market.securities s
+    LEFT JOIN LATERAL (
+      SELECT c.market, c.sector FROM market.security_classifications c
+       WHERE c.code = s.code AND $${n}::date IS NOT NULL
+       ORDER BY c.valid_from <= $${n}::date DESC, abs(c.valid_from - $${n}::date)
+       LIMIT 1
+    ) h ON true
+  ) AS s`;
+
 const SECURITY_COLUMNS = `code, name, market, sector, to_char(listed_on, 'YYYY-MM-DD') AS listed_on,
   to_char(delisted_on, 'YYYY-MM-DD') AS delisted_on`;
 
@@ -82,7 +100,11 @@ const toSecurity = (r: SecurityRow): SecurityDto => ({
 export class MarketLookupService {
   constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
 
-  /** Code order; keyset pagination on the code. A name prefix matches case-insensitively, Hangul as typed (NFC). */
+  /**
+   * Code order; keyset pagination on the code. A name prefix matches case-insensitively, Hangul as
+   * typed (NFC). With `listedOn`, the securities listed that day with their market and sector of
+   * that day (filters included); without, every security with its current ones.
+   */
   async securities(query: SecuritiesQueryDto): Promise<SecuritiesPageDto> {
     const after = codeAfter(query.cursor);
     const listedOn = query.listedOn === undefined ? null : validDay(query.listedOn, 'listedOn');
@@ -92,7 +114,7 @@ export class MarketLookupService {
     }
     const limit = query.limit ?? 20;
     const rows = await this.dataSource.query<SecurityRow[]>(
-      `SELECT ${SECURITY_COLUMNS} FROM market.securities
+      `SELECT ${SECURITY_COLUMNS} FROM ${classifiedAsOf(4)}
         WHERE ($1::text IS NULL OR code LIKE upper($1) ESCAPE '\\' OR lower(name) LIKE lower($1) ESCAPE '\\')
           AND ($2::text IS NULL OR market = $2)
           AND ($3::text IS NULL OR sector = $3)
@@ -113,14 +135,17 @@ export class MarketLookupService {
     return { items: page.map(toSecurity), nextCursor: rows.length > limit && last ? cursorOf(last.code) : null };
   }
 
-  /** Markets and sectors with the number of securities listed on `date` (default: the last trading day). */
+  /**
+   * Markets and sectors with the number of securities listed on `date` (default: the last trading
+   * day), each counted in its market and sector of that date.
+   */
   async sectors(date: string | undefined): Promise<SectorsDto> {
     const asOf = date === undefined ? await this.lastTradingDay() : validDay(date, 'date');
     if (asOf === null) {
       return { date: null, total: 0, markets: MARKETS.map((market) => ({ market, count: 0 })), sectors: [] };
     }
     const rows = await this.dataSource.query<{ market: string; sector: string; n: string }[]>(
-      `SELECT market, sector, count(*) AS n FROM market.securities
+      `SELECT market, sector, count(*) AS n FROM ${classifiedAsOf(1)}
         WHERE listed_on <= $1::date AND (delisted_on IS NULL OR delisted_on > $1::date)
         GROUP BY market, sector ORDER BY sector, market`,
       [asOf],
@@ -160,7 +185,7 @@ export class MarketLookupService {
     // per market, the bars' key (date, code) read backwards from the newest date: stops at its first row
     const markets = await this.dataSource.query<{ market: string; listed: string; latest: string | null }[]>(
       `SELECT m.market,
-              (SELECT count(*) FROM market.securities s
+              (SELECT count(*) FROM ${classifiedAsOf(1)}
                 WHERE s.market = m.market AND $1::date IS NOT NULL AND s.listed_on <= $1::date
                   AND (s.delisted_on IS NULL OR s.delisted_on > $1::date)) AS listed,
               (SELECT to_char(b.date, 'YYYY-MM-DD') FROM market.daily_bars b JOIN market.securities s USING (code)
