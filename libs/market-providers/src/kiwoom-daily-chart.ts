@@ -156,7 +156,7 @@ export class KiwoomDailyChartProvider implements StockHistoryProvider {
   }
 }
 
-/** One ka10081 row: prices carry the day's direction sign (abs), trading value is in millions. */
+/** One ka10081 row: prices carry the day's direction sign (abs), trading value is in millions, pred_pre gives the base price. */
 export function parseChartRow(code: string, raw: unknown): StockBar {
   const row = (typeof raw === 'object' && raw !== null ? raw : {}) as Record<string, unknown>;
   const date = typeof row.dt === 'string' ? row.dt : '';
@@ -184,5 +184,9 @@ export function parseChartRow(code: string, raw: unknown): StockBar {
       `${code} ${date}: an impossible bar ${open}/${high}/${low}/${close} x ${volume}`,
     );
   }
-  return { date, code, open, high, low, close, volume, tradingValue: millions * 1_000_000 };
+  // pred_pre, signed, is the change against the day's base price (REFERENCE.md §3): the base price
+  // as KRX's CMPPREVDD_PRC gives it, so the ingest can tell an ex-date from an ordinary day
+  const change = parseProviderNumber(row.pred_pre);
+  const basePrice = typeof change === 'number' && close - change > 0 ? close - change : null;
+  return { date, code, open, high, low, close, volume, tradingValue: millions * 1_000_000, basePrice };
 }

@@ -112,6 +112,20 @@ export const backtestConfigSchema = {
     max: 60000,
     default: '500',
   }),
+  KIWOOM_CHART_APP_KEY: optionalStr({
+    description:
+      "App key of a Kiwoom REST account for the daily ingest's fallback (the ka10081 daily chart, stock by stock) when KRX is down or has not published a trading day; unset: such a day's run fails and is retried",
+    secret: true,
+  }),
+  KIWOOM_CHART_SECRET_KEY: optionalStr({
+    description: 'Secret key of KIWOOM_CHART_APP_KEY',
+    secret: true,
+  }),
+  KIWOOM_CHART_URL: str({
+    description: "Base URL of Kiwoom's REST API for the ingest fallback (a test double in tests)",
+    default: 'https://api.kiwoom.com',
+    pattern: /^https?:\/\/[^\s/]+(\/[^\s]*)?$/,
+  }),
   PREVIEW_TIMEOUT_MS: int({
     description:
       'How long POST /market/universe-preview waits for a process holding the market data (one running backtests) to answer',

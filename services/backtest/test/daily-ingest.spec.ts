@@ -3,6 +3,8 @@ import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, it } from '@jest/globals';
 import {
+  KiwoomChartDouble,
+  KiwoomDailyChartProvider,
   KrxOpenApiDouble,
   KrxOpenApiProvider,
   scriptedMarket,
@@ -151,6 +153,15 @@ describe('daily market ingest (in-process, KRX double)', () => {
         [date],
       )
     ).rows;
+
+  /** A throwaway database of the service's schema, for a test that needs a market of its own. */
+  const migratedDatabase = async (): Promise<TestDatabase> => {
+    const db = await createTestDatabase('stocklab_backtest');
+    await runMigrationsWithLock(
+      backtestServiceOptions(loadConfig(backtestConfigSchema, { ...svc.env, DATABASE_URL: db.url })).dataSource,
+    );
+    return db;
+  };
 
   beforeAll(async () => {
     double = await KrxOpenApiDouble.start();
@@ -424,10 +435,7 @@ describe('daily market ingest (in-process, KRX double)', () => {
     const prefix = uniqueKeyPrefix('ingest-cli');
     const redis = new Redis(testRedisUrl(), { keyPrefix: prefix });
     try {
-      fresh = await createTestDatabase('stocklab_backtest');
-      await runMigrationsWithLock(
-        backtestServiceOptions(loadConfig(backtestConfigSchema, { ...svc.env, DATABASE_URL: fresh.url })).dataSource,
-      );
+      fresh = await migratedDatabase();
       freshPool = new pg.Pool({ connectionString: fresh.url, max: 2 });
       const provider = new KrxOpenApiProvider({
         authKey: KEY,
@@ -460,16 +468,93 @@ describe('daily market ingest (in-process, KRX double)', () => {
       await deleteRedisKeys(testRedisUrl(), prefix);
     }
   });
+  it("KRX down on a trading day: the broker's chart gives the day, the same bars; an event's day waits for KRX", async () => {
+    let fresh: TestDatabase | undefined;
+    let freshPool: pg.Pool | undefined;
+    let chart: KiwoomChartDouble | undefined;
+    const prefix = uniqueKeyPrefix('ingest-fallback');
+    const redis = new Redis(testRedisUrl(), { keyPrefix: prefix });
+    try {
+      fresh = await migratedDatabase();
+      freshPool = new pg.Pool({ connectionString: fresh.url, max: 2 });
+      chart = await KiwoomChartDouble.start();
+      chart.addAppKey('fallback-app-key', 'fallback-secret');
+      const krx = new KrxOpenApiProvider({
+        authKey: KEY,
+        redis,
+        host: double.url,
+        perSecond: 50,
+        retry: { attempts: 2, baseDelayMs: 10 },
+      });
+      const fallback = new KiwoomDailyChartProvider({
+        clientOptions: { host: chart.url, appKey: 'fallback-app-key', secretKey: 'fallback-secret', redis },
+        retry: { attempts: 2, baseDelayMs: 10 },
+      });
+      const ingest = new DailyIngest({ pool: freshPool, provider: krx, fallback });
+      await ingestRange({ pool: freshPool, provider: krx }, '2025-04-28', '2025-04-29');
+
+      double.inject('http-503', { times: Infinity });
+      // without the caller's calendar the outage is only an outage: failed, the chart not asked
+      const outage = await ingest.ingest('2025-04-30', { trigger: 'cli' });
+      assert.equal(outage.status, 'failed');
+      assert.equal(chart.faults.count('/api/dostk/chart'), 0);
+
+      const day = await ingest.ingest('2025-04-30', { trigger: 'cli', tradingDay: true });
+      assert.equal(day.status, 'succeeded', day.error ?? '');
+      assert.equal(day.provider, 'kiwoom-chart');
+      assert.equal(day.details.fallback?.asked, 5);
+      assert.deepEqual(day.details.fallback?.absent, []);
+      assert.match(day.details.fallback?.reason ?? '', /ProviderUnavailable/);
+      assert.deepEqual(day.details.untraded, ['111110'], 'the halted stock, as KRX shows it');
+      // the bars KRX's own answer left for that day (the week above), but for the chart's trading
+      // value in whole millions of KRW
+      const barsOn = async (p: pg.Pool, date: string) =>
+        (await tables(p)).bars.filter((b) => (b as { date: string }).date === date) as Array<Record<string, unknown>>;
+      const fromKrx = await barsOn(pool, '2025-04-30');
+      assert.equal(fromKrx.length, 5);
+      assert.deepEqual(
+        await barsOn(freshPool, '2025-04-30'),
+        fromKrx.map((b) => ({ ...b, trading_value: Math.round(Number(b.trading_value) / 1e6) * 1e6 })),
+      );
+
+      double.faults.clear();
+      await ingestRange({ pool: freshPool, provider: krx }, '2025-05-01', '2025-05-02');
+      // 05-07, the split's first day: the chart's base price for 111110 is the close / 50, and only
+      // KRX gives the new listed shares: the day is not taken from the chart
+      double.inject('http-503', { times: Infinity });
+      const splitDay = await ingest.ingest('2025-05-07', { trigger: 'cli', tradingDay: true });
+      assert.equal(splitDay.status, 'failed');
+      assert.match(
+        splitDay.error ?? '',
+        /fallback ProviderUnavailable: kiwoom-chart: the base price of 111110 moved on 2025-05-07/,
+      );
+      const none = await freshPool.query(`SELECT count(*)::int AS n FROM market.daily_bars WHERE date = '2025-05-07'`);
+      assert.equal(none.rows[0]?.n, 0);
+      double.faults.clear();
+      const fromKrxAgain = await ingest.ingest('2025-05-07', { trigger: 'cli', tradingDay: true });
+      assert.equal(fromKrxAgain.status, 'succeeded');
+      assert.equal(fromKrxAgain.provider, 'krx-open-api');
+      assert.deepEqual(
+        fromKrxAgain.details.corporateActions?.map((a) => [a.code, a.kind]),
+        [['111110', 'split']],
+      );
+    } finally {
+      double.faults.clear();
+      await freshPool?.end();
+      await fresh?.drop();
+      await chart?.close();
+      redis.disconnect();
+      await deleteRedisKeys(testRedisUrl(), prefix);
+    }
+  });
+
   it('two replicas racing one date with a slow provider: one ingests, the other answers its run; a run left by a dead process is taken over', async () => {
     let fresh: TestDatabase | undefined;
     const pools: pg.Pool[] = [];
     const prefix = uniqueKeyPrefix('ingest-race');
     const redis = new Redis(testRedisUrl(), { keyPrefix: prefix });
     try {
-      fresh = await createTestDatabase('stocklab_backtest');
-      await runMigrationsWithLock(
-        backtestServiceOptions(loadConfig(backtestConfigSchema, { ...svc.env, DATABASE_URL: fresh.url })).dataSource,
-      );
+      fresh = await migratedDatabase();
       const krx = new KrxOpenApiProvider({ authKey: KEY, redis, host: double.url, perSecond: 50 });
       let calls = 0;
       const slow: MarketDataProvider = {

@@ -1,6 +1,7 @@
 import { Readable } from 'node:stream';
 import {
   ProviderError,
+  ProviderUnavailable,
   type DailyBar,
   type Market,
   type MarketDataProvider,
@@ -24,6 +25,12 @@ export const INGEST_MARKETS: readonly Market[] = ['KOSPI', 'KOSDAQ'];
  * overwrites a sector).
  */
 export const UNCLASSIFIED_SECTOR = 'Unclassified';
+
+/**
+ * KRX's daily price limit (±30 % of the base price since 2015-06-15, KOSPI and KOSDAQ): a close
+ * further than this from the previous close means the base price was adjusted (an event).
+ */
+const FALLBACK_MAX_MOVE = 0.3;
 
 /** pg_advisory_lock(INGEST_LOCK_CLASS, yyyymmdd): one ingest of a date at a time, across replicas. */
 export const INGEST_LOCK_CLASS = 73_055_120;
@@ -65,6 +72,13 @@ export interface IngestDetails {
     sharesBefore: number;
     sharesAfter: number;
   }>;
+  /**
+   * The day came from the per-stock fallback (the broker's daily chart) because the provider was
+   * unavailable on a day the caller's calendar says traded: why, the stocks asked for (the previous
+   * trading day's) and those without a bar in the chart (no bar stored: a halt to the engine).
+   * Listed shares are the previous day's; new listings and market transfers are not seen.
+   */
+  fallback?: { provider: string; reason: string; asked: number; absent: string[] };
   /** bars rows inserted/updated/unchanged by the load */
   inserted?: number;
   updated?: number;
@@ -105,9 +119,24 @@ export interface IngestOptions {
   signal?: AbortSignal;
 }
 
+/** A provider asked stock by stock for one day (the broker's chart: KiwoomDailyChartProvider). */
+export interface PerStockDailyProvider {
+  readonly name: string;
+  dailyBarsOf(
+    date: string,
+    universe: ReadonlyArray<{ code: string; market: Market }>,
+    options?: { signal?: AbortSignal },
+  ): Promise<MarketDay>;
+}
+
 export interface DailyIngestDeps {
   pool: pg.Pool;
   provider: MarketDataProvider;
+  /**
+   * Asked when `provider` is unavailable (an outage past its retries, or the day not published)
+   * on a day the caller's calendar says traded; absent: such a day's run fails, to be retried.
+   */
+  fallback?: PerStockDailyProvider;
   /** after a load that made a new data version: publish the market snapshot (best effort) */
   onNewVersion?: (dataVersion: number) => Promise<void>;
   log?: (message: string) => void;
@@ -325,6 +354,7 @@ export class DailyIngest {
 
   private async run(client: pg.PoolClient, runId: string, date: string, options: IngestOptions): Promise<IngestRun> {
     let day: MarketDay;
+    let fallbackDetails: IngestDetails['fallback'];
     try {
       const expectedRows = await this.previousDayRows(client, date);
       day = await this.deps.provider.dailyBars(ymd(date), {
@@ -334,12 +364,34 @@ export class DailyIngest {
         ...(options.signal ? { signal: options.signal } : {}),
       });
     } catch (error) {
-      if (error instanceof ProviderError) {
+      const fallback = this.deps.fallback;
+      if (error instanceof ProviderUnavailable && fallback && options.tradingDay) {
+        this.deps.log?.(`ingest ${date}: ${error.message}; asking ${fallback.name} stock by stock`);
+        try {
+          ({ day, details: fallbackDetails } = await this.fromFallback(
+            client,
+            runId,
+            fallback,
+            date,
+            `${error.name}: ${error.message}`,
+            options,
+          ));
+        } catch (fallbackError) {
+          if (fallbackError instanceof ProviderError) {
+            const both = `${error.name}: ${error.message}; fallback ${fallbackError.name}: ${fallbackError.message}`;
+            this.deps.log?.(`ingest ${date}: failed, ${both}`);
+            return this.finish(client, runId, 'failed', { error: both });
+          }
+          await this.finish(client, runId, 'failed', { error: String(fallbackError) }).catch(() => undefined);
+          throw fallbackError;
+        }
+      } else if (error instanceof ProviderError) {
         this.deps.log?.(`ingest ${date}: failed, ${error.name}: ${error.message}`);
         return this.finish(client, runId, 'failed', { error: `${error.name}: ${error.message}` });
+      } else {
+        await this.finish(client, runId, 'failed', { error: String(error) }).catch(() => undefined);
+        throw error;
       }
-      await this.finish(client, runId, 'failed', { error: String(error) }).catch(() => undefined);
-      throw error;
     }
     if (!day.trading) {
       this.deps.log?.(`ingest ${date}: no trading`);
@@ -348,7 +400,7 @@ export class DailyIngest {
 
     let outcome: { bars: LoadOutcome; dataVersion: number; changed: boolean; details: IngestDetails };
     try {
-      const plan = await this.plan(client, date, day);
+      const plan = await this.plan(client, date, day, fallbackDetails);
       await client.query('BEGIN');
       try {
         outcome = await this.load(client, plan);
@@ -451,6 +503,69 @@ export class DailyIngest {
     return lines;
   }
 
+  /**
+   * The day from the per-stock fallback: every KOSPI/KOSDAQ stock with a bar on the previous trading
+   * day (and not delisted by `date`) asked for `date`. The chart has no listed shares or market cap:
+   * the previous day's listed shares carry over (market cap = close x them), which is right except
+   * on an event's day. So a day on which any stock's base price differs from its previous close, or
+   * a close is beyond KRX's ±30 % of it (only an adjusted base allows that), is not taken from the
+   * fallback at all (ProviderUnavailable: the run fails and waits for KRX), rather than stored
+   * without its event or without the stock. A stock without a row is absent (no bar: the
+   * engine's halt). The run's provider becomes the fallback's. Nothing traded at all on a trading
+   * day is ProviderUnavailable too (the chart not there yet either), never "no trading".
+   */
+  private async fromFallback(
+    client: pg.ClientBase,
+    runId: string,
+    fallback: PerStockDailyProvider,
+    date: string,
+    reason: string,
+    options: IngestOptions,
+  ): Promise<{ day: MarketDay; details: NonNullable<IngestDetails['fallback']> }> {
+    const { rows: roster } = await client.query<{ code: string; market: Market; close: number; shares: string }>(
+      `SELECT b.code, s.market, b.close, b.shares_outstanding::text AS shares
+         FROM market.daily_bars b JOIN market.securities s USING (code)
+        WHERE b.date = (SELECT max(date) FROM market.trading_days WHERE date < $1::date)
+          AND s.market = ANY($2::text[]) AND (s.delisted_on IS NULL OR s.delisted_on > $1::date)
+        ORDER BY b.code`,
+      [date, [...INGEST_MARKETS]],
+    );
+    if (roster.length === 0) {
+      throw new ProviderUnavailable(fallback.name, 'no earlier trading day to take the stocks to ask for from');
+    }
+    await client.query(`UPDATE market.ingest_runs SET provider = $2 WHERE id = $1`, [runId, fallback.name]);
+    const day = await fallback.dailyBarsOf(ymd(date), roster, options.signal ? { signal: options.signal } : {});
+    if (!day.trading) {
+      throw new ProviderUnavailable(fallback.name, `no stock has a bar on ${date}, a trading day: not there yet`);
+    }
+    const previous = new Map(roster.map((r) => [r.code, r]));
+    const moved: string[] = [];
+    const bars: DailyBar[] = [];
+    for (const bar of day.bars) {
+      const prior = previous.get(bar.code);
+      if (!prior) {
+        continue;
+      }
+      const baseMoved = bar.basePrice !== null && bar.basePrice !== undefined && bar.basePrice !== prior.close;
+      if (baseMoved || Math.abs(bar.close / prior.close - 1) > FALLBACK_MAX_MOVE) {
+        moved.push(bar.code);
+      }
+      bars.push({ ...bar, basePrice: null, listedShares: Number(prior.shares), marketCap: null });
+    }
+    if (moved.length > 0) {
+      throw new ProviderUnavailable(
+        fallback.name,
+        `the base price of ${moved.join(', ')} moved on ${date}: an event whose listed shares only KRX gives, so the day waits for KRX`,
+      );
+    }
+    const details = { provider: fallback.name, reason, asked: roster.length, absent: day.absent };
+    const counts: Partial<Record<Market, number>> = {};
+    for (const bar of bars) {
+      counts[bar.market] = (counts[bar.market] ?? 0) + 1;
+    }
+    return { day: { ...day, bars, counts }, details };
+  }
+
   /** Rows per market on the last trading day before `date`: the provider's check of a partial answer. */
   private async previousDayRows(client: pg.ClientBase, date: string): Promise<Partial<Record<Market, number>>> {
     const { rows } = await client.query<{ market: Market; n: string }>(
@@ -469,7 +584,12 @@ export class DailyIngest {
    * back to it, so that the order dates are ingested in does not matter). Names, sectors and
    * delisting dates of known securities are left as they are.
    */
-  private async plan(client: pg.ClientBase, date: string, day: MarketDay): Promise<DayPlan> {
+  private async plan(
+    client: pg.ClientBase,
+    date: string,
+    day: MarketDay,
+    fallbackDetails?: IngestDetails['fallback'],
+  ): Promise<DayPlan> {
     const codes = day.bars.map((b) => b.code);
     const known = await client.query<SecurityRow>(
       `SELECT code, name, market, sector, to_char(listed_on, 'YYYY-MM-DD') AS listed_on,
@@ -519,7 +639,7 @@ export class DailyIngest {
     );
     const untraded = day.bars.filter((b) => !b.traded).map((b) => b.code);
     const classificationLines = await this.transferHistory(client, date, transferred, byCode);
-    const details: IngestDetails = { counts: day.counts };
+    const details: IngestDetails = { counts: day.counts, ...(fallbackDetails ? { fallback: fallbackDetails } : {}) };
     const actionLines = await this.corporateActions(client, date, day, details);
     if (listed.length > 0) {
       details.listed = listed;

@@ -1,7 +1,12 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { publishMarketSnapshot } from '@stocklab/market-data';
-import { KrxOpenApiProvider, OpenDartProvider, ProviderError } from '@stocklab/market-providers';
+import {
+  KiwoomDailyChartProvider,
+  KrxOpenApiProvider,
+  OpenDartProvider,
+  ProviderError,
+} from '@stocklab/market-providers';
 import { CONFIG, DomainError, REDIS } from '@stocklab/platform';
 import type { Redis } from 'ioredis';
 import type pg from 'pg';
@@ -137,10 +142,26 @@ export class IngestService {
     this.ingest = new DailyIngest({
       pool: this.pool(),
       provider,
+      ...this.chartFallback(),
       onNewVersion: (version) => this.publishSnapshot(version),
       log: (message) => this.logger.log(message),
     });
     return this.ingest;
+  }
+
+  /** The broker's daily chart as the ingest's fallback, when both of its keys are configured. */
+  private chartFallback(): { fallback?: KiwoomDailyChartProvider } {
+    const appKey = this.config.KIWOOM_CHART_APP_KEY;
+    const secretKey = this.config.KIWOOM_CHART_SECRET_KEY;
+    if (!appKey || !secretKey) {
+      return {};
+    }
+    return {
+      fallback: new KiwoomDailyChartProvider({
+        clientOptions: { host: this.config.KIWOOM_CHART_URL, appKey, secretKey, redis: this.redis },
+        retry: { attempts: this.config.KRX_RETRY_ATTEMPTS, baseDelayMs: this.config.KRX_RETRY_BASE_MS },
+      }),
+    };
   }
 
   /** As the import job: the new version stored whole or as an increment of the previous one. Best effort. */
