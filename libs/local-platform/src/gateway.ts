@@ -45,7 +45,7 @@ export interface GatewayOptions {
   readinessTimeoutMs?: number;
   /** no response head from the upstream within this time: 504 */
   upstreamTimeoutMs?: number;
-  /** where the status page (`/`, `/status`, `/gateway/status.json`) finds the scheduler and the queue */
+  /** where the status page (`/`, `/status`, `/gateway/status.json`) finds the scheduler, the market status and the queue */
   status?: StatusOptions;
   log?: (line: string) => void;
 }

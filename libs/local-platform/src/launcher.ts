@@ -317,6 +317,7 @@ export async function startPlatform(options: StartOptions = {}): Promise<Running
     try {
       const routes = services.flatMap((s) => (s.prefix ? [{ prefix: s.prefix, service: s.name, upstreams: [] }] : []));
       const scheduled = services.find((s) => s.leaderElection && s.prefix !== undefined);
+      const marketStatus = services.find((s) => s.name === 'backtest' && s.prefix !== undefined);
       gateway = await Gateway.start({
         port,
         routes,
@@ -324,6 +325,9 @@ export async function startPlatform(options: StartOptions = {}): Promise<Running
         status: {
           scheduler: scheduled?.prefix
             ? { prefix: scheduled.prefix, token: statusPageToken(keys.privateKeyPem) }
+            : undefined,
+          market: marketStatus?.prefix
+            ? { prefix: marketStatus.prefix, token: statusPageToken(keys.privateKeyPem) }
             : undefined,
           queue: {
             redisUrl: provisioned.redisUrl,

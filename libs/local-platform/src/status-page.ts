@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
 
 /**
- * The gateway's status page (`GET /` and `GET /status`): one self-contained HTML document, inline
+ * The gateway's status page (`GET /` and `GET /status`): replicas, scheduler, backtest queue and
+ * the market data's freshness, in one self-contained HTML document, inline
  * CSS and JS, no external assets. It fetches `/gateway/status.json` every second and renders it
  * with DOM nodes and text only (never innerHTML), so nothing a replica reports can become markup.
  */
@@ -160,6 +161,51 @@ const SCRIPT = `
     box.replaceChildren.apply(box, parts);
   }
 
+  function renderMarket(m) {
+    var box = document.getElementById('market');
+    if (!m) {
+      box.replaceChildren(el('p', 'muted', ['not configured']));
+      return;
+    }
+    var parts = [];
+    if (m.error) parts.push(el('p', 'error', [m.error]));
+    parts.push(
+      el('dl', '', [
+        el('dt', '', ['last trading day']), el('dd', '', [m.lastTradingDay || '-']),
+        el('dt', '', ['last ingested']), el('dd', '', [m.lastIngestedDate || '-']),
+        el('dt', '', ['data version']), el('dd', 'mono', [m.dataVersion || '-']),
+      ]),
+    );
+    parts.push(el('h3', '', ['latest bar per market']));
+    parts.push(
+      m.markets.length === 0
+        ? el('p', 'muted', ['none'])
+        : table(['market', 'latest bar', 'listed'], m.markets.map(function (x) {
+            var row = el('tr', '', [cell(x.market), cell(x.latestBarDate || '-'), cell(x.listed === null ? '-' : x.listed, 'mono')]);
+            row.setAttribute('data-market', x.market);
+            return row;
+          })),
+    );
+    parts.push(el('h3', '', ['last ingest']));
+    var run = m.lastIngest;
+    if (!run) {
+      parts.push(el('p', 'muted', ['none yet']));
+    } else {
+      var summary = el('p', '', [
+        runBadge(run.status), ' ', run.date || '-', ' from ', el('span', 'mono', [run.provider || '-']),
+        ', attempt ', run.attempt === null ? '-' : run.attempt, ', finished ', time(run.finishedAt),
+      ]);
+      summary.id = 'last-ingest';
+      parts.push(summary);
+      if (run.error) {
+        var error = el('p', 'error', [run.error]);
+        error.id = 'last-ingest-error';
+        parts.push(error);
+      }
+    }
+    box.replaceChildren.apply(box, parts);
+  }
+
   function renderQueue(q) {
     var box = document.getElementById('queue');
     if (!q) {
@@ -184,6 +230,7 @@ const SCRIPT = `
     var now = new Date(data.generatedAt).getTime();
     renderReplicas(data.replicas, now);
     renderScheduler(data.scheduler);
+    renderMarket(data.market);
     renderQueue(data.queue);
   }
 
@@ -250,6 +297,7 @@ export const STATUS_PAGE_HTML = `<!doctype html>
   <section class="wide"><h2>Replicas <span id="replica-summary" class="muted"></span></h2><div id="replicas"></div></section>
   <section><h2>Scheduler</h2><div id="scheduler"></div></section>
   <section><h2>Backtest queue</h2><div id="queue"></div></section>
+  <section class="wide"><h2>Market data</h2><div id="market"></div></section>
 </div>
 <script>${SCRIPT}</script>
 </body>

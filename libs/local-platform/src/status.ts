@@ -2,8 +2,9 @@ import { Redis } from 'ioredis';
 
 /**
  * The model behind the gateway's status page: every replica with the readiness the gateway's
- * own polling last saw, the trading scheduler as a ready trading replica reports it, and the
- * depth of the backtest queue read straight from BullMQ's keys in Redis.
+ * own polling last saw, the trading scheduler as a ready trading replica reports it, how fresh
+ * the market data is as a ready backtest replica reports it, and the depth of the backtest queue
+ * read straight from BullMQ's keys in Redis.
  */
 
 /** One process on the status page: a routed replica, or a health target such as the worker. */
@@ -21,16 +22,22 @@ export interface ReplicaHealth {
   lastError: string | null;
 }
 
-export interface SchedulerSourceOptions {
+/** Where a part of the page is asked for: a route's ready replicas, in turn. */
+export interface ReplicaSourceOptions {
   /** the route whose ready replicas are asked, e.g. `/api/trading` */
   prefix: string;
-  /** path asked on the replica (default: `<prefix>/scheduler`) */
+  /** path asked on the replica (default: the part's own under the prefix) */
   path?: string;
   /** a Bearer token the service accepts; called for each request, so it may be renewed */
   token: () => string;
   /** per replica; the next ready replica is tried after a failure (default 1500) */
   timeoutMs?: number;
 }
+
+/** The trading scheduler; path default `<prefix>/scheduler`. */
+export type SchedulerSourceOptions = ReplicaSourceOptions;
+/** The market data's freshness; path default `<prefix>/market/status`. */
+export type MarketSourceOptions = ReplicaSourceOptions;
 
 export interface QueueSourceOptions {
   redisUrl: string;
@@ -42,6 +49,7 @@ export interface QueueSourceOptions {
 
 export interface StatusOptions {
   scheduler?: SchedulerSourceOptions;
+  market?: MarketSourceOptions;
   queue?: QueueSourceOptions;
   /** a snapshot is reused for this long, so many open pages cost one round of requests (default 500) */
   cacheMs?: number;
@@ -70,6 +78,30 @@ export interface SchedulerView {
   tradingDate: string | null;
   lastRuns: JobRunView[];
   nextOccurrences: Array<{ job: string; at: string; tradingDate: string | null }>;
+}
+
+export interface IngestRunView {
+  date: string | null;
+  status: string;
+  provider: string | null;
+  attempt: number | null;
+  finishedAt: string | null;
+  error: string | null;
+}
+
+/** How fresh the market data is: `GET /api/backtest/market/status` of a ready backtest replica. */
+export interface MarketView {
+  /** the replica that answered, null when none did */
+  source: string | null;
+  error: string | null;
+  dataVersion: string | null;
+  lastTradingDay: string | null;
+  /** the newest bar of each market */
+  markets: Array<{ market: string; latestBarDate: string | null; listed: number | null }>;
+  /** the newest daily ingest run of any date, with its outcome */
+  lastIngest: IngestRunView | null;
+  /** the newest date a daily ingest completed */
+  lastIngestedDate: string | null;
 }
 
 /** BullMQ states, as keys of `<prefix>queue:<name>:<state>`. */
@@ -104,6 +136,8 @@ export interface StatusSnapshot {
   replicas: ReplicaHealth[];
   /** null when the gateway was not told where the scheduler is */
   scheduler: SchedulerView | null;
+  /** null when the gateway was not told where the market status is */
+  market: MarketView | null;
   /** null when the gateway was not told where the queue is */
   queue: QueueView | null;
 }
@@ -166,6 +200,47 @@ export function schedulerView(source: string, body: unknown): SchedulerView {
   };
 }
 
+/** Only the fields the page shows, type-checked, as for the scheduler. */
+export function marketView(source: string, body: unknown): MarketView {
+  const b = (typeof body === 'object' && body !== null ? body : {}) as Record<string, unknown>;
+  const run =
+    typeof b.lastIngest === 'object' && b.lastIngest !== null ? (b.lastIngest as Record<string, unknown>) : null;
+  return {
+    source,
+    error: null,
+    dataVersion: text(b.dataVersion),
+    lastTradingDay: text(b.lastTradingDay),
+    markets: records(b.markets).map((m) => ({
+      market: text(m.market) ?? '?',
+      latestBarDate: text(m.latestBarDate),
+      listed: integer(m.listed),
+    })),
+    lastIngest: run
+      ? {
+          date: text(run.date),
+          status: text(run.status) ?? '?',
+          provider: text(run.provider),
+          attempt: integer(run.attempt),
+          finishedAt: text(run.finishedAt),
+          error: text(run.error),
+        }
+      : null,
+    lastIngestedDate: text(b.lastIngestedDate),
+  };
+}
+
+function emptyMarket(error: string): MarketView {
+  return {
+    source: null,
+    error,
+    dataVersion: null,
+    lastTradingDay: null,
+    markets: [],
+    lastIngest: null,
+    lastIngestedDate: null,
+  };
+}
+
 function emptyScheduler(error: string): SchedulerView {
   return {
     source: null,
@@ -218,20 +293,34 @@ export class StatusCollector {
   }
 
   private async gather(): Promise<StatusSnapshot> {
-    const [scheduler, queue] = await Promise.all([
-      this.options.scheduler ? this.scheduler(this.options.scheduler) : null,
+    const { scheduler, market } = this.options;
+    const [schedulerNow, marketNow, queue] = await Promise.all([
+      scheduler ? this.askReady(scheduler, 'scheduler', schedulerView, emptyScheduler) : null,
+      market ? this.askReady(market, 'market/status', marketView, emptyMarket) : null,
       this.options.queue ? this.queue(this.options.queue) : null,
     ]);
     // Readiness last, so the table is as fresh as the slower parts allow.
-    return { generatedAt: new Date().toISOString(), replicas: this.sources.replicas(), scheduler, queue };
+    return {
+      generatedAt: new Date().toISOString(),
+      replicas: this.sources.replicas(),
+      scheduler: schedulerNow,
+      market: marketNow,
+      queue,
+    };
   }
 
-  private async scheduler(options: SchedulerSourceOptions): Promise<SchedulerView> {
+  /** GET `<prefix>/<defaultPath>` of the route's ready replicas in turn; the first 200 answers. */
+  private async askReady<View>(
+    options: ReplicaSourceOptions,
+    defaultPath: string,
+    view: (source: string, body: unknown) => View,
+    empty: (error: string) => View,
+  ): Promise<View> {
     const ready = this.sources.readyUpstreams(options.prefix);
     if (ready.length === 0) {
-      return emptyScheduler(`no replica of ${options.prefix} is ready`);
+      return empty(`no replica of ${options.prefix} is ready`);
     }
-    const path = options.path ?? `${options.prefix.replace(/\/+$/, '')}/scheduler`;
+    const path = options.path ?? `${options.prefix.replace(/\/+$/, '')}/${defaultPath}`;
     const failures: string[] = [];
     for (const base of ready) {
       try {
@@ -245,12 +334,12 @@ export class StatusCollector {
           failures.push(`${base}: HTTP ${res.status}`);
           continue;
         }
-        return schedulerView(base, await res.json());
+        return view(base, await res.json());
       } catch (error) {
         failures.push(`${base}: ${describeError(error)}`);
       }
     }
-    return emptyScheduler(failures.join('; '));
+    return empty(failures.join('; '));
   }
 
   private client(redisUrl: string): Redis {

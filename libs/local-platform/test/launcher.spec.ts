@@ -126,6 +126,13 @@ describe('cli start', () => {
     assert.match(snapshot.body.scheduler?.leader ?? '', /^trading-/, JSON.stringify(snapshot.body.scheduler));
     assert.equal(typeof snapshot.body.scheduler?.epoch, 'number');
     assert.equal(snapshot.body.scheduler?.nextOccurrences.length, 3, 'select, execute and the day-end reconcile');
+    // the market's freshness as a real backtest replica reports it to the status page's token
+    assert.equal(snapshot.body.market?.error, null, JSON.stringify(snapshot.body.market));
+    assert.match(snapshot.body.market?.dataVersion ?? '', /^\d+$/);
+    assert.deepEqual(
+      snapshot.body.market?.markets.map((m) => m.market),
+      ['KOSPI', 'KOSDAQ'],
+    );
     assert.equal(snapshot.body.queue?.error, null, JSON.stringify(snapshot.body.queue));
     assert.equal(snapshot.body.queue?.depth, 0);
     assert.equal((await fetch(`${gateway}/status`)).status, 200);

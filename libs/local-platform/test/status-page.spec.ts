@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createPublicKey, verify } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { createServer, type RequestListener, type Server } from 'node:http';
@@ -100,31 +101,35 @@ describe('gateway status page', () => {
   let auth1: FakeReplica;
   let auth2: FakeReplica;
   let trading: FakeReplica;
+  let backtest: FakeReplica;
   let worker: FakeReplica;
   let gateway: Gateway;
 
   beforeAll(async () => {
-    [auth1, auth2, trading, worker] = await Promise.all([
+    [auth1, auth2, trading, backtest, worker] = await Promise.all([
+      FakeReplica.start(),
       FakeReplica.start(),
       FakeReplica.start(),
       FakeReplica.start(),
       FakeReplica.start(),
     ]);
-    for (const replica of [auth1, auth2, trading, worker]) {
+    for (const replica of [auth1, auth2, trading, backtest, worker]) {
       cleanups.push(() => replica.close());
     }
-    trading.handlers.set('/api/trading/scheduler', (req, res) => {
-      schedulerAuth.push(req.headers.authorization ?? '');
+    /** A fake service's answer: 401 unless the request bears a platform token (with `role`, when given). */
+    const answerSignedIn = (req: IncomingMessage, res: ServerResponse, body: unknown, role?: string): void => {
       const token = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1];
       const claims = token ? verifiedPayload(token, keys.publicKeyPem) : null;
-      if (!claims?.roles?.includes('admin')) {
-        res.writeHead(401, { 'content-type': 'application/json' });
-        res.end('{}');
-        return;
-      }
-      res.writeHead(200, { 'content-type': 'application/json' });
-      res.end(
-        JSON.stringify({
+      const allowed = claims !== null && (role === undefined || (claims.roles ?? []).includes(role));
+      res.writeHead(allowed ? 200 : 401, { 'content-type': 'application/json' });
+      res.end(allowed ? JSON.stringify(body) : '{}');
+    };
+    trading.handlers.set('/api/trading/scheduler', (req, res) => {
+      schedulerAuth.push(req.headers.authorization ?? '');
+      answerSignedIn(
+        req,
+        res,
+        {
           leader: LEADER,
           epoch: 42,
           role: 'follower',
@@ -160,8 +165,36 @@ describe('gateway status page', () => {
             { job: 'select', at: '2026-11-26T22:00:00.000Z', tradingDate: '2026-11-27' },
             { job: 'execute', at: '2026-11-27T00:00:00.000Z', tradingDate: '2026-11-27' },
           ],
-        }),
+        },
+        'admin',
       );
+    });
+
+    // the market status as the backtest service answers it (a signed-in caller), the last ingest failed
+    backtest.handlers.set('/api/backtest/market/status', (req, res) => {
+      answerSignedIn(req, res, {
+        dataVersion: '17',
+        dataUpdatedAt: '2026-11-26T21:00:05.000Z',
+        firstTradingDay: '2016-01-04',
+        lastTradingDay: '2026-11-25',
+        tradingDays: 2_440,
+        markets: [
+          { market: 'KOSPI', listed: 950, latestBarDate: '2026-11-25' },
+          { market: 'KOSDAQ', listed: 1_700, latestBarDate: '2026-11-24' },
+        ],
+        lastImport: null,
+        lastIngest: {
+          date: '2026-11-26',
+          attempt: 2,
+          status: 'failed',
+          provider: 'krx-open-api',
+          trigger: 'api',
+          error: HOSTILE_ERROR,
+          startedAt: '2026-11-26T21:00:00.000Z',
+          finishedAt: '2026-11-26T21:00:04.000Z',
+        },
+        lastIngestedDate: '2026-11-25',
+      });
     });
 
     // Three waiting jobs, as BullMQ keeps them: a list of job ids under `<prefix>queue:backtests:wait`.
@@ -186,10 +219,12 @@ describe('gateway status page', () => {
           ],
         },
         { prefix: '/api/trading', service: 'trading', upstreams: [{ url: trading.url, name: 'trading-0' }] },
+        { prefix: '/api/backtest', service: 'backtest', upstreams: [{ url: backtest.url, name: 'backtest-0' }] },
       ],
       readinessIntervalMs: 200,
       status: {
         scheduler: { prefix: '/api/trading', token: statusPageToken(keys.privateKeyPem) },
+        market: { prefix: '/api/backtest', token: statusPageToken(keys.privateKeyPem) },
         queue: { redisUrl: testRedisUrl(), keyPrefix, queue: 'backtests' },
         cacheMs: 0,
       },
@@ -216,6 +251,7 @@ describe('gateway status page', () => {
       [
         ['auth', 'auth-0', '/api/auth', auth1.url, true, 200],
         ['auth', 'auth-1', '/api/auth', auth2.url, true, 200],
+        ['backtest', 'backtest-0', '/api/backtest', backtest.url, true, 200],
         ['trading', 'trading-0', '/api/trading', trading.url, true, 200],
         ['backtest-worker', 'backtest-worker-0', null, worker.url, true, 200],
       ],
@@ -244,6 +280,27 @@ describe('gateway status page', () => {
     assert.equal(claims?.sub, STATUS_PAGE_USER_ID);
     assert.deepEqual(claims?.roles, ['admin']);
 
+    assert.ok(body.market, 'the market status is configured');
+    assert.deepEqual(body.market, {
+      source: backtest.url,
+      error: null,
+      dataVersion: '17',
+      lastTradingDay: '2026-11-25',
+      markets: [
+        { market: 'KOSPI', latestBarDate: '2026-11-25', listed: 950 },
+        { market: 'KOSDAQ', latestBarDate: '2026-11-24', listed: 1_700 },
+      ],
+      lastIngest: {
+        date: '2026-11-26',
+        status: 'failed',
+        provider: 'krx-open-api',
+        attempt: 2,
+        finishedAt: '2026-11-26T21:00:04.000Z',
+        error: HOSTILE_ERROR,
+      },
+      lastIngestedDate: '2026-11-25',
+    });
+
     assert.ok(body.queue, 'the queue is configured');
     assert.equal(body.queue.error, null);
     assert.equal(body.queue.keys, `${keyPrefix}queue:backtests:`);
@@ -263,10 +320,14 @@ describe('gateway status page', () => {
 
   it('reports a scheduler it cannot reach and a Redis that does not answer, instead of failing', async () => {
     const unreachable = await Gateway.start({
-      routes: [{ prefix: '/api/trading', upstreams: [trading.url] }],
+      routes: [
+        { prefix: '/api/trading', upstreams: [trading.url] },
+        { prefix: '/api/backtest', upstreams: [backtest.url] },
+      ],
       readinessIntervalMs: 3_600_000,
       status: {
         scheduler: { prefix: '/api/trading', token: () => 'not.a.token' },
+        market: { prefix: '/api/backtest', token: () => 'not.a.token' },
         queue: { redisUrl: `redis://127.0.0.1:${await freePort()}`, keyPrefix },
       },
     });
@@ -275,6 +336,8 @@ describe('gateway status page', () => {
       assert.equal(res.status, 200);
       assert.equal(res.body.scheduler?.leader, null);
       assert.match(res.body.scheduler?.error ?? '', /HTTP 401/);
+      assert.equal(res.body.market?.lastIngest, null);
+      assert.match(res.body.market?.error ?? '', /HTTP 401/);
       assert.equal(res.body.queue?.depth, null);
       assert.match(res.body.queue?.error ?? '', /^redis: /);
     } finally {
@@ -326,7 +389,7 @@ describe('gateway status page', () => {
       // the next one (a second later) answers; wait for the page to show the replicas ready, then read it
       await page
         .locator('#replica-summary')
-        .filter({ hasText: /4 of 4 ready/ })
+        .filter({ hasText: /5 of 5 ready/ })
         .waitFor({ timeout: PAGE_WAIT_MS });
 
       const rows = await Promise.all(
@@ -341,11 +404,12 @@ describe('gateway status page', () => {
         [
           ['auth', 'auth-0', auth1.url, 'ready', 'true'],
           ['auth', 'auth-1', auth2.url, 'ready', 'true'],
+          ['backtest', 'backtest-0', backtest.url, 'ready', 'true'],
           ['trading', 'trading-0', trading.url, 'ready', 'true'],
           ['backtest-worker', 'backtest-worker-0', worker.url, 'ready', 'true'],
         ],
       );
-      assert.match(await page.locator('#replica-summary').innerText(), /4 of 4 ready/);
+      assert.match(await page.locator('#replica-summary').innerText(), /5 of 5 ready/);
 
       const scheduler = await page.locator('#scheduler').innerText();
       assert.match(scheduler, new RegExp(`leader\\s+${LEADER}`));
@@ -361,6 +425,15 @@ describe('gateway status page', () => {
       assert.equal(await page.locator('#scheduler img').count(), 0);
       assert.equal(await page.evaluate('window.__pwned'), undefined);
 
+      const market = await page.locator('#market').innerText();
+      assert.match(market, /last trading day\s+2026-11-25/);
+      assert.match(market, /last ingested\s+2026-11-25/);
+      assert.match(await page.locator('tr[data-market="KOSDAQ"]').innerText(), /2026-11-24/);
+      assert.match(await page.locator('#last-ingest').innerText(), /failed 2026-11-26 from krx-open-api, attempt 2/);
+      // the service's error text is shown as text, as the scheduler's is
+      assert.equal(await page.locator('#last-ingest-error').innerText(), HOSTILE_ERROR);
+      assert.equal(await page.locator('#market img').count(), 0);
+
       assert.equal(await page.locator('#queue-depth').innerText(), '3');
       assert.match(await page.locator('#updated').innerText(), /^last updated /);
 
@@ -370,7 +443,7 @@ describe('gateway status page', () => {
       assert.equal(await page.locator('tr[data-replica="auth-1"] td.state').innerText(), 'not ready');
       assert.match(await page.locator('tr[data-replica="auth-1"]').innerText(), /HTTP 503/);
       assert.equal(await page.locator('tr[data-replica="auth-0"]').getAttribute('data-ready'), 'true');
-      assert.match(await page.locator('#replica-summary').innerText(), /3 of 4 ready/);
+      assert.match(await page.locator('#replica-summary').innerText(), /4 of 5 ready/);
 
       // The queue is live too.
       await redis.rpush(`${keyPrefix}queue:backtests:wait`, 'job-4');
