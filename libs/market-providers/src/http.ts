@@ -62,12 +62,82 @@ export function parseJson(provider: string, what: string, answer: HttpAnswer): u
   }
 }
 
+/** What a provider call waits for before it is sent. */
+export interface ProviderPacer {
+  acquire(signal?: AbortSignal): Promise<unknown>;
+}
+
+/** The code of the ProviderUnavailable a spent daily budget raises (withRetries does not retry it). */
+export const DAILY_LIMIT_CODE = 'daily-limit';
+
+/** yyyymmdd of `now` in Korea: the providers' daily quotas renew at midnight Asia/Seoul. */
+export function seoulDay(now: Date): string {
+  return new Date(now.getTime() + 9 * 3_600_000).toISOString().slice(0, 10).replaceAll('-', '');
+}
+
+/**
+ * A provider key's daily request quota, shared by every replica on the same Redis: each request
+ * takes one unit of the Korean day's count (INCR, kept two days), and once `perDay` are taken the
+ * next request is refused here, unsent, until midnight Asia/Seoul: a backfill stops cleanly
+ * instead of having the provider suspend the key (KRX 10,000 a day, OpenDART 10,000-20,000:
+ * REFERENCE.md §1.5, §2.5).
+ */
+export class SharedDailyBudget {
+  constructor(
+    private readonly redis: Redis,
+    private readonly provider: string,
+    /** the Redis key's stem (before the day and the connection's key prefix) */
+    readonly key: string,
+    readonly perDay: number,
+    private readonly now: () => Date = () => new Date(),
+  ) {
+    if (!(perDay > 0)) {
+      throw new Error(`SharedDailyBudget ${key}: perDay must be positive, got ${perDay}`);
+    }
+  }
+
+  async take(): Promise<void> {
+    const day = seoulDay(this.now());
+    const replies = await this.redis.multi().incr(`${this.key}:${day}`).expire(`${this.key}:${day}`, 172_800).exec();
+    const [error, taken] = replies?.[0] ?? [new Error('no reply'), null];
+    if (error) {
+      throw error;
+    }
+    if (Number(taken) > this.perDay) {
+      throw new ProviderUnavailable(
+        this.provider,
+        `the key's daily quota of ${this.perDay} requests is spent for ${day} (Asia/Seoul); it renews at midnight there`,
+        DAILY_LIMIT_CODE,
+        true,
+      );
+    }
+  }
+}
+
 /**
  * A shared pacer for a provider key: every replica (and every instance) using the same key on the
- * same Redis shares one even pace. The key itself never reaches Redis, only a hash of it.
+ * same Redis shares one even pace, and, with `perDay`, one daily quota taken before the pace. The
+ * key itself never reaches Redis, only a hash of it.
  */
-export function providerPacer(redis: Redis, provider: string, key: string, perSecond: number): SharedPacer {
-  return new SharedPacer(redis, `provider:rate:${provider}:${appKeyId(key)}`, perSecond);
+export function providerPacer(
+  redis: Redis,
+  provider: string,
+  key: string,
+  perSecond: number,
+  perDay?: number,
+): ProviderPacer {
+  const pace = new SharedPacer(redis, `provider:rate:${provider}:${appKeyId(key)}`, perSecond);
+  if (perDay === undefined) {
+    return pace;
+  }
+  const budget = new SharedDailyBudget(redis, provider, `provider:day:${provider}:${appKeyId(key)}`, perDay);
+  return {
+    acquire: async (signal?: AbortSignal) => {
+      signal?.throwIfAborted();
+      await budget.take();
+      return pace.acquire(signal);
+    },
+  };
 }
 
 /**

@@ -31,6 +31,8 @@ export interface KrxOpenApiOptions {
   host?: string;
   /** requests per second for the key, all replicas together; default 2 (REFERENCE.md §1) */
   perSecond?: number;
+  /** requests per Korean day for the key, all replicas together (its quota); unset: not counted */
+  perDay?: number;
   timeoutMs?: number;
   retry?: RetryPolicy;
 }
@@ -82,7 +84,7 @@ export class KrxOpenApiProvider implements MarketDataProvider {
       throw new ProviderAuthFailed(PROVIDER, 'no AUTH_KEY configured');
     }
     this.host = options.host ?? KRX_OPEN_API_HOST;
-    this.pacer = providerPacer(options.redis, PROVIDER, options.authKey, options.perSecond ?? 2);
+    this.pacer = providerPacer(options.redis, PROVIDER, options.authKey, options.perSecond ?? 2, options.perDay);
   }
 
   async dailyBars(date: string, options: DailyBarsOptions = {}): Promise<MarketDay> {

@@ -34,6 +34,8 @@ export interface OpenDartOptions {
   host?: string;
   /** requests per second for the key, all replicas together; default 5 (REFERENCE.md §2.5) */
   perSecond?: number;
+  /** requests per Korean day for the key, all replicas together (its quota); unset: not counted */
+  perDay?: number;
   timeoutMs?: number;
   retry?: RetryPolicy;
 }
@@ -76,7 +78,7 @@ export class OpenDartProvider implements FundamentalsProvider {
       throw new ProviderAuthFailed(PROVIDER, 'no API key configured');
     }
     this.host = options.host ?? OPEN_DART_HOST;
-    this.pacer = providerPacer(options.redis, PROVIDER, options.apiKey, options.perSecond ?? 5);
+    this.pacer = providerPacer(options.redis, PROVIDER, options.apiKey, options.perSecond ?? 5, options.perDay);
   }
 
   async statement(

@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ProviderError, ProviderUnavailable } from './errors.js';
+import { DAILY_LIMIT_CODE } from './http.js';
 
 export interface RetryPolicy {
   /** attempts in all, the first included; default 5 */
@@ -26,7 +27,7 @@ export function backoffDelay(retry: number, policy: RetryPolicy = {}): number {
 /**
  * Runs `call` until it succeeds, retrying only transient failures (ProviderUnavailable: 5xx,
  * timeouts, connection errors, rate-limit answers) with back-off and jitter. A failure that is not
- * transient (refused key, bad request, malformed answer) is raised at once; transient failures
+ * transient (refused key, bad request, malformed answer), or a spent daily quota, is raised at once; transient failures
  * that outlast the attempts are raised as the last ProviderUnavailable, with the attempts counted.
  * Every call a provider makes is a read, so sending it again is always safe.
  */
@@ -41,7 +42,8 @@ export async function withRetries<T>(
     try {
       return await call(attempt);
     } catch (error) {
-      if (!(error instanceof ProviderError) || !error.transient) {
+      // a spent daily quota renews at midnight in Korea: no back-off of seconds gets there
+      if (!(error instanceof ProviderError) || !error.transient || error.code === DAILY_LIMIT_CODE) {
         throw error;
       }
       if (attempt >= attempts) {

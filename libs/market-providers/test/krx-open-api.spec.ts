@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { afterAll, afterEach, beforeAll, describe, it } from '@jest/globals';
 import { ProviderAuthFailed, ProviderDataInvalid, ProviderRequestRefused, ProviderUnavailable } from '../src/errors.js';
+import { SharedDailyBudget, seoulDay } from '../src/http.js';
 import { KrxOpenApiProvider, type KrxOpenApiOptions } from '../src/krx-open-api.js';
 import { KrxOpenApiDouble } from '../src/testing/krx-open-api-double.js';
 import { scriptedMarket } from '../src/testing/scripted-market.js';
@@ -229,5 +230,36 @@ describe('KRX Open API provider against the KRX double', () => {
     assert.ok(double.faults.busiestSecond() <= 5, `busiest second: ${double.faults.busiestSecond()}`);
     // nothing was refused: 18 requests for 18 market-days
     assert.equal(double.faults.count(), 18);
+  });
+
+  it("two replicas share the key's daily quota: past it a request is refused unsent, not retried, until midnight in Korea", async () => {
+    const authKey = 'KRX-daily-quota-of-two-replicas';
+    const replicas = [0, 1].map(() => provider({ authKey, perDay: 7, redis: redis.connection() }));
+    const before = double.faults.count();
+    // a day is 3 requests (one per market): 2 days take 6 of the 7 units, the third day gets 1 and stops
+    assert.equal((await replicas[0]?.dailyBars('20250428'))?.trading, true);
+    assert.equal((await replicas[1]?.dailyBars('20250429'))?.trading, true);
+    const error = await refusal(replicas[0]?.dailyBars('20250430') ?? Promise.resolve(), ProviderUnavailable);
+    assert.equal(error.code, 'daily-limit');
+    assert.match(error.message, /daily quota of 7 requests is spent/);
+    assert.equal(error.attempts, 1, 'not retried');
+    // 7 sent: the 8th and 9th were refused before reaching KRX
+    assert.equal(double.faults.count() - before, 7);
+  });
+});
+
+describe(SharedDailyBudget.name, () => {
+  const redis = new TestRedis('daily-budget');
+  afterAll(() => redis.close());
+
+  it('counts per Korean day: the quota renews at midnight Asia/Seoul (15:00 UTC), not UTC', async () => {
+    let now = new Date('2026-12-04T14:59:59Z'); // 23:59:59 in Seoul
+    const budget = new SharedDailyBudget(redis.connection(), 'krx', 'quota-test', 2, () => now);
+    await budget.take();
+    await budget.take();
+    await assert.rejects(budget.take(), (e: unknown) => e instanceof ProviderUnavailable && e.code === 'daily-limit');
+    now = new Date('2026-12-04T15:00:00Z'); // 00:00 on the 5th in Seoul, still the 4th in UTC
+    await budget.take();
+    assert.equal(seoulDay(now), '20261205');
   });
 });

@@ -100,6 +100,13 @@ export const backtestConfigSchema = {
     max: 50,
     default: '2',
   }),
+  KRX_REQUESTS_PER_DAY: int({
+    description:
+      "Requests per day (Asia/Seoul) the KRX Open API key may send, all replicas together (counted in Redis); past it a request is refused unsent until midnight there (KRX's quota is 10,000 a day)",
+    min: 1,
+    max: 10_000_000,
+    default: '10000',
+  }),
   KRX_RETRY_ATTEMPTS: int({
     description: 'Attempts per KRX request (the first included) before the day’s ingest is recorded failed',
     min: 1,
@@ -148,6 +155,13 @@ export const backtestConfigSchema = {
     min: 1,
     max: 50,
     default: '5',
+  }),
+  OPENDART_REQUESTS_PER_DAY: int({
+    description:
+      "Requests per day (Asia/Seoul) the OpenDART key may send, all replicas together (counted in Redis); past it a request is refused unsent until midnight there (OpenDART's quota: 10,000 or 20,000 a day by its guides)",
+    min: 1,
+    max: 10_000_000,
+    default: '10000',
   }),
 };
 

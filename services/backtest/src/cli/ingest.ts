@@ -90,6 +90,8 @@ async function main(argv: string[]): Promise<number> {
       redis,
       host: process.env.KRX_API_URL || 'https://data-dbg.krx.co.kr',
       perSecond: envInt('KRX_REQUESTS_PER_SECOND', 2),
+      // the same quota as the service's replicas: a backfill stops at it rather than get the key suspended
+      perDay: envInt('KRX_REQUESTS_PER_DAY', 10_000),
       retry: { attempts: envInt('KRX_RETRY_ATTEMPTS', 5), baseDelayMs: envInt('KRX_RETRY_BASE_MS', 500) },
     });
     const { failed } = await ingestRange(

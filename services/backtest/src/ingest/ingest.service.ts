@@ -109,6 +109,7 @@ export class IngestService {
       redis: this.redis,
       host: this.config.OPENDART_API_URL,
       perSecond: this.config.OPENDART_REQUESTS_PER_SECOND,
+      perDay: this.config.OPENDART_REQUESTS_PER_DAY,
       retry: { attempts: this.config.KRX_RETRY_ATTEMPTS, baseDelayMs: this.config.KRX_RETRY_BASE_MS },
     });
     this.statementsIngest = new StatementsIngest({
@@ -137,6 +138,7 @@ export class IngestService {
       redis: this.redis,
       host: this.config.KRX_API_URL,
       perSecond: this.config.KRX_REQUESTS_PER_SECOND,
+      perDay: this.config.KRX_REQUESTS_PER_DAY,
       retry: { attempts: this.config.KRX_RETRY_ATTEMPTS, baseDelayMs: this.config.KRX_RETRY_BASE_MS },
     });
     this.ingest = new DailyIngest({
