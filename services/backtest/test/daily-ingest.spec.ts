@@ -5,10 +5,14 @@ import { afterAll, beforeAll, describe, it } from '@jest/globals';
 import {
   KrxOpenApiDouble,
   KrxOpenApiProvider,
+  OpenDartDouble,
+  OpenDartProvider,
   scriptedMarket,
   type MarketDataProvider,
+  type ShareIssue,
 } from '@stocklab/market-providers';
 import { loadMarketSnapshot } from '@stocklab/market-data';
+import { runBacktest, type StrategyDefinition } from '@stocklab/strategy-engine';
 import { loadConfig, runMigrationsWithLock } from '@stocklab/platform';
 import {
   assertErrorBody,
@@ -22,11 +26,18 @@ import { Redis } from 'ioredis';
 import pg from 'pg';
 import { daysFrom, ingestRange } from '../src/cli/ingest.js';
 import { backtestConfigSchema } from '../src/config.js';
-import { DailyIngest, derivedCorporateAction, UNCLASSIFIED_SECTOR } from '../src/ingest/daily-ingest.js';
+import {
+  DailyIngest,
+  derivedCorporateAction,
+  exRightsAction,
+  isExRightsDay,
+  UNCLASSIFIED_SECTOR,
+} from '../src/ingest/daily-ingest.js';
 import { backtestServiceOptions } from '../src/service-options.js';
 import { startInProcessBacktest, type InProcessBacktest } from './support.js';
 
 const KEY = `KRX${'7'.repeat(37)}`;
+const DART_KEY = `DART${'8'.repeat(36)}`;
 const WEEK_FROM = '2025-04-28';
 const WEEK_TO = '2025-05-08';
 /** the scripted market's KOSPI and KOSDAQ codes (KONEX is not ingested: market.securities has no KONEX) */
@@ -124,6 +135,80 @@ describe('derivedCorporateAction (hand-computed)', () => {
   });
 });
 
+describe('ex-rights days of bonus and rights issues (hand-computed)', () => {
+  const issue = (over: Partial<ShareIssue>): ShareIssue => ({
+    kind: 'bonus',
+    source: 'fricDecsn',
+    corpCode: '00900003',
+    receiptNo: '20250410000871',
+    receiptDate: '20250410',
+    recordDate: '20250430',
+    sharesPerShare: 1,
+    method: null,
+    issuePrice: null,
+    listingDate: null,
+    ...over,
+  });
+
+  it('the ex-rights day is the trading day before the record date, weekends skipped, holidays not assumed', () => {
+    assert.equal(isExRightsDay('2025-04-29', '20250430'), true); // Tue -> Wed
+    assert.equal(isExRightsDay('2025-05-02', '20250505'), true); // Fri -> Mon: only Sat/Sun between
+    assert.equal(isExRightsDay('2025-05-02', '20250507'), false); // 05-05/05-06 are weekdays (holidays): not assumed
+    assert.equal(isExRightsDay('2025-04-30', '20250430'), false);
+    assert.equal(isExRightsDay('2025-04-29', '20250501'), false);
+    assert.equal(isExRightsDay('2025-04-30', '20250429'), false);
+  });
+
+  it("a bonus issue: previous close / base within 1 % of 1 + r; KRX's base gives the price factor", () => {
+    // 1:1 on KOSDAQ: 8,770 / 2 = 4,385 on the 5-won grid
+    assert.deepEqual(exRightsAction('2025-04-29', 8770, 4385, [issue({})]), {
+      kind: 'bonus_issue',
+      priceFactor: 2,
+      shareRatio: 2,
+      receiptNo: '20250410000871',
+    });
+    // 0.5 new share per share: 5,000 / 1.5 = 3,333.3 -> 3,335 (5-won ticks): 5,000 / 3,335 = 1.49925
+    const half = exRightsAction('2025-04-29', 5000, 3335, [issue({ sharesPerShare: 0.5 })]);
+    assert.deepEqual(half, {
+      kind: 'bonus_issue',
+      priceFactor: 5000 / 3335,
+      shareRatio: 1.5,
+      receiptNo: '20250410000871',
+    });
+    // the base contradicts the filed ratio (1:1 would be 4,385): not guessed
+    assert.equal(exRightsAction('2025-04-29', 8770, 7000, [issue({})]), null);
+    // another day, a filing received after the day, no record date, no filing: null
+    assert.equal(exRightsAction('2025-04-28', 8770, 4385, [issue({})]), null);
+    assert.equal(
+      exRightsAction('2025-04-29', 8770, 4385, [issue({ receiptNo: '20250430000001', receiptDate: '20250430' })]),
+      null,
+    );
+    assert.equal(exRightsAction('2025-04-29', 8770, 4385, [issue({ recordDate: null })]), null);
+    assert.equal(exRightsAction('2025-04-29', 8770, 4385, []), null);
+  });
+
+  it('a rights issue to shareholders: the base under the previous close, share ratio 1', () => {
+    const rights = issue({
+      kind: 'rights',
+      source: 'estkRs',
+      recordDate: '20250508',
+      sharesPerShare: null,
+      issuePrice: 40_000,
+    });
+    // (48,900 + 40,000 x 0.2) / 1.2 = 47,416.7 -> 47,400 (50-won ticks)
+    assert.deepEqual(exRightsAction('2025-05-07', 48_900, 47_400, [rights]), {
+      kind: 'rights_issue',
+      priceFactor: 48_900 / 47_400,
+      shareRatio: 1,
+      receiptNo: '20250410000871',
+    });
+    // a base above the previous close is no dilution by a rights issue
+    assert.equal(exRightsAction('2025-05-07', 48_900, 49_000, [rights]), null);
+    // a bonus and a rights issue on one record date: a combined base this cannot check
+    assert.equal(exRightsAction('2025-05-07', 48_900, 24_450, [rights, issue({ recordDate: '20250508' })]), null);
+  });
+});
+
 /**
  * The daily ingest (in-process, real PostgreSQL and Redis, the KRX Open API double serving the
  * scripted market of 2025-04-28..05-08): day by day through POST /market/ingest, with a holiday,
@@ -144,6 +229,11 @@ describe('daily market ingest (in-process, KRX double)', () => {
       .post('/api/backtest/market/ingest')
       .set(bearer(token))
       .send(body as object);
+  /** The service's migrations run on a throwaway database (a fresh replica's or a backfill's). */
+  const migrate = (url: string) =>
+    runMigrationsWithLock(
+      backtestServiceOptions(loadConfig(backtestConfigSchema, { ...svc.env, DATABASE_URL: url })).dataSource,
+    );
   const runsOf = async (date: string) =>
     (
       await pool.query<{ attempt: number; status: string; error: string | null }>(
@@ -221,7 +311,13 @@ describe('daily market ingest (in-process, KRX double)', () => {
     assert.deepEqual([...first.body.details.listed].sort(), ['111110', '111120', '11112K', '222210', '222220']);
     assert.equal(first.body.changed, true);
 
-    await trigger({ date: '2025-04-29' }).expect(200);
+    const exRights = await trigger({ date: '2025-04-29' }).expect(200);
+    // without OpenDART (no OPENDART_API_KEY here) the bonus issue's ex-rights day of 222210
+    // (base 8,770 / 2 = 4,385, shares unchanged) is only listed, as before
+    assert.deepEqual(exRights.body.details.basePriceChanges, [
+      { code: '222210', previousClose: 8770, basePrice: 4385, sharesBefore: 45_252_759, sharesAfter: 45_252_759 },
+    ]);
+    assert.equal(exRights.body.details.corporateActions, undefined);
     // a day of bars alone is an append: processes holding the previous version extend it by the day
     const log = await pool.query(
       `SELECT to_char(appended_after, 'YYYY-MM-DD') AS after FROM market.data_version_log ORDER BY version DESC LIMIT 1`,
@@ -333,7 +429,11 @@ describe('daily market ingest (in-process, KRX double)', () => {
     assert.deepEqual(split.body.details.corporateActions, [
       { code: '111110', kind: 'split', priceFactor: closeBefore / base, shareRatio: 50 },
     ]);
-    assert.equal(split.body.details.basePriceChanges, undefined, 'no other stock had its base price moved');
+    assert.deepEqual(
+      split.body.details.basePriceChanges,
+      [{ code: '111120', previousClose: 48_900, basePrice: 47_400, sharesBefore: 76_000_000, sharesAfter: 76_000_000 }],
+      "the rights issue's ex-rights day, only listed without OpenDART",
+    );
     const recorded = await pool.query(
       `SELECT code, to_char(ex_date, 'YYYY-MM-DD') AS ex_date, kind, price_factor, share_ratio FROM market.corporate_actions`,
     );
@@ -425,9 +525,7 @@ describe('daily market ingest (in-process, KRX double)', () => {
     const redis = new Redis(testRedisUrl(), { keyPrefix: prefix });
     try {
       fresh = await createTestDatabase('stocklab_backtest');
-      await runMigrationsWithLock(
-        backtestServiceOptions(loadConfig(backtestConfigSchema, { ...svc.env, DATABASE_URL: fresh.url })).dataSource,
-      );
+      await migrate(fresh.url);
       freshPool = new pg.Pool({ connectionString: fresh.url, max: 2 });
       const provider = new KrxOpenApiProvider({
         authKey: KEY,
@@ -460,6 +558,132 @@ describe('daily market ingest (in-process, KRX double)', () => {
       await deleteRedisKeys(testRedisUrl(), prefix);
     }
   });
+  it('with OpenDART: the bonus and the rights issue become events on their ex-rights days, and a backtest holding is adjusted', async () => {
+    let fresh: TestDatabase | undefined;
+    let freshPool: pg.Pool | undefined;
+    const prefix = uniqueKeyPrefix('ingest-dart');
+    const redis = new Redis(testRedisUrl(), { keyPrefix: prefix });
+    const krx = await KrxOpenApiDouble.start();
+    const dart = await OpenDartDouble.start();
+    try {
+      krx.addKey(KEY);
+      dart.addKey(DART_KEY);
+      // a trading day before the week (Friday 04-25), each stock at the close its 04-28 base carries,
+      // so that a backtest can hold 222210 before its ex-rights day
+      const monday = krx.market.bars.filter((b) => b.date === '20250428');
+      krx.market.bars.push(
+        ...monday.map((b) => ({
+          ...b,
+          date: '20250425',
+          open: b.basePrice,
+          high: b.basePrice,
+          low: b.basePrice,
+          close: b.basePrice,
+          volume: 1000,
+          tradingValue: 1000 * b.basePrice,
+        })),
+      );
+      fresh = await createTestDatabase('stocklab_backtest');
+      await migrate(fresh.url);
+      freshPool = new pg.Pool({ connectionString: fresh.url, max: 2 });
+      const provider = new KrxOpenApiProvider({ authKey: KEY, redis, host: krx.url, perSecond: 50 });
+      const events = new OpenDartProvider({
+        apiKey: DART_KEY,
+        redis,
+        host: dart.url,
+        perSecond: 50,
+        retry: { attempts: 2, baseDelayMs: 10 },
+      });
+
+      // OpenDART in maintenance on the ex-rights day: the day fails (nothing of it stored), the
+      // backfill stops there; a later run records it
+      dart.inject('maintenance', { times: Infinity, path: 'fricDecsn' });
+      const down = await ingestRange({ pool: freshPool, provider, events }, '2025-04-25', WEEK_TO);
+      assert.equal(down.failed?.date, '2025-04-29');
+      assert.match(down.failed?.error ?? '', /ProviderUnavailable.*fricDecsn 00900003: 800/);
+      const stored = await freshPool.query(
+        `SELECT count(*)::int AS n FROM market.daily_bars WHERE date = '2025-04-29'`,
+      );
+      assert.equal(stored.rows[0]?.n, 0);
+      dart.faults.clear();
+
+      const { results, failed } = await ingestRange({ pool: freshPool, provider, events }, '2025-04-29', WEEK_TO);
+      assert.equal(failed, undefined, JSON.stringify(failed));
+      const byDate = new Map(results.map((r) => [r.date, r]));
+      // 04-29: 1:1 bonus issue of 가람바이오 (record date 04-30): base 8,770 / 2 = 4,385, factor 2, shares x2
+      assert.deepEqual(byDate.get('2025-04-29')?.details.corporateActions, [
+        { code: '222210', kind: 'bonus_issue', priceFactor: 2, shareRatio: 2, receiptNo: '20250410000871' },
+      ]);
+      assert.equal(byDate.get('2025-04-29')?.details.basePriceChanges, undefined);
+      // 05-07: the split (KRX's data alone) and 누리화학's rights issue (record date 05-08): base
+      // (48,900 + 40,000 x 0.2) / 1.2 = 47,416.7 -> 47,400, factor 48,900 / 47,400, share ratio 1
+      assert.deepEqual(
+        byDate.get('2025-05-07')?.details.corporateActions?.map((a) => [a.code, a.kind, a.shareRatio, a.receiptNo]),
+        [
+          ['111110', 'split', 50, undefined],
+          ['111120', 'rights_issue', 1, '20250404000654'],
+        ],
+      );
+      assert.equal(byDate.get('2025-05-07')?.details.basePriceChanges, undefined);
+      const actions = await freshPool.query(
+        `SELECT code, to_char(ex_date, 'YYYY-MM-DD') AS ex_date, kind, price_factor, share_ratio
+           FROM market.corporate_actions WHERE kind IN ('bonus_issue', 'rights_issue') ORDER BY ex_date`,
+      );
+      assert.deepEqual(actions.rows, [
+        { code: '222210', ex_date: '2025-04-29', kind: 'bonus_issue', price_factor: 2, share_ratio: 2 },
+        { code: '111120', ex_date: '2025-05-07', kind: 'rights_issue', price_factor: 48_900 / 47_400, share_ratio: 1 },
+      ]);
+      // the company codes were read once for the whole backfill; share issues asked only for the
+      // stocks whose base price moved (222210 on 04-29, 111120 on 05-07: three reports each)
+      assert.equal(dart.faults.count('/api/corpCode.xml'), 1);
+      assert.equal(dart.faults.count('/api/estkRs.json'), 2);
+
+      // the engine: bought at 04-28's open on 04-25's signal, the holding doubles on 04-29 at
+      // entry / 2, the base 4,385 = 8,770 / 2
+      const client = await freshPool.connect();
+      try {
+        const { data } = await loadMarketSnapshot(client);
+        const def: StrategyDefinition = {
+          schemaVersion: 1,
+          universe: { scope: 'codes', codes: ['222210'] },
+          ranking: { factor: 'close', order: 'desc' },
+          maxPositions: 1,
+          weighting: { method: 'equal' },
+          rebalance: 'monthly',
+          costs: { commissionBps: 0, slippageBps: 0 },
+          initialCapital: 1_000_000,
+        };
+        const r = runBacktest(def, data, { from: 20250425, to: 20250508 });
+        const buy = r.trades[0];
+        assert.deepEqual([buy?.date, buy?.code, buy?.side], [20250428, '222210', 'buy']);
+        const quantity = buy?.quantity ?? 0;
+        assert.ok(quantity > 0);
+        assert.deepEqual(r.corporateActions, [
+          {
+            date: 20250429,
+            code: '222210',
+            kind: 'bonus_issue',
+            quantityBefore: quantity,
+            quantityAfter: quantity * 2,
+            entryPriceBefore: buy?.price,
+            entryPriceAfter: (buy?.price ?? 0) / 2,
+            basePrice: 4385,
+            cash: 0,
+          },
+        ]);
+      } finally {
+        client.release();
+      }
+    } finally {
+      await freshPool?.end();
+      await fresh?.drop();
+      await krx.close();
+      await dart.close();
+      redis.disconnect();
+      await deleteRedisKeys(testRedisUrl(), prefix);
+    }
+  });
+
   it('two replicas racing one date with a slow provider: one ingests, the other answers its run; a run left by a dead process is taken over', async () => {
     let fresh: TestDatabase | undefined;
     const pools: pg.Pool[] = [];
@@ -467,9 +691,7 @@ describe('daily market ingest (in-process, KRX double)', () => {
     const redis = new Redis(testRedisUrl(), { keyPrefix: prefix });
     try {
       fresh = await createTestDatabase('stocklab_backtest');
-      await runMigrationsWithLock(
-        backtestServiceOptions(loadConfig(backtestConfigSchema, { ...svc.env, DATABASE_URL: fresh.url })).dataSource,
-      );
+      await migrate(fresh.url);
       const krx = new KrxOpenApiProvider({ authKey: KEY, redis, host: double.url, perSecond: 50 });
       let calls = 0;
       const slow: MarketDataProvider = {

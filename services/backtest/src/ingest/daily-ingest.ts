@@ -1,10 +1,13 @@
 import { Readable } from 'node:stream';
 import {
   ProviderError,
+  type CorpCode,
   type DailyBar,
+  type Filing,
   type Market,
   type MarketDataProvider,
   type MarketDay,
+  type ShareIssue,
 } from '@stocklab/market-providers';
 import type pg from 'pg';
 import { BARS_HEADER, SECURITIES_HEADER } from '../cli/demo-data.js';
@@ -24,6 +27,9 @@ export const INGEST_MARKETS: readonly Market[] = ['KOSPI', 'KOSDAQ'];
  * overwrites a sector).
  */
 export const UNCLASSIFIED_SECTOR = 'Unclassified';
+
+/** How long the ingest keeps OpenDART's company codes (corpCode.xml) before reading them again. */
+export const CORP_CODES_TTL_MS = 12 * 3600_000;
 
 /** pg_advisory_lock(INGEST_LOCK_CLASS, yyyymmdd): one ingest of a date at a time, across replicas. */
 export const INGEST_LOCK_CLASS = 73_055_120;
@@ -51,12 +57,20 @@ export interface IngestDetails {
    * loaded as market.corporate_actions rows (an event an administrator already recorded for the
    * code and date is left as it is)
    */
-  corporateActions?: Array<{ code: string; kind: string; priceFactor: number; shareRatio: number }>;
+  corporateActions?: Array<{
+    code: string;
+    kind: string;
+    priceFactor: number;
+    shareRatio: number;
+    /** bonus and rights issues: the OpenDART filing (rcept_no) that dates and sizes the event */
+    receiptNo?: string;
+  }>;
   /**
-   * base prices that differ from the previous close without a matching change of listed shares:
-   * the ex-rights day of a bonus or rights issue (whose new shares list weeks later), a merger...
-   * Not turned into events (the daily data cannot tell which): record them with a
-   * corporate_actions CSV
+   * base prices that differ from the previous close without a matching change of listed shares
+   * and without an OpenDART share issue whose ex-rights day this is (exRightsAction; none asked
+   * when OpenDART is not configured): a merger, a capital reduction, an issue not filed where
+   * the ingest looks... Not turned into events (the daily data cannot tell which): record them
+   * with a corporate_actions CSV
    */
   basePriceChanges?: Array<{
     code: string;
@@ -105,9 +119,28 @@ export interface IngestOptions {
   signal?: AbortSignal;
 }
 
+/**
+ * What the ingest reads from OpenDART (OpenDartProvider): company codes, share issues (for the
+ * ex-rights days of bonus and rights issues) and the disclosure search (delisting notices).
+ */
+export interface CorporateEventsSource {
+  readonly name: string;
+  corpCodes(options?: { signal?: AbortSignal }): Promise<CorpCode[]>;
+  shareIssues(corpCode: string, from: string, to: string, options?: { signal?: AbortSignal }): Promise<ShareIssue[]>;
+  filings(from: string, to: string, options?: { corpCode?: string; signal?: AbortSignal }): Promise<Filing[]>;
+}
+
+/** How far back the ingest looks for the filing of a share issue: a decision precedes its record date by weeks. */
+export const SHARE_ISSUE_LOOKBACK_DAYS = 400;
+
 export interface DailyIngestDeps {
   pool: pg.Pool;
   provider: MarketDataProvider;
+  /**
+   * OpenDART (when OPENDART_API_KEY is set): a base price change without a share change is
+   * matched against the company's bonus and rights issues. Absent: such changes are only listed.
+   */
+  events?: CorporateEventsSource;
   /** after a load that made a new data version: publish the market snapshot (best effort) */
   onNewVersion?: (dataVersion: number) => Promise<void>;
   log?: (message: string) => void;
@@ -245,6 +278,98 @@ export function derivedCorporateAction(
   return { kind: shareRatio > 1 ? 'split' : 'reverse_split', priceFactor, shareRatio };
 }
 
+/** `days` calendar days before an ISO date, yyyymmdd. */
+function ymdDaysBefore(isoDate: string, days: number): string {
+  const d = new Date(`${isoDate}T00:00:00Z`);
+  d.setUTCDate(d.getUTCDate() - days);
+  return d.toISOString().slice(0, 10).replaceAll('-', '');
+}
+
+/**
+ * Whether a trading date (yyyy-mm-dd) is the ex-rights day (권리락) of a record date (yyyymmdd):
+ * the trading day before it under T+2 settlement (REFERENCE.md §1.7). The ingest of the ex-rights
+ * day runs before the record date is traded, so "the trading day before" is read conservatively:
+ * the date is before the record date and every day between them is a Saturday or Sunday. A KRX
+ * holiday in between makes it false (the change stays listed for an administrator), never a
+ * wrong date.
+ */
+export function isExRightsDay(date: string, recordDate: string): boolean {
+  const day = (ymdText: string) =>
+    Date.UTC(Number(ymdText.slice(0, 4)), Number(ymdText.slice(4, 6)) - 1, Number(ymdText.slice(6, 8)));
+  const from = day(ymd(date));
+  const to = day(recordDate);
+  if (!(to > from)) {
+    return false;
+  }
+  for (let t = from + 86_400_000; t < to; t += 86_400_000) {
+    const weekday = new Date(t).getUTCDay();
+    if (weekday !== 0 && weekday !== 6) {
+      return false;
+    }
+  }
+  return true;
+}
+
+/** A bonus or rights issue whose ex-rights day a stock's day is (see exRightsAction). */
+export interface ExRightsAction {
+  kind: 'bonus_issue' | 'rights_issue';
+  priceFactor: number;
+  shareRatio: number;
+  receiptNo: string;
+}
+
+/**
+ * The bonus or rights issue that explains a base price off the previous close on `date`, from the
+ * company's filings (OpenDART, REFERENCE.md §2.7), or null:
+ * - candidates are the filings received up to `date` whose record date has `date` as its
+ *   ex-rights day (isExRightsDay);
+ * - a bonus issue of r new shares per share: KRX's base is the previous close / (1 + r) on the
+ *   tick grid, so previous close / base must be within SHARE_EVENT_TOLERANCE (1 %) of 1 + r:
+ *   priceFactor = previous close / base (KRX's own adjusted base), shareRatio = 1 + r;
+ * - a rights issue to the shareholders: the base is below the previous close (an issue priced
+ *   under the market dilutes): priceFactor = previous close / base, shareRatio = 1 (the engine
+ *   does not subscribe);
+ * - anything else (no candidate, a bonus issue whose ratio the base contradicts, a bonus and a
+ *   rights issue on one record date whose combined base this cannot check) is null: the change
+ *   stays listed, never guessed.
+ */
+export function exRightsAction(
+  date: string,
+  previousClose: number,
+  basePrice: number,
+  issues: readonly ShareIssue[],
+): ExRightsAction | null {
+  if (!(previousClose > 0) || !(basePrice > 0) || basePrice === previousClose) {
+    return null;
+  }
+  const candidates = issues.filter(
+    (i) => i.recordDate !== null && i.receiptDate <= ymd(date) && isExRightsDay(date, i.recordDate),
+  );
+  const bonus = candidates.filter((i) => i.kind === 'bonus');
+  const rights = candidates.filter((i) => i.kind === 'rights');
+  const priceFactor = previousClose / basePrice;
+  if (bonus.length > 0) {
+    const fits = bonus.filter(
+      (i) => i.sharesPerShare !== null && Math.abs(priceFactor / (1 + i.sharesPerShare) - 1) <= SHARE_EVENT_TOLERANCE,
+    );
+    const match = fits[0];
+    if (rights.length > 0 || !match || fits.some((f) => f.sharesPerShare !== match.sharesPerShare)) {
+      return null;
+    }
+    return {
+      kind: 'bonus_issue',
+      priceFactor,
+      shareRatio: 1 + (match.sharesPerShare as number),
+      receiptNo: match.receiptNo,
+    };
+  }
+  const offer = rights[0];
+  if (!offer || !(basePrice < previousClose)) {
+    return null;
+  }
+  return { kind: 'rights_issue', priceFactor, shareRatio: 1, receiptNo: offer.receiptNo };
+}
+
 interface SecurityRow {
   code: string;
   name: string;
@@ -277,6 +402,9 @@ const CLASSIFICATIONS_HEADER = CSV_FORMATS.classifications.columns.join(',');
  * dies) and once (a succeeded run is final: a later trigger answers it, `replayed`).
  */
 export class DailyIngest {
+  /** OpenDART's company codes by stock code, read once and kept for CORP_CODES_TTL_MS */
+  private corpCodes: { at: number; byStock: Map<string, string> } | undefined;
+
   constructor(private readonly deps: DailyIngestDeps) {}
 
   async ingest(date: string, options: IngestOptions): Promise<IngestResult> {
@@ -373,6 +501,14 @@ export class DailyIngest {
         throw error;
       }
     } catch (error) {
+      if (error instanceof ProviderError) {
+        this.deps.log?.(`ingest ${date}: failed, ${error.name}: ${error.message}`);
+        return this.finish(client, runId, 'failed', {
+          rows: day.bars.length,
+          error: `${error.name}: ${error.message}`,
+          details: { counts: day.counts },
+        });
+      }
       if (error instanceof DayRefused) {
         return this.finish(client, runId, 'failed', {
           rows: day.bars.length,
@@ -567,6 +703,9 @@ export class DailyIngest {
     );
     const before = new Map(previous.rows.map((r) => [r.code, r]));
     const lines: string[] = [];
+    const unexplained: Array<{ bar: DailyBar; prior: (typeof previous.rows)[number] }> = [];
+    const record = (code: string, action: { kind: string; priceFactor: number; shareRatio: number }) =>
+      lines.push([code, date, action.kind, csvNumber(action.priceFactor), csvNumber(action.shareRatio)].join(','));
     for (const bar of withBase) {
       const prior = before.get(bar.code);
       if (!prior) {
@@ -574,6 +713,19 @@ export class DailyIngest {
       }
       const derived = derivedCorporateAction({ close: prior.close, shares: Number(prior.shares) }, bar);
       if (derived === 'unexplained') {
+        unexplained.push({ bar, prior });
+      } else if (derived !== null && !prior.recorded) {
+        (details.corporateActions ??= []).push({ code: bar.code, ...derived });
+        record(bar.code, derived);
+      }
+    }
+    const issues = await this.shareIssuesOf(
+      date,
+      unexplained.map((u) => u.bar.code),
+    );
+    for (const { bar, prior } of unexplained) {
+      const action = exRightsAction(date, prior.close, bar.basePrice as number, issues.get(bar.code) ?? []);
+      if (action === null) {
         (details.basePriceChanges ??= []).push({
           code: bar.code,
           previousClose: prior.close,
@@ -581,14 +733,46 @@ export class DailyIngest {
           sharesBefore: Number(prior.shares),
           sharesAfter: bar.listedShares ?? 0,
         });
-      } else if (derived !== null && !prior.recorded) {
-        (details.corporateActions ??= []).push({ code: bar.code, ...derived });
-        lines.push(
-          [bar.code, date, derived.kind, csvNumber(derived.priceFactor), csvNumber(derived.shareRatio)].join(','),
-        );
+      } else if (!prior.recorded) {
+        (details.corporateActions ??= []).push({ code: bar.code, ...action });
+        record(bar.code, action);
       }
     }
     return lines;
+  }
+
+  /**
+   * The share issues filed on OpenDART in the SHARE_ISSUE_LOOKBACK_DAYS up to `date` by the
+   * companies of `codes` (stock codes without a company code, e.g. preferred shares, have none).
+   * Empty without OpenDART. A provider failure fails the day (a succeeded run is final: an event
+   * missed now would never be recorded).
+   */
+  private async shareIssuesOf(date: string, codes: readonly string[]): Promise<Map<string, ShareIssue[]>> {
+    const out = new Map<string, ShareIssue[]>();
+    const events = this.deps.events;
+    if (!events || codes.length === 0) {
+      return out;
+    }
+    const corpOf = await this.corpCodesByStock(events);
+    for (const code of codes) {
+      const corp = corpOf.get(code);
+      if (corp) {
+        out.set(code, await events.shareIssues(corp, ymdDaysBefore(date, SHARE_ISSUE_LOOKBACK_DAYS), ymd(date)));
+      }
+    }
+    return out;
+  }
+
+  /** OpenDART's company code of each listed stock code (corpCode.xml, one download a day). */
+  private async corpCodesByStock(events: CorporateEventsSource): Promise<Map<string, string>> {
+    if (!this.corpCodes || Date.now() - this.corpCodes.at > CORP_CODES_TTL_MS) {
+      const all = await events.corpCodes();
+      this.corpCodes = {
+        at: Date.now(),
+        byStock: new Map(all.flatMap((c) => (c.stockCode ? [[c.stockCode, c.corpCode] as const] : []))),
+      };
+    }
+    return this.corpCodes.byStock;
   }
 
   private async finish(
