@@ -40,12 +40,8 @@ const KEY = `KRX${'7'.repeat(37)}`;
 const DART_KEY = `DART${'8'.repeat(36)}`;
 const WEEK_FROM = '2025-04-28';
 const WEEK_TO = '2025-05-08';
-/** the scripted market's KOSPI and KOSDAQ codes (KONEX is not ingested: market.securities has no KONEX) */
-const INGESTED = new Set(
-  scriptedMarket()
-    .stocks.filter((s) => s.market !== 'KONEX')
-    .map((s) => s.code),
-);
+/** the scripted market's codes: KOSPI, KOSDAQ and KONEX are all ingested */
+const INGESTED = new Set(scriptedMarket().stocks.map((s) => s.code));
 
 interface Tables {
   securities: unknown[];
@@ -302,13 +298,28 @@ describe('daily market ingest (in-process, KRX double)', () => {
   });
 
   it('ingests the week day by day: a halt, a holiday, outages, a listing, a disappearance, the split', async () => {
-    // 04-28: the first day into an empty market: every KOSPI/KOSDAQ stock is new
+    // 04-28: the first day into an empty market: every KOSPI/KOSDAQ/KONEX stock is new
     const first = await trigger({ date: '2025-04-28' }).expect(200);
     assert.equal(first.body.status, 'succeeded');
     assert.equal(first.body.replayed, false);
-    assert.equal(first.body.rows, 5);
-    assert.deepEqual(first.body.details.counts, { KOSPI: 3, KOSDAQ: 2 });
-    assert.deepEqual([...first.body.details.listed].sort(), ['111110', '111120', '11112K', '222210', '222220']);
+    assert.equal(first.body.rows, 7);
+    assert.deepEqual(first.body.details.counts, { KOSPI: 3, KOSDAQ: 2, KONEX: 2 });
+    assert.deepEqual([...first.body.details.listed].sort(), [
+      '111110',
+      '111120',
+      '11112K',
+      '222210',
+      '222220',
+      '333310',
+      '333320',
+    ]);
+    const konex = await pool.query(
+      `SELECT code, name, market, sector FROM market.securities WHERE market = 'KONEX' ORDER BY code`,
+    );
+    assert.deepEqual(konex.rows, [
+      { code: '333310', name: '온누리푸드', market: 'KONEX', sector: UNCLASSIFIED_SECTOR },
+      { code: '333320', name: '하늘정밀', market: 'KONEX', sector: UNCLASSIFIED_SECTOR },
+    ]);
     assert.equal(first.body.changed, true);
 
     const exRights = await trigger({ date: '2025-04-29' }).expect(200);
@@ -318,6 +329,20 @@ describe('daily market ingest (in-process, KRX double)', () => {
       { code: '222210', previousClose: 8770, basePrice: 4385, sharesBefore: 45_252_759, sharesAfter: 45_252_759 },
     ]);
     assert.equal(exRights.body.details.corporateActions, undefined);
+    // a KONEX stock's untraded day (333310: KRX sends volume 0, open/high/low 0 and the previous
+    // close): a flat bar at that close, like any market's
+    assert.deepEqual(exRights.body.details.untraded, ['333310']);
+    const flat = await pool.query(
+      `SELECT open, high, low, close, volume::int AS volume FROM market.daily_bars WHERE code = '333310' AND date = '2025-04-29'`,
+    );
+    const konexClose = scriptedMarket().bars.find((b) => b.code === '333310' && b.date === '20250428')?.close;
+    assert.deepEqual(flat.rows[0], {
+      open: konexClose,
+      high: konexClose,
+      low: konexClose,
+      close: konexClose,
+      volume: 0,
+    });
     // a day of bars alone is an append: processes holding the previous version extend it by the day
     const log = await pool.query(
       `SELECT to_char(appended_after, 'YYYY-MM-DD') AS after FROM market.data_version_log ORDER BY version DESC LIMIT 1`,
@@ -475,14 +500,14 @@ describe('daily market ingest (in-process, KRX double)', () => {
     const { replayed: _a, ...runA } = a.body as Record<string, unknown>;
     const { replayed: _b, ...runB } = b.body as Record<string, unknown>;
     assert.deepEqual(runA, runB);
-    assert.equal(double.faults.count('/svc/apis/sto/') - requestsBefore, 2, 'KOSPI and KOSDAQ asked once');
+    assert.equal(double.faults.count('/svc/apis/sto/') - requestsBefore, 3, 'KOSPI, KOSDAQ and KONEX asked once');
     assert.equal(await dataVersion(pool), versionBefore + 1, 'one new data version');
     assert.deepEqual(await runsOf(WEEK_TO), [{ attempt: 1, status: 'succeeded', error: null }]);
 
     const again = await trigger({ date: WEEK_TO }).expect(200);
     assert.equal(again.body.replayed, true);
     assert.equal(again.body.attempt, 1);
-    assert.equal(double.faults.count('/svc/apis/sto/') - requestsBefore, 2);
+    assert.equal(double.faults.count('/svc/apis/sto/') - requestsBefore, 3);
 
     // freshness for Prometheus: 05-08 00:00 Asia/Seoul, and when the run finished
     const metrics = await svc.http().get('/metrics').expect(200);
@@ -509,6 +534,7 @@ describe('daily market ingest (in-process, KRX double)', () => {
       [
         ['KOSPI', WEEK_TO],
         ['KOSDAQ', WEEK_TO],
+        ['KONEX', WEEK_TO],
       ],
     );
   });
@@ -516,7 +542,7 @@ describe('daily market ingest (in-process, KRX double)', () => {
   it('leaves exactly the rows a single backfill of the same range leaves in a fresh database', async () => {
     const daily = await tables(pool);
     const script = scriptedMarket().bars.filter((b) => INGESTED.has(b.code));
-    assert.equal(daily.bars.length, script.length, 'every KOSPI/KOSDAQ bar of the script, once');
+    assert.equal(daily.bars.length, script.length, 'every KOSPI/KOSDAQ/KONEX bar of the script, once');
     assert.deepEqual(daily.days, ['2025-04-28', '2025-04-29', '2025-04-30', '2025-05-02', '2025-05-07', '2025-05-08']);
 
     let fresh: TestDatabase | undefined;
@@ -731,7 +757,7 @@ describe('daily market ingest (in-process, KRX double)', () => {
       assert.match(runs?.rows[0]?.error ?? '', /interrupted/);
       assert.equal(runs?.rows[1]?.status, 'succeeded');
       const bars = await pools[0]?.query(`SELECT count(*)::int AS n FROM market.daily_bars`);
-      assert.equal(bars?.rows[0]?.n, 5);
+      assert.equal(bars?.rows[0]?.n, 7);
     } finally {
       await Promise.all(pools.map((p) => p.end()));
       await fresh?.drop();
@@ -780,7 +806,7 @@ describe('daily market ingest (in-process, KRX double)', () => {
   it("a market transfer in the provider's data is kept point in time: the old market until the day before, the new one from that day", async () => {
     const { rows: last } = await pool.query<{
       code: string;
-      market: 'KOSPI' | 'KOSDAQ';
+      market: 'KOSPI' | 'KOSDAQ' | 'KONEX';
       close: number;
       shares: number;
     }>(

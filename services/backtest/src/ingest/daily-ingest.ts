@@ -14,11 +14,8 @@ import { BARS_HEADER, SECURITIES_HEADER } from '../cli/demo-data.js';
 import { CSV_FORMATS, isIsoDate, SHARE_EVENT_TOLERANCE, type MarketKind } from '../market/market-csv.js';
 import { loadMarketCsv, type LoadOutcome } from '../market/market-loader.js';
 
-/**
- * The markets the daily ingest asks for: the ones market.securities admits (KONEX is served by
- * the provider, but the platform's securities schema and strategies know KOSPI and KOSDAQ only).
- */
-export const INGEST_MARKETS: readonly Market[] = ['KOSPI', 'KOSDAQ'];
+/** The markets the daily ingest asks for: all three KRX stock markets (market.securities admits them). */
+export const INGEST_MARKETS: readonly Market[] = ['KOSPI', 'KOSDAQ', 'KONEX'];
 
 /**
  * The sector of a security first seen in the daily data: KRX's daily trading data has no industry

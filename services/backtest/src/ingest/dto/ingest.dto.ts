@@ -24,6 +24,7 @@ export class IngestRequestDto {
 export class IngestCountsDto {
   @ApiPropertyOptional() KOSPI?: number;
   @ApiPropertyOptional() KOSDAQ?: number;
+  @ApiPropertyOptional() KONEX?: number;
 }
 
 export class IngestTransferDto {
