@@ -8,6 +8,7 @@ import {
   OpenDartDouble,
   OpenDartProvider,
   scriptedMarket,
+  type Filing,
   type MarketDataProvider,
   type ShareIssue,
 } from '@stocklab/market-providers';
@@ -28,6 +29,7 @@ import { daysFrom, ingestRange } from '../src/cli/ingest.js';
 import { backtestConfigSchema } from '../src/config.js';
 import {
   DailyIngest,
+  delistingNotice,
   derivedCorporateAction,
   exRightsAction,
   isExRightsDay,
@@ -202,6 +204,30 @@ describe('ex-rights days of bonus and rights issues (hand-computed)', () => {
     assert.equal(exRightsAction('2025-05-07', 48_900, 49_000, [rights]), null);
     // a bonus and a rights issue on one record date: a combined base this cannot check
     assert.equal(exRightsAction('2025-05-07', 48_900, 24_450, [rights, issue({ recordDate: '20250508' })]), null);
+  });
+});
+
+describe('delisting notices confirming a disappearance (hand-checked)', () => {
+  const filing = (reportName: string, receiptNo: string): Filing => ({
+    corpCode: '00900005',
+    corpName: '다솜소프트',
+    stockCode: '222220',
+    corpClass: 'K',
+    reportName,
+    receiptNo,
+    receiptDate: receiptNo.slice(0, 8),
+    filerName: '코스닥시장본부',
+    remarks: '코',
+  });
+
+  it('the latest decided delisting filed on or before the day; warnings and later filings do not confirm', () => {
+    const decided = filing('상장폐지결정', '20250415000333');
+    const trading = filing('[코스닥시장] 상장폐지(정리매매)', '20250422000101');
+    const warning = filing('상장폐지사유발생', '20250301000007');
+    assert.equal(delistingNotice([warning, decided, trading], '2025-05-02'), trading);
+    assert.equal(delistingNotice([warning, decided], '2025-05-02'), decided);
+    assert.equal(delistingNotice([warning, filing('사업보고서 (2024.12)', '20250320000001')], '2025-05-02'), null);
+    assert.equal(delistingNotice([filing('상장폐지결정', '20250506000001')], '2025-05-02'), null);
   });
 });
 
@@ -609,6 +635,9 @@ describe('daily market ingest (in-process, KRX double)', () => {
           tradingValue: 1000 * b.basePrice,
         })),
       );
+      // the preferred share stops appearing from 05-07 without any notice (it has no company code
+      // of its own in OpenDART): a disappearance that nothing confirms
+      krx.market.bars = krx.market.bars.filter((b) => !(b.code === '11112K' && b.date >= '20250507'));
       fresh = await createTestDatabase('stocklab_backtest');
       await migrate(fresh.url);
       freshPool = new pg.Pool({ connectionString: fresh.url, max: 2 });
@@ -651,6 +680,22 @@ describe('daily market ingest (in-process, KRX double)', () => {
         ],
       );
       assert.equal(byDate.get('2025-05-07')?.details.basePriceChanges, undefined);
+      // 05-02: 다솜소프트 (last row 04-30) disappears; its company's 상장폐지결정 of 04-15 confirms it:
+      // delisted on 05-02, the first trading day without it. 05-07: the preferred share disappears
+      // unconfirmed: listed, no date
+      assert.deepEqual(byDate.get('2025-05-02')?.details.delisted, [
+        { code: '222220', delistedOn: '2025-05-02', receiptNo: '20250415000333', reportName: '상장폐지결정' },
+      ]);
+      assert.deepEqual(byDate.get('2025-05-07')?.details.disappeared, ['11112K']);
+      assert.equal(byDate.get('2025-05-07')?.details.delisted, undefined);
+      const delistedOn = await freshPool.query(
+        `SELECT code, to_char(delisted_on, 'YYYY-MM-DD') AS delisted_on FROM market.securities
+          WHERE code IN ('222220', '11112K') ORDER BY code`,
+      );
+      assert.deepEqual(delistedOn.rows, [
+        { code: '11112K', delisted_on: null },
+        { code: '222220', delisted_on: '2025-05-02' },
+      ]);
       const actions = await freshPool.query(
         `SELECT code, to_char(ex_date, 'YYYY-MM-DD') AS ex_date, kind, price_factor, share_ratio
            FROM market.corporate_actions WHERE kind IN ('bonus_issue', 'rights_issue') ORDER BY ex_date`,
@@ -660,15 +705,18 @@ describe('daily market ingest (in-process, KRX double)', () => {
         { code: '111120', ex_date: '2025-05-07', kind: 'rights_issue', price_factor: 48_900 / 47_400, share_ratio: 1 },
       ]);
       // the company codes were read once for the whole backfill; share issues asked only for the
-      // stocks whose base price moved (222210 on 04-29, 111120 on 05-07: three reports each)
+      // stocks whose base price moved (222210 on 04-29, 111120 on 05-07: three reports each), the
+      // disclosure search only for the disappeared stock with a company code
       assert.equal(dart.faults.count('/api/corpCode.xml'), 1);
       assert.equal(dart.faults.count('/api/estkRs.json'), 2);
+      assert.equal(dart.faults.count('/api/list.json'), 1);
 
       // the engine: bought at 04-28's open on 04-25's signal, the holding doubles on 04-29 at
       // entry / 2, the base 4,385 = 8,770 / 2
       const client = await freshPool.connect();
       try {
         const { data } = await loadMarketSnapshot(client);
+        assert.equal(data.stocks[data.codes.indexOf('222220')]?.delistedOn, 20250502);
         const def: StrategyDefinition = {
           schemaVersion: 1,
           universe: { scope: 'codes', codes: ['222210'] },

@@ -1,6 +1,7 @@
 import { Readable } from 'node:stream';
 import {
   ProviderError,
+  isDelistingNotice,
   type CorpCode,
   type DailyBar,
   type Filing,
@@ -40,11 +41,17 @@ export interface IngestDetails {
   /** codes never seen before: loaded as new securities, listed on this date */
   listed?: string[];
   /**
-   * codes with a bar on the previous trading day and none on this one. NOT recorded as delistings:
-   * KRX's daily data has no delisting flag (a delisted stock just stops appearing, as does one
-   * whose row is missing), so delisted_on stays as an administrator set it
+   * codes with a bar on the previous trading day and none on this one (in a market whose list
+   * today is not empty). KRX's daily data has no delisting flag (a delisted stock just stops
+   * appearing, as would one whose row is missing): only those under `delisted` got a delisting date
    */
   disappeared?: string[];
+  /**
+   * disappeared codes whose company filed a delisting notice on OpenDART (isDelistingNotice, the
+   * DELISTING_NOTICE_LOOKBACK_DAYS up to this date): market.securities.delisted_on set to this
+   * date, the first trading day without the stock (an administrator's date is left as it is)
+   */
+  delisted?: Array<{ code: string; delistedOn: string; receiptNo: string; reportName: string }>;
   /** securities whose market changed (the provider's MKT_NM differs from market.securities) */
   transferred?: Array<{ code: string; from: string; to: string }>;
   /** rows without a trade (halted or no match): stored as a flat bar at the carried close, volume 0 */
@@ -126,6 +133,25 @@ export interface CorporateEventsSource {
   shareIssues(corpCode: string, from: string, to: string, options?: { signal?: AbortSignal }): Promise<ShareIssue[]>;
   filings(from: string, to: string, options?: { corpCode?: string; signal?: AbortSignal }): Promise<Filing[]>;
 }
+
+/**
+ * The delisting notice that confirms a disappearance, or null: the latest filing whose title
+ * announces a delisting decided or under way (isDelistingNotice: 상장폐지결정, 상장폐지(…),
+ * 정리매매…; not the warnings before a decision), received on or before the day.
+ */
+export function delistingNotice(filings: readonly Filing[], date: string): Filing | null {
+  const notices = filings
+    .filter((f) => f.receiptDate <= ymd(date) && isDelistingNotice(f.reportName))
+    .sort((a, b) => b.receiptNo.localeCompare(a.receiptNo));
+  return notices[0] ?? null;
+}
+
+/**
+ * How far back the ingest looks for the delisting notice of a stock that disappeared: a decision
+ * precedes the liquidation trading (정리매매) and the delisting by weeks, or by months when it is
+ * contested in court.
+ */
+export const DELISTING_NOTICE_LOOKBACK_DAYS = 365;
 
 /** How far back the ingest looks for the filing of a share issue: a decision precedes its record date by weeks. */
 export const SHARE_ISSUE_LOOKBACK_DAYS = 400;
@@ -599,8 +625,9 @@ export class DailyIngest {
    * The day as the import files: every bar; securities for codes never seen (listed on this date,
    * named as KRX names them, sector UNCLASSIFIED_SECTOR), for a market transfer (the provider's
    * market wins, the old one kept until the day before: transferHistory) and for a stock seen trading before its recorded listing date (listed_on moves
-   * back to it, so that the order dates are ingested in does not matter). Names, sectors and
-   * delisting dates of known securities are left as they are.
+   * back to it, so that the order dates are ingested in does not matter), and for a stock that
+   * disappeared with a delisting notice on OpenDART (delistings: delisted_on = this date). Names,
+   * sectors and delisting dates already set are left as they are.
    */
   private async plan(client: pg.ClientBase, date: string, day: MarketDay): Promise<DayPlan> {
     const codes = day.bars.map((b) => b.code);
@@ -643,13 +670,33 @@ export class DailyIngest {
         );
       }
     }
-    const gone = await client.query<{ code: string }>(
-      `SELECT b.code FROM market.daily_bars b JOIN market.securities s USING (code)
+    // a complete list of each market is what makes an absence mean something: only markets that
+    // answered rows today (the provider refuses a day with an empty or shrunken market)
+    const answered = INGEST_MARKETS.filter((m) => (day.counts[m] ?? 0) > 0);
+    const gone = await client.query<SecurityRow>(
+      `SELECT s.code, s.name, s.market, s.sector, to_char(s.listed_on, 'YYYY-MM-DD') AS listed_on,
+              to_char(s.delisted_on, 'YYYY-MM-DD') AS delisted_on, s.synthetic
+         FROM market.daily_bars b JOIN market.securities s USING (code)
         WHERE b.date = (SELECT max(date) FROM market.trading_days WHERE date < $1::date)
           AND s.market = ANY($2::text[]) AND NOT (b.code = ANY($3::text[]))
         ORDER BY b.code`,
-      [date, [...INGEST_MARKETS], codes],
+      [date, answered, codes],
     );
+    const delisted = await this.delistings(date, gone.rows);
+    for (const notice of delisted) {
+      const security = gone.rows.find((r) => r.code === notice.code) as SecurityRow;
+      securityLines.push(
+        [
+          security.code,
+          csvField(security.name),
+          security.market,
+          csvField(security.sector),
+          security.listed_on,
+          date,
+          String(security.synthetic),
+        ].join(','),
+      );
+    }
     const untraded = day.bars.filter((b) => !b.traded).map((b) => b.code);
     const classificationLines = await this.transferHistory(client, date, transferred, byCode);
     const details: IngestDetails = { counts: day.counts };
@@ -659,6 +706,9 @@ export class DailyIngest {
     }
     if (gone.rows.length > 0) {
       details.disappeared = gone.rows.map((r) => r.code);
+    }
+    if (delisted.length > 0) {
+      details.delisted = delisted;
     }
     if (transferred.length > 0) {
       details.transferred = transferred;
@@ -736,6 +786,39 @@ export class DailyIngest {
       }
     }
     return lines;
+  }
+
+  /**
+   * The disappeared securities (without a delisting date yet) whose company filed a delisting
+   * notice on OpenDART in the DELISTING_NOTICE_LOOKBACK_DAYS up to `date`: delisted on `date`,
+   * the first trading day without them (the engine sells a holding at that day's close at its
+   * last price). None without OpenDART; a provider failure fails the day.
+   */
+  private async delistings(
+    date: string,
+    gone: readonly SecurityRow[],
+  ): Promise<NonNullable<IngestDetails['delisted']>> {
+    const events = this.deps.events;
+    const candidates = gone.filter((g) => g.delisted_on === null);
+    if (!events || candidates.length === 0) {
+      return [];
+    }
+    const corpOf = await this.corpCodesByStock(events);
+    const out: NonNullable<IngestDetails['delisted']> = [];
+    for (const security of candidates) {
+      const corpCode = corpOf.get(security.code);
+      if (!corpCode) {
+        continue;
+      }
+      const filings = await events.filings(ymdDaysBefore(date, DELISTING_NOTICE_LOOKBACK_DAYS), ymd(date), {
+        corpCode,
+      });
+      const notice = delistingNotice(filings, date);
+      if (notice) {
+        out.push({ code: security.code, delistedOn: date, receiptNo: notice.receiptNo, reportName: notice.reportName });
+      }
+    }
+    return out;
   }
 
   /**
