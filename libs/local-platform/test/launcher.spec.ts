@@ -131,7 +131,7 @@ describe('cli start', () => {
     assert.match(snapshot.body.market?.dataVersion ?? '', /^\d+$/);
     assert.deepEqual(
       snapshot.body.market?.markets.map((m) => m.market),
-      ['KOSPI', 'KOSDAQ'],
+      ['KOSPI', 'KOSDAQ', 'KONEX'],
     );
     assert.equal(snapshot.body.queue?.error, null, JSON.stringify(snapshot.body.queue));
     assert.equal(snapshot.body.queue?.depth, 0);

@@ -5,6 +5,7 @@ export * from './http.js';
 export * from './zip.js';
 export * from './krx-open-api.js';
 export * from './open-dart.js';
+export * from './corporate-events.js';
 export * from './kiwoom-daily-chart.js';
 export * from './testing/faults.js';
 export * from './testing/scripted-market.js';

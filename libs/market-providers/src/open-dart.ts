@@ -14,6 +14,7 @@ import {
   type StatementBasis,
 } from './types.js';
 import { readZip } from './zip.js';
+import { parseBonusDecisions, parseRightsOfferings, type ShareIssue } from './corporate-events.js';
 
 export const OPEN_DART_HOST = 'https://opendart.fss.or.kr';
 const PROVIDER = 'opendart';
@@ -261,6 +262,39 @@ export class OpenDartProvider implements FundamentalsProvider {
       throw new ProviderDataInvalid(PROVIDER, 'corpCode.xml: no companies');
     }
     return codes;
+  }
+
+  /**
+   * The bonus and shareholder rights issues a company filed from `from` to `to` (receipt dates
+   * yyyymmdd): 무상증자 결정 (`fricDecsn`), the bonus part of 유무상증자 결정 (`pifricDecsn`) and
+   * the registration statements of rights issues to shareholders (`estkRs`), REFERENCE.md §2.7.
+   * Three calls, each answering 013 (nothing filed) as an empty list.
+   */
+  async shareIssues(
+    corpCode: string,
+    from: string,
+    to: string,
+    options: { signal?: AbortSignal } = {},
+  ): Promise<ShareIssue[]> {
+    if (!/^\d{8}$/.test(corpCode) || !isYmd(from) || !isYmd(to) || from > to) {
+      throw new ProviderRequestRefused(PROVIDER, `no share issues to ask for: ${corpCode} ${from}..${to}`);
+    }
+    const params = { corp_code: corpCode, bgn_de: from, end_de: to };
+    const out: ShareIssue[] = [];
+    for (const source of ['fricDecsn', 'pifricDecsn'] as const) {
+      const body = await this.getJson(`/api/${source}.json`, params, `${source} ${corpCode}`, options.signal);
+      if (body.status !== OPEN_DART_NO_DATA) {
+        if (!Array.isArray(body.list)) {
+          throw new ProviderDataInvalid(PROVIDER, `${source} ${corpCode}: status 000 without a list`);
+        }
+        out.push(...parseBonusDecisions(source, corpCode, body.list));
+      }
+    }
+    const registrations = await this.getJson('/api/estkRs.json', params, `estkRs ${corpCode}`, options.signal);
+    if (registrations.status !== OPEN_DART_NO_DATA) {
+      out.push(...parseRightsOfferings(corpCode, registrations.group));
+    }
+    return out;
   }
 
   /** A JSON call with retries; the body's status checked (000 and 013 returned, the rest raised). */

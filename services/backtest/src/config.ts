@@ -142,7 +142,7 @@ export const backtestConfigSchema = {
   }),
   OPENDART_API_KEY: optionalStr({
     description:
-      'crtfc_key of OpenDART (opendart.fss.or.kr) for the statements ingest from periodic reports; unset: POST /market/statements/ingest answers 503 STATEMENTS_NOT_CONFIGURED',
+      'crtfc_key of OpenDART (opendart.fss.or.kr) for the statements ingest from periodic reports and, in the daily ingest, the bonus and rights issues of ex-rights days and the delisting notices of disappeared stocks; unset: POST /market/statements/ingest answers 503 STATEMENTS_NOT_CONFIGURED and the daily ingest only lists base price changes and disappearances',
     secret: true,
   }),
   OPENDART_API_URL: str({

@@ -7,10 +7,15 @@ import {
   KiwoomDailyChartProvider,
   KrxOpenApiDouble,
   KrxOpenApiProvider,
+  OpenDartDouble,
+  OpenDartProvider,
   scriptedMarket,
+  type Filing,
   type MarketDataProvider,
+  type ShareIssue,
 } from '@stocklab/market-providers';
 import { loadMarketSnapshot } from '@stocklab/market-data';
+import { runBacktest, type StrategyDefinition } from '@stocklab/strategy-engine';
 import { loadConfig, runMigrationsWithLock } from '@stocklab/platform';
 import {
   assertErrorBody,
@@ -24,19 +29,23 @@ import { Redis } from 'ioredis';
 import pg from 'pg';
 import { daysFrom, ingestRange } from '../src/cli/ingest.js';
 import { backtestConfigSchema } from '../src/config.js';
-import { DailyIngest, derivedCorporateAction, UNCLASSIFIED_SECTOR } from '../src/ingest/daily-ingest.js';
+import {
+  DailyIngest,
+  delistingNotice,
+  derivedCorporateAction,
+  exRightsAction,
+  isExRightsDay,
+  UNCLASSIFIED_SECTOR,
+} from '../src/ingest/daily-ingest.js';
 import { backtestServiceOptions } from '../src/service-options.js';
 import { startInProcessBacktest, type InProcessBacktest } from './support.js';
 
 const KEY = `KRX${'7'.repeat(37)}`;
+const DART_KEY = `DART${'8'.repeat(36)}`;
 const WEEK_FROM = '2025-04-28';
 const WEEK_TO = '2025-05-08';
-/** the scripted market's KOSPI and KOSDAQ codes (KONEX is not ingested: market.securities has no KONEX) */
-const INGESTED = new Set(
-  scriptedMarket()
-    .stocks.filter((s) => s.market !== 'KONEX')
-    .map((s) => s.code),
-);
+/** the scripted market's codes: KOSPI, KOSDAQ and KONEX are all ingested */
+const INGESTED = new Set(scriptedMarket().stocks.map((s) => s.code));
 
 interface Tables {
   securities: unknown[];
@@ -126,6 +135,104 @@ describe('derivedCorporateAction (hand-computed)', () => {
   });
 });
 
+describe('ex-rights days of bonus and rights issues (hand-computed)', () => {
+  const issue = (over: Partial<ShareIssue>): ShareIssue => ({
+    kind: 'bonus',
+    source: 'fricDecsn',
+    corpCode: '00900003',
+    receiptNo: '20250410000871',
+    receiptDate: '20250410',
+    recordDate: '20250430',
+    sharesPerShare: 1,
+    method: null,
+    issuePrice: null,
+    listingDate: null,
+    ...over,
+  });
+
+  it('the ex-rights day is the trading day before the record date, weekends skipped, holidays not assumed', () => {
+    assert.equal(isExRightsDay('2025-04-29', '20250430'), true); // Tue -> Wed
+    assert.equal(isExRightsDay('2025-05-02', '20250505'), true); // Fri -> Mon: only Sat/Sun between
+    assert.equal(isExRightsDay('2025-05-02', '20250507'), false); // 05-05/05-06 are weekdays (holidays): not assumed
+    assert.equal(isExRightsDay('2025-04-30', '20250430'), false);
+    assert.equal(isExRightsDay('2025-04-29', '20250501'), false);
+    assert.equal(isExRightsDay('2025-04-30', '20250429'), false);
+  });
+
+  it("a bonus issue: previous close / base within 1 % of 1 + r; KRX's base gives the price factor", () => {
+    // 1:1 on KOSDAQ: 8,770 / 2 = 4,385 on the 5-won grid
+    assert.deepEqual(exRightsAction('2025-04-29', 8770, 4385, [issue({})]), {
+      kind: 'bonus_issue',
+      priceFactor: 2,
+      shareRatio: 2,
+      receiptNo: '20250410000871',
+    });
+    // 0.5 new share per share: 5,000 / 1.5 = 3,333.3 -> 3,335 (5-won ticks): 5,000 / 3,335 = 1.49925
+    const half = exRightsAction('2025-04-29', 5000, 3335, [issue({ sharesPerShare: 0.5 })]);
+    assert.deepEqual(half, {
+      kind: 'bonus_issue',
+      priceFactor: 5000 / 3335,
+      shareRatio: 1.5,
+      receiptNo: '20250410000871',
+    });
+    // the base contradicts the filed ratio (1:1 would be 4,385): not guessed
+    assert.equal(exRightsAction('2025-04-29', 8770, 7000, [issue({})]), null);
+    // another day, a filing received after the day, no record date, no filing: null
+    assert.equal(exRightsAction('2025-04-28', 8770, 4385, [issue({})]), null);
+    assert.equal(
+      exRightsAction('2025-04-29', 8770, 4385, [issue({ receiptNo: '20250430000001', receiptDate: '20250430' })]),
+      null,
+    );
+    assert.equal(exRightsAction('2025-04-29', 8770, 4385, [issue({ recordDate: null })]), null);
+    assert.equal(exRightsAction('2025-04-29', 8770, 4385, []), null);
+  });
+
+  it('a rights issue to shareholders: the base under the previous close, share ratio 1', () => {
+    const rights = issue({
+      kind: 'rights',
+      source: 'estkRs',
+      recordDate: '20250508',
+      sharesPerShare: null,
+      issuePrice: 40_000,
+    });
+    // (48,900 + 40,000 x 0.2) / 1.2 = 47,416.7 -> 47,400 (50-won ticks)
+    assert.deepEqual(exRightsAction('2025-05-07', 48_900, 47_400, [rights]), {
+      kind: 'rights_issue',
+      priceFactor: 48_900 / 47_400,
+      shareRatio: 1,
+      receiptNo: '20250410000871',
+    });
+    // a base above the previous close is no dilution by a rights issue
+    assert.equal(exRightsAction('2025-05-07', 48_900, 49_000, [rights]), null);
+    // a bonus and a rights issue on one record date: a combined base this cannot check
+    assert.equal(exRightsAction('2025-05-07', 48_900, 24_450, [rights, issue({ recordDate: '20250508' })]), null);
+  });
+});
+
+describe('delisting notices confirming a disappearance (hand-checked)', () => {
+  const filing = (reportName: string, receiptNo: string): Filing => ({
+    corpCode: '00900005',
+    corpName: '다솜소프트',
+    stockCode: '222220',
+    corpClass: 'K',
+    reportName,
+    receiptNo,
+    receiptDate: receiptNo.slice(0, 8),
+    filerName: '코스닥시장본부',
+    remarks: '코',
+  });
+
+  it('the latest decided delisting filed on or before the day; warnings and later filings do not confirm', () => {
+    const decided = filing('상장폐지결정', '20250415000333');
+    const trading = filing('[코스닥시장] 상장폐지(정리매매)', '20250422000101');
+    const warning = filing('상장폐지사유발생', '20250301000007');
+    assert.equal(delistingNotice([warning, decided, trading], '2025-05-02'), trading);
+    assert.equal(delistingNotice([warning, decided], '2025-05-02'), decided);
+    assert.equal(delistingNotice([warning, filing('사업보고서 (2024.12)', '20250320000001')], '2025-05-02'), null);
+    assert.equal(delistingNotice([filing('상장폐지결정', '20250506000001')], '2025-05-02'), null);
+  });
+});
+
 /**
  * The daily ingest (in-process, real PostgreSQL and Redis, the KRX Open API double serving the
  * scripted market of 2025-04-28..05-08): day by day through POST /market/ingest, with a holiday,
@@ -146,6 +253,11 @@ describe('daily market ingest (in-process, KRX double)', () => {
       .post('/api/backtest/market/ingest')
       .set(bearer(token))
       .send(body as object);
+  /** The service's migrations run on a throwaway database (a fresh replica's or a backfill's). */
+  const migrate = (url: string) =>
+    runMigrationsWithLock(
+      backtestServiceOptions(loadConfig(backtestConfigSchema, { ...svc.env, DATABASE_URL: url })).dataSource,
+    );
   const runsOf = async (date: string) =>
     (
       await pool.query<{ attempt: number; status: string; error: string | null }>(
@@ -157,9 +269,7 @@ describe('daily market ingest (in-process, KRX double)', () => {
   /** A throwaway database of the service's schema, for a test that needs a market of its own. */
   const migratedDatabase = async (): Promise<TestDatabase> => {
     const db = await createTestDatabase('stocklab_backtest');
-    await runMigrationsWithLock(
-      backtestServiceOptions(loadConfig(backtestConfigSchema, { ...svc.env, DATABASE_URL: db.url })).dataSource,
-    );
+    await migrate(db.url);
     return db;
   };
 
@@ -223,16 +333,51 @@ describe('daily market ingest (in-process, KRX double)', () => {
   });
 
   it('ingests the week day by day: a halt, a holiday, outages, a listing, a disappearance, the split', async () => {
-    // 04-28: the first day into an empty market: every KOSPI/KOSDAQ stock is new
+    // 04-28: the first day into an empty market: every KOSPI/KOSDAQ/KONEX stock is new
     const first = await trigger({ date: '2025-04-28' }).expect(200);
     assert.equal(first.body.status, 'succeeded');
     assert.equal(first.body.replayed, false);
-    assert.equal(first.body.rows, 5);
-    assert.deepEqual(first.body.details.counts, { KOSPI: 3, KOSDAQ: 2 });
-    assert.deepEqual([...first.body.details.listed].sort(), ['111110', '111120', '11112K', '222210', '222220']);
+    assert.equal(first.body.rows, 7);
+    assert.deepEqual(first.body.details.counts, { KOSPI: 3, KOSDAQ: 2, KONEX: 2 });
+    assert.deepEqual([...first.body.details.listed].sort(), [
+      '111110',
+      '111120',
+      '11112K',
+      '222210',
+      '222220',
+      '333310',
+      '333320',
+    ]);
+    const konex = await pool.query(
+      `SELECT code, name, market, sector FROM market.securities WHERE market = 'KONEX' ORDER BY code`,
+    );
+    assert.deepEqual(konex.rows, [
+      { code: '333310', name: '온누리푸드', market: 'KONEX', sector: UNCLASSIFIED_SECTOR },
+      { code: '333320', name: '하늘정밀', market: 'KONEX', sector: UNCLASSIFIED_SECTOR },
+    ]);
     assert.equal(first.body.changed, true);
 
-    await trigger({ date: '2025-04-29' }).expect(200);
+    const exRights = await trigger({ date: '2025-04-29' }).expect(200);
+    // without OpenDART (no OPENDART_API_KEY here) the bonus issue's ex-rights day of 222210
+    // (base 8,770 / 2 = 4,385, shares unchanged) is only listed, as before
+    assert.deepEqual(exRights.body.details.basePriceChanges, [
+      { code: '222210', previousClose: 8770, basePrice: 4385, sharesBefore: 45_252_759, sharesAfter: 45_252_759 },
+    ]);
+    assert.equal(exRights.body.details.corporateActions, undefined);
+    // a KONEX stock's untraded day (333310: KRX sends volume 0, open/high/low 0 and the previous
+    // close): a flat bar at that close, like any market's
+    assert.deepEqual(exRights.body.details.untraded, ['333310']);
+    const flat = await pool.query(
+      `SELECT open, high, low, close, volume::int AS volume FROM market.daily_bars WHERE code = '333310' AND date = '2025-04-29'`,
+    );
+    const konexClose = scriptedMarket().bars.find((b) => b.code === '333310' && b.date === '20250428')?.close;
+    assert.deepEqual(flat.rows[0], {
+      open: konexClose,
+      high: konexClose,
+      low: konexClose,
+      close: konexClose,
+      volume: 0,
+    });
     // a day of bars alone is an append: processes holding the previous version extend it by the day
     const log = await pool.query(
       `SELECT to_char(appended_after, 'YYYY-MM-DD') AS after FROM market.data_version_log ORDER BY version DESC LIMIT 1`,
@@ -344,7 +489,11 @@ describe('daily market ingest (in-process, KRX double)', () => {
     assert.deepEqual(split.body.details.corporateActions, [
       { code: '111110', kind: 'split', priceFactor: closeBefore / base, shareRatio: 50 },
     ]);
-    assert.equal(split.body.details.basePriceChanges, undefined, 'no other stock had its base price moved');
+    assert.deepEqual(
+      split.body.details.basePriceChanges,
+      [{ code: '111120', previousClose: 48_900, basePrice: 47_400, sharesBefore: 76_000_000, sharesAfter: 76_000_000 }],
+      "the rights issue's ex-rights day, only listed without OpenDART",
+    );
     const recorded = await pool.query(
       `SELECT code, to_char(ex_date, 'YYYY-MM-DD') AS ex_date, kind, price_factor, share_ratio FROM market.corporate_actions`,
     );
@@ -386,14 +535,14 @@ describe('daily market ingest (in-process, KRX double)', () => {
     const { replayed: _a, ...runA } = a.body as Record<string, unknown>;
     const { replayed: _b, ...runB } = b.body as Record<string, unknown>;
     assert.deepEqual(runA, runB);
-    assert.equal(double.faults.count('/svc/apis/sto/') - requestsBefore, 2, 'KOSPI and KOSDAQ asked once');
+    assert.equal(double.faults.count('/svc/apis/sto/') - requestsBefore, 3, 'KOSPI, KOSDAQ and KONEX asked once');
     assert.equal(await dataVersion(pool), versionBefore + 1, 'one new data version');
     assert.deepEqual(await runsOf(WEEK_TO), [{ attempt: 1, status: 'succeeded', error: null }]);
 
     const again = await trigger({ date: WEEK_TO }).expect(200);
     assert.equal(again.body.replayed, true);
     assert.equal(again.body.attempt, 1);
-    assert.equal(double.faults.count('/svc/apis/sto/') - requestsBefore, 2);
+    assert.equal(double.faults.count('/svc/apis/sto/') - requestsBefore, 3);
 
     // freshness for Prometheus: 05-08 00:00 Asia/Seoul, and when the run finished
     const metrics = await svc.http().get('/metrics').expect(200);
@@ -420,6 +569,7 @@ describe('daily market ingest (in-process, KRX double)', () => {
       [
         ['KOSPI', WEEK_TO],
         ['KOSDAQ', WEEK_TO],
+        ['KONEX', WEEK_TO],
       ],
     );
   });
@@ -427,7 +577,7 @@ describe('daily market ingest (in-process, KRX double)', () => {
   it('leaves exactly the rows a single backfill of the same range leaves in a fresh database', async () => {
     const daily = await tables(pool);
     const script = scriptedMarket().bars.filter((b) => INGESTED.has(b.code));
-    assert.equal(daily.bars.length, script.length, 'every KOSPI/KOSDAQ bar of the script, once');
+    assert.equal(daily.bars.length, script.length, 'every KOSPI/KOSDAQ/KONEX bar of the script, once');
     assert.deepEqual(daily.days, ['2025-04-28', '2025-04-29', '2025-04-30', '2025-05-02', '2025-05-07', '2025-05-08']);
 
     let fresh: TestDatabase | undefined;
@@ -502,7 +652,8 @@ describe('daily market ingest (in-process, KRX double)', () => {
       const day = await ingest.ingest('2025-04-30', { trigger: 'cli', tradingDay: true });
       assert.equal(day.status, 'succeeded', day.error ?? '');
       assert.equal(day.provider, 'kiwoom-chart');
-      assert.equal(day.details.fallback?.asked, 5);
+      // every stock with a bar the day before: KOSPI 3, KOSDAQ 2, KONEX 2
+      assert.equal(day.details.fallback?.asked, 7);
       assert.deepEqual(day.details.fallback?.absent, []);
       assert.match(day.details.fallback?.reason ?? '', /ProviderUnavailable/);
       assert.deepEqual(day.details.untraded, ['111110'], 'the halted stock, as KRX shows it');
@@ -511,7 +662,7 @@ describe('daily market ingest (in-process, KRX double)', () => {
       const barsOn = async (p: pg.Pool, date: string) =>
         (await tables(p)).bars.filter((b) => (b as { date: string }).date === date) as Array<Record<string, unknown>>;
       const fromKrx = await barsOn(pool, '2025-04-30');
-      assert.equal(fromKrx.length, 5);
+      assert.equal(fromKrx.length, 7);
       assert.deepEqual(
         await barsOn(freshPool, '2025-04-30'),
         fromKrx.map((b) => ({ ...b, trading_value: Math.round(Number(b.trading_value) / 1e6) * 1e6 })),
@@ -519,14 +670,15 @@ describe('daily market ingest (in-process, KRX double)', () => {
 
       double.faults.clear();
       await ingestRange({ pool: freshPool, provider: krx }, '2025-05-01', '2025-05-02');
-      // 05-07, the split's first day: the chart's base price for 111110 is the close / 50, and only
-      // KRX gives the new listed shares: the day is not taken from the chart
+      // 05-07, the split's first day (and a rights issue's ex-rights day): the chart's base price for
+      // 111110 is the close / 50, 111120's the rights-adjusted one, and only KRX gives the new listed
+      // shares: the day is not taken from the chart
       double.inject('http-503', { times: Infinity });
       const splitDay = await ingest.ingest('2025-05-07', { trigger: 'cli', tradingDay: true });
       assert.equal(splitDay.status, 'failed');
       assert.match(
         splitDay.error ?? '',
-        /fallback ProviderUnavailable: kiwoom-chart: the base price of 111110 moved on 2025-05-07/,
+        /fallback ProviderUnavailable: kiwoom-chart: the base price of 111110, 111120 moved on 2025-05-07/,
       );
       const none = await freshPool.query(`SELECT count(*)::int AS n FROM market.daily_bars WHERE date = '2025-05-07'`);
       assert.equal(none.rows[0]?.n, 0);
@@ -543,6 +695,153 @@ describe('daily market ingest (in-process, KRX double)', () => {
       await freshPool?.end();
       await fresh?.drop();
       await chart?.close();
+      redis.disconnect();
+      await deleteRedisKeys(testRedisUrl(), prefix);
+    }
+  });
+
+  it('with OpenDART: the bonus and the rights issue become events on their ex-rights days, and a backtest holding is adjusted', async () => {
+    let fresh: TestDatabase | undefined;
+    let freshPool: pg.Pool | undefined;
+    const prefix = uniqueKeyPrefix('ingest-dart');
+    const redis = new Redis(testRedisUrl(), { keyPrefix: prefix });
+    const krx = await KrxOpenApiDouble.start();
+    const dart = await OpenDartDouble.start();
+    try {
+      krx.addKey(KEY);
+      dart.addKey(DART_KEY);
+      // a trading day before the week (Friday 04-25), each stock at the close its 04-28 base carries,
+      // so that a backtest can hold 222210 before its ex-rights day
+      const monday = krx.market.bars.filter((b) => b.date === '20250428');
+      krx.market.bars.push(
+        ...monday.map((b) => ({
+          ...b,
+          date: '20250425',
+          open: b.basePrice,
+          high: b.basePrice,
+          low: b.basePrice,
+          close: b.basePrice,
+          volume: 1000,
+          tradingValue: 1000 * b.basePrice,
+        })),
+      );
+      // the preferred share stops appearing from 05-07 without any notice (it has no company code
+      // of its own in OpenDART): a disappearance that nothing confirms
+      krx.market.bars = krx.market.bars.filter((b) => !(b.code === '11112K' && b.date >= '20250507'));
+      fresh = await migratedDatabase();
+      freshPool = new pg.Pool({ connectionString: fresh.url, max: 2 });
+      const provider = new KrxOpenApiProvider({ authKey: KEY, redis, host: krx.url, perSecond: 50 });
+      const events = new OpenDartProvider({
+        apiKey: DART_KEY,
+        redis,
+        host: dart.url,
+        perSecond: 50,
+        retry: { attempts: 2, baseDelayMs: 10 },
+      });
+
+      // OpenDART in maintenance on the ex-rights day: the day fails (nothing of it stored), the
+      // backfill stops there; a later run records it
+      dart.inject('maintenance', { times: Infinity, path: 'fricDecsn' });
+      const down = await ingestRange({ pool: freshPool, provider, events }, '2025-04-25', WEEK_TO);
+      assert.equal(down.failed?.date, '2025-04-29');
+      assert.match(down.failed?.error ?? '', /ProviderUnavailable.*fricDecsn 00900003: 800/);
+      const stored = await freshPool.query(
+        `SELECT count(*)::int AS n FROM market.daily_bars WHERE date = '2025-04-29'`,
+      );
+      assert.equal(stored.rows[0]?.n, 0);
+      dart.faults.clear();
+
+      const { results, failed } = await ingestRange({ pool: freshPool, provider, events }, '2025-04-29', WEEK_TO);
+      assert.equal(failed, undefined, JSON.stringify(failed));
+      const byDate = new Map(results.map((r) => [r.date, r]));
+      // 04-29: 1:1 bonus issue of 가람바이오 (record date 04-30): base 8,770 / 2 = 4,385, factor 2, shares x2
+      assert.deepEqual(byDate.get('2025-04-29')?.details.corporateActions, [
+        { code: '222210', kind: 'bonus_issue', priceFactor: 2, shareRatio: 2, receiptNo: '20250410000871' },
+      ]);
+      assert.equal(byDate.get('2025-04-29')?.details.basePriceChanges, undefined);
+      // 05-07: the split (KRX's data alone) and 누리화학's rights issue (record date 05-08): base
+      // (48,900 + 40,000 x 0.2) / 1.2 = 47,416.7 -> 47,400, factor 48,900 / 47,400, share ratio 1
+      assert.deepEqual(
+        byDate.get('2025-05-07')?.details.corporateActions?.map((a) => [a.code, a.kind, a.shareRatio, a.receiptNo]),
+        [
+          ['111110', 'split', 50, undefined],
+          ['111120', 'rights_issue', 1, '20250404000654'],
+        ],
+      );
+      assert.equal(byDate.get('2025-05-07')?.details.basePriceChanges, undefined);
+      // 05-02: 다솜소프트 (last row 04-30) disappears; its company's 상장폐지결정 of 04-15 confirms it:
+      // delisted on 05-02, the first trading day without it. 05-07: the preferred share disappears
+      // unconfirmed: listed, no date
+      assert.deepEqual(byDate.get('2025-05-02')?.details.delisted, [
+        { code: '222220', delistedOn: '2025-05-02', receiptNo: '20250415000333', reportName: '상장폐지결정' },
+      ]);
+      assert.deepEqual(byDate.get('2025-05-07')?.details.disappeared, ['11112K']);
+      assert.equal(byDate.get('2025-05-07')?.details.delisted, undefined);
+      const delistedOn = await freshPool.query(
+        `SELECT code, to_char(delisted_on, 'YYYY-MM-DD') AS delisted_on FROM market.securities
+          WHERE code IN ('222220', '11112K') ORDER BY code`,
+      );
+      assert.deepEqual(delistedOn.rows, [
+        { code: '11112K', delisted_on: null },
+        { code: '222220', delisted_on: '2025-05-02' },
+      ]);
+      const actions = await freshPool.query(
+        `SELECT code, to_char(ex_date, 'YYYY-MM-DD') AS ex_date, kind, price_factor, share_ratio
+           FROM market.corporate_actions WHERE kind IN ('bonus_issue', 'rights_issue') ORDER BY ex_date`,
+      );
+      assert.deepEqual(actions.rows, [
+        { code: '222210', ex_date: '2025-04-29', kind: 'bonus_issue', price_factor: 2, share_ratio: 2 },
+        { code: '111120', ex_date: '2025-05-07', kind: 'rights_issue', price_factor: 48_900 / 47_400, share_ratio: 1 },
+      ]);
+      // the company codes were read once for the whole backfill; share issues asked only for the
+      // stocks whose base price moved (222210 on 04-29, 111120 on 05-07: three reports each), the
+      // disclosure search only for the disappeared stock with a company code
+      assert.equal(dart.faults.count('/api/corpCode.xml'), 1);
+      assert.equal(dart.faults.count('/api/estkRs.json'), 2);
+      assert.equal(dart.faults.count('/api/list.json'), 1);
+
+      // the engine: bought at 04-28's open on 04-25's signal, the holding doubles on 04-29 at
+      // entry / 2, the base 4,385 = 8,770 / 2
+      const client = await freshPool.connect();
+      try {
+        const { data } = await loadMarketSnapshot(client);
+        assert.equal(data.stocks[data.codes.indexOf('222220')]?.delistedOn, 20250502);
+        const def: StrategyDefinition = {
+          schemaVersion: 1,
+          universe: { scope: 'codes', codes: ['222210'] },
+          ranking: { factor: 'close', order: 'desc' },
+          maxPositions: 1,
+          weighting: { method: 'equal' },
+          rebalance: 'monthly',
+          costs: { commissionBps: 0, slippageBps: 0 },
+          initialCapital: 1_000_000,
+        };
+        const r = runBacktest(def, data, { from: 20250425, to: 20250508 });
+        const buy = r.trades[0];
+        assert.deepEqual([buy?.date, buy?.code, buy?.side], [20250428, '222210', 'buy']);
+        const quantity = buy?.quantity ?? 0;
+        assert.ok(quantity > 0);
+        assert.deepEqual(r.corporateActions, [
+          {
+            date: 20250429,
+            code: '222210',
+            kind: 'bonus_issue',
+            quantityBefore: quantity,
+            quantityAfter: quantity * 2,
+            entryPriceBefore: buy?.price,
+            entryPriceAfter: (buy?.price ?? 0) / 2,
+            basePrice: 4385,
+            cash: 0,
+          },
+        ]);
+      } finally {
+        client.release();
+      }
+    } finally {
+      await freshPool?.end();
+      await fresh?.drop();
+      await krx.close();
+      await dart.close();
       redis.disconnect();
       await deleteRedisKeys(testRedisUrl(), prefix);
     }
@@ -594,7 +893,7 @@ describe('daily market ingest (in-process, KRX double)', () => {
       assert.match(runs?.rows[0]?.error ?? '', /interrupted/);
       assert.equal(runs?.rows[1]?.status, 'succeeded');
       const bars = await pools[0]?.query(`SELECT count(*)::int AS n FROM market.daily_bars`);
-      assert.equal(bars?.rows[0]?.n, 5);
+      assert.equal(bars?.rows[0]?.n, 7);
     } finally {
       await Promise.all(pools.map((p) => p.end()));
       await fresh?.drop();
@@ -643,7 +942,7 @@ describe('daily market ingest (in-process, KRX double)', () => {
   it("a market transfer in the provider's data is kept point in time: the old market until the day before, the new one from that day", async () => {
     const { rows: last } = await pool.query<{
       code: string;
-      market: 'KOSPI' | 'KOSDAQ';
+      market: 'KOSPI' | 'KOSDAQ' | 'KONEX';
       close: number;
       shares: number;
     }>(

@@ -61,7 +61,7 @@ describe('market history: classifications and recorded delistings', () => {
         'code,valid_from,market,sector',
         'A00002,2020-01-02,KOSDAQ,Biotech',
         'A00002,2023-02-30,KOSPI,Pharmaceuticals',
-        'A00002,2023-03-02,KONEX,Pharmaceuticals',
+        'A00002,2023-03-02,NASDAQ,Pharmaceuticals',
         'A00002,2020-01-02,KOSPI,Biotech',
         'Z99999,2020-01-02,KOSPI,Banks',
         'A00001,2020-01-02,KOSPI,',
@@ -70,7 +70,7 @@ describe('market history: classifications and recorded delistings', () => {
     assert.equal(done.status, 'failed');
     assert.deepEqual(done.errors, [
       { line: 3, message: 'valid_from must be a date yyyy-mm-dd, got "2023-02-30"' },
-      { line: 4, message: 'market must be KOSPI or KOSDAQ, got "KONEX"' },
+      { line: 4, message: 'market must be KOSPI, KOSDAQ or KONEX, got "NASDAQ"' },
       { line: 5, message: 'duplicate key A00002 2020-01-02: already on line 2' },
       { line: 6, message: 'unknown code Z99999: load it with a securities file first' },
       { line: 7, message: 'sector is required' },

@@ -5,9 +5,11 @@ import { FaultPlan, playTransportFault, type DoubleFault, type InjectOptions } f
 import {
   scriptedCorps,
   scriptedFilings,
+  scriptedShareIssues,
   scriptedStatements,
   type ScriptedCorp,
   type ScriptedFiling,
+  type ScriptedShareIssues,
   type ScriptedStatement,
 } from './scripted-market.js';
 
@@ -39,7 +41,9 @@ const REPORT_PERIOD_NAMES: Record<string, [string, string]> = {
  * receipt number, its first 8 digits the receipt date), flows of quarterly reports both for the
  * quarter (`thstrm_amount`) and since the year began (`thstrm_add_amount`); the search paged with
  * `page_no`/`page_count`/`total_count`/`total_page`; corpCode.xml a ZIP holding CORPCODE.xml, or
- * an XML status when refused. Fed from the scripted statements and filings.
+ * an XML status when refused; the share-issue reports `fricDecsn`/`pifricDecsn` (`list`) and
+ * `estkRs` (`group` of 일반사항 and 증권의종류 rows) of one company by receipt date. Fed from the
+ * scripted statements, filings and share issues.
  */
 export class OpenDartDouble extends HttpDouble {
   readonly faults = new FaultPlan();
@@ -52,6 +56,7 @@ export class OpenDartDouble extends HttpDouble {
   statements: ScriptedStatement[] = scriptedStatements();
   filings: ScriptedFiling[] = scriptedFilings();
   corps: ScriptedCorp[] = scriptedCorps();
+  shareIssues: ScriptedShareIssues = scriptedShareIssues();
   private constructor(server: Server, url: string) {
     super(server, url);
   }
@@ -100,6 +105,10 @@ export class OpenDartDouble extends HttpDouble {
         return this.search(res, url.searchParams, partial);
       case '/api/corpCode.xml':
         return this.corpCodes(res);
+      case '/api/fricDecsn.json':
+      case '/api/pifricDecsn.json':
+      case '/api/estkRs.json':
+        return this.report(res, url.pathname, url.searchParams);
       default:
         res.writeHead(404, { 'content-type': 'text/html' }).end('<html>404 Not Found</html>');
     }
@@ -213,6 +222,42 @@ export class OpenDartDouble extends HttpDouble {
       total_page: totalPage,
       list: rows.map(({ periodic: _periodic, ...row }) => row),
     });
+  }
+
+  /**
+   * A 주요사항보고서 (fricDecsn, pifricDecsn) or 증권신고서 (estkRs) search of one company:
+   * `corp_code`, `bgn_de` and `end_de` (receipt dates) all required (100 otherwise), 013 when the
+   * company filed none in the range; decisions as `list`, registration statements as `group`
+   * (일반사항, 증권의종류) of their rows.
+   */
+  private report(res: ServerResponse, path: string, q: URLSearchParams): void {
+    const corp = q.get('corp_code') ?? '';
+    const from = q.get('bgn_de') ?? '';
+    const to = q.get('end_de') ?? '';
+    if (!/^\d{8}$/.test(corp) || !/^\d{8}$/.test(from) || !/^\d{8}$/.test(to)) {
+      return this.status(res, '100');
+    }
+    const filed = (r: { corp_code?: string; rcept_no?: string }) =>
+      r.corp_code === corp && (r.rcept_no ?? '').slice(0, 8) >= from && (r.rcept_no ?? '').slice(0, 8) <= to;
+    if (path === '/api/estkRs.json') {
+      const filings = this.shareIssues.estk.filter(filed);
+      if (filings.length === 0) {
+        return this.status(res, '013');
+      }
+      return this.json(res, {
+        status: '000',
+        message: DART_MESSAGES['000'],
+        group: [
+          { title: '일반사항', list: filings.map((f) => f.general) },
+          { title: '증권의종류', list: filings.flatMap((f) => f.securities) },
+        ],
+      });
+    }
+    const rows = (path === '/api/fricDecsn.json' ? this.shareIssues.fric : this.shareIssues.pifric).filter(filed);
+    if (rows.length === 0) {
+      return this.status(res, '013');
+    }
+    this.json(res, { status: '000', message: DART_MESSAGES['000'], list: rows });
   }
 
   private corpCodes(res: ServerResponse): void {

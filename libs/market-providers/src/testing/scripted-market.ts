@@ -12,6 +12,8 @@ import type { Market } from '../types.js';
  * - an untraded KONEX day (no trade without a halt: shown the same way)
  * - a delisting (다솜소프트: last row on 04-30, none after) and a listing (새봄로보틱스 from 05-02)
  * - a preferred share whose code has a letter (누리화학우(전환), 11112K)
+ * - two ex-rights days (권리락): a bonus issue and a rights issue, the base price adjusted and the
+ *   listed shares unchanged, each announced on OpenDART (SCRIPTED_EX_RIGHTS)
  * Names and codes are invented; the numbers are shaped like KRX's.
  */
 
@@ -118,6 +120,38 @@ const PLANS: Plan[] = [
 
 export const SCRIPTED_SPLITS: ScriptedSplit[] = [{ code: '111110', date: '20250507', ratio: 50 }];
 
+/** An ex-rights day (권리락): the base price adjusted, the listed shares unchanged (the new shares list weeks later). */
+export interface ScriptedExRights {
+  code: string;
+  /** the ex-rights day: the trading day before the record date */
+  date: string;
+  /** the record date (신주배정기준일) as filed */
+  recordDate: string;
+  kind: 'bonus' | 'rights';
+  /** new shares per existing share (bonus), shares offered per existing share (rights) */
+  ratio: number;
+  /** rights: the offering price */
+  price?: number;
+}
+
+/**
+ * 가람바이오's 1:1 bonus issue (record date 04-30, ex-rights 04-29: base = previous close / 2) and
+ * 누리화학's rights issue to shareholders, 0.2 new shares per share at 40,000 (record date 05-08,
+ * ex-rights 05-07: base = (previous close + 40,000 x 0.2) / 1.2), each on the tick grid
+ * (REFERENCE.md §1.7); both filed on OpenDART (scriptedShareIssues).
+ */
+export const SCRIPTED_EX_RIGHTS: ScriptedExRights[] = [
+  { code: '222210', date: '20250429', recordDate: '20250430', kind: 'bonus', ratio: 1 },
+  { code: '111120', date: '20250507', recordDate: '20250508', kind: 'rights', ratio: 0.2, price: 40_000 },
+];
+
+/** KRX's base price on an ex-rights day, before rounding to the tick grid. */
+export function exRightsBase(previousClose: number, event: ScriptedExRights): number {
+  return event.kind === 'bonus'
+    ? previousClose / (1 + event.ratio)
+    : (previousClose + (event.price ?? 0) * event.ratio) / (1 + event.ratio);
+}
+
 /** The scripted market (a fresh copy each call: tests may alter theirs). */
 export function scriptedMarket(): ScriptedMarket {
   const trading = SCRIPTED_DAYS.filter(([, t]) => t).map(([d]) => d as string);
@@ -135,6 +169,10 @@ export function scriptedMarket(): ScriptedMarket {
       if (split) {
         shares *= split.ratio;
         basePrice = onTick(close / split.ratio, date, market);
+      }
+      const exRights = SCRIPTED_EX_RIGHTS.find((e) => e.code === plan.code && e.date === date);
+      if (exRights) {
+        basePrice = onTick(exRightsBase(close, exRights), date, market);
       }
       if (plan.untraded?.includes(date)) {
         bars.push({
@@ -416,4 +454,128 @@ export function scriptedCorps(): ScriptedCorp[] {
     { corp_code: '00900005', corp_name: '다솜소프트', stock_code: '222220', modify_date: '20250415' },
     { corp_code: '00900006', corp_name: '새봄로보틱스', stock_code: '222230', modify_date: '20250425' },
   ];
+}
+
+/** OpenDART's filings of the scripted share issues, as its report APIs answer them. */
+export interface ScriptedShareIssues {
+  /** 무상증자 결정 rows (`fricDecsn`) */
+  fric: Array<Record<string, string>>;
+  /** 유무상증자 결정 rows (`pifricDecsn`) */
+  pifric: Array<Record<string, string>>;
+  /** 증권신고서(지분증권) (`estkRs`): per filing its 일반사항 row and 증권의종류 rows */
+  estk: Array<{
+    corp_code: string;
+    rcept_no: string;
+    general: Record<string, string>;
+    securities: Array<Record<string, string>>;
+  }>;
+}
+
+/**
+ * 가람바이오's 무상증자 결정 (filed 04-10, one new common share per share, record date 04-30,
+ * listing 05-20) and 누리화학's rights issue registration (filed 04-04, 15,200,000 shares at
+ * 40,000 by 주주배정후 실권주 일반공모, record date 05-08), written the way captured answers
+ * write them (REFERENCE.md §2.7): dates `2025년 04월 30일`, numbers with commas, `-` for none.
+ * Also a 유무상증자 of 다솜소프트 whose bonus part has no readable record date, and a
+ * third-party allotment of 새봄로보틱스 (no ex-rights day).
+ */
+export function scriptedShareIssues(): ScriptedShareIssues {
+  const corp = (code: string, name: string, cls: string) => ({ corp_cls: cls, corp_code: code, corp_name: name });
+  return {
+    fric: [
+      {
+        rcept_no: '20250410000871',
+        ...corp('00900003', '가람바이오', 'K'),
+        nstk_ostk_cnt: '45,252,759',
+        nstk_estk_cnt: '-',
+        fv_ps: '500',
+        bfic_tisstk_ostk: '45,252,759',
+        bfic_tisstk_estk: '-',
+        nstk_asstd: '2025년 04월 30일',
+        nstk_ascnt_ps_ostk: '1',
+        nstk_ascnt_ps_estk: '-',
+        nstk_dividrk: '2025년 01월 01일',
+        nstk_dlprd: '-',
+        nstk_lstprd: '2025년 05월 20일',
+        bddd: '2025년 04월 10일',
+        od_a_at_t: '2',
+        od_a_at_b: '0',
+        adt_a_atn: '참석',
+      },
+    ],
+    pifric: [
+      {
+        rcept_no: '20250303000412',
+        ...corp('00900005', '다솜소프트', 'K'),
+        piic_nstk_ostk_cnt: '9,056,364',
+        piic_ic_mthn: '주주배정후 실권주 일반공모',
+        fric_nstk_ostk_cnt: '4,528,182',
+        fric_nstk_asstd: '-',
+        fric_nstk_ascnt_ps_ostk: '0.1',
+        fric_nstk_lstprd: '-',
+        fric_bddd: '2025년 03월 03일',
+        ssl_at: '아니오',
+      },
+    ],
+    estk: [
+      {
+        corp_code: '00900002',
+        rcept_no: '20250404000654',
+        general: {
+          rcept_no: '20250404000654',
+          ...corp('00900002', '누리화학', 'Y'),
+          sbd: '2025년 06월 10일 ~ 2025년 06월 11일',
+          pymd: '2025년 06월 18일',
+          sband: '2025년 06월 12일',
+          asand: '2025년 06월 16일',
+          asstd: '2025년 05월 08일',
+          exstk: '-',
+          exprc: '-',
+          expd: '-',
+          rpt_rcpn: '-',
+        },
+        securities: [
+          {
+            rcept_no: '20250404000654',
+            ...corp('00900002', '누리화학', 'Y'),
+            stksen: '기명식보통주',
+            stkcnt: '15,200,000',
+            fv: '5,000',
+            slprc: '40,000',
+            slta: '608,000,000,000',
+            slmthn: '주주배정후 실권주 일반공모',
+          },
+        ],
+      },
+      {
+        corp_code: '00900006',
+        rcept_no: '20250425000199',
+        general: {
+          rcept_no: '20250425000199',
+          ...corp('00900006', '새봄로보틱스', 'K'),
+          sbd: '2025년 05월 12일',
+          pymd: '2025년 05월 13일',
+          sband: '-',
+          asand: '-',
+          asstd: '-',
+          exstk: '-',
+          exprc: '-',
+          expd: '-',
+          rpt_rcpn: '-',
+        },
+        securities: [
+          {
+            rcept_no: '20250425000199',
+            ...corp('00900006', '새봄로보틱스', 'K'),
+            stksen: '기명식보통주',
+            stkcnt: '1,200,000',
+            fv: '500',
+            slprc: '21,000',
+            slta: '25,200,000,000',
+            slmthn: '제3자배정',
+          },
+        ],
+      },
+    ],
+  };
 }

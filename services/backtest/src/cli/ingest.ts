@@ -1,10 +1,10 @@
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import { KrxOpenApiProvider, type MarketDataProvider } from '@stocklab/market-providers';
+import { KrxOpenApiProvider, OpenDartProvider, type MarketDataProvider } from '@stocklab/market-providers';
 import { Redis } from 'ioredis';
 import pg from 'pg';
-import { DailyIngest, type IngestResult } from '../ingest/daily-ingest.js';
+import { DailyIngest, type CorporateEventsSource, type IngestResult } from '../ingest/daily-ingest.js';
 import { isIsoDate } from '../market/market-csv.js';
 
 /** Every calendar day from `from` to `to` (yyyy-mm-dd), inclusive. */
@@ -23,14 +23,24 @@ export function daysFrom(from: string, to: string): string[] {
  * there once the provider is back.
  */
 export async function ingestRange(
-  deps: { pool: pg.Pool; provider: MarketDataProvider; log?: (line: string) => void },
+  deps: {
+    pool: pg.Pool;
+    provider: MarketDataProvider;
+    /** OpenDART: bonus and rights issues and delisting notices, as the daily ingest reads them */
+    events?: CorporateEventsSource;
+    log?: (line: string) => void;
+  },
   from: string,
   to: string,
 ): Promise<{ results: IngestResult[]; failed: IngestResult | undefined }> {
   if (!isIsoDate(from) || !isIsoDate(to) || from > to) {
     throw new Error(`--from and --to must be dates yyyy-mm-dd, from <= to (got ${from} .. ${to})`);
   }
-  const ingest = new DailyIngest({ pool: deps.pool, provider: deps.provider });
+  const ingest = new DailyIngest({
+    pool: deps.pool,
+    provider: deps.provider,
+    ...(deps.events ? { events: deps.events } : {}),
+  });
   const results: IngestResult[] = [];
   for (const date of daysFrom(from, to)) {
     const result = await ingest.ingest(date, { trigger: 'cli' });
@@ -51,7 +61,9 @@ const USAGE = `usage: node dist/cli/ingest.js --from yyyy-mm-dd --to yyyy-mm-dd
 Ingests every date of the range in order from the KRX Open API into DATABASE_URL (migrations must
 have run), as POST /api/backtest/market/ingest does, stopping at the first failed date.
 Environment: DATABASE_URL, REDIS_URL (the shared rate limit), REDIS_KEY_PREFIX (as the service's),
-KRX_API_KEY, KRX_API_URL, KRX_REQUESTS_PER_SECOND, KRX_RETRY_ATTEMPTS, KRX_RETRY_BASE_MS.
+KRX_API_KEY, KRX_API_URL, KRX_REQUESTS_PER_SECOND, KRX_RETRY_ATTEMPTS, KRX_RETRY_BASE_MS;
+OPENDART_API_KEY (optional: bonus and rights issues and delisting notices), OPENDART_API_URL,
+OPENDART_REQUESTS_PER_SECOND.
 The market snapshot is not published: the next process to need the new version builds it.`;
 
 function envInt(name: string, fallback: number): number {
@@ -94,8 +106,18 @@ async function main(argv: string[]): Promise<number> {
       perDay: envInt('KRX_REQUESTS_PER_DAY', 10_000),
       retry: { attempts: envInt('KRX_RETRY_ATTEMPTS', 5), baseDelayMs: envInt('KRX_RETRY_BASE_MS', 500) },
     });
+    const dartKey = process.env.OPENDART_API_KEY;
+    const events = dartKey
+      ? new OpenDartProvider({
+          apiKey: dartKey,
+          redis,
+          host: process.env.OPENDART_API_URL || 'https://opendart.fss.or.kr',
+          perSecond: envInt('OPENDART_REQUESTS_PER_SECOND', 5),
+          retry: { attempts: envInt('KRX_RETRY_ATTEMPTS', 5), baseDelayMs: envInt('KRX_RETRY_BASE_MS', 500) },
+        })
+      : undefined;
     const { failed } = await ingestRange(
-      { pool, provider, log: (line) => process.stdout.write(`${line}\n`) },
+      { pool, provider, ...(events ? { events } : {}), log: (line) => process.stdout.write(`${line}\n`) },
       values.from,
       values.to,
     );

@@ -2,21 +2,22 @@ import { Readable } from 'node:stream';
 import {
   ProviderError,
   ProviderUnavailable,
+  isDelistingNotice,
+  type CorpCode,
   type DailyBar,
+  type Filing,
   type Market,
   type MarketDataProvider,
   type MarketDay,
+  type ShareIssue,
 } from '@stocklab/market-providers';
 import type pg from 'pg';
 import { BARS_HEADER, SECURITIES_HEADER } from '../cli/demo-data.js';
 import { CSV_FORMATS, isIsoDate, SHARE_EVENT_TOLERANCE, type MarketKind } from '../market/market-csv.js';
 import { loadMarketCsv, type LoadOutcome } from '../market/market-loader.js';
 
-/**
- * The markets the daily ingest asks for: the ones market.securities admits (KONEX is served by
- * the provider, but the platform's securities schema and strategies know KOSPI and KOSDAQ only).
- */
-export const INGEST_MARKETS: readonly Market[] = ['KOSPI', 'KOSDAQ'];
+/** The markets the daily ingest asks for: all three KRX stock markets (market.securities admits them). */
+export const INGEST_MARKETS: readonly Market[] = ['KOSPI', 'KOSDAQ', 'KONEX'];
 
 /**
  * The sector of a security first seen in the daily data: KRX's daily trading data has no industry
@@ -27,10 +28,12 @@ export const INGEST_MARKETS: readonly Market[] = ['KOSPI', 'KOSDAQ'];
 export const UNCLASSIFIED_SECTOR = 'Unclassified';
 
 /**
- * KRX's daily price limit (±30 % of the base price since 2015-06-15, KOSPI and KOSDAQ): a close
+ * KRX's daily price limit (±30 % of the base price since 2015-06-15; KONEX's ±15 % is inside it): a close
  * further than this from the previous close means the base price was adjusted (an event).
  */
 const FALLBACK_MAX_MOVE = 0.3;
+/** How long the ingest keeps OpenDART's company codes (corpCode.xml) before reading them again. */
+export const CORP_CODES_TTL_MS = 12 * 3600_000;
 
 /** pg_advisory_lock(INGEST_LOCK_CLASS, yyyymmdd): one ingest of a date at a time, across replicas. */
 export const INGEST_LOCK_CLASS = 73_055_120;
@@ -44,11 +47,17 @@ export interface IngestDetails {
   /** codes never seen before: loaded as new securities, listed on this date */
   listed?: string[];
   /**
-   * codes with a bar on the previous trading day and none on this one. NOT recorded as delistings:
-   * KRX's daily data has no delisting flag (a delisted stock just stops appearing, as does one
-   * whose row is missing), so delisted_on stays as an administrator set it
+   * codes with a bar on the previous trading day and none on this one (in a market whose list
+   * today is not empty). KRX's daily data has no delisting flag (a delisted stock just stops
+   * appearing, as would one whose row is missing): only those under `delisted` got a delisting date
    */
   disappeared?: string[];
+  /**
+   * disappeared codes whose company filed a delisting notice on OpenDART (isDelistingNotice, the
+   * DELISTING_NOTICE_LOOKBACK_DAYS up to this date): market.securities.delisted_on set to this
+   * date, the first trading day without the stock (an administrator's date is left as it is)
+   */
+  delisted?: Array<{ code: string; delistedOn: string; receiptNo: string; reportName: string }>;
   /** securities whose market changed (the provider's MKT_NM differs from market.securities) */
   transferred?: Array<{ code: string; from: string; to: string }>;
   /** rows without a trade (halted or no match): stored as a flat bar at the carried close, volume 0 */
@@ -58,12 +67,20 @@ export interface IngestDetails {
    * loaded as market.corporate_actions rows (an event an administrator already recorded for the
    * code and date is left as it is)
    */
-  corporateActions?: Array<{ code: string; kind: string; priceFactor: number; shareRatio: number }>;
+  corporateActions?: Array<{
+    code: string;
+    kind: string;
+    priceFactor: number;
+    shareRatio: number;
+    /** bonus and rights issues: the OpenDART filing (rcept_no) that dates and sizes the event */
+    receiptNo?: string;
+  }>;
   /**
-   * base prices that differ from the previous close without a matching change of listed shares:
-   * the ex-rights day of a bonus or rights issue (whose new shares list weeks later), a merger...
-   * Not turned into events (the daily data cannot tell which): record them with a
-   * corporate_actions CSV
+   * base prices that differ from the previous close without a matching change of listed shares
+   * and without an OpenDART share issue whose ex-rights day this is (exRightsAction; none asked
+   * when OpenDART is not configured): a merger, a capital reduction, an issue not filed where
+   * the ingest looks... Not turned into events (the daily data cannot tell which): record them
+   * with a corporate_actions CSV
    */
   basePriceChanges?: Array<{
     code: string;
@@ -129,6 +146,39 @@ export interface PerStockDailyProvider {
   ): Promise<MarketDay>;
 }
 
+/**
+ * What the ingest reads from OpenDART (OpenDartProvider): company codes, share issues (for the
+ * ex-rights days of bonus and rights issues) and the disclosure search (delisting notices).
+ */
+export interface CorporateEventsSource {
+  readonly name: string;
+  corpCodes(options?: { signal?: AbortSignal }): Promise<CorpCode[]>;
+  shareIssues(corpCode: string, from: string, to: string, options?: { signal?: AbortSignal }): Promise<ShareIssue[]>;
+  filings(from: string, to: string, options?: { corpCode?: string; signal?: AbortSignal }): Promise<Filing[]>;
+}
+
+/**
+ * The delisting notice that confirms a disappearance, or null: the latest filing whose title
+ * announces a delisting decided or under way (isDelistingNotice: 상장폐지결정, 상장폐지(…),
+ * 정리매매…; not the warnings before a decision), received on or before the day.
+ */
+export function delistingNotice(filings: readonly Filing[], date: string): Filing | null {
+  const notices = filings
+    .filter((f) => f.receiptDate <= ymd(date) && isDelistingNotice(f.reportName))
+    .sort((a, b) => b.receiptNo.localeCompare(a.receiptNo));
+  return notices[0] ?? null;
+}
+
+/**
+ * How far back the ingest looks for the delisting notice of a stock that disappeared: a decision
+ * precedes the liquidation trading (정리매매) and the delisting by weeks, or by months when it is
+ * contested in court.
+ */
+export const DELISTING_NOTICE_LOOKBACK_DAYS = 365;
+
+/** How far back the ingest looks for the filing of a share issue: a decision precedes its record date by weeks. */
+export const SHARE_ISSUE_LOOKBACK_DAYS = 400;
+
 export interface DailyIngestDeps {
   pool: pg.Pool;
   provider: MarketDataProvider;
@@ -137,6 +187,11 @@ export interface DailyIngestDeps {
    * on a day the caller's calendar says traded; absent: such a day's run fails, to be retried.
    */
   fallback?: PerStockDailyProvider;
+  /**
+   * OpenDART (when OPENDART_API_KEY is set): a base price change without a share change is
+   * matched against the company's bonus and rights issues. Absent: such changes are only listed.
+   */
+  events?: CorporateEventsSource;
   /** after a load that made a new data version: publish the market snapshot (best effort) */
   onNewVersion?: (dataVersion: number) => Promise<void>;
   log?: (message: string) => void;
@@ -274,6 +329,98 @@ export function derivedCorporateAction(
   return { kind: shareRatio > 1 ? 'split' : 'reverse_split', priceFactor, shareRatio };
 }
 
+/** `days` calendar days before an ISO date, yyyymmdd. */
+function ymdDaysBefore(isoDate: string, days: number): string {
+  const d = new Date(`${isoDate}T00:00:00Z`);
+  d.setUTCDate(d.getUTCDate() - days);
+  return d.toISOString().slice(0, 10).replaceAll('-', '');
+}
+
+/**
+ * Whether a trading date (yyyy-mm-dd) is the ex-rights day (권리락) of a record date (yyyymmdd):
+ * the trading day before it under T+2 settlement (REFERENCE.md §1.7). The ingest of the ex-rights
+ * day runs before the record date is traded, so "the trading day before" is read conservatively:
+ * the date is before the record date and every day between them is a Saturday or Sunday. A KRX
+ * holiday in between makes it false (the change stays listed for an administrator), never a
+ * wrong date.
+ */
+export function isExRightsDay(date: string, recordDate: string): boolean {
+  const day = (ymdText: string) =>
+    Date.UTC(Number(ymdText.slice(0, 4)), Number(ymdText.slice(4, 6)) - 1, Number(ymdText.slice(6, 8)));
+  const from = day(ymd(date));
+  const to = day(recordDate);
+  if (!(to > from)) {
+    return false;
+  }
+  for (let t = from + 86_400_000; t < to; t += 86_400_000) {
+    const weekday = new Date(t).getUTCDay();
+    if (weekday !== 0 && weekday !== 6) {
+      return false;
+    }
+  }
+  return true;
+}
+
+/** A bonus or rights issue whose ex-rights day a stock's day is (see exRightsAction). */
+export interface ExRightsAction {
+  kind: 'bonus_issue' | 'rights_issue';
+  priceFactor: number;
+  shareRatio: number;
+  receiptNo: string;
+}
+
+/**
+ * The bonus or rights issue that explains a base price off the previous close on `date`, from the
+ * company's filings (OpenDART, REFERENCE.md §2.7), or null:
+ * - candidates are the filings received up to `date` whose record date has `date` as its
+ *   ex-rights day (isExRightsDay);
+ * - a bonus issue of r new shares per share: KRX's base is the previous close / (1 + r) on the
+ *   tick grid, so previous close / base must be within SHARE_EVENT_TOLERANCE (1 %) of 1 + r:
+ *   priceFactor = previous close / base (KRX's own adjusted base), shareRatio = 1 + r;
+ * - a rights issue to the shareholders: the base is below the previous close (an issue priced
+ *   under the market dilutes): priceFactor = previous close / base, shareRatio = 1 (the engine
+ *   does not subscribe);
+ * - anything else (no candidate, a bonus issue whose ratio the base contradicts, a bonus and a
+ *   rights issue on one record date whose combined base this cannot check) is null: the change
+ *   stays listed, never guessed.
+ */
+export function exRightsAction(
+  date: string,
+  previousClose: number,
+  basePrice: number,
+  issues: readonly ShareIssue[],
+): ExRightsAction | null {
+  if (!(previousClose > 0) || !(basePrice > 0) || basePrice === previousClose) {
+    return null;
+  }
+  const candidates = issues.filter(
+    (i) => i.recordDate !== null && i.receiptDate <= ymd(date) && isExRightsDay(date, i.recordDate),
+  );
+  const bonus = candidates.filter((i) => i.kind === 'bonus');
+  const rights = candidates.filter((i) => i.kind === 'rights');
+  const priceFactor = previousClose / basePrice;
+  if (bonus.length > 0) {
+    const fits = bonus.filter(
+      (i) => i.sharesPerShare !== null && Math.abs(priceFactor / (1 + i.sharesPerShare) - 1) <= SHARE_EVENT_TOLERANCE,
+    );
+    const match = fits[0];
+    if (rights.length > 0 || !match || fits.some((f) => f.sharesPerShare !== match.sharesPerShare)) {
+      return null;
+    }
+    return {
+      kind: 'bonus_issue',
+      priceFactor,
+      shareRatio: 1 + (match.sharesPerShare as number),
+      receiptNo: match.receiptNo,
+    };
+  }
+  const offer = rights[0];
+  if (!offer || !(basePrice < previousClose)) {
+    return null;
+  }
+  return { kind: 'rights_issue', priceFactor, shareRatio: 1, receiptNo: offer.receiptNo };
+}
+
 interface SecurityRow {
   code: string;
   name: string;
@@ -306,6 +453,9 @@ const CLASSIFICATIONS_HEADER = CSV_FORMATS.classifications.columns.join(',');
  * dies) and once (a succeeded run is final: a later trigger answers it, `replayed`).
  */
 export class DailyIngest {
+  /** OpenDART's company codes by stock code, read once and kept for CORP_CODES_TTL_MS */
+  private corpCodes: { at: number; byStock: Map<string, string> } | undefined;
+
   constructor(private readonly deps: DailyIngestDeps) {}
 
   async ingest(date: string, options: IngestOptions): Promise<IngestResult> {
@@ -425,6 +575,14 @@ export class DailyIngest {
         throw error;
       }
     } catch (error) {
+      if (error instanceof ProviderError) {
+        this.deps.log?.(`ingest ${date}: failed, ${error.name}: ${error.message}`);
+        return this.finish(client, runId, 'failed', {
+          rows: day.bars.length,
+          error: `${error.name}: ${error.message}`,
+          details: { counts: day.counts },
+        });
+      }
       if (error instanceof DayRefused) {
         return this.finish(client, runId, 'failed', {
           rows: day.bars.length,
@@ -504,7 +662,7 @@ export class DailyIngest {
   }
 
   /**
-   * The day from the per-stock fallback: every KOSPI/KOSDAQ stock with a bar on the previous trading
+   * The day from the per-stock fallback: every KOSPI/KOSDAQ/KONEX stock with a bar on the previous trading
    * day (and not delisted by `date`) asked for `date`. The chart has no listed shares or market cap:
    * the previous day's listed shares carry over (market cap = close x them), which is right except
    * on an event's day. So a day on which any stock's base price differs from its previous close, or
@@ -581,8 +739,9 @@ export class DailyIngest {
    * The day as the import files: every bar; securities for codes never seen (listed on this date,
    * named as KRX names them, sector UNCLASSIFIED_SECTOR), for a market transfer (the provider's
    * market wins, the old one kept until the day before: transferHistory) and for a stock seen trading before its recorded listing date (listed_on moves
-   * back to it, so that the order dates are ingested in does not matter). Names, sectors and
-   * delisting dates of known securities are left as they are.
+   * back to it, so that the order dates are ingested in does not matter), and for a stock that
+   * disappeared with a delisting notice on OpenDART (delistings: delisted_on = this date). Names,
+   * sectors and delisting dates already set are left as they are.
    */
   private async plan(
     client: pg.ClientBase,
@@ -630,13 +789,33 @@ export class DailyIngest {
         );
       }
     }
-    const gone = await client.query<{ code: string }>(
-      `SELECT b.code FROM market.daily_bars b JOIN market.securities s USING (code)
+    // a complete list of each market is what makes an absence mean something: only markets that
+    // answered rows today (the provider refuses a day with an empty or shrunken market)
+    const answered = INGEST_MARKETS.filter((m) => (day.counts[m] ?? 0) > 0);
+    const gone = await client.query<SecurityRow>(
+      `SELECT s.code, s.name, s.market, s.sector, to_char(s.listed_on, 'YYYY-MM-DD') AS listed_on,
+              to_char(s.delisted_on, 'YYYY-MM-DD') AS delisted_on, s.synthetic
+         FROM market.daily_bars b JOIN market.securities s USING (code)
         WHERE b.date = (SELECT max(date) FROM market.trading_days WHERE date < $1::date)
           AND s.market = ANY($2::text[]) AND NOT (b.code = ANY($3::text[]))
         ORDER BY b.code`,
-      [date, [...INGEST_MARKETS], codes],
+      [date, answered, codes],
     );
+    const delisted = await this.delistings(date, gone.rows);
+    for (const notice of delisted) {
+      const security = gone.rows.find((r) => r.code === notice.code) as SecurityRow;
+      securityLines.push(
+        [
+          security.code,
+          csvField(security.name),
+          security.market,
+          csvField(security.sector),
+          security.listed_on,
+          date,
+          String(security.synthetic),
+        ].join(','),
+      );
+    }
     const untraded = day.bars.filter((b) => !b.traded).map((b) => b.code);
     const classificationLines = await this.transferHistory(client, date, transferred, byCode);
     const details: IngestDetails = { counts: day.counts, ...(fallbackDetails ? { fallback: fallbackDetails } : {}) };
@@ -646,6 +825,9 @@ export class DailyIngest {
     }
     if (gone.rows.length > 0) {
       details.disappeared = gone.rows.map((r) => r.code);
+    }
+    if (delisted.length > 0) {
+      details.delisted = delisted;
     }
     if (transferred.length > 0) {
       details.transferred = transferred;
@@ -687,6 +869,9 @@ export class DailyIngest {
     );
     const before = new Map(previous.rows.map((r) => [r.code, r]));
     const lines: string[] = [];
+    const unexplained: Array<{ bar: DailyBar; prior: (typeof previous.rows)[number] }> = [];
+    const record = (code: string, action: { kind: string; priceFactor: number; shareRatio: number }) =>
+      lines.push([code, date, action.kind, csvNumber(action.priceFactor), csvNumber(action.shareRatio)].join(','));
     for (const bar of withBase) {
       const prior = before.get(bar.code);
       if (!prior) {
@@ -694,6 +879,19 @@ export class DailyIngest {
       }
       const derived = derivedCorporateAction({ close: prior.close, shares: Number(prior.shares) }, bar);
       if (derived === 'unexplained') {
+        unexplained.push({ bar, prior });
+      } else if (derived !== null && !prior.recorded) {
+        (details.corporateActions ??= []).push({ code: bar.code, ...derived });
+        record(bar.code, derived);
+      }
+    }
+    const issues = await this.shareIssuesOf(
+      date,
+      unexplained.map((u) => u.bar.code),
+    );
+    for (const { bar, prior } of unexplained) {
+      const action = exRightsAction(date, prior.close, bar.basePrice as number, issues.get(bar.code) ?? []);
+      if (action === null) {
         (details.basePriceChanges ??= []).push({
           code: bar.code,
           previousClose: prior.close,
@@ -701,14 +899,79 @@ export class DailyIngest {
           sharesBefore: Number(prior.shares),
           sharesAfter: bar.listedShares ?? 0,
         });
-      } else if (derived !== null && !prior.recorded) {
-        (details.corporateActions ??= []).push({ code: bar.code, ...derived });
-        lines.push(
-          [bar.code, date, derived.kind, csvNumber(derived.priceFactor), csvNumber(derived.shareRatio)].join(','),
-        );
+      } else if (!prior.recorded) {
+        (details.corporateActions ??= []).push({ code: bar.code, ...action });
+        record(bar.code, action);
       }
     }
     return lines;
+  }
+
+  /**
+   * The disappeared securities (without a delisting date yet) whose company filed a delisting
+   * notice on OpenDART in the DELISTING_NOTICE_LOOKBACK_DAYS up to `date`: delisted on `date`,
+   * the first trading day without them (the engine sells a holding at that day's close at its
+   * last price). None without OpenDART; a provider failure fails the day.
+   */
+  private async delistings(
+    date: string,
+    gone: readonly SecurityRow[],
+  ): Promise<NonNullable<IngestDetails['delisted']>> {
+    const events = this.deps.events;
+    const candidates = gone.filter((g) => g.delisted_on === null);
+    if (!events || candidates.length === 0) {
+      return [];
+    }
+    const corpOf = await this.corpCodesByStock(events);
+    const out: NonNullable<IngestDetails['delisted']> = [];
+    for (const security of candidates) {
+      const corpCode = corpOf.get(security.code);
+      if (!corpCode) {
+        continue;
+      }
+      const filings = await events.filings(ymdDaysBefore(date, DELISTING_NOTICE_LOOKBACK_DAYS), ymd(date), {
+        corpCode,
+      });
+      const notice = delistingNotice(filings, date);
+      if (notice) {
+        out.push({ code: security.code, delistedOn: date, receiptNo: notice.receiptNo, reportName: notice.reportName });
+      }
+    }
+    return out;
+  }
+
+  /**
+   * The share issues filed on OpenDART in the SHARE_ISSUE_LOOKBACK_DAYS up to `date` by the
+   * companies of `codes` (stock codes without a company code, e.g. preferred shares, have none).
+   * Empty without OpenDART. A provider failure fails the day (a succeeded run is final: an event
+   * missed now would never be recorded).
+   */
+  private async shareIssuesOf(date: string, codes: readonly string[]): Promise<Map<string, ShareIssue[]>> {
+    const out = new Map<string, ShareIssue[]>();
+    const events = this.deps.events;
+    if (!events || codes.length === 0) {
+      return out;
+    }
+    const corpOf = await this.corpCodesByStock(events);
+    for (const code of codes) {
+      const corp = corpOf.get(code);
+      if (corp) {
+        out.set(code, await events.shareIssues(corp, ymdDaysBefore(date, SHARE_ISSUE_LOOKBACK_DAYS), ymd(date)));
+      }
+    }
+    return out;
+  }
+
+  /** OpenDART's company code of each listed stock code (corpCode.xml, one download a day). */
+  private async corpCodesByStock(events: CorporateEventsSource): Promise<Map<string, string>> {
+    if (!this.corpCodes || Date.now() - this.corpCodes.at > CORP_CODES_TTL_MS) {
+      const all = await events.corpCodes();
+      this.corpCodes = {
+        at: Date.now(),
+        byStock: new Map(all.flatMap((c) => (c.stockCode ? [[c.stockCode, c.corpCode] as const] : []))),
+      };
+    }
+    return this.corpCodes.byStock;
   }
 
   private async finish(

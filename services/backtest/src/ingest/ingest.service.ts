@@ -24,14 +24,16 @@ export function seoulToday(now = new Date()): string {
 }
 
 /**
- * The daily ingest as the API runs it: KRX (KRX_API_KEY) through the shared Redis pace, then the
- * market snapshot published to object storage as the import job does.
+ * The daily ingest as the API runs it: KRX (KRX_API_KEY) through the shared Redis pace, with
+ * OpenDART (OPENDART_API_KEY, optional) for the ex-rights days of bonus and rights issues and for
+ * delisting notices, then the market snapshot published to object storage as the import job does.
  */
 @Injectable()
 export class IngestService {
   private readonly logger = new Logger(IngestService.name);
   private ingest: DailyIngest | undefined;
   private statementsIngest: StatementsIngest | undefined;
+  private dart: OpenDartProvider | undefined;
 
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
@@ -100,18 +102,10 @@ export class IngestService {
     if (this.statementsIngest) {
       return this.statementsIngest;
     }
-    const apiKey = this.config.OPENDART_API_KEY;
-    if (!apiKey) {
+    const provider = this.openDart();
+    if (!provider) {
       throw new DomainError(503, 'STATEMENTS_NOT_CONFIGURED', 'the statements ingest needs OPENDART_API_KEY');
     }
-    const provider = new OpenDartProvider({
-      apiKey,
-      redis: this.redis,
-      host: this.config.OPENDART_API_URL,
-      perSecond: this.config.OPENDART_REQUESTS_PER_SECOND,
-      perDay: this.config.OPENDART_REQUESTS_PER_DAY,
-      retry: { attempts: this.config.KRX_RETRY_ATTEMPTS, baseDelayMs: this.config.KRX_RETRY_BASE_MS },
-    });
     this.statementsIngest = new StatementsIngest({
       pool: this.pool(),
       provider,
@@ -119,6 +113,23 @@ export class IngestService {
       log: (message) => this.logger.log(message),
     });
     return this.statementsIngest;
+  }
+
+  /** OpenDART with OPENDART_API_KEY, else undefined (the statements ingest refuses; the daily ingest asks no filings). */
+  private openDart(): OpenDartProvider | undefined {
+    const apiKey = this.config.OPENDART_API_KEY;
+    if (!apiKey) {
+      return undefined;
+    }
+    this.dart ??= new OpenDartProvider({
+      apiKey,
+      redis: this.redis,
+      host: this.config.OPENDART_API_URL,
+      perSecond: this.config.OPENDART_REQUESTS_PER_SECOND,
+      perDay: this.config.OPENDART_REQUESTS_PER_DAY,
+      retry: { attempts: this.config.KRX_RETRY_ATTEMPTS, baseDelayMs: this.config.KRX_RETRY_BASE_MS },
+    });
+    return this.dart;
   }
 
   private pool(): pg.Pool {
@@ -141,10 +152,12 @@ export class IngestService {
       perDay: this.config.KRX_REQUESTS_PER_DAY,
       retry: { attempts: this.config.KRX_RETRY_ATTEMPTS, baseDelayMs: this.config.KRX_RETRY_BASE_MS },
     });
+    const events = this.openDart();
     this.ingest = new DailyIngest({
       pool: this.pool(),
       provider,
       ...this.chartFallback(),
+      ...(events ? { events } : {}),
       onNewVersion: (version) => this.publishSnapshot(version),
       log: (message) => this.logger.log(message),
     });

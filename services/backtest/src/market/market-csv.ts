@@ -114,7 +114,9 @@ function integer(column: string, value: string, positive: boolean): number {
 }
 
 function marketOf(value: string): string {
-  return value === 'KOSPI' || value === 'KOSDAQ' ? value : fail(`market must be KOSPI or KOSDAQ, got "${clip(value)}"`);
+  return value === 'KOSPI' || value === 'KOSDAQ' || value === 'KONEX'
+    ? value
+    : fail(`market must be KOSPI, KOSDAQ or KONEX, got "${clip(value)}"`);
 }
 
 function clip(value: string): string {

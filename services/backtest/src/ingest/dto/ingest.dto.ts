@@ -24,12 +24,38 @@ export class IngestRequestDto {
 export class IngestCountsDto {
   @ApiPropertyOptional() KOSPI?: number;
   @ApiPropertyOptional() KOSDAQ?: number;
+  @ApiPropertyOptional() KONEX?: number;
 }
 
 export class IngestTransferDto {
   @ApiProperty() code: string;
   @ApiProperty() from: string;
   @ApiProperty() to: string;
+}
+
+export class IngestCorporateActionDto {
+  @ApiProperty() code: string;
+  @ApiProperty({ enum: ['split', 'reverse_split', 'bonus_issue', 'rights_issue'] }) kind: string;
+  @ApiProperty({ description: "the previous close / the ex-date's base price" }) priceFactor: number;
+  @ApiProperty({ description: 'shares a holder has per old share (1 for a rights issue)' }) shareRatio: number;
+  @ApiPropertyOptional({ description: 'bonus and rights issues: the OpenDART filing (rcept_no) that dates the event' })
+  receiptNo?: string;
+}
+
+export class IngestBasePriceChangeDto {
+  @ApiProperty() code: string;
+  @ApiProperty() previousClose: number;
+  @ApiProperty() basePrice: number;
+  @ApiProperty() sharesBefore: number;
+  @ApiProperty() sharesAfter: number;
+}
+
+export class IngestDelistingDto {
+  @ApiProperty() code: string;
+  @ApiProperty({ description: 'the date recorded: the first trading day without the stock (yyyy-mm-dd)' })
+  delistedOn: string;
+  @ApiProperty({ description: "the delisting notice's OpenDART receipt number" }) receiptNo: string;
+  @ApiProperty() reportName: string;
 }
 
 export class IngestDetailsDto {
@@ -40,9 +66,24 @@ export class IngestDetailsDto {
   @ApiPropertyOptional({
     type: [String],
     description:
-      'codes with a bar on the previous trading day and none on this one (not recorded as delistings: the provider does not state delistings)',
+      'codes with a bar on the previous trading day and none on this one (a delisting date only for those under delisted)',
   })
   disappeared?: string[];
+  @ApiPropertyOptional({
+    type: [IngestDelistingDto],
+    description: 'disappeared codes confirmed by a delisting notice on OpenDART: delisted_on set to this date',
+  })
+  delisted?: IngestDelistingDto[];
+  @ApiPropertyOptional({
+    type: [IngestCorporateActionDto],
+    description: "splits from KRX's data, bonus and rights issues from OpenDART's filings, recorded this day",
+  })
+  corporateActions?: IngestCorporateActionDto[];
+  @ApiPropertyOptional({
+    type: [IngestBasePriceChangeDto],
+    description: 'base prices off the previous close that nothing explains: for an administrator',
+  })
+  basePriceChanges?: IngestBasePriceChangeDto[];
   @ApiPropertyOptional({ type: [IngestTransferDto] }) transferred?: IngestTransferDto[];
   @ApiPropertyOptional({
     type: [String],

@@ -7,7 +7,7 @@ const ISO_DATE = /^\d{4}-\d{2}-\d{2}$/;
 /** Letters (Hangul included), digits, spaces and the punctuation of listed company names; no controls. */
 const SEARCH_TEXT = /^[\p{L}\p{M}\p{N} &.,()'·-]+$/u;
 
-export const MARKETS = ['KOSPI', 'KOSDAQ'] as const;
+export const MARKETS = ['KOSPI', 'KOSDAQ', 'KONEX'] as const;
 export type MarketId = (typeof MARKETS)[number];
 
 /** `limit` (1-100, default 20) and `cursor`, as every list pages. */
