@@ -118,6 +118,16 @@ export interface FundamentalStatement {
   epsPrevQuarter?: number;
 }
 
+/** The figures every FundamentalStatement has (NaN when unknown), in a fixed order (the snapshot's). */
+export const REQUIRED_STATEMENT_FIELDS = [
+  'netIncome',
+  'equity',
+  'revenue',
+  'operatingIncome',
+  'liabilities',
+  'revenuePrevYear',
+] as const satisfies readonly (keyof FundamentalStatement)[];
+
 /** The optional figures of FundamentalStatement, in a fixed order (the snapshot stores them in it). */
 export const OPTIONAL_STATEMENT_FIELDS = [
   'grossProfit',
