@@ -5,7 +5,7 @@ import type { MigrationInterface, QueryRunner } from 'typeorm';
  * and a factor that needs it is then NaN for the stock (never computed from 0). Flows are the
  * quarter's alone like the other flows (the loader sums four quarters into TTM); stocks are at the
  * quarter's end. Definitions (services/backtest/src/datasets/CSV_FORMATS.md, the OpenDART
- * accounts in libs/market-providers REFERENCE.md §2.5):
+ * accounts in libs/market-providers REFERENCE.md §2.7):
  * - gross_profit: 매출총이익, revenue - cost of sales (flow, may be negative);
  * - operating_cash_flow: 영업활동현금흐름 (flow, may be negative);
  * - depreciation_amortization: 감가상각비 + 무형자산상각비 (flow, >= 0), for EBITDA;
