@@ -5,6 +5,7 @@ import {
   classificationOn,
   lowerBoundDate,
   newRsiState,
+  REQUIRED_STATEMENT_FIELDS,
   type RsiState,
   type FundamentalStatement,
   type Market,
@@ -52,15 +53,116 @@ export function dayIndexOf(snapshot: Pick<MarketSnapshot, 'data' | 'precedingDat
   return lowerBoundDate(snapshot.precedingDates, yyyymmdd) - snapshot.precedingDates.length;
 }
 
-interface StatementRow {
-  code: string;
-  report_date: string;
-  revenue: number;
-  operating_income: number;
-  net_income: number;
-  total_equity: number;
-  total_liabilities: number;
-  revenue_prev_year: number | null;
+/** A row of STATEMENTS_SQL: the FundamentalStatement fields by their snake_case names, NULL = NaN. */
+type StatementRow = { code: string; report_date: string } & Record<string, number | null>;
+
+/** FundamentalStatement's fields and the columns of STATEMENTS_SQL that give them. */
+const STATEMENT_COLUMNS: readonly [keyof Omit<FundamentalStatement, 'reportDate'>, string][] = [
+  ['netIncome', 'net_income_ttm'],
+  ['equity', 'total_equity'],
+  ['revenue', 'revenue_ttm'],
+  ['operatingIncome', 'operating_income_ttm'],
+  ['liabilities', 'total_liabilities'],
+  ['revenuePrevYear', 'revenue_prev_year'],
+  ['grossProfit', 'gross_profit_ttm'],
+  ['operatingCashFlow', 'operating_cash_flow_ttm'],
+  ['depreciationAmortization', 'depreciation_amortization_ttm'],
+  ['interestExpense', 'interest_expense_ttm'],
+  ['dividendsPaid', 'dividends_paid_ttm'],
+  ['currentAssets', 'current_assets'],
+  ['currentLiabilities', 'current_liabilities'],
+  ['cash', 'cash_and_equivalents'],
+  ['borrowings', 'total_borrowings'],
+  ['operatingIncomePrevYear', 'operating_income_prev_year'],
+  ['netIncomePrevYear', 'net_income_prev_year'],
+  ['revenueQuarter', 'revenue'],
+  ['operatingIncomeQuarter', 'operating_income'],
+  ['netIncomeQuarter', 'net_income'],
+  ['revenuePrevQuarter', 'revenue_prev_quarter'],
+  ['operatingIncomePrevQuarter', 'operating_income_prev_quarter'],
+  ['netIncomePrevQuarter', 'net_income_prev_quarter'],
+  ['eps', 'eps'],
+  ['epsPrevYear', 'eps_prev_year'],
+  ['epsQuarter', 'eps_quarter'],
+  ['epsPrevQuarter', 'eps_prev_quarter'],
+];
+const REQUIRED: ReadonlySet<string> = new Set(REQUIRED_STATEMENT_FIELDS);
+
+/** The flows of market.financial_statements (one quarter each): summed over four quarters into TTM. */
+const FLOWS = [
+  'revenue',
+  'operating_income',
+  'net_income',
+  'gross_profit',
+  'operating_cash_flow',
+  'depreciation_amortization',
+  'interest_expense',
+  'dividends_paid',
+];
+
+/**
+ * The engine's statements from market.financial_statements' quarters (flows of the quarter alone,
+ * CSV_FORMATS.md), one per stored quarter, in (code, report_date, fiscal_period) order:
+ * - TTM flows: the sum of the quarter and the three before it, NULL unless all four quarters are
+ *   stored with the figure (never a part year passed off as a year);
+ * - `*_prev_year`: the TTM figures of the quarter four quarters earlier; `*_prev_quarter`: the
+ *   quarter before's own figures;
+ * - EPS: net income (TTM, or the quarter's) / listed shares on the last trading day on or before
+ *   the period's end (the stock's bar that day; NULL without one); an earlier quarter's EPS is
+ *   restated to this quarter's share basis by the share ratios of the corporate actions between
+ *   the two days (a split is no fall in EPS).
+ * The table holds the latest figures of each quarter, so an earlier quarter amended after this
+ * statement's report date is used as amended (the one departure from point in time; rare).
+ */
+const STATEMENTS_SQL = `
+  WITH q AS (
+    SELECT s.*, left(s.fiscal_period, 4)::int * 4 + right(s.fiscal_period, 1)::int - 1 AS qi,
+           (make_date(left(s.fiscal_period, 4)::int, right(s.fiscal_period, 1)::int * 3, 1)
+              + interval '1 month' - interval '1 day')::date AS period_end
+      FROM market.financial_statements s
+  ),
+  ends AS (
+    SELECT e.period_end, (SELECT max(d.date) FROM market.trading_days d WHERE d.date <= e.period_end) AS bar_date
+      FROM (SELECT DISTINCT period_end FROM q) e
+  ),
+  t AS (
+    SELECT q.*, b.shares_outstanding::float8 AS shares,
+           exp(coalesce((SELECT sum(ln(a.share_ratio)) FROM market.corporate_actions a
+                          WHERE a.code = q.code AND a.ex_date <= ends.bar_date), 0)) AS share_basis,
+           ${FLOWS.map((f) => `CASE WHEN count(${f}) OVER w = 4 THEN sum(${f}) OVER w END AS ${f}_ttm`).join(',\n           ')}
+      FROM q
+      JOIN ends USING (period_end)
+      LEFT JOIN market.daily_bars b ON b.date = ends.bar_date AND b.code = q.code
+    WINDOW w AS (PARTITION BY q.code ORDER BY q.qi RANGE BETWEEN 3 PRECEDING AND CURRENT ROW)
+  )
+  SELECT t.code, to_char(t.report_date, 'YYYY-MM-DD') AS report_date,
+         t.total_equity, t.total_liabilities, t.current_assets, t.current_liabilities, t.cash_and_equivalents,
+         t.total_borrowings, t.revenue, t.operating_income, t.net_income,
+         ${FLOWS.map((f) => `t.${f}_ttm`).join(', ')},
+         y.revenue_ttm AS revenue_prev_year, y.operating_income_ttm AS operating_income_prev_year,
+         y.net_income_ttm AS net_income_prev_year,
+         p.revenue AS revenue_prev_quarter, p.operating_income AS operating_income_prev_quarter,
+         p.net_income AS net_income_prev_quarter,
+         t.net_income_ttm / t.shares AS eps, t.net_income / t.shares AS eps_quarter,
+         y.net_income_ttm / (y.shares * t.share_basis / y.share_basis) AS eps_prev_year,
+         p.net_income / (p.shares * t.share_basis / p.share_basis) AS eps_prev_quarter
+    FROM t
+    LEFT JOIN t y ON y.code = t.code AND y.qi = t.qi - 4
+    LEFT JOIN t p ON p.code = t.code AND p.qi = t.qi - 1
+   ORDER BY t.code, t.report_date, t.fiscal_period`;
+
+/** A row of STATEMENTS_SQL as the engine's statement: NULL figures NaN, absent optional ones left out. */
+function statementOf(row: StatementRow): FundamentalStatement {
+  const st = { reportDate: yyyymmdd(row.report_date) } as FundamentalStatement;
+  for (const [field, column] of STATEMENT_COLUMNS) {
+    const v = row[column];
+    if (v !== null && v !== undefined) {
+      st[field] = Number(v);
+    } else if (REQUIRED.has(field)) {
+      st[field] = Number.NaN;
+    }
+  }
+  return st;
 }
 
 export const FIELDS = ['open', 'high', 'low', 'close', 'volume', 'tradingValue', 'marketCap'] as const;
@@ -130,31 +232,14 @@ export async function loadMarketSnapshot(client: ClientBase, options: LoadMarket
     const codeIndex = new CodeIndex(codes);
     await copyBars(client, codeIndex, dayIndex, S, arrays, windowed ? dates[0] : undefined);
     const seeds = first > 0 ? { rsi_14: await rsiBefore(client, codeIndex, precedingDates) } : undefined;
-    const statements = (
-      await client.query<StatementRow>(
-        `SELECT s.code, to_char(s.report_date, 'YYYY-MM-DD') AS report_date, s.revenue, s.operating_income, s.net_income,
-                s.total_equity, s.total_liabilities, p.revenue AS revenue_prev_year
-           FROM market.financial_statements s
-           LEFT JOIN market.financial_statements p
-             ON p.code = s.code AND p.fiscal_period = (left(s.fiscal_period, 4)::int - 1)::text || right(s.fiscal_period, 2)
-          ORDER BY s.code, s.report_date, s.fiscal_period`,
-      )
-    ).rows;
+    const statements = (await client.query<StatementRow>(STATEMENTS_SQL)).rows;
     const corporateActions = await loadCorporateActions(client, stockIndex, windowed ? dates[0] : undefined);
     await client.query('COMMIT');
     const fundamentals: FundamentalStatement[][] = codes.map(() => []);
     for (const st of statements) {
       const s = stockIndex.get(st.code);
       if (s !== undefined) {
-        fundamentals[s]?.push({
-          reportDate: yyyymmdd(st.report_date),
-          revenue: st.revenue,
-          operatingIncome: st.operating_income,
-          netIncome: st.net_income,
-          equity: st.total_equity,
-          liabilities: st.total_liabilities,
-          revenuePrevYear: st.revenue_prev_year ?? Number.NaN,
-        });
+        fundamentals[s]?.push(statementOf(st));
       }
     }
     const data: MarketData = {

@@ -1,6 +1,8 @@
 import { crc32, zstdCompressSync, zstdDecompressSync } from 'node:zlib';
 import {
   CORPORATE_ACTION_KINDS,
+  OPTIONAL_STATEMENT_FIELDS,
+  REQUIRED_STATEMENT_FIELDS,
   type CorporateAction,
   type FundamentalStatement,
   type Market,
@@ -34,8 +36,12 @@ export const SNAPSHOT_MAGIC = Buffer.from('STOCKLAB-MARKET\n', 'latin1');
  * sector history (StockInfo.delistedOn, .history). A file of an older format lacks them (or the
  * corporate actions): it is rejected like any other mismatch and rebuilt from PostgreSQL, never
  * read as a market without delistings or events.
+ * 4: the statements' optional figures (OPTIONAL_STATEMENT_FIELDS: gross profit, cash flows, current
+ * assets and liabilities, cash, borrowings, the YoY and QoQ comparisons, EPS), one `statement:*`
+ * section each, NaN for a figure a statement lacks (decoded as an absent field); and the flows are
+ * TTM sums of four quarters. A format-3 file holds neither and is rebuilt from PostgreSQL.
  */
-export const SNAPSHOT_FORMAT = 3;
+export const SNAPSHOT_FORMAT = 4;
 
 type Encoding = 'int32' | 'int32-delta' | 'uint53-split' | 'times-close' | 'float64-planes';
 
@@ -94,14 +100,7 @@ const PRICE_FIELDS = ['open', 'high', 'low', 'close', 'volume', 'tradingValue', 
 /** int32 sections of the corporate actions (the kind as its index in CORPORATE_ACTION_KINDS) */
 const ACTION_INT_FIELDS = ['stock', 'exDate', 'kind'] as const;
 const ACTION_FLOAT_FIELDS = ['priceFactor', 'shareRatio'] as const;
-const STATEMENT_FIELDS = [
-  'netIncome',
-  'equity',
-  'revenue',
-  'operatingIncome',
-  'liabilities',
-  'revenuePrevYear',
-] as const;
+const STATEMENT_FIELDS = [...REQUIRED_STATEMENT_FIELDS, ...OPTIONAL_STATEMENT_FIELDS] as const;
 /** int32 stands for NaN: no KRX price or volume comes near it. */
 const NAN_INT = -0x80000000;
 
@@ -252,7 +251,7 @@ export function encodeMarketSnapshot(
     raw: asBytes(reportDate),
   });
   for (const field of STATEMENT_FIELDS) {
-    const values = Float64Array.from(statements, (x) => x.st[field]);
+    const values = Float64Array.from(statements, (x) => x.st[field] ?? Number.NaN);
     sections.push({
       info: { name: `statement:${field}`, encoding: 'float64-planes', length: values.length },
       raw: float64Planes(values),
@@ -605,18 +604,15 @@ export function decodeMarketSnapshot(bytes: Buffer): Omit<MarketSnapshot, 'loade
     if (!list) {
       corrupt(`statement ${i} names stock ${stockOf[i]}`);
     }
-    const [netIncome, equity, revenue, operatingIncome, liabilities, revenuePrevYear] = statementColumns.map(
-      (c) => c[i],
-    ) as [number, number, number, number, number, number];
-    list.push({
-      reportDate: reportDate[i],
-      netIncome,
-      equity,
-      revenue,
-      operatingIncome,
-      liabilities,
-      revenuePrevYear,
+    const st = { reportDate: reportDate[i] } as FundamentalStatement;
+    STATEMENT_FIELDS.forEach((field, k) => {
+      const v = statementColumns[k][i];
+      // an optional figure the statement lacks is left out, as the loader leaves it
+      if (k < REQUIRED_STATEMENT_FIELDS.length || v === v) {
+        st[field] = v;
+      }
     });
+    list.push(st);
   }
   const corporateActions: CorporateAction[] = [];
   const [actionStock, actionDate, actionKind, priceFactor, shareRatio] = [

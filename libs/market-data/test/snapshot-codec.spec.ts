@@ -4,6 +4,7 @@ import { describe, it } from '@jest/globals';
 import { prng } from '@stocklab/test-support';
 import {
   buildMarketData,
+  OPTIONAL_STATEMENT_FIELDS,
   type MarketData,
   type PriceRow,
   type StatementRow,
@@ -65,6 +66,12 @@ function market(
       operatingIncome: -3.25e11,
       liabilities: 2e12,
       revenuePrevYear: s === 0 ? Number.NaN : 9e12,
+      // the optional figures: all of them, a few (the rest absent, as the loader leaves them), or none
+      ...(s % 3 === 0
+        ? Object.fromEntries(OPTIONAL_STATEMENT_FIELDS.map((f, k) => [f, (k - 5) * 1.5e11 + random() * 1e9]))
+        : s % 3 === 1
+          ? { grossProfit: 4.5e12, eps: 1234.5678, epsPrevQuarter: -12.25, borrowings: 0 }
+          : {}),
     });
   }
   const infos: Record<string, StockInfo> = Object.fromEntries(
@@ -217,6 +224,8 @@ describe('market snapshot codec', () => {
       { ...header, history: [[999, 20200102, 'KOSPI', 'x']] },
       // format 2 had the corporate actions but no delisting dates nor histories
       { ...header, format: 2 },
+      // format 3 had no optional statement figures and quarter flows: never read as statements without them
+      { ...header, format: 3 },
       { ...header, sections: header.sections.map((x) => (x.name === 'close' ? { ...x, encoding: 'int64' } : x)) },
       { ...header, sections: header.sections.map((x) => (x.name === 'marketCap' ? { ...x, encoding: 'int32' } : x)) },
     ]) {
@@ -303,7 +312,7 @@ describe('market snapshot codec', () => {
       delete header.corporateActions;
       return sections.filter((x) => !x.name.startsWith('action:'));
     });
-    assert.throws(() => decodeMarketSnapshot(old), /format 1, expected 3/);
+    assert.throws(() => decodeMarketSnapshot(old), /format 1, expected 4/);
     assert.throws(() => snapshotVersion(old), SnapshotCorruptError);
     // a kind the format does not know is corruption, not a guess
     const badKind = forge(encodeMarketSnapshot(withActions), (_header, sections) =>

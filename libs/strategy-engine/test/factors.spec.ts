@@ -385,3 +385,118 @@ describe('value and quality families (statements, point in time)', () => {
     near(value(m, 'net_margin', 7), -1.25);
   });
 });
+
+describe("the statements' optional figures (issue 16: PCR, EV/EBITDA, yields, quality, YoY and QoQ growth)", () => {
+  // total assets = equity 3000 + liabilities 2000 = 5000; market cap 10,000 every day
+  const full: StatementRow = {
+    code: 'A',
+    reportDate: 0,
+    netIncome: 600,
+    equity: 3000,
+    liabilities: 2000,
+    revenue: 8000,
+    operatingIncome: 900,
+    revenuePrevYear: 6400,
+    grossProfit: 2500,
+    operatingCashFlow: 800,
+    depreciationAmortization: 350,
+    interestExpense: 150,
+    dividendsPaid: 300,
+    currentAssets: 1800,
+    currentLiabilities: 1200,
+    cash: 700,
+    borrowings: 1200,
+    operatingIncomePrevYear: 750,
+    netIncomePrevYear: 480,
+    revenueQuarter: 2100,
+    operatingIncomeQuarter: 240,
+    netIncomeQuarter: 150,
+    revenuePrevQuarter: 2000,
+    operatingIncomePrevQuarter: 200,
+    netIncomePrevQuarter: 160,
+    eps: 60,
+    epsPrevYear: 50,
+    epsQuarter: 15,
+    epsPrevQuarter: 12,
+  };
+  // the next statement: an old-format one (no optional figure), then one with losses and no debt
+  const bare: StatementRow = {
+    code: 'A',
+    reportDate: 0,
+    netIncome: 700,
+    equity: 3200,
+    liabilities: 1800,
+    revenue: 8200,
+    operatingIncome: 950,
+    revenuePrevYear: 8000,
+  };
+  const weak: StatementRow = {
+    ...full,
+    operatingCashFlow: -100,
+    operatingIncome: -50,
+    depreciationAmortization: 20,
+    interestExpense: 0,
+    dividendsPaid: 0,
+    currentLiabilities: 0,
+    operatingIncomePrevYear: -30,
+    netIncomePrevYear: 0,
+    revenuePrevQuarter: 0,
+    operatingIncomePrevQuarter: -10,
+    netIncomePrevQuarter: -5,
+    epsPrevYear: -1,
+    epsPrevQuarter: 0,
+  };
+  const dates = weekdayDates(12);
+  const m = market(
+    [{ close: range(12, () => 100), marketCap: range(12, () => 10_000) }],
+    [
+      { ...full, reportDate: dates[2] },
+      { ...bare, reportDate: dates[5] },
+      { ...weak, reportDate: dates[8] },
+    ],
+  );
+  // the factors of the optional figures: the catalog's last ones, from pcr on
+  const NEW = FACTOR_IDS.slice(FACTOR_IDS.indexOf('pcr'));
+
+  it('every new factor is NaN before the first report and on a statement without its figures', () => {
+    assert.equal(NEW.length, 14);
+    for (const id of NEW) {
+      assert.ok(Number.isNaN(value(m, id, 1)), `${id}: nothing reported yet`);
+      assert.ok(Number.isNaN(value(m, id, 6)), `${id}: the statement lacks the figure (NaN, not 0)`);
+    }
+  });
+
+  it('value: PCR, EV/EBITDA and dividend yield on the market cap of the day', () => {
+    near(value(m, 'pcr', 2), 12.5); // 10,000 / 800
+    // EV = 10,000 + 1,200 - 700 = 10,500; EBITDA = 900 + 350 = 1,250
+    near(value(m, 'ev_ebitda', 3), 8.4);
+    near(value(m, 'dividend_yield', 4), 3); // 300 / 10,000 x 100
+    assert.ok(Number.isNaN(value(m, 'pcr', 9)), 'negative operating cash flow');
+    assert.ok(Number.isNaN(value(m, 'ev_ebitda', 9)), 'EBITDA = -50 + 20 <= 0');
+    near(value(m, 'dividend_yield', 9), 0); // a reported 0 is a real 0
+  });
+
+  it('quality: GP/A, accruals, current ratio, interest coverage', () => {
+    near(value(m, 'gp_a', 2), 50); // 2,500 / 5,000 x 100
+    near(value(m, 'accruals', 2), -4); // (600 - 800) / 5,000 x 100
+    near(value(m, 'current_ratio', 2), 150); // 1,800 / 1,200 x 100
+    near(value(m, 'interest_coverage', 2), 6); // 900 / 150
+    near(value(m, 'accruals', 10), 14); // (600 - -100) / 5,000 x 100
+    assert.ok(Number.isNaN(value(m, 'current_ratio', 10)), 'no current liabilities');
+    assert.ok(Number.isNaN(value(m, 'interest_coverage', 10)), 'no interest expense');
+  });
+
+  it('growth: YoY on TTM figures, QoQ on quarters, NaN from a base <= 0', () => {
+    near(value(m, 'revenue_growth_qoq', 2), 5); // 2,100 / 2,000
+    near(value(m, 'operating_income_growth_yoy', 2), 20); // 900 / 750
+    near(value(m, 'operating_income_growth_qoq', 2), 20); // 240 / 200
+    near(value(m, 'net_income_growth_yoy', 2), 25); // 600 / 480
+    near(value(m, 'net_income_growth_qoq', 2), -6.25); // 150 / 160
+    near(value(m, 'eps_growth_yoy', 2), 20); // 60 / 50
+    near(value(m, 'eps_growth_qoq', 2), 25); // 15 / 12
+    near(value(m, 'revenue_growth', 6), 2.5); // 8,200 / 8,000: the old figures still work
+    for (const id of NEW.filter((x) => x.includes('growth'))) {
+      assert.ok(Number.isNaN(value(m, id, 11)), `${id}: the earlier figure is <= 0`);
+    }
+  });
+});

@@ -215,6 +215,10 @@ const FACTORS = [
   'earnings_yield',
   'stoch_k_14',
   'avg_trading_value_20d',
+  'ev_ebitda',
+  'dividend_yield',
+  'net_income_growth_yoy',
+  'eps_growth_qoq',
 ] as const;
 
 /** A composite score of 1..4 distinct factors; integer weights half the time (ties in the score). */

@@ -75,7 +75,7 @@ export function syntheticMarket(opts: SyntheticOptions): MarketData {
       const prevYear = revenue;
       revenue *= 1 + (rnd() - 0.4) * 0.2;
       const equity = revenue * (0.3 + rnd());
-      list.push({
+      const statement: FundamentalStatement = {
         reportDate: dates[Math.min(D - 1, q * 63 + Math.floor(rnd() * 40))],
         netIncome: revenue * (rnd() - 0.2) * 0.2,
         equity,
@@ -83,7 +83,37 @@ export function syntheticMarket(opts: SyntheticOptions): MarketData {
         operatingIncome: revenue * (rnd() - 0.2) * 0.3,
         liabilities: equity * rnd() * 2,
         revenuePrevYear: prevYear,
-      });
+      };
+      // the optional figures, derived without drawing (the random sequence stays what it was);
+      // every third statement lacks them, as an old-format file's rows do
+      if (q % 3 !== 2) {
+        const { netIncome: ni, operatingIncome: oi, liabilities } = statement;
+        const sh = shares[s];
+        Object.assign(statement, {
+          grossProfit: revenue * 0.3 + oi * 0.5,
+          operatingCashFlow: ni * 1.2 + revenue * 0.01 * ((q % 4) - 1),
+          depreciationAmortization: revenue * 0.04,
+          interestExpense: liabilities * 0.01 * (q % 4),
+          dividendsPaid: Math.max(0, ni * 0.25),
+          currentAssets: equity * 0.8,
+          currentLiabilities: liabilities * 0.5,
+          cash: equity * 0.2,
+          borrowings: liabilities * 0.4,
+          operatingIncomePrevYear: oi * 0.9 + prevYear * 0.01,
+          netIncomePrevYear: ni * 0.8 + prevYear * 0.01,
+          revenueQuarter: revenue / 4,
+          operatingIncomeQuarter: oi / 4,
+          netIncomeQuarter: ni / 4,
+          revenuePrevQuarter: prevYear / 4,
+          operatingIncomePrevQuarter: oi / 5,
+          netIncomePrevQuarter: ni / 3,
+          eps: ni / sh,
+          epsPrevYear: (ni * 0.8 + prevYear * 0.01) / sh,
+          epsQuarter: ni / 4 / sh,
+          epsPrevQuarter: ni / 3 / sh,
+        } satisfies Partial<FundamentalStatement>);
+      }
+      list.push(statement);
     }
     fundamentals.push(list.sort((a, b) => a.reportDate - b.reportDate));
   }

@@ -9,6 +9,7 @@ import { DataVersionLog1765100000000 } from './migrations/1765100000000-data-ver
 import { IngestRuns1765300000000 } from './migrations/1765300000000-ingest-runs.js';
 import { SecurityClassifications1765500000000 } from './migrations/1765500000000-security-classifications.js';
 import { CorporateActions1765600000000 } from './migrations/1765600000000-corporate-actions.js';
+import { StatementFields1765700000000 } from './migrations/1765700000000-statement-fields.js';
 import { KonexMarket1765800000000 } from './migrations/1765800000000-konex-market.js';
 
 export const BACKTEST_SCHEMA = 'backtest';
@@ -28,6 +29,7 @@ export function backtestDataSourceOptions(config: BacktestConfig, role = 'api'):
       IngestRuns1765300000000,
       SecurityClassifications1765500000000,
       CorporateActions1765600000000,
+      StatementFields1765700000000,
       KonexMarket1765800000000,
     ],
     applicationName: `backtest-${role}:${config.POD_NAME}`,

@@ -3,6 +3,7 @@ import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { afterAll, beforeAll, beforeEach, describe, it } from '@jest/globals';
 import pg from 'pg';
+import { loadMarketSnapshot } from '@stocklab/market-data';
 import { generateDemoMarket } from '../src/cli/demo-data.js';
 import { FastPathDeclined, PlainCsvScanner } from '../src/market/csv-fast-scan.js';
 import { CSV_FORMATS, type MarketKind } from '../src/market/market-csv.js';
@@ -343,6 +344,113 @@ describe('the bars loader, fast and careful paths', () => {
     assert.deepEqual([fixed.updated, fixed.unchanged], [1, 0]);
     assert.equal(await count(), 3);
     await pool.query('TRUNCATE market.corporate_actions');
+  });
+
+  it('loads statements with or without the optional columns, and the snapshot derives TTM, comparisons and EPS from the quarters', async () => {
+    const [a] = [...new Set(rows.map((r) => r.split(',')[0] ?? ''))];
+    const base = CSV_FORMATS.statements.columns.join(',');
+    const header = [...CSV_FORMATS.statements.columns, ...CSV_FORMATS.statements.optionalColumns].join(',');
+    const before = await version();
+    const bad = await load(
+      'statements',
+      [
+        header,
+        `${a},2021Q1,2021-05-14,100,20,10,1000,500,40,15,5,-2,3,300,200,50,100`,
+        `${a},2021Q2,2021-08-14,100,20,10,1000,500,40,15,5,2,3,300,200,50,1e3`,
+        `${a},2021Q3,2021-11-14,100,20,10,1000,500,40,15,5,2,3,300,200,50`,
+        `${a},2021Q4,2022-02-14,100,20,10,1000,500,-40,-15,5,2,0,300,200,50,100`,
+      ].join('\n'),
+    );
+    assert.deepEqual(bad.errors, [
+      { line: 2, message: 'interest_expense must not be negative' },
+      { line: 3, message: 'total_borrowings must be a number, got "1e3"' },
+      { line: 4, message: 'expected 17 fields, found 16' },
+    ]);
+    assert.equal(await version(), before, 'nothing of a refused file');
+    // quarters k = 1..8 from 2020Q2: revenue 100k, operating income 20k, net income 10k, gross
+    // profit 40k, operating cash flow 15k; 2021Q2 (k = 5) has no dividends paid (an empty cell)
+    const periods = ['2020Q2', '2020Q3', '2020Q4', '2021Q1', '2021Q2', '2021Q3', '2021Q4', '2022Q1'];
+    const reported = ['2020-08-14', '2020-11-14', '2021-03-02', '2021-05-14', '2021-08-14', '2021-11-14', '2022-03-02'];
+    const statements = periods.map((p, i) => {
+      const k = i + 1;
+      const dividends = k === 5 ? '' : '3';
+      return `${a},${p},${reported[i] ?? '2022-05-13'},${100 * k},${20 * k},${10 * k},1000,500,${40 * k},${15 * k},5,2,${dividends},300,200,50,${100 + k}`;
+    });
+    const good = await load('statements', [header, ...statements].join('\n'));
+    assert.deepEqual([good.succeeded, good.inserted], [true, 8], JSON.stringify(good.errors));
+    // an old file without the optional columns still loads (its row's figures are NULL)
+    const old = await load('statements', `${base}\n${a},2019Q4,2020-03-02,1,1,1,1000,500\n`);
+    assert.deepEqual([old.succeeded, old.inserted], [true, 1], JSON.stringify(old.errors));
+    const nulls = await pool.query(
+      `SELECT gross_profit, dividends_paid, total_borrowings FROM market.financial_statements WHERE fiscal_period = '2019Q4'`,
+    );
+    assert.deepEqual(nulls.rows, [{ gross_profit: null, dividends_paid: null, total_borrowings: null }]);
+    // listed shares 1000, then 2000 after a 2:1 split (ex 2021-12-01)
+    const bar = (date: string, shares: number): string =>
+      `${a},${date},100,100,100,100,10,1000,${100 * shares},${shares}`;
+    const bars = await load(
+      'bars',
+      [HEADER, bar('2021-03-31', 1000), bar('2021-12-30', 2000), bar('2022-03-31', 2000)].join('\n'),
+    );
+    assert.ok(bars.succeeded, JSON.stringify(bars.errors));
+    const split = await load(
+      'corporate_actions',
+      `code,ex_date,kind,price_factor,share_ratio\n${a},2021-12-01,split,2,2\n`,
+    );
+    assert.ok(split.succeeded, JSON.stringify(split.errors));
+
+    const client = await pool.connect();
+    try {
+      const snapshot = await loadMarketSnapshot(client);
+      const list = snapshot.data.fundamentals[snapshot.data.codes.indexOf(a ?? '')] ?? [];
+      assert.deepEqual(
+        list.map((st) => st.reportDate),
+        [20200302, 20200814, 20201114, 20210302, 20210514, 20210814, 20211114, 20220302, 20220513],
+      );
+      const q4 = list[3];
+      assert.ok(q4 && Number.isNaN(q4.revenue) && Number.isNaN(q4.netIncome), 'three quarters make no TTM');
+      assert.equal(q4?.revenueQuarter, 300);
+      assert.equal(q4?.grossProfit, undefined);
+      const latest = list[8];
+      assert.ok(latest);
+      const { reportDate: _date, ...figures } = latest;
+      const want: Record<string, number> = {
+        revenue: 2600, // 100 x (5 + 6 + 7 + 8)
+        operatingIncome: 520,
+        netIncome: 260,
+        equity: 1000,
+        liabilities: 500,
+        revenuePrevYear: 1000, // 2021Q1's TTM: 100 x (1 + 2 + 3 + 4)
+        operatingIncomePrevYear: 200,
+        netIncomePrevYear: 100,
+        grossProfit: 1040,
+        operatingCashFlow: 390,
+        depreciationAmortization: 20,
+        interestExpense: 8,
+        currentAssets: 300,
+        currentLiabilities: 200,
+        cash: 50,
+        borrowings: 108,
+        revenueQuarter: 800,
+        operatingIncomeQuarter: 160,
+        netIncomeQuarter: 80,
+        revenuePrevQuarter: 700,
+        operatingIncomePrevQuarter: 140,
+        netIncomePrevQuarter: 70,
+        eps: 0.13, // 260 / 2000 shares
+        epsPrevYear: 0.05, // 100 / (1000 shares x 2, the split)
+        epsQuarter: 0.04, // 80 / 2000
+        epsPrevQuarter: 0.035, // 70 / 2000 (after the split already)
+      };
+      assert.deepEqual(Object.keys(figures).sort(), Object.keys(want).sort(), 'dividends paid: 2021Q2 reported none');
+      for (const [field, value] of Object.entries(want)) {
+        const got = (figures as Record<string, number>)[field] ?? Number.NaN;
+        assert.ok(Math.abs(got - value) <= 1e-12 * Math.abs(value), `${field}: ${got} vs ${value}`);
+      }
+    } finally {
+      client.release();
+      await pool.query('TRUNCATE market.financial_statements, market.corporate_actions');
+    }
   });
 
   it('leaves the header and empty-file messages to the careful path', async () => {

@@ -1,20 +1,23 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, it } from '@jest/globals';
-import { OpenDartDouble } from '@stocklab/market-providers';
+import { OpenDartDouble, type FiledStatement, type FiscalQuarter } from '@stocklab/market-providers';
 import { assertErrorBody } from '@stocklab/test-support';
 import pg from 'pg';
-import { reportPeriod } from '../src/ingest/statements-ingest.js';
+import { quarterValues, reportPeriod } from '../src/ingest/statements-ingest.js';
 import { startInProcessBacktest, type InProcessBacktest } from './support.js';
 
 const KEY = 'd'.repeat(40);
+const B = 1_000_000_000;
 
 /** market.financial_statements, in a fixed order, as numbers */
 async function statements(pool: pg.Pool): Promise<unknown[]> {
   const { rows } = await pool.query<Record<string, unknown>>(
     `SELECT code, fiscal_period, to_char(report_date, 'YYYY-MM-DD') AS report_date, revenue::float8 AS revenue,
             operating_income::float8 AS operating_income, net_income::float8 AS net_income,
-            total_equity::float8 AS total_equity, total_liabilities::float8 AS total_liabilities
+            total_equity::float8 AS total_equity, total_liabilities::float8 AS total_liabilities,
+            gross_profit, operating_cash_flow, depreciation_amortization, interest_expense, dividends_paid,
+            current_assets, current_liabilities, cash_and_equivalents, total_borrowings
        FROM market.financial_statements ORDER BY code, fiscal_period`,
   );
   return rows;
@@ -40,6 +43,85 @@ describe('report names as calendar quarters', () => {
  * scripted filings of March-May 2025): quarter figures from the reports, Q4 as the year minus the
  * Q3 report's nine months, dated by the filing; idempotent; an outage changes nothing.
  */
+describe("a quarter's figures from its report and the one before", () => {
+  const report = (quarter: FiscalQuarter, rows: [string, string, number | null, number | null][]): FiledStatement => ({
+    corpCode: '00900001',
+    year: 2024,
+    quarter,
+    reportCode: '11014',
+    basis: 'CFS',
+    receiptNo: '20241114002642',
+    filingDate: '20241114',
+    accounts: rows.map(([statement, accountId, amount, cumulativeAmount]) => ({
+      statement,
+      accountId,
+      accountName: '-',
+      amount,
+      cumulativeAmount,
+      currency: 'KRW',
+    })),
+  });
+  const required: [string, string, number, number][] = [
+    ['IS', 'ifrs-full_Revenue', 700, 2100],
+    ['IS', 'dart_OperatingIncomeLoss', 70, 200],
+    ['IS', 'ifrs-full_ProfitLoss', 50, 150],
+    ['BS', 'ifrs-full_Equity', 900, 900],
+    ['BS', 'ifrs-full_Liabilities', 400, 400],
+  ];
+  // Q3: cash-flow rows year to date (nine months), the Q2 report's six months before them
+  const q3 = report(3, [
+    ...required,
+    ['IS', 'ifrs-full_GrossProfit', 300, 850],
+    ['CF', 'ifrs-full_CashFlowsFromUsedInOperatingActivities', 470, null],
+    ['CF', 'ifrs-full_AdjustmentsForDepreciationExpense', 90, null],
+    ['CF', 'dart_AdjustmentsForInterestExpenses', 20, null],
+    ['CF', 'ifrs-full_DividendsPaidClassifiedAsFinancingActivities', -30, null],
+    ['BS', 'ifrs-full_ShorttermBorrowings', 100, null],
+    ['BS', '-표준계정코드 미사용-', 40, null],
+  ]);
+  const ownLine = q3.accounts.at(-1);
+  if (ownLine) {
+    ownLine.accountName = '유동성 장기부채'; // a company's own line, counted by its name
+  }
+  const q2 = report(2, [
+    ...required,
+    ['CF', 'ifrs-full_CashFlowsFromUsedInOperatingActivities', 280, null],
+    ['CF', 'ifrs-full_AdjustmentsForDepreciationExpense', 60, null],
+    ['CF', 'dart_AdjustmentsForInterestExpenses', 25, null],
+    ['CF', 'ifrs-full_DividendsPaidClassifiedAsFinancingActivities', -30, null],
+  ]);
+
+  it('de-cumulates the cash flows of a second or third quarter by the report before; income rows are the quarter', () => {
+    const figures = quarterValues(q3, q2);
+    assert.ok('values' in figures);
+    assert.deepEqual(figures.values, {
+      revenue: 700,
+      operating_income: 70,
+      net_income: 50,
+      total_equity: 900,
+      total_liabilities: 400,
+      gross_profit: 300, // the quarter's own IS row
+      operating_cash_flow: 470 - 280,
+      depreciation_amortization: 90 - 60,
+      interest_expense: null, // 20 - 25 < 0: a restatement, not an expense
+      dividends_paid: 0, // none paid in the quarter (-30 - -30)
+      current_assets: null,
+      current_liabilities: null,
+      cash_and_equivalents: null,
+      total_borrowings: 100 + 40,
+    });
+  });
+
+  it('leaves the cash flows NULL without the report before, and never skips a filing for an optional figure', () => {
+    const figures = quarterValues(q3, null);
+    assert.ok('values' in figures);
+    assert.equal(figures.values.operating_cash_flow, null);
+    assert.equal(figures.values.dividends_paid, null);
+    assert.equal(figures.values.gross_profit, 300);
+    assert.equal(figures.values.revenue, 700);
+  });
+});
+
 describe('statements ingest from OpenDART (in-process, double)', () => {
   let double: OpenDartDouble;
   let svc: InProcessBacktest;
@@ -136,6 +218,17 @@ describe('statements ingest from OpenDART (in-process, double)', () => {
         net_income: 34_451_351_000_000 - 26_696_777_000_000,
         total_equity: 514_531_948_000_000 - 112_339_878_000_000,
         total_liabilities: 112_339_878_000_000,
+        // the optional accounts (KRW billions x 1e9): IS as above, CF the year less the Q3 report's
+        // nine months year to date, BS at the year end
+        gross_profit: (120_000 - 89_000) * B,
+        operating_cash_flow: (72_900 - 47_000) * B,
+        depreciation_amortization: (38_600 + 2_900 - (28_000 + 2_100)) * B, // depreciation + amortisation
+        interest_expense: (850 - 630) * B,
+        dividends_paid: (9_800 - 7_350) * B, // an outflow in the cash-flow statement, stored as its size
+        current_assets: 227_000 * B,
+        current_liabilities: 76_000 * B,
+        cash_and_equivalents: 53_700 * B,
+        total_borrowings: (13_100 + 3_700 + 14) * B, // short- and long-term borrowings and bonds
       },
       {
         code: '111110',
@@ -146,6 +239,16 @@ describe('statements ingest from OpenDART (in-process, double)', () => {
         net_income: 8_224_900_000_000,
         total_equity: 410_000_000_000_000,
         total_liabilities: 110_000_000_000_000,
+        // a first quarter: the cash flows as stated (the year to date is the quarter)
+        gross_profit: 29_500 * B,
+        operating_cash_flow: 12_000 * B,
+        depreciation_amortization: (9_800 + 750) * B,
+        interest_expense: 190 * B,
+        dividends_paid: 2_450 * B,
+        current_assets: 230_000 * B,
+        current_liabilities: 78_000 * B,
+        cash_and_equivalents: 50_000 * B,
+        total_borrowings: (12_000 + 3_500) * B,
       },
     ]);
     const reasons = (res.body.skipped as Array<{ receiptNo: string; reason: string }>).map(

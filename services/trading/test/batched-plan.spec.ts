@@ -80,24 +80,26 @@ async function seedMarket(pool: pg.Pool): Promise<void> {
         rows.push([code, date, open, high, low, close, 10_000 + Math.floor(rand() * 90_000)]);
       }
     }
-    for (const [period, reported] of [
-      ['2025Q3', '2025-11-14'],
-      ['2025Q4', '2026-02-20'],
-    ]) {
+    // the trailing-twelve-month figures (net income, revenue) of 2025Q3 and 2025Q4, drawn in this order
+    const ttm = (['2025Q3', '2025Q4'] as const).map(() => {
       const netIncome = (rand() - 0.2) * 3e9;
+      return { revenue: 8e9 + rand() * 1e10, netIncome, equity: (5 + rand() * 20) * 1e9, liabilities: rand() * 1e10 };
+    });
+    const [q3, q4] = ttm as [(typeof ttm)[0], (typeof ttm)[0]];
+    // quarters whose four-quarter sums are those: 2024Q4..2025Q3 a quarter of 2025Q3's each, then
+    // 2025Q4 = its sum less the three quarters it shares with 2025Q3's
+    const quarters: [string, string, number, number, (typeof ttm)[0]][] = [
+      ['2024Q4', '2025-02-20', q3.revenue / 4, q3.netIncome / 4, q3],
+      ['2025Q1', '2025-05-15', q3.revenue / 4, q3.netIncome / 4, q3],
+      ['2025Q2', '2025-08-14', q3.revenue / 4, q3.netIncome / 4, q3],
+      ['2025Q3', '2025-11-14', q3.revenue / 4, q3.netIncome / 4, q3],
+      ['2025Q4', '2026-02-20', q4.revenue - (q3.revenue * 3) / 4, q4.netIncome - (q3.netIncome * 3) / 4, q4],
+    ];
+    for (const [period, reported, revenue, netIncome, stock] of quarters) {
       await pool.query(
         `INSERT INTO market.financial_statements (code, fiscal_period, report_date, revenue, operating_income, net_income,
            total_equity, total_liabilities) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-        [
-          code,
-          period,
-          reported,
-          8e9 + rand() * 1e10,
-          netIncome * 1.4,
-          netIncome,
-          (5 + rand() * 20) * 1e9,
-          rand() * 1e10,
-        ],
+        [code, period, reported, revenue, netIncome * 1.4, netIncome, stock.equity, stock.liabilities],
       );
     }
   }

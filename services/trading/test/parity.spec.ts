@@ -98,12 +98,23 @@ async function seedParityMarket(pool: pg.Pool): Promise<void> {
       close = next;
       rows.push([code, date, open, high, low, close, 10_000 + Math.floor(rand() * 90_000)]);
     }
+    // trailing twelve months: the four quarters to 2025Q3, a quarter of the year's flows each (the
+    // engine sums four stored quarters), reported before the days traded
     const netIncome = (0.5 + rand() * 3) * 1e9;
-    await pool.query(
-      `INSERT INTO market.financial_statements (code, fiscal_period, report_date, revenue, operating_income, net_income,
-         total_equity, total_liabilities) VALUES ($1, '2025Q3', '2025-11-14', $2, $3, $4, $5, $6)`,
-      [code, netIncome * 8, netIncome * 1.4, netIncome, (5 + rand() * 20) * 1e9, (2 + rand() * 10) * 1e9],
-    );
+    const [equity, liabilities] = [(5 + rand() * 20) * 1e9, (2 + rand() * 10) * 1e9];
+    for (const [period, reported] of [
+      ['2024Q4', '2025-02-20'],
+      ['2025Q1', '2025-05-15'],
+      ['2025Q2', '2025-08-14'],
+      ['2025Q3', '2025-11-14'],
+    ]) {
+      const q = netIncome / 4;
+      await pool.query(
+        `INSERT INTO market.financial_statements (code, fiscal_period, report_date, revenue, operating_income, net_income,
+           total_equity, total_liabilities) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+        [code, period, reported, q * 8, q * 1.4, q, equity, liabilities],
+      );
+    }
   }
   const col = <T>(k: number): T[] => rows.map((r) => r[k] as T);
   await pool.query(

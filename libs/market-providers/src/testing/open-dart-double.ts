@@ -7,11 +7,18 @@ import {
   scriptedFilings,
   scriptedShareIssues,
   scriptedStatements,
+  type ScriptedAccount,
   type ScriptedCorp,
   type ScriptedFiling,
   type ScriptedShareIssues,
   type ScriptedStatement,
 } from './scripted-market.js';
+
+const STATEMENT_NAMES: Record<ScriptedAccount['sj_div'], string> = {
+  BS: '재무상태표',
+  IS: '손익계산서',
+  CF: '현금흐름표',
+};
 
 /** OpenDART's messages (REFERENCE.md §2.4). */
 export const DART_MESSAGES: Readonly<Record<string, string>> = {
@@ -143,36 +150,45 @@ export class OpenDartDouble extends HttpDouble {
         bsns_year: year,
         corp_code: corp,
         sj_div: a.sj_div,
-        sj_nm: a.sj_div === 'BS' ? '재무상태표' : '손익계산서',
+        sj_nm: STATEMENT_NAMES[a.sj_div],
         account_id: a.account_id,
         account_nm: a.account_nm,
         account_detail: '-',
       };
+      // cash-flow rows state the year to date in every report, without thstrm_add_amount (REFERENCE.md §2.1)
+      const cashFlow = {
+        thstrm_nm: `제 ${term} 기 ${period}`,
+        thstrm_amount: String(a.amount),
+        frmtrm_nm: `제 ${term - 1} 기 ${period}`,
+        frmtrm_amount: String(Math.round(a.amount * 0.9)),
+      };
       const rest =
-        a.sj_div === 'BS'
-          ? {
-              thstrm_nm: `제 ${term} 기 ${periodEnd}`.replace(/ {2}/g, ' '),
-              thstrm_amount: String(a.amount),
-              frmtrm_nm: `제 ${term - 1} 기말`,
-              frmtrm_amount: String(Math.round(a.amount * 0.97)),
-            }
-          : quarterly
+        a.sj_div === 'CF'
+          ? cashFlow
+          : a.sj_div === 'BS'
             ? {
-                thstrm_nm: `제 ${term} 기 ${period}`,
+                thstrm_nm: `제 ${term} 기 ${periodEnd}`.replace(/ {2}/g, ' '),
                 thstrm_amount: String(a.amount),
-                thstrm_add_amount: String(a.cumulative ?? a.amount),
-                frmtrm_q_nm: `제 ${term - 1} 기 ${period}`,
-                frmtrm_q_amount: String(Math.round(a.amount * 0.9)),
-                frmtrm_add_amount: String(Math.round((a.cumulative ?? a.amount) * 0.9)),
+                frmtrm_nm: `제 ${term - 1} 기말`,
+                frmtrm_amount: String(Math.round(a.amount * 0.97)),
               }
-            : {
-                thstrm_nm: `제 ${term} 기`,
-                thstrm_amount: String(a.amount),
-                frmtrm_nm: `제 ${term - 1} 기`,
-                frmtrm_amount: String(Math.round(a.amount * 0.9)),
-                bfefrmtrm_nm: `제 ${term - 2} 기`,
-                bfefrmtrm_amount: String(Math.round(a.amount * 0.8)),
-              };
+            : quarterly
+              ? {
+                  thstrm_nm: `제 ${term} 기 ${period}`,
+                  thstrm_amount: String(a.amount),
+                  thstrm_add_amount: String(a.cumulative ?? a.amount),
+                  frmtrm_q_nm: `제 ${term - 1} 기 ${period}`,
+                  frmtrm_q_amount: String(Math.round(a.amount * 0.9)),
+                  frmtrm_add_amount: String(Math.round((a.cumulative ?? a.amount) * 0.9)),
+                }
+              : {
+                  thstrm_nm: `제 ${term} 기`,
+                  thstrm_amount: String(a.amount),
+                  frmtrm_nm: `제 ${term - 1} 기`,
+                  frmtrm_amount: String(Math.round(a.amount * 0.9)),
+                  bfefrmtrm_nm: `제 ${term - 2} 기`,
+                  bfefrmtrm_amount: String(Math.round(a.amount * 0.8)),
+                };
       return { ...base, ...rest, ord: String(i + 1), currency: 'KRW' };
     });
     this.json(res, { status: '000', message: DART_MESSAGES['000'], list });

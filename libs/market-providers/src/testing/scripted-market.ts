@@ -225,10 +225,13 @@ export function scriptedMarket(): ScriptedMarket {
 // ---------------------------------------------------------------- OpenDART's side of the script
 
 export interface ScriptedAccount {
-  sj_div: 'BS' | 'IS';
+  sj_div: 'BS' | 'IS' | 'CF';
   account_id: string;
   account_nm: string;
-  /** this period: the quarter's 3 months for IS rows of quarterly reports, the year in annual ones */
+  /**
+   * this period: the quarter's 3 months for IS rows of quarterly reports, the year in annual ones;
+   * for CF rows the year to date in every report
+   */
   amount: number;
   /** IS rows of quarterly reports: since the fiscal year began */
   cumulative?: number;
@@ -272,6 +275,7 @@ const accounts = (
   assets: number,
   liabilities: number,
   cumulative?: [number, number, number],
+  extra: ScriptedAccount[] = [],
 ): ScriptedAccount[] => [
   { sj_div: 'BS', account_id: 'ifrs-full_Assets', account_nm: '자산총계', amount: assets },
   { sj_div: 'BS', account_id: 'ifrs-full_Liabilities', account_nm: '부채총계', amount: liabilities },
@@ -297,6 +301,51 @@ const accounts = (
     amount: netIncome,
     ...(cumulative ? { cumulative: cumulative[2] } : {}),
   },
+  ...extra,
+];
+
+const T = 1_000_000_000; // KRW in billions (십억원)
+
+/**
+ * 한빛전자's other accounts in a report (consolidated): gross profit (IS, the quarter and the year
+ * to date like the other IS rows), current assets and liabilities, cash and borrowings (BS, at the
+ * period end; borrowings over several lines) and the cash-flow rows (CF: operating cash flow,
+ * depreciation and amortisation, interest expense, dividends paid as an outflow), year to date.
+ */
+const hanbitExtra = (
+  gross: [number, number],
+  balance: { current: number; currentLiabilities: number; cash: number; borrowings: [string, string, number][] },
+  cashFlowYtd: { operating: number; depreciation: number; amortisation: number; interest: number; dividends: number },
+): ScriptedAccount[] => {
+  const row = (sj_div: ScriptedAccount['sj_div'], [account_id, account_nm, amount]: [string, string, number]) => ({
+    sj_div,
+    account_id,
+    account_nm,
+    amount: amount * T,
+  });
+  const bs: [string, string, number][] = [
+    ['ifrs-full_CurrentAssets', '유동자산', balance.current],
+    ['ifrs-full_CashAndCashEquivalents', '현금및현금성자산', balance.cash],
+    ['ifrs-full_CurrentLiabilities', '유동부채', balance.currentLiabilities],
+    ...balance.borrowings,
+  ];
+  const cf: [string, string, number][] = [
+    ['ifrs-full_CashFlowsFromUsedInOperatingActivities', '영업활동현금흐름', cashFlowYtd.operating],
+    ['ifrs-full_AdjustmentsForDepreciationExpense', '감가상각비에 대한 조정', cashFlowYtd.depreciation],
+    ['ifrs-full_AdjustmentsForAmortisationExpense', '무형자산상각비에 대한 조정', cashFlowYtd.amortisation],
+    ['dart_AdjustmentsForInterestExpenses', '이자비용 조정', cashFlowYtd.interest],
+    ['ifrs-full_DividendsPaidClassifiedAsFinancingActivities', '배당금의 지급', -cashFlowYtd.dividends],
+  ];
+  return [
+    ...bs.map((r) => row('BS', r)),
+    { ...row('IS', ['ifrs-full_GrossProfit', '매출총이익', gross[0]]), cumulative: gross[1] * T },
+    ...cf.map((r) => row('CF', r)),
+  ];
+};
+const BORROWINGS_2024: [string, string, number][] = [
+  ['ifrs-full_ShorttermBorrowings', '단기차입금', 13_100],
+  ['dart_LongTermBorrowingsGross', '장기차입금', 3_700],
+  ['dart_BondsIssued', '사채', 14],
 ];
 
 /** Statements as filed: annual 2024 reports in March 2025, Q1-Q3 2024 and Q1 2025 quarterly ones. */
@@ -316,6 +365,11 @@ export function scriptedStatements(): ScriptedStatement[] {
         460_000_000_000_000,
         95_000_000_000_000,
         [71_915_601_000_000, 6_606_010_000_000, 6_754_716_000_000],
+        hanbitExtra(
+          [28_000, 28_000],
+          { current: 210_000, currentLiabilities: 70_000, cash: 40_000, borrowings: BORROWINGS_2024 },
+          { operating: 10_000, depreciation: 9_000, amortisation: 700, interest: 200, dividends: 2_450 },
+        ),
       ),
     },
     {
@@ -331,6 +385,11 @@ export function scriptedStatements(): ScriptedStatement[] {
         470_000_000_000_000,
         97_000_000_000_000,
         [145_983_903_000_000, 17_049_888_000_000, 16_596_061_000_000],
+        hanbitExtra(
+          [30_000, 58_000],
+          { current: 215_000, currentLiabilities: 72_000, cash: 45_000, borrowings: BORROWINGS_2024 },
+          { operating: 28_000, depreciation: 18_500, amortisation: 1_400, interest: 410, dividends: 4_900 },
+        ),
       ),
     },
     {
@@ -346,6 +405,11 @@ export function scriptedStatements(): ScriptedStatement[] {
         480_000_000_000_000,
         99_000_000_000_000,
         [225_082_634_000_000, 26_232_569_000_000, 26_696_777_000_000],
+        hanbitExtra(
+          [31_000, 89_000],
+          { current: 220_000, currentLiabilities: 74_000, cash: 50_000, borrowings: BORROWINGS_2024 },
+          { operating: 47_000, depreciation: 28_000, amortisation: 2_100, interest: 630, dividends: 7_350 },
+        ),
       ),
     },
     {
@@ -360,6 +424,12 @@ export function scriptedStatements(): ScriptedStatement[] {
         34_451_351_000_000,
         514_531_948_000_000,
         112_339_878_000_000,
+        undefined,
+        hanbitExtra(
+          [120_000, 120_000],
+          { current: 227_000, currentLiabilities: 76_000, cash: 53_700, borrowings: BORROWINGS_2024 },
+          { operating: 72_900, depreciation: 38_600, amortisation: 2_900, interest: 850, dividends: 9_800 },
+        ),
       ),
     },
     {
@@ -389,6 +459,19 @@ export function scriptedStatements(): ScriptedStatement[] {
         520_000_000_000_000,
         110_000_000_000_000,
         [79_140_500_000_000, 6_685_300_000_000, 8_224_900_000_000],
+        hanbitExtra(
+          [29_500, 29_500],
+          {
+            current: 230_000,
+            currentLiabilities: 78_000,
+            cash: 50_000,
+            borrowings: [
+              ['ifrs-full_ShorttermBorrowings', '단기차입금', 12_000],
+              ['dart_LongTermBorrowingsGross', '장기차입금', 3_500],
+            ],
+          },
+          { operating: 12_000, depreciation: 9_800, amortisation: 750, interest: 190, dividends: 2_450 },
+        ),
       ),
     },
     // 누리화학: annual 2024 only; its Q1 2025 report is not yet filed (013)

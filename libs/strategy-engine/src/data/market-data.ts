@@ -60,10 +60,13 @@ export function classificationOn(info: StockInfo, date: number): { market: Marke
 }
 
 /**
- * One financial statement as published. Amounts are KRW, trailing twelve months for the flow
- * figures (net income, revenue, operating income). NaN for a figure the statement lacks.
+ * One financial statement as published. Amounts are KRW, trailing twelve months (TTM: the sum of
+ * the statement's quarter and the three before it) for the flow figures; stock figures are at the
+ * period's end. NaN (or an absent optional field) for a figure the statement lacks: a factor that
+ * needs it is NaN for the stock, never computed from 0.
  * The engine uses a statement only on trading days whose date is >= reportDate (point in time:
  * the disclosure date, not the period end, so nothing is known before it was published).
+ * libs/market-data's loader derives every field from market.financial_statements' quarters.
  */
 export interface FundamentalStatement {
   /** yyyymmdd of the disclosure. */
@@ -75,7 +78,81 @@ export interface FundamentalStatement {
   liabilities: number;
   /** Trailing revenue as reported one year earlier (for revenue growth). */
   revenuePrevYear: number;
+  // --- optional figures (issue 16); absent = NaN ---
+  /** TTM gross profit (매출총이익 = revenue - cost of sales). */
+  grossProfit?: number;
+  /** TTM cash flow from operating activities (영업활동현금흐름). */
+  operatingCashFlow?: number;
+  /** TTM depreciation and amortisation (감가상각비 + 무형자산상각비), positive; EBITDA = operating income + it. */
+  depreciationAmortization?: number;
+  /** TTM interest expense (이자비용), positive. */
+  interestExpense?: number;
+  /** TTM cash dividends paid (배당금의 지급, financing cash flow), positive. */
+  dividendsPaid?: number;
+  /** At the period's end: current assets (유동자산), current liabilities (유동부채). */
+  currentAssets?: number;
+  currentLiabilities?: number;
+  /** At the period's end: cash and cash equivalents (현금및현금성자산). */
+  cash?: number;
+  /** At the period's end: interest-bearing debt (차입금 + 사채, current and non-current). */
+  borrowings?: number;
+  /** TTM operating income and net income as reported one year earlier (YoY growth). */
+  operatingIncomePrevYear?: number;
+  netIncomePrevYear?: number;
+  /** The statement's quarter alone (three months) and the quarter before it (QoQ growth). */
+  revenueQuarter?: number;
+  operatingIncomeQuarter?: number;
+  netIncomeQuarter?: number;
+  revenuePrevQuarter?: number;
+  operatingIncomePrevQuarter?: number;
+  netIncomePrevQuarter?: number;
+  /**
+   * EPS in KRW per share: TTM net income / listed shares at the period's end (eps), the quarter's
+   * net income / the same shares (epsQuarter); the earlier statements' EPS (a year, a quarter
+   * before) restated to today's share basis by the splits and bonus issues in between, so that a
+   * split is not a fall in EPS.
+   */
+  eps?: number;
+  epsPrevYear?: number;
+  epsQuarter?: number;
+  epsPrevQuarter?: number;
 }
+
+/** The figures every FundamentalStatement has (NaN when unknown), in a fixed order (the snapshot's). */
+export const REQUIRED_STATEMENT_FIELDS = [
+  'netIncome',
+  'equity',
+  'revenue',
+  'operatingIncome',
+  'liabilities',
+  'revenuePrevYear',
+] as const satisfies readonly (keyof FundamentalStatement)[];
+
+/** The optional figures of FundamentalStatement, in a fixed order (the snapshot stores them in it). */
+export const OPTIONAL_STATEMENT_FIELDS = [
+  'grossProfit',
+  'operatingCashFlow',
+  'depreciationAmortization',
+  'interestExpense',
+  'dividendsPaid',
+  'currentAssets',
+  'currentLiabilities',
+  'cash',
+  'borrowings',
+  'operatingIncomePrevYear',
+  'netIncomePrevYear',
+  'revenueQuarter',
+  'operatingIncomeQuarter',
+  'netIncomeQuarter',
+  'revenuePrevQuarter',
+  'operatingIncomePrevQuarter',
+  'netIncomePrevQuarter',
+  'eps',
+  'epsPrevYear',
+  'epsQuarter',
+  'epsPrevQuarter',
+] as const satisfies readonly (keyof FundamentalStatement)[];
+export type OptionalStatementField = (typeof OPTIONAL_STATEMENT_FIELDS)[number];
 
 export interface MarketData {
   /** yyyymmdd, strictly ascending. */

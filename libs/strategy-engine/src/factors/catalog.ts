@@ -9,6 +9,12 @@
  *   when the denominator is zero or negative (a loss-making company has no meaningful PER);
  *   their inverses (earnings yield, book to market) are defined for losses too;
  * - amounts are KRW;
+ * - fundamentals are point in time (the latest statement with reportDate <= the day), flows
+ *   trailing twelve months (TTM, the sum of the last four quarters) unless a QoQ factor says
+ *   "quarter"; a factor whose figure the statement lacks is NaN for the stock, never 0;
+ * - growth rates are now / before - 1 in percent, NaN when `before` <= 0 (a turnaround from a
+ *   loss has no growth rate); YoY compares TTM figures a year apart, QoQ a quarter with the one
+ *   before it (not seasonally adjusted);
  * - lookbackDays is exact (the value on day t reads days t - lookbackDays .. t only), checked by
  *   test/factors.spec.ts (first value) and test/history.spec.ts (a window gives the same value).
  * New factors are appended to FACTOR_IDS; the README lists the definitions' shared rules.
@@ -75,6 +81,21 @@ export const FACTOR_IDS = [
   'operating_roa',
   'equity_ratio',
   'asset_turnover',
+  // issue 16, the statements' optional fields (libs/market-data derives them point in time)
+  'pcr',
+  'ev_ebitda',
+  'dividend_yield',
+  'gp_a',
+  'accruals',
+  'current_ratio',
+  'interest_coverage',
+  'revenue_growth_qoq',
+  'operating_income_growth_yoy',
+  'operating_income_growth_qoq',
+  'net_income_growth_yoy',
+  'net_income_growth_qoq',
+  'eps_growth_yoy',
+  'eps_growth_qoq',
 ] as const;
 
 export type FactorId = (typeof FACTOR_IDS)[number];
@@ -155,6 +176,20 @@ const CATEGORY_OF: Record<FactorId, FactorCategory> = {
   operating_roa: 'quality',
   equity_ratio: 'quality',
   asset_turnover: 'quality',
+  pcr: 'value',
+  ev_ebitda: 'value',
+  dividend_yield: 'value',
+  gp_a: 'quality',
+  accruals: 'quality',
+  current_ratio: 'quality',
+  interest_coverage: 'quality',
+  revenue_growth_qoq: 'growth',
+  operating_income_growth_yoy: 'growth',
+  operating_income_growth_qoq: 'growth',
+  net_income_growth_yoy: 'growth',
+  net_income_growth_qoq: 'growth',
+  eps_growth_yoy: 'growth',
+  eps_growth_qoq: 'growth',
 };
 
 export interface FactorInfo {
@@ -557,7 +592,7 @@ const ENTRIES: readonly Entry[] = [
     'operating_roa',
     'Operating income / assets',
     '총자산영업이익률',
-    'Trailing operating income / total assets x 100 (total assets = equity + liabilities): operating profitability, the closest the statements come to GP/A. NaN when total assets <= 0.',
+    'Trailing operating income / total assets x 100 (total assets = equity + liabilities): operating profitability, defined for every statement (gp_a needs the optional gross profit). NaN when total assets <= 0.',
     '%',
   ),
   statementRatio(
@@ -573,6 +608,104 @@ const ENTRIES: readonly Entry[] = [
     '총자산회전율',
     'Trailing revenue / total assets (equity + liabilities). NaN when total assets <= 0.',
     'x',
+  ),
+  statementRatio(
+    'pcr',
+    'PCR',
+    'PCR',
+    'Price / cash flow: market cap / TTM cash flow from operating activities (영업활동현금흐름). NaN when that cash flow <= 0 or is not reported.',
+    'x',
+  ),
+  statementRatio(
+    'ev_ebitda',
+    'EV/EBITDA',
+    'EV/EBITDA',
+    'Enterprise value / EBITDA: EV = market cap + borrowings (interest-bearing debt: 차입금 and 사채, current and non-current) - cash and cash equivalents, both at the latest period end; EBITDA = TTM operating income + TTM depreciation and amortisation (감가상각비 + 무형자산상각비). NaN when EBITDA <= 0 or a figure is not reported; negative when net cash exceeds the market cap.',
+    'x',
+  ),
+  statementRatio(
+    'dividend_yield',
+    'Dividend yield',
+    '배당수익률',
+    "TTM cash dividends paid (배당금의 지급, financing cash flow) / market cap x 100: the cash the company paid out over the last four quarters over today's value. 0 for a company that paid none; NaN when the figure is not reported or the market cap is not positive.",
+    '%',
+  ),
+  statementRatio(
+    'gp_a',
+    'GP/A',
+    'GP/A',
+    'Gross profitability (Novy-Marx): TTM gross profit (매출총이익 = revenue - cost of sales) / total assets x 100, total assets = equity + liabilities of the latest statement. NaN when total assets <= 0 or gross profit is not reported.',
+    '%',
+  ),
+  statementRatio(
+    'accruals',
+    'Accruals',
+    '발생액',
+    'Cash-flow accruals (Sloan): (TTM net income - TTM operating cash flow) / total assets x 100, total assets = equity + liabilities. Lower is better (earnings backed by cash). NaN when total assets <= 0 or the cash flow is not reported.',
+    '%',
+  ),
+  statementRatio(
+    'current_ratio',
+    'Current ratio',
+    '유동비율',
+    'Current assets / current liabilities x 100 at the latest period end (the Korean 유동비율, in percent). NaN when current liabilities <= 0 or either is not reported.',
+    '%',
+  ),
+  statementRatio(
+    'interest_coverage',
+    'Interest coverage',
+    '이자보상배율',
+    'TTM operating income / TTM interest expense (이자비용): times the interest is earned, negative for an operating loss. NaN when interest expense <= 0 (no debt to cover) or is not reported.',
+    'x',
+  ),
+  statementRatio(
+    'revenue_growth_qoq',
+    'Revenue growth (QoQ)',
+    '매출액 성장률(QoQ)',
+    "The latest statement's quarter revenue (three months) / the previous quarter's - 1, in percent (not seasonally adjusted). NaN when the previous quarter's revenue <= 0 or is missing.",
+    '%',
+  ),
+  statementRatio(
+    'operating_income_growth_yoy',
+    'Operating income growth (YoY)',
+    '영업이익 성장률(YoY)',
+    'TTM operating income / the TTM operating income of the statement one year earlier - 1, in percent. NaN when the earlier figure <= 0 (a turnaround has no growth rate) or is missing.',
+    '%',
+  ),
+  statementRatio(
+    'operating_income_growth_qoq',
+    'Operating income growth (QoQ)',
+    '영업이익 성장률(QoQ)',
+    "The latest quarter's operating income / the previous quarter's - 1, in percent. NaN when the previous quarter's <= 0 or is missing.",
+    '%',
+  ),
+  statementRatio(
+    'net_income_growth_yoy',
+    'Net income growth (YoY)',
+    '순이익 성장률(YoY)',
+    'TTM net income / the TTM net income of the statement one year earlier - 1, in percent. NaN when the earlier figure <= 0 or is missing.',
+    '%',
+  ),
+  statementRatio(
+    'net_income_growth_qoq',
+    'Net income growth (QoQ)',
+    '순이익 성장률(QoQ)',
+    "The latest quarter's net income / the previous quarter's - 1, in percent. NaN when the previous quarter's <= 0 or is missing.",
+    '%',
+  ),
+  statementRatio(
+    'eps_growth_yoy',
+    'EPS growth (YoY)',
+    'EPS 성장률(YoY)',
+    "EPS / the EPS of the statement one year earlier - 1, in percent. EPS = TTM net income / listed shares on the last trading day of the statement's period (the bars' shares_outstanding); the earlier EPS is restated to the later share count by the splits, reverse splits and bonus issues in between (corporate actions), so only real issuance or buybacks make it differ from net income growth. NaN when the earlier EPS <= 0 or a figure is missing.",
+    '%',
+  ),
+  statementRatio(
+    'eps_growth_qoq',
+    'EPS growth (QoQ)',
+    'EPS 성장률(QoQ)',
+    "Quarter EPS / the previous quarter's - 1, in percent: quarter EPS = the quarter's net income / listed shares on the last trading day of its period, the previous quarter's restated by the splits and bonus issues in between (as eps_growth_yoy). NaN when the previous quarter's EPS <= 0 or a figure is missing.",
+    '%',
   ),
 ];
 

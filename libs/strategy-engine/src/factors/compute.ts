@@ -1,4 +1,4 @@
-import type { FundamentalStatement, MarketData } from '../data/market-data.js';
+import type { FundamentalStatement, MarketData, OptionalStatementField } from '../data/market-data.js';
 import { adjustedForFactors } from '../data/corporate-actions.js';
 import { MACD_LINE_DAYS, MACD_SIGNAL_DAYS, type FactorId } from './catalog.js';
 
@@ -97,13 +97,60 @@ export function computeFactor(raw: MarketData, id: FactorId, days?: ArrayLike<nu
     case 'asset_turnover':
       return fundamental(data, id, rows, (f) => perAsset(f, f.revenue, 1), FIGURE);
     case 'revenue_growth':
+      return fundamental(data, id, rows, (f) => growth(f.revenue, f.revenuePrevYear), FIGURE);
+    case 'pcr':
+      return fundamental(data, id, rows, (f) => positive(opt(f, 'operatingCashFlow')), OVER_MARKET_CAP);
+    case 'ev_ebitda':
       return fundamental(
         data,
         id,
         rows,
-        (f) => (f.revenuePrevYear > 0 ? (f.revenue / f.revenuePrevYear - 1) * 100 : NaN),
+        (f) => positive(f.operatingIncome + opt(f, 'depreciationAmortization')),
+        OVER_MARKET_CAP,
+        (f) => opt(f, 'borrowings') - opt(f, 'cash'),
+      );
+    case 'dividend_yield':
+      return fundamental(data, id, rows, (f) => opt(f, 'dividendsPaid'), 100);
+    case 'gp_a':
+      return fundamental(data, id, rows, (f) => perAsset(f, opt(f, 'grossProfit'), 100), FIGURE);
+    case 'accruals':
+      return fundamental(data, id, rows, (f) => perAsset(f, f.netIncome - opt(f, 'operatingCashFlow'), 100), FIGURE);
+    case 'current_ratio':
+      return fundamental(
+        data,
+        id,
+        rows,
+        (f) => (opt(f, 'currentAssets') / positive(opt(f, 'currentLiabilities'))) * 100,
         FIGURE,
       );
+    case 'interest_coverage':
+      return fundamental(data, id, rows, (f) => f.operatingIncome / positive(opt(f, 'interestExpense')), FIGURE);
+    case 'revenue_growth_qoq':
+      return fundamental(data, id, rows, (f) => growth(opt(f, 'revenueQuarter'), opt(f, 'revenuePrevQuarter')), FIGURE);
+    case 'operating_income_growth_yoy':
+      return fundamental(data, id, rows, (f) => growth(f.operatingIncome, opt(f, 'operatingIncomePrevYear')), FIGURE);
+    case 'operating_income_growth_qoq':
+      return fundamental(
+        data,
+        id,
+        rows,
+        (f) => growth(opt(f, 'operatingIncomeQuarter'), opt(f, 'operatingIncomePrevQuarter')),
+        FIGURE,
+      );
+    case 'net_income_growth_yoy':
+      return fundamental(data, id, rows, (f) => growth(f.netIncome, opt(f, 'netIncomePrevYear')), FIGURE);
+    case 'net_income_growth_qoq':
+      return fundamental(
+        data,
+        id,
+        rows,
+        (f) => growth(opt(f, 'netIncomeQuarter'), opt(f, 'netIncomePrevQuarter')),
+        FIGURE,
+      );
+    case 'eps_growth_yoy':
+      return fundamental(data, id, rows, (f) => growth(opt(f, 'eps'), opt(f, 'epsPrevYear')), FIGURE);
+    case 'eps_growth_qoq':
+      return fundamental(data, id, rows, (f) => growth(opt(f, 'epsQuarter'), opt(f, 'epsPrevQuarter')), FIGURE);
     case 'trading_value':
       return rows ? gather(data, id, data.tradingValue, rows) : identity(data, id, data.tradingValue);
     case 'mom_1w':
@@ -528,12 +575,29 @@ function perAsset(f: FundamentalStatement, figure: number, scale: number): numbe
   return assets > 0 ? (figure / assets) * scale : NaN;
 }
 
+/** An optional statement figure, NaN when the statement lacks it. */
+function opt(f: FundamentalStatement, field: OptionalStatementField): number {
+  return f[field] ?? NaN;
+}
+
+/** The value when it is > 0, else NaN (a multiple's denominator). */
+function positive(x: number): number {
+  return x > 0 ? x : NaN;
+}
+
+/** now / before - 1 in percent; NaN when `before` is not positive (no growth rate from a loss). */
+function growth(now: number, before: number): number {
+  return before > 0 ? (now / before - 1) * 100 : NaN;
+}
+
 /**
  * Point-in-time fundamentals: on day d a stock's latest statement is the last one with
  * reportDate <= date(d); statements reported later are invisible (no look-ahead). `figure`
  * extracts the statement's number; `relation` says what the value is: FIGURE, the figure itself;
  * OVER_MARKET_CAP, marketCap(d) / figure (valuation multiples move with the price every day);
- * a positive k, figure / marketCap(d) x k (yields: earnings yield, book to market).
+ * a positive k, figure / marketCap(d) x k (yields: earnings yield, book to market). With
+ * `addToMarketCap` (OVER_MARKET_CAP only), (marketCap(d) + that figure) / figure: enterprise
+ * value multiples, EV = market cap + net debt.
  */
 function fundamental(
   data: MarketData,
@@ -541,6 +605,7 @@ function fundamental(
   rows: ArrayLike<number> | null,
   figure: (f: FundamentalStatement) => number,
   relation: number,
+  addToMarketCap?: (f: FundamentalStatement) => number,
 ): FactorMatrix {
   const m = allocate(data, id, rows);
   const S = m.stocks;
@@ -548,6 +613,7 @@ function fundamental(
   const v = m.values;
   const ptr = new Int32Array(S);
   const cur = new Float64Array(S).fill(NaN);
+  const add = new Float64Array(S);
   const n = rows ? rows.length : data.dates.length;
   for (let k = 0; k < n; k++) {
     const d = rows ? rows[k] : k;
@@ -563,12 +629,15 @@ function fundamental(
         }
         ptr[s] = p;
         cur[s] = figure(list[p - 1]);
+        if (addToMarketCap) {
+          add[s] = addToMarketCap(list[p - 1]);
+        }
       }
       v[o + s] =
         relation === FIGURE
           ? cur[s]
           : relation === OVER_MARKET_CAP
-            ? mc[b + s] / cur[s]
+            ? (mc[b + s] + add[s]) / cur[s]
             : mc[b + s] > 0
               ? (cur[s] / mc[b + s]) * relation
               : NaN;

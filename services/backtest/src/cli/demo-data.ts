@@ -4,7 +4,7 @@ import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
-import { quarterEnd, type MarketKind } from '../market/market-csv.js';
+import { CSV_FORMATS, quarterEnd, type MarketKind } from '../market/market-csv.js';
 import { loadMarketCsv } from '../market/market-loader.js';
 
 /**
@@ -51,8 +51,10 @@ export const DEMO_SECTORS = [
 
 export const SECURITIES_HEADER = 'code,name,market,sector,listed_on,delisted_on,synthetic';
 export const BARS_HEADER = 'code,date,open,high,low,close,volume,trading_value,market_cap,shares_outstanding';
-export const STATEMENTS_HEADER =
-  'code,fiscal_period,report_date,revenue,operating_income,net_income,total_equity,total_liabilities';
+/** The statements file with its optional columns (CSV_FORMATS.md), so that every factor has its figures. */
+export const STATEMENTS_HEADER = [...CSV_FORMATS.statements.columns, ...CSV_FORMATS.statements.optionalColumns].join(
+  ',',
+);
 export const CLASSIFICATIONS_HEADER = 'code,valid_from,market,sector';
 /** The halt: this many trading days without a bar, then as many zero-volume bars at the last close. */
 const HALT_DAYS = 5;
@@ -344,11 +346,45 @@ export function* demoMarketLines(options: DemoMarketOptions): Generator<[DemoFil
         yield [
           'statements',
           `${s.code},${period},${report},${Math.round(revenue)},${Math.round(operating)},${Math.round(net)},` +
-            `${Math.round(equity)},${Math.round(liabilities)}`,
+            `${Math.round(equity)},${Math.round(liabilities)},${optionalFigures(s, q, revenue, operating, net, equity, liabilities)}`,
         ];
       }
     }
   }
+}
+
+/**
+ * A quarter's optional statement columns, derived from its other figures without drawing random
+ * numbers (the rest of the market stays what it was), in proportions plausible for a Korean
+ * company: gross margin 12-20 points above the operating one, depreciation 3-4.5 % of revenue,
+ * operating cash flow = net income + depreciation +- a working-capital swing (accruals), borrowings
+ * 45 % of liabilities at 4.5 % a year, the annual dividend (20 % of the quarter's income x 4) paid
+ * in the second quarter as Korean year-end dividends are, current liabilities half the liabilities.
+ */
+function optionalFigures(
+  s: Stock,
+  q: number,
+  revenue: number,
+  operating: number,
+  net: number,
+  equity: number,
+  liabilities: number,
+): string {
+  const depreciation = revenue * (0.03 + 0.005 * (s.sector % 4));
+  const borrowings = liabilities * 0.45;
+  const cash = equity * 0.15 + revenue * 0.1;
+  const figures = [
+    revenue * (0.12 + 0.02 * (s.sector % 5)) + operating, // gross profit
+    net + depreciation - 0.03 * revenue * ((q % 3) - 1), // operating cash flow
+    depreciation,
+    (borrowings * 0.045) / 4, // interest expense
+    q === 2 ? Math.max(0, net * 4 * 0.2) : 0, // dividends paid
+    cash + revenue * 0.9, // current assets
+    liabilities * 0.5, // current liabilities
+    cash,
+    borrowings,
+  ];
+  return figures.map((x) => Math.round(x)).join(',');
 }
 
 /** The three files as strings (for small markets, e.g. tests: 20 stocks x 1 year). */

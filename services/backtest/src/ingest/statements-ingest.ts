@@ -8,6 +8,7 @@ import type {
   StatementBasis,
 } from '@stocklab/market-providers';
 import type pg from 'pg';
+import { CSV_FORMATS, STATEMENT_OPTIONAL_COLUMNS } from '../market/market-csv.js';
 import { loadMarketCsv } from '../market/market-loader.js';
 
 /** Advisory lock (one key) serialising statement ingests: two runs over the same filings would race on their rows. */
@@ -16,21 +17,108 @@ const STATEMENTS_LOCK_KEY = 7_250_311;
 /** The report a periodic filing is, from its name: `[기재정정]분기보고서 (2025.03)` and the like. */
 const REPORT_NAME = /^(?:\[[^\]]+\])?\s*(사업보고서|반기보고서|분기보고서)\s*\((\d{4})\.(\d{2})\)/;
 
-/** The fields of market.financial_statements and the accounts they come from (XBRL id first, then the name). */
+/**
+ * Where a field's account is: `IS` the income statement (IS or CIS), `BS` the balance sheet, `CF`
+ * the cash-flow statement, whose rows are year to date in every report (REFERENCE.md §2.1).
+ */
+type Statement = 'IS' | 'BS' | 'CF';
+
+interface FieldSpec {
+  in: Statement;
+  /** XBRL ids, matched first; then the names (spaces removed) */
+  ids: readonly string[];
+  names: readonly string[];
+  /** an optional column: NULL when the report lacks it (a required one skips the filing) */
+  optional?: true;
+  /** every matching row added up (borrowings spread over several lines, depreciation + amortisation) */
+  sum?: true;
+  /** an outflow reported negative (dividends paid): stored as its size */
+  magnitude?: true;
+}
+
+/**
+ * The fields of market.financial_statements and the accounts they come from (XBRL id first, then
+ * the name), the optional ones as libs/market-providers REFERENCE.md §2.9 records them.
+ */
 const FIELDS = {
-  revenue: { flow: true, ids: ['ifrs-full_Revenue'], names: ['매출액', '수익(매출액)', '영업수익', '매출'] },
+  revenue: { in: 'IS', ids: ['ifrs-full_Revenue'], names: ['매출액', '수익(매출액)', '영업수익', '매출'] },
   operating_income: {
-    flow: true,
+    in: 'IS',
     ids: ['dart_OperatingIncomeLoss', 'ifrs-full_ProfitLossFromOperatingActivities'],
     names: ['영업이익(손실)', '영업이익', '영업손익'],
   },
-  net_income: { flow: true, ids: ['ifrs-full_ProfitLoss'], names: ['당기순이익(손실)', '당기순이익', '당기순손익'] },
-  total_equity: { flow: false, ids: ['ifrs-full_Equity'], names: ['자본총계'] },
-  total_liabilities: { flow: false, ids: ['ifrs-full_Liabilities'], names: ['부채총계'] },
-} as const;
+  net_income: { in: 'IS', ids: ['ifrs-full_ProfitLoss'], names: ['당기순이익(손실)', '당기순이익', '당기순손익'] },
+  total_equity: { in: 'BS', ids: ['ifrs-full_Equity'], names: ['자본총계'] },
+  total_liabilities: { in: 'BS', ids: ['ifrs-full_Liabilities'], names: ['부채총계'] },
+  gross_profit: { in: 'IS', ids: ['ifrs-full_GrossProfit'], names: ['매출총이익', '매출총이익(손실)'], optional: true },
+  operating_cash_flow: {
+    in: 'CF',
+    ids: ['ifrs-full_CashFlowsFromUsedInOperatingActivities'],
+    names: ['영업활동현금흐름', '영업활동으로인한현금흐름'],
+    optional: true,
+  },
+  depreciation_amortization: {
+    in: 'CF',
+    ids: [
+      'ifrs-full_AdjustmentsForDepreciationAndAmortisationExpense',
+      'ifrs-full_AdjustmentsForDepreciationExpense',
+      'ifrs-full_AdjustmentsForAmortisationExpense',
+    ],
+    names: ['감가상각비', '무형자산상각비', '감가상각비에대한조정', '무형자산상각비에대한조정'],
+    optional: true,
+    sum: true,
+  },
+  interest_expense: {
+    in: 'CF',
+    ids: ['dart_AdjustmentsForInterestExpenses', 'ifrs-full_AdjustmentsForInterestExpense'],
+    names: ['이자비용', '이자비용조정'],
+    optional: true,
+  },
+  dividends_paid: {
+    in: 'CF',
+    ids: ['ifrs-full_DividendsPaidClassifiedAsFinancingActivities'],
+    names: ['배당금의지급', '배당금지급'],
+    optional: true,
+    magnitude: true,
+  },
+  current_assets: { in: 'BS', ids: ['ifrs-full_CurrentAssets'], names: ['유동자산'], optional: true },
+  current_liabilities: { in: 'BS', ids: ['ifrs-full_CurrentLiabilities'], names: ['유동부채'], optional: true },
+  cash_and_equivalents: {
+    in: 'BS',
+    ids: ['ifrs-full_CashAndCashEquivalents'],
+    names: ['현금및현금성자산'],
+    optional: true,
+  },
+  total_borrowings: {
+    in: 'BS',
+    ids: [
+      'ifrs-full_ShorttermBorrowings',
+      'ifrs-full_CurrentPortionOfLongtermBorrowings',
+      'ifrs-full_LongtermBorrowings',
+      'dart_LongTermBorrowingsGross',
+      'ifrs-full_NoncurrentPortionOfNoncurrentBondsIssued',
+      'dart_BondsIssued',
+      'dart_CurrentPortionOfBonds',
+    ],
+    names: ['단기차입금', '장기차입금', '유동성장기차입금', '유동성장기부채', '사채', '유동성사채'],
+    optional: true,
+    sum: true,
+  },
+} as const satisfies Record<string, FieldSpec>;
 type Field = keyof typeof FIELDS;
-const FIELD_NAMES = Object.keys(FIELDS) as Field[];
+/** A quarter's figures: the optional ones NULL when the report does not give them. */
+export type StatementValues = {
+  [F in Field]: (typeof FIELDS)[F] extends { optional: true } ? number | null : number;
+};
+/** The columns in the statements CSV's order (CSV_FORMATS.statements: the required, then the optional). */
+const FIELD_NAMES = [...CSV_FORMATS.statements.columns.slice(3), ...CSV_FORMATS.statements.optionalColumns] as Field[];
 const INCOME_STATEMENTS = new Set(['IS', 'CIS']);
+/** An XBRL standard account id (a company's own lines have `-표준계정코드 미사용-` or an entity id). */
+const STANDARD_ID = /^(ifrs-full|ifrs|dart)_/;
+/** The optional columns that cannot be negative (the import refuses a negative one). */
+const CSV_FORMATS_NON_NEGATIVE: ReadonlySet<string> = new Set(
+  STATEMENT_OPTIONAL_COLUMNS.filter((c) => c.nonNegative).map((c) => c.column),
+);
 
 export interface StatementRow {
   code: string;
@@ -38,7 +126,7 @@ export interface StatementRow {
   fiscalPeriod: string;
   /** yyyy-mm-dd: the filing's receipt date */
   reportDate: string;
-  values: Record<Field, number>;
+  values: StatementValues;
   basis: StatementBasis;
   receiptNo: string;
 }
@@ -90,46 +178,84 @@ export function reportPeriod(reportName: string): { year: number; quarter: Fisca
   return { year: Number(year), quarter };
 }
 
-function account(statement: FiledStatement, field: Field): StatementAccount | undefined {
-  const spec = FIELDS[field];
-  const rows = statement.accounts.filter((a) =>
-    spec.flow ? INCOME_STATEMENTS.has(a.statement) : a.statement === 'BS',
+/** The rows of a field's statement that carry it: the first by id, else by name; all of them for a sum. */
+function accounts(statement: FiledStatement, field: Field): StatementAccount[] {
+  const spec: FieldSpec = FIELDS[field];
+  const rows = statement.accounts.filter(
+    (a) => a.amount !== null && (spec.in === 'IS' ? INCOME_STATEMENTS.has(a.statement) : a.statement === spec.in),
   );
-  return (
-    rows.find((a) => (spec.ids as readonly string[]).includes(a.accountId) && a.amount !== null) ??
-    rows.find((a) => (spec.names as readonly string[]).includes(a.accountName.replace(/\s/g, '')) && a.amount !== null)
-  );
+  const byId = rows.filter((a) => spec.ids.includes(a.accountId));
+  const byName = rows.filter((a) => spec.names.includes(a.accountName.replace(/\s/g, '')));
+  if (spec.sum) {
+    // a company's own line (no standard id) counts by its name, a standard one by its id
+    return rows.filter((a) => byId.includes(a) || (byName.includes(a) && !STANDARD_ID.test(a.accountId)));
+  }
+  const first = byId[0] ?? byName[0];
+  return first ? [first] : [];
+}
+
+/** The report's figure of a field as stated (undefined when absent): year to date for CF and Q4 flows. */
+function stated(statement: FiledStatement, field: Field, cumulative: boolean): number | undefined {
+  const rows = accounts(statement, field);
+  if (rows.length === 0) {
+    return undefined;
+  }
+  let total = 0;
+  for (const row of rows) {
+    const value = cumulative && FIELDS[field].in === 'IS' ? row.cumulativeAmount : row.amount;
+    if (value === null) {
+      return undefined;
+    }
+    total += value;
+  }
+  return total;
 }
 
 /**
  * The quarter's figures from a report (CSV_FORMATS.md: flows for the quarter alone, stocks at its
- * end). Q1-Q3 reports give the quarter's three months; the annual report gives the year, so Q4 is
- * the year minus the first nine months, which the Q3 report of the same basis states year to date.
+ * end). Income-statement rows of Q1-Q3 reports give the quarter's three months; the annual report
+ * gives the year, so Q4 is the year minus the first nine months, which the Q3 report of the same
+ * basis states year to date. Cash-flow rows are year to date in every report (REFERENCE.md §2.1),
+ * so each quarter is its report's figure minus the previous quarter's report's (Q1 as stated).
+ * `previous` is the report of the quarter before (of the same year and basis; null for Q1 or when
+ * it is not filed: then the cash flows of Q2-Q4 are unknown, NULL).
  */
 export function quarterValues(
   report: FiledStatement,
-  q3: FiledStatement | null,
-): { values: Record<Field, number> } | { missing: string } {
-  const values = {} as Record<Field, number>;
+  previous: FiledStatement | null,
+): { values: StatementValues } | { missing: string } {
+  const values = {} as Record<Field, number | null>;
   for (const field of FIELD_NAMES) {
-    const found = account(report, field);
-    if (found?.amount === null || found === undefined) {
-      return { missing: `no ${field} in the ${report.basis} statement` };
+    const spec: FieldSpec = FIELDS[field];
+    const own = stated(report, field, false);
+    let value: number | undefined = own;
+    if (own !== undefined && report.quarter > 1 && (spec.in === 'CF' || (spec.in === 'IS' && report.quarter === 4))) {
+      const before = previous ? stated(previous, field, true) : undefined;
+      value = before === undefined ? undefined : own - before;
     }
-    let value = found.amount;
-    if (report.quarter === 4 && FIELDS[field].flow) {
-      const nineMonths = q3 ? account(q3, field)?.cumulativeAmount : undefined;
-      if (nineMonths === undefined || nineMonths === null) {
-        return { missing: `no nine-month ${field} in a Q3 report of ${report.year} to take from the year` };
+    if (value === undefined) {
+      if (spec.optional) {
+        values[field] = null;
+        continue;
       }
-      value -= nineMonths;
+      return own === undefined
+        ? { missing: `no ${field} in the ${report.basis} statement` }
+        : { missing: `no nine-month ${field} in a Q3 report of ${report.year} to take from the year` };
     }
-    values[field] = value;
+    values[field] = spec.magnitude ? Math.abs(value) : value;
   }
-  if (values.revenue < 0 || values.total_liabilities < 0) {
+  if ((values.revenue as number) < 0 || (values.total_liabilities as number) < 0) {
     return { missing: 'negative revenue or liabilities' };
   }
-  return { values };
+  for (const field of FIELD_NAMES) {
+    const column = CSV_FORMATS_NON_NEGATIVE.has(field);
+    const v = values[field];
+    if (column && v !== null && v < 0) {
+      // a negative expense or balance (a reversal, a restatement): not the figure the column holds
+      values[field] = null;
+    }
+  }
+  return { values: values as StatementValues };
 }
 
 const iso = (ymd: string): string => `${ymd.slice(0, 4)}-${ymd.slice(4, 6)}-${ymd.slice(6, 8)}`;
@@ -252,11 +378,18 @@ export class StatementsIngest {
     if (!report) {
       return skip('OpenDART has no statement of the report yet');
     }
-    const q3 =
-      period.quarter === 4
-        ? await this.deps.provider.statement(filing.corpCode, period.year, 3, report.basis, opts)
+    // the quarter before's report (same year and basis): Q4's income statement and Q2-Q4's cash flows are net of it
+    const previous =
+      period.quarter > 1
+        ? await this.deps.provider.statement(
+            filing.corpCode,
+            period.year,
+            (period.quarter - 1) as FiscalQuarter,
+            report.basis,
+            opts,
+          )
         : null;
-    const figures = quarterValues(report, q3);
+    const figures = quarterValues(report, previous);
     if ('missing' in figures) {
       return skip(figures.missing);
     }
@@ -277,7 +410,7 @@ export class StatementsIngest {
       return rows;
     }
     const { rows: stored } = await client.query<
-      { code: string; fiscal_period: string; report_date: string } & Record<Field, number>
+      { code: string; fiscal_period: string; report_date: string } & Record<Field, number | null>
     >(
       `SELECT code, fiscal_period, to_char(report_date, 'YYYY-MM-DD') AS report_date, ${FIELD_NAMES.join(', ')}
          FROM market.financial_statements
@@ -290,7 +423,7 @@ export class StatementsIngest {
       if (!before) {
         return row;
       }
-      const same = FIELD_NAMES.every((f) => Number(before[f]) === row.values[f]);
+      const same = FIELD_NAMES.every((f) => (before[f] === null ? null : Number(before[f])) === row.values[f]);
       const reportDate = same
         ? before.report_date
         : before.report_date > row.reportDate
@@ -304,7 +437,7 @@ export class StatementsIngest {
 function toCsv(rows: StatementRow[]): string {
   const lines = [`code,fiscal_period,report_date,${FIELD_NAMES.join(',')}`];
   for (const r of rows) {
-    lines.push([r.code, r.fiscalPeriod, r.reportDate, ...FIELD_NAMES.map((f) => String(r.values[f]))].join(','));
+    lines.push([r.code, r.fiscalPeriod, r.reportDate, ...FIELD_NAMES.map((f) => String(r.values[f] ?? ''))].join(','));
   }
   return `${lines.join('\n')}\n`;
 }

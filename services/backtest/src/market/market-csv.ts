@@ -258,37 +258,53 @@ const bars: CsvFormat = {
   }),
 };
 
+/**
+ * The statements' optional columns (all of them or none; an empty cell is NULL, "not reported"):
+ * flows of the quarter alone, stocks at its end (the migration 1765700000000-statement-fields
+ * defines each). `nonNegative`: amounts that cannot be below 0 (expenses, payouts, balances).
+ */
+export const STATEMENT_OPTIONAL_COLUMNS = [
+  { column: 'gross_profit', nonNegative: false },
+  { column: 'operating_cash_flow', nonNegative: false },
+  { column: 'depreciation_amortization', nonNegative: true },
+  { column: 'interest_expense', nonNegative: true },
+  { column: 'dividends_paid', nonNegative: true },
+  { column: 'current_assets', nonNegative: true },
+  { column: 'current_liabilities', nonNegative: true },
+  { column: 'cash_and_equivalents', nonNegative: true },
+  { column: 'total_borrowings', nonNegative: true },
+] as const;
+export type StatementOptionalColumn = (typeof STATEMENT_OPTIONAL_COLUMNS)[number]['column'];
+const STATEMENT_OPTIONAL_NAMES = STATEMENT_OPTIONAL_COLUMNS.map((c) => c.column);
+
+const STATEMENT_COLUMNS = [
+  'code',
+  'fiscal_period',
+  'report_date',
+  'revenue',
+  'operating_income',
+  'net_income',
+  'total_equity',
+  'total_liabilities',
+];
+const STATEMENT_TARGET_COLUMNS = [...STATEMENT_COLUMNS, ...STATEMENT_OPTIONAL_NAMES];
+
 const statements: CsvFormat = {
   kind: 'statements',
-  columns: [
-    'code',
-    'fiscal_period',
-    'report_date',
-    'revenue',
-    'operating_income',
-    'net_income',
-    'total_equity',
-    'total_liabilities',
-  ],
-  optionalColumns: [],
+  columns: STATEMENT_COLUMNS,
+  optionalColumns: STATEMENT_OPTIONAL_NAMES,
   table: 'market.financial_statements',
   key: ['code', 'fiscal_period'],
-  targetColumns: [
-    'code',
-    'fiscal_period',
-    'report_date',
-    'revenue',
-    'operating_income',
-    'net_income',
-    'total_equity',
-    'total_liabilities',
-  ],
-  updateColumns: ['report_date', 'revenue', 'operating_income', 'net_income', 'total_equity', 'total_liabilities'],
+  targetColumns: STATEMENT_TARGET_COLUMNS,
+  // everything but the key; a file without the optional columns sets them NULL on its rows (a
+  // statement is replaced whole)
+  updateColumns: STATEMENT_TARGET_COLUMNS.slice(2),
   stagingDdl: `line integer NOT NULL, code text NOT NULL, fiscal_period text NOT NULL, report_date date NOT NULL,
     revenue double precision NOT NULL, operating_income double precision NOT NULL,
     net_income double precision NOT NULL, total_equity double precision NOT NULL,
-    total_liabilities double precision NOT NULL`,
-  parse: withFieldErrors((r) => {
+    total_liabilities double precision NOT NULL,
+    ${STATEMENT_OPTIONAL_NAMES.map((c) => `${c} double precision`).join(', ')}`,
+  parse: withFieldErrors((r, hasOptional) => {
     const c = code(r[0] ?? '');
     const period = r[1] ?? '';
     const m = FISCAL_PERIOD.exec(period);
@@ -304,7 +320,22 @@ const statements: CsvFormat = {
     const net = decimal('net_income', r[5] ?? '', 'any');
     const equity = decimal('total_equity', r[6] ?? '', 'any');
     const liabilities = decimal('total_liabilities', r[7] ?? '', 'nonNegative');
-    return [c, period, report, String(revenue), String(operating), String(net), String(equity), String(liabilities)];
+    // \N is COPY's NULL: an empty cell, or a file without the optional columns
+    const optional = STATEMENT_OPTIONAL_COLUMNS.map(({ column, nonNegative }, i) => {
+      const cell = hasOptional ? (r[8 + i] ?? '').trim() : '';
+      return cell === '' ? '\\N' : String(decimal(column, cell, nonNegative ? 'nonNegative' : 'any'));
+    });
+    return [
+      c,
+      period,
+      report,
+      String(revenue),
+      String(operating),
+      String(net),
+      String(equity),
+      String(liabilities),
+      ...optional,
+    ];
   }),
 };
 

@@ -139,6 +139,16 @@ export class StatementRowValuesDto {
   @ApiProperty() net_income: number;
   @ApiProperty() total_equity: number;
   @ApiProperty() total_liabilities: number;
+  @ApiProperty({ type: Number, nullable: true, description: 'null: not in the report (so for every optional figure)' })
+  gross_profit: number | null;
+  @ApiProperty({ type: Number, nullable: true }) operating_cash_flow: number | null;
+  @ApiProperty({ type: Number, nullable: true }) depreciation_amortization: number | null;
+  @ApiProperty({ type: Number, nullable: true }) interest_expense: number | null;
+  @ApiProperty({ type: Number, nullable: true }) dividends_paid: number | null;
+  @ApiProperty({ type: Number, nullable: true }) current_assets: number | null;
+  @ApiProperty({ type: Number, nullable: true }) current_liabilities: number | null;
+  @ApiProperty({ type: Number, nullable: true }) cash_and_equivalents: number | null;
+  @ApiProperty({ type: Number, nullable: true }) total_borrowings: number | null;
 }
 
 export class StatementRowDto {
