@@ -210,4 +210,44 @@ describe('increments against PostgreSQL', () => {
     const cache = new MarketSnapshotCache(pool, { store });
     assert.deepEqual((await cache.get()).data.stocks, loaded.data.stocks);
   });
+
+  it('gives the engine trailing-twelve-month flows of four stored quarters, the comparisons and EPS', async () => {
+    // 000010's quarters 2023Q1..2024Q1 (flows of the quarter alone); operating cash flow missing in 2023Q2
+    const quarters: Array<[string, string, number, number, number, number, number | null, number | null]> = [
+      ['2023Q1', '2023-05-15', 100, 10, 5, 40, 20, null],
+      ['2023Q2', '2023-08-14', 110, 11, 6, 44, null, null],
+      ['2023Q3', '2023-11-14', 120, 12, 7, 48, 22, null],
+      ['2023Q4', '2024-03-20', 130, 13, 8, 52, 23, null],
+      ['2024Q1', '2024-05-16', 140, 14, 9, 56, 24, 500],
+    ];
+    for (const [period, report, revenue, operating, net, gross, cashFlow, currentAssets] of quarters) {
+      await pool.query(
+        `INSERT INTO market.financial_statements (code, fiscal_period, report_date, revenue, operating_income,
+           net_income, total_equity, total_liabilities, gross_profit, operating_cash_flow, current_assets)
+         VALUES ('000010', $1, $2, $3, $4, $5, 1000, 400, $6, $7, $8)`,
+        [period, report, revenue, operating, net, gross, cashFlow, currentAssets],
+      );
+    }
+    const [q4, q1] = (await whole()).data.fundamentals[0]?.slice(-2) ?? [];
+    // 2023Q4: the first quarter with four stored before it (100 + 110 + 120 + 130); no year before
+    assert.equal(q4?.reportDate, 20240320);
+    assert.deepEqual([q4?.revenue, q4?.operatingIncome, q4?.netIncome], [460, 46, 26]);
+    assert.ok(Number.isNaN(q4?.revenuePrevYear ?? 0), 'no TTM a year before: NaN, not a part year');
+    assert.equal(q4?.operatingCashFlow, undefined, '2023Q2 has none: no TTM operating cash flow');
+    // 2024Q1: 110 + 120 + 130 + 140 and so on; the quarter alone and the one before it
+    assert.deepEqual(
+      [q1?.revenue, q1?.operatingIncome, q1?.netIncome, q1?.grossProfit, q1?.currentAssets],
+      [500, 50, 30, 200, 500],
+    );
+    assert.equal(q1?.operatingCashFlow, undefined, 'still 2023Q2 in its four quarters');
+    assert.deepEqual(
+      [q1?.revenueQuarter, q1?.revenuePrevQuarter, q1?.operatingIncomePrevQuarter, q1?.netIncomePrevQuarter],
+      [140, 130, 13, 8],
+    );
+    // EPS on the listed shares of the last trading day up to the quarter's end (1,000,000); the
+    // quarter before ended before any trading day here: no shares, so no EPS for it
+    assert.equal(q1?.eps, 30 / 1_000_000);
+    assert.equal(q1?.epsQuarter, 9 / 1_000_000);
+    assert.equal(q1?.epsPrevQuarter, undefined);
+  });
 });
