@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, it } from '@jest/globals';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
-import { markRevocationListRestored, testRedisUrl, uniqueKeyPrefix } from '@stocklab/test-support';
+import { markRevocationListRestored, startTcpProxy, testRedisUrl, uniqueKeyPrefix } from '@stocklab/test-support';
 import { createRedisClient, DomainError, RevocationStore } from '../src/index.js';
 
 describe(RevocationStore.name, () => {
@@ -57,6 +57,46 @@ describe(RevocationStore.name, () => {
       await assert.rejects(deadStore.isRevoked(claims()), (e: unknown) => e instanceof DomainError && e.status === 503);
     } finally {
       dead.disconnect();
+    }
+  });
+
+  it('does not answer 503 because this process stalled past the command timeout while Redis answered', async () => {
+    const revoked = claims();
+    await store.revokeToken(revoked.jti, Date.now() / 1000 + 60);
+    // Sent, then the event loop blocked for longer than the client's 1 s timeout (a GC pause, a
+    // starved CPU) while the replies arrive. From the check phase (setImmediate) the loop's next
+    // turn runs the expired command timers before it reads the socket, as a stall can anywhere.
+    const checks = await new Promise<Array<Promise<boolean>>>((resolve) =>
+      setImmediate(() => {
+        const sent = [store.isRevoked(revoked), store.isRevoked(claims())];
+        const until = Date.now() + 1300;
+        while (Date.now() < until) {
+          // busy: nothing else runs in this process
+        }
+        resolve(sent);
+      }),
+    );
+    assert.deepEqual(await Promise.all(checks), [true, false]);
+  });
+
+  it('still fails closed with a 503 when Redis stops answering on an open connection', async () => {
+    const target = new URL(testRedisUrl());
+    const proxy = await startTcpProxy({ host: target.hostname, port: Number(target.port || 6379) });
+    const keyPrefix = uniqueKeyPrefix('revocation-hang');
+    await markRevocationListRestored(testRedisUrl(), keyPrefix);
+    const through = createRedisClient({ url: proxy.urlThrough(testRedisUrl()), keyPrefix, connectionName: 'hang' });
+    try {
+      await new Promise((resolve) => through.once('ready', resolve));
+      const hanging = new RevocationStore(through, 900);
+      assert.equal(await hanging.isRevoked(claims()), false);
+      proxy.cut('hang');
+      const started = Date.now();
+      await assert.rejects(hanging.isRevoked(claims()), (e: unknown) => e instanceof DomainError && e.status === 503);
+      // two command timeouts at most: the check is asked once more, then refuses
+      assert.ok(Date.now() - started < 2_900, `${Date.now() - started} ms`);
+    } finally {
+      through.disconnect();
+      await proxy.close();
     }
   });
 

@@ -88,13 +88,23 @@ export class RevocationStore {
   async isRevoked(claims: Pick<AccessTokenClaims, 'jti' | 'sub' | 'iat'>): Promise<boolean> {
     let jtiMark: string | null;
     let revokedBefore: string | null;
-    try {
-      let restored: string | null;
-      [jtiMark, revokedBefore, restored] = await this.redis.mget(
+    const marks = () =>
+      this.redis.mget(
         RevocationStore.jtiKey(claims.jti),
         RevocationStore.userKey(claims.sub),
         RevocationStore.restoredKey,
       );
+    try {
+      let restored: string | null;
+      [jtiMark, revokedBefore, restored] = await marks().catch((error: unknown) => {
+        // A process stalled past the command timeout (a long GC pause, a starved CPU) runs the
+        // expired timer before it reads the reply already waiting in its socket: asked once more,
+        // a Redis that answered answers again at once, and one that does not fails this check too.
+        if (isCommandTimeout(error)) {
+          return marks();
+        }
+        throw error;
+      });
       if (restored === null) {
         throw new Error('the revocation list is not (yet) restored in Redis');
       }
@@ -154,4 +164,9 @@ export class RevocationStore {
       { 'Retry-After': '1' },
     );
   }
+}
+
+/** ioredis's rejection of a command its `commandTimeout` expired on. */
+function isCommandTimeout(error: unknown): boolean {
+  return error instanceof Error && error.message === 'Command timed out';
 }
