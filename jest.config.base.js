@@ -29,6 +29,8 @@ export function packageJestConfig(packageDir, options = {}) {
     // A test file's own bounds are in the file; this only stops a hung one. Hooks share it.
     testTimeout: options.testTimeout ?? 180_000,
     maxWorkers: options.maxWorkers ?? 2,
+    // the longest files first, by the suite's own measurements (a fresh clone has no Jest cache)
+    testSequencer: join(repoRoot, 'scripts/lib/longest-first-sequencer.mjs'),
     // Replicas, servers and pools are closed by each file's afterAll; a handle left open is a
     // bug the file reports (--detectOpenHandles on demand), not a reason to hang the suite.
     forceExit: true,
