@@ -131,6 +131,22 @@ export function checkDockerfile(root = repoRoot(), text = readFileSync(join(root
   if (!runtimeEnv.some((e) => /^GLIBC_TUNABLES=\S*\bglibc\.malloc\.hugetlb=1\b/.test(e))) {
     problems.push('Dockerfile: the runtime stage must set ENV GLIBC_TUNABLES=glibc.malloc.hugetlb=1');
   }
+  // V8's code cache, compiled at build time by the user the processes run as (Node keeps a folder
+  // per user id: a cache written by root is never read by uid 1000)
+  if (!runtimeEnv.some((e) => /^NODE_COMPILE_CACHE=\/\S+/.test(e))) {
+    problems.push('Dockerfile: the runtime stage must set ENV NODE_COMPILE_CACHE to a folder in the image');
+  }
+  const lastUser = runtime.findLastIndex((i) => i.op === 'USER');
+  const warm = runtime.findIndex(
+    (i) => i.op === 'RUN' && /warm-compile-cache\.js .*dist\/service-options\.js/.test(i.args),
+  );
+  if (warm === -1) {
+    problems.push(
+      'Dockerfile: the runtime stage must fill the compile cache (warm-compile-cache.js dist/service-options.js)',
+    );
+  } else if (warm < lastUser) {
+    problems.push('Dockerfile: the compile cache must be filled after the last USER, as the user the processes run as');
+  }
   const cmd = runtime.filter((i) => i.op === 'CMD').pop()?.args;
   const argv = cmd === undefined ? [] : (JSON.parse(cmd) as string[]);
   const script = argv[1];

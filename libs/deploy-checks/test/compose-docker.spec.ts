@@ -110,4 +110,21 @@ describe('Dockerfile', () => {
       'Dockerfile: the runtime stage must set ENV GLIBC_TUNABLES=glibc.malloc.hugetlb=1',
     ]);
   });
+
+  it('fills the compile cache at build time, as the user the processes run as', () => {
+    const text = readFileSync(join(root, 'Dockerfile'), 'utf8');
+    const warm = /^RUN node \S+warm-compile-cache\.js .*$/m.exec(text)?.[0];
+    assert.ok(warm !== undefined, 'the Dockerfile has no warm-compile-cache step');
+    assert.deepEqual(checkDockerfile(root, text.replace(warm, '')), [
+      'Dockerfile: the runtime stage must fill the compile cache (warm-compile-cache.js dist/service-options.js)',
+    ]);
+    // as root (before USER node): Node would write the folder of uid 0, which uid 1000 never reads
+    const asRoot = text.replace(`${warm}\n`, '').replace(/^USER node$/m, `${warm}\nUSER node`);
+    assert.deepEqual(checkDockerfile(root, asRoot), [
+      'Dockerfile: the compile cache must be filled after the last USER, as the user the processes run as',
+    ]);
+    assert.deepEqual(checkDockerfile(root, text.replace(/^ENV NODE_COMPILE_CACHE=.*$/m, '')), [
+      'Dockerfile: the runtime stage must set ENV NODE_COMPILE_CACHE to a folder in the image',
+    ]);
+  });
 });
