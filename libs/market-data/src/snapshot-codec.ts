@@ -1,5 +1,6 @@
 import { crc32, zstdCompressSync, zstdDecompressSync } from 'node:zlib';
 import {
+  blankStatement,
   CORPORATE_ACTION_KINDS,
   OPTIONAL_STATEMENT_FIELDS,
   REQUIRED_STATEMENT_FIELDS,
@@ -38,7 +39,7 @@ export const SNAPSHOT_MAGIC = Buffer.from('STOCKLAB-MARKET\n', 'latin1');
  * read as a market without delistings or events.
  * 4: the statements' optional figures (OPTIONAL_STATEMENT_FIELDS: gross profit, cash flows, current
  * assets and liabilities, cash, borrowings, the YoY and QoQ comparisons, EPS), one `statement:*`
- * section each, NaN for a figure a statement lacks (decoded as an absent field); and the flows are
+ * section each, NaN for a figure a statement lacks (decoded as NaN: blankStatement); and the flows are
  * TTM sums of four quarters. A format-3 file holds neither and is rebuilt from PostgreSQL.
  */
 export const SNAPSHOT_FORMAT = 4;
@@ -604,13 +605,10 @@ export function decodeMarketSnapshot(bytes: Buffer): Omit<MarketSnapshot, 'loade
     if (!list) {
       corrupt(`statement ${i} names stock ${stockOf[i]}`);
     }
-    const st = { reportDate: reportDate[i] } as FundamentalStatement;
+    // every figure, NaN where the statement lacks it (as the loader's blankStatement leaves it)
+    const st = blankStatement(reportDate[i]);
     STATEMENT_FIELDS.forEach((field, k) => {
-      const v = statementColumns[k][i];
-      // an optional figure the statement lacks is left out, as the loader leaves it
-      if (k < REQUIRED_STATEMENT_FIELDS.length || v === v) {
-        st[field] = v;
-      }
+      st[field] = statementColumns[k][i];
     });
     list.push(st);
   }

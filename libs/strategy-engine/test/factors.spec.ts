@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from '@jest/globals';
 import {
+  blankStatement,
   buildMarketData,
   computeFactor,
   FACTOR_CATALOG,
@@ -8,7 +9,9 @@ import {
   FACTOR_IDS,
   type FactorId,
   type MarketData,
+  OPTIONAL_STATEMENT_FIELDS,
   type PriceRow,
+  REQUIRED_STATEMENT_FIELDS,
   type StatementRow,
 } from '../src/index.js';
 import { syntheticMarket, weekdayDates } from './synthetic.js';
@@ -463,6 +466,23 @@ describe("the statements' optional figures (issue 16: PCR, EV/EBITDA, yields, qu
     for (const id of NEW) {
       assert.ok(Number.isNaN(value(m, id, 1)), `${id}: nothing reported yet`);
       assert.ok(Number.isNaN(value(m, id, 6)), `${id}: the statement lacks the figure (NaN, not 0)`);
+    }
+  });
+
+  it("reads a blank statement's NaN figures as absent ones: the loaders' compact statements change no factor", () => {
+    const blank = blankStatement(20240102);
+    assert.deepEqual(Object.keys(blank), ['reportDate', ...REQUIRED_STATEMENT_FIELDS, ...OPTIONAL_STATEMENT_FIELDS]);
+    assert.ok(Object.entries(blank).every(([k, v]) => (k === 'reportDate' ? v === 20240102 : Number.isNaN(v))));
+    blank.eps = 1;
+    assert.ok(Number.isNaN(blankStatement(20240102).eps ?? 0), 'each blank statement is its own object');
+    const filled: MarketData = {
+      ...m,
+      fundamentals: m.fundamentals.map((list) => list.map((st) => ({ ...blankStatement(st.reportDate), ...st }))),
+    };
+    assert.ok(filled.fundamentals[0]?.[1] && 'grossProfit' in filled.fundamentals[0][1]);
+    for (const id of FACTOR_IDS) {
+      const rows = range(12, (d) => d);
+      assert.deepEqual([...computeFactor(filled, id, rows).values], [...computeFactor(m, id, rows).values], id);
     }
   });
 

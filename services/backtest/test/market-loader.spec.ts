@@ -410,7 +410,7 @@ describe('the bars loader, fast and careful paths', () => {
       const q4 = list[3];
       assert.ok(q4 && Number.isNaN(q4.revenue) && Number.isNaN(q4.netIncome), 'three quarters make no TTM');
       assert.equal(q4?.revenueQuarter, 300);
-      assert.equal(q4?.grossProfit, undefined);
+      assert.ok(Number.isNaN(q4?.grossProfit), 'a figure the quarter lacks is NaN');
       const latest = list[8];
       assert.ok(latest);
       const { reportDate: _date, ...figures } = latest;
@@ -442,7 +442,8 @@ describe('the bars loader, fast and careful paths', () => {
         epsQuarter: 0.04, // 80 / 2000
         epsPrevQuarter: 0.035, // 70 / 2000 (after the split already)
       };
-      assert.deepEqual(Object.keys(figures).sort(), Object.keys(want).sort(), 'dividends paid: 2021Q2 reported none');
+      const known = Object.entries(figures).filter(([, v]) => !Number.isNaN(v));
+      assert.deepEqual(known.map(([k]) => k).sort(), Object.keys(want).sort(), 'dividends paid: 2021Q2 reported none');
       for (const [field, value] of Object.entries(want)) {
         const got = (figures as Record<string, number>)[field] ?? Number.NaN;
         assert.ok(Math.abs(got - value) <= 1e-12 * Math.abs(value), `${field}: ${got} vs ${value}`);

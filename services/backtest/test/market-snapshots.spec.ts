@@ -38,6 +38,7 @@ describe('market snapshots in object storage', () => {
     admin = await svc.tokenFor(randomUUID(), ['user', 'admin']);
     await importDataset(svc.url, admin, 'securities', market.securities);
     await importDataset(svc.url, admin, 'bars', market.bars);
+    await importDataset(svc.url, admin, 'statements', market.statements);
   });
   afterAll(async () => {
     await pool?.end();
@@ -84,7 +85,21 @@ describe('market snapshots in object storage', () => {
     for (const field of ['open', 'high', 'low', 'close', 'volume', 'tradingValue', 'marketCap'] as const) {
       assert.deepEqual([...window.data[field]], [...full.data[field].subarray(first * S)], field);
     }
-    assert.deepEqual(window.data.fundamentals, full.data.fundamentals);
+    // a stock's statements from the last one reported before the window's first day: all the
+    // engine reads on the window's days (the latest on or before each day), not ten years of them
+    const start = window.data.dates[0];
+    full.data.fundamentals.forEach((list, s) => {
+      const lastBefore = list.filter((st) => st.reportDate < start).at(-1)?.reportDate ?? Number.NEGATIVE_INFINITY;
+      assert.deepEqual(
+        window.data.fundamentals[s],
+        list.filter((st) => st.reportDate >= lastBefore),
+        `stock ${s}`,
+      );
+    });
+    assert.ok(
+      window.data.fundamentals.some((list, s) => list.length < (full.data.fundamentals[s]?.length ?? 0)),
+      'the window leaves out statements no day of it reads',
+    );
     // every factor the 40 days hold the lookback of, RSI (recursive since the first bar) among them
     const held = FACTOR_IDS.filter((id) => getFactorInfo(id).lookbackDays < 40);
     assert.ok(held.includes('rsi_14'));
@@ -92,6 +107,11 @@ describe('market snapshots in object storage', () => {
       const onFull = computeFactor(full.data, id, [D - 1]);
       const onWindow = computeFactor(window.data, id, [39]);
       assert.deepEqual([...onWindow.values], [...onFull.values], id);
+      if (getFactorInfo(id).lookbackDays === 0) {
+        // the window's first day too: a statement reported before the window still counts there
+        const firstDay = computeFactor(window.data, id, [0]);
+        assert.deepEqual([...firstDay.values], [...computeFactor(full.data, id, [first]).values], `${id} on day 0`);
+      }
     }
     // a day before the window: the distance the whole history has, negative
     for (const day of [0, first - 1, first, D - 1]) {
