@@ -112,6 +112,10 @@ const FLOWS = [
  *   the two days (a split is no fall in EPS).
  * The table holds the latest figures of each quarter, so an earlier quarter amended after this
  * statement's report date is used as amended (the one departure from point in time; rare).
+ * `ends` and `period_end_shares` are MATERIALIZED: the bars of the few period-end days come
+ * through the (date, code) key; inlined, PostgreSQL hashed all 6.2 M bars and re-ran the
+ * trading-day lookup for every row (4.8 s for the 2,500 x 10 y market, 3.1 s with them; the
+ * rest is the window sums).
  */
 const STATEMENTS_SQL = `
   WITH q AS (
@@ -120,18 +124,22 @@ const STATEMENTS_SQL = `
               + interval '1 month' - interval '1 day')::date AS period_end
       FROM market.financial_statements s
   ),
-  ends AS (
+  ends AS MATERIALIZED (
     SELECT e.period_end, (SELECT max(d.date) FROM market.trading_days d WHERE d.date <= e.period_end) AS bar_date
       FROM (SELECT DISTINCT period_end FROM q) e
   ),
+  period_end_shares AS MATERIALIZED (
+    SELECT b.date, b.code, b.shares_outstanding::float8 AS shares
+      FROM (SELECT DISTINCT bar_date FROM ends) e JOIN market.daily_bars b ON b.date = e.bar_date
+  ),
   t AS (
-    SELECT q.*, b.shares_outstanding::float8 AS shares,
+    SELECT q.*, b.shares,
            exp(coalesce((SELECT sum(ln(a.share_ratio)) FROM market.corporate_actions a
                           WHERE a.code = q.code AND a.ex_date <= ends.bar_date), 0)) AS share_basis,
            ${FLOWS.map((f) => `CASE WHEN count(${f}) OVER w = 4 THEN sum(${f}) OVER w END AS ${f}_ttm`).join(',\n           ')}
       FROM q
       JOIN ends USING (period_end)
-      LEFT JOIN market.daily_bars b ON b.date = ends.bar_date AND b.code = q.code
+      LEFT JOIN period_end_shares b ON b.date = ends.bar_date AND b.code = q.code
     WINDOW w AS (PARTITION BY q.code ORDER BY q.qi RANGE BETWEEN 3 PRECEDING AND CURRENT ROW)
   )
   SELECT t.code, to_char(t.report_date, 'YYYY-MM-DD') AS report_date,
