@@ -118,7 +118,6 @@ export async function receiveDatasetUpload(
   }
 
   return new Promise<ReceivedDataset>((resolve, reject) => {
-    const abort = new AbortController();
     let kind: MarketKind | undefined;
     let failure: DomainError | Error | undefined;
     let upload: Promise<void> | undefined;
@@ -159,7 +158,13 @@ export async function receiveDatasetUpload(
 
     const fail = (error: DomainError | Error): void => {
       failure ??= error;
-      abort.abort();
+      // A file still arriving is cut off, so that its upload fails before the store has it whole
+      // (the store never gets a complete body; a multipart upload is aborted by the uploader). A
+      // file that has arrived is left to land and is deleted in finish(): aborting its PUT once
+      // sent let the store finish writing it after our delete (an orphan object under load).
+      if (fingerprint && !fingerprint.readableEnded && !fingerprint.destroyed) {
+        fingerprint.destroy(failure instanceof Error ? failure : new Error(String(failure)));
+      }
       // stop parsing; let the rest of the request drain so that the client reads our answer
       req.unpipe(parser);
       req.resume();
@@ -214,9 +219,9 @@ export async function receiveDatasetUpload(
       );
       stream.on('error', (error) => hashing.destroy(error));
       hashing.on('error', (error) => fail(error instanceof DomainError ? error : new Error(error.message)));
-      upload = storage.put(objectKey, stream.pipe(hashing), 'text/csv', abort.signal);
+      upload = storage.put(objectKey, stream.pipe(hashing), 'text/csv');
       upload.catch((error: unknown) => {
-        if (!abort.signal.aborted) {
+        if (!failure) {
           fail(new DomainError(503, 'STORAGE_UNAVAILABLE', `Object storage did not take the file (${String(error)})`));
         }
       });
