@@ -18,13 +18,11 @@ export -f run_package
 
 (run_package libs/e2e) &
 e2e=$!
-# Longest first (as measured by the suite), so that the long packages start with e2e and the short
-# ones fill the cores at the end, instead of the longest starting last and running alone: trading's
-# files spend much of their time waiting on the broker double's pacing and timeouts, which overlaps
-# well with the CPU-bound e2e. A package not in this list (a new one) runs after these.
-longest_first=(trading backtest leader-election auth strategy-engine local-platform deploy-checks platform
-  market-providers kiwoom market-data test-support)
-mapfile -t packages < <(node "$root/scripts/lib/workspace-packages.mjs" --exclude e2e "${longest_first[@]}")
+# Longest first (the sum of each package's file durations in scripts/lib/test-durations.json), so
+# that the long packages start with e2e and the short ones fill the cores at the end, instead of
+# the longest starting last and running alone: trading's files spend much of their time waiting
+# on the broker double's pacing and timeouts, which overlaps well with the CPU-bound e2e.
+mapfile -t packages < <(node "$root/scripts/lib/workspace-packages.mjs" --exclude e2e --longest-first)
 # nx needs no say here: every package is built already (and nx restoring a package's dist/ from its
 # cache would race with the tests that read those files at the same moment)
 printf '%s\n' "${packages[@]}" | xargs -P "$parallel" -I{} bash -c 'run_package "$1"' _ {}

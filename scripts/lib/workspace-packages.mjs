@@ -1,7 +1,7 @@
 // Prints the folders of the workspace packages (package.json "workspaces"), one per line:
-//   node scripts/lib/workspace-packages.mjs [--exclude NAME]... [NAME...]
-// NAMEs (folder names) come first, in the order given; the packages not named follow in folder
-// order, so that a package added later is never left out of a list that predates it.
+//   node scripts/lib/workspace-packages.mjs [--exclude NAME]... [--longest-first]
+// in folder order, or with --longest-first by the sum of their files' durations in
+// scripts/lib/test-durations.json, longest first (a package it does not know yet goes first).
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -9,12 +9,14 @@ import { fileURLToPath } from 'node:url';
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const args = process.argv.slice(2);
 const excluded = new Set();
-const first = [];
+let longestFirst = false;
 for (let i = 0; i < args.length; i += 1) {
   if (args[i] === '--exclude') {
     excluded.add(args[(i += 1)]);
+  } else if (args[i] === '--longest-first') {
+    longestFirst = true;
   } else {
-    first.push(args[i]);
+    throw new Error(`unknown argument ${args[i]}`);
   }
 }
 const { workspaces } = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
@@ -25,10 +27,15 @@ const folders = workspaces
   })
   .filter((folder) => existsSync(join(root, folder, 'package.json')))
   .filter((folder) => !excluded.has(basename(folder)));
-const rank = (folder) => {
-  const at = first.indexOf(basename(folder));
-  return at === -1 ? first.length : at;
+const durations = longestFirst
+  ? JSON.parse(readFileSync(join(root, 'scripts', 'lib', 'test-durations.json'), 'utf8'))
+  : {};
+/** seconds of the package's files as last measured; Infinity for a package with none recorded */
+const seconds = (folder) => {
+  const own = Object.entries(durations).filter(([key]) => key.startsWith(`${folder}/`));
+  return own.length === 0 ? Number.POSITIVE_INFINITY : own.reduce((sum, [, s]) => sum + s, 0);
 };
-for (const folder of folders.toSorted((a, b) => rank(a) - rank(b))) {
+const ordered = longestFirst ? folders.toSorted((a, b) => seconds(b) - seconds(a)) : folders;
+for (const folder of ordered) {
   console.log(folder);
 }

@@ -4,6 +4,7 @@ import {
   advanceRsi,
   blankStatement,
   classificationOn,
+  isoOf,
   lowerBoundDate,
   newRsiState,
   type RsiState,
@@ -177,10 +178,6 @@ export const FIELDS = ['open', 'high', 'low', 'close', 'volume', 'tradingValue',
 export type PriceArrays = Record<(typeof FIELDS)[number], Float64Array>;
 
 const yyyymmdd = (isoDate: string): number => Number(isoDate.slice(0, 4) + isoDate.slice(5, 7) + isoDate.slice(8, 10));
-const isoDate = (day: number): string => {
-  const d = String(day);
-  return `${d.slice(0, 4)}-${d.slice(4, 6)}-${d.slice(6, 8)}`;
-};
 
 export async function currentDataVersion(client: Pick<ClientBase, 'query'>): Promise<string> {
   const { rows } = await client.query<{ version: string }>(
@@ -248,7 +245,7 @@ export async function loadMarketSnapshot(client: ClientBase, options: LoadMarket
     // engine reads the latest statement on or before each day; TTM and the earlier quarters'
     // figures are in each row already): about 5 of a stock's 40 quarters over 10 years, where all
     // of them as pg rows filled a trading replica's heap during a data-version change
-    const since = windowed && dates.length > 0 ? isoDate(dates[0]) : null;
+    const since = windowed && dates.length > 0 ? isoOf(dates[0]) : null;
     const statements = (await client.query<StatementRow>(STATEMENTS_SQL, [since])).rows;
     const corporateActions = await loadCorporateActions(client, stockIndex, windowed ? dates[0] : undefined);
     await client.query('COMMIT');

@@ -12,9 +12,9 @@
  * service options), never an entry point that starts the service.
  *
  * Node keys each entry by the file's absolute path and content and checks both on load, so a
- * cache built elsewhere or for other files is ignored, never wrong. At run time the image's user
- * cannot write the folder (root owns /app): Node then reads the entries and skips writing new
- * ones (services/backtest/bench/module-loading.ts measures what the cache saves).
+ * cache built elsewhere or for other files is ignored, never wrong. Under a read-only root
+ * filesystem Node reads the entries and skips writing new ones
+ * (services/backtest/bench/module-loading.ts measures what the cache saves).
  */
 import { createRequire, constants, enableCompileCache, flushCompileCache } from 'node:module';
 import { join, resolve } from 'node:path';

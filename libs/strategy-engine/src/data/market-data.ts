@@ -154,6 +154,12 @@ export const OPTIONAL_STATEMENT_FIELDS = [
 ] as const satisfies readonly (keyof FundamentalStatement)[];
 export type OptionalStatementField = (typeof OPTIONAL_STATEMENT_FIELDS)[number];
 
+/** A yyyymmdd day as an ISO date: 20260310 -> 2026-03-10. */
+export const isoOf = (yyyymmdd: number): string => {
+  const s = String(yyyymmdd);
+  return `${s.slice(0, 4)}-${s.slice(4, 6)}-${s.slice(6, 8)}`;
+};
+
 /**
  * A statement of `reportDate` with every figure present and NaN, built from one template so that
  * all statements share V8's hidden class (fast properties, about 670 bytes each): statements

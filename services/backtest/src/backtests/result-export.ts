@@ -1,9 +1,6 @@
-import type { BacktestResult } from '@stocklab/strategy-engine';
+import { isoOf, type BacktestResult } from '@stocklab/strategy-engine';
 
-export const isoOf = (yyyymmdd: number): string => {
-  const s = String(yyyymmdd);
-  return `${s.slice(0, 4)}-${s.slice(4, 6)}-${s.slice(6, 8)}`;
-};
+export { isoOf };
 
 /** The engine's metrics as the API shows them: its yyyymmdd dates as ISO dates, like every other date. */
 export function metricsForApi(metrics: BacktestResult['metrics']): Record<string, unknown> {

@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { CONFIG, DomainError } from '@stocklab/platform';
-import { parseStrategyDefinition, universeDefinition } from '@stocklab/strategy-engine';
+import { isoOf, parseStrategyDefinition, universeDefinition } from '@stocklab/strategy-engine';
 import type { DataSource } from 'typeorm';
 import { PREVIEW_DAY_MISSING, type PreviewAnswer, type PreviewJob } from '../backtests/universe-preview.worker.js';
 import type { BacktestConfig } from '../config.js';
@@ -10,11 +10,6 @@ import type { UniversePreviewDto, UniversePreviewRequestDto } from './dto/univer
 
 const MAX_LISTED_ERRORS = 5;
 const DEFAULT_LIMIT = 100;
-
-const iso = (yyyymmdd: number): string => {
-  const s = String(yyyymmdd);
-  return `${s.slice(0, 4)}-${s.slice(4, 6)}-${s.slice(6, 8)}`;
-};
 
 /**
  * "How many stocks does this universe pass, and which?" for a strategy builder: validated here,
@@ -68,7 +63,7 @@ export class UniversePreviewService {
       );
     }
     return {
-      date: iso(answer.date),
+      date: isoOf(answer.date),
       dataVersion: answer.dataVersion,
       count: answer.count,
       stocks: await this.named(answer),

@@ -1,7 +1,7 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { MarketSnapshotCache, type MarketSnapshot } from '@stocklab/market-data';
 import { CONFIG } from '@stocklab/platform';
-import { historyDaysOf, parseStrategyDefinition } from '@stocklab/strategy-engine';
+import { historyDaysOf, isoOf, parseStrategyDefinition } from '@stocklab/strategy-engine';
 import type { Pool } from 'pg';
 import { DataSource } from 'typeorm';
 import type { TradingConfig } from '../config.js';
@@ -57,8 +57,4 @@ export class MarketDataService {
 /** 2026-03-10 -> 20260310 */
 export const yyyymmdd = (isoDate: string): number => Number(isoDate.replaceAll('-', ''));
 
-/** 20260310 -> 2026-03-10 */
-export const isoOf = (n: number): string => {
-  const s = String(n);
-  return `${s.slice(0, 4)}-${s.slice(4, 6)}-${s.slice(6, 8)}`;
-};
+export { isoOf };
