@@ -8,6 +8,13 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 # The suite starts well over a hundred service processes: V8's on-disk compile cache spares each the
 # compilation of NestJS, TypeORM and the services' own modules after the first.
 export NODE_COMPILE_CACHE="${NODE_COMPILE_CACHE:-$root/.run/node-compile-cache}"
+# Filled before the first wave: the tests' first minute starts some twenty service processes at once
+# (each package's first files with their replicas, e2e's platforms), and with an empty cache every
+# one of them compiled the same modules on two shared cores. As the images fill theirs.
+for service in "$root"/services/*/; do
+  (cd "$service" && node "$root/libs/platform/dist/bootstrap/warm-compile-cache.js" reflect-metadata dist/service-options.js pg >/dev/null) &
+done
+wait
 
 # One package's tests (its folder), each output line prefixed with the package's name.
 run_package() {

@@ -3,7 +3,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { generateSigningKeyPair, SERVICE_PROCESS_ENV } from '@stocklab/platform';
-import { mintAccessToken, startLocalS3, startReplicas, type ReplicaSet } from '@stocklab/test-support';
+import { childProcessEnv, mintAccessToken, startLocalS3, startReplicas, type ReplicaSet } from '@stocklab/test-support';
 import pg from 'pg';
 import { LeaseApiDouble, writeKubeconfig } from '@stocklab/leader-election';
 import { Gateway } from './gateway.js';
@@ -162,7 +162,7 @@ export async function runMigration(
   const entry = join(repoRoot, service.migrate);
   const child = spawn(process.execPath, [entry, ...args], {
     cwd: repoRoot,
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env, POD_NAME: 'migrate' },
+    env: childProcessEnv({ ...env, POD_NAME: 'migrate' }),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';

@@ -1,10 +1,8 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, it } from '@jest/globals';
-import { createTestDatabase, type TestDatabase } from '@stocklab/test-support';
+import { createMigratedDatabase, type TestDatabase } from '@stocklab/test-support';
 import pg from 'pg';
 import {
   extendMarketSnapshot,
@@ -113,10 +111,7 @@ describe('increments against PostgreSQL', () => {
   }
 
   beforeAll(async () => {
-    db = await createTestDatabase('stocklab_market');
-    await promisify(execFile)(process.execPath, [BACKTEST_MIGRATE], {
-      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', DATABASE_URL: db.url, NODE_ENV: 'test' },
-    });
+    db = await createMigratedDatabase('stocklab_market', { family: 'backtest', migrations: [BACKTEST_MIGRATE] });
     pool = new pg.Pool({ connectionString: db.url, max: 3 });
     for (const code of CODES) {
       await pool.query(

@@ -16,13 +16,20 @@ export function adminDatabaseUrl(): string {
   return process.env.TEST_DATABASE_URL ?? process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 }
 
-/** An empty database of its own for one test file, dropped afterwards. */
-export async function createTestDatabase(prefix = 'stocklab_t', admin = adminDatabaseUrl()): Promise<TestDatabase> {
+/**
+ * A database of its own for one test file, dropped afterwards: empty, or a copy of `template`
+ * (see createMigratedDatabase).
+ */
+export async function createTestDatabase(
+  prefix = 'stocklab_t',
+  admin = adminDatabaseUrl(),
+  template?: string,
+): Promise<TestDatabase> {
   const name = `${prefix}_${randomBytes(6).toString('hex')}`;
   const client = new pg.Client({ connectionString: admin });
   await client.connect();
   try {
-    await client.query(`CREATE DATABASE ${name}`);
+    await client.query(template ? `CREATE DATABASE ${name} TEMPLATE ${template}` : `CREATE DATABASE ${name}`);
   } finally {
     await client.end();
   }

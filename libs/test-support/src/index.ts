@@ -13,3 +13,5 @@ export * from './in-process.js';
 export * from './example-strategy.js';
 export * from './tcp-proxy.js';
 export * from './readiness.js';
+export * from './child-env.js';
+export * from './migrated-databases.js';

@@ -2,12 +2,13 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { childProcessEnv } from './child-env.js';
 import { freePort, listensOn } from './ports.js';
 
 export interface ReplicaOptions {
   /** absolute path of the built entry point, e.g. services/auth/dist/main.js */
   entry: string;
-  /** environment on top of a minimal base (PATH, HOME); PORT and POD_NAME are set per replica */
+  /** environment on top of a minimal base (childProcessEnv); PORT and POD_NAME are set per replica */
   env: Record<string, string>;
   /** name prefix for POD_NAME and log files */
   name: string;
@@ -24,6 +25,12 @@ export interface ExitInfo {
   signal: NodeJS.Signals | null;
 }
 
+/**
+ * How long a replica may take to become ready. A bound for a start that hangs, not a measure: at
+ * the suite's busiest, some twenty service processes start at once on two cores, and on a slow
+ * machine a sound start took over 30 s (as the local launcher, which allows 90 s).
+ */
+const READY_TIMEOUT_MS = 90_000;
 /** How long a 200 from a port our child does not seem to hold is doubted (see waitReady). */
 const FOREIGN_ANSWER_MS = 10_000;
 
@@ -64,13 +71,7 @@ export class Replica {
     if (this.running) {
       throw new Error(`${this.name} is already running`);
     }
-    const env = {
-      PATH: process.env.PATH ?? '',
-      HOME: process.env.HOME ?? '/tmp',
-      ...this.options.env,
-      PORT: String(this.port),
-      POD_NAME: this.name,
-    };
+    const env = childProcessEnv({ ...this.options.env, PORT: String(this.port), POD_NAME: this.name });
     if (this.options.logDir) {
       mkdirSync(this.options.logDir, { recursive: true });
       this.logFile = createWriteStream(join(this.options.logDir, `${this.name}.log`), { flags: 'a' });
@@ -93,7 +94,7 @@ export class Replica {
   }
 
   /** Polls the readiness endpoint until it answers 200. */
-  async waitReady(timeoutMs = this.options.readyTimeoutMs ?? 30000): Promise<void> {
+  async waitReady(timeoutMs = this.options.readyTimeoutMs ?? READY_TIMEOUT_MS): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     const path = this.options.readyPath ?? '/health/ready';
     /** when a 200 first came while /proc said our child does not hold the port */

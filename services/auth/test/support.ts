@@ -10,7 +10,7 @@ import {
   type SigningKeyPair,
 } from '@stocklab/platform';
 import {
-  createTestDatabase,
+  createMigratedDatabase,
   deleteRedisKeys,
   request,
   serveInProcess,
@@ -20,6 +20,7 @@ import {
   uniqueKeyPrefix,
   type InProcessService,
   type ReplicaSet,
+  type MigratedSchemas,
   type TestDatabase,
 } from '@stocklab/test-support';
 import { authConfigSchema, type AuthConfig } from '../src/config.js';
@@ -28,6 +29,11 @@ import { TokenIssuer } from '../src/tokens/token-issuer.js';
 
 /** dist-spec/test/support.js -> services/auth/dist/main.js */
 export const AUTH_ENTRY = resolve(dirname(fileURLToPath(import.meta.url)), '../../dist/main.js');
+/** The auth schema, as the service's migrations create it (each test's database is a copy). */
+export const AUTH_SCHEMAS: MigratedSchemas = {
+  family: 'auth',
+  migrations: [resolve(dirname(fileURLToPath(import.meta.url)), '../../dist/migrate.js')],
+};
 
 export interface AuthCluster {
   db: TestDatabase;
@@ -59,7 +65,7 @@ export function authEnv(
 
 /** A throwaway database and `count` auth replicas as real processes sharing it and Redis. */
 export async function startAuthCluster(count: number, overrides: Record<string, string> = {}): Promise<AuthCluster> {
-  const db = await createTestDatabase('stocklab_auth');
+  const db = await createMigratedDatabase('stocklab_auth', AUTH_SCHEMAS);
   const keys = generateSigningKeyPair();
   const env = authEnv(db, keys, overrides);
   let replicas: ReplicaSet;
@@ -93,7 +99,7 @@ export interface InProcessAuth extends InProcessService {
  * database and Redis key prefix: what one replica proves, in milliseconds per request.
  */
 export async function startInProcessAuth(overrides: Record<string, string> = {}): Promise<InProcessAuth> {
-  const db = await createTestDatabase('stocklab_auth');
+  const db = await createMigratedDatabase('stocklab_auth', AUTH_SCHEMAS);
   const keys = generateSigningKeyPair();
   const env = authEnv(db, keys, { LOG_LEVEL: 'error', ...overrides });
   const cleanup = async () => {

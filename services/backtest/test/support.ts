@@ -10,7 +10,7 @@ import {
   type SigningKeyPair,
 } from '@stocklab/platform';
 import {
-  createTestDatabase,
+  createMigratedDatabase,
   deleteRedisKeys,
   mintAccessToken,
   request,
@@ -25,6 +25,7 @@ import {
   type InProcessService,
   type LocalS3,
   type ReplicaSet,
+  type MigratedSchemas,
   type TestDatabase,
 } from '@stocklab/test-support';
 import { backtestConfigSchema } from '../src/config.js';
@@ -34,6 +35,11 @@ import { backtestServiceOptions } from '../src/service-options.js';
 export const BACKTEST_ENTRY = resolve(dirname(fileURLToPath(import.meta.url)), '../../dist/main.js');
 /** dist-spec/test/support.js -> services/backtest/dist/worker.js */
 export const BACKTEST_WORKER_ENTRY = resolve(dirname(fileURLToPath(import.meta.url)), '../../dist/worker.js');
+/** The backtest schema, as the service's migrations create it (each test's database is a copy). */
+export const BACKTEST_SCHEMAS: MigratedSchemas = {
+  family: 'backtest',
+  migrations: [resolve(dirname(fileURLToPath(import.meta.url)), '../../dist/migrate.js')],
+};
 
 export interface BacktestCluster {
   db: TestDatabase;
@@ -87,7 +93,7 @@ export async function startBacktestCluster(
   overrides: Record<string, string> = {},
 ): Promise<BacktestCluster> {
   const keys = generateSigningKeyPair();
-  const db = await createTestDatabase('stocklab_backtest');
+  const db = await createMigratedDatabase('stocklab_backtest', BACKTEST_SCHEMAS);
   let s3: LocalS3 | undefined;
   try {
     s3 = await startLocalS3();
@@ -146,7 +152,7 @@ export async function startInProcessBacktest(
   shared: InProcessShared = {},
 ): Promise<InProcessBacktest> {
   const keys = shared.keys ?? generateSigningKeyPair();
-  const db = shared.db ?? (await createTestDatabase('stocklab_backtest'));
+  const db = shared.db ?? (await createMigratedDatabase('stocklab_backtest', BACKTEST_SCHEMAS));
   let s3: LocalS3 | undefined;
   let env: Record<string, string> = {};
   const cleanup = async (): Promise<void> => {

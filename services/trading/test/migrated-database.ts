@@ -1,29 +1,11 @@
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
-import { createTestDatabase, type TestDatabase } from '@stocklab/test-support';
+import { createMigratedDatabase, type TestDatabase } from '@stocklab/test-support';
 import type pg from 'pg';
 import type { Sql } from '../src/jobs/batch-writes.js';
-import { BACKTEST_MIGRATE, TRADING_MIGRATE } from './support.js';
-
-const run = promisify(execFile);
+import { TRADING_SCHEMAS } from './support.js';
 
 /** A throwaway database with the market schema (backtest's migrations) and the trading schema. */
-export async function migratedDatabase(prefix: string): Promise<TestDatabase> {
-  const db = await createTestDatabase(prefix);
-  const env = {
-    PATH: process.env.PATH ?? '',
-    HOME: process.env.HOME ?? '/tmp',
-    DATABASE_URL: db.url,
-    NODE_ENV: 'test',
-  };
-  try {
-    await run(process.execPath, [BACKTEST_MIGRATE], { env });
-    await run(process.execPath, [TRADING_MIGRATE], { env });
-  } catch (error) {
-    await db.drop();
-    throw error;
-  }
-  return db;
+export function migratedDatabase(prefix: string): Promise<TestDatabase> {
+  return createMigratedDatabase(prefix, TRADING_SCHEMAS);
 }
 
 /** A query function over one connection, shaped as the jobs' EntityManager. */

@@ -1,10 +1,8 @@
 import { createPrivateKey, randomUUID, sign, type KeyObject } from 'node:crypto';
-import { execFile } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import pg from 'pg';
 import { LeaseApiDouble, writeKubeconfig } from '@stocklab/leader-election';
 import {
@@ -17,7 +15,7 @@ import {
   type SigningKeyPair,
 } from '@stocklab/platform';
 import {
-  createTestDatabase,
+  createMigratedDatabase,
   cronAt,
   cronLater,
   definition,
@@ -35,6 +33,7 @@ import {
   waitFor,
   type InProcessService,
   type LocalS3,
+  type MigratedSchemas,
   type Replica,
   type ReplicaSet,
   type TestDatabase,
@@ -49,6 +48,8 @@ export const TRADING_ENTRY = resolve(here, '../../dist/main.js');
 export const TRADING_MIGRATE = resolve(here, '../../dist/migrate.js');
 export const BACKTEST_ENTRY = resolve(here, '../../../backtest/dist/main.js');
 export const BACKTEST_MIGRATE = resolve(here, '../../../backtest/dist/migrate.js');
+/** The market schema (the backtest service's migrations) and the trading schema. */
+export const TRADING_SCHEMAS: MigratedSchemas = { family: 'trading', migrations: [BACKTEST_MIGRATE, TRADING_MIGRATE] };
 
 /** The replayed trading day (a Tuesday); its signal day is Monday 2026-03-09. */
 export const AS_OF = '2026-03-10';
@@ -117,8 +118,6 @@ export interface ClusterOptions {
   seed?: (pool: pg.Pool) => Promise<void>;
 }
 
-const run = promisify(execFile);
-
 /** What both kinds of trading test stand on: the database, its fixtures, a backtest replica, tokens. */
 interface TradingGround {
   db: TestDatabase;
@@ -139,19 +138,11 @@ async function prepareGround(options: ClusterOptions): Promise<TradingGround> {
   const keys: SigningKeyPair = generateSigningKeyPair();
   const { kid } = await toVerificationKey(keys.publicKeyPem);
   const privateKey = createPrivateKey(keys.privateKeyPem);
-  const db = await createTestDatabase('stocklab_trading');
+  const db = await createMigratedDatabase('stocklab_trading', TRADING_SCHEMAS);
   const pool = new pg.Pool({ connectionString: db.url, max: 4 });
   let s3: LocalS3 | undefined;
   let backtest: ReplicaSet | undefined;
   try {
-    const base = {
-      PATH: process.env.PATH ?? '',
-      HOME: process.env.HOME ?? '/tmp',
-      DATABASE_URL: db.url,
-      NODE_ENV: 'test',
-    };
-    await run(process.execPath, [BACKTEST_MIGRATE], { env: base });
-    await run(process.execPath, [TRADING_MIGRATE], { env: base });
     await seedMarket(pool);
     await options.seed?.(pool);
     s3 = await startLocalS3();
