@@ -85,9 +85,11 @@ describe('no leader at the execute tick (failover straddling it)', () => {
   beforeAll(async () => {
     cluster = await startTradingCluster({
       // a Lease of 15 s and the tick 10 s after select: the leader killed right after select leaves
-      // nobody leading at the tick, with 10 s of room for a starved test process to be late
+      // nobody leading at the tick, with 10 s of room for a starved test process to be late. Select
+      // 45 s after the replicas are started: their start must end before the tick, and in the
+      // suite's busiest minute on a slow VM three replicas took over 24 s to become ready
       env: () => ({
-        ...schedule(at, 15_000, 10_000),
+        ...schedule(at, 45_000, 10_000),
         LEASE_DURATION_SECONDS: '15',
         RENEW_DEADLINE_SECONDS: '10',
       }),
