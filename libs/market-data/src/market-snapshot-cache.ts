@@ -258,7 +258,7 @@ async function fetchStored(
   for await (const chunk of object.chunks) {
     reader.push(chunk);
   }
-  return await reader.finish();
+  return reader.finish();
 }
 
 /**

@@ -1,4 +1,4 @@
-import { crc32, zstdCompressSync, zstdDecompress, zstdDecompressSync } from 'node:zlib';
+import { crc32, zstdCompressSync, zstdDecompressSync } from 'node:zlib';
 import {
   blankStatement,
   CORPORATE_ACTION_KINDS,
@@ -499,14 +499,10 @@ export function isMarketIncrement(bytes: Buffer): boolean {
  */
 class SectionDecoder {
   readonly columns = new Map<string, Float64Array>();
-  /** the next section to take, and where its stored bytes start */
+  /** the next section to decode, and where its stored bytes start */
   private next = 0;
   private offset: number;
   private readonly stored: number;
-  /** concurrent mode: the sections decompressing on libuv's threads, decoded in order as they finish */
-  private decoding: Promise<void> = Promise.resolve();
-  private failure: Error | undefined;
-  private done = 0;
 
   constructor(
     private readonly header: SnapshotHeader,
@@ -521,108 +517,47 @@ class SectionDecoder {
     this.stored = header.sections.reduce((sum, section) => sum + section.bytes, 0);
   }
 
-  /** Sections checked and handed to decompression so far (decoded: `decoded`). */
-  get taken(): number {
+  get decoded(): number {
     return this.next;
   }
 
-  /** Sections decoded so far. */
-  get decoded(): number {
-    return this.done;
-  }
-
-  /** The next section when its stored bytes lie within the first `available`, checked (else undefined). */
-  private take(bytes: Buffer, available: number): { section: SectionInfo; compressed: Buffer } | undefined {
-    const section = this.header.sections[this.next];
-    if (!section || this.offset + section.bytes > available) {
-      return undefined;
-    }
-    if (this.expected[section.name] !== section.length || !ENCODINGS.has(section.encoding)) {
-      corrupt(`unexpected section ${section.name} of ${section.length} values`);
-    }
-    const compressed = bytes.subarray(this.offset, this.offset + section.bytes);
-    if (crc32(compressed) !== section.crc32) {
-      corrupt(`checksum mismatch in section ${section.name}`);
-    }
-    this.offset += section.bytes;
-    this.next++;
-    return { section, compressed };
-  }
-
-  private place(section: SectionInfo, raw: Buffer): void {
-    const isPrice = (PRICE_FIELDS as readonly string[]).includes(section.name);
-    const out = this.allocate(section.length, isPrice);
-    decodeInto(section, raw, out, isPrice ? this.header.codes.length : 1, this.columns.get('close'));
-    this.columns.set(section.name, out);
-    this.done++;
-  }
-
-  /** Decodes every section that lies whole within the first `available` bytes, here and now. */
+  /** Decodes every section that lies whole within the first `available` bytes. */
   advance(bytes: Buffer, available: number): void {
-    for (let taken = this.take(bytes, available); taken; taken = this.take(bytes, available)) {
+    const S = this.header.codes.length;
+    for (; this.next < this.header.sections.length; this.next++) {
+      const section = this.header.sections[this.next];
+      if (this.offset + section.bytes > available) {
+        return;
+      }
+      if (this.expected[section.name] !== section.length || !ENCODINGS.has(section.encoding)) {
+        corrupt(`unexpected section ${section.name} of ${section.length} values`);
+      }
+      const compressed = bytes.subarray(this.offset, this.offset + section.bytes);
+      this.offset += section.bytes;
+      if (crc32(compressed) !== section.crc32) {
+        corrupt(`checksum mismatch in section ${section.name}`);
+      }
       let raw: Buffer;
       try {
         // one output chunk of the expected size: the default 16 KiB chunks cost a copy each
-        raw = zstdDecompressSync(taken.compressed, { chunkSize: Math.max(64, rawBytes(taken.section)) });
+        raw = zstdDecompressSync(compressed, { chunkSize: Math.max(64, rawBytes(section)) });
       } catch {
-        corrupt(`section ${taken.section.name} does not decompress`);
+        corrupt(`section ${section.name} does not decompress`);
       }
-      this.place(taken.section, raw);
+      const isPrice = (PRICE_FIELDS as readonly string[]).includes(section.name);
+      const out = this.allocate(section.length, isPrice);
+      decodeInto(section, raw, out, isPrice ? S : 1, this.columns.get('close'));
+      this.columns.set(section.name, out);
     }
-  }
-
-  /**
-   * As advance, but each section is decompressed on libuv's thread pool, so that the event loop
-   * goes on reading the rest (and several sections decompress at once on a machine with the
-   * cores); they are decoded in order as they finish. A failure shows at the next call or in
-   * `settled`.
-   */
-  advanceConcurrently(bytes: Buffer, available: number): void {
-    if (this.failure !== undefined) {
-      throw this.failure;
-    }
-    for (let taken = this.take(bytes, available); taken; taken = this.take(bytes, available)) {
-      const { section, compressed } = taken;
-      const raw = new Promise<Buffer>((resolve, reject) => {
-        zstdDecompress(compressed, { chunkSize: Math.max(64, rawBytes(section)) }, (error, result) =>
-          error
-            ? reject(new SnapshotCorruptError(`market snapshot rejected: section ${section.name} does not decompress`))
-            : resolve(result),
-        );
-      });
-      // handled here as well: a rejection waits for its turn in the chain without being unhandled
-      raw.catch(() => undefined);
-      this.decoding = this.decoding.then(async () => this.place(section, await raw));
-      this.decoding.catch((error: unknown) => {
-        this.failure ??= error instanceof Error ? error : new SnapshotCorruptError(String(error));
-      });
-    }
-  }
-
-  /** Every section taken so far, decoded (concurrent mode). */
-  async settled(): Promise<void> {
-    await this.decoding;
   }
 
   /** The decoded columns, once `bytes` (the whole file) has been read to its end. */
   finish(bytes: Buffer): Map<string, Float64Array> {
-    this.checkLength(bytes);
-    this.advance(bytes, bytes.length);
-    return this.columns;
-  }
-
-  /** finish, for a decoder fed with advanceConcurrently. */
-  async finishConcurrently(bytes: Buffer): Promise<Map<string, Float64Array>> {
-    this.checkLength(bytes);
-    this.advanceConcurrently(bytes, bytes.length);
-    await this.settled();
-    return this.columns;
-  }
-
-  private checkLength(bytes: Buffer): void {
     if (this.bodyStart + this.stored !== bytes.length) {
       corrupt(`${bytes.length - this.bodyStart} section bytes, header says ${this.stored}`);
     }
+    this.advance(bytes, bytes.length);
+    return this.columns;
   }
 }
 
@@ -775,9 +710,8 @@ function snapshotOf(header: SnapshotHeader, columns: Map<string, Float64Array>):
 
 /**
  * A stored snapshot read as its bytes arrive (`size` of them, as the store announced): each section
- * of a whole snapshot is checked as soon as it is complete and decompressed on libuv's thread pool
- * while the event loop reads the rest, then decoded in order, instead of all after the last byte
- * (decompressing on the event loop stalled the read: the socket's buffer filled meanwhile). The checks are decodeMarketSnapshot's, and an
+ * of a whole snapshot is checked and decoded as soon as it is complete, while the rest is still on
+ * the wire, instead of after the last byte. The checks are decodeMarketSnapshot's, and an
  * increment (a few days) is only collected: `finish` hands back its bytes for
  * decodeMarketIncrement. Throws SnapshotCorruptError as soon as something does not fit.
  */
@@ -795,9 +729,9 @@ export class MarketSnapshotReader {
     this.bytes = Buffer.allocUnsafe(size);
   }
 
-  /** Sections checked (their checksums) and decompressing or decoded so far. */
-  get sectionsStarted(): number {
-    return this.decoder?.taken ?? 0;
+  /** Sections decoded so far. */
+  get sectionsDecoded(): number {
+    return this.decoder?.decoded ?? 0;
   }
 
   push(chunk: Buffer): void {
@@ -819,11 +753,11 @@ export class MarketSnapshotReader {
       this.header = readHeader(this.bytes.subarray(0, this.received)).header;
       this.decoder = this.header.increment ? undefined : wholeSnapshotDecoder(this.header, bodyStart);
     }
-    this.decoder?.advanceConcurrently(this.bytes, this.received);
+    this.decoder?.advance(this.bytes, this.received);
   }
 
   /** The whole file once every announced byte arrived, and the snapshot when it is a whole one. */
-  async finish(): Promise<{ bytes: Buffer; snapshot?: Omit<MarketSnapshot, 'loadedInMs'> }> {
+  finish(): { bytes: Buffer; snapshot?: Omit<MarketSnapshot, 'loadedInMs'> } {
     if (this.received !== this.bytes.length) {
       corrupt(`${this.received} of the ${this.bytes.length} bytes announced arrived`);
     }
@@ -834,6 +768,6 @@ export class MarketSnapshotReader {
     if (!header || !decoder) {
       return { bytes: this.bytes };
     }
-    return { bytes: this.bytes, snapshot: snapshotOf(header, await decoder.finishConcurrently(this.bytes)) };
+    return { bytes: this.bytes, snapshot: snapshotOf(header, decoder.finish(this.bytes)) };
   }
 }

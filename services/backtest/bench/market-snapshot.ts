@@ -160,12 +160,6 @@ async function main(): Promise<void> {
       ['database', false, false, 'PostgreSQL (before), 4 KiB pages'],
       ['store-whole', false, false, 'stored snapshot read whole, then decoded (before), 4 KiB pages'],
       ['store', false, false, 'stored snapshot, 4 KiB pages'],
-      [
-        'store-whole',
-        true,
-        false,
-        `stored snapshot read whole, then decoded (before), ${SERVICE_PROCESS_ENV.GLIBC_TUNABLES}`,
-      ],
       ['store', true, false, `stored snapshot, ${SERVICE_PROCESS_ENV.GLIBC_TUNABLES}`],
       [
         'store',
@@ -202,22 +196,6 @@ async function main(): Promise<void> {
       console.log(row);
     }
 
-    // what a stored load cannot go below here: the GET alone (s3rver serving the file), its bytes collected
-    const transfers: number[] = [];
-    for (let i = 0; i < RUNS; i++) {
-      const { stdout } = await promisify(execFile)(
-        process.execPath,
-        [CHILD, 'transfer', databaseUrl, s3.endpoint, s3.bucket],
-        {
-          maxBuffer: 1 << 20,
-          env: childEnv(true),
-        },
-      );
-      transfers.push((JSON.parse(stdout.trim().split('\n').pop() ?? '{}') as { transferMs: number }).transferMs);
-    }
-    console.log(
-      `\nthe GET of the stored snapshot alone (its bytes collected, no decoding): ${Math.round(median(transfers)).toLocaleString('en')} ms`,
-    );
     if (values['cold-start-only']) {
       return;
     }

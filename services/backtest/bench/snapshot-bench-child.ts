@@ -3,7 +3,7 @@
  * what a backtest process loads (the engine, the market data library, the service's object
  * storage and PostgreSQL clients), not the bench's own tooling (s3rver, the generator):
  *
- *   node snapshot-bench-child.js <database|store|store-whole|transfer|store-change|window-change> <databaseUrl> <s3 endpoint> <bucket>
+ *   node snapshot-bench-child.js <database|store|store-whole|store-change|window-change> <databaseUrl> <s3 endpoint> <bucket>
  */
 import { loadMarketSnapshot, MarketSnapshotCache, type MarketSnapshot } from '@stocklab/market-data';
 import { historyDaysOf, parseStrategyDefinition, runBacktest, selectPicks } from '@stocklab/strategy-engine';
@@ -13,8 +13,6 @@ import { storageOf, type ChildReport, type MemoryReport } from './snapshot-bench
 
 /** A fresh process: load the market one way, run one backtest, report times since its own start. */
 async function child(mode: string, databaseUrl: string, endpoint: string, bucket: string): Promise<void> {
-  // 'transfer': after a stored load (which warms the connection's code paths), the GET alone
-  const transferOnly = mode === 'transfer';
   // performance.now() counts from this process's start: what passed until here is module loading
   const t0 = performance.now();
   const pool = new pg.Pool({ connectionString: databaseUrl, max: 2 });
@@ -28,10 +26,7 @@ async function child(mode: string, databaseUrl: string, endpoint: string, bucket
     const store = new ObjectStorageSnapshotStore(storage);
     const cache = new MarketSnapshotCache(pool, {
       // 'store-whole': as before snapshots were decoded while they arrive (one read, then decode)
-      store:
-        mode === 'store-whole' || transferOnly
-          ? { read: (v) => store.read(v), write: (v, b, k) => store.write(v, b, k) }
-          : store,
+      store: mode === 'store-whole' ? { read: (v) => store.read(v), write: (v, b, k) => store.write(v, b, k) } : store,
       onLoaded: (_, from) => {
         source = from;
       },
@@ -40,17 +35,6 @@ async function child(mode: string, databaseUrl: string, endpoint: string, bucket
     storage.destroy();
   }
   const loadMs = performance.now() - t0;
-  if (transferOnly) {
-    // the floor of a stored load: the same GET with its bytes only collected
-    const storage = storageOf(endpoint, bucket);
-    const t = performance.now();
-    const bytes = await storage.read(`market-snapshots/v${snapshot.version}.bin`);
-    const transferMs = performance.now() - t;
-    storage.destroy();
-    await pool.end();
-    console.log(JSON.stringify({ source: 'transfer', transferMs, bytes: bytes?.length ?? 0 }));
-    return;
-  }
   const { data, benchmarks } = snapshot;
   const parsed = parseStrategyDefinition({
     schemaVersion: 1,
