@@ -13,7 +13,6 @@ import {
   encodeMarketIncrement,
   encodeMarketSnapshot,
   isMarketIncrement,
-  MarketSnapshotReader,
   SnapshotCorruptError,
 } from './snapshot-codec.js';
 import { loadIncrement, recordStored, storedChainOf } from './stored-increments.js';
@@ -25,22 +24,10 @@ import { loadIncrement, recordStored, storedChainOf } from './stored-increments.
 export interface SnapshotStore {
   read(version: string): Promise<Buffer | undefined>;
   /**
-   * The stored bytes of `version` as they arrive, with their announced size (undefined when there
-   * is none): a whole snapshot is then decoded section by section while the rest is still being
-   * read (MarketSnapshotReader). Optional: a store without it is read whole.
-   */
-  open?(version: string): Promise<StoredObject | undefined>;
-  /**
    * Stores the bytes of `version` (a whole snapshot or an increment); the versions before
    * `keepFrom` (default: the one before `version`) may be deleted.
    */
   write(version: string, bytes: Buffer, keepFrom?: string): Promise<void>;
-}
-
-/** A stored object being read: its size as announced, and its bytes as they arrive. */
-export interface StoredObject {
-  size: number | undefined;
-  chunks: AsyncIterable<Buffer>;
 }
 
 /** Increments stored on top of a whole snapshot before the next one is stored whole again. */
@@ -204,12 +191,11 @@ export class MarketSnapshotCache {
  * inconsistency (a corrupt or mislabelled object, a missing base).
  */
 async function readStored(store: SnapshotStore, version: string, depth: number): Promise<MarketSnapshot | undefined> {
-  const stored = await fetchStored(store, version);
-  if (!stored) {
+  const bytes = await store.read(version);
+  if (!bytes) {
     return undefined;
   }
-  const { bytes } = stored;
-  if (!stored.snapshot && isMarketIncrement(bytes)) {
+  if (isMarketIncrement(bytes)) {
     const increment = decodeMarketIncrement(bytes);
     if (increment.version !== version) {
       throw new SnapshotCorruptError(`the stored increment holds version ${increment.version}`);
@@ -223,42 +209,11 @@ async function readStored(store: SnapshotStore, version: string, depth: number):
     }
     return applyMarketIncrement(base, increment);
   }
-  const decoded = stored.snapshot ?? decodeMarketSnapshot(bytes);
+  const decoded = decodeMarketSnapshot(bytes);
   if (decoded.version !== version) {
     throw new SnapshotCorruptError(`the stored snapshot holds version ${decoded.version}`);
   }
   return { ...decoded, loadedInMs: 0 };
-}
-
-/**
- * The stored bytes of `version`, and the whole snapshot they hold when it was decoded while they
- * arrived (a store that streams, with the size announced); undefined when nothing is stored.
- */
-async function fetchStored(
-  store: SnapshotStore,
-  version: string,
-): Promise<{ bytes: Buffer; snapshot?: Omit<MarketSnapshot, 'loadedInMs'> } | undefined> {
-  if (!store.open) {
-    const bytes = await store.read(version);
-    return bytes && { bytes };
-  }
-  const object = await store.open(version);
-  if (!object) {
-    return undefined;
-  }
-  if (object.size === undefined) {
-    const chunks: Buffer[] = [];
-    for await (const chunk of object.chunks) {
-      chunks.push(chunk);
-    }
-    return { bytes: Buffer.concat(chunks) };
-  }
-  // a corrupt section stops the read at once (leaving the loop destroys the stream)
-  const reader = new MarketSnapshotReader(object.size);
-  for await (const chunk of object.chunks) {
-    reader.push(chunk);
-  }
-  return reader.finish();
 }
 
 /**

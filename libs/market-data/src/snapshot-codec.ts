@@ -492,76 +492,7 @@ export function isMarketIncrement(bytes: Buffer): boolean {
   return readHeader(bytes).header.increment !== undefined;
 }
 
-/**
- * The sections of one snapshot, checked against `expected` (name -> values) and their checksums
- * and decoded one by one as their bytes become available: all at once from a whole file, or each
- * as soon as it has arrived while the rest is still being read (MarketSnapshotReader).
- */
-class SectionDecoder {
-  readonly columns = new Map<string, Float64Array>();
-  /** the next section to decode, and where its stored bytes start */
-  private next = 0;
-  private offset: number;
-  private readonly stored: number;
-
-  constructor(
-    private readonly header: SnapshotHeader,
-    private readonly bodyStart: number,
-    private readonly expected: Record<string, number>,
-    private readonly allocate: (length: number, isPrice: boolean) => Float64Array,
-  ) {
-    if (header.sections.length !== Object.keys(expected).length) {
-      corrupt(`${header.sections.length} sections, expected ${Object.keys(expected).length}`);
-    }
-    this.offset = bodyStart;
-    this.stored = header.sections.reduce((sum, section) => sum + section.bytes, 0);
-  }
-
-  get decoded(): number {
-    return this.next;
-  }
-
-  /** Decodes every section that lies whole within the first `available` bytes. */
-  advance(bytes: Buffer, available: number): void {
-    const S = this.header.codes.length;
-    for (; this.next < this.header.sections.length; this.next++) {
-      const section = this.header.sections[this.next];
-      if (this.offset + section.bytes > available) {
-        return;
-      }
-      if (this.expected[section.name] !== section.length || !ENCODINGS.has(section.encoding)) {
-        corrupt(`unexpected section ${section.name} of ${section.length} values`);
-      }
-      const compressed = bytes.subarray(this.offset, this.offset + section.bytes);
-      this.offset += section.bytes;
-      if (crc32(compressed) !== section.crc32) {
-        corrupt(`checksum mismatch in section ${section.name}`);
-      }
-      let raw: Buffer;
-      try {
-        // one output chunk of the expected size: the default 16 KiB chunks cost a copy each
-        raw = zstdDecompressSync(compressed, { chunkSize: Math.max(64, rawBytes(section)) });
-      } catch {
-        corrupt(`section ${section.name} does not decompress`);
-      }
-      const isPrice = (PRICE_FIELDS as readonly string[]).includes(section.name);
-      const out = this.allocate(section.length, isPrice);
-      decodeInto(section, raw, out, isPrice ? S : 1, this.columns.get('close'));
-      this.columns.set(section.name, out);
-    }
-  }
-
-  /** The decoded columns, once `bytes` (the whole file) has been read to its end. */
-  finish(bytes: Buffer): Map<string, Float64Array> {
-    if (this.bodyStart + this.stored !== bytes.length) {
-      corrupt(`${bytes.length - this.bodyStart} section bytes, header says ${this.stored}`);
-    }
-    this.advance(bytes, bytes.length);
-    return this.columns;
-  }
-}
-
-/** Every section of a whole file, checked and decoded (see SectionDecoder). */
+/** Every section, checked against `expected` (name -> values) and its checksum, decoded. */
 function readSections(
   bytes: Buffer,
   header: SnapshotHeader,
@@ -569,7 +500,38 @@ function readSections(
   expected: Record<string, number>,
   allocate: (length: number, isPrice: boolean) => Float64Array,
 ): Map<string, Float64Array> {
-  return new SectionDecoder(header, bodyStart, expected, allocate).finish(bytes);
+  const stored = header.sections.reduce((sum, s) => sum + s.bytes, 0);
+  if (bodyStart + stored !== bytes.length) {
+    corrupt(`${bytes.length - bodyStart} section bytes, header says ${stored}`);
+  }
+  if (header.sections.length !== Object.keys(expected).length) {
+    corrupt(`${header.sections.length} sections, expected ${Object.keys(expected).length}`);
+  }
+  const S = header.codes.length;
+  const columns = new Map<string, Float64Array>();
+  let offset = bodyStart;
+  for (const section of header.sections) {
+    if (expected[section.name] !== section.length || !ENCODINGS.has(section.encoding)) {
+      corrupt(`unexpected section ${section.name} of ${section.length} values`);
+    }
+    const compressed = bytes.subarray(offset, offset + section.bytes);
+    offset += section.bytes;
+    if (crc32(compressed) !== section.crc32) {
+      corrupt(`checksum mismatch in section ${section.name}`);
+    }
+    let raw: Buffer;
+    try {
+      // one output chunk of the expected size: the default 16 KiB chunks cost a copy each
+      raw = zstdDecompressSync(compressed, { chunkSize: Math.max(64, rawBytes(section)) });
+    } catch {
+      corrupt(`section ${section.name} does not decompress`);
+    }
+    const isPrice = (PRICE_FIELDS as readonly string[]).includes(section.name);
+    const out = allocate(section.length, isPrice);
+    decodeInto(section, raw, out, isPrice ? S : 1, columns.get('close'));
+    columns.set(section.name, out);
+  }
+  return columns;
 }
 
 /** The increment the bytes hold (see MarketIncrement); throws SnapshotCorruptError as decodeMarketSnapshot does. */
@@ -598,8 +560,13 @@ export function decodeMarketIncrement(bytes: Buffer): MarketIncrement {
   };
 }
 
-/** The sections of a whole snapshot: name -> values. */
-function wholeSnapshotSections(header: SnapshotHeader): Record<string, number> {
+/**
+ * The snapshot the bytes hold, its arrays on SharedArrayBuffers (worker threads read them without
+ * a copy). Throws SnapshotCorruptError on any inconsistency: wrong magic or format, a checksum
+ * mismatch, a section of the wrong size.
+ */
+export function decodeMarketSnapshot(bytes: Buffer): Omit<MarketSnapshot, 'loadedInMs'> {
+  const { header, bodyStart } = readHeader(bytes);
   if (header.increment) {
     corrupt(`an increment on version ${header.increment.base}, not a whole snapshot`);
   }
@@ -623,33 +590,9 @@ function wholeSnapshotSections(header: SnapshotHeader): Record<string, number> {
   for (const f of [...ACTION_INT_FIELDS, ...ACTION_FLOAT_FIELDS]) {
     expected[`action:${f}`] = A;
   }
-  return expected;
-}
-
-/** A whole snapshot's section decoder: the price columns on SharedArrayBuffers. */
-function wholeSnapshotDecoder(header: SnapshotHeader, bodyStart: number): SectionDecoder {
-  const D = header.days;
-  const S = header.codes.length;
-  return new SectionDecoder(header, bodyStart, wholeSnapshotSections(header), (length, isPrice) =>
+  const columns = readSections(bytes, header, bodyStart, expected, (length, isPrice) =>
     isPrice ? priceColumn(D, S, false) : new Float64Array(length),
   );
-}
-
-/**
- * The snapshot the bytes hold, its arrays on SharedArrayBuffers (worker threads read them without
- * a copy). Throws SnapshotCorruptError on any inconsistency: wrong magic or format, a checksum
- * mismatch, a section of the wrong size.
- */
-export function decodeMarketSnapshot(bytes: Buffer): Omit<MarketSnapshot, 'loadedInMs'> {
-  const { header, bodyStart } = readHeader(bytes);
-  return snapshotOf(header, wholeSnapshotDecoder(header, bodyStart).finish(bytes));
-}
-
-/** The snapshot a whole file's header and decoded sections make. */
-function snapshotOf(header: SnapshotHeader, columns: Map<string, Float64Array>): Omit<MarketSnapshot, 'loadedInMs'> {
-  const S = header.codes.length;
-  const N = header.statements;
-  const A = header.corporateActions;
   const column = (name: string): Float64Array => columns.get(name) as Float64Array;
 
   const stocks = stocksOf(header);
@@ -706,68 +649,4 @@ function snapshotOf(header: SnapshotHeader, columns: Map<string, Float64Array>):
     Float64Array
   >;
   return { version: header.version, data, benchmarks, precedingDates: new Int32Array() };
-}
-
-/**
- * A stored snapshot read as its bytes arrive (`size` of them, as the store announced): each section
- * of a whole snapshot is checked and decoded as soon as it is complete, while the rest is still on
- * the wire, instead of after the last byte. The checks are decodeMarketSnapshot's, and an
- * increment (a few days) is only collected: `finish` hands back its bytes for
- * decodeMarketIncrement. Throws SnapshotCorruptError as soon as something does not fit.
- */
-export class MarketSnapshotReader {
-  private readonly bytes: Buffer;
-  private received = 0;
-  private header: SnapshotHeader | undefined;
-  private decoder: SectionDecoder | undefined;
-
-  constructor(size: number) {
-    if (!Number.isSafeInteger(size) || size < 0) {
-      corrupt(`announced size ${size}`);
-    }
-    // filled in place: no second copy of a file of a hundred megabytes
-    this.bytes = Buffer.allocUnsafe(size);
-  }
-
-  /** Sections decoded so far. */
-  get sectionsDecoded(): number {
-    return this.decoder?.decoded ?? 0;
-  }
-
-  push(chunk: Buffer): void {
-    if (this.received + chunk.length > this.bytes.length) {
-      corrupt(`more than the ${this.bytes.length} bytes announced`);
-    }
-    chunk.copy(this.bytes, this.received);
-    this.received += chunk.length;
-    if (!this.header) {
-      const headerStart = SNAPSHOT_MAGIC.length + 8;
-      if (this.received < headerStart) {
-        return;
-      }
-      const bodyStart = headerStart + this.bytes.readUInt32BE(SNAPSHOT_MAGIC.length);
-      if (this.received < bodyStart && bodyStart <= this.bytes.length) {
-        return;
-      }
-      // checked as readHeader checks a whole file (magic, length, checksum, format)
-      this.header = readHeader(this.bytes.subarray(0, this.received)).header;
-      this.decoder = this.header.increment ? undefined : wholeSnapshotDecoder(this.header, bodyStart);
-    }
-    this.decoder?.advance(this.bytes, this.received);
-  }
-
-  /** The whole file once every announced byte arrived, and the snapshot when it is a whole one. */
-  finish(): { bytes: Buffer; snapshot?: Omit<MarketSnapshot, 'loadedInMs'> } {
-    if (this.received !== this.bytes.length) {
-      corrupt(`${this.received} of the ${this.bytes.length} bytes announced arrived`);
-    }
-    if (!this.header) {
-      readHeader(this.bytes);
-    }
-    const { header, decoder } = this;
-    if (!header || !decoder) {
-      return { bytes: this.bytes };
-    }
-    return { bytes: this.bytes, snapshot: snapshotOf(header, decoder.finish(this.bytes)) };
-  }
 }

@@ -16,7 +16,6 @@ import {
   decodeMarketSnapshot,
   encodeMarketSnapshot,
   headerPrefix,
-  MarketSnapshotReader,
   SNAPSHOT_FORMAT,
   SNAPSHOT_MAGIC,
   SnapshotCorruptError,
@@ -178,61 +177,6 @@ describe('market snapshot codec', () => {
   it('gives the same bytes for the same snapshot, and tells its version from the header alone', () => {
     assert.ok(encodeMarketSnapshot(original).equals(bytes));
     assert.equal(snapshotVersion(bytes), '42');
-  });
-
-  /** `encoded` pushed into a reader `size` bytes at a time; the sections decoded after each push. */
-  function readInChunks(encoded: Buffer, size: number): { reader: MarketSnapshotReader; progress: number[] } {
-    const reader = new MarketSnapshotReader(encoded.length);
-    const progress: number[] = [];
-    for (let at = 0; at < encoded.length; at += size) {
-      reader.push(encoded.subarray(at, at + size));
-      progress.push(reader.sectionsDecoded);
-    }
-    return { reader, progress };
-  }
-
-  it('reads a snapshot as it arrives: each section decoded once complete, the result bit for bit the same', () => {
-    const sections = Object.keys(encodings(bytes)).length;
-    for (const size of [1, 7, 1000, 65_536, bytes.length]) {
-      const { reader, progress } = readInChunks(bytes, size);
-      const { snapshot, bytes: whole } = reader.finish();
-      assert.ok(whole.equals(bytes), `the file itself, in chunks of ${size}`);
-      assert.ok(snapshot, `a whole snapshot, in chunks of ${size}`);
-      assert.equal(snapshot.version, '42');
-      assertSameMarket(snapshot.data, original.data);
-      for (const id of ['KOSPI', 'KOSDAQ', 'MARKET'] as const) {
-        assertSameBits(snapshot.benchmarks[id], original.benchmarks[id], id);
-      }
-      assert.ok(snapshot.data.close.buffer instanceof SharedArrayBuffer);
-      assert.equal(progress.at(-1), sections);
-      if (size < bytes.length / 4) {
-        // decoding kept pace with the bytes: most sections were done before the last chunk came
-        assert.ok((progress.at(-2) ?? 0) > sections / 2, `chunks of ${size}: ${progress.at(-2)} of ${sections}`);
-      }
-    }
-  });
-
-  it('stops reading at the first damaged section, and refuses a file shorter or longer than announced', () => {
-    const bodyStart = SNAPSHOT_MAGIC.length + 8 + bytes.readUInt32BE(SNAPSHOT_MAGIC.length);
-    const damaged = Buffer.from(bytes);
-    damaged[bodyStart + 3] = (damaged[bodyStart + 3] ?? 0) ^ 0xff;
-    const reader = new MarketSnapshotReader(damaged.length);
-    let pushed = 0;
-    assert.throws(() => {
-      for (; pushed < damaged.length; pushed += 100) {
-        reader.push(damaged.subarray(pushed, pushed + 100));
-      }
-    }, SnapshotCorruptError);
-    assert.ok(pushed < damaged.length / 2, `refused after ${pushed} of ${damaged.length} bytes`);
-
-    const short = new MarketSnapshotReader(bytes.length + 1);
-    short.push(bytes);
-    assert.throws(() => short.finish(), /arrived/);
-    const long = new MarketSnapshotReader(bytes.length - 1);
-    assert.throws(() => long.push(bytes), /more than the/);
-    const foreign = new MarketSnapshotReader(100);
-    assert.throws(() => foreign.push(Buffer.alloc(100, 1)), SnapshotCorruptError);
-    assert.throws(() => new MarketSnapshotReader(0).finish(), SnapshotCorruptError);
   });
 
   it('round-trips an empty market', () => {

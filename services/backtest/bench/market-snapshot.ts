@@ -40,13 +40,7 @@ import { BACKTEST_ENTRY, backtestEnv } from '../test/support.js';
 const CHILD = join(import.meta.dirname, 'snapshot-bench-child.js');
 
 const { values } = parseArgs({
-  options: {
-    stocks: { type: 'string' },
-    years: { type: 'string' },
-    runs: { type: 'string' },
-    // the cold-start table only (no memory or daily-increment runs)
-    'cold-start-only': { type: 'boolean' },
-  },
+  options: { stocks: { type: 'string' }, years: { type: 'string' }, runs: { type: 'string' } },
 });
 
 /**
@@ -158,7 +152,6 @@ async function main(): Promise<void> {
     const compileCache = join(dir, 'node-compile-cache');
     for (const [mode, hugePages, cached, label] of [
       ['database', false, false, 'PostgreSQL (before), 4 KiB pages'],
-      ['store-whole', false, false, 'stored snapshot read whole, then decoded (before), 4 KiB pages'],
       ['store', false, false, 'stored snapshot, 4 KiB pages'],
       ['store', true, false, `stored snapshot, ${SERVICE_PROCESS_ENV.GLIBC_TUNABLES}`],
       [
@@ -178,7 +171,7 @@ async function main(): Promise<void> {
           await runChild(mode, databaseUrl, s3.endpoint, s3.bucket, hugePages, cached ? compileCache : undefined),
         );
       }
-      if (reports.some((r) => r.source !== (mode === 'store-whole' ? 'store' : mode))) {
+      if (reports.some((r) => r.source !== mode)) {
         throw new Error(`a ${mode} run loaded its market from ${reports.map((r) => r.source).join(', ')}`);
       }
       const r = (f: (x: ChildReport) => number): string => `${Math.round(median(reports.map(f))).toLocaleString('en')}`;
@@ -196,9 +189,6 @@ async function main(): Promise<void> {
       console.log(row);
     }
 
-    if (values['cold-start-only']) {
-      return;
-    }
     console.log('\na data-version change while a job holds the old version (both loaded at once):\n');
     console.log(
       '| Process (Node options) | Market held | Load of the new version | Peak RSS | Pod memory limit | Share |',

@@ -3,7 +3,7 @@
  * what a backtest process loads (the engine, the market data library, the service's object
  * storage and PostgreSQL clients), not the bench's own tooling (s3rver, the generator):
  *
- *   node snapshot-bench-child.js <database|store|store-whole|store-change|window-change> <databaseUrl> <s3 endpoint> <bucket>
+ *   node snapshot-bench-child.js <database|store|store-change|window-change> <databaseUrl> <s3 endpoint> <bucket>
  */
 import { loadMarketSnapshot, MarketSnapshotCache, type MarketSnapshot } from '@stocklab/market-data';
 import { historyDaysOf, parseStrategyDefinition, runBacktest, selectPicks } from '@stocklab/strategy-engine';
@@ -23,10 +23,8 @@ async function child(mode: string, databaseUrl: string, endpoint: string, bucket
     snapshot = await loadMarketSnapshot(client).finally(() => client.release());
   } else {
     const storage = storageOf(endpoint, bucket);
-    const store = new ObjectStorageSnapshotStore(storage);
     const cache = new MarketSnapshotCache(pool, {
-      // 'store-whole': as before snapshots were decoded while they arrive (one read, then decode)
-      store: mode === 'store-whole' ? { read: (v) => store.read(v), write: (v, b, k) => store.write(v, b, k) } : store,
+      store: new ObjectStorageSnapshotStore(storage),
       onLoaded: (_, from) => {
         source = from;
       },

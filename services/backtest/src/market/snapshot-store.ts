@@ -1,5 +1,4 @@
-import type { SnapshotStore, StoredObject } from '@stocklab/market-data';
-import { DomainError } from '@stocklab/platform';
+import type { SnapshotStore } from '@stocklab/market-data';
 import type { ObjectStorage } from '../storage/object-storage.js';
 
 const PREFIX = 'market-snapshots/';
@@ -24,19 +23,6 @@ export class ObjectStorageSnapshotStore implements SnapshotStore {
 
   read(version: string): Promise<Buffer | undefined> {
     return this.storage.read(keyOf(version));
-  }
-
-  /** One GET whose body is decoded while it arrives (see MarketSnapshotReader). */
-  async open(version: string): Promise<StoredObject | undefined> {
-    try {
-      const object = await this.storage.get(keyOf(version));
-      return { size: object.contentLength, chunks: object.body as AsyncIterable<Buffer> };
-    } catch (error) {
-      if (error instanceof DomainError && error.code === 'FILE_NOT_FOUND') {
-        return undefined;
-      }
-      throw error;
-    }
   }
 
   async write(version: string, bytes: Buffer, keepFrom = String(Number(version) - KEEP_PREVIOUS)): Promise<void> {
