@@ -7,16 +7,13 @@
  * sets the folder); with V8's on-disk cache each after the first skips compiling NestJS, TypeORM
  * and the services' modules, about a fifth of a replica's start.
  */
-const INHERITED = ['PATH', 'HOME', 'NODE_COMPILE_CACHE'] as const;
-
-/** `env` on top of the inherited variables that are set (PATH and HOME always). */
+/** `env` on top of PATH, HOME and, when set, NODE_COMPILE_CACHE. */
 export function childProcessEnv(env: Record<string, string> = {}): Record<string, string> {
-  const base: Record<string, string> = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp' };
-  for (const name of INHERITED) {
-    const value = process.env[name];
-    if (value !== undefined && value !== '') {
-      base[name] = value;
-    }
-  }
-  return { ...base, ...env };
+  const cache = process.env.NODE_COMPILE_CACHE;
+  return {
+    PATH: process.env.PATH ?? '',
+    HOME: process.env.HOME ?? '/tmp',
+    ...(cache ? { NODE_COMPILE_CACHE: cache } : {}),
+    ...env,
+  };
 }

@@ -85,14 +85,16 @@ describe('createMigratedDatabase', () => {
     service.migration(1);
     service.migration(2);
     const schemas: MigratedSchemas = { family, migrations: [service.entry] };
+    // the same server under two URLs: each call has its own memo, as two test processes do, so
+    // only the advisory lock keeps the second from building the template again
     const [one, two] = await Promise.all([
       createMigratedDatabase('stocklab_tst', schemas),
-      createMigratedDatabase('stocklab_tst', schemas),
+      createMigratedDatabase('stocklab_tst', schemas, `${adminDatabaseUrl()}?application_name=other_process`),
     ]);
     databases.push(one, two);
     assert.deepEqual(await tables(one), ['t_m1', 't_m2']);
     assert.deepEqual(await tables(two), ['t_m1', 't_m2']);
-    assert.equal(service.runs(), 1, 'the migrations ran once, for the template');
+    assert.equal(service.runs(), 1, 'the migrations ran once, for the template, under the lock');
     assert.notEqual(one.name, two.name);
     const client = new pg.Client({ connectionString: one.url });
     await client.connect();
