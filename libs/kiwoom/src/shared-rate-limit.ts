@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Redis } from 'ioredis';
+import { patiently } from './redis-patience.js';
 import { appKeyId } from './shared-token.js';
 
 /** Kiwoom's terms: 5 queries and 5 orders per second per app key; paced under it. */
@@ -42,12 +43,17 @@ export class SharedPacer {
     }
   }
 
-  /** Waits for the next slot; answers how long it waited (ms). */
+  /**
+   * Waits for the next slot; answers how long it waited (ms). A Redis that does not answer is
+   * waited for (see patiently): an admission lost with a timed-out answer is a slot left unused,
+   * never an extra call.
+   */
   async acquire(signal?: AbortSignal): Promise<number> {
     const started = Date.now();
     for (;;) {
       signal?.throwIfAborted();
-      const wait = Number(await this.redis.eval(ADMIT, 1, this.key, this.perSecond));
+      const admission = () => this.redis.eval(ADMIT, 1, this.key, this.perSecond);
+      const wait = Number(await patiently(admission, undefined, signal));
       if (wait === 0) {
         return Date.now() - started;
       }

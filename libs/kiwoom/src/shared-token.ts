@@ -1,6 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Redis } from 'ioredis';
+import { patiently } from './redis-patience.js';
 
 /** A token is replaced this long before its `expires_dt` (the official SDK's margin). */
 export const REFRESH_MARGIN_MS = 10 * 60_000;
@@ -40,7 +41,11 @@ export class SharedToken {
     this.lockKey = `kiwoom:token-lock:${id}`;
   }
 
-  /** A valid token: the shared one, or a new one issued by exactly one replica. */
+  /**
+   * A valid token: the shared one, or a new one issued by exactly one replica. Redis is waited for
+   * while it does not answer (see patiently): every step here is safe to repeat, the issuance lock
+   * is recognised as ours if its taking timed out after all.
+   */
   async get(): Promise<string> {
     const deadline = this.now() + 2 * LOCK_MS;
     for (;;) {
@@ -49,7 +54,7 @@ export class SharedToken {
         return stored.token;
       }
       const owner = randomUUID();
-      if ((await this.redis.set(this.lockKey, owner, 'PX', LOCK_MS, 'NX')) === 'OK') {
+      if (await this.lock(owner)) {
         try {
           // another replica may have finished issuing just before the lock was ours
           const again = await this.read();
@@ -58,10 +63,11 @@ export class SharedToken {
           }
           const issued = await this.issue();
           const ttl = Math.max(1000, issued.expiresAt - this.now());
-          await this.redis.set(this.tokenKey, JSON.stringify(issued), 'PX', ttl);
+          await patiently(() => this.redis.set(this.tokenKey, JSON.stringify(issued), 'PX', ttl));
           return issued.token;
         } finally {
-          await this.redis.eval(DELETE_IF_SAME, 1, this.lockKey, owner);
+          // a release that cannot reach Redis is left to the lock's expiry (the token is issued)
+          await patiently(() => this.redis.eval(DELETE_IF_SAME, 1, this.lockKey, owner)).catch(() => undefined);
         }
       }
       if (this.now() > deadline) {
@@ -76,14 +82,23 @@ export class SharedToken {
    * replaced it, so that the next `get` issues a new one, once for everybody.
    */
   async refused(token: string): Promise<void> {
-    const stored = await this.redis.get(this.tokenKey);
+    const stored = await patiently(() => this.redis.get(this.tokenKey));
     if (stored && (JSON.parse(stored) as IssuedToken).token === token) {
-      await this.redis.eval(DELETE_IF_SAME, 1, this.tokenKey, stored);
+      await patiently(() => this.redis.eval(DELETE_IF_SAME, 1, this.tokenKey, stored));
     }
   }
 
+  /** Takes the issuance lock for `owner`; a SET whose answer was lost may have taken it already. */
+  private lock(owner: string): Promise<boolean> {
+    return patiently(
+      async () =>
+        (await this.redis.set(this.lockKey, owner, 'PX', LOCK_MS, 'NX')) === 'OK' ||
+        (await this.redis.get(this.lockKey)) === owner,
+    );
+  }
+
   private async read(): Promise<IssuedToken | undefined> {
-    const raw = await this.redis.get(this.tokenKey);
+    const raw = await patiently(() => this.redis.get(this.tokenKey));
     return raw ? (JSON.parse(raw) as IssuedToken) : undefined;
   }
 }
