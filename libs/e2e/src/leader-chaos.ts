@@ -4,7 +4,6 @@ import { request, requestPatiently, type Replica } from '@stocklab/test-support'
 import type pg from 'pg';
 import {
   CODES,
-  cronLater,
   extendMarket,
   MARKET_DATES,
   PRICE,
@@ -19,7 +18,8 @@ import {
  * The scheduler leader SIGKILLed at seeded random moments of `execute`, once per trading day of
  * the crafted market (continued past MARKET_DATES when more days are needed). The trading service
  * alone (3 replicas, Lease election through the launcher's Lease API double); strategies are
- * written straight to the database. The run only observes: judging the facts is the caller's
+ * written straight to the database; every run is triggered through the API (the harness keeps
+ * the crons away). The run only observes: judging the facts is the caller's
  * (the suite asserts them, the CLI prints them).
  */
 
@@ -116,9 +116,6 @@ export async function runLeaderChaos(options: LeaderChaosOptions): Promise<Leade
         // any trading day, before or after it, and select reads the market up to the day before the
         // run's. So the days added after MARKET_DATES run exactly like the others.
         TRADING_AS_OF_DATE: MARKET_DATES.at(-1) ?? '',
-        // the crons stay out of the way: every run here is triggered through the API
-        TRADING_SELECT_CRON: cronLater(),
-        TRADING_EXECUTE_CRON: cronLater(),
         // every broker call takes a while, so that a kill lands between orders
         PAPER_BROKER_LATENCY_MS: '350',
         LEASE_DURATION_SECONDS: '2',

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { CODES, cronLater, definition, MARKET_DATES, prng, type E2EOptions } from './harness.js';
+import { CODES, definition, MARKET_DATES, prng, type E2EOptions } from './harness.js';
 
 /**
  * A steady mixed load through the gateway, the traffic of real users: sign-ins, strategy reads,
@@ -37,7 +37,7 @@ export const ok = (outcome: Outcome): boolean => outcome.status !== null && outc
 /**
  * The services' settings for a platform under load and chaos: backtest API replicas serve only
  * the API and the worker runs every backtest (so a killed worker's job is retaken after
- * JOB_LOCK_MS); trading replays the crafted market's last day and its crons stay out of the way.
+ * JOB_LOCK_MS); trading replays the crafted market's last day (its crons stay away, as the harness sets them).
  */
 export function underLoadServiceEnv(trading: Record<string, string> = {}): E2EOptions['serviceEnv'] {
   return {
@@ -45,8 +45,6 @@ export function underLoadServiceEnv(trading: Record<string, string> = {}): E2EOp
     'backtest-worker': { BACKTEST_CONCURRENCY: '2', IMPORT_CONCURRENCY: '1', JOB_LOCK_MS: '3000' },
     trading: {
       TRADING_AS_OF_DATE: MARKET_DATES.at(-1) ?? '',
-      TRADING_SELECT_CRON: cronLater(),
-      TRADING_EXECUTE_CRON: cronLater(),
       ...trading,
     },
   };
