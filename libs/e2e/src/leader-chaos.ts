@@ -152,10 +152,11 @@ async function observeChaos(
   const random = prng(seed);
   const intended: IntendedOrder[] = [];
   const kills: KillRecord[] = [];
+  const restarts = new Restarts();
   let failure: string | undefined;
   for (const day of days) {
     try {
-      const kill = await killDuringExecute(p, admin, day, random, intended);
+      const kill = await killDuringExecute(p, admin, day, random, intended, restarts);
       kills.push(kill);
       log(`[${kills.length}/${iterations}] ${describeKill(kill)}`);
     } catch (error) {
@@ -163,6 +164,11 @@ async function observeChaos(
       log(`[${kills.length + 1}/${iterations}] ${day} FAILED: ${failure}`);
       break;
     }
+  }
+  const notBack = await restarts.settled();
+  if (failure === undefined && notBack !== undefined) {
+    failure = notBack;
+    log(`a killed replica did not come back: ${notBack}`);
   }
   const attempted = days.slice(0, kills.length + (failure === undefined ? 0 : 1));
   const facts = await collectFacts(p.pool, intended, attempted);
@@ -192,36 +198,100 @@ export function describeKill(k: KillRecord): string {
 
 const seconds = (ms: number): string => `${(ms / 1000).toFixed(1)} s`;
 
-/** The replica's scheduler role (`leader`, `follower`), `HTTP <status>`, or `unreachable` (dead, starting). */
-async function schedulerRole(replica: Replica, token: string): Promise<string> {
-  if (!replica.running) {
-    return 'down';
+/**
+ * The killed replicas being started again. An iteration does not wait for its victim to be back:
+ * the next one runs on the others meanwhile (on a loaded machine a start took 8-24 s, most of an
+ * iteration), with the starting replica a candidate for the Lease like any other.
+ */
+class Restarts {
+  private readonly pending = new Map<Replica, Promise<void>>();
+  private readonly failures: string[] = [];
+
+  add(replica: Replica): void {
+    const done = replica.restart().then(
+      () => undefined,
+      (error: unknown) => {
+        this.failures.push(`${replica.name}: ${error instanceof Error ? error.message : String(error)}`);
+      },
+    );
+    this.pending.set(
+      replica,
+      done.finally(() => this.pending.delete(replica)),
+    );
   }
-  try {
-    const res = await request<{ role?: string }>('GET', `${replica.url}/api/trading/scheduler`, { token });
-    return res.status === 200 ? String(res.body.role) : `HTTP ${res.status}`;
-  } catch {
-    return 'unreachable';
+
+  /** Still starting: not ready, so neither asked nor killed. */
+  has(replica: Replica): boolean {
+    return this.pending.has(replica);
+  }
+
+  /** Waits for every start; the first that failed, if one did. */
+  async settled(): Promise<string | undefined> {
+    await Promise.all(this.pending.values());
+    return this.failures[0];
   }
 }
 
-/** The leader, once every running replica answers and exactly one of them leads. */
-async function leader(p: E2EPlatform, token: string): Promise<Replica> {
+interface SchedulerView {
+  role: string;
+  identity?: string;
+}
+
+/** The replica's scheduler role (`leader`, `follower`) and identity, `HTTP <status>`, or `unreachable`. */
+async function schedulerView(replica: Replica, token: string): Promise<SchedulerView> {
+  if (!replica.running) {
+    return { role: 'down' };
+  }
+  try {
+    const res = await request<{ role?: string; identity?: string }>('GET', `${replica.url}/api/trading/scheduler`, {
+      token,
+    });
+    return res.status === 200
+      ? { role: String(res.body.role), identity: res.body.identity }
+      : { role: `HTTP ${res.status}` };
+  } catch {
+    return { role: 'unreachable' };
+  }
+}
+
+const LEASE_PATH = '/apis/coordination.k8s.io/v1/namespaces/default/leases/trading-scheduler';
+
+/** The Lease's holder, as the launcher's Lease API double (the election's source of truth) has it. */
+async function leaseHolder(p: E2EPlatform): Promise<string> {
+  const api = p.platform.leaseApi;
+  if (!api) {
+    throw new Error('the trading replicas do not elect through a Lease API');
+  }
+  const res = await request<{ spec?: { holderIdentity?: string } }>('GET', `${api.url}${LEASE_PATH}`);
+  return res.status === 200 ? (res.body.spec?.holderIdentity ?? '') : '';
+}
+
+/**
+ * The leader: the ready replica that holds the Lease and reports itself leader, once it is the
+ * only one reporting so. A replica still starting is not asked (it may not listen yet); while it
+ * holds the Lease, there is no leader to return and this waits.
+ */
+async function leader(p: E2EPlatform, token: string, restarts: Restarts): Promise<Replica> {
   let lastSeen = 'no answer yet';
   try {
     return await waitFor(
-      'exactly one leader',
+      'exactly one leader, holding the Lease',
       async () => {
-        const running = p.replicas('trading').filter((r) => r.running);
-        const roles = await Promise.all(running.map((r) => schedulerRole(r, token)));
-        lastSeen = running.map((r, i) => `${r.name} ${roles[i]}`).join(', ');
-        if (roles.includes('unreachable')) {
-          return undefined;
-        }
-        const leaders = running.filter((_, i) => roles[i] === 'leader');
-        return leaders.length === 1 ? leaders[0] : undefined;
+        const ready = p.replicas('trading').filter((r) => r.running && !restarts.has(r));
+        const [holder, views] = await Promise.all([
+          leaseHolder(p),
+          Promise.all(ready.map((r) => schedulerView(r, token))),
+        ]);
+        lastSeen = `Lease held by ${holder || 'nobody'}; ${ready.map((r, i) => `${r.name} ${views[i]?.role}`).join(', ')}`;
+        const leading = ready.flatMap((replica, i) =>
+          views[i]?.role === 'leader' ? [{ replica, identity: views[i]?.identity }] : [],
+        );
+        const [only] = leading;
+        return leading.length === 1 && only?.identity === holder ? only.replica : undefined;
       },
-      20_000,
+      // a bound, not a measure: a replica that won the Lease while starting is waited for until
+      // it is ready, which the replicas allow 90 s
+      100_000,
       50,
     );
   } catch (error) {
@@ -237,8 +307,8 @@ async function timeToLeader(p: E2EPlatform, token: string, since: number): Promi
     await waitFor(
       'a new leader',
       async () => {
-        const roles = await Promise.all(p.replicas('trading').map((r) => schedulerRole(r, token)));
-        return roles.includes('leader') ? true : undefined;
+        const views = await Promise.all(p.replicas('trading').map((r) => schedulerView(r, token)));
+        return views.some((v) => v.role === 'leader') ? true : undefined;
       },
       20_000,
       50,
@@ -282,8 +352,9 @@ async function trigger(
 
 /**
  * One iteration: seeds the day's strategies, selects on the leader, executes on the leader and
- * SIGKILLs it after 0..ORDERS_PER_DAY-1 fills plus 0-299 ms, re-triggers on a survivor (as an
- * external scheduler retrying would), waits for the run to succeed and the victim to be back.
+ * SIGKILLs it after 0..ORDERS_PER_DAY-1 fills plus 0-299 ms, starts it again, re-triggers on a
+ * survivor (as an external scheduler retrying would) and waits for the run to succeed (not for
+ * the victim to be back: see Restarts).
  */
 async function killDuringExecute(
   p: E2EPlatform,
@@ -291,12 +362,13 @@ async function killDuringExecute(
   day: string,
   random: () => number,
   intended: IntendedOrder[],
+  restarts: Restarts,
 ): Promise<KillRecord> {
   const user = randomUUID();
   for (const code of CODES.slice(0, ORDERS_PER_DAY)) {
     intended.push({ strategyId: await seedStrategy(p.pool, user, [code], CAPITAL), day, code });
   }
-  const selector = await leader(p, admin);
+  const selector = await leader(p, admin, restarts);
   await trigger(selector, admin, 'select', day, 'select');
   await waitFor(
     `select ${day} to succeed`,
@@ -304,7 +376,7 @@ async function killDuringExecute(
     30_000,
   );
 
-  const victim = await leader(p, admin);
+  const victim = await leader(p, admin, restarts);
   const fills = Math.floor(random() * ORDERS_PER_DAY);
   const extraMs = Math.floor(random() * 300);
   // the victim's answer never comes: it dies while running the job
@@ -332,10 +404,8 @@ async function killDuringExecute(
   await call;
 
   const takeover = timeToLeader(p, admin, killedAt);
-  const restarted = victim.restart();
-  // awaited below; handled now so that a failure meanwhile is not an unhandled rejection
-  void restarted.catch(() => undefined);
-  const survivor = p.replicas('trading').find((r) => r !== victim && r.running);
+  restarts.add(victim);
+  const survivor = p.replicas('trading').find((r) => r.running && !restarts.has(r));
   if (!survivor) {
     throw new Error(`no survivor to re-trigger execute ${day} on`);
   }
@@ -346,7 +416,6 @@ async function killDuringExecute(
     30_000,
   );
   const recoveryMs = performance.now() - killedAt;
-  await restarted;
   return { day, replica: victim.name, fills, extraMs, statusAtKill, takeoverMs: await takeover, recoveryMs };
 }
 
