@@ -254,6 +254,11 @@ async function schedulerView(replica: Replica, token: string): Promise<Scheduler
   }
 }
 
+/** The trading replicas running and not starting. */
+function ready(p: E2EPlatform, restarts: Restarts): Replica[] {
+  return p.replicas('trading').filter((r) => r.running && !restarts.has(r));
+}
+
 const LEASE_PATH = '/apis/coordination.k8s.io/v1/namespaces/default/leases/trading-scheduler';
 
 /** The Lease's holder, as the launcher's Lease API double (the election's source of truth) has it. */
@@ -277,13 +282,13 @@ async function leader(p: E2EPlatform, token: string, restarts: Restarts): Promis
     return await waitFor(
       'exactly one leader, holding the Lease',
       async () => {
-        const ready = p.replicas('trading').filter((r) => r.running && !restarts.has(r));
+        const up = ready(p, restarts);
         const [holder, views] = await Promise.all([
           leaseHolder(p),
-          Promise.all(ready.map((r) => schedulerView(r, token))),
+          Promise.all(up.map((r) => schedulerView(r, token))),
         ]);
-        lastSeen = `Lease held by ${holder || 'nobody'}; ${ready.map((r, i) => `${r.name} ${views[i]?.role}`).join(', ')}`;
-        const leading = ready.flatMap((replica, i) =>
+        lastSeen = `Lease held by ${holder || 'nobody'}; ${up.map((r, i) => `${r.name} ${views[i]?.role}`).join(', ')}`;
+        const leading = up.flatMap((replica, i) =>
           views[i]?.role === 'leader' ? [{ replica, identity: views[i]?.identity }] : [],
         );
         const [only] = leading;
@@ -376,6 +381,14 @@ async function killDuringExecute(
     30_000,
   );
 
+  // the run is re-triggered on a replica that is up: on a loaded machine the last two victims
+  // can both be starting still, which would leave the victim alone
+  await waitFor(
+    'two trading replicas ready',
+    async () => (ready(p, restarts).length >= 2 ? true : undefined),
+    100_000,
+    50,
+  );
   const victim = await leader(p, admin, restarts);
   const fills = Math.floor(random() * ORDERS_PER_DAY);
   const extraMs = Math.floor(random() * 300);
@@ -405,7 +418,7 @@ async function killDuringExecute(
 
   const takeover = timeToLeader(p, admin, killedAt);
   restarts.add(victim);
-  const survivor = p.replicas('trading').find((r) => r.running && !restarts.has(r));
+  const survivor = ready(p, restarts).find((r) => r !== victim);
   if (!survivor) {
     throw new Error(`no survivor to re-trigger execute ${day} on`);
   }
