@@ -13,7 +13,6 @@ import {
 } from '@stocklab/local-platform';
 import {
   createTestDatabase,
-  cronLater,
   deleteRedisKeys,
   freePort,
   markRevocationListRestored,
@@ -21,6 +20,7 @@ import {
   mintAccessToken,
   startLocalS3,
   testRedisUrl,
+  tradingCronsLater,
   uniqueKeyPrefix,
   type LocalS3,
   type Replica,
@@ -83,17 +83,6 @@ export interface E2EPlatform {
   stop(): Promise<void>;
 }
 
-/** Every trading cron six hours away: none is due, and none is within the catch-up grace. */
-function quietCrons(): Record<string, string> {
-  const later = cronLater();
-  return {
-    TRADING_SELECT_CRON: later,
-    TRADING_EXECUTE_CRON: later,
-    TRADING_RECONCILE_CRON: later,
-    TRADING_INGEST_CRON: later,
-  };
-}
-
 /**
  * The whole platform through the launcher (`startPlatform`), isolated for one run: a throwaway
  * database holding the crafted market, a unique Redis key prefix, a private object store, a free
@@ -154,10 +143,7 @@ export async function startE2EPlatform(options: E2EOptions = {}): Promise<E2EPla
             ...s.env,
             // every client of these tests signs up from loopback through the gateway
             ...(s.name === 'auth' ? { SIGNUP_MAX_PER_ADDRESS: '100000' } : {}),
-            // no job fires because of the hour the suite happens to run at (the default reconcile
-            // at 15:40 Seoul time, with its catch-up grace, ran on the replayed trading day in
-            // tests started at 15:50); a test wanting a job's cron sets it
-            ...(s.name === 'trading' ? quietCrons() : {}),
+            ...(s.name === 'trading' ? tradingCronsLater() : {}),
             JWT_PUBLIC_KEYS: keys.publicKey,
             ...(s.signsTokens ? { JWT_PRIVATE_KEY: keys.privateKey } : {}),
             ...(typeof extra === 'function' ? extra() : extra),

@@ -112,7 +112,6 @@ describe('Kiwoom client while Redis does not answer in time (nothing sent yet: t
   it('gives up once its patience is spent, with the last error, and at once on an answer of Redis itself', async () => {
     const redis = await connect(testRedisUrl(), 100);
     let attempts = 0;
-    const started = Date.now();
     await assert.rejects(
       patiently(async () => {
         attempts += 1;
@@ -121,7 +120,6 @@ describe('Kiwoom client while Redis does not answer in time (nothing sent yet: t
       /Command timed out/,
     );
     assert.ok(attempts > 1, `tried ${attempts} times`);
-    assert.ok(Date.now() - started < 2000);
     let scripted = 0;
     await assert.rejects(
       patiently(() => {

@@ -76,6 +76,21 @@ export function cronLater(): string {
   return cronAt(new Date(Date.now() + 6 * 3600_000));
 }
 
+/**
+ * Every trading cron hours away: no job fires because of the hour a test happens to run at (the
+ * default reconcile at 15:40 Seoul time, with its catch-up grace, once ran on a replayed trading
+ * day in a suite started at 15:50). A test wanting a job's cron sets that one after these.
+ */
+export function tradingCronsLater(): Record<string, string> {
+  const later = cronLater();
+  return {
+    TRADING_SELECT_CRON: later,
+    TRADING_EXECUTE_CRON: later,
+    TRADING_RECONCILE_CRON: later,
+    TRADING_INGEST_CRON: later,
+  };
+}
+
 /** Inserts the crafted market on `dates` (after the backtest migrations created the market schema). */
 export async function seedMarket(pool: pg.Pool, dates: readonly string[] = MARKET_DATES): Promise<void> {
   for (const code of CODES) {

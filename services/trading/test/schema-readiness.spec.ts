@@ -14,7 +14,7 @@ import {
 } from '@stocklab/platform';
 import {
   createTestDatabase,
-  cronLater,
+  tradingCronsLater,
   deleteRedisKeys,
   markRevocationListRestored,
   testingModuleFactory,
@@ -61,9 +61,7 @@ describe('readiness: schema at least the version this build needs', () => {
       LEADER_ELECTION: 'postgres',
       // nothing runs in this test: no backtest service to reach, no job due
       BACKTEST_URL: 'http://127.0.0.1:9',
-      TRADING_SELECT_CRON: cronLater(),
-      TRADING_EXECUTE_CRON: cronLater(),
-      TRADING_RECONCILE_CRON: cronLater(),
+      ...tradingCronsLater(),
     };
     await markRevocationListRestored(env.REDIS_URL ?? '', env.REDIS_KEY_PREFIX ?? '');
     options = tradingServiceOptions(loadConfig(tradingConfigSchema, env));

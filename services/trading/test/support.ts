@@ -17,7 +17,7 @@ import {
 import {
   createMigratedDatabase,
   cronAt,
-  cronLater,
+  tradingCronsLater,
   definition,
   MARKET_DATES,
   request,
@@ -176,9 +176,7 @@ async function prepareGround(options: ClusterOptions): Promise<TradingGround> {
       RENEW_DEADLINE_SECONDS: String(LEASE.renewDeadline),
       RETRY_PERIOD_SECONDS: String(LEASE.retry),
       TRADING_AS_OF_DATE: AS_OF,
-      TRADING_SELECT_CRON: cronLater(),
-      TRADING_EXECUTE_CRON: cronLater(),
-      TRADING_RECONCILE_CRON: cronLater(),
+      ...tradingCronsLater(),
       CATCH_UP_INTERVAL_SECONDS: '2',
       ...(typeof options.env === 'function' ? options.env() : options.env),
     };
