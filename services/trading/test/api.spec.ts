@@ -2,6 +2,8 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, it } from '@jest/globals';
 import { assertErrorBody } from '@stocklab/test-support';
+import { FencingService } from '../src/fencing/fencing.service.js';
+import { SchedulerService } from '../src/scheduler/scheduler.service.js';
 import {
   AS_OF,
   activateStrategy,
@@ -161,6 +163,33 @@ describe('trading API (in-process)', () => {
       const user = await http().get('/api/trading/scheduler').set(bearer(ownerToken));
       assert.equal(user.status, 403);
       assertErrorBody(user.body);
+    });
+
+    it('never shows a term begun while it reads the epoch beside the epoch before it', async () => {
+      const scheduler = trading.service.app.get(SchedulerService);
+      const fencing = trading.service.app.get(FencingService);
+      // white-box: the term a real election begins (startedLeading: an epoch taken, then the term
+      // set) made to begin exactly while the status reads the current epoch
+      const internals = scheduler as unknown as { term: { epoch: number; signal: AbortSignal } | undefined };
+      const term = internals.term;
+      assert.ok(term, 'the in-process scheduler leads');
+      const original = fencing.current.bind(fencing);
+      fencing.current = async (...args: Parameters<FencingService['current']>) => {
+        const read = await original(...args);
+        internals.term = { epoch: await fencing.takeEpoch(scheduler.identity), signal: term.signal };
+        return read;
+      };
+      try {
+        const res = await http().get('/api/trading/scheduler').set(bearer(adminToken)).expect(200);
+        assert.equal(res.body.ownEpoch, term.epoch, 'the term as it was when the status began');
+        assert.equal(res.body.epoch, term.epoch);
+      } finally {
+        fencing.current = original;
+      }
+      // the new term stays (its epoch is the current one): the scheduler leads on with it
+      const after = await http().get('/api/trading/scheduler').set(bearer(adminToken)).expect(200);
+      assert.equal(after.body.ownEpoch, after.body.epoch);
+      assert.equal(after.body.epoch, term.epoch + 1);
     });
 
     it('lets only admins trigger a run, of a known job, on a well-formed date', async () => {

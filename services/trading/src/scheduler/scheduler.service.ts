@@ -323,8 +323,10 @@ export class SchedulerService implements OnApplicationBootstrap, BeforeApplicati
   }
 
   async status(): Promise<SchedulerStatus> {
-    const current = await this.fencing.current();
+    // the term first: a term begun while the epoch was being read would otherwise show its own
+    // epoch beside the one before it (epochs only grow, so read after, current >= own)
     const leading = this.leadingEpoch;
+    const current = await this.fencing.current();
     return {
       leader: this.elector.currentLeader ?? null,
       epoch: current.epoch,
