@@ -181,15 +181,18 @@ describe('trading API (in-process)', () => {
       };
       try {
         const res = await http().get('/api/trading/scheduler').set(bearer(adminToken)).expect(200);
-        assert.equal(res.body.ownEpoch, term.epoch, 'the term as it was when the status began');
-        assert.equal(res.body.epoch, term.epoch);
+        // the term as it was when the status began (newer if the catch-up sweep's own epoch check,
+        // every 2 s here, went through the wrapper first): never newer than the epoch shown
+        const { role, ownEpoch, epoch } = res.body as { role: string; ownEpoch: number; epoch: number };
+        assert.equal(role, 'leader');
+        assert.ok(ownEpoch >= term.epoch && ownEpoch <= epoch, JSON.stringify({ ownEpoch, epoch }));
       } finally {
         fencing.current = original;
       }
       // the new term stays (its epoch is the current one): the scheduler leads on with it
       const after = await http().get('/api/trading/scheduler').set(bearer(adminToken)).expect(200);
       assert.equal(after.body.ownEpoch, after.body.epoch);
-      assert.equal(after.body.epoch, term.epoch + 1);
+      assert.ok(after.body.epoch > term.epoch);
     });
 
     it('lets only admins trigger a run, of a known job, on a well-formed date', async () => {
