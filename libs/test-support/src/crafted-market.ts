@@ -71,6 +71,25 @@ export function cronAt(at: Date): string {
   return `${seoul.getUTCSeconds()} ${seoul.getUTCMinutes()} ${seoul.getUTCHours()} * * *`;
 }
 
+const DAY_MS = 86_400_000;
+
+/**
+ * Waits until the wall clock in Asia/Seoul is at least `sinceMidnightMs` past midnight and at
+ * least `beforeMidnightMs` before the next one. A test whose cron lies `sinceMidnightMs` in the past
+ * (cronAt) needs it on the same Seoul day as the sweeps that judge it over the next
+ * `beforeMidnightMs`: across midnight the occurrence would be tomorrow's, not yet due.
+ */
+export async function awayFromSeoulMidnight(sinceMidnightMs: number, beforeMidnightMs: number): Promise<void> {
+  const ofDay = (Date.now() + 9 * 3600_000) % DAY_MS;
+  const waitMs =
+    ofDay < sinceMidnightMs
+      ? sinceMidnightMs - ofDay
+      : ofDay > DAY_MS - beforeMidnightMs
+        ? DAY_MS - ofDay + sinceMidnightMs
+        : 0;
+  await new Promise((resolve) => setTimeout(resolve, waitMs));
+}
+
 /** A cron whose occurrence today lies hours ahead (it does not fire during a test). */
 export function cronLater(): string {
   return cronAt(new Date(Date.now() + 6 * 3600_000));

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, it } from '@jest/globals';
-import { request, waitFor } from '@stocklab/test-support';
+import { awayFromSeoulMidnight, request, waitFor } from '@stocklab/test-support';
 import type pg from 'pg';
 import {
   CODES,
@@ -272,6 +272,9 @@ describe('a run waiting for stale data runs by itself once the data arrives (the
   };
 
   beforeAll(async () => {
+    // the cron 2 s in the past and the sweeps after it on one Seoul day (its set-up and test take
+    // about a minute; 5 minutes of room)
+    await awayFromSeoulMidnight(10_000, 5 * 60_000);
     cluster = await startInProcessTrading({
       env: () => ({
         TRADING_AS_OF_DATE: DATE,
@@ -284,7 +287,8 @@ describe('a run waiting for stale data runs by itself once the data arrives (the
         await seedStrategy(pool, randomUUID(), ['000010'], 10 * PRICE);
       },
     });
-  });
+    // a hang guard: up to 7 minutes of waiting out Seoul midnight, then the set-up
+  }, 600_000);
 
   afterAll(async () => {
     await cluster?.close();
@@ -315,6 +319,10 @@ describe('a run whose data never arrives within the grace window is reported mis
   const DATE = '2026-03-12';
 
   beforeAll(async () => {
+    // the cron 95 s in the past and the sweeps that judge it, until the window closes and after,
+    // on one Seoul day: across midnight the occurrence was tomorrow's, never due (a run of the suite
+    // at 00:00 in Seoul waited the full 90 s for a run that could not come)
+    await awayFromSeoulMidnight(100_000, 5 * 60_000);
     cluster = await startInProcessTrading({
       env: () => ({
         TRADING_AS_OF_DATE: DATE,
@@ -326,7 +334,8 @@ describe('a run whose data never arrives within the grace window is reported mis
         CATCH_UP_INTERVAL_SECONDS: '1',
       }),
     });
-  });
+    // a hang guard: up to 7 minutes of waiting out Seoul midnight, then the set-up
+  }, 600_000);
 
   afterAll(async () => {
     await cluster?.close();
