@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
 
@@ -65,29 +66,36 @@ export function definition(
   };
 }
 
+/** Asia/Seoul keeps no daylight saving time: always UTC+9. */
+const SEOUL_OFFSET_MS = 9 * 3600_000;
+
 /** A cron expression (with seconds) that fires once a day at `at`'s wall-clock time in Asia/Seoul. */
 export function cronAt(at: Date): string {
-  const seoul = new Date(at.getTime() + 9 * 3600_000);
+  const seoul = new Date(at.getTime() + SEOUL_OFFSET_MS);
   return `${seoul.getUTCSeconds()} ${seoul.getUTCMinutes()} ${seoul.getUTCHours()} * * *`;
 }
 
 const DAY_MS = 86_400_000;
 
 /**
- * Waits until the wall clock in Asia/Seoul is at least `sinceMidnightMs` past midnight and at
- * least `beforeMidnightMs` before the next one. A test whose cron lies `sinceMidnightMs` in the past
+ * How long to wait, at `now`, until the wall clock in Asia/Seoul is at least `sinceMidnightMs` past
+ * midnight and at least `beforeMidnightMs` before the next one (0 when it already is).
+ */
+export function msUntilAwayFromSeoulMidnight(now: number, sinceMidnightMs: number, beforeMidnightMs: number): number {
+  const ofDay = (now + SEOUL_OFFSET_MS) % DAY_MS;
+  if (ofDay < sinceMidnightMs) {
+    return sinceMidnightMs - ofDay;
+  }
+  return ofDay > DAY_MS - beforeMidnightMs ? DAY_MS - ofDay + sinceMidnightMs : 0;
+}
+
+/**
+ * Waits as msUntilAwayFromSeoulMidnight says. A test whose cron lies `sinceMidnightMs` in the past
  * (cronAt) needs it on the same Seoul day as the sweeps that judge it over the next
  * `beforeMidnightMs`: across midnight the occurrence would be tomorrow's, not yet due.
  */
 export async function awayFromSeoulMidnight(sinceMidnightMs: number, beforeMidnightMs: number): Promise<void> {
-  const ofDay = (Date.now() + 9 * 3600_000) % DAY_MS;
-  const waitMs =
-    ofDay < sinceMidnightMs
-      ? sinceMidnightMs - ofDay
-      : ofDay > DAY_MS - beforeMidnightMs
-        ? DAY_MS - ofDay + sinceMidnightMs
-        : 0;
-  await new Promise((resolve) => setTimeout(resolve, waitMs));
+  await sleep(msUntilAwayFromSeoulMidnight(Date.now(), sinceMidnightMs, beforeMidnightMs));
 }
 
 /** A cron whose occurrence today lies hours ahead (it does not fire during a test). */

@@ -2,7 +2,15 @@ import assert from 'node:assert/strict';
 import { afterAll, beforeAll, describe, it } from '@jest/globals';
 import { Redis } from 'ioredis';
 import pg from 'pg';
-import { createTestDatabase, deleteRedisKeys, prng, testRedisUrl, uniqueKeyPrefix, waitFor } from '../src/index.js';
+import {
+  createTestDatabase,
+  deleteRedisKeys,
+  msUntilAwayFromSeoulMidnight,
+  prng,
+  testRedisUrl,
+  uniqueKeyPrefix,
+  waitFor,
+} from '../src/index.js';
 
 describe('test support', () => {
   let redis: Redis;
@@ -20,6 +28,17 @@ describe('test support', () => {
       waitFor('something that never comes', async () => undefined, 50, 10),
       /timed out after 50 ms waiting for something that never comes/,
     );
+  });
+
+  it('msUntilAwayFromSeoulMidnight waits out the minutes around midnight in Seoul, and only those', () => {
+    // 00:00 in Seoul is 15:00 UTC the day before
+    const seoul = (hhmmss: string): number => Date.parse(`2026-03-11T${hhmmss}Z`) - 9 * 3600_000 + 24 * 3600_000;
+    const wait = (at: string): number => msUntilAwayFromSeoulMidnight(seoul(at), 100_000, 300_000);
+    assert.equal(wait('12:00:00'), 0);
+    assert.equal(wait('23:54:59'), 0);
+    assert.equal(wait('00:01:40'), 0);
+    assert.equal(wait('00:00:30'), 70_000);
+    assert.equal(wait('23:56:00'), 240_000 + 100_000);
   });
 
   it('deleteRedisKeys removes a test prefix’s keys and never touches keys outside a test prefix', async () => {
