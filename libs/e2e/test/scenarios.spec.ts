@@ -1,6 +1,11 @@
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, it } from '@jest/globals';
-import { waitFor } from '@stocklab/test-support';
+import { findRepoRoot } from '@stocklab/local-platform';
+import { request, waitFor } from '@stocklab/test-support';
+import { tradingCronJobScripts } from '../src/cronjob-scripts.js';
 import {
   deletedAccountStopsTrading,
   formatTable,
@@ -36,6 +41,58 @@ describe('the five scale-out problems, proved on one running platform', () => {
   it('a deleted account stops trading: DELETE /me reaches trading through the event stream', async () => {
     assert.ok(platform);
     process.stdout.write(`${await deletedAccountStopsTrading(platform)}\n`);
+  });
+
+  it("the trading CronJobs' scripts, as the manifest has them, run with a trading-jobs account alone and log out", async () => {
+    assert.ok(platform);
+    const { gateway, pool } = platform;
+    const password = 'correct horse battery staple';
+    const account = async (roles: string[]): Promise<string> => {
+      const name = `cronjob-${randomUUID().slice(0, 8)}`;
+      const email = `${name}@example.com`;
+      const signup = await request('POST', `${gateway}/api/auth/signup`, {
+        body: { email, password, nickname: name },
+      });
+      assert.equal(signup.status, 202, JSON.stringify(signup.body));
+      // what grant-role <email> <role> does
+      await pool.query(`UPDATE auth.users SET roles = roles || $2::text[] WHERE email = $1`, [email, roles]);
+      return email;
+    };
+    const sessions = async (email: string) =>
+      (
+        await pool.query<{ issued: number; open: number }>(
+          `SELECT count(*)::int AS issued, count(*) FILTER (WHERE r.revoked_at IS NULL)::int AS open
+             FROM auth.refresh_tokens r JOIN auth.users u ON u.id = r.user_id WHERE u.email = $1`,
+          [email],
+        )
+      ).rows[0];
+    const run = (script: string, email: string) =>
+      promisify(execFile)('sh', ['-ec', script], {
+        env: { ...process.env, ADMIN_EMAIL: email, ADMIN_PASSWORD: password },
+      });
+    const email = await account(['trading-jobs']);
+    const scripts = tradingCronJobScripts(findRepoRoot(), gateway);
+    assert.deepEqual(
+      scripts.map((s) => s.name),
+      ['trading-select', 'trading-execute'],
+    );
+    for (const { name, script } of scripts) {
+      const { stdout } = await run(script, email);
+      const answer = JSON.parse(stdout) as { job: string; status: string };
+      assert.equal(answer.job, name.replace('trading-', ''), stdout);
+    }
+    // each run's session ended with it: every refresh token the logins issued is revoked
+    assert.deepEqual(await sessions(email), { issued: 2, open: 0 });
+
+    // an account without the role: the trigger's 403 fails the Job (curl's exit code 22), and the
+    // session it opened is closed all the same
+    const plain = await account([]);
+    const refused = await run((scripts[0] as { script: string }).script, plain).then(
+      () => undefined,
+      (error: { code?: number }) => error,
+    );
+    assert.equal(refused?.code, 22);
+    assert.deepEqual(await sessions(plain), { issued: 1, open: 0 });
   });
 
   it('every replica is still running and ready afterwards', async () => {

@@ -131,12 +131,12 @@ describe('the daily ingest on the trading scheduler (3 replicas, replayed clock,
         },
       },
     });
-    // the scheduler's service account: an account with the admin role (grant-role does the same)
+    // the scheduler's service account: an account with the market-ingest role only (grant-role does the same)
     const signup = await request('POST', `${p.gateway}/api/auth/signup`, {
       body: { email, password: PASSWORD, nickname: 'scheduler' },
     });
     assert.equal(signup.status, 202, JSON.stringify(signup.body));
-    await p.pool.query(`UPDATE auth.users SET roles = array_append(roles, 'admin') WHERE email = $1`, [email]);
+    await p.pool.query(`UPDATE auth.users SET roles = array_append(roles, 'market-ingest') WHERE email = $1`, [email]);
     for (const date of HOLIDAYS) {
       const res = await request('PUT', `${p.gateway}/api/trading/calendar/holidays/${date}`, {
         token: admin(),

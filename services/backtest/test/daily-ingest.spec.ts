@@ -37,6 +37,7 @@ import {
   isExRightsDay,
   UNCLASSIFIED_SECTOR,
 } from '../src/ingest/daily-ingest.js';
+import { MARKET_INGEST_ROLE } from '../src/ingest/ingest.controller.js';
 import { backtestServiceOptions } from '../src/service-options.js';
 import { startInProcessBacktest, type InProcessBacktest } from './support.js';
 
@@ -296,7 +297,7 @@ describe('daily market ingest (in-process, KRX double)', () => {
     await double?.close();
   });
 
-  it('refuses bad input with 400 (401/403 without an admin token) and records no run', async () => {
+  it('refuses bad input with 400 (401/403 without an admin or market-ingest token) and records no run', async () => {
     const bad: unknown[] = [
       {},
       { date: '2025-5-7' },
@@ -325,6 +326,24 @@ describe('daily market ingest (in-process, KRX double)', () => {
     const notAdmin = await trigger({ date: '2025-05-07' }, user);
     assert.equal(notAdmin.status, 403);
     assertErrorBody(notAdmin.body);
+    // the scheduler's service account: the market-ingest role alone passes the guard of both
+    // ingests (its bad bodies meet the validation: 400), and of nothing an admin does besides
+    const scheduler = await svc.tokenFor(randomUUID(), ['user', MARKET_INGEST_ROLE]);
+    assert.equal((await trigger({ date: '2025-5-7' }, scheduler)).status, 400);
+    const statements = await svc
+      .http()
+      .post('/api/backtest/market/statements/ingest')
+      .set(bearer(scheduler))
+      .send({ from: 'soon' });
+    assert.equal(statements.status, 400, JSON.stringify(statements.body));
+    const dataset = await svc
+      .http()
+      .post('/api/backtest/datasets')
+      .set(bearer(scheduler))
+      .send({ kind: 'bars', fileName: 'bars.csv' });
+    assert.equal(dataset.status, 403, JSON.stringify(dataset.body));
+    assertErrorBody(dataset.body);
+    assert.equal(dataset.body.code, 'FORBIDDEN');
     const anonymous = await svc.http().post('/api/backtest/market/ingest').send({ date: '2025-05-07' });
     assert.equal(anonymous.status, 401);
     assertErrorBody(anonymous.body);

@@ -132,7 +132,7 @@ export const tradingConfigSchema = {
   }),
   TRADING_SERVICE_EMAIL: optionalStr({
     description:
-      "The scheduler's service account (an account with the admin role) it logs in with to trigger the daily market ingest; unset = the ingest job is off (data comes by imports)",
+      "The scheduler's service account (an account with the market-ingest role: grant-role <email> market-ingest; it may trigger the ingests and nothing else) it logs in with to trigger the daily market ingest; unset = the ingest job is off (data comes by imports)",
   }),
   TRADING_SERVICE_PASSWORD: optionalStr({
     description: "The service account's password (from a Secret)",

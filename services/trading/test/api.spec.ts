@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, it } from '@jest/globals';
 import { assertErrorBody } from '@stocklab/test-support';
 import { FencingService } from '../src/fencing/fencing.service.js';
+import { TRADING_JOBS_ROLE } from '../src/jobs/jobs.controller.js';
 import { SchedulerService } from '../src/scheduler/scheduler.service.js';
 import {
   AS_OF,
@@ -202,9 +203,22 @@ describe('trading API (in-process)', () => {
       assert.ok(after.body.epoch > term.epoch);
     });
 
-    it('lets only admins trigger a run, of a known job, on a well-formed date', async () => {
+    it('lets only admins and the trading-jobs role trigger a run, of a known job, on a well-formed date', async () => {
       const forbidden = await http().post('/api/trading/jobs/select/runs').set(bearer(ownerToken)).send({});
       assert.equal(forbidden.status, 403);
+      // a CronJob's account: the trading-jobs role alone triggers runs, and reaches nothing else of an admin's
+      const cronJob = trading.tokenFor(randomUUID(), ['user', TRADING_JOBS_ROLE]);
+      const byCronJob = await http().post('/api/trading/jobs/select/runs').set(bearer(cronJob)).send({ date: AS_OF });
+      assert.equal(byCronJob.status, 200, JSON.stringify(byCronJob.body));
+      assert.equal(byCronJob.body.status, 'succeeded');
+      for (const [method, path] of [
+        ['get', '/api/trading/scheduler'],
+        ['put', '/api/trading/calendar/holidays/2026-12-31'],
+      ] as const) {
+        const res = await http()[method](path).set(bearer(cronJob)).send({ name: 'closed' });
+        assert.equal(res.status, 403, `${method} ${path}: ${res.status}`);
+        assertErrorBody(res.body);
+      }
       const unknownJob = await http().post('/api/trading/jobs/rebalance/runs').set(bearer(adminToken)).send({});
       assert.equal(unknownJob.status, 400);
       const badDate = await http()

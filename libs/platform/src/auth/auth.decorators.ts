@@ -4,12 +4,19 @@ import type { AccessTokenClaims } from './access-token-verifier.js';
 
 export const IS_PUBLIC = 'stocklab:isPublic';
 export const REQUIRED_ROLES = 'stocklab:requiredRoles';
+export const ANY_OF_ROLES = 'stocklab:anyOfRoles';
 
 /** Opts a route out of the global JWT guard. */
 export const Public = (): MethodDecorator & ClassDecorator => SetMetadata(IS_PUBLIC, true);
 
 /** Requires every listed role on the access token. */
 export const Roles = (...roles: string[]): MethodDecorator & ClassDecorator => SetMetadata(REQUIRED_ROLES, roles);
+
+/**
+ * Requires at least one of the listed roles: an admin, or a service account granted only the
+ * role its job needs (least privilege: a leaked scheduler password is not an admin's).
+ */
+export const AnyRole = (...roles: string[]): MethodDecorator & ClassDecorator => SetMetadata(ANY_OF_ROLES, roles);
 
 export interface AuthenticatedUser {
   id: string;

@@ -2,7 +2,7 @@ import { Inject, Injectable, type CanActivate, type ExecutionContext } from '@ne
 import { Reflector } from '@nestjs/core';
 import { DomainError } from '../errors/domain-error.js';
 import { AccessTokenVerifier } from './access-token-verifier.js';
-import { IS_PUBLIC, REQUIRED_ROLES, type AuthenticatedRequest } from './auth.decorators.js';
+import { ANY_OF_ROLES, IS_PUBLIC, REQUIRED_ROLES, type AuthenticatedRequest } from './auth.decorators.js';
 import { RevocationStore } from './revocation-store.js';
 
 const BEARER = /^Bearer ([A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+)$/;
@@ -41,7 +41,11 @@ export class JwtAuthGuard implements CanActivate {
     request.user = { id: claims.sub, roles: claims.roles, claims, token };
 
     const required = this.reflector.getAllAndOverride<string[] | undefined>(REQUIRED_ROLES, targets);
-    if (required && !required.every((role) => claims.roles.includes(role))) {
+    const anyOf = this.reflector.getAllAndOverride<string[] | undefined>(ANY_OF_ROLES, targets);
+    if (
+      (required && !required.every((role) => claims.roles.includes(role))) ||
+      (anyOf && !anyOf.some((role) => claims.roles.includes(role)))
+    ) {
       throw new DomainError(403, 'FORBIDDEN', 'This action needs a role the token does not have');
     }
     return true;

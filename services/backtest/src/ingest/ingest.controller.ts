@@ -1,6 +1,6 @@
 import { Body, Controller, HttpCode, Inject, Post } from '@nestjs/common';
 import { ApiBearerAuth, ApiOkResponse, ApiResponse, ApiTags } from '@nestjs/swagger';
-import { CurrentUser, Roles, type AuthenticatedUser } from '@stocklab/platform';
+import { AnyRole, CurrentUser, type AuthenticatedUser } from '@stocklab/platform';
 import {
   IngestRequestDto,
   IngestResultDto,
@@ -10,8 +10,15 @@ import {
 import { IngestService } from './ingest.service.js';
 
 /**
- * The daily market ingest's trigger, for a Kubernetes CronJob or the trading scheduler (with an
- * admin service token): idempotent, a date already ingested answers its earlier run.
+ * The role of an account that may only trigger the ingests (the trading scheduler's service
+ * account: `grant-role <email> market-ingest`), where an admin may too.
+ */
+export const MARKET_INGEST_ROLE = 'market-ingest';
+
+/**
+ * The daily market ingest's trigger, for a Kubernetes CronJob or the trading scheduler (a token
+ * with the admin or the market-ingest role): idempotent, a date already ingested answers its
+ * earlier run.
  */
 @ApiTags('market')
 @ApiBearerAuth()
@@ -20,7 +27,7 @@ export class IngestController {
   constructor(@Inject(IngestService) private readonly ingest: IngestService) {}
 
   @Post('ingest')
-  @Roles('admin')
+  @AnyRole('admin', MARKET_INGEST_ROLE)
   @HttpCode(200)
   @ApiOkResponse({ type: IngestResultDto, description: 'succeeded or no_trading (replayed: an earlier run)' })
   @ApiResponse({ status: 503, description: 'INGEST_FAILED (recorded, nothing changed) or INGEST_NOT_CONFIGURED' })
@@ -33,7 +40,7 @@ export class IngestController {
    * by their filing). Idempotent: a range read again changes nothing.
    */
   @Post('statements/ingest')
-  @Roles('admin')
+  @AnyRole('admin', MARKET_INGEST_ROLE)
   @HttpCode(200)
   @ApiOkResponse({ type: StatementsIngestResultDto })
   @ApiResponse({ status: 503, description: 'STATEMENTS_INGEST_FAILED (nothing changed) or STATEMENTS_NOT_CONFIGURED' })
