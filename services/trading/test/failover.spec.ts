@@ -67,7 +67,11 @@ describe('the leader killed with SIGKILL in the middle of execute', () => {
     await waitFor('the execute run to succeed', succeeded(cluster, 'execute'), 60_000);
     const runs = await runsOf(cluster.pool, 'execute');
     assert.equal(runs.length, 1);
-    assert.equal(Number(runs[0]?.epoch), next.view.ownEpoch);
+    // finished by the take-over's term or a later one: on a starved machine the new leader can
+    // miss its own renew deadline and another term resumes the run (a loaded run of the suite saw
+    // epoch 3 finish it after the take-over at 2); never by the killed leader
+    assert.ok(Number(runs[0]?.epoch) >= Number(next.view.ownEpoch), `epoch ${runs[0]?.epoch}`);
+    assert.notEqual(runs[0]?.runner, leader.view.identity, 'not by the killed leader');
     // the single-run result: 400,000 KRW over 4 picks of weight 0.25 at a limit of 10,500 = 9 shares each
     assert.deepEqual(await positionsOf(cluster.pool, strategy), Object.fromEntries(CODES.map((c) => [c, 9])));
     const calls = await brokerCalls(cluster.pool);
