@@ -23,6 +23,13 @@ export interface KiwoomClientOptions extends KiwoomCredentials {
   perSecond?: Readonly<Record<CallClass, number>>;
   /** how often a query refused with 1700 (rate limit) is sent again */
   queryRetries?: number;
+  /**
+   * How often a query, or the token request before any call, that got no answer (a timeout, a
+   * connection lost, a 5xx, an unreadable answer) is sent again after a pause. Reads and tokens
+   * change nothing at the broker; an order is never sent again here. Default 0: a caller with a
+   * retry policy of its own (the market-data providers) keeps it.
+   */
+  unansweredRetries?: number;
 }
 
 /** `expires_dt` (yyyyMMddHHmmss, Korea time) as epoch milliseconds. */
@@ -45,8 +52,9 @@ type Body = Record<string, unknown> & { return_code?: unknown; return_msg?: unkn
 /**
  * Kiwoom's REST API for one app key: every call POSTs JSON with `api-id` and the shared token,
  * waits for the shared rate limit of its class, and is bounded by a timeout. A refused token is
- * replaced once; a query refused by the rate limit is sent again after a pause; nothing else is
- * ever resent here (an order that may have been placed is the caller's to look up).
+ * replaced once; a query refused by the rate limit, and (as configured) a query or token request
+ * that got no answer, is sent again after a pause; an order is never resent here (one that may
+ * have been placed is the caller's to look up).
  */
 export class KiwoomClient {
   private readonly token: SharedToken;
@@ -69,10 +77,29 @@ export class KiwoomClient {
   ): Promise<Answer<T>> {
     let reauthorised = false;
     let limited = 0;
+    let unanswered = 0;
+    /** a call (or token request) that got no answer and may be sent again: after a growing pause */
+    const mayResend = async (error: KiwoomError): Promise<boolean> => {
+      if (error.category !== 'ambiguous' || unanswered >= (this.options.unansweredRetries ?? 0)) {
+        return false;
+      }
+      unanswered += 1;
+      await sleep(250 * unanswered);
+      return true;
+    };
     for (;;) {
       // the token before the turn: a turn must be used at once (a turn held while a token is
       // issued would reach the broker bunched with the next ones)
-      const token = await this.token.get();
+      let token: string;
+      try {
+        token = await this.token.get();
+      } catch (error) {
+        // the call itself has not left: whatever its kind, asking for the token again is safe
+        if (error instanceof KiwoomError && (await mayResend(error))) {
+          continue;
+        }
+        throw error;
+      }
       await this.limit.acquire(kind);
       try {
         return await this.send<T>(apiId, path, body, token, nextKey);
@@ -89,6 +116,10 @@ export class KiwoomClient {
         if (error.category === 'retry' && kind === 'query' && limited < (this.options.queryRetries ?? 5)) {
           limited += 1;
           await sleep(250 * limited);
+          continue;
+        }
+        // no answer: a query is read again, an order (which may have been placed) is its caller's
+        if (kind === 'query' && (await mayResend(error))) {
           continue;
         }
         throw error;

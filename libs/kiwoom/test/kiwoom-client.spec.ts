@@ -100,6 +100,35 @@ describe('Kiwoom client against the Kiwoom double (real Redis shared by "replica
     assert.equal(double.ordersOf(appKey).length, 0);
   });
 
+  it('reads again a query that got no answer, as configured, and never sends an order again', async () => {
+    const { appKey } = linked();
+    const redis = new Redis(testRedisUrl(), { keyPrefix: prefix });
+    connections.push(redis);
+    const api = new KiwoomAccountApi(
+      new KiwoomClient({ host: double.url, appKey, secretKey: SECRET, redis, timeoutMs: 3000, unansweredRetries: 2 }),
+    );
+    // the token request lost twice: asked a third time, before the order leaves (once)
+    double.inject('http-500', { apiId: 'au10001', times: 2 });
+    await api.placeOrder({ side: 'buy', code: '005930', quantity: 1, type: 'limit', price: 70_000 });
+    assert.equal(double.issuances(appKey), 1);
+    // a read dropped, then answered 500: the third reading answers
+    double.inject('drop-before', { apiId: 'kt00007', times: 1 });
+    double.inject('http-500', { apiId: 'kt00007', times: 1 });
+    assert.equal((await api.ordersOf(today())).length, 1);
+    // three readings without an answer: the caller is told
+    double.inject('http-500', { apiId: 'kt00001', times: 3 });
+    const unanswered = await refusal(api.orderableCash());
+    assert.equal(unanswered.category, 'ambiguous');
+    assert.equal(await api.orderableCash(), double.account(appKey).cash);
+    // an order whose answer was lost is not sent again: it may stand at the broker
+    double.inject('drop-after-accept', { apiId: 'kt10000', times: 1 });
+    const lost = await refusal(
+      api.placeOrder({ side: 'buy', code: '005930', quantity: 1, type: 'limit', price: 70_000 }),
+    );
+    assert.equal(lost.category, 'ambiguous');
+    assert.equal(double.ordersOf(appKey).length, 2);
+  });
+
   it('classifies business refusals as final, with the broker message', async () => {
     const { api } = linked(1, 100_000);
     const noMoney = await refusal(

@@ -125,8 +125,9 @@ describe('broker accounts: linked once checked, sealed at rest, never shown', ()
     assert.equal(stored.rowCount, 0);
   });
 
-  it('answers 503 BROKER_UNAVAILABLE with Retry-After when the broker does not answer', async () => {
-    double.inject('drop-before', { apiId: 'ka00001' });
+  it('answers 503 BROKER_UNAVAILABLE with Retry-After when the broker does not answer, read three times', async () => {
+    // a read without an answer is read again twice; the third loss is the broker's outage
+    double.inject('drop-before', { apiId: 'ka00001', times: 3 });
     const res = await link(other, second);
     assert.equal(res.status, 503);
     assert.equal(res.body.code, 'BROKER_UNAVAILABLE');

@@ -408,7 +408,8 @@ describe('exactly once at a broker without a client order id: leader killed at r
         assert.equal(
           second.run.status,
           'succeeded',
-          `iteration ${i}: ${JSON.stringify(second.run)} after ${first.run.status}`,
+          // the error first: a report that cuts long lines still shows why
+          `iteration ${i}: ${second.run.error ?? 'no error'}; ${JSON.stringify(second.run)} after ${first.run.status}`,
         );
         const { rows } = await cluster.pool.query<IntentRow>(
           `SELECT id, status, broker_order_id, quantity, code FROM trading.order_intents WHERE auto_strategy_id = $1`,

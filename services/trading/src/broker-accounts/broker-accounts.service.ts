@@ -31,6 +31,8 @@ export interface BrokerCredentials {
 }
 
 const PG_UNIQUE_VIOLATION = '23505';
+/** how often a broker read (or token request) with no answer is sent again: 0.25 s, then 0.5 s later */
+const UNANSWERED_READ_RETRIES = 2;
 
 /** The sealer the configured keys make, or undefined when linking is off (no keys). */
 export function sealerOf(config: TradingConfig): CredentialSealer | undefined {
@@ -204,6 +206,8 @@ export class BrokerAccountsService {
         secretKey: c.secretKey,
         redis: this.redis,
         timeoutMs: this.config.KIWOOM_TIMEOUT_MS,
+        // a read with no answer (a timeout, a 5xx) is read again rather than failing the day's run
+        unansweredRetries: UNANSWERED_READ_RETRIES,
       }),
     );
   }
