@@ -18,6 +18,7 @@ import {
   markRevocationListRestored,
   seedMarket,
   mintAccessToken,
+  request,
   startLocalS3,
   testRedisUrl,
   tradingCronsLater,
@@ -208,4 +209,30 @@ export async function startE2EPlatform(options: E2EOptions = {}): Promise<E2EPla
     removeRoot();
     throw error;
   }
+}
+
+/**
+ * A service account as an operator makes one: signed up through the gateway, then given `roles`
+ * the way `grant-role <email> <role>` does (in SQL here, without a process per role; the command
+ * itself is tested in the auth service). Its tokens carry the roles from its first login on.
+ */
+export async function createServiceAccount(
+  p: Pick<E2EPlatform, 'gateway' | 'pool'>,
+  account: { email: string; password: string; roles: readonly string[] },
+): Promise<void> {
+  // the address's local part, as a nickname may be (2-30 letters, digits, _ or -)
+  const nickname = (account.email.split('@')[0] ?? '')
+    .replace(/[^\p{L}\p{N}_-]/gu, '-')
+    .slice(0, 30)
+    .padEnd(2, '-');
+  const signup = await request('POST', `${p.gateway}/api/auth/signup`, {
+    body: { email: account.email, password: account.password, nickname },
+  });
+  if (signup.status !== 202) {
+    throw new Error(`signup of ${account.email}: ${signup.status} ${JSON.stringify(signup.body)}`);
+  }
+  await p.pool.query(
+    `UPDATE auth.users SET roles = ARRAY(SELECT DISTINCT unnest(roles || $2::text[])), updated_at = now() WHERE email = $1`,
+    [account.email, [...account.roles]],
+  );
 }

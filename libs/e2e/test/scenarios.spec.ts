@@ -4,8 +4,9 @@ import { randomUUID } from 'node:crypto';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, it } from '@jest/globals';
 import { findRepoRoot } from '@stocklab/local-platform';
-import { request, waitFor } from '@stocklab/test-support';
+import { waitFor } from '@stocklab/test-support';
 import { tradingCronJobScripts } from '../src/cronjob-scripts.js';
+import { createServiceAccount } from '../src/harness.js';
 import {
   deletedAccountStopsTrading,
   formatTable,
@@ -48,14 +49,8 @@ describe('the five scale-out problems, proved on one running platform', () => {
     const { gateway, pool } = platform;
     const password = 'correct horse battery staple';
     const account = async (roles: string[]): Promise<string> => {
-      const name = `cronjob-${randomUUID().slice(0, 8)}`;
-      const email = `${name}@example.com`;
-      const signup = await request('POST', `${gateway}/api/auth/signup`, {
-        body: { email, password, nickname: name },
-      });
-      assert.equal(signup.status, 202, JSON.stringify(signup.body));
-      // what grant-role <email> <role> does
-      await pool.query(`UPDATE auth.users SET roles = roles || $2::text[] WHERE email = $1`, [email, roles]);
+      const email = `cronjob-${randomUUID().slice(0, 8)}@example.com`;
+      await createServiceAccount({ gateway, pool }, { email, password, roles });
       return email;
     };
     const sessions = async (email: string) =>

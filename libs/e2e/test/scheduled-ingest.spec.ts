@@ -5,7 +5,7 @@ import { KrxOpenApiDouble } from '@stocklab/market-providers';
 import { request, testRedisUrl, uniqueKeyPrefix, waitFor } from '@stocklab/test-support';
 import { Redis } from 'ioredis';
 import type { Replica } from '@stocklab/test-support';
-import { startE2EPlatform, type E2EPlatform } from '../src/harness.js';
+import { createServiceAccount, startE2EPlatform, type E2EPlatform } from '../src/harness.js';
 
 const KEY = `KRX${'5'.repeat(37)}`;
 const PASSWORD = 'correct horse battery staple';
@@ -131,12 +131,8 @@ describe('the daily ingest on the trading scheduler (3 replicas, replayed clock,
         },
       },
     });
-    // the scheduler's service account: an account with the market-ingest role only (grant-role does the same)
-    const signup = await request('POST', `${p.gateway}/api/auth/signup`, {
-      body: { email, password: PASSWORD, nickname: 'scheduler' },
-    });
-    assert.equal(signup.status, 202, JSON.stringify(signup.body));
-    await p.pool.query(`UPDATE auth.users SET roles = array_append(roles, 'market-ingest') WHERE email = $1`, [email]);
+    // the scheduler's service account: an account with the market-ingest role only
+    await createServiceAccount(p, { email, password: PASSWORD, roles: ['market-ingest'] });
     for (const date of HOLIDAYS) {
       const res = await request('PUT', `${p.gateway}/api/trading/calendar/holidays/${date}`, {
         token: admin(),
