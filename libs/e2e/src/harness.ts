@@ -212,7 +212,8 @@ export async function startE2EPlatform(options: E2EOptions = {}): Promise<E2EPla
 }
 
 /**
- * A service account as an operator makes one: signed up through the gateway, then given `roles`
+ * A service account as an operator makes one, at a fresh address (signup answers 202 for a taken
+ * one too, without saying so): signed up through the gateway, then given `roles`
  * the way `grant-role <email> <role>` does (in SQL here, without a process per role; the command
  * itself is tested in the auth service). Its tokens carry the roles from its first login on.
  */
@@ -231,8 +232,11 @@ export async function createServiceAccount(
   if (signup.status !== 202) {
     throw new Error(`signup of ${account.email}: ${signup.status} ${JSON.stringify(signup.body)}`);
   }
-  await p.pool.query(
+  const granted = await p.pool.query(
     `UPDATE auth.users SET roles = ARRAY(SELECT DISTINCT unnest(roles || $2::text[])), updated_at = now() WHERE email = $1`,
     [account.email, [...account.roles]],
   );
+  if (granted.rowCount !== 1) {
+    throw new Error(`no account of ${account.email} after its signup: roles not granted`);
+  }
 }

@@ -24,10 +24,11 @@ export interface KiwoomClientOptions extends KiwoomCredentials {
   /** how often a query refused with 1700 (rate limit) is sent again */
   queryRetries?: number;
   /**
-   * How often a query, or the token request before any call, that got no answer (a timeout, a
-   * connection lost, a 5xx, an unreadable answer) is sent again after a pause. Reads and tokens
-   * change nothing at the broker; an order is never sent again here. Default 0: a caller with a
-   * retry policy of its own (the market-data providers) keeps it.
+   * How often a query (or the token request before it) that got no answer (a timeout, a
+   * connection lost, a 5xx, an unreadable answer) is sent again, after 0.25 s, 0.5 s, ...: one
+   * budget per call (each page of a list is a call), so a read may take that many times the
+   * timeout. Reads change nothing at the broker; orders are not covered. Default 0: a caller with
+   * a retry policy of its own (the market-data providers) keeps it.
    */
   unansweredRetries?: number;
 }
@@ -52,9 +53,9 @@ type Body = Record<string, unknown> & { return_code?: unknown; return_msg?: unkn
 /**
  * Kiwoom's REST API for one app key: every call POSTs JSON with `api-id` and the shared token,
  * waits for the shared rate limit of its class, and is bounded by a timeout. A refused token is
- * replaced once; a query refused by the rate limit, and (as configured) a query or token request
- * that got no answer, is sent again after a pause; an order is never resent here (one that may
- * have been placed is the caller's to look up).
+ * replaced once (the refused call was not processed, and is sent again); a query refused by the
+ * rate limit, and (as configured) a query that got no answer, is sent again after a pause; an
+ * order that may have been placed is never resent here (it is the caller's to look up).
  */
 export class KiwoomClient {
   private readonly token: SharedToken;
@@ -67,7 +68,10 @@ export class KiwoomClient {
     this.timeoutMs = options.timeoutMs ?? 10_000;
   }
 
-  /** One call. `kind` picks the rate limit; orders are never retried after they may have left. */
+  /**
+   * One call. `kind` picks the rate limit. An order is sent again only when the broker refused its
+   * token (8005, HTTP 401: not processed); one that may have been placed is its caller's to look up.
+   */
   async call<T extends Body>(
     apiId: string,
     path: string,
@@ -94,8 +98,10 @@ export class KiwoomClient {
       try {
         token = await this.token.get();
       } catch (error) {
-        // the call itself has not left: whatever its kind, asking for the token again is safe
-        if (error instanceof KiwoomError && (await mayResend(error))) {
+        // a read asks for its token again; an order does not: its caller recorded the attempt
+        // under the leader's fence just before, and a successor may look it up and send it once
+        // this attempt's time is up, so the attempt must fail now, not leave after more waiting
+        if (kind === 'query' && error instanceof KiwoomError && (await mayResend(error))) {
           continue;
         }
         throw error;

@@ -3,7 +3,7 @@ import { afterAll, afterEach, beforeAll, describe, it } from '@jest/globals';
 import { deleteRedisKeys, testRedisUrl, uniqueKeyPrefix } from '@stocklab/test-support';
 import { Redis } from 'ioredis';
 import { KiwoomAccountApi } from '../src/account-api.js';
-import { KiwoomClient } from '../src/client.js';
+import { KiwoomClient, type KiwoomClientOptions } from '../src/client.js';
 import { KiwoomError } from '../src/errors.js';
 import { KiwoomDouble } from '../src/testing/kiwoom-double.js';
 
@@ -26,7 +26,12 @@ describe('Kiwoom client against the Kiwoom double (real Redis shared by "replica
   let appKeySeq = 0;
 
   /** An app key with its account at the double, and `replicas` clients of it, each on its own connection. */
-  const linked = (replicas = 1, cash = 10_000_000, holdings: Record<string, number> = {}) => {
+  const linked = (
+    replicas = 1,
+    cash = 10_000_000,
+    holdings: Record<string, number> = {},
+    options: Partial<KiwoomClientOptions> = {},
+  ) => {
     appKeySeq += 1;
     const appKey = `app-key-${appKeySeq}-${prefix}`;
     double.addAccount({
@@ -40,7 +45,7 @@ describe('Kiwoom client against the Kiwoom double (real Redis shared by "replica
       const redis = new Redis(testRedisUrl(), { keyPrefix: prefix });
       connections.push(redis);
       return new KiwoomAccountApi(
-        new KiwoomClient({ host: double.url, appKey, secretKey: SECRET, redis, timeoutMs: 3000 }),
+        new KiwoomClient({ host: double.url, appKey, secretKey: SECRET, redis, timeoutMs: 3000, ...options }),
       );
     });
     return { appKey, apis, api: apis[0] };
@@ -101,24 +106,20 @@ describe('Kiwoom client against the Kiwoom double (real Redis shared by "replica
   });
 
   it('reads again a query that got no answer, as configured, and never sends an order again', async () => {
-    const { appKey } = linked();
-    const redis = new Redis(testRedisUrl(), { keyPrefix: prefix });
-    connections.push(redis);
-    const api = new KiwoomAccountApi(
-      new KiwoomClient({ host: double.url, appKey, secretKey: SECRET, redis, timeoutMs: 3000, unansweredRetries: 2 }),
-    );
-    // the token request lost twice: asked a third time, before the order leaves (once)
+    const { appKey, api } = linked(1, 10_000_000, {}, { unansweredRetries: 2 });
+    // a read whose token request was lost twice: asked a third time
     double.inject('http-500', { apiId: 'au10001', times: 2 });
-    await api.placeOrder({ side: 'buy', code: '005930', quantity: 1, type: 'limit', price: 70_000 });
+    assert.equal(await api.orderableCash(), 10_000_000);
     assert.equal(double.issuances(appKey), 1);
+    await api.placeOrder({ side: 'buy', code: '005930', quantity: 1, type: 'limit', price: 70_000 });
     // a read dropped, then answered 500: the third reading answers
     double.inject('drop-before', { apiId: 'kt00007', times: 1 });
     double.inject('http-500', { apiId: 'kt00007', times: 1 });
     assert.equal((await api.ordersOf(today())).length, 1);
     // three readings without an answer: the caller is told
     double.inject('http-500', { apiId: 'kt00001', times: 3 });
-    const unanswered = await refusal(api.orderableCash());
-    assert.equal(unanswered.category, 'ambiguous');
+    assert.equal((await refusal(api.orderableCash())).category, 'ambiguous');
+    assert.equal(double.faultsLeft('kt00001') + double.faultsLeft('kt00007') + double.faultsLeft('au10001'), 0);
     assert.equal(await api.orderableCash(), double.account(appKey).cash);
     // an order whose answer was lost is not sent again: it may stand at the broker
     double.inject('drop-after-accept', { apiId: 'kt10000', times: 1 });
@@ -127,6 +128,17 @@ describe('Kiwoom client against the Kiwoom double (real Redis shared by "replica
     );
     assert.equal(lost.category, 'ambiguous');
     assert.equal(double.ordersOf(appKey).length, 2);
+  });
+
+  it("fails an order at once when its token request gets no answer (its caller's attempt must not leave later)", async () => {
+    const { appKey, api } = linked(1, 10_000_000, {}, { unansweredRetries: 2 });
+    double.inject('http-500', { apiId: 'au10001', times: 1 });
+    const failed = await refusal(
+      api.placeOrder({ side: 'buy', code: '005930', quantity: 1, type: 'limit', price: 70_000 }),
+    );
+    assert.equal(failed.apiId, 'au10001');
+    assert.equal(double.ordersOf(appKey).length, 0);
+    assert.equal(double.issuances(appKey), 0);
   });
 
   it('classifies business refusals as final, with the broker message', async () => {

@@ -62,16 +62,20 @@ describe(JwtAuthGuard.name, () => {
   });
   afterAll(() => redis.quit());
 
-  const token = (roles: string[], jti = randomUUID()): Promise<string> =>
+  const token = (
+    roles: string[],
+    jti = randomUUID(),
+    claims: { issuer?: string; audience?: string; expires?: number | string; privateKeyPem?: string } = {},
+  ): Promise<string> =>
     new SignJWT({ roles })
       .setProtectedHeader({ alg: 'EdDSA', kid, typ: 'at+jwt' })
       .setSubject(randomUUID())
       .setJti(jti)
-      .setIssuedAt()
-      .setExpirationTime('5m')
-      .setIssuer('stocklab-auth')
-      .setAudience('stocklab')
-      .sign(createPrivateKey(keys.privateKeyPem));
+      .setIssuedAt(Math.floor(Date.now() / 1000) - 600)
+      .setExpirationTime(claims.expires ?? '5m')
+      .setIssuer(claims.issuer ?? 'stocklab-auth')
+      .setAudience(claims.audience ?? 'stocklab')
+      .sign(createPrivateKey(claims.privateKeyPem ?? keys.privateKeyPem));
 
   /** What the guard decides for a request to `handler` of `controller`: allowed, or the DomainError's status and code. */
   const decide = async (
@@ -101,12 +105,30 @@ describe(JwtAuthGuard.name, () => {
     assert.ok('allowed' in (await decide(AdminRoutes, 'openAnyway')));
   });
 
-  it('refuses what is not a Bearer compact JWS, and a token it cannot verify (401 INVALID_TOKEN)', async () => {
+  it('refuses what is not a Bearer compact JWS (401 INVALID_TOKEN)', async () => {
     const valid = await token(['user']);
-    for (const header of [valid, `Basic ${valid}`, 'Bearer abc', `Bearer ${valid}x`, `Bearer ${valid} extra`]) {
-      const decision = await decide(Routes, 'signedIn', header);
-      assert.ok('status' in decision && decision.status === 401, `${header.slice(0, 20)}: ${JSON.stringify(decision)}`);
+    for (const header of [valid, `Basic ${valid}`, 'Bearer abc', `Bearer ${valid} extra`, `Bearer  ${valid}`]) {
+      assert.deepEqual(
+        await decide(Routes, 'signedIn', header),
+        { status: 401, code: 'INVALID_TOKEN' },
+        header.slice(0, 20),
+      );
     }
+  });
+
+  it('refuses a token it cannot verify (401 INVALID_TOKEN) and an expired one (401 TOKEN_EXPIRED)', async () => {
+    const valid = await token(['admin']);
+    const stranger = generateSigningKeyPair().privateKeyPem;
+    for (const forged of [
+      `${valid}x`,
+      await token(['admin'], undefined, { privateKeyPem: stranger }),
+      await token(['admin'], undefined, { issuer: 'somebody-else' }),
+      await token(['admin'], undefined, { audience: 'another-service' }),
+    ]) {
+      assert.deepEqual(await decide(Routes, 'signedIn', `Bearer ${forged}`), { status: 401, code: 'INVALID_TOKEN' });
+    }
+    const expired = await token(['admin'], undefined, { expires: Math.floor(Date.now() / 1000) - 120 });
+    assert.deepEqual(await decide(Routes, 'signedIn', `Bearer ${expired}`), { status: 401, code: 'TOKEN_EXPIRED' });
   });
 
   it('puts the verified user on the request', async () => {

@@ -130,6 +130,7 @@ describe('broker accounts: linked once checked, sealed at rest, never shown', ()
     double.inject('drop-before', { apiId: 'ka00001', times: 3 });
     const res = await link(other, second);
     assert.equal(res.status, 503);
+    assert.equal(double.faultsLeft('ka00001'), 0, 'each of the three readings met a lost answer');
     assert.equal(res.body.code, 'BROKER_UNAVAILABLE');
     assert.equal(res.headers.get('retry-after'), '5');
   });

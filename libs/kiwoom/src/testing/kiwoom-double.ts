@@ -152,6 +152,13 @@ export class KiwoomDouble {
     });
   }
 
+  /** Injected faults not yet used (of `apiId`, if given): a test can tell that every one was met. */
+  faultsLeft(apiId?: string): number {
+    return this.injections
+      .filter((i) => !apiId || i.apiId === apiId)
+      .reduce((left, i) => left + i.times + (i.times > 0 ? i.after : 0), 0);
+  }
+
   /** Tokens issued for an app key so far. */
   issuances(appKey: string): number {
     return this.issued.get(appKey) ?? 0;

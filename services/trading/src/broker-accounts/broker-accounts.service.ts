@@ -207,6 +207,7 @@ export class BrokerAccountsService {
         redis: this.redis,
         timeoutMs: this.config.KIWOOM_TIMEOUT_MS,
         // a read with no answer (a timeout, a 5xx) is read again rather than failing the day's run
+        // (or a link or activation, which may therefore take up to 3 timeouts before their 503)
         unansweredRetries: UNANSWERED_READ_RETRIES,
       }),
     );
