@@ -3,8 +3,8 @@
 #   docker build --build-arg SERVICE=auth     -t ghcr.io/stocklab/auth:0.1.0 .
 #   docker build --build-arg SERVICE=backtest -t ghcr.io/stocklab/backtest:0.1.0 .   (API and worker)
 #   docker build --build-arg SERVICE=trading  -t ghcr.io/stocklab/trading:0.1.0 .
-# Each image runs `node dist/main.js` (and `node dist/migrate.js` for the migration Job);
-# the backtest image also runs `node dist/worker.js`.
+# Each image runs `node dist/bundle/main.js` (and `node dist/bundle/migrate.js` for the migration Job);
+# the backtest image also runs `node dist/bundle/worker.js`.
 
 # Node 24 LTS, pinned to an exact release and Debian variant (never a floating tag).
 ARG NODE_IMAGE=node:24.20.0-trixie-slim
@@ -38,14 +38,17 @@ ENV GLIBC_TUNABLES=glibc.malloc.hugetlb=1
 WORKDIR /app
 COPY --from=prune --chown=root:root /app /app
 WORKDIR /app/services/${SERVICE}
-# V8's code cache of the modules every process of the image loads (NestJS, TypeORM, the AWS SDK, the
-# service's own), compiled once here instead of in every pod at start (libs/platform
-# warm-compile-cache.ts). Node keeps one folder per user id in it, so it is written as the user the
-# processes run as; at run time they read it (and, read-only, write nothing).
+# V8's code cache of what every process of the image loads (the bundled entry points: NestJS, TypeORM,
+# the AWS SDK and the service's own code; pg and the other packages left outside the bundles),
+# compiled once here instead of in every pod at start (libs/platform warm-compile-cache.ts: each
+# entry runs until it refuses a deliberately invalid configuration). Node keeps one folder per user
+# id in it, so it is written as the user the processes run as; at run time they read it (and,
+# read-only, write nothing). The backtest image also has the worker and its backtest threads.
 ENV NODE_COMPILE_CACHE=/app/.node-compile-cache
 RUN install -d -o node -g node /app/.node-compile-cache
 # the image's unprivileged user (uid 1000); the files above stay owned by root, read-only to it
 USER node
-RUN node /app/libs/platform/dist/bootstrap/warm-compile-cache.js reflect-metadata dist/service-options.js pg
+RUN node /app/libs/platform/dist/bootstrap/warm-compile-cache.js --entry dist/bundle/main.js --entry dist/bundle/migrate.js \
+    $(test ! -f dist/bundle/worker.js || echo --entry dist/bundle/worker.js dist/bundle/backtest-thread.js) pg
 EXPOSE 3001 3002 3003
-CMD ["node", "dist/main.js"]
+CMD ["node", "dist/bundle/main.js"]

@@ -5,7 +5,7 @@ import type { Problems } from './rules.js';
 
 /**
  * The role of a long-running StockLab container: its service, or `backtest-worker` for the queue
- * consumer (dist/worker.js); undefined for third-party images and one-shot containers.
+ * consumer (dist/bundle/worker.js); undefined for third-party images and one-shot containers.
  */
 export function roleOf(s: ComposeService): string | undefined {
   const service = s.image === undefined ? undefined : serviceOfImage(s.image);
@@ -13,7 +13,7 @@ export function roleOf(s: ComposeService): string | undefined {
     return undefined;
   }
   const command = Array.isArray(s.command) ? s.command.join(' ') : (s.command ?? '');
-  return command.includes('dist/worker.js') ? `${service}-worker` : service;
+  return command.includes('dist/bundle/worker.js') ? `${service}-worker` : service;
 }
 
 /** The compose services of each role (auth: [auth-1, auth-2], ...): the replicas, as Kubernetes counts them. */

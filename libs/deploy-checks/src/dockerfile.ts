@@ -73,7 +73,7 @@ const SECRETISH = /(\.env\b|\.pem\b|\.key\b|id_rsa|secret|credential|\.npmrc)/i;
  * The service image, statically: Node 24 slim base pinned to an exact version, a multi-stage
  * build whose runtime stage copies /app from a stage pruned by image-prune.ts to the service's
  * production closure (test/image-contents runs that step), runs as a non-root USER and starts
- * `node dist/main.js`, an entry point every service's build produces, with the services' glibc
+ * `node dist/bundle/main.js`, an entry point every service's build produces, with the services' glibc
  * tunables in its ENV; nothing secret is copied
  * or baked into ENV/ARG; .dockerignore keeps node_modules, keys and .env files out of the context.
  */
@@ -138,11 +138,11 @@ export function checkDockerfile(root = repoRoot(), text = readFileSync(join(root
   }
   const lastUser = runtime.findLastIndex((i) => i.op === 'USER');
   const warm = runtime.findIndex(
-    (i) => i.op === 'RUN' && /warm-compile-cache\.js .*dist\/service-options\.js/.test(i.args),
+    (i) => i.op === 'RUN' && /warm-compile-cache\.js .*--entry dist\/bundle\/main\.js/.test(i.args),
   );
   if (warm === -1) {
     problems.push(
-      'Dockerfile: the runtime stage must fill the compile cache (warm-compile-cache.js dist/service-options.js)',
+      'Dockerfile: the runtime stage must fill the compile cache (warm-compile-cache.js --entry dist/bundle/main.js)',
     );
   } else if (warm < lastUser) {
     problems.push('Dockerfile: the compile cache must be filled after the last USER, as the user the processes run as');
@@ -151,7 +151,7 @@ export function checkDockerfile(root = repoRoot(), text = readFileSync(join(root
   const argv = cmd === undefined ? [] : (JSON.parse(cmd) as string[]);
   const script = argv[1];
   if (argv[0] !== 'node' || script === undefined) {
-    problems.push(`Dockerfile: CMD must be ["node", "dist/main.js"], found ${String(cmd)}`);
+    problems.push(`Dockerfile: CMD must be ["node", "dist/bundle/main.js"], found ${String(cmd)}`);
   } else {
     for (const service of SERVICE_NAMES) {
       if (!existsSync(join(root, 'services', service, script))) {

@@ -23,9 +23,9 @@ export function repoRoot(from: string = dirname(fileURLToPath(import.meta.url)))
 
 /** The services that ship as images, with their port and entry points inside the image. */
 export const SERVICES = {
-  auth: { port: 3001, entryPoints: ['dist/main.js', 'dist/migrate.js'] },
-  backtest: { port: 3002, entryPoints: ['dist/main.js', 'dist/migrate.js', 'dist/worker.js'] },
-  trading: { port: 3003, entryPoints: ['dist/main.js', 'dist/migrate.js'] },
+  auth: { port: 3001, entryPoints: ['dist/bundle/main.js', 'dist/bundle/migrate.js'] },
+  backtest: { port: 3002, entryPoints: ['dist/bundle/main.js', 'dist/bundle/migrate.js', 'dist/bundle/worker.js'] },
+  trading: { port: 3003, entryPoints: ['dist/bundle/main.js', 'dist/bundle/migrate.js'] },
 } as const;
 export type ServiceName = keyof typeof SERVICES;
 export const SERVICE_NAMES = Object.keys(SERVICES) as ServiceName[];

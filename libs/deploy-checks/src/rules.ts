@@ -145,10 +145,12 @@ export function checkSelectors(objects: K8sObject[]): Problems {
     }
     if (o.kind === 'Service') {
       const runsOther = (selected[0]?.pod.containers ?? []).find((c) =>
-        [...(c.command ?? []), ...(c.args ?? [])].some((a) => /^dist\/.+\.js$/.test(a) && a !== 'dist/main.js'),
+        [...(c.command ?? []), ...(c.args ?? [])].some((a) => /^dist\/.+\.js$/.test(a) && a !== 'dist/bundle/main.js'),
       );
       if (runsOther !== undefined) {
-        problems.push(`${id(o)}: selects ${selected[0]?.id}, whose pods do not serve the API (not dist/main.js)`);
+        problems.push(
+          `${id(o)}: selects ${selected[0]?.id}, whose pods do not serve the API (not dist/bundle/main.js)`,
+        );
       }
       const ports = (o.spec as { ports: { name?: string; port: number; targetPort?: string | number }[] }).ports;
       const containers = selected[0]?.pod.containers ?? [];

@@ -42,7 +42,7 @@ describe('docker-compose.yml', () => {
     for (const name of ['trading-1', 'trading-2', 'trading-3']) {
       assert.equal(compose.services[name]?.environment?.LEADER_ELECTION, 'postgres', name);
     }
-    assert.deepEqual(compose.services['backtest-worker-1']?.command, ['node', 'dist/worker.js']);
+    assert.deepEqual(compose.services['backtest-worker-1']?.command, ['node', 'dist/bundle/worker.js']);
     for (const s of [
       'postgres',
       'redis',
@@ -113,10 +113,10 @@ describe('Dockerfile', () => {
 
   it('fills the compile cache at build time, as the user the processes run as', () => {
     const text = readFileSync(join(root, 'Dockerfile'), 'utf8');
-    const warm = /^RUN node \S+warm-compile-cache\.js .*$/m.exec(text)?.[0];
+    const warm = /^RUN node \S+warm-compile-cache\.js (?:.*\\\n)*.*$/m.exec(text)?.[0];
     assert.ok(warm !== undefined, 'the Dockerfile has no warm-compile-cache step');
     assert.deepEqual(checkDockerfile(root, text.replace(warm, '')), [
-      'Dockerfile: the runtime stage must fill the compile cache (warm-compile-cache.js dist/service-options.js)',
+      'Dockerfile: the runtime stage must fill the compile cache (warm-compile-cache.js --entry dist/bundle/main.js)',
     ]);
     // as root (before USER node): Node would write the folder of uid 0, which uid 1000 never reads
     const asRoot = text.replace(`${warm}\n`, '').replace(/^USER node$/m, `${warm}\nUSER node`);

@@ -16,10 +16,10 @@ import {
   type SnapshotStore,
 } from '../src/index.js';
 
-/** dist-spec/test -> services/backtest/dist/migrate.js: the market schema is the backtest service's. */
+/** dist-spec/test -> services/backtest/dist/bundle/migrate.js: the market schema is the backtest service's. */
 const BACKTEST_MIGRATE = resolve(
   dirname(fileURLToPath(import.meta.url)),
-  '../../../../services/backtest/dist/migrate.js',
+  '../../../../services/backtest/dist/bundle/migrate.js',
 );
 const CODES = ['000010', '000020', '000030'];
 

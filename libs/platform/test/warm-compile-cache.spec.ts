@@ -21,6 +21,17 @@ function lay(dir: string): void {
   write('package.json', JSON.stringify({ name: 'svc', type: 'module' }));
   write('dist/service-options.js', "import { port } from './config.js';\nexport const options = { port };\n");
   write('dist/config.js', 'export const port = 3002;\n');
+  // an entry point as the services' are: it refuses a configuration (exit 78) before it starts
+  // anything, unless IGNORES_CONFIG=1 makes it one that would start whatever it is given
+  write(
+    'dist/bundle/main.js',
+    "import { port } from '../config.js';\n" +
+      "if (process.env.PORT !== String(port) && process.env.IGNORES_CONFIG !== '1') {\n" +
+      '  process.stderr.write(`Invalid configuration: PORT must be ${port}, got ${process.env.PORT}\\n`);\n' +
+      '  process.exit(78);\n' +
+      '}\n' +
+      "process.stdout.write('started\\n');\n",
+  );
   write('node_modules/driver/package.json', JSON.stringify({ name: 'driver', main: 'index.js' }));
   write('node_modules/driver/index.js', 'module.exports = { connect() { return 1; } };\n');
   write(
@@ -30,13 +41,18 @@ function lay(dir: string): void {
 }
 
 /** What Node's compile cache did for each file a fresh process loaded (NODE_DEBUG_NATIVE's lines). */
-function cacheVerdicts(dir: string, cache: string): Map<string, string> {
-  const run = spawnSync(process.execPath, ['load.js'], {
+function cacheVerdicts(
+  dir: string,
+  cache: string,
+  script = 'load.js',
+  env: NodeJS.ProcessEnv = {},
+): Map<string, string> {
+  const run = spawnSync(process.execPath, [script], {
     cwd: dir,
-    env: { ...process.env, NODE_COMPILE_CACHE: cache, NODE_DEBUG_NATIVE: 'COMPILE_CACHE' },
+    env: { ...process.env, ...env, NODE_COMPILE_CACHE: cache, NODE_DEBUG_NATIVE: 'COMPILE_CACHE' },
     encoding: 'utf8',
   });
-  assert.equal(run.status, 0, run.stderr);
+  assert.equal(run.status, script === 'load.js' ? 0 : 78, run.stderr);
   const verdicts = new Map<string, string>();
   for (const match of `${run.stdout}${run.stderr}`.matchAll(/V8 code cache for \w+ (\S+) was (accepted|rejected)/g)) {
     verdicts.set((match[1] ?? '').replace(/^file:\/\//, '').slice(dir.length + 1), match[2] ?? '');
@@ -74,6 +90,28 @@ describe('warm-compile-cache: the image build compiles the modules once, every p
     const verdicts = cacheVerdicts(dir, join(dir, '.node-compile-cache'));
     assert.notEqual(verdicts.get('dist/config.js'), 'accepted');
     assert.equal(verdicts.get('dist/service-options.js'), 'accepted');
+  });
+
+  it('runs an entry point until it refuses its configuration, and a fresh process of it reads its code from the cache', () => {
+    const entryCache = join(dir, '.entry-cache');
+    const out = execFileSync(process.execPath, [WARM, '--entry', 'dist/bundle/main.js'], {
+      cwd: dir,
+      env: { ...process.env, NODE_COMPILE_CACHE: entryCache },
+      encoding: 'utf8',
+    });
+    assert.match(out, /compile cache of dist\/bundle\/main\.js written to /);
+    const verdicts = cacheVerdicts(dir, entryCache, 'dist/bundle/main.js', { PORT: 'not-a-port' });
+    assert.equal(verdicts.get('dist/bundle/main.js'), 'accepted');
+  });
+
+  it('fails the step when an entry point does not stop at its configuration (it would have started)', () => {
+    const run = spawnSync(process.execPath, [WARM, '--entry', 'dist/bundle/main.js'], {
+      cwd: dir,
+      env: { ...process.env, NODE_COMPILE_CACHE: join(dir, '.started-cache'), IGNORES_CONFIG: '1' },
+      encoding: 'utf8',
+    });
+    assert.equal(run.status, 1, run.stdout);
+    assert.match(run.stderr, /dist\/bundle\/main\.js did not stop at its configuration \(exit 0\)/);
   });
 
   it('refuses to run without a cache folder or without modules (an image step that would do nothing)', () => {

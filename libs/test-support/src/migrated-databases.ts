@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import pg from 'pg';
@@ -13,8 +13,28 @@ const run = promisify(execFile);
 export interface MigratedSchemas {
   /** names the templates of this set of schemas (lowercase letters and digits: backtest, trading...) */
   family: string;
-  /** built migration entry points (a service's dist/migrate.js), run in this order */
+  /** built migration entry points (a service's dist/bundle/migrate.js), run in this order */
   migrations: string[];
+}
+
+/**
+ * The files that decide what an entry point migrates: tsc's output (the entry, data-source.js and
+ * migrations/) or, for a bundled entry (dist/bundle/migrate.js), every file of its bundle, whose
+ * chunks hold the migrations and the data source among the rest of the service's code.
+ */
+function filesOf(entry: string): string[] {
+  const dir = dirname(entry);
+  const migrationsDir = join(dir, 'migrations');
+  if (!existsSync(migrationsDir)) {
+    return readdirSync(dir)
+      .filter((f) => f.endsWith('.js'))
+      .sort()
+      .map((f) => join(dir, f));
+  }
+  const migrations = readdirSync(migrationsDir)
+    .filter((f) => f.endsWith('.js'))
+    .sort();
+  return [entry, join(dir, 'data-source.js'), ...migrations.map((f) => join(migrationsDir, f))];
 }
 
 /**
@@ -25,12 +45,9 @@ export interface MigratedSchemas {
 function fingerprintOf(schemas: MigratedSchemas): string {
   const hash = createHash('sha256');
   for (const entry of schemas.migrations) {
-    const dist = dirname(entry);
-    const migrations = readdirSync(join(dist, 'migrations'))
-      .filter((f) => f.endsWith('.js'))
-      .sort();
-    for (const file of [entry, join(dist, 'data-source.js'), ...migrations.map((f) => join(dist, 'migrations', f))]) {
-      hash.update(file.slice(dist.length)).update('\0').update(readFileSync(file)).update('\0');
+    const dir = dirname(entry);
+    for (const file of filesOf(entry)) {
+      hash.update(file.slice(dir.length)).update('\0').update(readFileSync(file)).update('\0');
     }
   }
   return hash.digest('hex').slice(0, 16);

@@ -6,7 +6,7 @@ import { childProcessEnv } from './child-env.js';
 import { freePort, listensOn } from './ports.js';
 
 export interface ReplicaOptions {
-  /** absolute path of the built entry point, e.g. services/auth/dist/main.js */
+  /** absolute path of the built entry point, e.g. services/auth/dist/bundle/main.js */
   entry: string;
   /** environment on top of a minimal base (childProcessEnv); PORT and POD_NAME are set per replica */
   env: Record<string, string>;

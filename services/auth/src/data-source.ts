@@ -10,7 +10,7 @@ import { User } from './users/user.entity.js';
 
 export const AUTH_SCHEMA = 'auth';
 
-/** The auth service's one data source definition: used by the app and by dist/migrate.js. */
+/** The auth service's one data source definition: used by the app and by dist/bundle/migrate.js. */
 export function authDataSourceOptions(config: AuthConfig): DataSourceOptions {
   return serviceDataSourceOptions({
     schema: AUTH_SCHEMA,

@@ -27,12 +27,12 @@ import { authConfigSchema, type AuthConfig } from '../src/config.js';
 import { authServiceOptions } from '../src/service-options.js';
 import { TokenIssuer } from '../src/tokens/token-issuer.js';
 
-/** dist-spec/test/support.js -> services/auth/dist/main.js */
-export const AUTH_ENTRY = resolve(dirname(fileURLToPath(import.meta.url)), '../../dist/main.js');
+/** dist-spec/test/support.js -> services/auth/dist/bundle/main.js */
+export const AUTH_ENTRY = resolve(dirname(fileURLToPath(import.meta.url)), '../../dist/bundle/main.js');
 /** The auth schema, as the service's migrations create it (each test's database is a copy). */
 export const AUTH_SCHEMAS: MigratedSchemas = {
   family: 'auth',
-  migrations: [resolve(dirname(fileURLToPath(import.meta.url)), '../../dist/migrate.js')],
+  migrations: [resolve(dirname(fileURLToPath(import.meta.url)), '../../dist/bundle/migrate.js')],
 };
 
 export interface AuthCluster {

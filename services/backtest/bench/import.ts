@@ -35,7 +35,7 @@ const { values } = parseArgs({
 const stocks = Number(values.stocks ?? 2500);
 const years = Number(values.years ?? 10);
 const dir = resolve(values.dir ?? join(tmpdir(), `stocklab-import-bench-${stocks}x${years}`));
-const MIGRATE = resolve(fileURLToPath(import.meta.url), '../../../dist/migrate.js');
+const MIGRATE = resolve(fileURLToPath(import.meta.url), '../../../dist/bundle/migrate.js');
 
 /** The last day's rows of a bars file, moved to the next weekday: a daily increment. */
 function nextDayOf(barsPath: string): string {

@@ -14,7 +14,7 @@ import { KonexMarket1765800000000 } from './migrations/1765800000000-konex-marke
 
 export const BACKTEST_SCHEMA = 'backtest';
 
-/** The backtest service's one data source definition: app, worker and dist/migrate.js. */
+/** The backtest service's one data source definition: app, worker and dist/bundle/migrate.js. */
 export function backtestDataSourceOptions(config: BacktestConfig, role = 'api'): DataSourceOptions {
   return serviceDataSourceOptions({
     schema: BACKTEST_SCHEMA,

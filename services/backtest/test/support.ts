@@ -31,14 +31,14 @@ import {
 import { backtestConfigSchema } from '../src/config.js';
 import { backtestServiceOptions } from '../src/service-options.js';
 
-/** dist-spec/test/support.js -> services/backtest/dist/main.js */
-export const BACKTEST_ENTRY = resolve(dirname(fileURLToPath(import.meta.url)), '../../dist/main.js');
-/** dist-spec/test/support.js -> services/backtest/dist/worker.js */
-export const BACKTEST_WORKER_ENTRY = resolve(dirname(fileURLToPath(import.meta.url)), '../../dist/worker.js');
+/** dist-spec/test/support.js -> services/backtest/dist/bundle/main.js */
+export const BACKTEST_ENTRY = resolve(dirname(fileURLToPath(import.meta.url)), '../../dist/bundle/main.js');
+/** dist-spec/test/support.js -> services/backtest/dist/bundle/worker.js */
+export const BACKTEST_WORKER_ENTRY = resolve(dirname(fileURLToPath(import.meta.url)), '../../dist/bundle/worker.js');
 /** The backtest schema, as the service's migrations create it (each test's database is a copy). */
 export const BACKTEST_SCHEMAS: MigratedSchemas = {
   family: 'backtest',
-  migrations: [resolve(dirname(fileURLToPath(import.meta.url)), '../../dist/migrate.js')],
+  migrations: [resolve(dirname(fileURLToPath(import.meta.url)), '../../dist/bundle/migrate.js')],
 };
 
 export interface BacktestCluster {

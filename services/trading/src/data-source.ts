@@ -12,7 +12,7 @@ import { OrdersDecidedByTheEngine1764800000000 } from './migrations/176480000000
 
 export const TRADING_SCHEMA = 'trading';
 
-/** The trading service's one data source definition: used by the app and by dist/migrate.js. */
+/** The trading service's one data source definition: used by the app and by dist/bundle/migrate.js. */
 export function tradingDataSourceOptions(config: TradingConfig): DataSourceOptions {
   return serviceDataSourceOptions({
     schema: TRADING_SCHEMA,

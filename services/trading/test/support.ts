@@ -43,11 +43,11 @@ import { tradingConfigSchema } from '../src/config.js';
 import { tradingServiceOptions } from '../src/service-options.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
-/** dist-spec/test/support.js -> services/trading/dist/main.js */
-export const TRADING_ENTRY = resolve(here, '../../dist/main.js');
-export const TRADING_MIGRATE = resolve(here, '../../dist/migrate.js');
-export const BACKTEST_ENTRY = resolve(here, '../../../backtest/dist/main.js');
-export const BACKTEST_MIGRATE = resolve(here, '../../../backtest/dist/migrate.js');
+/** dist-spec/test/support.js -> services/trading/dist/bundle/main.js */
+export const TRADING_ENTRY = resolve(here, '../../dist/bundle/main.js');
+export const TRADING_MIGRATE = resolve(here, '../../dist/bundle/migrate.js');
+export const BACKTEST_ENTRY = resolve(here, '../../../backtest/dist/bundle/main.js');
+export const BACKTEST_MIGRATE = resolve(here, '../../../backtest/dist/bundle/migrate.js');
 /** The market schema (the backtest service's migrations) and the trading schema. */
 export const TRADING_SCHEMAS: MigratedSchemas = { family: 'trading', migrations: [BACKTEST_MIGRATE, TRADING_MIGRATE] };
 

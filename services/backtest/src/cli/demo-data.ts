@@ -4,7 +4,7 @@ import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
-import { CSV_FORMATS, quarterEnd, type MarketKind } from '../market/market-csv.js';
+import { fullHeader, quarterEnd, type MarketKind } from '../market/market-csv.js';
 import { loadMarketCsv } from '../market/market-loader.js';
 
 /**
@@ -49,13 +49,11 @@ export const DEMO_SECTORS = [
   'Entertainment',
 ] as const;
 
-export const SECURITIES_HEADER = 'code,name,market,sector,listed_on,delisted_on,synthetic';
-export const BARS_HEADER = 'code,date,open,high,low,close,volume,trading_value,market_cap,shares_outstanding';
+export const SECURITIES_HEADER = fullHeader('securities');
+export const BARS_HEADER = fullHeader('bars');
 /** The statements file with its optional columns (CSV_FORMATS.md), so that every factor has its figures. */
-export const STATEMENTS_HEADER = [...CSV_FORMATS.statements.columns, ...CSV_FORMATS.statements.optionalColumns].join(
-  ',',
-);
-export const CLASSIFICATIONS_HEADER = 'code,valid_from,market,sector';
+export const STATEMENTS_HEADER = fullHeader('statements');
+export const CLASSIFICATIONS_HEADER = fullHeader('classifications');
 /** The halt: this many trading days without a bar, then as many zero-volume bars at the last close. */
 const HALT_DAYS = 5;
 

@@ -12,8 +12,7 @@ import {
   type ShareIssue,
 } from '@stocklab/market-providers';
 import type pg from 'pg';
-import { BARS_HEADER, SECURITIES_HEADER } from '../cli/demo-data.js';
-import { CSV_FORMATS, isIsoDate, SHARE_EVENT_TOLERANCE, type MarketKind } from '../market/market-csv.js';
+import { CSV_FORMATS, fullHeader, isIsoDate, SHARE_EVENT_TOLERANCE, type MarketKind } from '../market/market-csv.js';
 import { loadMarketCsv, type LoadOutcome } from '../market/market-loader.js';
 
 /** The markets the daily ingest asks for: all three KRX stock markets (market.securities admits them). */
@@ -836,10 +835,10 @@ export class DailyIngest {
       details.untraded = untraded;
     }
     return {
-      securities: securityLines.length > 0 ? `${SECURITIES_HEADER}\n${securityLines.join('\n')}\n` : null,
+      securities: securityLines.length > 0 ? `${fullHeader('securities')}\n${securityLines.join('\n')}\n` : null,
       classifications:
         classificationLines.length > 0 ? `${CLASSIFICATIONS_HEADER}\n${classificationLines.join('\n')}\n` : null,
-      bars: `${BARS_HEADER}\n${day.bars.map((b) => barLine(b, date)).join('\n')}\n`,
+      bars: `${fullHeader('bars')}\n${day.bars.map((b) => barLine(b, date)).join('\n')}\n`,
       corporateActions: actionLines.length > 0 ? `${CORPORATE_ACTIONS_HEADER}\n${actionLines.join('\n')}\n` : null,
       details,
     };

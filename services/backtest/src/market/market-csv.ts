@@ -411,6 +411,12 @@ export const CSV_FORMATS: Record<MarketKind, CsvFormat> = {
   corporate_actions: corporateActions,
 };
 
+/** A file's header row with its optional columns: how the import job's own files are written. */
+export function fullHeader(kind: MarketKind): string {
+  const format = CSV_FORMATS[kind];
+  return [...format.columns, ...format.optionalColumns].join(',');
+}
+
 /** Checks a header row; returns whether the optional columns are present, or an error message. */
 export function checkHeader(format: CsvFormat, header: readonly string[]): { hasOptional: boolean } | string {
   const names = header.map((h, i) => (i === 0 ? h.replace(/^\uFEFF/, '') : h).trim());
