@@ -24,7 +24,7 @@ import { readFileSync, realpathSync, rmSync } from 'node:fs';
 
 /** package -> why it is left outside the bundles (loaded from node_modules at run time) */
 export const EXTERNAL_PACKAGES = new Map(
-  Object.entries(JSON.parse(readFileSync(new URL('./bundle-externals.json', import.meta.url), 'utf8'))),
+  Object.entries(JSON.parse(readFileSync(join(import.meta.dirname, 'bundle-externals.json'), 'utf8'))),
 );
 
 function packageOf(specifier) {
@@ -72,7 +72,7 @@ function externalsPlugin(outdir) {
           return {
             errors: [
               {
-                text: `${name} is imported from ${args.importer} as ${fromImporter}, but dist/bundle/ would load ${fromBundle ?? 'nothing'}`,
+                text: `${name} is imported from ${args.importer} as ${fromImporter}, but ${outdir} would load ${fromBundle ?? 'nothing'}`,
               },
             ],
           };
@@ -108,11 +108,15 @@ function bundleRequiresPlugin() {
   };
 }
 
-async function main(entries) {
-  if (entries.length === 0) {
-    throw new Error('usage: bundle-service.mjs dist/<entry>.js [...]');
+async function main(args) {
+  // --outdir: another folder than dist/bundle/ (the cold-start bench bundles its own process so);
+  // it must sit where the external packages resolve, inside the workspace
+  const at = args.indexOf('--outdir');
+  const outdir = resolve(at >= 0 ? args[at + 1] : 'dist/bundle');
+  const entries = at >= 0 ? args.filter((_, i) => i !== at && i !== at + 1) : args;
+  if (entries.length === 0 || (at >= 0 && args[at + 1] === undefined)) {
+    throw new Error('usage: bundle-service.mjs [--outdir <folder>] dist/<entry>.js [...]');
   }
-  const outdir = resolve('dist/bundle');
   // chunk names change with their contents: a previous build's must not stay beside the new ones
   rmSync(outdir, { recursive: true, force: true });
   const entryPoints = Object.fromEntries(entries.map((file) => [basename(file, '.js'), resolve(file)]));
@@ -142,7 +146,7 @@ async function main(entries) {
   const outputs = Object.entries(result.metafile.outputs);
   const bytes = outputs.reduce((sum, [, output]) => sum + output.bytes, 0);
   process.stdout.write(
-    `bundled ${entries.join(', ')} into dist/bundle/ (${outputs.length} files, ${(bytes / 1048576).toFixed(1)} MiB)\n`,
+    `bundled ${entries.join(', ')} into ${outdir} (${outputs.length} files, ${(bytes / 1048576).toFixed(1)} MiB)\n`,
   );
 }
 

@@ -16,7 +16,7 @@ import { execFile } from 'node:child_process';
 import { Readable } from 'node:stream';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { parseArgs, promisify } from 'node:util';
 import { generateSigningKeyPair, SERVICE_PROCESS_ENV } from '@stocklab/platform';
 import { MarketSnapshotCache, publishMarketSnapshot } from '@stocklab/market-data';
@@ -38,6 +38,9 @@ import { BACKTEST_ENTRY, backtestEnv } from '../test/support.js';
 
 /** The fresh processes' entry point (loads only what a backtest process loads). */
 const CHILD = join(import.meta.dirname, 'snapshot-bench-child.js');
+/** The same, bundled as the images' entry points are, by main() */
+const BUNDLED_CHILD = join(import.meta.dirname, 'bundle', 'snapshot-bench-child.js');
+const BUNDLE_SCRIPT = join(import.meta.dirname, '..', '..', '..', '..', 'scripts', 'lib', 'bundle-service.mjs');
 
 const { values } = parseArgs({
   options: { stocks: { type: 'string' }, years: { type: 'string' }, runs: { type: 'string' } },
@@ -82,8 +85,9 @@ async function runChild(
   bucket: string,
   hugePages: boolean,
   compileCache?: string,
+  child = CHILD,
 ): Promise<ChildReport> {
-  const { stdout } = await promisify(execFile)(process.execPath, [CHILD, mode, databaseUrl, endpoint, bucket], {
+  const { stdout } = await promisify(execFile)(process.execPath, [child, mode, databaseUrl, endpoint, bucket], {
     maxBuffer: 1 << 20,
     env: childEnv(hugePages, compileCache),
   });
@@ -148,27 +152,40 @@ async function main(): Promise<void> {
         `built (PostgreSQL read + encode) and stored in ${published.builtInMs} ms`,
     );
 
+    await promisify(execFile)(process.execPath, [BUNDLE_SCRIPT, '--outdir', dirname(BUNDLED_CHILD), CHILD], {
+      cwd: join(import.meta.dirname, '..', '..'),
+    });
     const rows: string[] = [];
-    const compileCache = join(dir, 'node-compile-cache');
-    for (const [mode, hugePages, cached, label] of [
-      ['database', false, false, 'PostgreSQL (before), 4 KiB pages'],
-      ['store', false, false, 'stored snapshot, 4 KiB pages'],
-      ['store', true, false, `stored snapshot, ${SERVICE_PROCESS_ENV.GLIBC_TUNABLES}`],
+    for (const [mode, hugePages, cached, child, label] of [
+      ['database', false, false, CHILD, 'PostgreSQL (before), 4 KiB pages'],
+      ['store', false, false, CHILD, 'stored snapshot, 4 KiB pages'],
+      ['store', true, false, CHILD, `stored snapshot, ${SERVICE_PROCESS_ENV.GLIBC_TUNABLES}`],
+      ['store', true, true, CHILD, `stored snapshot, ${SERVICE_PROCESS_ENV.GLIBC_TUNABLES}, compile cache`],
       [
         'store',
         true,
         true,
-        `stored snapshot, ${SERVICE_PROCESS_ENV.GLIBC_TUNABLES}, compile cache (as the image runs)`,
+        BUNDLED_CHILD,
+        `stored snapshot, ${SERVICE_PROCESS_ENV.GLIBC_TUNABLES}, bundled, compile cache (as the image runs)`,
       ],
     ] as const) {
+      const compileCache = join(dir, `node-compile-cache-${rows.length}`);
       if (cached) {
         // not measured: fills the cache, as the image build does (libs/platform warm-compile-cache.ts)
-        await runChild(mode, databaseUrl, s3.endpoint, s3.bucket, hugePages, compileCache);
+        await runChild(mode, databaseUrl, s3.endpoint, s3.bucket, hugePages, compileCache, child);
       }
       const reports: ChildReport[] = [];
       for (let i = 0; i < RUNS; i++) {
         reports.push(
-          await runChild(mode, databaseUrl, s3.endpoint, s3.bucket, hugePages, cached ? compileCache : undefined),
+          await runChild(
+            mode,
+            databaseUrl,
+            s3.endpoint,
+            s3.bucket,
+            hugePages,
+            cached ? compileCache : undefined,
+            child,
+          ),
         );
       }
       if (reports.some((r) => r.source !== mode)) {

@@ -1,9 +1,11 @@
 /**
- * What the images' compile cache saves each process at start: fresh processes of each service
- * load the modules its entry point loads before it does anything (reflect-metadata, the service's
- * options with its whole static import graph: NestJS, TypeORM, the AWS SDK, the service's own
- * code; then pg, which TypeORM requires on connect), without and with a cache filled the way the
- * Dockerfile fills it (libs/platform warm-compile-cache.ts), alternately, and print the medians:
+ * What a process of each service spends loading its code before it does anything, as tsc builds
+ * it (dist/main.js: about 3,000 modules) and as the images run it (dist/bundle/main.js, one ES
+ * module: scripts/lib/bundle-service.mjs), each without and with a compile cache filled the way
+ * the Dockerfile fills it (libs/platform warm-compile-cache.ts): fresh processes of the entry point,
+ * given a PORT that is not a port, so that each evaluates every module and stops at its
+ * configuration (exit 78). Printed: the median time from the process's start to that exit, and
+ * the CPU it used, alternating the four ways run by run:
  *
  *   node services/backtest/dist-spec/bench/module-loading.js [--runs 9]   (after the build)
  */
@@ -11,66 +13,93 @@ import { execFile, execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
-import { promisify } from 'node:util';
+import { parseArgs, promisify } from 'node:util';
+import { pathToFileURL } from 'node:url';
 import { SERVICE_PROCESS_ENV } from '@stocklab/platform';
 
 const ROOT = join(import.meta.dirname, '..', '..', '..', '..');
 const WARM = join(ROOT, 'libs', 'platform', 'dist', 'bootstrap', 'warm-compile-cache.js');
-const MODULES = ['reflect-metadata', 'dist/service-options.js', 'pg'];
 
 const { values } = parseArgs({ options: { runs: { type: 'string' } } });
 const RUNS = Number(values.runs ?? 9);
 
-/** A fresh process that loads what the service's entry point loads, then prints when it was done. */
-const LOADER = `import { createRequire } from 'node:module';
-import { pathToFileURL } from 'node:url';
-const require = createRequire(process.cwd() + '/package.json');
-for (const m of ${JSON.stringify(MODULES)}) {
-  if (m.endsWith('.js')) await import(pathToFileURL(process.cwd() + '/' + m).href);
-  else require(m);
-}
-console.log(JSON.stringify({ loadedAtMs: performance.now() }));
+/** Preloaded into each process: when it exits, how long since its start and how much CPU it used. */
+const REPORT_AT_EXIT = `process.on('exit', () => {
+  const cpu = process.cpuUsage();
+  process.stderr.write('LOADED ' + JSON.stringify({ atMs: performance.now(), cpuMs: (cpu.user + cpu.system) / 1000 }) + '\\n');
+});
 `;
 
+interface Sample {
+  atMs: number;
+  cpuMs: number;
+}
+
 const env = (cache?: string): NodeJS.ProcessEnv => {
-  const e: NodeJS.ProcessEnv = { ...process.env, ...SERVICE_PROCESS_ENV };
+  const e: NodeJS.ProcessEnv = { ...process.env, ...SERVICE_PROCESS_ENV, PORT: 'not-a-port' };
   delete e.NODE_COMPILE_CACHE;
   return cache === undefined ? { ...e, NODE_DISABLE_COMPILE_CACHE: '1' } : { ...e, NODE_COMPILE_CACHE: cache };
 };
 
-async function loadOnce(service: string, loader: string, cache?: string): Promise<number> {
-  const { stdout } = await promisify(execFile)(process.execPath, [loader], {
+async function loadOnce(service: string, preload: string, entry: string, cache?: string): Promise<Sample> {
+  const run = promisify(execFile)(process.execPath, ['--import', pathToFileURL(preload).href, entry], {
     cwd: join(ROOT, 'services', service),
     env: env(cache),
   });
-  return (JSON.parse(stdout.trim()) as { loadedAtMs: number }).loadedAtMs;
+  const stderr = await run.then(
+    (r) => r.stderr,
+    (error: { code?: number; stderr?: string }) => {
+      if (error.code !== 78) {
+        throw new Error(`${service} ${entry} exited ${String(error.code)}: ${error.stderr ?? ''}`);
+      }
+      return error.stderr ?? '';
+    },
+  );
+  const line = /^LOADED (.*)$/m.exec(stderr)?.[1];
+  if (line === undefined) {
+    throw new Error(`${service} ${entry} did not report: ${stderr}`);
+  }
+  return JSON.parse(line) as Sample;
 }
 
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? Number.NaN;
+const ms = (x: number): string => `${Math.round(x).toLocaleString('en')} ms`;
+
+const WAYS = [
+  ['tsc output', 'dist/main.js', false],
+  ['tsc output, compile cache', 'dist/main.js', true],
+  ['bundle', 'dist/bundle/main.js', false],
+  ['bundle, compile cache (as the images run)', 'dist/bundle/main.js', true],
+] as const;
 
 const dir = mkdtempSync(join(tmpdir(), 'stocklab-modules-'));
 try {
-  const loader = join(dir, 'load.mjs');
-  writeFileSync(loader, LOADER);
-  console.log(`median of ${RUNS} fresh processes each (without and with the cache, alternately):\n`);
-  console.log("| Service | Modules loaded, no cache | With the image's compile cache | Saved |");
-  console.log('| --- | --- | --- | --- |');
+  const preload = join(dir, 'report-at-exit.mjs');
+  writeFileSync(preload, REPORT_AT_EXIT);
+  console.log(`median of ${RUNS} fresh processes each (the four ways alternately): to exit 78 / CPU used\n`);
+  console.log(`| Service | ${WAYS.map(([name]) => name).join(' | ')} |`);
+  console.log(`| --- |${WAYS.map(() => ' --- |').join('')}`);
   for (const service of ['auth', 'backtest', 'trading']) {
-    const cache = join(dir, `${service}-cache`);
-    execFileSync(process.execPath, [WARM, ...MODULES], { cwd: join(ROOT, 'services', service), env: env(cache) });
-    const without: number[] = [];
-    const withCache: number[] = [];
-    for (let i = 0; i < RUNS; i += 1) {
-      without.push(await loadOnce(service, loader));
-      withCache.push(await loadOnce(service, loader, cache));
+    const caches = WAYS.map(([, entry, cached], i) => {
+      if (!cached) {
+        return undefined;
+      }
+      const cache = join(dir, `${service}-${i}`);
+      // the bundle: run until it refuses its configuration; tsc's output: what its entry imports
+      const what = entry.startsWith('dist/bundle/')
+        ? ['--entry', entry]
+        : ['reflect-metadata', entry.replace('main.js', 'service-options.js')];
+      execFileSync(process.execPath, [WARM, ...what, 'pg'], { cwd: join(ROOT, 'services', service), env: env(cache) });
+      return cache;
+    });
+    const samples: Sample[][] = WAYS.map(() => []);
+    for (let run = 0; run < RUNS; run += 1) {
+      for (const [i, [, entry]] of WAYS.entries()) {
+        samples[i]?.push(await loadOnce(service, preload, entry, caches[i]));
+      }
     }
-    const a = median(without);
-    const b = median(withCache);
-    console.log(
-      `| ${service} | ${Math.round(a).toLocaleString('en')} ms | ${Math.round(b).toLocaleString('en')} ms | ` +
-        `${Math.round(a - b).toLocaleString('en')} ms (${Math.round((1 - b / a) * 100)} %) |`,
-    );
+    const cells = samples.map((s) => `${ms(median(s.map((x) => x.atMs)))} / ${ms(median(s.map((x) => x.cpuMs)))}`);
+    console.log(`| ${service} | ${cells.join(' | ')} |`);
   }
 } finally {
   rmSync(dir, { recursive: true, force: true });
