@@ -22,10 +22,13 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { readFileSync, realpathSync, rmSync } from 'node:fs';
 
-/** package -> why it is left outside the bundles (loaded from node_modules at run time) */
-export const EXTERNAL_PACKAGES = new Map(
-  Object.entries(JSON.parse(readFileSync(join(import.meta.dirname, 'bundle-externals.json'), 'utf8'))),
-);
+/**
+ * package -> why it is left outside the bundles: `packages` are loaded from node_modules at run
+ * time, `optionalNotInstalled` are imported only when used and are not installed (their loaders
+ * handle the failure, as without a bundle)
+ */
+const externals = JSON.parse(readFileSync(join(import.meta.dirname, 'bundle-externals.json'), 'utf8'));
+export const EXTERNAL_PACKAGES = new Map(Object.entries({ ...externals.packages, ...externals.optionalNotInstalled }));
 
 function packageOf(specifier) {
   const parts = specifier.split('/');

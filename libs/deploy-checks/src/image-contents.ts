@@ -140,6 +140,18 @@ export function importedPackages(distDir: string): Set<string> {
 }
 
 /**
+ * Packages the bundled entry points import only when used and that are not installed (NestJS's
+ * optional peers: scripts/lib/bundle-externals.json): their loaders handle the failure, as
+ * NestJS's own code in node_modules did before the bundles inlined it into dist/.
+ */
+function optionalNotInstalled(repo: string): Set<string> {
+  const externals = JSON.parse(readFileSync(join(repo, 'scripts/lib/bundle-externals.json'), 'utf8')) as {
+    optionalNotInstalled: Record<string, string>;
+  };
+  return new Set(Object.keys(externals.optionalNotInstalled));
+}
+
+/**
  * What one service's image holds after the prune stage (`dir`, its /app): no build or test tooling
  * and nothing its service does not use; no dangling link; only its own service folder; no sources,
  * tests or settings in the workspaces left; every dependency of every package left resolvable from
@@ -195,9 +207,10 @@ export function imageContentProblems(dir: string, service: ServiceName, repo: st
       problems.push(`ships ${name} (a link)`);
     }
   }
+  const optional = optionalNotInstalled(repo);
   for (const ws of workspaces) {
     for (const imported of importedPackages(join(repo, ws, 'dist'))) {
-      if (resolveOnDisk(root, join(root, ws), imported) === undefined) {
+      if (!optional.has(imported) && resolveOnDisk(root, join(root, ws), imported) === undefined) {
         problems.push(`${ws}/dist imports ${imported}, which is not in the image`);
       }
     }

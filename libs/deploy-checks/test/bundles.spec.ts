@@ -10,7 +10,10 @@ import { repoRoot, SERVICES, SERVICE_NAMES } from '../src/repo.js';
 const root = repoRoot();
 /** scripts/lib/bundle-externals.json: the packages the bundles leave to node_modules, and why */
 const EXTERNAL = new Set(
-  Object.keys(JSON.parse(readFileSync(join(root, 'scripts/lib/bundle-externals.json'), 'utf8')) as object),
+  Object.keys(
+    (JSON.parse(readFileSync(join(root, 'scripts/lib/bundle-externals.json'), 'utf8')) as { packages: object })
+      .packages,
+  ),
 );
 
 /**
