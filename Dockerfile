@@ -17,6 +17,8 @@ WORKDIR /app
 COPY package.json package-lock.json nx.json tsconfig.base.json ./
 COPY libs/ libs/
 COPY services/ services/
+# the bundler each service's build runs after tsc (scripts/lib/bundle-service.mjs)
+COPY scripts/lib/bundle-service.mjs scripts/lib/bundle-externals.json scripts/lib/
 RUN npm ci --no-audit --no-fund
 RUN npx nx run "@stocklab/${SERVICE}:build" --outputStyle=static
 

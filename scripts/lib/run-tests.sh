@@ -12,7 +12,14 @@ export NODE_COMPILE_CACHE="${NODE_COMPILE_CACHE:-$root/.run/node-compile-cache}"
 # (each package's first files with their replicas, e2e's platforms), and with an empty cache every
 # one of them compiled the same modules on two shared cores. As the images fill theirs.
 for service in "$root"/services/*/; do
-  (cd "$service" && node "$root/libs/platform/dist/bootstrap/warm-compile-cache.js" reflect-metadata dist/service-options.js pg >/dev/null) &
+  (
+    cd "$service" || exit 1
+    entries=(--entry dist/bundle/main.js --entry dist/bundle/migrate.js)
+    if [[ -f dist/bundle/worker.js ]]; then
+      entries+=(--entry dist/bundle/worker.js dist/bundle/backtest-thread.js)
+    fi
+    node "$root/libs/platform/dist/bootstrap/warm-compile-cache.js" "${entries[@]}" pg >/dev/null
+  ) &
 done
 wait
 

@@ -1,5 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, posix } from 'node:path';
 import { repoRoot, SERVICES, SERVICE_NAMES } from './repo.js';
 import type { Problems } from './rules.js';
 
@@ -172,5 +172,74 @@ export function checkDockerfile(root = repoRoot(), text = readFileSync(join(root
       problems.push(`.dockerignore: must exclude ${required}`);
     }
   }
+  const buildStage = ins.slice(0, ins.indexOf(froms[1] ?? ins[ins.length - 1] ?? { op: '', args: '' }));
+  const copied = buildStage
+    .filter((i) => i.op === 'COPY')
+    .flatMap((i) =>
+      words(i.args)
+        .filter((w) => !w.startsWith('--'))
+        .slice(0, -1),
+    );
+  for (const file of buildTimeFiles(root)) {
+    if (!copied.some((source) => file === source || file.startsWith(source.endsWith('/') ? source : `${source}/`))) {
+      problems.push(`Dockerfile: the build stage does not copy ${file}, which a service's build runs`);
+    }
+    if (dockerIgnored(ignore, file)) {
+      problems.push(`.dockerignore: keeps ${file} out of the build context, and a service's build runs it`);
+    }
+  }
   return problems;
+}
+
+/**
+ * The repository's files outside the services' folders that their builds run: what each build
+ * script names (`node ../../scripts/lib/bundle-service.mjs`) and what those import by a relative
+ * path (its bundle-externals.json), repository-relative.
+ */
+export function buildTimeFiles(root: string): string[] {
+  const files = new Set<string>();
+  const visit = (file: string): void => {
+    if (files.has(file) || !existsSync(join(root, file))) {
+      return;
+    }
+    files.add(file);
+    if (/\.m?js$/.test(file)) {
+      const text = readFileSync(join(root, file), 'utf8');
+      for (const [, spec] of text.matchAll(/^import\s+(?:[^'";]*?\sfrom\s+)?['"](\.{1,2}\/[^'"]+)['"]/gm)) {
+        visit(posix.normalize(posix.join(posix.dirname(file), spec ?? '')));
+      }
+    }
+  };
+  for (const service of SERVICE_NAMES) {
+    const manifest = JSON.parse(readFileSync(join(root, 'services', service, 'package.json'), 'utf8')) as {
+      scripts?: Record<string, string>;
+    };
+    for (const [, path] of (manifest.scripts?.build ?? '').matchAll(/\.\.\/\.\.\/([\w./-]+)/g)) {
+      visit(path ?? '');
+    }
+  }
+  return [...files].sort();
+}
+
+/** Whether .dockerignore's patterns (the last one that matches wins; `!` lets a path back in) exclude `file`. */
+export function dockerIgnored(patterns: string[], file: string): boolean {
+  let ignored = false;
+  for (const line of patterns) {
+    if (line === '' || line.startsWith('#')) {
+      continue;
+    }
+    const negated = line.startsWith('!');
+    const pattern = negated ? line.slice(1) : line;
+    const regex = new RegExp(
+      `^${pattern
+        .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+        .replace(/\*\*\//g, '\0')
+        .replace(/\*/g, '[^/]*')
+        .replace(/\0/g, '(?:.*/)?')}(?:/.*)?$`,
+    );
+    if (regex.test(file)) {
+      ignored = !negated;
+    }
+  }
+  return ignored;
 }

@@ -8,7 +8,9 @@ import {
   checkComposeImages,
   checkNginxReresolves,
   composeReplicas,
+  buildTimeFiles,
   checkDockerfile,
+  dockerIgnored,
   ingressRoutes,
   kustomize,
   loadCompose,
@@ -109,6 +111,28 @@ describe('Dockerfile', () => {
     assert.deepEqual(checkDockerfile(root, without), [
       'Dockerfile: the runtime stage must set ENV GLIBC_TUNABLES=glibc.malloc.hugetlb=1',
     ]);
+  });
+
+  it("copies into the build stage every file the services' builds run from outside their folders", () => {
+    assert.deepEqual(buildTimeFiles(root), ['scripts/lib/bundle-externals.json', 'scripts/lib/bundle-service.mjs']);
+    const text = readFileSync(join(root, 'Dockerfile'), 'utf8');
+    const copy = /^COPY scripts\/lib\/.*$/m.exec(text)?.[0];
+    assert.ok(copy !== undefined, 'the Dockerfile copies no build script');
+    assert.deepEqual(checkDockerfile(root, text.replace(copy, 'COPY scripts/lib/bundle-service.mjs scripts/lib/')), [
+      "Dockerfile: the build stage does not copy scripts/lib/bundle-externals.json, which a service's build runs",
+    ]);
+    const ignore = readFileSync(join(root, '.dockerignore'), 'utf8').split('\n');
+    assert.equal(dockerIgnored(ignore, 'scripts/lib/bundle-service.mjs'), false);
+    assert.equal(dockerIgnored(ignore, 'scripts/test'), true, 'the rest of scripts/ stays out');
+    assert.equal(
+      dockerIgnored(
+        ignore.filter((l) => !l.startsWith('!scripts/')),
+        'scripts/lib/bundle-externals.json',
+      ),
+      true,
+    );
+    assert.equal(dockerIgnored(['**/node_modules'], 'libs/x/node_modules/a/index.js'), true);
+    assert.equal(dockerIgnored(['**/*.pem', '!keep.pem'], 'keep.pem'), false);
   });
 
   it('fills the compile cache at build time, as the user the processes run as', () => {

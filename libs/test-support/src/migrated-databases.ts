@@ -19,17 +19,14 @@ export interface MigratedSchemas {
 
 /**
  * The files that decide what an entry point migrates: tsc's output (the entry, data-source.js and
- * migrations/) or, for a bundled entry (dist/bundle/migrate.js), every file of its bundle, whose
- * chunks hold the migrations and the data source among the rest of the service's code.
+ * migrations/) or a bundled entry (dist/bundle/migrate.js) alone, which holds its migrations and
+ * data source.
  */
 function filesOf(entry: string): string[] {
   const dir = dirname(entry);
   const migrationsDir = join(dir, 'migrations');
   if (!existsSync(migrationsDir)) {
-    return readdirSync(dir)
-      .filter((f) => f.endsWith('.js'))
-      .sort()
-      .map((f) => join(dir, f));
+    return [entry];
   }
   const migrations = readdirSync(migrationsDir)
     .filter((f) => f.endsWith('.js'))

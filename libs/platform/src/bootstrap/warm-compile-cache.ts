@@ -45,6 +45,8 @@ function warmEntry(file: string): void {
   const run = spawnSync(process.execPath, [resolve(file)], {
     env: { ...process.env, PORT: 'compile-cache-warm-up' },
     encoding: 'utf8',
+    // an entry that waits on something before its configuration would hang the image build
+    timeout: 120_000,
   });
   if (run.status !== 78 || !/^Invalid configuration: PORT /m.test(run.stderr)) {
     console.error(`${file} did not stop at its configuration (exit ${String(run.status)}): ${run.stderr.trim()}`);
