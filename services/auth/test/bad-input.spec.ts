@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { afterAll, beforeAll, describe, it } from '@jest/globals';
 import pg from 'pg';
-import { request } from '@stocklab/test-support';
+import { request, readinessUp } from '@stocklab/test-support';
 import { assertErrorBody, newUser, signupAndLogin, startInProcessAuth, type InProcessAuth } from './support.js';
 
 describe('bad input', () => {
@@ -116,6 +116,6 @@ describe('bad input', () => {
   });
 
   it('is still ready after all of that', async () => {
-    assert.equal((await request('GET', `${url}/health/ready`)).status, 200);
+    await readinessUp(url);
   });
 });

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, it } from '@jest/globals';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
-import { request, startReplicas, type ReplicaSet } from '@stocklab/test-support';
+import { request, startReplicas, type ReplicaSet, readinessUp } from '@stocklab/test-support';
 import { generateDemoMarket, loadDemoMarket, writeDemoMarket } from '../src/cli/demo-data.js';
 import {
   BACKTEST_ENTRY,
@@ -320,7 +320,7 @@ describe('backtests as queued jobs', () => {
     assert.deepEqual(list.body.items, [], 'nothing was written for this user');
     const missing = await request('GET', `${a}/api/backtest/backtests/${randomUUID()}`, { token });
     assert.equal(missing.status, 404);
-    assert.equal((await request('GET', `${a}/health/ready`)).status, 200);
+    await readinessUp(a);
   });
 });
 

@@ -15,11 +15,9 @@ import {
   markRevocationListRestored,
   startLocalS3,
   testingModuleFactory,
-  waitFor,
   type LocalS3,
-  readinessOf,
-  type HttpResult,
-  type ReadinessBody,
+  readinessUp,
+  readinessWithDown,
   type TestDatabase,
 } from '@stocklab/test-support';
 import type { MigrationInterface } from 'typeorm';
@@ -58,7 +56,6 @@ describe('readiness: schema at least the version this build needs', () => {
     await deleteRedisKeys(env.REDIS_URL ?? '', env.REDIS_KEY_PREFIX ?? '');
   });
 
-  const ready = (): Promise<HttpResult<ReadinessBody>> => readinessOf(url);
   const newest = (): { version: number; name: string } => {
     const classes = options.dataSource.migrations as (new () => MigrationInterface)[];
     const version = requiredSchemaVersion(classes.map((M) => new M()));
@@ -67,14 +64,8 @@ describe('readiness: schema at least the version this build needs', () => {
   };
 
   it('answers 503 naming the missing version while the backtest schema is not migrated', async () => {
-    const res = await ready();
-    assert.equal(res.status, 503);
-    assert.deepEqual(
-      Object.entries(res.body.details)
-        .filter(([, d]) => d.status !== 'up')
-        .map(([k]) => k),
-      ['schema'],
-    );
+    // the schema alone keeps the replica out (each answer until then a 503 too)
+    const res = await readinessWithDown(url, ['schema']);
     const schema = res.body.details.schema;
     assert.equal(schema?.required, newest().version);
     assert.match(schema?.message ?? '', /schema backtest has no migration applied/);
@@ -83,15 +74,7 @@ describe('readiness: schema at least the version this build needs', () => {
 
   it('answers 200 once the migrations have run, without a restart', async () => {
     await runMigrationsWithLock(options.dataSource);
-    const res = await waitFor(
-      'readiness after the migrations',
-      async () => {
-        const r = await ready();
-        return r.status === 200 ? r : undefined;
-      },
-      10_000,
-      100,
-    );
+    const res = await readinessUp(url);
     assert.equal(res.body.info?.schema?.applied, newest().version);
   });
 });

@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, it } from '@jest/globals';
 import { Redis } from 'ioredis';
 import pg from 'pg';
-import { request } from '@stocklab/test-support';
+import { request, readinessUp } from '@stocklab/test-support';
 import { assertErrorBody, startBacktestCluster, type BacktestCluster } from './support.js';
 
 /** A valid definition (a fresh object each time: fixtures are factories). */
@@ -362,7 +362,7 @@ describe('strategies across replicas', () => {
     assert.equal((await rowOf(created.id))?.version, 1);
     for (const replica of cluster.replicas.replicas) {
       assert.ok(replica.running);
-      assert.equal((await request('GET', `${replica.url}/health/ready`)).status, 200);
+      await readinessUp(replica.url);
       await createStrategy(replica.url, user.token);
     }
   });

@@ -271,12 +271,15 @@ export async function startInProcessTrading(
   try {
     // the only replica, sharing its event loop with the test: a Lease it renews at leisure, so a
     // starved moment cannot make it step down and fence its own runs out (failover is tested with
-    // processes, not here)
+    // processes, not here). The retry period also bounds each renewal's query (at most RenewDeadline
+    // / 2): at 1 s, one event-loop stall of a second on a loaded machine timed a renewal out, the
+    // app stepped down and left its triggered run `running` for the next leader. It campaigns at
+    // once when started, so the longer period does not delay its first term.
     const env = {
       ...ground.env,
       LEASE_DURATION_SECONDS: '60',
       RENEW_DEADLINE_SECONDS: '45',
-      RETRY_PERIOD_SECONDS: '1',
+      RETRY_PERIOD_SECONDS: '10',
       LOG_LEVEL: 'error',
     };
     const app = await createServiceApp(
