@@ -34,6 +34,12 @@ export interface Outcome {
 
 export const ok = (outcome: Outcome): boolean => outcome.status !== null && outcome.status < 300;
 
+/** The outcomes of the requests started after the last one that failed (all of them if none did). */
+export function sinceLastFailure(outcomes: readonly Outcome[]): Outcome[] {
+  const lastFailure = Math.max(-Infinity, ...outcomes.filter((o) => !ok(o)).map((o) => o.startedAt));
+  return outcomes.filter((o) => o.startedAt > lastFailure);
+}
+
 /**
  * The services' settings for a platform under load and chaos: backtest API replicas serve only
  * the API and the worker runs every backtest (so a killed worker's job is retaken after
