@@ -19,7 +19,6 @@
 import { build } from 'esbuild';
 import { createRequire } from 'node:module';
 import { basename, dirname, join, resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { readFileSync, realpathSync, rmSync } from 'node:fs';
 import externals from './bundle-externals.json' with { type: 'json' };
 
@@ -28,7 +27,7 @@ import externals from './bundle-externals.json' with { type: 'json' };
  * time, `optionalNotInstalled` are imported only when used and are not installed (their loaders
  * handle the failure, as without a bundle)
  */
-export const EXTERNAL_PACKAGES = new Map(Object.entries({ ...externals.packages, ...externals.optionalNotInstalled }));
+const EXTERNAL_PACKAGES = new Map(Object.entries({ ...externals.packages, ...externals.optionalNotInstalled }));
 
 function packageOf(specifier) {
   const parts = specifier.split('/');
@@ -153,6 +152,4 @@ async function main(args) {
   );
 }
 
-if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  await main(process.argv.slice(2));
-}
+await main(process.argv.slice(2));

@@ -1,5 +1,5 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import { request, type HttpResult } from './http.js';
+import { waitFor } from './wait.js';
 
 /** One @nestjs/terminus indicator of /health/ready, with the schema check's fields. */
 export interface ReadinessIndicator {
@@ -44,24 +44,27 @@ export async function readinessWithDown(
   down: readonly string[],
   { mayTimeOut = [], timeoutMs = 15_000 }: { mayTimeOut?: readonly string[]; timeoutMs?: number } = {},
 ): Promise<HttpResult<ReadinessBody>> {
-  const deadline = Date.now() + timeoutMs;
   const wanted = [...down].sort().join(',');
-  for (;;) {
-    const res = await readinessOf(url);
-    if (res.status !== 503) {
-      throw new Error(`readiness answered ${res.status} while ${wanted} should be down: ${JSON.stringify(res.body)}`);
-    }
-    const timedOut = Object.entries(res.body.details).some(
+  const settled = (body: ReadinessBody): boolean =>
+    checksDown(body).sort().join(',') === wanted &&
+    !Object.entries(body.details).some(
       ([name, d]) => !mayTimeOut.includes(name) && CHECK_TIMED_OUT.test(d.message ?? ''),
     );
-    if (!timedOut && checksDown(res.body).sort().join(',') === wanted) {
-      return res;
-    }
-    if (Date.now() > deadline) {
-      throw new Error(`readiness never had only ${wanted} down in ${timeoutMs} ms; last: ${JSON.stringify(res.body)}`);
-    }
-    await sleep(100);
+  let last: HttpResult<ReadinessBody> | undefined;
+  const res = await waitFor(
+    `readiness with only ${wanted} down`,
+    async () => {
+      last = await readinessOf(url);
+      return last.status !== 503 || settled(last.body) ? last : undefined;
+    },
+    timeoutMs,
+  ).catch((error: unknown) => {
+    throw new Error(`${(error as Error).message}; last answer: ${last?.status} ${JSON.stringify(last?.body)}`);
+  });
+  if (res.status !== 503) {
+    throw new Error(`readiness answered ${res.status} while ${wanted} should be down: ${JSON.stringify(res.body)}`);
   }
+  return res;
 }
 
 /**
@@ -69,15 +72,12 @@ export async function readinessWithDown(
  * again) ready, which one check over its 1 s limit on a starved machine must not contradict.
  */
 export async function readinessUp(url: string, timeoutMs = 15_000): Promise<HttpResult<ReadinessBody>> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const res = await readinessOf(url);
-    if (res.status === 200) {
-      return res;
-    }
-    if (Date.now() > deadline) {
-      throw new Error(`readiness not 200 within ${timeoutMs} ms; last: ${res.status} ${JSON.stringify(res.body)}`);
-    }
-    await sleep(100);
-  }
+  return waitFor(
+    'readiness to answer 200',
+    async () => {
+      const res = await readinessOf(url);
+      return res.status === 200 ? res : undefined;
+    },
+    timeoutMs,
+  );
 }
