@@ -144,23 +144,69 @@ describe('market snapshot codec', () => {
     }
   });
 
-  function encodings(encoded: Buffer): Record<string, string> {
+  function sectionsOf(encoded: Buffer): Array<{ name: string; encoding: string; predictor?: string }> {
     const start = SNAPSHOT_MAGIC.length + 8;
     const header = JSON.parse(encoded.toString('utf8', start, start + encoded.readUInt32BE(SNAPSHOT_MAGIC.length))) as {
-      sections: Array<{ name: string; encoding: string }>;
+      sections: Array<{ name: string; encoding: string; predictor?: string }>;
     };
-    return Object.fromEntries(header.sections.map((x) => [x.name, x.encoding]));
+    return header.sections;
   }
 
+  const PRICE_COLUMNS = new Set(['open', 'high', 'low', 'close', 'volume', 'tradingValue', 'marketCap']);
+
+  /** The price columns' encodings and predictors, in the order they are stored. */
+  function layouts(encoded: Buffer): Record<string, string> {
+    return Object.fromEntries(
+      sectionsOf(encoded)
+        .filter((x) => PRICE_COLUMNS.has(x.name))
+        .map((x) => [x.name, [x.encoding, x.predictor].filter(Boolean).join(' ')]),
+    );
+  }
+
+  const encodings = (encoded: Buffer): Record<string, string> =>
+    Object.fromEntries(sectionsOf(encoded).map((x) => [x.name, x.encoding]));
+
   it('chooses the most compact exact encoding each column allows, and decodes each bit for bit', () => {
-    assert.equal(encodings(bytes).close, 'int32-delta');
-    assert.equal(encodings(bytes).volume, 'int32-delta');
-    assert.equal(encodings(bytes).marketCap, 'times-close');
-    assert.equal(encodings(bytes).tradingValue, 'float64-planes');
+    assert.deepEqual(
+      layouts(bytes),
+      {
+        close: 'int32-planes previous-day',
+        open: 'int32-planes previous-close',
+        high: 'int32-planes max-open-close',
+        low: 'int32-planes min-open-close',
+        volume: 'int32-planes previous-day',
+        // a fractional value (stock 4): stored as it is
+        tradingValue: 'float64-planes',
+        marketCap: 'times-close',
+      },
+      'the price columns, each after the columns its prediction reads',
+    );
     const whole = market(12, 300, 7, false);
     const wholeBytes = encodeMarketSnapshot(whole);
-    assert.equal(encodings(wholeBytes).tradingValue, 'uint53-split');
+    assert.equal(layouts(wholeBytes).tradingValue, 'uint53-planes typical-value');
     assertSameMarket(decodeMarketSnapshot(wholeBytes).data, whole.data);
+    // errors that wrap around int32 (the extremes next to each other and to gaps) come back exact
+    const extreme = market(12, 300, 7, false);
+    const S = extreme.data.codes.length;
+    for (const [day, value] of [
+      [10, 0x7fffffff],
+      [11, -0x7fffffff],
+      [12, 0x7fffffff],
+      [14, 1],
+    ] as const) {
+      for (const field of ['open', 'high', 'low', 'close', 'volume'] as const) {
+        extreme.data[field][day * S] = field === 'low' ? -value : value;
+      }
+    }
+    const extremeBytes = encodeMarketSnapshot(extreme);
+    assert.equal(layouts(extremeBytes).high, 'int32-planes max-open-close');
+    assertSameMarket(decodeMarketSnapshot(extremeBytes).data, extreme.data);
+    // a trading value too far from volume x the mean price for an exact float64 error: stored as it is
+    const far = market(12, 300, 7, false);
+    far.data.tradingValue[40] = 2 ** 52 + 2;
+    const farBytes = encodeMarketSnapshot(far);
+    assert.equal(layouts(farBytes).tradingValue, 'float64-planes');
+    assertSameMarket(decodeMarketSnapshot(farBytes).data, far.data);
   });
 
   it('puts the price columns on SharedArrayBuffers, so worker threads read them without a copy', () => {
@@ -231,6 +277,8 @@ describe('market snapshot codec', () => {
       { ...header, format: 2 },
       // format 3 had no optional statement figures and quarter flows: never read as statements without them
       { ...header, format: 3 },
+      // format 4 stored the price columns whole, as day-to-day int32 differences
+      { ...header, format: 4 },
       { ...header, sections: header.sections.map((x) => (x.name === 'close' ? { ...x, encoding: 'int64' } : x)) },
       { ...header, sections: header.sections.map((x) => (x.name === 'marketCap' ? { ...x, encoding: 'int32' } : x)) },
     ]) {
@@ -248,6 +296,7 @@ describe('market snapshot codec', () => {
   interface ForgedSection {
     name: string;
     encoding: string;
+    predictor?: string;
     length: number;
     bytes: number;
     crc32: number;
@@ -317,7 +366,7 @@ describe('market snapshot codec', () => {
       delete header.corporateActions;
       return sections.filter((x) => !x.name.startsWith('action:'));
     });
-    assert.throws(() => decodeMarketSnapshot(old), /format 1, expected 4/);
+    assert.throws(() => decodeMarketSnapshot(old), new RegExp(`format 1, expected ${SNAPSHOT_FORMAT}`));
     assert.throws(() => snapshotVersion(old), SnapshotCorruptError);
     // a kind the format does not know is corruption, not a guess
     const badKind = forge(encodeMarketSnapshot(withActions), (_header, sections) =>
@@ -341,6 +390,15 @@ describe('market snapshot codec', () => {
       'a statement of a stock that does not exist': (h, s) =>
         replaced(s, 'statement:stock', new Int32Array(h.statements as number).fill(9999)),
       'an unknown encoding': (_, s) => s.map((x) => (x.name === 'volume' ? { ...x, encoding: 'int64' } : x)),
+      'an unknown prediction': (_, s) => s.map((x) => (x.name === 'high' ? { ...x, predictor: 'average' } : x)),
+      'a prediction of another encoding': (_, s) =>
+        s.map((x) => (x.name === 'close' ? { ...x, predictor: 'typical-value' } : x)),
+      'int32 planes without a prediction': (_, s) =>
+        s.map((x) => (x.name === 'close' ? { ...x, predictor: undefined } : x)),
+      'a prediction from a column stored after it': (_, s) => {
+        const open = s.find((x) => x.name === 'open') as ForgedSection;
+        return [open, ...s.filter((x) => x !== open)];
+      },
     };
     for (const [what, change] of Object.entries(cases)) {
       assert.throws(() => decodeMarketSnapshot(forge(bytes, change)), SnapshotCorruptError, what);
