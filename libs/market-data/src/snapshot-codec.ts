@@ -53,7 +53,8 @@ export const SNAPSHOT_MAGIC = Buffer.from('STOCKLAB-MARKET\n', 'latin1');
  * section each, NaN for a figure a statement lacks (decoded as NaN: blankStatement); and the flows are
  * TTM sums of four quarters. A format-3 file holds neither and is rebuilt from PostgreSQL.
  * 5: the price columns stored as predictions' errors in byte planes (int32-planes, uint53-planes),
- * the close first; 44 % smaller for the bench market. A format-4 file is rebuilt like any older one.
+ * the close first (the bench market's snapshot 113.6 -> 64.4 MiB). A format-4 file is rebuilt like
+ * any older one.
  */
 export const SNAPSHOT_FORMAT = 5;
 
@@ -291,9 +292,10 @@ type StatementColumns = Record<(typeof STATEMENT_FIELDS)[number], Float64Array>;
 
 /**
  * Statement `i` of the decoded columns, every figure (NaN where the statement lacks it, as the
- * loader's blankStatement leaves it). One literal rather than a figure at a time by name: a
- * hundred thousand statements take a few milliseconds instead of a quarter of a second, and the
- * return type makes the compiler refuse a figure left out.
+ * loader's blankStatement leaves it). One literal rather than a figure at a time by name: the
+ * bench market's 104,870 statements take about 0.3 s instead of 0.5 s on these VMs (most of what
+ * is left is the heap the objects fill), and the return type makes the compiler refuse a figure
+ * left out.
  */
 function statementAt(c: StatementColumns, reportDate: number, i: number): Required<FundamentalStatement> {
   return {
