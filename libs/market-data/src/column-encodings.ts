@@ -111,7 +111,7 @@ type TypicalInputs = Record<'open' | 'high' | 'low' | 'close' | 'volume', Float6
 /**
  * The int32 prediction of value `i` of `own`, the column being coded (its values before `i` are
  * final on both sides), for the encoder. The decoder computes the same in one loop per predictor
- * (decodeInt32Planes); the codec's round-trip tests hold the two together.
+ * (int32PlanesDecoder); the codec's round-trip tests hold the two together.
  */
 function predictedInt(predictor: Predictor, i: number, own: Float64Array, inputs: IntInputs, stride: number): number {
   switch (predictor) {
