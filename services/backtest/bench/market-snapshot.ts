@@ -11,6 +11,9 @@
  *
  * BENCH_DATABASE_URL=postgres://.../db uses (and keeps) that database: the market is generated and
  * imported into it only when it holds none (minutes at full size), so later runs start at once.
+ * The market's trading values are drawn between volume x low and volume x high, as a real VWAP lies
+ * (DemoMarketOptions.tradingValue): the demo market's volume x mean price would make the
+ * snapshot's trading value column compress to nothing.
  */
 import { execFile } from 'node:child_process';
 import { Readable } from 'node:stream';
@@ -94,17 +97,35 @@ async function runChild(
   return JSON.parse(stdout.trim().split('\n').pop() ?? '{}') as ChildReport;
 }
 
-/** A database of an earlier run that already holds a market (the import takes minutes at full size). */
+/**
+ * A database of an earlier run that already holds a market (the import takes minutes at full
+ * size); throws when that market is one whose trading values follow from its prices.
+ */
 async function holdsMarket(databaseUrl: string): Promise<boolean> {
   const client = new pg.Client({ connectionString: databaseUrl });
   await client.connect();
   try {
-    const { rows } = await client.query<{ bars: boolean }>(
-      `SELECT to_regclass('market.daily_bars') IS NOT NULL AND EXISTS (SELECT 1 FROM market.daily_bars) AS bars`,
+    const present = await client
+      .query<{ bars: boolean }>(
+        `SELECT to_regclass('market.daily_bars') IS NOT NULL AND EXISTS (SELECT 1 FROM market.daily_bars) AS bars`,
+      )
+      .then(
+        ({ rows }) => rows[0]?.bars === true,
+        () => false,
+      );
+    if (!present) {
+      return false;
+    }
+    // a market kept from before 2026-12-06: its trading values are volume x the mean price, a column
+    // the snapshot would store in almost nothing (floor(x + 0.5) is Math.round; round() rounds half to even)
+    const { rows } = await client.query<{ follows: boolean }>(
+      `SELECT bool_and(trading_value = floor(volume * (open + high + low + close) / 4 + 0.5)) AS follows
+         FROM (SELECT * FROM market.daily_bars WHERE volume > 0 AND high > low LIMIT 1000) AS b`,
     );
-    return rows[0]?.bars === true;
-  } catch {
-    return false;
+    if (rows[0]?.follows === true) {
+      throw new Error('BENCH_DATABASE_URL holds a market whose trading values follow from its prices: drop it');
+    }
+    return true;
   } finally {
     await client.end();
   }
@@ -131,7 +152,11 @@ async function main(): Promise<void> {
       const migrated = await startReplicas(1, { entry: BACKTEST_ENTRY, env, name: 'backtest' });
       await migrated.stopAll(5000);
       const t0 = performance.now();
-      const paths = await writeDemoMarket({ stocks: STOCKS, years: YEARS, seed: 42, startYear: 2015 }, dir);
+      // a trading value with a VWAP's noise: the snapshot is not measured on one that follows from the prices
+      const paths = await writeDemoMarket(
+        { stocks: STOCKS, years: YEARS, seed: 42, startYear: 2015, tradingValue: 'within-range' },
+        dir,
+      );
       const t1 = performance.now();
       await loadDemoMarket(paths, databaseUrl);
       console.log(

@@ -145,4 +145,30 @@ describe('demo market generator', () => {
     const sameSector = corr(returns[0] ?? [], returns[12] ?? []);
     assert.ok(sameSector > 0.2, `same-sector correlation ${sameSector}`);
   });
+
+  it('draws trading values within the range of each bar when asked, leaving every other column as it was', () => {
+    const plain = rowsOf(generateDemoMarket(options).bars);
+    const drawn = rowsOf(generateDemoMarket({ ...options, tradingValue: 'within-range' }).bars);
+    assert.equal(drawn.length, plain.length);
+    let offMean = 0;
+    drawn.forEach((row, i) => {
+      const before = plain[i] ?? [];
+      // code, date, open, high, low, close, volume | trading value | market cap, shares
+      assert.deepEqual([...row.slice(0, 7), ...row.slice(8)], [...before.slice(0, 7), ...before.slice(8)], `bar ${i}`);
+      const [low, high, volume, value] = [row[4], row[3], row[6], row[7]].map(Number) as [
+        number,
+        number,
+        number,
+        number,
+      ];
+      assert.ok(value >= Math.round(volume * low) && value <= Math.round(volume * high), `bar ${i}: ${row.join(',')}`);
+      if (value !== Number(before[7])) {
+        offMean += 1;
+      }
+    });
+    assert.ok(
+      offMean > drawn.length / 2,
+      `${offMean} of ${drawn.length} trading values differ from volume x mean price`,
+    );
+  });
 });

@@ -22,6 +22,14 @@ export interface DemoMarketOptions {
   startYear?: number;
   /** how many securities are delisted during the period (default about 2%, at least 1 when stocks >= 10) */
   delistings?: number;
+  /**
+   * A bar's trading value: volume x the mean of its four prices (`mean-price`, the default), or
+   * volume x a price drawn anywhere between its low and its high (`within-range`), as a real day's
+   * VWAP lies, so that what depends on the trading value's noise (the snapshot's size) is not
+   * measured on a value that follows from the other columns. The draws come from a stream of their
+   * own: every other column is the same either way.
+   */
+  tradingValue?: 'mean-price' | 'within-range';
 }
 
 export interface DemoMarketFiles {
@@ -194,6 +202,7 @@ export function* demoMarketLines(options: DemoMarketOptions): Generator<[DemoFil
   }
   const startYear = options.startYear ?? 2014;
   const rng = new Random(seed);
+  const vwapRng = options.tradingValue === 'within-range' ? new Random(seed ^ 0x5f3759df) : undefined;
   const days = demoTradingDays(startYear, years);
   const firstDay = days[0] ?? `${startYear}-01-02`;
   const lastDay = days[days.length - 1] ?? firstDay;
@@ -315,7 +324,9 @@ export function* demoMarketLines(options: DemoMarketOptions): Generator<[DemoFil
       s.price = close;
       const activity = 1 + 20 * Math.abs(ret);
       const volume = Math.max(0, Math.round(s.shares * s.turnover * activity * Math.exp(0.4 * volumeNoise - 0.08)));
-      const tradingValue = Math.round((volume * (o + h + l + c)) / 4);
+      const tradingValue = vwapRng
+        ? Math.round(volume * (l + vwapRng.uniform() * (h - l)))
+        : Math.round((volume * (o + h + l + c)) / 4);
       yield ['bars', `${s.code},${day},${o},${h},${l},${c},${volume},${tradingValue},${c * s.shares},${s.shares}`];
     }
   }
