@@ -240,6 +240,7 @@ async function main(): Promise<void> {
     // machine's 24 GiB would let garbage pile up) and the manifests' NODE_OPTIONS
     for (const [mode, name, limitMb, flags] of [
       ['store-change', 'backtest worker (whole history, stored snapshot)', 2048, []],
+      ['threads-change', 'backtest worker, its jobs on a thread of its pool (as it runs them)', 2048, []],
       ['window-change', 'trading replica (latest days, PostgreSQL)', 512, ['--max-semi-space-size=4']],
     ] as const) {
       const options = [`--max-old-space-size=${limitMb / 2}`, ...flags];

@@ -3,11 +3,12 @@
  * what a backtest process loads (the engine, the market data library, the service's object
  * storage and PostgreSQL clients), not the bench's own tooling (s3rver, the generator):
  *
- *   node snapshot-bench-child.js <database|store|store-change|window-change> <databaseUrl> <s3 endpoint> <bucket>
+ *   node snapshot-bench-child.js <database|store|store-change|threads-change|window-change> <databaseUrl> <s3 endpoint> <bucket>
  */
 import { loadMarketSnapshot, MarketSnapshotCache, type MarketSnapshot } from '@stocklab/market-data';
 import { historyDaysOf, parseStrategyDefinition, runBacktest, selectPicks } from '@stocklab/strategy-engine';
 import pg from 'pg';
+import { BacktestThreadPool } from '../src/backtests/backtest-runner.js';
 import { ObjectStorageSnapshotStore } from '../src/market/snapshot-store.js';
 import { storageOf, type ChildReport, type MemoryReport } from './snapshot-bench-storage.js';
 
@@ -88,6 +89,22 @@ async function memoryChild(mode: string, databaseUrl: string, endpoint: string, 
   const load = (): Promise<MarketSnapshot> =>
     new MarketSnapshotCache(pool, { store: new ObjectStorageSnapshotStore(storage) }).get(options);
   const old = await load();
+  // threads-change: as a backtest worker runs its jobs, on a thread of the service's pool, which
+  // is sent each version's market (the price columns shared, the rest copied into the thread)
+  const threads = mode === 'threads-change' ? new BacktestThreadPool() : undefined;
+  const backtestOn = (snapshot: MarketSnapshot): Promise<unknown> =>
+    (threads as BacktestThreadPool).run({
+      definition: example.value,
+      snapshot,
+      from: snapshot.data.dates[0] ?? 0,
+      to: snapshot.data.dates.at(-1) ?? 0,
+      benchmark: undefined,
+      onProgress: () => undefined,
+      signal: new AbortController().signal,
+    });
+  if (threads) {
+    await backtestOn(old);
+  }
   const t0 = performance.now();
   const next = await load();
   const secondLoadMs = performance.now() - t0;
@@ -95,6 +112,10 @@ async function memoryChild(mode: string, databaseUrl: string, endpoint: string, 
   for (const snapshot of [old, next]) {
     const t = snapshot.data.dates.length - 1;
     selectPicks(example.value, snapshot.data, t);
+  }
+  if (threads) {
+    await backtestOn(next);
+    await threads.close();
   }
   storage.destroy();
   await pool.end();
