@@ -1,7 +1,13 @@
 import assert from 'node:assert/strict';
 import { afterAll, describe, it } from '@jest/globals';
 import { capWeightedIndex, type MarketSnapshot } from '@stocklab/market-data';
-import { buildMarketData, parseStrategyDefinition, type PriceRow } from '@stocklab/strategy-engine';
+import {
+  buildMarketData,
+  parseStrategyDefinition,
+  runBacktest,
+  type PriceRow,
+  type StatementRow,
+} from '@stocklab/strategy-engine';
 import { definition } from '@stocklab/test-support';
 import { BacktestThreadPool, type RunRequest } from '../src/backtests/backtest-runner.js';
 
@@ -68,5 +74,63 @@ describe('backtest thread pool and data versions', () => {
     const again = await Promise.all([pool.run(request('2')), pool.run(request('2'))]);
     assert.deepEqual(again, [a, a]);
     assert.deepEqual(pool.idleVersions(), ['2', '2']);
+  });
+
+  it('sends the statements as shared columns, and a thread decides on them as the engine does on the objects', async () => {
+    // three stocks whose ranking by PER changes when a later statement is reported, one statement
+    // lacking an optional figure
+    const priced: PriceRow[] = [];
+    const codes = ['B00001', 'B00002', 'B00003'];
+    for (let d = 0; d < 60; d++) {
+      for (const [k, code] of codes.entries()) {
+        const close = 1000 + k * 100 + d * (3 - k);
+        priced.push({ date: 20260105 + d, code, open: close, high: close, low: close, close, volume: 1000 });
+      }
+    }
+    const statement = (code: string, reportDate: number, netIncome: number): StatementRow => ({
+      code,
+      reportDate,
+      netIncome,
+      equity: 5e6,
+      revenue: 2e7,
+      operatingIncome: 3e6,
+      liabilities: 1e6,
+      revenuePrevYear: 1.8e7,
+      ...(code === 'B00002' ? {} : { grossProfit: 4e6, eps: 12.5 }),
+    });
+    const withStatements = buildMarketData({
+      rows: priced.map((r) => ({ ...r, marketCap: r.close * 10_000 })),
+      statements: [
+        statement('B00001', 20260101, 2e6),
+        statement('B00002', 20260101, 1e6),
+        statement('B00003', 20260101, 5e5),
+        statement('B00003', 20260120, 9e6),
+        statement('B00001', 20260201, 1e5),
+      ],
+    });
+    const byPer = parseStrategyDefinition(
+      definition(codes, 1, {
+        ranking: { factor: 'per', order: 'asc' },
+        rebalance: 'weekly',
+        costs: { commissionBps: 1.5, sellTaxBps: 23, slippageBps: 10 },
+        initialCapital: 10_000_000,
+      }),
+    );
+    if (!byPer.ok) {
+      throw new Error('PER strategy does not parse');
+    }
+    const options = { from: 20260105, to: 20260305 };
+    const inProcess = runBacktest(byPer.value, withStatements, options);
+    const fromThread = await pool.run({
+      ...request('statements'),
+      definition: byPer.value,
+      snapshot: { ...snapshot('statements'), data: withStatements },
+      ...options,
+    });
+    // as JSON: the thread's result is built in another realm than this test's (Jest's vm context),
+    // so a strict deep comparison would fail on the prototypes alone; every number prints exactly
+    assert.equal(JSON.stringify(fromThread), JSON.stringify(inProcess));
+    const held = new Set(inProcess.trades.map((t) => t.code));
+    assert.ok(held.size >= 2, `the ranking changed with the statements: ${[...held].join(', ')}`);
   });
 });

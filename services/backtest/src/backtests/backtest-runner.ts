@@ -1,11 +1,23 @@
 import { randomUUID } from 'node:crypto';
 import { Worker } from 'node:worker_threads';
 import { DomainError } from '@stocklab/platform';
-import type { BacktestResult, StrategyDefinition } from '@stocklab/strategy-engine';
+import type { BacktestResult, MarketData, StrategyDefinition } from '@stocklab/strategy-engine';
 import type { ThreadMessage, ThreadRequest } from './backtest-thread.js';
 import type { BenchmarkId, MarketSnapshot } from './market-snapshot.js';
+import { shareStatements, type SharedStatements } from './shared-statements.js';
 
 const THREAD_ENTRY = new URL('./backtest-thread.js', import.meta.url);
+
+/** Each version's statements as shared columns, made once however many threads it is sent to. */
+const sharedOf = new WeakMap<object, SharedStatements>();
+const sharedStatementsOf = (fundamentals: MarketData['fundamentals']): SharedStatements => {
+  let statements = sharedOf.get(fundamentals);
+  if (!statements) {
+    statements = shareStatements(fundamentals);
+    sharedOf.set(fundamentals, statements);
+  }
+  return statements;
+};
 
 export interface RunRequest {
   definition: StrategyDefinition;
@@ -44,10 +56,12 @@ export class BacktestThreadPool {
     const thread = this.idle.pop() ?? new BacktestThread();
     thread.busy = true;
     if (thread.version !== request.snapshot.version) {
+      const { fundamentals, ...data } = request.snapshot.data;
       const load: ThreadRequest = {
         type: 'data',
         version: request.snapshot.version,
-        data: request.snapshot.data,
+        data,
+        statements: sharedStatementsOf(fundamentals),
         benchmarks: request.snapshot.benchmarks,
       };
       thread.worker.postMessage(load);

@@ -1,14 +1,22 @@
 /**
  * Worker-thread entry: runs backtests off the event loop, so health checks and API calls of the
  * process stay fast while it computes. The thread keeps the market data of one data version;
- * the pool sends it once per version (typed arrays on SharedArrayBuffers: shared, not copied),
- * then only a definition per job.
+ * the pool sends it once per version (typed arrays on SharedArrayBuffers: shared, not copied;
+ * the statements too, as columns the thread reads through views), then only a definition per job.
  */
 import { parentPort } from 'node:worker_threads';
 import { runBacktest, type BacktestResult, type MarketData, type StrategyDefinition } from '@stocklab/strategy-engine';
+import { statementViews, type SharedStatements } from './shared-statements.js';
 
 export type ThreadRequest =
-  | { type: 'data'; version: string; data: MarketData; benchmarks: Record<string, Float64Array> }
+  | {
+      type: 'data';
+      version: string;
+      /** all but the statements, which come as shared columns */
+      data: Omit<MarketData, 'fundamentals'>;
+      statements: SharedStatements;
+      benchmarks: Record<string, Float64Array>;
+    }
   | { type: 'release' }
   | {
       type: 'run';
@@ -29,7 +37,10 @@ const post = (message: ThreadMessage): void => parentPort?.postMessage(message);
 
 parentPort?.on('message', (request: ThreadRequest) => {
   if (request.type === 'data') {
-    market = { data: request.data, benchmarks: request.benchmarks };
+    market = {
+      data: { ...request.data, fundamentals: statementViews(request.statements) },
+      benchmarks: request.benchmarks,
+    };
     return;
   }
   if (request.type === 'release') {
