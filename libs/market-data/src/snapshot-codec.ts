@@ -1,8 +1,7 @@
 import { crc32, zstdCompressSync, zstdDecompressSync } from 'node:zlib';
 import {
   CORPORATE_ACTION_KINDS,
-  OPTIONAL_STATEMENT_FIELDS,
-  REQUIRED_STATEMENT_FIELDS,
+  STATEMENT_FIGURES,
   type CorporateAction,
   type FundamentalStatement,
   type Market,
@@ -113,7 +112,6 @@ const PRICE_FIELDS = ['close', 'open', 'high', 'low', 'volume', 'tradingValue', 
 /** int32 sections of the corporate actions (the kind as its index in CORPORATE_ACTION_KINDS) */
 const ACTION_INT_FIELDS = ['stock', 'exDate', 'kind'] as const;
 const ACTION_FLOAT_FIELDS = ['priceFactor', 'shareRatio'] as const;
-const STATEMENT_FIELDS = [...REQUIRED_STATEMENT_FIELDS, ...OPTIONAL_STATEMENT_FIELDS] as const;
 interface PendingSection {
   info: Omit<SectionInfo, 'bytes' | 'crc32'>;
   raw: Uint8Array;
@@ -140,9 +138,9 @@ function numberSection(
   return { info: { name, ...layout, length: values.length }, raw };
 }
 
-const plainSection = (name: string, column: EncodedColumn, length: number): PendingSection => {
+const plainSection = (name: string, column: EncodedColumn): PendingSection => {
   const { raw, ...layout } = column;
-  return { info: { name, ...layout, length }, raw };
+  return { info: { name, ...layout, length: raw.length / widthOf(layout.encoding) }, raw };
 };
 
 /** The snapshot (of the whole history) as bytes; the same snapshot always gives the same bytes. */
@@ -154,7 +152,7 @@ export function encodeMarketSnapshot(
   }
   const { data } = snapshot;
   const S = data.codes.length;
-  const sections: PendingSection[] = [plainSection('dates', int32Column(data.dates), data.dates.length)];
+  const sections: PendingSection[] = [plainSection('dates', int32Column(data.dates))];
   const stored: Record<string, Float64Array> = {};
   for (const field of PRICE_FIELDS) {
     sections.push(numberSection(field, data[field], S, stored));
@@ -165,22 +163,22 @@ export function encodeMarketSnapshot(
   const statements = data.fundamentals.flatMap((list, stock) => list.map((st) => ({ stock, st })));
   const stockOf = Int32Array.from(statements, (x) => x.stock);
   const reportDate = Int32Array.from(statements, (x) => x.st.reportDate);
-  sections.push(plainSection('statement:stock', int32Column(stockOf), stockOf.length));
-  sections.push(plainSection('statement:reportDate', int32Column(reportDate), reportDate.length));
-  for (const field of STATEMENT_FIELDS) {
+  sections.push(plainSection('statement:stock', int32Column(stockOf)));
+  sections.push(plainSection('statement:reportDate', int32Column(reportDate)));
+  for (const field of STATEMENT_FIGURES) {
     const values = Float64Array.from(statements, (x) => x.st[field] ?? Number.NaN);
-    sections.push(plainSection(`statement:${field}`, float64Column(values), values.length));
+    sections.push(plainSection(`statement:${field}`, float64Column(values)));
   }
   const actions = data.corporateActions ?? [];
   for (const field of ACTION_INT_FIELDS) {
     const values = Int32Array.from(actions, (a) =>
       field === 'kind' ? CORPORATE_ACTION_KINDS.indexOf(a.kind) : a[field],
     );
-    sections.push(plainSection(`action:${field}`, int32Column(values), values.length));
+    sections.push(plainSection(`action:${field}`, int32Column(values)));
   }
   for (const field of ACTION_FLOAT_FIELDS) {
     const values = Float64Array.from(actions, (a) => a[field]);
-    sections.push(plainSection(`action:${field}`, float64Column(values), values.length));
+    sections.push(plainSection(`action:${field}`, float64Column(values)));
   }
 
   return assemble(
@@ -207,7 +205,7 @@ export function encodeMarketIncrement(
   stocks: Pick<MarketData, 'stocks'>['stocks'],
 ): Buffer {
   const S = increment.codes.length;
-  const sections: PendingSection[] = [plainSection('dates', int32Column(increment.dates), increment.dates.length)];
+  const sections: PendingSection[] = [plainSection('dates', int32Column(increment.dates))];
   const stored: Record<string, Float64Array> = {};
   for (const field of PRICE_FIELDS) {
     const values = increment.columns[field];
@@ -288,7 +286,7 @@ export function snapshotVersion(bytes: Buffer): string {
   return readHeader(bytes).header.version;
 }
 
-type StatementColumns = Record<(typeof STATEMENT_FIELDS)[number], Float64Array>;
+type StatementColumns = Record<(typeof STATEMENT_FIGURES)[number], Float64Array>;
 
 /**
  * Statement `i` of the decoded columns, every figure (NaN where the statement lacks it, as the
@@ -471,7 +469,7 @@ export function decodeMarketSnapshot(bytes: Buffer): Omit<MarketSnapshot, 'loade
   for (const id of BENCHMARKS) {
     expected[`benchmark:${id}`] = D;
   }
-  for (const f of STATEMENT_FIELDS) {
+  for (const f of STATEMENT_FIGURES) {
     expected[`statement:${f}`] = N;
   }
   const A = header.corporateActions;
@@ -490,7 +488,7 @@ export function decodeMarketSnapshot(bytes: Buffer): Omit<MarketSnapshot, 'loade
   const fundamentals: FundamentalStatement[][] = header.codes.map(() => []);
   const stockOf = column('statement:stock');
   const reportDate = column('statement:reportDate');
-  const figures = Object.fromEntries(STATEMENT_FIELDS.map((f) => [f, column(`statement:${f}`)])) as StatementColumns;
+  const figures = Object.fromEntries(STATEMENT_FIGURES.map((f) => [f, column(`statement:${f}`)])) as StatementColumns;
   for (let i = 0; i < N; i++) {
     const list = fundamentals[stockOf[i]];
     if (!list) {

@@ -153,6 +153,9 @@ export const OPTIONAL_STATEMENT_FIELDS = [
   'epsPrevQuarter',
 ] as const satisfies readonly (keyof FundamentalStatement)[];
 export type OptionalStatementField = (typeof OPTIONAL_STATEMENT_FIELDS)[number];
+/** Every figure of a statement (all but its report date). */
+export const STATEMENT_FIGURES = [...REQUIRED_STATEMENT_FIELDS, ...OPTIONAL_STATEMENT_FIELDS] as const;
+export type StatementFigure = (typeof STATEMENT_FIGURES)[number];
 
 /** A yyyymmdd day as an ISO date: 20260310 -> 2026-03-10. */
 export const isoOf = (yyyymmdd: number): string => {
@@ -172,9 +175,7 @@ export function blankStatement(reportDate: number): FundamentalStatement {
 }
 
 const STATEMENT_TEMPLATE: Required<FundamentalStatement> = JSON.parse(
-  JSON.stringify(
-    Object.fromEntries(['reportDate', ...REQUIRED_STATEMENT_FIELDS, ...OPTIONAL_STATEMENT_FIELDS].map((f) => [f, 0])),
-  ),
+  JSON.stringify(Object.fromEntries(['reportDate', ...STATEMENT_FIGURES].map((f) => [f, 0]))),
   // JSON cannot spell NaN: parsed as 0, every figure set to NaN here (a fast object from the start)
   (key, value: unknown) => (key === '' || key === 'reportDate' ? value : Number.NaN),
 ) as Required<FundamentalStatement>;

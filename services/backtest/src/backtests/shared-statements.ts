@@ -8,13 +8,10 @@
  * only small views over them (the engine reads `statement.netIncome` through a getter).
  */
 import {
-  OPTIONAL_STATEMENT_FIELDS,
-  REQUIRED_STATEMENT_FIELDS,
+  STATEMENT_FIGURES as FIGURES,
   type FundamentalStatement,
+  type StatementFigure as Figure,
 } from '@stocklab/strategy-engine';
-
-const FIGURES = [...REQUIRED_STATEMENT_FIELDS, ...OPTIONAL_STATEMENT_FIELDS] as const;
-type Figure = (typeof FIGURES)[number];
 
 export interface SharedStatements {
   /** per stock, where its statements start in the columns (stocks + 1 entries) */
@@ -24,15 +21,12 @@ export interface SharedStatements {
   figures: Record<Figure, Float64Array>;
 }
 
-const shared = <T extends Int32Array | Float64Array>(make: (buffer: SharedArrayBuffer) => T, bytes: number): T =>
-  make(new SharedArrayBuffer(bytes));
-
 /** The statements of `fundamentals` (per stock, in report order) as shared columns. */
 export function shareStatements(fundamentals: readonly (readonly FundamentalStatement[])[]): SharedStatements {
   const n = fundamentals.reduce((sum, list) => sum + list.length, 0);
-  const start = shared((b) => new Int32Array(b), (fundamentals.length + 1) * 4);
-  const reportDate = shared((b) => new Int32Array(b), n * 4);
-  const figures = Object.fromEntries(FIGURES.map((f) => [f, shared((b) => new Float64Array(b), n * 8)])) as Record<
+  const start = new Int32Array(new SharedArrayBuffer((fundamentals.length + 1) * 4));
+  const reportDate = new Int32Array(new SharedArrayBuffer(n * 4));
+  const figures = Object.fromEntries(FIGURES.map((f) => [f, new Float64Array(new SharedArrayBuffer(n * 8))])) as Record<
     Figure,
     Float64Array
   >;
