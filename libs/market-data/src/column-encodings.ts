@@ -11,6 +11,8 @@
  * them in almost nothing.
  */
 
+import type { PriceColumn } from '@stocklab/strategy-engine';
+
 /** The stored form of a column (SectionInfo.encoding). */
 export type Encoding = 'int32' | 'int32-planes' | 'uint53-planes' | 'times-close' | 'float64-planes';
 
@@ -51,6 +53,11 @@ export const PRICE_PREDICTORS: Readonly<Record<string, Predictor>> = {
 export interface ColumnLayout {
   encoding: Encoding;
   predictor?: Predictor;
+  /**
+   * 'float32': every value is a whole number within +-2^24 (or NaN), so a reader may hold the
+   * column in a Float32Array, exactly and in half the memory. Only on int32-planes.
+   */
+  held?: 'float32';
 }
 
 export interface EncodedColumn extends ColumnLayout {
@@ -65,6 +72,8 @@ export class ColumnEncodingError extends Error {
 /** int32 stands for NaN: no KRX price or volume comes near it. */
 const NAN_INT = -0x80000000;
 const TWO_32 = 4_294_967_296;
+/** Whole numbers up to this magnitude are exactly float32s (a 24-bit significand). */
+const FLOAT32_WHOLE_LIMIT = 2 ** 24;
 /** A trading value's error from its prediction is stored when it is below this in magnitude (exact in float64). */
 const MAX_RESIDUAL = 2 ** 51;
 
@@ -76,7 +85,7 @@ const isPlanar = (encoding: Encoding): boolean => encoding.endsWith('-planes');
 /** The int32 a predictor reads for a decoded value: NaN as NAN_INT, anything else wrapped to 32 bits. */
 const intOf = (v: number): number => (v === v ? v | 0 : NAN_INT);
 
-function fitsInt32(values: Float64Array): boolean {
+function fitsInt32(values: PriceColumn): boolean {
   for (let i = 0; i < values.length; i++) {
     const v = values[i];
     if (v === v && (!Number.isInteger(v) || v <= NAN_INT || v > 0x7fffffff || Object.is(v, -0))) {
@@ -86,8 +95,19 @@ function fitsInt32(values: Float64Array): boolean {
   return true;
 }
 
+/** For a column that fits int32: every value NaN or within FLOAT32_WHOLE_LIMIT. */
+function fitsFloat32(values: PriceColumn): boolean {
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i];
+    if (v > FLOAT32_WHOLE_LIMIT || v < -FLOAT32_WHOLE_LIMIT) {
+      return false;
+    }
+  }
+  return true;
+}
+
 /** Every value NaN or a whole number in [0, 2^53). */
-function fitsUint53(values: Float64Array): boolean {
+function fitsUint53(values: PriceColumn): boolean {
   for (let i = 0; i < values.length; i++) {
     const v = values[i];
     if (v === v && (!Number.isSafeInteger(v) || v < 0 || Object.is(v, -0))) {
@@ -101,19 +121,19 @@ const NONE = new Float64Array(0);
 
 /** The columns an int32 prediction reads besides the column itself (NONE where it reads none). */
 interface IntInputs {
-  open: Float64Array;
-  close: Float64Array;
+  open: PriceColumn;
+  close: PriceColumn;
 }
 
 /** The columns the trading value's prediction reads. */
-type TypicalInputs = Record<'open' | 'high' | 'low' | 'close' | 'volume', Float64Array>;
+type TypicalInputs = Record<'open' | 'high' | 'low' | 'close' | 'volume', PriceColumn>;
 
 /**
  * The int32 prediction of value `i` of `own`, the column being coded (its values before `i` are
  * final on both sides), for the encoder. The decoder computes the same in one loop per predictor
  * (int32PlanesDecoder); the codec's round-trip tests hold the two together.
  */
-function predictedInt(predictor: Predictor, i: number, own: Float64Array, inputs: IntInputs, stride: number): number {
+function predictedInt(predictor: Predictor, i: number, own: PriceColumn, inputs: IntInputs, stride: number): number {
   switch (predictor) {
     case 'previous-day':
       return i >= stride ? intOf(own[i - stride]) : 0;
@@ -135,10 +155,10 @@ function typicalValueAt(i: number, { open, high, low, close, volume }: TypicalIn
 /** The columns a predictor reads, each of `length` values; throws ColumnEncodingError when one is missing. */
 function inputsOf(
   predictor: Predictor,
-  decoded: Record<string, Float64Array>,
+  decoded: Record<string, PriceColumn>,
   length: number,
-): Record<string, Float64Array> {
-  const inputs: Record<string, Float64Array> = {};
+): Record<string, PriceColumn> {
+  const inputs: Record<string, PriceColumn> = {};
   for (const name of PREDICTOR_INPUTS[predictor]) {
     const column = decoded[name];
     if (!column || column.length !== length) {
@@ -149,14 +169,14 @@ function inputsOf(
   return inputs;
 }
 
-const intInputsOf = (predictor: Predictor, decoded: Record<string, Float64Array>, length: number): IntInputs => ({
+const intInputsOf = (predictor: Predictor, decoded: Record<string, PriceColumn>, length: number): IntInputs => ({
   open: NONE,
   close: NONE,
   ...inputsOf(predictor, decoded, length),
 });
 
 /** Each value's error from its int32 prediction, wrapped and zigzag coded. */
-function int32Errors(values: Float64Array, predictor: Predictor, inputs: IntInputs, stride: number): Int32Array {
+function int32Errors(values: PriceColumn, predictor: Predictor, inputs: IntInputs, stride: number): Int32Array {
   const codes = new Int32Array(values.length);
   for (let i = 0; i < values.length; i++) {
     const e = (intOf(values[i]) - predictedInt(predictor, i, values, inputs, stride)) | 0;
@@ -169,7 +189,7 @@ function int32Errors(values: Float64Array, predictor: Predictor, inputs: IntInpu
  * Errors from the trading value's prediction, zigzag coded plus one (0 is NaN), as a low and a
  * high 32-bit word each; undefined when an error is too large to be exact.
  */
-function uint53Errors(values: Float64Array, inputs: TypicalInputs): Uint32Array | undefined {
+function uint53Errors(values: PriceColumn, inputs: TypicalInputs): Uint32Array | undefined {
   const words = new Uint32Array(values.length * 2);
   for (let i = 0; i < values.length; i++) {
     const v = values[i];
@@ -193,7 +213,7 @@ function uint53Errors(values: Float64Array, inputs: TypicalInputs): Uint32Array 
  * computes it): the factor is stored instead, and it barely changes from day to day, so it
  * compresses to almost nothing. Undefined unless the product gives back every value bit for bit.
  */
-function timesClose(values: Float64Array, close: Float64Array): Float64Array | undefined {
+function timesClose(values: PriceColumn, close: PriceColumn): Float64Array | undefined {
   const factor = new Float64Array(values.length);
   for (let i = 0; i < values.length; i++) {
     const v = values[i];
@@ -239,20 +259,22 @@ export const float64Column = (values: Float64Array): EncodedColumn => column({ e
 
 /**
  * The most compact exact encoding of a column. `predictor` is tried when given, against
- * `decoded`, the columns stored before this one; `close` allows the market cap's times-close.
+ * `decoded`, the columns stored before this one; `close` allows the market cap's times-close;
+ * `mayHoldAsFloat32` marks a whole-number column within +-2^24 as held as float32s (ColumnLayout.held).
  */
 export function encodeNumberColumn(
-  values: Float64Array,
+  values: PriceColumn,
   stride: number,
-  decoded: Record<string, Float64Array>,
+  decoded: Record<string, PriceColumn>,
   predictor?: Predictor,
-  close?: Float64Array,
+  { close, mayHoldAsFloat32 = false }: { close?: PriceColumn; mayHoldAsFloat32?: boolean } = {},
 ): EncodedColumn {
   if (fitsInt32(values)) {
     const intPredictor = predictor === undefined || predictor === 'typical-value' ? 'previous-day' : predictor;
     const inputs = intInputsOf(intPredictor, decoded, values.length);
+    const held = mayHoldAsFloat32 && fitsFloat32(values) ? { held: 'float32' as const } : {};
     return column(
-      { encoding: 'int32-planes', predictor: intPredictor },
+      { encoding: 'int32-planes', predictor: intPredictor, ...held },
       int32Errors(values, intPredictor, inputs, stride),
     );
   }
@@ -266,7 +288,8 @@ export function encodeNumberColumn(
       return column({ encoding: 'uint53-planes', predictor }, words);
     }
   }
-  return float64Column(values);
+  // float64 bytes, whichever array held them
+  return float64Column(values instanceof Float64Array ? values : Float64Array.from(values));
 }
 
 /** The 32-bit word of value `i` in four byte planes of `n` values each, from plane `first`. */
@@ -281,9 +304,16 @@ function errorAt(bytes: Uint8Array, n: number, i: number): number {
   return (z >>> 1) ^ -(z & 1);
 }
 
-const setInt = (out: Float64Array, i: number, v: number): void => {
+const setInt = (out: PriceColumn, i: number, v: number): void => {
   out[i] = v === NAN_INT ? Number.NaN : v;
 };
+
+/** After a column's loop: `over` is a value beyond the float32 column's limit, 0 when none was. */
+function refuseOver(over: number): void {
+  if (over !== 0) {
+    throw new ColumnEncodingError(`${over} held as a float32 is not exact`);
+  }
+}
 
 /** Decodes a column's raw bytes (decompressed, widthOf x its length: the caller checks) into its output. */
 type RawDecoder = (bytes: Uint8Array) => void;
@@ -294,39 +324,74 @@ type RawDecoder = (bytes: Uint8Array) => void;
  */
 function int32PlanesDecoder(
   predictor: Predictor,
-  out: Float64Array,
+  out: PriceColumn,
   { open, close }: IntInputs,
   stride: number,
 ): RawDecoder {
   const n = out.length;
+  // a float32 column is only given values it holds exactly (checked: the header may lie); a value
+  // beyond is noted in the loop and refused after it: a call in the loop doubled the loop's time
+  const limit = out instanceof Float32Array ? FLOAT32_WHOLE_LIMIT : Number.POSITIVE_INFINITY;
   switch (predictor) {
     case 'previous-day':
       return (bytes) => {
+        let over = 0;
         for (let i = 0; i < n; i++) {
-          setInt(out, i, (errorAt(bytes, n, i) + (i >= stride ? intOf(out[i - stride]) : 0)) | 0);
+          const v = (errorAt(bytes, n, i) + (i >= stride ? intOf(out[i - stride]) : 0)) | 0;
+          if (v > limit || (v < -limit && v !== NAN_INT)) {
+            over = v;
+          }
+          setInt(out, i, v);
         }
+        refuseOver(over);
       };
     case 'previous-close':
       return (bytes) => {
+        let over = 0;
         for (let i = 0; i < n; i++) {
-          setInt(out, i, (errorAt(bytes, n, i) + (i >= stride ? intOf(close[i - stride]) : 0)) | 0);
+          const v = (errorAt(bytes, n, i) + (i >= stride ? intOf(close[i - stride]) : 0)) | 0;
+          if (v > limit || (v < -limit && v !== NAN_INT)) {
+            over = v;
+          }
+          setInt(out, i, v);
         }
+        refuseOver(over);
       };
     case 'max-open-close':
       return (bytes) => {
+        let over = 0;
         for (let i = 0; i < n; i++) {
-          setInt(out, i, (errorAt(bytes, n, i) + Math.max(intOf(open[i]), intOf(close[i]))) | 0);
+          const v = (errorAt(bytes, n, i) + Math.max(intOf(open[i]), intOf(close[i]))) | 0;
+          if (v > limit || (v < -limit && v !== NAN_INT)) {
+            over = v;
+          }
+          setInt(out, i, v);
         }
+        refuseOver(over);
       };
     case 'min-open-close':
       return (bytes) => {
+        let over = 0;
         for (let i = 0; i < n; i++) {
-          setInt(out, i, (errorAt(bytes, n, i) + Math.min(intOf(open[i]), intOf(close[i]))) | 0);
+          const v = (errorAt(bytes, n, i) + Math.min(intOf(open[i]), intOf(close[i]))) | 0;
+          if (v > limit || (v < -limit && v !== NAN_INT)) {
+            over = v;
+          }
+          setInt(out, i, v);
         }
+        refuseOver(over);
       };
     default:
       throw new ColumnEncodingError(`int32-planes with the ${String(predictor)} prediction`);
   }
+}
+
+/** `out` for an encoding whose bytes are float64s (the checks above keep float32 columns from it). */
+function float64Out(out: PriceColumn): Float64Array {
+  if (!(out instanceof Float64Array)) {
+    throw new ColumnEncodingError('float64 values into a float32 column');
+  }
+  return out;
 }
 
 /**
@@ -336,14 +401,20 @@ function int32PlanesDecoder(
  */
 export function columnDecoder(
   layout: ColumnLayout,
-  out: Float64Array,
+  out: PriceColumn,
   stride: number,
-  decoded: Record<string, Float64Array>,
+  decoded: Record<string, PriceColumn>,
 ): RawDecoder {
   const n = out.length;
-  const { encoding, predictor } = layout;
+  const { encoding, predictor, held } = layout;
   if (predictor !== undefined && !(predictor in PREDICTOR_INPUTS)) {
     throw new ColumnEncodingError(`unknown predictor ${String(predictor)}`);
+  }
+  if (held !== undefined && (held !== 'float32' || encoding !== 'int32-planes')) {
+    throw new ColumnEncodingError(`${encoding} held as ${String(held)}`);
+  }
+  if (out instanceof Float32Array && held !== 'float32') {
+    throw new ColumnEncodingError('a float32 column for values not all float32s');
   }
   switch (encoding) {
     case 'int32-planes':
@@ -371,23 +442,25 @@ export function columnDecoder(
       if (!close || close.length !== n) {
         throw new ColumnEncodingError('times-close needs the close column before it');
       }
+      const factor = float64Out(out);
       return (bytes) => {
         // copied first: the decompressed bytes need not be 8-byte aligned
-        new Uint8Array(out.buffer, out.byteOffset, n * 8).set(bytes);
+        new Uint8Array(factor.buffer, factor.byteOffset, n * 8).set(bytes);
         for (let i = 0; i < n; i++) {
-          out[i] = out[i] * close[i];
+          factor[i] = factor[i] * close[i];
         }
       };
     }
-    case 'float64-planes':
+    case 'float64-planes': {
+      const target = new Uint8Array(float64Out(out).buffer, out.byteOffset, n * 8);
       return (bytes) => {
-        const target = new Uint8Array(out.buffer, out.byteOffset, n * 8);
         for (let plane = 0; plane < 8; plane++) {
           for (let i = 0; i < n; i++) {
             target[i * 8 + plane] = bytes[plane * n + i];
           }
         }
       };
+    }
     case 'int32':
       return (bytes) => {
         // a small section may sit unaligned in Node's buffer pool: copied then

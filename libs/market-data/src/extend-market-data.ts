@@ -1,4 +1,4 @@
-import type { MarketData } from '@stocklab/strategy-engine';
+import type { MarketData, PriceColumn } from '@stocklab/strategy-engine';
 import type { ClientBase } from 'pg';
 import { CodeIndex } from './copy-rows.js';
 import {
@@ -10,7 +10,7 @@ import {
   type MarketSnapshot,
   type PriceArrays,
 } from './load-market-data.js';
-import { extendPriceColumn } from './price-columns.js';
+import { exactlyFloat32, extendPriceColumn, widenPriceColumn } from './price-columns.js';
 import { SnapshotCorruptError, type MarketIncrement } from './snapshot-codec.js';
 
 /**
@@ -100,11 +100,18 @@ export function appendDays(base: MarketSnapshot, version: string, days: Int32Arr
   const D = D0 + k;
   const columns = Object.fromEntries(
     FIELDS.map((f) => {
-      const column = k > 0 ? extendPriceColumn(base.data[f], D, S) : base.data[f];
+      const held = base.data[f];
+      // a float32 column takes a value no float32 holds exactly as float64s from then on
+      const column =
+        held instanceof Float32Array && !exactlyFloat32(tail[f])
+          ? widenPriceColumn(held, D, S)
+          : k > 0
+            ? extendPriceColumn(held, D, S)
+            : held;
       column.set(tail[f], D0 * S);
       return [f, column];
     }),
-  ) as PriceArrays;
+  ) as Record<(typeof FIELDS)[number], PriceColumn>;
   const dates = new Int32Array(D);
   dates.set(base.data.dates);
   dates.set(days, D0);

@@ -6,10 +6,11 @@ import {
   type FundamentalStatement,
   type Market,
   type MarketData,
+  type PriceColumn,
   type StockInfo,
 } from '@stocklab/strategy-engine';
 import { BENCHMARKS, type BenchmarkId, type MarketSnapshot } from './load-market-data.js';
-import { priceColumn } from './price-columns.js';
+import { float32PriceColumn, priceColumn } from './price-columns.js';
 import {
   ColumnEncodingError,
   columnDecoder,
@@ -35,7 +36,9 @@ import {
  * Each column is stored in the most compact exact encoding its values allow (column-encodings.ts):
  * prices and volumes in KRW as the error of a prediction from the columns before them, the market
  * cap as a factor of the close, the statements as float64 split into byte planes. Decoding
- * restores every value bit for bit (NaN included).
+ * restores every value bit for bit (NaN included). Open, high, low and close are decoded into
+ * Float32Arrays (half the memory) when the header says each of their values is a whole number
+ * within +-2^24, as every KRW price is: checked as they decode, a lie is refused as corruption.
  *
  * Format 2 added the corporate actions (MarketData.corporateActions: `action:*` sections, their
  * count in the header). A stored snapshot of format 1 has none of them whatever the data holds, so
@@ -110,6 +113,11 @@ export class SnapshotCorruptError extends Error {
 /** In the order they are stored: each after the columns its prediction reads (PRICE_PREDICTORS). */
 const PRICE_FIELDS = ['close', 'open', 'high', 'low', 'volume', 'tradingValue', 'marketCap'] as const;
 /** int32 sections of the corporate actions (the kind as its index in CORPORATE_ACTION_KINDS) */
+/**
+ * The price columns a reader holds as float32s when the header says every value is one: KRW
+ * prices (volumes and trading values run past 2^24, the market cap is stored as a factor).
+ */
+const FLOAT32_FIELDS: ReadonlySet<string> = new Set(['close', 'open', 'high', 'low']);
 const ACTION_INT_FIELDS = ['stock', 'exDate', 'kind'] as const;
 const ACTION_FLOAT_FIELDS = ['priceFactor', 'shareRatio'] as const;
 interface PendingSection {
@@ -123,17 +131,14 @@ interface PendingSection {
  */
 function numberSection(
   name: string,
-  values: Float64Array,
+  values: PriceColumn,
   stride: number,
-  decoded: Record<string, Float64Array>,
+  decoded: Record<string, PriceColumn>,
 ): PendingSection {
-  const { raw, ...layout } = encodeNumberColumn(
-    values,
-    stride,
-    decoded,
-    PRICE_PREDICTORS[name],
-    name === 'marketCap' ? decoded.close : undefined,
-  );
+  const { raw, ...layout } = encodeNumberColumn(values, stride, decoded, PRICE_PREDICTORS[name], {
+    close: name === 'marketCap' ? decoded.close : undefined,
+    mayHoldAsFloat32: FLOAT32_FIELDS.has(name),
+  });
   decoded[name] = values;
   return { info: { name, ...layout, length: values.length }, raw };
 }
@@ -153,7 +158,7 @@ export function encodeMarketSnapshot(
   const { data } = snapshot;
   const S = data.codes.length;
   const sections: PendingSection[] = [plainSection('dates', int32Column(data.dates))];
-  const stored: Record<string, Float64Array> = {};
+  const stored: Record<string, PriceColumn> = {};
   for (const field of PRICE_FIELDS) {
     sections.push(numberSection(field, data[field], S, stored));
   }
@@ -206,7 +211,7 @@ export function encodeMarketIncrement(
 ): Buffer {
   const S = increment.codes.length;
   const sections: PendingSection[] = [plainSection('dates', int32Column(increment.dates))];
-  const stored: Record<string, Float64Array> = {};
+  const stored: Record<string, PriceColumn> = {};
   for (const field of PRICE_FIELDS) {
     const values = increment.columns[field];
     if (values.length !== increment.dates.length * S) {
@@ -359,15 +364,10 @@ export function isMarketIncrement(bytes: Buffer): boolean {
   return readHeader(bytes).header.increment !== undefined;
 }
 
-/** columnDecoder, its refusals as corruption. */
-function sectionDecoder(
-  section: SectionInfo,
-  out: Float64Array,
-  stride: number,
-  decoded: Record<string, Float64Array>,
-): ReturnType<typeof columnDecoder> {
+/** Runs `step` of decoding a section, its ColumnEncodingError as corruption. */
+function asCorruption<T>(section: SectionInfo, step: () => T): T {
   try {
-    return columnDecoder(section, out, stride, decoded);
+    return step();
   } catch (error) {
     if (error instanceof ColumnEncodingError) {
       corrupt(`section ${section.name}: ${error.message}`);
@@ -382,8 +382,8 @@ function readSections(
   header: SnapshotHeader,
   bodyStart: number,
   expected: Record<string, number>,
-  allocate: (length: number, isPrice: boolean) => Float64Array,
-): Record<string, Float64Array> {
+  allocate: (section: SectionInfo, isPrice: boolean) => PriceColumn,
+): Record<string, PriceColumn> {
   const stored = header.sections.reduce((sum, s) => sum + s.bytes, 0);
   if (bodyStart + stored !== bytes.length) {
     corrupt(`${bytes.length - bodyStart} section bytes, header says ${stored}`);
@@ -392,7 +392,7 @@ function readSections(
     corrupt(`${header.sections.length} sections, expected ${Object.keys(expected).length}`);
   }
   const S = header.codes.length;
-  const columns: Record<string, Float64Array> = {};
+  const columns: Record<string, PriceColumn> = {};
   let offset = bodyStart;
   for (const section of header.sections) {
     if (expected[section.name] !== section.length || !ENCODINGS.has(section.encoding)) {
@@ -404,8 +404,8 @@ function readSections(
       corrupt(`checksum mismatch in section ${section.name}`);
     }
     const isPrice = (PRICE_FIELDS as readonly string[]).includes(section.name);
-    const out = allocate(section.length, isPrice);
-    const decode = sectionDecoder(section, out, isPrice ? S : 1, isPrice ? columns : {});
+    const out = allocate(section, isPrice);
+    const decode = asCorruption(section, () => columnDecoder(section, out, isPrice ? S : 1, isPrice ? columns : {}));
     const expectedBytes = section.length * widthOf(section.encoding);
     let raw: Buffer;
     try {
@@ -417,7 +417,8 @@ function readSections(
     if (raw.length !== expectedBytes) {
       corrupt(`section ${section.name} has ${raw.length} bytes, expected ${expectedBytes}`);
     }
-    decode(new Uint8Array(raw.buffer, raw.byteOffset, raw.length));
+    // a float32 column refuses a value it cannot hold exactly as it decodes
+    asCorruption(section, () => decode(new Uint8Array(raw.buffer, raw.byteOffset, raw.length)));
     columns[section.name] = out;
   }
   return columns;
@@ -436,8 +437,9 @@ export function decodeMarketIncrement(bytes: Buffer): MarketIncrement {
   for (const f of PRICE_FIELDS) {
     expected[f] = D * S;
   }
-  const columns = readSections(bytes, header, bodyStart, expected, (length) => new Float64Array(length));
-  const column = (name: string): Float64Array => columns[name];
+  // float64s throughout: the days are appended to the columns a process holds (appendDays)
+  const columns = readSections(bytes, header, bodyStart, expected, (section) => new Float64Array(section.length));
+  const column = (name: string): Float64Array => columns[name] as Float64Array;
   return {
     version: header.version,
     base: increment.base,
@@ -479,10 +481,16 @@ export function decodeMarketSnapshot(bytes: Buffer): Omit<MarketSnapshot, 'loade
   for (const f of [...ACTION_INT_FIELDS, ...ACTION_FLOAT_FIELDS]) {
     expected[`action:${f}`] = A;
   }
-  const columns = readSections(bytes, header, bodyStart, expected, (length, isPrice) =>
-    isPrice ? priceColumn(D, S, false) : new Float64Array(length),
+  const columns = readSections(bytes, header, bodyStart, expected, (section, isPrice) =>
+    isPrice
+      ? section.held === 'float32'
+        ? float32PriceColumn(D, S, false)
+        : priceColumn(D, S, false)
+      : new Float64Array(section.length),
   );
-  const column = (name: string): Float64Array => columns[name];
+  // only a price section may be float32
+  const column = (name: string): Float64Array => columns[name] as Float64Array;
+  const price = (name: string): PriceColumn => columns[name];
 
   const stocks = stocksOf(header);
   const fundamentals: FundamentalStatement[][] = header.codes.map(() => []);
@@ -518,13 +526,13 @@ export function decodeMarketSnapshot(bytes: Buffer): Omit<MarketSnapshot, 'loade
     dates: Int32Array.from(column('dates')),
     codes: header.codes,
     stocks,
-    open: column('open'),
-    high: column('high'),
-    low: column('low'),
-    close: column('close'),
-    volume: column('volume'),
-    tradingValue: column('tradingValue'),
-    marketCap: column('marketCap'),
+    open: price('open'),
+    high: price('high'),
+    low: price('low'),
+    close: price('close'),
+    volume: price('volume'),
+    tradingValue: price('tradingValue'),
+    marketCap: price('marketCap'),
     fundamentals,
     ...(A > 0 ? { corporateActions } : {}),
   };

@@ -11,8 +11,10 @@ import {
   encodeMarketIncrement,
   encodeMarketSnapshot,
   extendPriceColumn,
+  float32PriceColumn,
   isMarketIncrement,
   priceColumn,
+  widenPriceColumn,
   SnapshotCorruptError,
   type MarketIncrement,
   type MarketSnapshot,
@@ -42,6 +44,19 @@ describe('price columns on shared memory with room for more days', () => {
     assert.equal(column.length, 6, 'the older view keeps its length');
     assert.deepEqual([...column], [1, 2, 3, 4, 5, 6]);
     assertSameBits(longer, [1, 2, 3, 4, 5, 6, NaN, NaN, NaN, NaN], 'extended');
+  });
+
+  it('grows a float32 column as float32s in place, and widens it to float64s as a copy', () => {
+    const column = float32PriceColumn(3, 2);
+    assert.equal(column.buffer.byteLength, (3 + APPEND_HEADROOM_DAYS) * 2 * 4, 'half the bytes');
+    column.set([1, 2, 3, 4, 5, 6]);
+    const longer = extendPriceColumn(column, 4, 2);
+    assert.ok(longer instanceof Float32Array && longer.buffer === column.buffer, 'float32s, the same memory');
+    assertSameBits(longer, [1, 2, 3, 4, 5, 6, NaN, NaN], 'extended');
+    const wide = widenPriceColumn(longer, 5, 2);
+    assert.ok(wide instanceof Float64Array && wide.buffer instanceof SharedArrayBuffer);
+    assertSameBits(wide, [1, 2, 3, 4, 5, 6, NaN, NaN, NaN, NaN], 'widened');
+    assert.ok(extendPriceColumn(wide, 6, 2).buffer === wide.buffer, 'the widened column grows in place');
   });
 
   it('copies when the view is not the newest, when there is no room left, or when it is not shared', () => {
@@ -143,6 +158,27 @@ describe('increments of a stored snapshot', () => {
     }
     // the base as decoded is untouched (a job may still run on it)
     assertSameBits(stored.data.close, base.data.close, 'base close');
+  });
+
+  it('extends a base held as float32s in place, widening only a column that takes a value beyond 2^24', () => {
+    const increment = incrementOf(whole.data, from, '42', '43');
+    const S = whole.data.codes.length;
+    increment.columns.close = increment.columns.close.slice();
+    increment.columns.close[S + 2] = 2 ** 24 + 1;
+    const stored = decodeMarketSnapshot(encodeMarketSnapshot(base));
+    assert.ok(stored.data.close instanceof Float32Array && stored.data.open instanceof Float32Array);
+    const applied = applyMarketIncrement(
+      { ...stored, loadedInMs: 0 },
+      decodeMarketIncrement(encodeMarketIncrement(increment, whole.data.stocks)),
+    );
+    assert.ok(applied.data.close instanceof Float64Array, 'close widened');
+    assert.equal(applied.data.close[(from + 1) * S + 2], 2 ** 24 + 1);
+    assertSameBits(applied.data.close.subarray(0, from * S), base.data.close, 'the history kept');
+    assert.ok(applied.data.open instanceof Float32Array && applied.data.open.buffer === stored.data.open.buffer);
+    for (const f of FIELDS) {
+      assertSameBits(applied.data[f].subarray(from * S), increment.columns[f], f);
+    }
+    assertSameBits(stored.data.close, base.data.close, 'the base as decoded is untouched');
   });
 
   it('is refused where it does not fit: another kind of object, another base, a gap, other securities', () => {

@@ -144,10 +144,10 @@ describe('market snapshot codec', () => {
     }
   });
 
-  function sectionsOf(encoded: Buffer): Array<{ name: string; encoding: string; predictor?: string }> {
+  function sectionsOf(encoded: Buffer): Array<{ name: string; encoding: string; predictor?: string; held?: string }> {
     const start = SNAPSHOT_MAGIC.length + 8;
     const header = JSON.parse(encoded.toString('utf8', start, start + encoded.readUInt32BE(SNAPSHOT_MAGIC.length))) as {
-      sections: Array<{ name: string; encoding: string; predictor?: string }>;
+      sections: Array<{ name: string; encoding: string; predictor?: string; held?: string }>;
     };
     return header.sections;
   }
@@ -159,7 +159,7 @@ describe('market snapshot codec', () => {
     return Object.fromEntries(
       sectionsOf(encoded)
         .filter((x) => PRICE_COLUMNS.has(x.name))
-        .map((x) => [x.name, [x.encoding, x.predictor].filter(Boolean).join(' ')]),
+        .map((x) => [x.name, [x.encoding, x.predictor, x.held && `held as ${x.held}`].filter(Boolean).join(' ')]),
     );
   }
 
@@ -170,10 +170,11 @@ describe('market snapshot codec', () => {
     assert.deepEqual(
       layouts(bytes),
       {
-        close: 'int32-planes previous-day',
-        open: 'int32-planes previous-close',
-        high: 'int32-planes max-open-close',
-        low: 'int32-planes min-open-close',
+        close: 'int32-planes previous-day held as float32',
+        open: 'int32-planes previous-close held as float32',
+        high: 'int32-planes max-open-close held as float32',
+        low: 'int32-planes min-open-close held as float32',
+        // volumes may run past 2^24: never held as float32s
         volume: 'int32-planes previous-day',
         // a fractional value (stock 4): stored as it is
         tradingValue: 'float64-planes',
@@ -199,7 +200,7 @@ describe('market snapshot codec', () => {
       }
     }
     const extremeBytes = encodeMarketSnapshot(extreme);
-    assert.equal(layouts(extremeBytes).high, 'int32-planes max-open-close');
+    assert.equal(layouts(extremeBytes).high, 'int32-planes max-open-close', 'beyond 2^24: float64s');
     assertSameMarket(decodeMarketSnapshot(extremeBytes).data, extreme.data);
     // a trading value too far from volume x the mean price for an exact float64 error: stored as it is
     const far = market(12, 300, 7, false);
@@ -207,6 +208,52 @@ describe('market snapshot codec', () => {
     const farBytes = encodeMarketSnapshot(far);
     assert.equal(layouts(farBytes).tradingValue, 'float64-planes');
     assertSameMarket(decodeMarketSnapshot(farBytes).data, far.data);
+  });
+
+  it('holds whole-KRW prices as float32s (the same numbers in half the memory), and a column with one value beyond 2^24 as float64s', () => {
+    const { data } = decodeMarketSnapshot(bytes);
+    for (const field of ['open', 'high', 'low', 'close'] as const) {
+      assert.ok(data[field] instanceof Float32Array, `${field} held as float32s`);
+    }
+    for (const field of ['volume', 'tradingValue', 'marketCap'] as const) {
+      assert.ok(data[field] instanceof Float64Array, `${field} held as float64s`);
+    }
+    const big = market(12, 300, 7, false);
+    const S = big.data.codes.length;
+    // the last whole number a float32 holds, and the first it does not, on another stock
+    big.data.close[20 * S] = 2 ** 24;
+    big.data.high[20 * S] = 2 ** 24;
+    big.data.high[20 * S + 6] = 2 ** 24 + 1;
+    const decoded = decodeMarketSnapshot(encodeMarketSnapshot(big)).data;
+    assert.ok(decoded.close instanceof Float32Array, 'close up to 2^24: float32s');
+    assert.ok(decoded.high instanceof Float64Array, 'high with 2^24 + 1: float64s');
+    assert.equal(decoded.high[20 * S + 6], 2 ** 24 + 1);
+    assertSameMarket(decoded, big.data);
+  });
+
+  it('refuses a header that says a column is held as float32s when its values are not, or of another encoding', () => {
+    const big = market(12, 300, 7, false);
+    const S = big.data.codes.length;
+    big.data.close[30 * S + 5] = 2 ** 24 + 1;
+    big.data.close[31 * S + 5] = -(2 ** 24) - 1;
+    const bigBytes = encodeMarketSnapshot(big);
+    const holding = (names: string[], held: string) => (_: unknown, s: ForgedSection[]) =>
+      s.map((x) => (names.includes(x.name) ? { ...x, held } : x));
+    for (const [what, forged] of [
+      ['a value above 2^24', forge(bigBytes, holding(['close'], 'float32'))],
+      ['float64 planes', forge(bytes, holding(['tradingValue'], 'float32'))],
+      ['a factor of the close', forge(bytes, holding(['marketCap'], 'float32'))],
+      ['an unknown type', forge(bytes, holding(['close'], 'float16'))],
+    ] as const) {
+      assert.throws(() => decodeMarketSnapshot(forged), SnapshotCorruptError, what);
+    }
+    // one value below -2^24 alone is refused too
+    big.data.close[30 * S + 5] = 1000;
+    assert.throws(
+      () => decodeMarketSnapshot(forge(encodeMarketSnapshot(big), holding(['close'], 'float32'))),
+      SnapshotCorruptError,
+      'a value below -2^24',
+    );
   });
 
   it('puts the price columns on SharedArrayBuffers, so worker threads read them without a copy', () => {

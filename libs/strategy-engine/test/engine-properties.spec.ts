@@ -1,6 +1,14 @@
 import assert from 'node:assert/strict';
 import { describe, it } from '@jest/globals';
-import { runBacktest, selectPicks, type StrategyDefinition } from '../src/index.js';
+import {
+  computeFactor,
+  FACTOR_IDS,
+  runBacktest,
+  selectPicks,
+  type MarketData,
+  type PriceColumn,
+  type StrategyDefinition,
+} from '../src/index.js';
 import { newDefinition } from './fixtures.js';
 import { prng, syntheticMarket } from './synthetic.js';
 
@@ -101,6 +109,40 @@ describe('runBacktest properties', () => {
       const b = JSON.stringify(runBacktest(structuredClone(def), data, range));
       assert.equal(a, b);
       assert.ok(!a.includes('NaN'));
+    }
+  });
+
+  it('decides the same on prices held as float32s (whole KRW, as a snapshot holds them): every factor, every backtest', () => {
+    const whole = (column: PriceColumn): Float64Array => column.map((v) => Math.round(v)) as Float64Array;
+    const wide: MarketData = {
+      ...data,
+      open: whole(data.open),
+      high: whole(data.high),
+      low: whole(data.low),
+      close: whole(data.close),
+      // back-adjusted prices (a 1:3 split) are no longer whole: the engine must compute them as float64s
+      corporateActions: [{ stock: 3, exDate: data.dates[200], kind: 'split', priceFactor: 3, shareRatio: 3 }],
+    };
+    const narrow: MarketData = {
+      ...wide,
+      open: Float32Array.from(wide.open),
+      high: Float32Array.from(wide.high),
+      low: Float32Array.from(wide.low),
+      close: Float32Array.from(wide.close),
+    };
+    for (const id of FACTOR_IDS) {
+      const a = computeFactor(wide, id).values;
+      const b = computeFactor(narrow, id).values;
+      assert.equal(a.length, b.length);
+      for (let i = 0; i < a.length; i++) {
+        if (!Object.is(a[i], b[i])) {
+          assert.fail(`${id}[${i}]: ${b[i]} on float32s, ${a[i]} on float64s`);
+        }
+      }
+    }
+    for (let seed = 40; seed < 48; seed++) {
+      const def = randomDefinition(seed);
+      assert.equal(JSON.stringify(runBacktest(def, narrow, range)), JSON.stringify(runBacktest(def, wide, range)));
     }
   });
 

@@ -14,6 +14,7 @@ import {
   type StrategyDefinition,
   advanceRsi,
   newRsiState,
+  type PriceColumn,
 } from '../src/index.js';
 import { newDefinition } from './fixtures.js';
 import { syntheticMarket } from './synthetic.js';
@@ -23,7 +24,7 @@ function latestDays(data: MarketData, days: number, seeded = true): MarketData {
   const D = data.dates.length;
   const S = data.codes.length;
   const first = Math.max(0, D - days);
-  const cut = (a: Float64Array): Float64Array => a.slice(first * S);
+  const cut = <T extends PriceColumn>(a: T): T => a.slice(first * S) as T;
   const rsi = newRsiState(S);
   advanceRsi(rsi, data.close.subarray(0, first * S), first);
   return {

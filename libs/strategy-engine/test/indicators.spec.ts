@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from '@jest/globals';
 import { IndicatorsSync } from '@ixjb94/indicators';
-import { computeFactor, FACTOR_IDS, type FactorId, type MarketData } from '../src/index.js';
+import { computeFactor, FACTOR_IDS, type FactorId, type MarketData, type PriceColumn } from '../src/index.js';
 import { syntheticMarket } from './synthetic.js';
 
 const ta = new IndicatorsSync();
@@ -90,7 +90,7 @@ describe('indicators against @ixjb94/indicators', () => {
 });
 
 /** The series of a field for stock s. */
-function column(m: MarketData, a: Float64Array, s: number): number[] {
+function column(m: MarketData, a: PriceColumn, s: number): number[] {
   return Array.from({ length: m.dates.length }, (_, d) => a[d * STOCKS + s]);
 }
 

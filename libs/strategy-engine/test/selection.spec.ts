@@ -12,6 +12,7 @@ import {
   type RankingDefinition,
   type StockInfo,
   type StrategyDefinition,
+  type PriceColumn,
 } from '../src/index.js';
 import { CompiledStrategy } from '../src/engine/selection.js';
 import { newDefinition } from './fixtures.js';
@@ -22,7 +23,7 @@ import { prng, syntheticMarket } from './synthetic.js';
  * stock index asc), take maxPositions. CompiledStrategy.select ranks first and filters few
  * stocks; it must return exactly this.
  */
-const factorCache = new WeakMap<MarketData, Map<FactorId, Float64Array>>();
+const factorCache = new WeakMap<MarketData, Map<FactorId, PriceColumn>>();
 
 /**
  * The corporate-action rule for factors, written per bar (the engine applies it per event):
@@ -172,7 +173,7 @@ function referenceSelect(def: StrategyDefinition, data: MarketData, d: number): 
 function tiedMarket(): MarketData {
   const data = syntheticMarket({ days: 160, stocks: 70, seed: 11, gaps: true });
   const close = data.close.map((c) => Math.max(500, Math.round(c / 500) * 500));
-  return { ...data, close, marketCap: close.map((c) => c * 1e5) };
+  return { ...data, close, marketCap: Float64Array.from(close, (c) => c * 1e5) };
 }
 
 /**

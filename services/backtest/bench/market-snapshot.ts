@@ -245,7 +245,7 @@ async function main(): Promise<void> {
     ] as const) {
       const options = [`--max-old-space-size=${limitMb / 2}`, ...flags];
       const m = await runMemoryChild(mode, options, databaseUrl, s3.endpoint, s3.bucket);
-      const perThousand = (56 * m.days * 1000) / 2 ** 20;
+      const perThousand = (m.bytesPerBar * m.days * 1000) / 2 ** 20;
       console.log(
         `| ${name} (${options.join(' ')}) | ${m.stocks.toLocaleString('en')} stocks x ${m.days.toLocaleString('en')} days ` +
           `(${perThousand.toFixed(0)} MiB per 1,000 stocks) | ${Math.round(m.secondLoadMs).toLocaleString('en')} ms | ` +

@@ -18,6 +18,8 @@ export interface MemoryReport {
   mode: string;
   days: number;
   stocks: number;
+  /** bytes each stock-day takes in the seven price columns as held (float32 prices: 40, else 56) */
+  bytesPerBar: number;
   secondLoadMs: number;
   peakRssMb: number;
 }

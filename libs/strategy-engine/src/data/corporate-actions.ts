@@ -1,4 +1,4 @@
-import type { MarketData } from './market-data.js';
+import type { MarketData, PriceColumn } from './market-data.js';
 
 /**
  * Corporate actions that change the number of shares: KRX prices are not adjusted, so on the
@@ -102,7 +102,8 @@ export function adjustedForFactors(data: MarketData): MarketData {
    * product over the events after x, applied one at a time).
    */
   const column = (field: 'open' | 'high' | 'low' | 'close' | 'volume'): Float64Array => {
-    const out = data[field].slice();
+    // float64 whatever the column held: an adjusted price is no longer exactly a float32
+    const out = Float64Array.from(data[field]);
     const multiply = field === 'volume';
     for (let i = list.length - 1; i >= 0; i--) {
       const a = list[i];
@@ -116,7 +117,7 @@ export function adjustedForFactors(data: MarketData): MarketData {
   };
   const adjusted: MarketData = { ...data };
   for (const field of ['open', 'high', 'low', 'close', 'volume'] as const) {
-    let made: Float64Array | undefined;
+    let made: PriceColumn | undefined;
     Object.defineProperty(adjusted, field, {
       enumerable: true,
       get: () => (made ??= column(field)),

@@ -4,7 +4,7 @@ import { validateCorporateActions, type CorporateAction, type CorporateActionKin
 /**
  * The engine's input: daily bars for the whole universe, time-major in typed arrays.
  *
- * Layout: for D trading days and S stocks, every price field is a Float64Array of length D*S
+ * Layout: for D trading days and S stocks, every price field is a PriceColumn of length D*S
  * with index `day * S + stock`. A day's cross-section is contiguous, which is what the
  * selection step scans (all stocks on one rebalance day); a stock's series is a stride-S walk,
  * which the rolling indicators do for all stocks at once (day outer, stock inner). NaN means
@@ -180,21 +180,29 @@ const STATEMENT_TEMPLATE: Required<FundamentalStatement> = JSON.parse(
   (key, value: unknown) => (key === '' || key === 'reportDate' ? value : Number.NaN),
 ) as Required<FundamentalStatement>;
 
+/**
+ * A column of daily values: a Float32Array when every value in it is exactly a float32 (KRW
+ * prices are whole numbers far below 2^24: a market snapshot's reader holds open, high, low and
+ * close in half the memory), else a Float64Array. Either way each element reads as the same
+ * number, so the engine's arithmetic does not depend on which.
+ */
+export type PriceColumn = Float64Array | Float32Array;
+
 export interface MarketData {
   /** yyyymmdd, strictly ascending. */
   dates: Int32Array;
   /** Stock codes; the index is the stock index. Ties in ranking go to the lower index. */
   codes: string[];
   stocks: StockInfo[];
-  open: Float64Array;
-  high: Float64Array;
-  low: Float64Array;
-  close: Float64Array;
-  volume: Float64Array;
+  open: PriceColumn;
+  high: PriceColumn;
+  low: PriceColumn;
+  close: PriceColumn;
+  volume: PriceColumn;
   /** KRW traded that day. */
-  tradingValue: Float64Array;
+  tradingValue: PriceColumn;
   /** KRW. */
-  marketCap: Float64Array;
+  marketCap: PriceColumn;
   /** Per stock, statements sorted by reportDate ascending. */
   fundamentals: FundamentalStatement[][];
   /**

@@ -1,4 +1,4 @@
-import type { MarketData } from '../data/market-data.js';
+import type { MarketData, PriceColumn } from '../data/market-data.js';
 import { adjustedForFactors } from '../data/corporate-actions.js';
 import type { FactorId } from '../factors/catalog.js';
 import type { FactorMatrix } from '../factors/compute.js';
@@ -13,7 +13,8 @@ import type { FactorMatrix } from '../factors/compute.js';
 export interface FactorRows {
   /** The factor, or 'score' for a composite score (CompositeRows). */
   readonly id: FactorId | 'score';
-  readonly values: Float64Array;
+  /** A price column itself (FieldRows) or a buffer of computed values. */
+  readonly values: PriceColumn;
   row(d: number): number;
   /** One stock's value on day d (same arithmetic as row()). */
   at(d: number, s: number): number;
@@ -21,7 +22,7 @@ export interface FactorRows {
 
 export class MatrixRows implements FactorRows {
   readonly id: FactorId;
-  readonly values: Float64Array;
+  readonly values: PriceColumn;
   constructor(private readonly m: FactorMatrix) {
     this.id = m.id;
     this.values = m.values;
@@ -42,7 +43,7 @@ export class MatrixRows implements FactorRows {
 export class FieldRows implements FactorRows {
   constructor(
     readonly id: FactorId,
-    readonly values: Float64Array,
+    readonly values: PriceColumn,
     private readonly S: number,
   ) {}
   row(d: number): number {
@@ -63,7 +64,7 @@ export class MomentumRows implements FactorRows {
   private day = -1;
   constructor(
     readonly id: FactorId,
-    readonly close: Float64Array,
+    readonly close: PriceColumn,
     private readonly S: number,
     readonly lag: number,
   ) {

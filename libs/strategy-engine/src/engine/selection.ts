@@ -1,4 +1,4 @@
-import type { MarketData } from '../data/market-data.js';
+import type { MarketData, PriceColumn } from '../data/market-data.js';
 import {
   isScoreRanking,
   STRATEGY_SCHEMA_VERSION,
@@ -249,15 +249,7 @@ function evalRow(node: CompiledNode, d: number, out: Uint8Array, and: number, po
  * momentum, computed inline from two close rows, so no per-day factor buffer is written and
  * re-read: V8 checks every typed-array access, so element accesses per stock are the cost.
  */
-function filterRow(
-  list: Int32Array,
-  n: number,
-  xv: Float64Array,
-  xb: number,
-  op: number,
-  a: number,
-  b: number,
-): number {
+function filterRow(list: Int32Array, n: number, xv: PriceColumn, xb: number, op: number, a: number, b: number): number {
   let m = 0;
   switch (op) {
     case OP_LT:
@@ -318,7 +310,7 @@ function filterRow(
 function filterMomentum(
   list: Int32Array,
   n: number,
-  c: Float64Array,
+  c: PriceColumn,
   cb: number,
   pb: number,
   op: number,
@@ -408,7 +400,7 @@ function beatingRow(
   list: Int32Array,
   start: number,
   end: number,
-  v: Float64Array,
+  v: PriceColumn,
   vb: number,
   sign: number,
   threshold: number,
@@ -426,7 +418,7 @@ function beatingMomentum(
   list: Int32Array,
   start: number,
   end: number,
-  c: Float64Array,
+  c: PriceColumn,
   cb: number,
   pb: number,
   sign: number,

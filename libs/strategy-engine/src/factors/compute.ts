@@ -1,4 +1,4 @@
-import type { FundamentalStatement, MarketData, OptionalStatementField } from '../data/market-data.js';
+import type { FundamentalStatement, MarketData, OptionalStatementField, PriceColumn } from '../data/market-data.js';
 import { adjustedForFactors } from '../data/corporate-actions.js';
 import { MACD_LINE_DAYS, MACD_SIGNAL_DAYS, type FactorId } from './catalog.js';
 
@@ -12,7 +12,8 @@ export interface FactorMatrix {
   id: FactorId;
   stocks: number;
   rowOf: Int32Array;
-  values: Float64Array;
+  /** The price column itself for the raw fields (close, market cap, trading value). */
+  values: PriceColumn;
 }
 
 const ANNUALIZE = Math.sqrt(252);
@@ -247,7 +248,10 @@ export function computeFactor(raw: MarketData, id: FactorId, days?: ArrayLike<nu
   }
 }
 
-function allocate(data: MarketData, id: FactorId, rows: ArrayLike<number> | null): FactorMatrix {
+/** A matrix whose values are computed (written), not a price column. */
+type ComputedMatrix = FactorMatrix & { values: Float64Array };
+
+function allocate(data: MarketData, id: FactorId, rows: ArrayLike<number> | null): ComputedMatrix {
   const D = data.dates.length;
   const S = data.codes.length;
   const rowOf = new Int32Array(D);
@@ -268,7 +272,7 @@ function allocate(data: MarketData, id: FactorId, rows: ArrayLike<number> | null
   return { id, stocks: S, rowOf, values: new Float64Array((rows ? rows.length : D) * S) };
 }
 
-function identity(data: MarketData, id: FactorId, source: Float64Array): FactorMatrix {
+function identity(data: MarketData, id: FactorId, source: PriceColumn): FactorMatrix {
   const m = allocate(data, id, []);
   for (let d = 0; d < m.rowOf.length; d++) {
     m.rowOf[d] = d;
@@ -276,7 +280,7 @@ function identity(data: MarketData, id: FactorId, source: Float64Array): FactorM
   return { ...m, values: source };
 }
 
-function gather(data: MarketData, id: FactorId, source: Float64Array, rows: ArrayLike<number>): FactorMatrix {
+function gather(data: MarketData, id: FactorId, source: PriceColumn, rows: ArrayLike<number>): FactorMatrix {
   const m = allocate(data, id, rows);
   const S = m.stocks;
   for (let k = 0; k < rows.length; k++) {
@@ -318,7 +322,7 @@ function momentum(data: MarketData, id: FactorId, lag: number, rows: ArrayLike<n
 function movingAverage(
   data: MarketData,
   id: FactorId,
-  source: Float64Array,
+  source: PriceColumn,
   len: number,
   ratio: boolean,
   rows: ArrayLike<number> | null,
@@ -500,7 +504,7 @@ function copyRsiState(state: RsiState): RsiState {
  */
 export function advanceRsi(
   state: RsiState,
-  close: Float64Array,
+  close: PriceColumn,
   days: number,
   len: number = RSI_LENGTH,
   rowOf?: Int32Array,
@@ -647,7 +651,7 @@ function fundamental(
 }
 
 /** A raw field (volume, market cap) on the rows of a factor: the array itself for all days. */
-function field(data: MarketData, id: FactorId, source: Float64Array, rows: ArrayLike<number> | null): FactorMatrix {
+function field(data: MarketData, id: FactorId, source: PriceColumn, rows: ArrayLike<number> | null): FactorMatrix {
   return rows ? gather(data, id, source, rows) : identity(data, id, source);
 }
 
@@ -680,7 +684,7 @@ function eachRow(data: MarketData, rows: ArrayLike<number> | null, fn: (k: numbe
 function extremeDistance(
   data: MarketData,
   id: FactorId,
-  source: Float64Array,
+  source: PriceColumn,
   len: number,
   sign: number,
   rows: ArrayLike<number> | null,

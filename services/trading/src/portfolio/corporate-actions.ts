@@ -1,5 +1,5 @@
 import type { MarketSnapshot } from '@stocklab/market-data';
-import { applyCorporateAction, type CorporateAction } from '@stocklab/strategy-engine';
+import { applyCorporateAction, type CorporateAction, type PriceColumn } from '@stocklab/strategy-engine';
 import { insertLogs, type LogRow, type Sql } from '../jobs/batch-writes.js';
 import { isoOf } from '../market/market-data.service.js';
 
@@ -118,7 +118,7 @@ export async function applyCorporateActions(
 }
 
 /** The stock's latest close before the event's ex-date in the data (NaN when there is none). */
-function closeBefore(close: Float64Array, dates: Int32Array, S: number, action: CorporateAction): number {
+function closeBefore(close: PriceColumn, dates: Int32Array, S: number, action: CorporateAction): number {
   let d = dates.length - 1;
   while (d >= 0 && dates[d] >= action.exDate) {
     d--;
