@@ -3,7 +3,6 @@ import {
   CORPORATE_ACTION_KINDS,
   STATEMENT_FIGURES,
   type CorporateAction,
-  type FundamentalStatement,
   type Market,
   type MarketData,
   type PriceColumn,
@@ -11,6 +10,7 @@ import {
 } from '@stocklab/strategy-engine';
 import { BENCHMARKS, type BenchmarkId, type MarketSnapshot } from './load-market-data.js';
 import { float32PriceColumn, priceColumn } from './price-columns.js';
+import { statementViews, type SharedStatements } from './statement-columns.js';
 import {
   ColumnEncodingError,
   columnDecoder,
@@ -291,46 +291,23 @@ export function snapshotVersion(bytes: Buffer): string {
   return readHeader(bytes).header.version;
 }
 
-type StatementColumns = Record<(typeof STATEMENT_FIGURES)[number], Float64Array>;
-
 /**
- * Statement `i` of the decoded columns, every figure (NaN where the statement lacks it, as the
- * loader's blankStatement leaves it). One literal rather than a figure at a time by name: the
- * bench market's 104,870 statements take about 0.3 s instead of 0.5 s on these VMs (most of what
- * is left is the heap the objects fill), and the return type makes the compiler refuse a figure
- * left out.
+ * Where each stock's statements start in the statement columns (SharedStatements.start), from
+ * each statement's stock: they must run in stock order, as they are encoded.
  */
-function statementAt(c: StatementColumns, reportDate: number, i: number): Required<FundamentalStatement> {
-  return {
-    reportDate,
-    netIncome: c.netIncome[i],
-    equity: c.equity[i],
-    revenue: c.revenue[i],
-    operatingIncome: c.operatingIncome[i],
-    liabilities: c.liabilities[i],
-    revenuePrevYear: c.revenuePrevYear[i],
-    grossProfit: c.grossProfit[i],
-    operatingCashFlow: c.operatingCashFlow[i],
-    depreciationAmortization: c.depreciationAmortization[i],
-    interestExpense: c.interestExpense[i],
-    dividendsPaid: c.dividendsPaid[i],
-    currentAssets: c.currentAssets[i],
-    currentLiabilities: c.currentLiabilities[i],
-    cash: c.cash[i],
-    borrowings: c.borrowings[i],
-    operatingIncomePrevYear: c.operatingIncomePrevYear[i],
-    netIncomePrevYear: c.netIncomePrevYear[i],
-    revenueQuarter: c.revenueQuarter[i],
-    operatingIncomeQuarter: c.operatingIncomeQuarter[i],
-    netIncomeQuarter: c.netIncomeQuarter[i],
-    revenuePrevQuarter: c.revenuePrevQuarter[i],
-    operatingIncomePrevQuarter: c.operatingIncomePrevQuarter[i],
-    netIncomePrevQuarter: c.netIncomePrevQuarter[i],
-    eps: c.eps[i],
-    epsPrevYear: c.epsPrevYear[i],
-    epsQuarter: c.epsQuarter[i],
-    epsPrevQuarter: c.epsPrevQuarter[i],
-  };
+function statementStarts(stockOf: Float64Array, S: number): Int32Array {
+  const start = new Int32Array(new SharedArrayBuffer((S + 1) * 4));
+  for (let i = 0; i < stockOf.length; i++) {
+    const stock = stockOf[i];
+    if (!(Number.isInteger(stock) && stock >= 0 && stock < S && (i === 0 || stock >= stockOf[i - 1]))) {
+      corrupt(`statement ${i} names stock ${stock}`);
+    }
+    start[stock + 1]++;
+  }
+  for (let s = 0; s < S; s++) {
+    start[s + 1] += start[s];
+  }
+  return start;
 }
 
 /** The stocks of a whole snapshot's header: market, sector, delisting date and history, checked. */
@@ -486,24 +463,24 @@ export function decodeMarketSnapshot(bytes: Buffer): Omit<MarketSnapshot, 'loade
       ? section.held === 'float32'
         ? float32PriceColumn(D, S, false)
         : priceColumn(D, S, false)
-      : new Float64Array(section.length),
+      : section.name.startsWith('statement:')
+        ? new Float64Array(new SharedArrayBuffer(section.length * 8))
+        : new Float64Array(section.length),
   );
   // only a price section may be float32
   const column = (name: string): Float64Array => columns[name] as Float64Array;
   const price = (name: string): PriceColumn => columns[name];
 
   const stocks = stocksOf(header);
-  const fundamentals: FundamentalStatement[][] = header.codes.map(() => []);
-  const stockOf = column('statement:stock');
-  const reportDate = column('statement:reportDate');
-  const figures = Object.fromEntries(STATEMENT_FIGURES.map((f) => [f, column(`statement:${f}`)])) as StatementColumns;
-  for (let i = 0; i < N; i++) {
-    const list = fundamentals[stockOf[i]];
-    if (!list) {
-      corrupt(`statement ${i} names stock ${stockOf[i]}`);
-    }
-    list.push(statementAt(figures, reportDate[i], i));
-  }
+  const reportDate = new Int32Array(new SharedArrayBuffer(N * 4));
+  reportDate.set(column('statement:reportDate'));
+  const fundamentals = statementViews({
+    start: statementStarts(column('statement:stock'), S),
+    reportDate,
+    figures: Object.fromEntries(
+      STATEMENT_FIGURES.map((f) => [f, column(`statement:${f}`)]),
+    ) as SharedStatements['figures'],
+  });
   const corporateActions: CorporateAction[] = [];
   const [actionStock, actionDate, actionKind, priceFactor, shareRatio] = [
     ...ACTION_INT_FIELDS,

@@ -3,9 +3,10 @@ import { crc32, zstdCompressSync } from 'node:zlib';
 import { describe, it } from '@jest/globals';
 import { prng } from '@stocklab/test-support';
 import {
-  blankStatement,
   buildMarketData,
   OPTIONAL_STATEMENT_FIELDS,
+  plainStatement,
+  type FundamentalStatement,
   type MarketData,
   type PriceRow,
   type StatementRow,
@@ -16,6 +17,7 @@ import {
   decodeMarketSnapshot,
   encodeMarketSnapshot,
   headerPrefix,
+  sharedStatementsOf,
   SNAPSHOT_FORMAT,
   SNAPSHOT_MAGIC,
   SnapshotCorruptError,
@@ -118,10 +120,10 @@ function assertSameMarket(actual: MarketData, expected: MarketData): void {
   for (const field of ['open', 'high', 'low', 'close', 'volume', 'tradingValue', 'marketCap'] as const) {
     assertSameBits(actual[field], expected[field], field);
   }
-  // decoded statements carry every figure, NaN where the original lacked it (blankStatement)
+  // decoded statements are views carrying every figure, NaN where the original lacked it
   assert.deepEqual(
-    actual.fundamentals,
-    expected.fundamentals.map((list) => list.map((st) => ({ ...blankStatement(st.reportDate), ...st }))),
+    actual.fundamentals.map((list) => list.map(plainStatement)),
+    expected.fundamentals.map((list) => list.map(plainStatement)),
   );
 }
 
@@ -260,6 +262,26 @@ describe('market snapshot codec', () => {
     const { data } = decodeMarketSnapshot(bytes);
     assert.ok(data.close.buffer instanceof SharedArrayBuffer);
     assert.ok(data.marketCap.buffer instanceof SharedArrayBuffer);
+  });
+
+  it('gives the statements as views over shared columns, which are what a worker thread is sent', () => {
+    const { data } = decodeMarketSnapshot(bytes);
+    const shared = sharedStatementsOf(data.fundamentals);
+    assert.ok(shared.figures.netIncome.buffer instanceof SharedArrayBuffer);
+    assert.ok(
+      shared.reportDate.buffer instanceof SharedArrayBuffer && shared.start.buffer instanceof SharedArrayBuffer,
+    );
+    // the last statement of the last stock that has one: the columns hold every stock's before it
+    const stock = data.fundamentals.findLastIndex((list) => list.length > 0);
+    assert.ok(stock > 0, 'the fixture has statements beyond the first stock');
+    const list = data.fundamentals[stock] ?? [];
+    const st = list.at(-1) as FundamentalStatement;
+    const at = (shared.start[stock] ?? 0) + list.length - 1;
+    assert.equal(st.netIncome, shared.figures.netIncome[at]);
+    assert.equal(st.reportDate, shared.reportDate[at]);
+    // the same columns every time: not built again from the views
+    assert.equal(sharedStatementsOf(data.fundamentals), shared);
+    assert.equal(shared.start[data.codes.length], original.data.fundamentals.flat().length);
   });
 
   it('stores whole-number columns in 32 bits: smaller than the raw float64 columns even for random prices', () => {
@@ -436,6 +458,12 @@ describe('market snapshot codec', () => {
       },
       'a statement of a stock that does not exist': (h, s) =>
         replaced(s, 'statement:stock', new Int32Array(h.statements as number).fill(9999)),
+      "statements out of their stocks' order": (h, s) =>
+        replaced(
+          s,
+          'statement:stock',
+          new Int32Array(h.statements as number).map((_, i) => (i === 0 ? 1 : 0)),
+        ),
       'an unknown encoding': (_, s) => s.map((x) => (x.name === 'volume' ? { ...x, encoding: 'int64' } : x)),
       'an unknown prediction': (_, s) => s.map((x) => (x.name === 'high' ? { ...x, predictor: 'average' } : x)),
       'a prediction of another encoding': (_, s) =>

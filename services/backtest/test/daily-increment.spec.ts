@@ -10,6 +10,7 @@ import {
   type MarketSnapshot,
   type SnapshotSource,
 } from '@stocklab/market-data';
+import { plainStatement } from '@stocklab/strategy-engine';
 import pg from 'pg';
 import { generateDemoMarket } from '../src/cli/demo-data.js';
 import { loadMarketCsv, type LoadOutcome } from '../src/market/market-loader.js';
@@ -26,7 +27,7 @@ function contentOf(s: MarketSnapshot): Record<string, unknown> {
     dates: [...s.data.dates],
     codes: s.data.codes,
     stocks: s.data.stocks,
-    fundamentals: s.data.fundamentals,
+    fundamentals: s.data.fundamentals.map((list) => list.map(plainStatement)),
     seeds: s.data.seeds ? Object.fromEntries(Object.entries(s.data.seeds).map(([k, v]) => [k, { ...v }])) : undefined,
     ...Object.fromEntries(FIELDS.map((f) => [f, [...s.data[f]]])),
     benchmarks: Object.fromEntries(Object.entries(s.benchmarks).map(([k, v]) => [k, [...v]])),

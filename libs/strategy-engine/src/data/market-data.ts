@@ -174,6 +174,19 @@ export function blankStatement(reportDate: number): FundamentalStatement {
   return { ...STATEMENT_TEMPLATE, reportDate };
 }
 
+/**
+ * A statement as a plain object with every figure (NaN where it has none), whatever it was: a
+ * loader's object or a view over statement columns (a decoded snapshot's), whose figures are
+ * getters that neither spreading nor JSON sees.
+ */
+export function plainStatement(st: FundamentalStatement): Required<FundamentalStatement> {
+  const plain = blankStatement(st.reportDate) as Required<FundamentalStatement>;
+  for (const f of STATEMENT_FIGURES) {
+    plain[f] = st[f] ?? Number.NaN;
+  }
+  return plain;
+}
+
 const STATEMENT_TEMPLATE: Required<FundamentalStatement> = JSON.parse(
   JSON.stringify(Object.fromEntries(['reportDate', ...STATEMENT_FIGURES].map((f) => [f, 0]))),
   // JSON cannot spell NaN: parsed as 0, every figure set to NaN here (a fast object from the start)

@@ -1,23 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { Worker } from 'node:worker_threads';
 import { DomainError } from '@stocklab/platform';
-import type { BacktestResult, MarketData, StrategyDefinition } from '@stocklab/strategy-engine';
+import { sharedStatementsOf } from '@stocklab/market-data';
+import type { BacktestResult, StrategyDefinition } from '@stocklab/strategy-engine';
 import type { ThreadMessage, ThreadRequest } from './backtest-thread.js';
 import type { BenchmarkId, MarketSnapshot } from './market-snapshot.js';
-import { shareStatements, type SharedStatements } from './shared-statements.js';
 
 const THREAD_ENTRY = new URL('./backtest-thread.js', import.meta.url);
-
-/** Each version's statements as shared columns, made once however many threads it is sent to. */
-const sharedOf = new WeakMap<object, SharedStatements>();
-const sharedStatementsOf = (fundamentals: MarketData['fundamentals']): SharedStatements => {
-  let statements = sharedOf.get(fundamentals);
-  if (!statements) {
-    statements = shareStatements(fundamentals);
-    sharedOf.set(fundamentals, statements);
-  }
-  return statements;
-};
 
 export interface RunRequest {
   definition: StrategyDefinition;

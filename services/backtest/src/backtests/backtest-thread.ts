@@ -6,7 +6,8 @@
  */
 import { parentPort } from 'node:worker_threads';
 import { runBacktest, type BacktestResult, type MarketData, type StrategyDefinition } from '@stocklab/strategy-engine';
-import { statementViews, type SharedStatements } from './shared-statements.js';
+// only the statement columns: the thread loads none of the loaders (pg, pg-copy-streams)
+import { statementViews, type SharedStatements } from '@stocklab/market-data/statement-columns';
 
 export type ThreadRequest =
   | {

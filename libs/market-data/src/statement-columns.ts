@@ -1,11 +1,12 @@
 /**
- * A market's financial statements as columns on SharedArrayBuffers, for the backtest threads.
+ * A market's financial statements as columns on SharedArrayBuffers, and the statement objects the
+ * engine reads (MarketData.fundamentals) as small views over them.
  *
- * The price columns reach a thread without a copy (they are SharedArrayBuffers already); the
- * statements are objects, and sent as they are they were serialized and copied into every thread:
- * some 60 MB of heap per thread and version for the 2,500 x 10 y market, which put a worker over
- * its memory line during a data-version change. Sent as shared columns instead, a thread holds
- * only small views over them (the engine reads `statement.netIncome` through a getter).
+ * A decoded snapshot's statements are these views (decodeMarketSnapshot): 105,000 statement
+ * objects of 28 figures each were some 60 MB of heap per version held, and building them 0.2-0.3 s
+ * of every load. Worker threads are sent the columns (shared, not copied: sent as objects they were
+ * serialized into every thread, which put a backtest worker over its memory line) and build
+ * their own views. The engine reads `statement.netIncome` through a getter.
  */
 import {
   STATEMENT_FIGURES as FIGURES,
@@ -62,8 +63,12 @@ for (const f of FIGURES) {
   });
 }
 
+/** The columns behind each set of views (statementViews), and those made for plain statements. */
+const columnsOf = new WeakMap<object, SharedStatements>();
+
 /** The statements per stock, as the engine reads them (MarketData.fundamentals), over shared columns. */
-export function statementViews({ start, reportDate, figures }: SharedStatements): FundamentalStatement[][] {
+export function statementViews(statements: SharedStatements): FundamentalStatement[][] {
+  const { start, reportDate, figures } = statements;
   const lists: FundamentalStatement[][] = [];
   for (let s = 0; s + 1 < start.length; s++) {
     const list: FundamentalStatement[] = [];
@@ -72,5 +77,20 @@ export function statementViews({ start, reportDate, figures }: SharedStatements)
     }
     lists.push(list);
   }
+  columnsOf.set(lists, statements);
   return lists;
+}
+
+/**
+ * The statements of `fundamentals` as shared columns, for a worker thread: the columns its views
+ * are over (a decoded snapshot's), else made once from its objects (a market read from PostgreSQL)
+ * however many threads it is sent to.
+ */
+export function sharedStatementsOf(fundamentals: readonly (readonly FundamentalStatement[])[]): SharedStatements {
+  let statements = columnsOf.get(fundamentals);
+  if (!statements) {
+    statements = shareStatements(fundamentals);
+    columnsOf.set(fundamentals, statements);
+  }
+  return statements;
 }
