@@ -115,10 +115,18 @@ const PRICE_FIELDS = ['close', 'open', 'high', 'low', 'volume', 'tradingValue', 
 /** int32 sections of the corporate actions (the kind as its index in CORPORATE_ACTION_KINDS) */
 /**
  * The price columns a reader holds as float32s when the header says every value is one: KRW
- * prices (volumes and trading values run past 2^24, the market cap is stored as a factor).
+ * prices (volumes and trading values run past 2^24, the market cap is stored as a factor). The
+ * flag on any other section is refused.
  */
 const FLOAT32_FIELDS: ReadonlySet<string> = new Set(['close', 'open', 'high', 'low']);
 const ACTION_INT_FIELDS = ['stock', 'exDate', 'kind'] as const;
+/** The sections of whole numbers, always stored as plain int32s. */
+const INT_SECTIONS: ReadonlySet<string> = new Set([
+  'dates',
+  'statement:stock',
+  'statement:reportDate',
+  ...ACTION_INT_FIELDS.map((f) => `action:${f}`),
+]);
 const ACTION_FLOAT_FIELDS = ['priceFactor', 'shareRatio'] as const;
 interface PendingSection {
   info: Omit<SectionInfo, 'bytes' | 'crc32'>;
@@ -374,6 +382,13 @@ function readSections(
   for (const section of header.sections) {
     if (expected[section.name] !== section.length || !ENCODINGS.has(section.encoding)) {
       corrupt(`unexpected section ${section.name} of ${section.length} values`);
+    }
+    // days, indexes and kinds are read as int32s: any other encoding could hold what they cannot
+    if (INT_SECTIONS.has(section.name) && section.encoding !== 'int32') {
+      corrupt(`section ${section.name} encoded as ${section.encoding}`);
+    }
+    if (section.held !== undefined && !FLOAT32_FIELDS.has(section.name)) {
+      corrupt(`section ${section.name} held as ${String(section.held)}`);
     }
     const compressed = bytes.subarray(offset, offset + section.bytes);
     offset += section.bytes;

@@ -246,6 +246,9 @@ describe('market snapshot codec', () => {
       ['float64 planes', forge(bytes, holding(['tradingValue'], 'float32'))],
       ['a factor of the close', forge(bytes, holding(['marketCap'], 'float32'))],
       ['an unknown type', forge(bytes, holding(['close'], 'float16'))],
+      // whole numbers within 2^24 here, but volumes are never held as float32s
+      ['the volume', forge(bytes, holding(['volume'], 'float32'))],
+      ['a statement figure', forge(bytes, holding(['statement:eps'], 'float32'))],
     ] as const) {
       assert.throws(() => decodeMarketSnapshot(forged), SnapshotCorruptError, what);
     }
@@ -458,6 +461,10 @@ describe('market snapshot codec', () => {
       },
       'a statement of a stock that does not exist': (h, s) =>
         replaced(s, 'statement:stock', new Int32Array(h.statements as number).fill(9999)),
+      'report dates that need not be whole numbers': (h, s) =>
+        replaced(s, 'statement:reportDate', new Float64Array(h.statements as number).fill(20200101.5)).map((x) =>
+          x.name === 'statement:reportDate' ? { ...x, encoding: 'float64-planes' } : x,
+        ),
       "statements out of their stocks' order": (h, s) =>
         replaced(
           s,

@@ -1,6 +1,12 @@
 import assert from 'node:assert/strict';
 import { afterAll, describe, it } from '@jest/globals';
-import { capWeightedIndex, type MarketSnapshot } from '@stocklab/market-data';
+import {
+  capWeightedIndex,
+  decodeMarketSnapshot,
+  encodeMarketSnapshot,
+  sharedStatementsOf,
+  type MarketSnapshot,
+} from '@stocklab/market-data';
 import {
   buildMarketData,
   parseStrategyDefinition,
@@ -46,6 +52,55 @@ const request = (version: string): RunRequest => ({
 });
 
 /**
+ * Three stocks whose ranking by PER changes when a later statement is reported, one statement
+ * lacking an optional figure, and a strategy ranking them by PER.
+ */
+function perCase() {
+  const priced: PriceRow[] = [];
+  const codes = ['B00001', 'B00002', 'B00003'];
+  for (let d = 0; d < 60; d++) {
+    for (const [k, code] of codes.entries()) {
+      const close = 1000 + k * 100 + d * (3 - k);
+      priced.push({ date: 20260105 + d, code, open: close, high: close, low: close, close, volume: 1000 });
+    }
+  }
+  const statement = (code: string, reportDate: number, netIncome: number): StatementRow => ({
+    code,
+    reportDate,
+    netIncome,
+    equity: 5e6,
+    revenue: 2e7,
+    operatingIncome: 3e6,
+    liabilities: 1e6,
+    revenuePrevYear: 1.8e7,
+    ...(code === 'B00002' ? {} : { grossProfit: 4e6, eps: 12.5 }),
+  });
+  const withStatements = buildMarketData({
+    rows: priced.map((r) => ({ ...r, marketCap: r.close * 10_000 })),
+    statements: [
+      statement('B00001', 20260101, 2e6),
+      statement('B00002', 20260101, 1e6),
+      statement('B00003', 20260101, 5e5),
+      statement('B00003', 20260120, 9e6),
+      statement('B00001', 20260201, 1e5),
+    ],
+  });
+  const byPer = parseStrategyDefinition(
+    definition(codes, 1, {
+      ranking: { factor: 'per', order: 'asc' },
+      rebalance: 'weekly',
+      costs: { commissionBps: 1.5, sellTaxBps: 23, slippageBps: 10 },
+      initialCapital: 10_000_000,
+    }),
+  );
+  if (!byPer.ok) {
+    throw new Error('PER strategy does not parse');
+  }
+  const options = { from: 20260105, to: 20260305 };
+  return { withStatements, byPer: byPer.value, options };
+}
+
+/**
  * The backtest threads of a process and the market versions they hold: a job on a new data
  * version makes every idle thread drop the old version's arrays, so that nothing keeps the old
  * market alive once the jobs still running on it end.
@@ -77,53 +132,11 @@ describe('backtest thread pool and data versions', () => {
   });
 
   it('sends the statements as shared columns, and a thread decides on them as the engine does on the objects', async () => {
-    // three stocks whose ranking by PER changes when a later statement is reported, one statement
-    // lacking an optional figure
-    const priced: PriceRow[] = [];
-    const codes = ['B00001', 'B00002', 'B00003'];
-    for (let d = 0; d < 60; d++) {
-      for (const [k, code] of codes.entries()) {
-        const close = 1000 + k * 100 + d * (3 - k);
-        priced.push({ date: 20260105 + d, code, open: close, high: close, low: close, close, volume: 1000 });
-      }
-    }
-    const statement = (code: string, reportDate: number, netIncome: number): StatementRow => ({
-      code,
-      reportDate,
-      netIncome,
-      equity: 5e6,
-      revenue: 2e7,
-      operatingIncome: 3e6,
-      liabilities: 1e6,
-      revenuePrevYear: 1.8e7,
-      ...(code === 'B00002' ? {} : { grossProfit: 4e6, eps: 12.5 }),
-    });
-    const withStatements = buildMarketData({
-      rows: priced.map((r) => ({ ...r, marketCap: r.close * 10_000 })),
-      statements: [
-        statement('B00001', 20260101, 2e6),
-        statement('B00002', 20260101, 1e6),
-        statement('B00003', 20260101, 5e5),
-        statement('B00003', 20260120, 9e6),
-        statement('B00001', 20260201, 1e5),
-      ],
-    });
-    const byPer = parseStrategyDefinition(
-      definition(codes, 1, {
-        ranking: { factor: 'per', order: 'asc' },
-        rebalance: 'weekly',
-        costs: { commissionBps: 1.5, sellTaxBps: 23, slippageBps: 10 },
-        initialCapital: 10_000_000,
-      }),
-    );
-    if (!byPer.ok) {
-      throw new Error('PER strategy does not parse');
-    }
-    const options = { from: 20260105, to: 20260305 };
-    const inProcess = runBacktest(byPer.value, withStatements, options);
+    const { withStatements, byPer, options } = perCase();
+    const inProcess = runBacktest(byPer, withStatements, options);
     const fromThread = await pool.run({
       ...request('statements'),
-      definition: byPer.value,
+      definition: byPer,
       snapshot: { ...snapshot('statements'), data: withStatements },
       ...options,
     });
@@ -132,5 +145,23 @@ describe('backtest thread pool and data versions', () => {
     assert.equal(JSON.stringify(fromThread), JSON.stringify(inProcess));
     const held = new Set(inProcess.trades.map((t) => t.code));
     assert.ok(held.size >= 2, `the ranking changed with the statements: ${[...held].join(', ')}`);
+  });
+
+  it('runs a decoded snapshot (prices as float32s, statements as views over shared columns) as the engine runs the objects', async () => {
+    const { withStatements, byPer, options } = perCase();
+    const index = capWeightedIndex(withStatements, () => true);
+    const benchmarks = { KOSPI: index, KOSDAQ: index, MARKET: index };
+    const decoded = decodeMarketSnapshot(
+      encodeMarketSnapshot({ version: 'decoded', data: withStatements, benchmarks }),
+    );
+    assert.ok(decoded.data.close instanceof Float32Array, 'the prices as float32s');
+    assert.ok(sharedStatementsOf(decoded.data.fundamentals).figures.netIncome.buffer instanceof SharedArrayBuffer);
+    const fromThread = await pool.run({
+      ...request('decoded'),
+      definition: byPer,
+      snapshot: { ...decoded, loadedInMs: 0 },
+      ...options,
+    });
+    assert.equal(JSON.stringify(fromThread), JSON.stringify(runBacktest(byPer, withStatements, options)));
   });
 });
