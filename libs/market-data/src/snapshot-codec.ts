@@ -112,13 +112,13 @@ export class SnapshotCorruptError extends Error {
 
 /** In the order they are stored: each after the columns its prediction reads (PRICE_PREDICTORS). */
 const PRICE_FIELDS = ['close', 'open', 'high', 'low', 'volume', 'tradingValue', 'marketCap'] as const;
-/** int32 sections of the corporate actions (the kind as its index in CORPORATE_ACTION_KINDS) */
 /**
  * The price columns a reader holds as float32s when the header says every value is one: KRW
  * prices (volumes and trading values run past 2^24, the market cap is stored as a factor). The
  * flag on any other section is refused.
  */
 const FLOAT32_FIELDS: ReadonlySet<string> = new Set(['close', 'open', 'high', 'low']);
+/** int32 sections of the corporate actions (the kind as its index in CORPORATE_ACTION_KINDS) */
 const ACTION_INT_FIELDS = ['stock', 'exDate', 'kind'] as const;
 /** The sections of whole numbers, always stored as plain int32s. */
 const INT_SECTIONS: ReadonlySet<string> = new Set([
@@ -128,6 +128,8 @@ const INT_SECTIONS: ReadonlySet<string> = new Set([
   ...ACTION_INT_FIELDS.map((f) => `action:${f}`),
 ]);
 const ACTION_FLOAT_FIELDS = ['priceFactor', 'shareRatio'] as const;
+/** The statements' figure sections: decoded onto SharedArrayBuffers, the columns their views read. */
+const STATEMENT_FIGURE_SECTIONS: ReadonlySet<string> = new Set(STATEMENT_FIGURES.map((f) => `statement:${f}`));
 interface PendingSection {
   info: Omit<SectionInfo, 'bytes' | 'crc32'>;
   raw: Uint8Array;
@@ -478,7 +480,7 @@ export function decodeMarketSnapshot(bytes: Buffer): Omit<MarketSnapshot, 'loade
       ? section.held === 'float32'
         ? float32PriceColumn(D, S, false)
         : priceColumn(D, S, false)
-      : section.name.startsWith('statement:')
+      : STATEMENT_FIGURE_SECTIONS.has(section.name)
         ? new Float64Array(new SharedArrayBuffer(section.length * 8))
         : new Float64Array(section.length),
   );

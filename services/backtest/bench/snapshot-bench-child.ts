@@ -5,14 +5,12 @@
  *
  *   node snapshot-bench-child.js <database|store|store-change|threads-change|window-change> <databaseUrl> <s3 endpoint> <bucket>
  */
-import { loadMarketSnapshot, MarketSnapshotCache, type MarketSnapshot } from '@stocklab/market-data';
+import { FIELDS, loadMarketSnapshot, MarketSnapshotCache, type MarketSnapshot } from '@stocklab/market-data';
 import { historyDaysOf, parseStrategyDefinition, runBacktest, selectPicks } from '@stocklab/strategy-engine';
 import pg from 'pg';
 import { BacktestThreadPool } from '../src/backtests/backtest-runner.js';
 import { ObjectStorageSnapshotStore } from '../src/market/snapshot-store.js';
 import { storageOf, type ChildReport, type MemoryReport } from './snapshot-bench-storage.js';
-
-const PRICE_FIELDS = ['open', 'high', 'low', 'close', 'volume', 'tradingValue', 'marketCap'] as const;
 
 /** A fresh process: load the market one way, run one backtest, report times since its own start. */
 async function child(mode: string, databaseUrl: string, endpoint: string, bucket: string): Promise<void> {
@@ -125,7 +123,7 @@ async function memoryChild(mode: string, databaseUrl: string, endpoint: string, 
     mode,
     days: next.data.dates.length,
     stocks: next.data.codes.length,
-    bytesPerBar: PRICE_FIELDS.reduce((sum, f) => sum + next.data[f].BYTES_PER_ELEMENT, 0),
+    bytesPerBar: FIELDS.reduce((sum, f) => sum + next.data[f].BYTES_PER_ELEMENT, 0),
     secondLoadMs,
     peakRssMb: process.resourceUsage().maxRSS / 1024,
   };
