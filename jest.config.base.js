@@ -24,7 +24,8 @@ export function packageJestConfig(packageDir, options = {}) {
     rootDir: packageDir,
     roots: ['<rootDir>/dist-spec'],
     testMatch: ['**/*.spec.js'],
-    testEnvironment: 'node',
+    // Node's, plus the started service processes' output printed when a test fails
+    testEnvironment: join(repoRoot, 'scripts/lib/jest-environment.mjs'),
     transform: {},
     // A test file's own bounds are in the file; this only stops a hung one. Hooks share it.
     testTimeout: options.testTimeout ?? 180_000,

@@ -1,5 +1,6 @@
 export * from './ports.js';
 export * from './replicas.js';
+export * from './replica-registry.js';
 export * from './databases.js';
 export * from './redis-server.js';
 export * from './http.js';

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { childProcessEnv } from './child-env.js';
 import { freePort, listensOn } from './ports.js';
+import { rememberReplica } from './replica-registry.js';
 
 export interface ReplicaOptions {
   /** absolute path of the built entry point, e.g. services/auth/dist/bundle/main.js */
@@ -79,6 +80,7 @@ export class Replica {
     // The IPC channel is how the replica notices that this process died (see runService).
     const child = spawn(process.execPath, [this.options.entry], { env, stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
     this.child = child;
+    rememberReplica(this);
     const collect = (chunk: Buffer): void => {
       this.output += chunk.toString();
       this.logFile?.write(chunk);
