@@ -103,26 +103,57 @@ async function call(
 /** How long a virtual user keeps asking again after 503s with Retry-After before it counts a failure. */
 const RETRY_BUDGET_MS = 15_000;
 
-/** Signs a user up and in, and gives them a strategy to read (all through the gateway). */
+/**
+ * `call`, asked again after each 503 with Retry-After (not processed: no ready replica, a
+ * dependency late) after the pause it names (at most 2 s) while RETRY_BUDGET_MS lasts, as the
+ * contract tells a client to; `onRetry` is told of each answer asked again.
+ */
+async function callFollowingRetryAfter(args: Parameters<typeof call>, onRetry = (): void => {}): Promise<Answer> {
+  const startedAt = Date.now();
+  let res = await call(...args);
+  while (res.status === 503 && res.retryAfter !== undefined && Date.now() - startedAt < RETRY_BUDGET_MS) {
+    onRetry();
+    await sleep(Math.min(res.retryAfter * 1000, 2000));
+    res = await call(...args);
+  }
+  return res;
+}
+
+/**
+ * Signs a user up and in, and gives them a strategy to read (all through the gateway), as a client
+ * following the contract: on a loaded machine the gateway may have no ready auth replica for a
+ * moment (503 NO_READY_UPSTREAM with Retry-After) before any chaos has begun.
+ */
 export async function createLoadUser(gateway: string, label: string): Promise<LoadUser> {
   const email = `${label}-${randomUUID().slice(0, 8)}@example.com`;
-  const signup = await call(gateway, 'POST', '/api/auth/signup', undefined, {
-    email,
-    password: PASSWORD,
-    nickname: label,
-  });
+  const signup = await callFollowingRetryAfter([
+    gateway,
+    'POST',
+    '/api/auth/signup',
+    undefined,
+    { email, password: PASSWORD, nickname: label },
+  ]);
   if (signup.status !== 202) {
     throw new Error(`signup of ${email}: ${signup.status} ${JSON.stringify(signup.body)}`);
   }
-  const login = await call(gateway, 'POST', '/api/auth/login', undefined, { email, password: PASSWORD });
+  const login = await callFollowingRetryAfter([
+    gateway,
+    'POST',
+    '/api/auth/login',
+    undefined,
+    { email, password: PASSWORD },
+  ]);
   const accessToken = login.body.accessToken;
   if (login.status !== 200 || typeof accessToken !== 'string') {
     throw new Error(`login of ${email}: ${login.status} ${JSON.stringify(login.body)}`);
   }
-  const strategy = await call(gateway, 'POST', '/api/backtest/strategies', accessToken, {
-    name: `load ${label}`,
-    definition: definition(CODES, 2),
-  });
+  const strategy = await callFollowingRetryAfter([
+    gateway,
+    'POST',
+    '/api/backtest/strategies',
+    accessToken,
+    { name: `load ${label}`, definition: definition(CODES, 2) },
+  ]);
   if (strategy.status !== 201 || typeof strategy.body.id !== 'string') {
     throw new Error(`strategy of ${email}: ${strategy.status} ${JSON.stringify(strategy.body)}`);
   }
@@ -223,19 +254,12 @@ export class MixedLoad {
     const startedAt = Date.now();
     let retried = 0;
     try {
-      let res = await call(this.gateway, method, path, user?.accessToken, body, headers);
-      // a 503 with Retry-After was not processed (no ready replica, a dependency late): a client that
-      // follows the contract asks again after the pause, within a budget; what is left is a failure
-      while (
-        this.options.followRetryAfter === true &&
-        res.status === 503 &&
-        res.retryAfter !== undefined &&
-        Date.now() - startedAt < RETRY_BUDGET_MS
-      ) {
-        retried += 1;
-        await sleep(Math.min(res.retryAfter * 1000, 2000));
-        res = await call(this.gateway, method, path, user?.accessToken, body, headers);
-      }
+      const args: Parameters<typeof call> = [this.gateway, method, path, user?.accessToken, body, headers];
+      // what is left after following Retry-After within the budget is a failure
+      const res =
+        this.options.followRetryAfter === true
+          ? await callFollowingRetryAfter(args, () => (retried += 1))
+          : await call(...args);
       const code = res.body.code;
       const detail = res.status < 300 ? undefined : typeof code === 'string' ? code : String(res.status);
       this.outcomes.push({ op, method, service, startedAt, endedAt: Date.now(), status: res.status, detail, retried });
