@@ -14,7 +14,7 @@ import { afterAll, beforeAll, describe, it } from '@jest/globals';
 const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '../../../..');
 const replicasModule = join(repoRoot, 'libs/test-support/dist/replicas.js');
 
-/** A fixture test file: starts the replica, waits for its greeting, then asserts `outcome`. */
+/** A fixture test file: starts the replica, waits for both its lines, then asserts `outcome`. */
 const fixture = (outcome: 'pass' | 'fail'): string => `
 import assert from 'node:assert/strict';
 import { afterAll, it } from '@jest/globals';
@@ -29,7 +29,8 @@ afterAll(() => replica.stop(2000));
 
 it('checks something while a service runs', async () => {
   replica.start();
-  while (!replica.logs().includes('ready')) {
+  // stdout and stderr are two pipes: each line may come first
+  while (!(replica.logs().includes('ready') && replica.logs().includes('warning'))) {
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
   assert.equal(${JSON.stringify(outcome)}, 'pass');
