@@ -14,14 +14,14 @@ import { afterAll, beforeAll, describe, it } from '@jest/globals';
 const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '../../../..');
 const replicasModule = join(repoRoot, 'libs/test-support/dist/replicas.js');
 
-/** A fixture test file: starts the replica, waits for both its lines, then asserts `outcome`. */
-const fixture = (outcome: 'pass' | 'fail'): string => `
+/** A fixture test file: starts `service` as a replica, waits for both its lines, then asserts `outcome`. */
+const fixture = (outcome: 'pass' | 'fail', service: string): string => `
 import assert from 'node:assert/strict';
 import { afterAll, it } from '@jest/globals';
 import { Replica } from ${JSON.stringify(replicasModule)};
 
 const replica = new Replica('fixture-service-0', 1, {
-  entry: ${JSON.stringify('SERVICE')},
+  entry: ${JSON.stringify(service)},
   env: {},
   name: 'fixture-service',
 });
@@ -38,7 +38,7 @@ it('checks something while a service runs', async () => {
 `;
 
 interface JestRun {
-  code: number | null;
+  code: number;
   output: string;
 }
 
@@ -77,10 +77,7 @@ describe('the suite Jest environment', () => {
       `console.log('fixture service: ready'); console.error('fixture service: a warning on stderr'); setTimeout(() => {}, 60_000);\n`,
     );
     for (const outcome of ['pass', 'fail'] as const) {
-      writeFileSync(
-        join(dir, `${outcome}.fixture.mjs`),
-        fixture(outcome).replace('"SERVICE"', JSON.stringify(service)),
-      );
+      writeFileSync(join(dir, `${outcome}.fixture.mjs`), fixture(outcome, service));
     }
   });
 
