@@ -13,6 +13,16 @@ export type QueueName = (typeof QUEUE)[keyof typeof QUEUE];
 
 export type JobProcessor = (job: Job) => Promise<unknown>;
 
+/** Waits for the worker's jobs to end, at most `ms` (the timer cleared either way). */
+async function closedWithin(worker: Worker, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await Promise.race([worker.close(), new Promise((resolve) => (timer = setTimeout(resolve, ms)))]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /**
  * BullMQ queues in the shared Redis: any replica enqueues, any replica or worker process takes
  * jobs. BullMQ needs its own connections (no ioredis keyPrefix, no fail-fast: its blocking
@@ -25,7 +35,8 @@ export class Queues implements OnApplicationShutdown {
   private readonly queues = new Map<QueueName, Queue>();
   private readonly workers: Worker[] = [];
   private readonly events = new Map<QueueName, QueueEvents>();
-  private readonly eventConnections: Redis[] = [];
+  /** the connections this class opened for others (BullMQ closes only the ones it opens itself) */
+  private readonly ownConnections: Redis[] = [];
   readonly prefix: string;
 
   constructor(@Inject(CONFIG) private readonly config: BacktestConfig) {
@@ -57,7 +68,7 @@ export class Queues implements OnApplicationShutdown {
         connectionName: `events:${name}:${this.config.POD_NAME}`,
       });
       connection.on('error', () => undefined);
-      this.eventConnections.push(connection);
+      this.ownConnections.push(connection);
       events = new QueueEvents(name, { connection, prefix: this.prefix });
       events.on('error', () => undefined);
       this.events.set(name, events);
@@ -75,11 +86,13 @@ export class Queues implements OnApplicationShutdown {
     if (concurrency <= 0) {
       return undefined;
     }
+    const connection = new Redis(this.config.REDIS_URL, {
+      maxRetriesPerRequest: null,
+      connectionName: `worker:${name}:${this.config.POD_NAME}`,
+    });
+    this.ownConnections.push(connection);
     const worker = new Worker(name, processor, {
-      connection: new Redis(this.config.REDIS_URL, {
-        maxRetriesPerRequest: null,
-        connectionName: `worker:${name}:${this.config.POD_NAME}`,
-      }),
+      connection,
       prefix: this.prefix,
       concurrency,
       lockDuration: this.config.JOB_LOCK_MS,
@@ -100,13 +113,11 @@ export class Queues implements OnApplicationShutdown {
   async onApplicationShutdown(): Promise<void> {
     // Workers first: a job still running after the grace period is released and taken up
     // again elsewhere when its lock expires.
-    await Promise.allSettled(
-      this.workers.map((w) => Promise.race([w.close(), new Promise((r) => setTimeout(r, 5000))])),
-    );
+    await Promise.allSettled(this.workers.map((w) => closedWithin(w, 5000)));
     await Promise.allSettled(this.workers.map((w) => w.close(true)));
     await Promise.allSettled([...this.queues.values(), ...this.events.values()].map((q) => q.close()));
     this.connection.disconnect();
-    for (const connection of this.eventConnections) {
+    for (const connection of this.ownConnections) {
       connection.disconnect();
     }
   }
