@@ -165,3 +165,19 @@ describe('backtest thread pool and data versions', () => {
     assert.equal(JSON.stringify(fromThread), JSON.stringify(runBacktest(byPer, withStatements, options)));
   });
 });
+
+/**
+ * The service closes its pool at shutdown while the queue still lets running jobs finish within
+ * a grace period: such a job ends with its result, and its thread then ends too, rather than
+ * waiting idle for jobs that will not come (a thread left running keeps its process alive).
+ */
+describe('closing the backtest thread pool', () => {
+  it('lets a job running at the close end with its result, then terminates its thread', async () => {
+    const pool = new BacktestThreadPool();
+    const running = pool.run(request('1'));
+    await pool.close();
+    const { from, to } = request('1');
+    assert.equal(JSON.stringify(await running), JSON.stringify(runBacktest(parsed.value, data, { from, to })));
+    assert.deepEqual(pool.idleVersions(), [], 'no thread kept after the close');
+  });
+});

@@ -33,6 +33,8 @@ class BacktestThread {
  */
 export class BacktestThreadPool {
   private readonly idle: BacktestThread[] = [];
+  /** closed: a thread whose job ends is terminated, not kept */
+  private closed = false;
 
   /** The data version each idle thread holds (undefined: none). */
   idleVersions(): Array<string | undefined> {
@@ -69,7 +71,7 @@ export class BacktestThreadPool {
         thread.worker.off('exit', onExit);
         request.signal.removeEventListener('abort', onAbort);
         thread.busy = false;
-        if (reusable) {
+        if (reusable && !this.closed) {
           this.idle.push(thread);
         } else {
           void thread.worker.terminate();
@@ -127,7 +129,12 @@ export class BacktestThreadPool {
     }
   }
 
+  /**
+   * Terminates the idle threads; one still running a job (the queue's shutdown lets jobs finish
+   * within a grace period) is terminated when its job ends.
+   */
   async close(): Promise<void> {
+    this.closed = true;
     await Promise.all(this.idle.splice(0).map((t) => t.worker.terminate()));
   }
 }
