@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, it } from '@jest/globals';
+import { waitFor } from '@stocklab/test-support';
 import { Redis } from 'ioredis';
 import { startInProcessBacktest } from './support.js';
 
@@ -27,12 +27,14 @@ describe('closing the backtest application', () => {
       assert.ok(open.filter((name) => name.startsWith('worker:')).length >= 2, JSON.stringify(open));
 
       await svc.close();
-      // the server notes a closed connection as soon as its socket's end arrives
-      let left = await connectionsOf(redis, pod);
-      for (const deadline = Date.now() + 5000; left.length > 0 && Date.now() < deadline;) {
-        await sleep(50);
-        left = await connectionsOf(redis, pod);
-      }
+      // the server notes a closed connection as soon as its socket's end arrives; past the wait,
+      // the assertion names the ones left
+      const left = await waitFor(
+        "the application's Redis connections to close",
+        async () => ((await connectionsOf(redis, pod)).length === 0 ? [] : undefined),
+        5000,
+        50,
+      ).catch(() => connectionsOf(redis, pod));
       assert.deepEqual(left, []);
     } finally {
       redis.disconnect();
