@@ -407,7 +407,7 @@ export function columnDecoder(
 ): RawDecoder {
   const n = out.length;
   const { encoding, predictor, held } = layout;
-  if (predictor !== undefined && !(predictor in PREDICTOR_INPUTS)) {
+  if (predictor !== undefined && !Object.hasOwn(PREDICTOR_INPUTS, predictor)) {
     throw new ColumnEncodingError(`unknown predictor ${String(predictor)}`);
   }
   if (held !== undefined && (held !== 'float32' || encoding !== 'int32-planes')) {

@@ -473,6 +473,9 @@ describe('market snapshot codec', () => {
         ),
       'an unknown encoding': (_, s) => s.map((x) => (x.name === 'volume' ? { ...x, encoding: 'int64' } : x)),
       'an unknown prediction': (_, s) => s.map((x) => (x.name === 'high' ? { ...x, predictor: 'average' } : x)),
+      // every object has these: a look-up by `in` took them for predictors
+      'a prediction named after an object property': (_, s) =>
+        s.map((x) => (x.name === 'high' ? { ...x, predictor: 'toString' } : x)),
       'a prediction of another encoding': (_, s) =>
         s.map((x) => (x.name === 'close' ? { ...x, predictor: 'typical-value' } : x)),
       'int32 planes without a prediction': (_, s) =>
