@@ -3,6 +3,7 @@ export * from './config/common-config.js';
 export * from './config/platform-config.js';
 export * from './errors/domain-error.js';
 export * from './errors/error-body.js';
+export * from './errors/dependency-unavailable.js';
 export * from './errors/is-error.js';
 export * from './errors/all-exceptions.filter.js';
 export * from './auth/access-token-verifier.js';

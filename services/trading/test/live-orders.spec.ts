@@ -3,6 +3,8 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, it } from '@jest/globals';
 import { awayFromSeoulMidnight, request, waitFor } from '@stocklab/test-support';
 import type pg from 'pg';
+import { ExecuteJob } from '../src/jobs/execute.job.js';
+import type { JobContext } from '../src/jobs/job-context.js';
 import {
   CODES,
   cronAt,
@@ -355,9 +357,102 @@ describe('a run whose data never arrives within the grace window is reported mis
     );
     assert.match(
       String(failed.error),
-      /^MISSED: the market data did not arrive within the 2-minute grace window \(STALE_MARKET_DATA/,
+      /^MISSED: still waiting when the 2-minute grace window closed \(STALE_MARKET_DATA/,
     );
     const metrics = await request<string>('GET', `${cluster.trading.at(0).url}/metrics`);
     assert.match(String(metrics.body), /trading_missed_runs_total\{job="execute"[^}]*\} 1\b/);
+  });
+});
+
+describe('a run that loses its PostgreSQL connection mid-way waits, then the sweep finishes it (in-process)', () => {
+  let cluster: InProcessTrading;
+  const user = randomUUID();
+  const codes = CODES.slice(0, 3);
+
+  beforeAll(async () => {
+    // the trigger and the sweeps after it on one Seoul day (about half a minute; 5 minutes of room)
+    await awayFromSeoulMidnight(10_000, 5 * 60_000);
+    cluster = await startInProcessTrading({
+      env: () => ({
+        TRADING_AS_OF_DATE: TODAY,
+        // not due yet: only the trigger below runs it, and the sweep that runs it again
+        TRADING_EXECUTE_CRON: cronLater(),
+        TRADING_SELECT_CRON: cronLater(),
+        CATCH_UP_INTERVAL_SECONDS: '1',
+      }),
+      seed: async (pool) => {
+        await seedStrategy(pool, user, codes, 30 * PRICE);
+      },
+    });
+    // a hang guard: up to 7 minutes of waiting out Seoul midnight, then the set-up
+  }, 600_000);
+
+  afterAll(async () => {
+    await cluster?.close();
+  });
+
+  it('is left waiting with DEPENDENCY_UNAVAILABLE, and the next sweep resumes the same run: every order once', async () => {
+    const execute = cluster.service.app.get(ExecuteJob);
+    const original = execute.run.bind(execute);
+    let attempt = 0;
+    let killedAtWrite = 0;
+    let sentBeforeKill = 0;
+    // the first attempt's connection is terminated by PostgreSQL at its eighth fenced write (after its
+    // plan: orders are being sent), as a failover or a restart of the server would end it
+    execute.run = (context: JobContext) => {
+      attempt += 1;
+      if (attempt > 1) {
+        return original(context);
+      }
+      let writes = 0;
+      const fenced: JobContext['fenced'] = (work) => {
+        writes += 1;
+        if (writes !== 8) {
+          return context.fenced(work);
+        }
+        killedAtWrite = writes;
+        return context.fenced(async (m) => {
+          const sent = await cluster.pool.query(`SELECT 1 FROM trading.paper_orders WHERE trading_date = $1`, [TODAY]);
+          sentBeforeKill = sent.rowCount ?? 0;
+          await m.query('SELECT pg_terminate_backend(pg_backend_pid())');
+          return work(m);
+        });
+      };
+      return original({ ...context, fenced });
+    };
+    const admin = cluster.tokenFor(randomUUID(), ['admin']);
+    const first = await triggerRun(cluster, admin, 'execute', TODAY);
+    assert.equal(killedAtWrite, 8, 'the first attempt reached its eighth fenced write');
+    assert.ok(sentBeforeKill >= 1, `orders were at the broker when the connection died: ${sentBeforeKill}`);
+    assert.equal(first.body.status, 'waiting', JSON.stringify(first.body));
+    assert.match(
+      String(first.body.error),
+      /^DEPENDENCY_UNAVAILABLE: terminating connection due to administrator command/,
+    );
+
+    const done = await waitFor(
+      'the sweep to run it again',
+      async () => {
+        const { rows } = await cluster.pool.query<{ status: string; attempts: number; trigger: string }>(
+          `SELECT status, attempts, trigger FROM trading.job_runs WHERE job = 'execute' AND trading_date = $1`,
+          [TODAY],
+        );
+        return rows[0]?.status === 'succeeded' ? rows[0] : undefined;
+      },
+      30_000,
+    );
+    assert.ok(done.attempts >= 2, `resumed: ${done.attempts} attempts`);
+    assert.equal(attempt, 2, 'one attempt failed, the next succeeded');
+    const intents = await cluster.pool.query<{ code: string; status: string; orders: number }>(
+      `SELECT i.code, i.status, (SELECT count(*)::int FROM trading.paper_orders p WHERE p.client_order_id = i.client_order_id) AS orders
+         FROM trading.order_intents i WHERE i.trading_date = $1 ORDER BY i.code`,
+      [TODAY],
+    );
+    assert.deepEqual(
+      intents.rows,
+      codes.map((code) => ({ code, status: 'accepted', orders: 1 })),
+    );
+    const atBroker = await cluster.pool.query(`SELECT 1 FROM trading.paper_orders WHERE trading_date = $1`, [TODAY]);
+    assert.equal(atBroker.rowCount, codes.length, 'no order at the paper broker without its intent');
   });
 });

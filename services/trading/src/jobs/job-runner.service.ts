@@ -1,5 +1,5 @@
 import { Injectable, Logger } from '@nestjs/common';
-import { DomainError } from '@stocklab/platform';
+import { DomainError, isDependencyUnavailable } from '@stocklab/platform';
 import { CalendarService } from '../calendar/calendar.service.js';
 import { FencingError, FencingService } from '../fencing/fencing.service.js';
 import { TradingMetrics } from '../metrics/trading-metrics.js';
@@ -11,6 +11,23 @@ import type { JobBody, JobContext } from './job-context.js';
 import { JobRunsService, type JobRun, type RunTrigger } from './job-runs.service.js';
 import { ReconcileJob } from './reconcile.job.js';
 import { SelectJob } from './select.job.js';
+
+/**
+ * What a run that threw is left as. Market data not there yet, or PostgreSQL or Redis away for a
+ * moment (a failover, a restart), is not a failure of the run: it waits, and the catch-up sweep
+ * runs it again, the same run resuming its plan and orders, until its grace window closes. Any
+ * other error fails it, for a person to look at (retryFailed).
+ */
+function outcomeOfError(error: unknown): { status: 'waiting' | 'failed'; reason: string } {
+  const message = error instanceof Error ? error.message : String(error);
+  if (error instanceof MarketDataNotReadyError) {
+    return { status: 'waiting', reason: message };
+  }
+  if (isDependencyUnavailable(error)) {
+    return { status: 'waiting', reason: `DEPENDENCY_UNAVAILABLE: ${message}` };
+  }
+  return { status: 'failed', reason: message };
+}
 
 export interface RunOutcome {
   run: JobRun;
@@ -108,16 +125,15 @@ export class JobRunner {
         // left `running`: the leader of the newer epoch resumes it under the same run key
         this.logger.warn({ ...log, error: String(error) }, `${run.job} stopped: no longer the leader`);
       } else {
-        // data not there yet is not a failure of the run: it waits, and the catch-up sweep retries it
-        const status = error instanceof MarketDataNotReadyError ? 'waiting' : 'failed';
+        const { status, reason } = outcomeOfError(error);
         if (status === 'waiting') {
-          this.logger.warn({ ...log, error: String(error) }, `${run.job} waiting for market data`);
+          this.logger.warn({ ...log, error: String(error) }, `${run.job} waiting: ${reason}`);
         } else {
           this.logger.error({ ...log, error: String(error) }, `${run.job} failed`);
         }
         this.metrics.runs.inc({ job: run.job, status, trigger });
         await this.runs
-          .finish(run.id, run.epoch, status, {}, error instanceof Error ? error.message : String(error))
+          .finish(run.id, run.epoch, status, {}, reason)
           .catch((e: unknown) => this.logger.warn({ ...log, error: String(e) }, 'could not record the failure'));
       }
     }

@@ -306,16 +306,18 @@ export class SchedulerService implements OnApplicationBootstrap, BeforeApplicati
   }
 
   /**
-   * A run waiting for stale market data: run again while its grace window lasts (it waits again if
-   * the data is still missing); past it, the run is failed and reported missed, once.
+   * A waiting run (its market data not there yet, or PostgreSQL or Redis away when it ran): run
+   * again until its grace window closes (it waits again if the cause is still there); past it, the
+   * run is failed and reported missed, once. A run triggered before its scheduled time (through the
+   * API) is not due yet, so its window has not even begun: it is run again too.
    */
   private async retryWaiting(run: JobRun, now: Date, term: { epoch: number; signal: AbortSignal }): Promise<void> {
     const occurrence = occurrenceOfRun(run);
-    if (catchUpDecision(occurrence, now, this.config.CATCH_UP_GRACE_MINUTES * 60_000) === 'run') {
+    if (catchUpDecision(occurrence, now, this.config.CATCH_UP_GRACE_MINUTES * 60_000) !== 'missed') {
       await this.runner.run(occurrence, 'catch-up', this.identity, term.epoch, term.signal, true);
       return;
     }
-    const reason = `MISSED: the market data did not arrive within the ${this.config.CATCH_UP_GRACE_MINUTES}-minute grace window (${run.error ?? 'stale market data'})`;
+    const reason = `MISSED: still waiting when the ${this.config.CATCH_UP_GRACE_MINUTES}-minute grace window closed (${run.error ?? 'no reason recorded'})`;
     if (await this.runs.markMissed(run.id, term.epoch, reason)) {
       this.metrics.missedRuns.inc({ job: run.job });
       this.logger.error({ runKey: run.runKey }, `catch-up: ${run.job} missed, ${reason}`);
