@@ -455,4 +455,36 @@ describe('a run that loses its PostgreSQL connection mid-way waits, then the swe
     const atBroker = await cluster.pool.query(`SELECT 1 FROM trading.paper_orders WHERE trading_date = $1`, [TODAY]);
     assert.equal(atBroker.rowCount, codes.length, 'no order at the paper broker without its intent');
   });
+
+  it('reports a run still waiting from an earlier day (no leader swept when its window closed) as missed', async () => {
+    // the day before: waiting at 09:00 for its data, then no replica led until today
+    const yesterday = '2026-03-10';
+    await cluster.pool.query(
+      `INSERT INTO trading.job_runs (run_key, job, trading_date, scheduled_at, epoch, runner, status, trigger, error)
+       VALUES ($1, 'execute', $2, $3, 0, 'a replica gone since', 'waiting', 'cron', $4)`,
+      [
+        `execute:${yesterday}T09:00+09:00`,
+        yesterday,
+        new Date(`${yesterday}T09:00:00+09:00`),
+        'STALE_MARKET_DATA: the market data ends on 2026-03-06',
+      ],
+    );
+    const missed = await waitFor(
+      'the sweep to report it missed',
+      async () => {
+        const { rows } = await cluster.pool.query<{ status: string; error: string | null }>(
+          `SELECT status, error FROM trading.job_runs WHERE job = 'execute' AND trading_date = $1`,
+          [yesterday],
+        );
+        return rows[0]?.status === 'failed' ? rows[0] : undefined;
+      },
+      30_000,
+    );
+    assert.match(
+      String(missed.error),
+      /^MISSED: still waiting when the 30-minute grace window closed \(STALE_MARKET_DATA: the market data ends on 2026-03-06\)$/,
+    );
+    const metrics = await request<string>('GET', `${cluster.trading.at(0).url}/metrics`);
+    assert.match(String(metrics.body), /trading_missed_runs_total\{job="execute"[^}]*\} 1\b/);
+  });
 });

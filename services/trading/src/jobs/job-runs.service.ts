@@ -223,6 +223,20 @@ export class JobRunsService {
     return rows.map(toRun);
   }
 
+  /**
+   * Runs still `waiting` from trading days before `tradingDate`: no leader's sweep saw their grace
+   * window close (none led then), so nothing else would ever settle them.
+   */
+  async waitingBefore(tradingDate: string): Promise<JobRun[]> {
+    const rows: JobRunRow[] = await this.dataSource.query(
+      `SELECT ${COLUMNS}, false AS stale FROM trading.job_runs
+        WHERE status = 'waiting' AND trading_date < $1
+        ORDER BY trading_date, job DESC`,
+      [tradingDate],
+    );
+    return rows.map(toRun);
+  }
+
   async latest(limit: number): Promise<JobRun[]> {
     const rows: JobRunRow[] = await this.dataSource.query(
       `SELECT ${COLUMNS}, false AS stale FROM trading.job_runs ORDER BY started_at DESC LIMIT $1`,

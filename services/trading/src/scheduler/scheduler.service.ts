@@ -271,6 +271,11 @@ export class SchedulerService implements OnApplicationBootstrap, BeforeApplicati
         await this.runner.run(occurrenceOfRun(run), run.trigger, this.identity, term.epoch, term.signal);
       }
       const now = this.clock.now();
+      // an earlier day's waiting run: reported missed (its window closed while no leader swept)
+      for (const run of await this.runs.waitingBefore(this.clock.tradingDate(now))) {
+        term.signal.throwIfAborted();
+        await this.retryWaiting(run, now, term);
+      }
       for (const job of this.jobs) {
         term.signal.throwIfAborted();
         const occurrence = await this.occurrenceNow(job, now);
