@@ -368,15 +368,53 @@ describe('a run that loses its PostgreSQL connection mid-way waits, then the swe
   let cluster: InProcessTrading;
   const user = randomUUID();
   const codes = CODES.slice(0, 3);
+  // restored in afterAll, and always called with .call(this)
+  // eslint-disable-next-line @typescript-eslint/unbound-method
+  const original = ExecuteJob.prototype.run;
+  const first = { killedAtWrite: 0, sentBeforeKill: -1, error: undefined as unknown };
+  let attempts = 0;
 
   beforeAll(async () => {
-    // the trigger and the sweeps after it on one Seoul day (about half a minute; 5 minutes of room)
+    // the execute run's first attempt has its connection terminated by PostgreSQL at its eighth
+    // fenced write (after its plan, while its orders are being sent), as a failover or a restart of
+    // the server ends it; set before the app starts, whose first sweep runs the occurrence
+    ExecuteJob.prototype.run = async function (this: ExecuteJob, context: JobContext) {
+      attempts += 1;
+      if (attempts > 1) {
+        return original.call(this, context);
+      }
+      let writes = 0;
+      const fenced: JobContext['fenced'] = (work) => {
+        writes += 1;
+        if (writes !== 8) {
+          return context.fenced(work);
+        }
+        first.killedAtWrite = writes;
+        return context.fenced(async (m) => {
+          const [sent] = await m.query<Array<{ n: number }>>(
+            `SELECT count(*)::int AS n FROM trading.paper_orders WHERE trading_date = $1`,
+            [TODAY],
+          );
+          first.sentBeforeKill = sent?.n ?? -1;
+          await m.query('SELECT pg_terminate_backend(pg_backend_pid())');
+          return work(m);
+        });
+      };
+      try {
+        return await original.call(this, { ...context, fenced });
+      } catch (error) {
+        first.error = error;
+        throw error;
+      }
+    };
+    // the cron 2 s in the past and the sweeps after it on one Seoul day (about half a minute; 5
+    // minutes of room)
     await awayFromSeoulMidnight(10_000, 5 * 60_000);
     cluster = await startInProcessTrading({
       env: () => ({
         TRADING_AS_OF_DATE: TODAY,
-        // not due yet: only the trigger below runs it, and the sweep that runs it again
-        TRADING_EXECUTE_CRON: cronLater(),
+        // 09:00 has just passed: the first sweep runs it, within its grace window
+        TRADING_EXECUTE_CRON: cronAt(new Date(Date.now() - 2000)),
         TRADING_SELECT_CRON: cronLater(),
         CATCH_UP_INTERVAL_SECONDS: '1',
       }),
@@ -388,48 +426,11 @@ describe('a run that loses its PostgreSQL connection mid-way waits, then the swe
   }, 600_000);
 
   afterAll(async () => {
+    ExecuteJob.prototype.run = original;
     await cluster?.close();
   });
 
-  it('is left waiting with DEPENDENCY_UNAVAILABLE, and the next sweep resumes the same run: every order once', async () => {
-    const execute = cluster.service.app.get(ExecuteJob);
-    const original = execute.run.bind(execute);
-    let attempt = 0;
-    let killedAtWrite = 0;
-    let sentBeforeKill = 0;
-    // the first attempt's connection is terminated by PostgreSQL at its eighth fenced write (after its
-    // plan: orders are being sent), as a failover or a restart of the server would end it
-    execute.run = (context: JobContext) => {
-      attempt += 1;
-      if (attempt > 1) {
-        return original(context);
-      }
-      let writes = 0;
-      const fenced: JobContext['fenced'] = (work) => {
-        writes += 1;
-        if (writes !== 8) {
-          return context.fenced(work);
-        }
-        killedAtWrite = writes;
-        return context.fenced(async (m) => {
-          const sent = await cluster.pool.query(`SELECT 1 FROM trading.paper_orders WHERE trading_date = $1`, [TODAY]);
-          sentBeforeKill = sent.rowCount ?? 0;
-          await m.query('SELECT pg_terminate_backend(pg_backend_pid())');
-          return work(m);
-        });
-      };
-      return original({ ...context, fenced });
-    };
-    const admin = cluster.tokenFor(randomUUID(), ['admin']);
-    const first = await triggerRun(cluster, admin, 'execute', TODAY);
-    assert.equal(killedAtWrite, 8, 'the first attempt reached its eighth fenced write');
-    assert.ok(sentBeforeKill >= 1, `orders were at the broker when the connection died: ${sentBeforeKill}`);
-    assert.equal(first.body.status, 'waiting', JSON.stringify(first.body));
-    assert.match(
-      String(first.body.error),
-      /^DEPENDENCY_UNAVAILABLE: terminating connection due to administrator command/,
-    );
-
+  it('is left waiting (DEPENDENCY_UNAVAILABLE), and the next sweep resumes the same run: every order sent once', async () => {
     const done = await waitFor(
       'the sweep to run it again',
       async () => {
@@ -441,8 +442,12 @@ describe('a run that loses its PostgreSQL connection mid-way waits, then the swe
       },
       30_000,
     );
-    assert.ok(done.attempts >= 2, `resumed: ${done.attempts} attempts`);
-    assert.equal(attempt, 2, 'one attempt failed, the next succeeded');
+    assert.equal(first.killedAtWrite, 8, 'the first attempt reached its eighth fenced write');
+    assert.ok(first.sentBeforeKill >= 1, `orders were at the broker when the connection died: ${first.sentBeforeKill}`);
+    assert.match(String(first.error), /terminating connection due to administrator command/);
+    // a failed run is never retried by itself: only a waiting one is run again by the sweep
+    assert.equal(attempts, 2, 'one attempt lost its connection, the next succeeded');
+    assert.equal(done.attempts, 2, 'the same run, resumed');
     const intents = await cluster.pool.query<{ code: string; status: string; orders: number }>(
       `SELECT i.code, i.status, (SELECT count(*)::int FROM trading.paper_orders p WHERE p.client_order_id = i.client_order_id) AS orders
          FROM trading.order_intents i WHERE i.trading_date = $1 ORDER BY i.code`,
@@ -452,8 +457,17 @@ describe('a run that loses its PostgreSQL connection mid-way waits, then the swe
       intents.rows,
       codes.map((code) => ({ code, status: 'accepted', orders: 1 })),
     );
-    const atBroker = await cluster.pool.query(`SELECT 1 FROM trading.paper_orders WHERE trading_date = $1`, [TODAY]);
-    assert.equal(atBroker.rowCount, codes.length, 'no order at the paper broker without its intent');
+    // the paper broker would answer a repeated client order id with the order it has: the resumed
+    // run asked after each order it had sent instead of sending it again
+    const requests = await cluster.pool.query<{ repeated: boolean }>(
+      `SELECT r.repeated FROM trading.paper_order_requests r
+         JOIN trading.order_intents i ON i.client_order_id = r.client_order_id WHERE i.trading_date = $1`,
+      [TODAY],
+    );
+    assert.deepEqual(
+      requests.rows.map((r) => r.repeated),
+      codes.map(() => false),
+    );
   });
 
   it('reports a run still waiting from an earlier day (no leader swept when its window closed) as missed', async () => {
@@ -486,5 +500,46 @@ describe('a run that loses its PostgreSQL connection mid-way waits, then the swe
     );
     const metrics = await request<string>('GET', `${cluster.trading.at(0).url}/metrics`);
     assert.match(String(metrics.body), /trading_missed_runs_total\{job="execute"[^}]*\} 1\b/);
+  });
+});
+
+describe('a waiting run triggered before its time waits for its time (in-process)', () => {
+  let cluster: InProcessTrading;
+  /** its signal day, 2026-03-11, is not imported: the run waits */
+  const DATE = '2026-03-12';
+
+  beforeAll(async () => {
+    // 09:00 ten minutes ahead, on this Seoul day (15 minutes of room)
+    await awayFromSeoulMidnight(10_000, 15 * 60_000);
+    cluster = await startInProcessTrading({
+      env: () => ({
+        TRADING_AS_OF_DATE: DATE,
+        TRADING_EXECUTE_CRON: cronAt(new Date(Date.now() + 10 * 60_000)),
+        TRADING_SELECT_CRON: cronAt(new Date(Date.now() + 10 * 60_000)),
+        CATCH_UP_INTERVAL_SECONDS: '1',
+      }),
+      seed: async (pool) => {
+        await seedStrategy(pool, randomUUID(), ['000010'], 10 * PRICE);
+      },
+    });
+    // a hang guard: up to 17 minutes of waiting out Seoul midnight, then the set-up
+  }, 1_200_000);
+
+  afterAll(async () => {
+    await cluster?.close();
+  });
+
+  it('is neither run again nor reported missed by the sweeps before its scheduled time', async () => {
+    const admin = cluster.tokenFor(randomUUID(), ['admin']);
+    const triggered = await triggerRun(cluster, admin, 'execute', DATE);
+    assert.equal(triggered.body.status, 'waiting', JSON.stringify(triggered.body));
+    assert.match(String(triggered.body.error), /^STALE_MARKET_DATA: /);
+    // three sweeps' time (one a second): each found it waiting and not due
+    await new Promise((resolve) => setTimeout(resolve, 3000));
+    const { rows } = await cluster.pool.query<{ status: string; attempts: number; error: string | null }>(
+      `SELECT status, attempts, error FROM trading.job_runs WHERE job = 'execute' AND trading_date = $1`,
+      [DATE],
+    );
+    assert.deepEqual(rows, [{ status: 'waiting', attempts: 1, error: triggered.body.error }]);
   });
 });

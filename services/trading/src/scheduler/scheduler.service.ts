@@ -271,7 +271,8 @@ export class SchedulerService implements OnApplicationBootstrap, BeforeApplicati
         await this.runner.run(occurrenceOfRun(run), run.trigger, this.identity, term.epoch, term.signal);
       }
       const now = this.clock.now();
-      // an earlier day's waiting run: reported missed (its window closed while no leader swept)
+      // an earlier day's waiting run, which today's jobs below never see: run again while its window
+      // lasts (a cron near midnight), else reported missed (it closed while no leader swept)
       for (const run of await this.runs.waitingBefore(this.clock.tradingDate(now))) {
         term.signal.throwIfAborted();
         await this.retryWaiting(run, now, term);
@@ -312,13 +313,17 @@ export class SchedulerService implements OnApplicationBootstrap, BeforeApplicati
 
   /**
    * A waiting run (its market data not there yet, or PostgreSQL or Redis away when it ran): run
-   * again until its grace window closes (it waits again if the cause is still there); past it, the
-   * run is failed and reported missed, once. A run triggered before its scheduled time (through the
-   * API) is not due yet, so its window has not even begun: it is run again too.
+   * again while its grace window lasts (it waits again if the cause is still there); past it, the
+   * run is failed and reported missed, once. A run triggered through the API before its scheduled
+   * time is not due yet: it is left waiting for its time (not sent early, not reported missed).
    */
   private async retryWaiting(run: JobRun, now: Date, term: { epoch: number; signal: AbortSignal }): Promise<void> {
     const occurrence = occurrenceOfRun(run);
-    if (catchUpDecision(occurrence, now, this.config.CATCH_UP_GRACE_MINUTES * 60_000) !== 'missed') {
+    const decision = catchUpDecision(occurrence, now, this.config.CATCH_UP_GRACE_MINUTES * 60_000);
+    if (decision === 'not-due') {
+      return;
+    }
+    if (decision === 'run') {
       await this.runner.run(occurrence, 'catch-up', this.identity, term.epoch, term.signal, true);
       return;
     }
