@@ -451,3 +451,98 @@ describe('exactly once at a broker without a client order id: leader killed at r
     // load once took over 300 s
   }, 600_000);
 });
+
+/**
+ * A run resumed soon after the write that would have stored the broker's answer died with its
+ * PostgreSQL connection (a run left waiting and resumed by the next sweep): the broker took the
+ * order late (accept-late) and lists an order only a while after taking it (listLagMs, within
+ * KIWOOM_SETTLE_MS). The resumed run must look the order up only once the broker can list it,
+ * which is KIWOOM_SETTLE_MS after the latest it can have taken it (sent + KIWOOM_TIMEOUT_MS), not
+ * after it was sent: looked up earlier, it finds nothing and sends the order a second time.
+ */
+describe('a resumed run looks up an unanswered order once the broker can list it (Kiwoom double)', () => {
+  let double: KiwoomDouble;
+  let cluster: InProcessTrading;
+  const user = randomUUID();
+  const account = { appKey: `APPKEY${randomUUID()}`, secretKey: `SECRET${randomUUID()}`, accountNo: '8123450003' };
+  let brokerAccountId: string;
+
+  beforeAll(async () => {
+    double = await KiwoomDouble.start();
+    double.addAccount({ ...account, cash: 500_000_000 });
+    double.now = orderClockOn(TODAY);
+    double.listLagMs = 800;
+    cluster = await startInProcessTrading({
+      env: {
+        BROKER_CREDENTIALS_KEYS: KEK,
+        KIWOOM_MOCK_HOST: double.url,
+        KIWOOM_SETTLE_MS: '1000',
+        KIWOOM_TIMEOUT_MS: '2000',
+      },
+    });
+    brokerAccountId = await linkAccount(cluster, user, account);
+  });
+
+  afterAll(async () => {
+    await cluster?.close();
+    await double?.close();
+  });
+
+  it('adopts the order the lost write never stored: one order at the broker', async () => {
+    const app = cluster.service.app;
+    const fencing = app.get(FencingService);
+    const runner = app.get(JobRunner);
+    // this test plays the leader (as the chaos test above does)
+    await app.get(SchedulerService).beforeApplicationShutdown();
+    const strategy = await seedLinkedStrategy(cluster.pool, user, brokerAccountId, [CODES[0]], 5);
+    // taken 1.2 s after it was sent (within the 2 s timeout), answered then; listed 0.8 s later
+    double.inject('accept-late', { apiId: 'kt10000', delayMs: 1200 });
+    let placed = false;
+    double.onOrderPlaced = () => {
+      placed = true;
+    };
+    const original = fencing.transaction.bind(fencing);
+    let killed = false;
+    // the first fenced write after the broker took the order (the one storing its answer) loses its connection
+    fencing.transaction = async (epoch: number, work: never, signal?: AbortSignal) => {
+      if (!placed || killed) {
+        return original(epoch, work, signal);
+      }
+      killed = true;
+      return original(
+        epoch,
+        (async (m: { query: (sql: string) => Promise<unknown> }) => {
+          await m.query('SELECT pg_terminate_backend(pg_backend_pid())');
+        }) as never,
+        signal,
+      );
+    };
+    const occurrence: Occurrence = {
+      job: 'execute',
+      tradingDate: TODAY,
+      scheduledAt: new Date(),
+      runKey: `execute:${TODAY}T09:00+09:00#lag`,
+    };
+    try {
+      const epoch = await fencing.takeEpoch('leader');
+      const first = await runner.run(occurrence, 'api', 'leader', epoch);
+      assert.ok(killed, 'the answer was never stored');
+      assert.equal(first.run.status, 'waiting', JSON.stringify(first.run));
+      // at once, as a sweep may: the same run resumed
+      const second = await runner.run(occurrence, 'catch-up', 'leader', epoch, undefined, true);
+      assert.equal(second.run.status, 'succeeded', JSON.stringify(second.run));
+    } finally {
+      fencing.transaction = original;
+      double.onOrderPlaced = undefined;
+    }
+    const { rows } = await cluster.pool.query<IntentRow>(
+      `SELECT id, status, broker_order_id, quantity, code FROM trading.order_intents WHERE auto_strategy_id = $1`,
+      [strategy],
+    );
+    assert.deepEqual(
+      rows.map((r) => [r.code, r.status]),
+      [[CODES[0], 'accepted']],
+    );
+    await assertOneOrderPerIntent(cluster.pool, double, account.appKey, brokerAccountId, 1);
+  });
+});

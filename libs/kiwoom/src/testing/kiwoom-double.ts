@@ -42,6 +42,8 @@ export interface DoubleOrder {
   /** KRW charged on the fills so far (whole won, truncated per fill) */
   commission: number;
   tax: number;
+  /** when it was placed (real time, Date.now()), for listLagMs */
+  placedAtMs: number;
 }
 
 export type Fault =
@@ -55,6 +57,8 @@ export type Fault =
   | 'http-500-after-accept'
   /** processed, answered after `delayMs` */
   | 'delay'
+  /** processed only after `delayMs` (the broker took the request late), then answered */
+  | 'accept-late'
   /** refused with 1700 */
   | 'rate-limit'
   /** the token in use is invalidated first (another session issued a new one) */
@@ -108,6 +112,8 @@ export class KiwoomDouble {
   onOrderPlaced?: (order: DoubleOrder) => void;
   /** rows per page of list answers (small, so that paging is exercised) */
   pageSize = 20;
+  /** how long (real ms) after it is placed an order shows in the day's order list (kt00007) */
+  listLagMs = 0;
   perSecond = { order: 5, query: 5 };
   /**
    * The hours (Korea, HH:mm) in which the order clock accepts regular orders; outside them an order
@@ -298,6 +304,9 @@ export class KiwoomDouble {
     if (fault === 'http-500') {
       res.writeHead(500).end('Internal Server Error');
       return;
+    }
+    if (fault === 'accept-late') {
+      await new Promise((resolve) => setTimeout(resolve, injection?.delayMs ?? 0));
     }
     const answer = await this.process(req, apiId, body, fault);
     if (fault === 'drop-after-accept') {
@@ -497,6 +506,7 @@ export class KiwoomDouble {
       reserved,
       commission: 0,
       tax: 0,
+      placedAtMs: Date.now(),
     };
     this.orders.push(placed);
     this.onOrderPlaced?.(placed);
@@ -534,9 +544,11 @@ export class KiwoomDouble {
     const code = kiwoomText(body.stk_cd);
     const sellTp = kiwoomText(body.sell_tp, '0');
     const qryTp = kiwoomText(body.qry_tp, '1');
+    const listedBefore = Date.now() - this.listLagMs;
     let rows = this.orders.filter(
       (o) =>
         o.appKey === appKey &&
+        o.placedAtMs <= listedBefore &&
         o.date === date &&
         (code === '' || o.code === code) &&
         (sellTp === '0' || (sellTp === '1') === (o.side === 'sell')) &&

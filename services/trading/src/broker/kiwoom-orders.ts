@@ -298,7 +298,13 @@ export class KiwoomOrders {
     return new Set(rows.map((r) => r.broker_order_id));
   }
 
-  /** An earlier attempt whose answer was never stored, looked up once the broker has had time to list it. */
+  /**
+   * An earlier attempt whose answer was never stored, looked up once the broker has had time to list
+   * it: the broker may have taken the order as late as the call's timeout after it was sent (its
+   * answer then lost with the write that would have stored it), and lists it within
+   * KIWOOM_SETTLE_MS of taking it. Looked up sooner (a run resumed at once), it may not be listed
+   * yet, and would be sent a second time.
+   */
   private async lookUp(
     api: KiwoomAccountApi,
     intent: IntentRow,
@@ -306,7 +312,7 @@ export class KiwoomOrders {
     bound: ReadonlySet<string>,
   ): Promise<{ kind: 'adopt'; order: KiwoomOrderRow } | { kind: 'absent' } | { kind: 'ambiguous'; reason: string }> {
     const sentAt = intent.attempt_sent_at as Date;
-    const wait = sentAt.getTime() + this.config.KIWOOM_SETTLE_MS - Date.now();
+    const wait = sentAt.getTime() + this.config.KIWOOM_TIMEOUT_MS + this.config.KIWOOM_SETTLE_MS - Date.now();
     if (wait > 0) {
       await sleep(wait);
     }
