@@ -303,7 +303,9 @@ export class KiwoomOrders {
    * it: the broker may have taken the order as late as the call's timeout after it was sent (its
    * answer then lost with the write that would have stored it), and lists it within
    * KIWOOM_SETTLE_MS of taking it. Looked up sooner (a run resumed at once), it may not be listed
-   * yet, and would be sent a second time.
+   * yet, and would be sent a second time. And never sooner than KIWOOM_SETTLE_MS from now: the
+   * attempt's instant is taken before its token and rate-limit waits, so it may have left later
+   * (in this process, its call has ended by now, so the broker took it by now at the latest).
    */
   private async lookUp(
     api: KiwoomAccountApi,
@@ -312,10 +314,8 @@ export class KiwoomOrders {
     bound: ReadonlySet<string>,
   ): Promise<{ kind: 'adopt'; order: KiwoomOrderRow } | { kind: 'absent' } | { kind: 'ambiguous'; reason: string }> {
     const sentAt = intent.attempt_sent_at as Date;
-    const wait = sentAt.getTime() + this.config.KIWOOM_TIMEOUT_MS + this.config.KIWOOM_SETTLE_MS - Date.now();
-    if (wait > 0) {
-      await sleep(wait);
-    }
+    const settle = this.config.KIWOOM_SETTLE_MS;
+    await sleep(Math.max(sentAt.getTime() + this.config.KIWOOM_TIMEOUT_MS + settle - Date.now(), settle));
     const match = matchAttempt(
       { ...request, sentAt },
       await api.ordersOf(ymd(intent.trading_date), intent.code),
