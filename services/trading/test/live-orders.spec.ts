@@ -31,6 +31,40 @@ const TAX_ON_5_AT_TODAY_OPEN = 25 + 76;
 const TAX_ON_5_AT_PRICE = 25 + 75;
 const DAY_4 = '2026-03-16';
 
+interface ExecuteRun {
+  status: string;
+  attempts: number;
+  trigger: string;
+  error: string | null;
+}
+
+/** The execute run of `date`; undefined before one is claimed. */
+async function executeRunOn(pool: pg.Pool, date: string): Promise<ExecuteRun | undefined> {
+  const { rows } = await pool.query<ExecuteRun>(
+    `SELECT status, attempts, trigger, error FROM trading.job_runs WHERE job = 'execute' AND trading_date = $1`,
+    [date],
+  );
+  return rows[0];
+}
+
+/** Waits until the execute run of `date` has `status`, and answers it. */
+function executeRunIn(
+  pool: pg.Pool,
+  date: string,
+  status: string,
+  what: string,
+  timeoutMs: number,
+): Promise<ExecuteRun> {
+  return waitFor(
+    what,
+    async () => {
+      const run = await executeRunOn(pool, date);
+      return run?.status === status ? run : undefined;
+    },
+    timeoutMs,
+  );
+}
+
 /** Imports a day's bars for every crafted code at one price, as a daily import would. */
 async function importDay(pool: pg.Pool, date: string, price: number): Promise<void> {
   for (const code of CODES) {
@@ -261,17 +295,8 @@ describe('a run waiting for stale data runs by itself once the data arrives (the
   let cluster: InProcessTrading;
   /** the trading date replayed: its signal day, 2026-03-11, is not imported at first */
   const DATE = '2026-03-12';
-  const runOf = async (): Promise<{ status: string; attempts: number; trigger: string; error: string | null }> => {
-    const { rows } = await cluster.pool.query<{
-      status: string;
-      attempts: number;
-      trigger: string;
-      error: string | null;
-    }>(`SELECT status, attempts, trigger, error FROM trading.job_runs WHERE job = 'execute' AND trading_date = $1`, [
-      DATE,
-    ]);
-    return rows[0] ?? { status: 'none', attempts: 0, trigger: '', error: null };
-  };
+  const runOf = async (): Promise<ExecuteRun> =>
+    (await executeRunOn(cluster.pool, DATE)) ?? { status: 'none', attempts: 0, trigger: '', error: null };
 
   beforeAll(async () => {
     // the cron 2 s in the past and the sweeps after it on one Seoul day (its set-up and test take
@@ -344,17 +369,7 @@ describe('a run whose data never arrives within the grace window is reported mis
   });
 
   it('waits, then fails as MISSED once the window is over, and counts it in trading_missed_runs_total', async () => {
-    const failed = await waitFor(
-      'the run to be reported missed',
-      async () => {
-        const { rows } = await cluster.pool.query<{ status: string; error: string | null }>(
-          `SELECT status, error FROM trading.job_runs WHERE job = 'execute' AND trading_date = $1`,
-          [DATE],
-        );
-        return rows[0]?.status === 'failed' ? rows[0] : undefined;
-      },
-      90_000,
-    );
+    const failed = await executeRunIn(cluster.pool, DATE, 'failed', 'the run to be reported missed', 90_000);
     assert.match(
       String(failed.error),
       /^MISSED: still waiting when the 2-minute grace window closed \(STALE_MARKET_DATA/,
@@ -431,17 +446,7 @@ describe('a run that loses its PostgreSQL connection mid-way waits, then the swe
   });
 
   it('is left waiting (DEPENDENCY_UNAVAILABLE), and the next sweep resumes the same run: every order sent once', async () => {
-    const done = await waitFor(
-      'the sweep to run it again',
-      async () => {
-        const { rows } = await cluster.pool.query<{ status: string; attempts: number; trigger: string }>(
-          `SELECT status, attempts, trigger FROM trading.job_runs WHERE job = 'execute' AND trading_date = $1`,
-          [TODAY],
-        );
-        return rows[0]?.status === 'succeeded' ? rows[0] : undefined;
-      },
-      30_000,
-    );
+    const done = await executeRunIn(cluster.pool, TODAY, 'succeeded', 'the sweep to run it again', 30_000);
     assert.equal(first.killedAtWrite, 8, 'the first attempt reached its eighth fenced write');
     assert.ok(first.sentBeforeKill >= 1, `orders were at the broker when the connection died: ${first.sentBeforeKill}`);
     assert.match(String(first.error), /terminating connection due to administrator command/);
@@ -483,17 +488,7 @@ describe('a run that loses its PostgreSQL connection mid-way waits, then the swe
         'STALE_MARKET_DATA: the market data ends on 2026-03-06',
       ],
     );
-    const missed = await waitFor(
-      'the sweep to report it missed',
-      async () => {
-        const { rows } = await cluster.pool.query<{ status: string; error: string | null }>(
-          `SELECT status, error FROM trading.job_runs WHERE job = 'execute' AND trading_date = $1`,
-          [yesterday],
-        );
-        return rows[0]?.status === 'failed' ? rows[0] : undefined;
-      },
-      30_000,
-    );
+    const missed = await executeRunIn(cluster.pool, yesterday, 'failed', 'the sweep to report it missed', 30_000);
     assert.match(
       String(missed.error),
       /^MISSED: still waiting when the 30-minute grace window closed \(STALE_MARKET_DATA: the market data ends on 2026-03-06\)$/,
@@ -536,10 +531,11 @@ describe('a waiting run triggered before its time waits for its time (in-process
     assert.match(String(triggered.body.error), /^STALE_MARKET_DATA: /);
     // three sweeps' time (one a second): each found it waiting and not due
     await new Promise((resolve) => setTimeout(resolve, 3000));
-    const { rows } = await cluster.pool.query<{ status: string; attempts: number; error: string | null }>(
-      `SELECT status, attempts, error FROM trading.job_runs WHERE job = 'execute' AND trading_date = $1`,
-      [DATE],
-    );
-    assert.deepEqual(rows, [{ status: 'waiting', attempts: 1, error: triggered.body.error }]);
+    assert.deepEqual(await executeRunOn(cluster.pool, DATE), {
+      status: 'waiting',
+      attempts: 1,
+      trigger: 'api',
+      error: triggered.body.error,
+    });
   });
 });
