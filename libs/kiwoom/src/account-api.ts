@@ -86,8 +86,11 @@ function sideOf(ioTpNm: unknown): KiwoomOrderRow['side'] {
 export class KiwoomAccountApi {
   constructor(private readonly client: KiwoomClient) {}
 
-  /** kt10000 / kt10001: answers the broker's order number. Never retried here (no idempotency key). */
-  async placeOrder(order: KiwoomOrderRequest): Promise<string> {
+  /**
+   * kt10000 / kt10001: answers the broker's order number. Never retried here (no idempotency key).
+   * `sendBy`: the latest instant the request may leave (see CallOptions).
+   */
+  async placeOrder(order: KiwoomOrderRequest, sendBy?: number): Promise<string> {
     const apiId = order.side === 'buy' ? 'kt10000' : 'kt10001';
     const answer = await this.client.call<{ ord_no?: unknown }>(
       apiId,
@@ -101,6 +104,7 @@ export class KiwoomAccountApi {
         cond_uv: order.type === 'stop' ? kiwoomText(order.stopPrice) : '',
       },
       'order',
+      { sendBy },
     );
     if (typeof answer.body.ord_no !== 'string' || answer.body.ord_no === '') {
       // accepted without an order number: whether it stands is unknown

@@ -50,6 +50,19 @@ export interface Answer<T> {
 
 type Body = Record<string, unknown> & { return_code?: unknown; return_msg?: unknown };
 
+export interface CallOptions {
+  /** the next page's key of a list (`cont-yn: Y`) */
+  nextKey?: string;
+  /**
+   * The latest instant (epoch ms, this process's clock) the request may leave: checked right before
+   * each send, the resend after a refused token included. An order's caller records its attempt
+   * before the token and rate-limit waits, and whoever resumes the attempt looks it up from that
+   * record plus this budget; a request still waiting past it is not sent (a `retry` error with code
+   * `send-deadline`: nothing reached the broker).
+   */
+  sendBy?: number;
+}
+
 /**
  * Kiwoom's REST API for one app key: every call POSTs JSON with `api-id` and the shared token,
  * waits for the shared rate limit of its class, and is bounded by a timeout. A refused token is
@@ -77,7 +90,7 @@ export class KiwoomClient {
     path: string,
     body: Record<string, unknown>,
     kind: CallClass,
-    nextKey?: string,
+    options: CallOptions = {},
   ): Promise<Answer<T>> {
     let reauthorised = false;
     let limited = 0;
@@ -107,8 +120,16 @@ export class KiwoomClient {
         throw error;
       }
       await this.limit.acquire(kind);
+      if (options.sendBy !== undefined && Date.now() > options.sendBy) {
+        throw new KiwoomError(
+          'retry',
+          apiId,
+          `${apiId}: not sent: its send deadline passed ${Date.now() - options.sendBy} ms before its turn came`,
+          'send-deadline',
+        );
+      }
       try {
-        return await this.send<T>(apiId, path, body, token, nextKey);
+        return await this.send<T>(apiId, path, body, token, options.nextKey);
       } catch (error) {
         if (!(error instanceof KiwoomError)) {
           throw error;
@@ -138,7 +159,7 @@ export class KiwoomClient {
     const rows: T[] = [];
     let nextKey: string | undefined;
     for (let page = 0; page < 1000; page += 1) {
-      const answer = await this.call<Body>(apiId, path, body, 'query', nextKey);
+      const answer = await this.call<Body>(apiId, path, body, 'query', { nextKey });
       const list = answer.body[listKey];
       if (Array.isArray(list)) {
         rows.push(...(list as T[]));

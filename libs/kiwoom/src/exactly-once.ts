@@ -90,7 +90,13 @@ export interface SendOptions {
   maxAttempts?: number;
   /** called before each attempt leaves: where a durable sender records `sending` and the attempt */
   beforeSend?: (attempt: OrderAttempt, n: number) => Promise<void>;
-  now?: () => Date;
+  /**
+   * How long after its instant (`sentAt`, before `beforeSend`) an attempt may still leave: one
+   * still waiting for its token or rate-limit turn by then is not sent (a `retry` error, code
+   * `send-deadline`), so whoever resumes a recorded attempt knows the latest it can have reached
+   * the broker (`sentAt` + this + the call's timeout). Unbounded when absent.
+   */
+  sendBudgetMs?: number;
 }
 
 /**
@@ -104,13 +110,13 @@ export async function placeExactlyOnce(
   order: KiwoomOrderRequest,
   options: SendOptions,
 ): Promise<PlacedOrder> {
-  const now = options.now ?? (() => new Date());
   const maxAttempts = options.maxAttempts ?? 3;
   for (let n = 1; n <= maxAttempts; n += 1) {
-    const attempt: OrderAttempt = { ...order, sentAt: now() };
+    const attempt: OrderAttempt = { ...order, sentAt: new Date() };
+    const sendBy = options.sendBudgetMs === undefined ? undefined : attempt.sentAt.getTime() + options.sendBudgetMs;
     await options.beforeSend?.(attempt, n);
     try {
-      return { ordNo: await api.placeOrder(order), via: 'answer', attempts: n };
+      return { ordNo: await api.placeOrder(order, sendBy), via: 'answer', attempts: n };
     } catch (error) {
       if (!(error instanceof KiwoomError) || error.category !== 'ambiguous') {
         throw error;

@@ -4,6 +4,7 @@ import { deleteRedisKeys, prng, testRedisUrl, uniqueKeyPrefix } from '@stocklab/
 import { Redis } from 'ioredis';
 import { KiwoomAccountApi, type KiwoomOrderRequest, type KiwoomOrderRow } from '../src/account-api.js';
 import { KiwoomClient } from '../src/client.js';
+import { KiwoomError } from '../src/errors.js';
 import { matchAttempt, NeedsReview, placeExactlyOnce } from '../src/exactly-once.js';
 import { KiwoomDouble, type Fault } from '../src/testing/kiwoom-double.js';
 
@@ -130,6 +131,29 @@ describe('placing orders exactly once at the Kiwoom double, answers lost at rand
     process.stdout.write(
       `exactly once at the Kiwoom double: 50 intended, 50 at the broker, faults ${JSON.stringify(seen)}\n`,
     );
+  });
+
+  it('sends nothing once the budget from the attempt’s record is spent (recording it was slow)', async () => {
+    const api = apiOf();
+    const order: KiwoomOrderRequest = { side: 'buy', code: '005380', quantity: 1, type: 'limit', price: 200_000 };
+    const before = double.ordersOf(appKey).length;
+    let recorded = 0;
+    const late = await placeExactlyOnce(api, order, {
+      bound: new Set(),
+      date: today(),
+      sendBudgetMs: 200,
+      // the durable record of the attempt takes longer than its budget
+      beforeSend: async () => {
+        recorded += 1;
+        await new Promise((resolve) => setTimeout(resolve, 400));
+      },
+    }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    assert.ok(late instanceof KiwoomError, String(late));
+    assert.deepEqual([late.category, late.code, recorded], ['retry', 'send-deadline', 1]);
+    assert.equal(double.ordersOf(appKey).length, before);
   });
 
   it('hands two lost look-alikes to a person instead of guessing', async () => {

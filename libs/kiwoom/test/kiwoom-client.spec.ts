@@ -141,6 +141,22 @@ describe('Kiwoom client against the Kiwoom double (real Redis shared by "replica
     assert.equal(double.issuances(appKey), 0);
   });
 
+  it('does not send an order whose rate-limit turn came after its send deadline (nothing reaches the broker)', async () => {
+    // one order every 4 s for the app key, shared by two replicas: the second waits about 4 s
+    const { appKey, apis } = linked(2, 10_000_000, {}, { perSecond: { order: 0.25, query: 4 } });
+    const order = { side: 'buy', code: '005930', quantity: 1, type: 'limit', price: 70_000 } as const;
+    const [first, second] = apis;
+    assert.ok(first && second);
+    await first.placeOrder(order);
+    const late = await refusal(second.placeOrder(order, Date.now() + 500));
+    assert.equal(late.category, 'retry');
+    assert.equal(late.code, 'send-deadline');
+    assert.equal(double.ordersOf(appKey).length, 1);
+    // within its deadline it is sent
+    await second.placeOrder(order, Date.now() + 10_000);
+    assert.equal(double.ordersOf(appKey).length, 2);
+  });
+
   it('classifies business refusals as final, with the broker message', async () => {
     const { api } = linked(1, 100_000);
     const noMoney = await refusal(

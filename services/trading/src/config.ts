@@ -198,6 +198,13 @@ export const tradingConfigSchema = {
     max: 60_000,
     default: '10000',
   }),
+  KIWOOM_SEND_BUDGET_MS: int({
+    description:
+      'How long after its attempt is recorded an order may still leave (its token and rate-limit waits); later, it is not sent',
+    min: 100,
+    max: 60_000,
+    default: '5000',
+  }),
   KIWOOM_SETTLE_MS: int({
     description:
       "How long after a lost order answer the broker's order list is trusted to show the order, if it exists",

@@ -40,7 +40,12 @@ describe('three replicas on a linked Kiwoom account: the leader SIGKILLed mid-ex
     cluster = await startTradingCluster({
       replicas: 3,
       backend: 'postgres',
-      env: { BROKER_CREDENTIALS_KEYS: KEK, KIWOOM_MOCK_HOST: double.url, KIWOOM_SETTLE_MS: '300' },
+      env: {
+        BROKER_CREDENTIALS_KEYS: KEK,
+        KIWOOM_MOCK_HOST: double.url,
+        KIWOOM_SETTLE_MS: '300',
+        KIWOOM_SEND_BUDGET_MS: '2000',
+      },
     });
     const linked = await request('POST', `${cluster.trading.at(0).url}/api/trading/broker-accounts`, {
       token: cluster.tokenFor(user),

@@ -353,6 +353,7 @@ describe('exactly once at a broker without a client order id: leader killed at r
         BROKER_CREDENTIALS_KEYS: KEK,
         KIWOOM_MOCK_HOST: double.url,
         KIWOOM_SETTLE_MS: '150',
+        KIWOOM_SEND_BUDGET_MS: '2000',
         KIWOOM_TIMEOUT_MS: '500',
       },
     });
@@ -477,6 +478,7 @@ describe('a resumed run looks up an unanswered order once the broker can list it
         BROKER_CREDENTIALS_KEYS: KEK,
         KIWOOM_MOCK_HOST: double.url,
         KIWOOM_SETTLE_MS: '1000',
+        KIWOOM_SEND_BUDGET_MS: '2000',
         KIWOOM_TIMEOUT_MS: '2000',
       },
     });

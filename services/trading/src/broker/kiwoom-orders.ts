@@ -153,7 +153,8 @@ export class KiwoomOrders {
       try {
         return await this.place(fenced, intent, api, request, bound);
       } catch (error) {
-        // 1700 on an order: not processed at the broker; a new attempt after a pause is safe
+        // 1700 on an order, or its send deadline passed before it left: nothing reached the broker;
+        // a new attempt (recorded afresh) after a pause is safe
         if (!(error instanceof KiwoomError && error.category === 'retry') || refused >= 2) {
           throw error;
         }
@@ -175,6 +176,7 @@ export class KiwoomOrders {
         bound,
         date,
         settleMs: this.config.KIWOOM_SETTLE_MS,
+        sendBudgetMs: this.config.KIWOOM_SEND_BUDGET_MS,
         beforeSend: async (attempt) => {
           const marked = await fenced(async (m) =>
             returnedRows<{ id: string }>(
@@ -300,12 +302,13 @@ export class KiwoomOrders {
 
   /**
    * An earlier attempt whose answer was never stored, looked up once the broker has had time to list
-   * it: the broker may have taken the order as late as the call's timeout after it was sent (its
-   * answer then lost with the write that would have stored it), and lists it within
-   * KIWOOM_SETTLE_MS of taking it. Looked up sooner (a run resumed at once), it may not be listed
-   * yet, and would be sent a second time. And never sooner than KIWOOM_SETTLE_MS from now: the
-   * attempt's instant is taken before its token and rate-limit waits, so it may have left later
-   * (in this process, its call has ended by now, so the broker took it by now at the latest).
+   * it. The attempt left at the latest KIWOOM_SEND_BUDGET_MS after its mark (the client sends nothing
+   * later: a deposed leader still waiting for its token or rate-limit turn gives up), the broker may
+   * have taken it as late as the call's timeout after that (its answer then lost with the write that
+   * would have stored it), and lists it within KIWOOM_SETTLE_MS of taking it. Looked up sooner (a run
+   * resumed at once), it may not be listed yet, and would be sent a second time. And never sooner
+   * than KIWOOM_SETTLE_MS from now (in this process, an earlier call has ended by now, so the broker
+   * took it by now at the latest).
    */
   private async lookUp(
     api: KiwoomAccountApi,
@@ -314,8 +317,8 @@ export class KiwoomOrders {
     bound: ReadonlySet<string>,
   ): Promise<{ kind: 'adopt'; order: KiwoomOrderRow } | { kind: 'absent' } | { kind: 'ambiguous'; reason: string }> {
     const sentAt = intent.attempt_sent_at as Date;
-    const settle = this.config.KIWOOM_SETTLE_MS;
-    await sleep(Math.max(sentAt.getTime() + this.config.KIWOOM_TIMEOUT_MS + settle - Date.now(), settle));
+    const { KIWOOM_SEND_BUDGET_MS: budget, KIWOOM_TIMEOUT_MS: timeout, KIWOOM_SETTLE_MS: settle } = this.config;
+    await sleep(Math.max(sentAt.getTime() + budget + timeout + settle - Date.now(), settle));
     const match = matchAttempt(
       { ...request, sentAt },
       await api.ordersOf(ymd(intent.trading_date), intent.code),
