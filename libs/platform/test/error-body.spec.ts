@@ -97,7 +97,9 @@ describe('renderError', () => {
 
   it('sees through TypeORM to a server that is shutting down (57P01) or starting (57P03)', () => {
     for (const code of ['57P01', '57P03', '08006']) {
-      const error = new QueryFailedError('SELECT 1', [], Object.assign(new Error('terminating connection'), { code }));
+      // as node-postgres raises it: the server's SQLSTATE with its severity
+      const driverError = Object.assign(new Error('terminating connection'), { code, severity: 'FATAL' });
+      const error = new QueryFailedError('SELECT 1', [], driverError);
       assert.equal(renderError(error).body.statusCode, 503, code);
     }
   });

@@ -27,6 +27,8 @@ const MESSAGES = [
   'Connection is closed',
   "Stream isn't writeable",
   'Reached the max retries per request limit',
+  // ioredis, when a command's commandTimeout expires: a stalled Redis is as unavailable as a gone one
+  'Command timed out',
 ];
 
 const RELEASED_RUNNER_ERRORS = new Set(['QueryRunnerAlreadyReleasedError', 'QueryRunnerProviderAlreadyReleasedError']);
@@ -37,8 +39,13 @@ export function isDependencyUnavailable(error: unknown): boolean {
   // TypeORM wraps the driver's error (driverError), other libraries use `cause`: walk the chain.
   while (isError(current) && !seen.has(current)) {
     seen.add(current);
-    const code = (current as { code?: unknown }).code;
-    if (typeof code === 'string' && (SOCKET_CODES.has(code) || isUnavailableSqlState(code))) {
+    const { code, severity } = current as { code?: unknown; severity?: unknown };
+    // a SQLSTATE only from PostgreSQL (its errors carry a severity; TypeORM copies it onto its own),
+    // not any library's code that happens to look like one
+    if (
+      typeof code === 'string' &&
+      (SOCKET_CODES.has(code) || (typeof severity === 'string' && isUnavailableSqlState(code)))
+    ) {
       return true;
     }
     if (
