@@ -27,6 +27,8 @@ export function packageJestConfig(packageDir, options = {}) {
     // Node's, plus the started service processes' output printed when a test fails
     testEnvironment: join(repoRoot, 'scripts/lib/jest-environment.mjs'),
     transform: {},
+    // Jest's runtime, with the dependencies' sources and V8 code caches shared between test files
+    runtime: join(repoRoot, 'scripts/lib/jest-runtime.cjs'),
     // A test file's own bounds are in the file; this only stops a hung one. Hooks share it.
     testTimeout: options.testTimeout ?? 180_000,
     maxWorkers: options.maxWorkers ?? 2,
