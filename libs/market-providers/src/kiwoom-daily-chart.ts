@@ -90,7 +90,7 @@ export class KiwoomDailyChartProvider implements StockHistoryProvider {
               KIWOOM_CHART_PATH,
               body,
               'query',
-              nextKey,
+              { nextKey },
             );
           } catch (error) {
             throw error instanceof KiwoomError ? providerErrorOfKiwoom(error) : error;
