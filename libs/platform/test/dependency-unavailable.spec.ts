@@ -41,12 +41,12 @@ describe('isDependencyUnavailable', () => {
   });
 
   it('recognises a Redis command its timeout expired on (a stalled Redis)', async () => {
-    const stalled = new Redis(testRedisUrl(), { commandTimeout: 200, maxRetriesPerRequest: 1 });
+    const stalled = new Redis(testRedisUrl(), { commandTimeout: 1000 });
     redisConnections.push(stalled);
-    await stalled.ping();
-    // a command Redis answers only after 2 s (on this connection alone: the Redis is shared with
-    // the other test files): the 200 ms timeout expires first, as it does on a stalled server
-    const timedOut = await rejection(stalled.blpop(`dependency-unavailable-spec-${process.pid}`, 2));
+    // its one command is one Redis answers only after 60 s (on this connection alone: the Redis is
+    // shared with the other test files), so the first thing that can end it is the 1 s timeout, as
+    // on a stalled server, however long a loaded machine takes to connect
+    const timedOut = await rejection(stalled.blpop(`dependency-unavailable-spec-${process.pid}`, 60));
     assert.match(String(timedOut), /Command timed out/);
     assert.equal(isDependencyUnavailable(timedOut), true);
   });
