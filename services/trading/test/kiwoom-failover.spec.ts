@@ -37,6 +37,8 @@ describe('three replicas on a linked Kiwoom account: the leader SIGKILLed mid-ex
     double.addAccount({ ...account, cash: 500_000_000 });
     double.now = orderClockOn(TODAY);
     double.pageSize = 60;
+    // an order shows in the day's list a while after the broker took it, within KIWOOM_SETTLE_MS
+    double.listLagMs = 200;
     cluster = await startTradingCluster({
       replicas: 3,
       backend: 'postgres',

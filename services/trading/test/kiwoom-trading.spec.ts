@@ -348,6 +348,8 @@ describe('exactly once at a broker without a client order id: leader killed at r
     double.now = orderClockOn(TODAY);
     // every iteration's orders are of one day: a page holds one stock's day of them
     double.pageSize = 60;
+    // an order shows in the day's list a while after the broker took it, within KIWOOM_SETTLE_MS
+    double.listLagMs = 100;
     cluster = await startInProcessTrading({
       env: {
         BROKER_CREDENTIALS_KEYS: KEK,
