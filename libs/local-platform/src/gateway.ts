@@ -43,12 +43,6 @@ export interface GatewayOptions {
   readinessIntervalMs?: number;
   /** a probe that takes longer than this counts as not ready */
   readinessTimeoutMs?: number;
-  /**
-   * Failed probes in a row that take an upstream out of rotation (a Kubernetes readinessProbe's
-   * failureThreshold; the manifests say 2): one slow probe on a starved machine is not an outage.
-   * One success brings it back; a probe whose connection fails (refused, reset) takes it out at once.
-   */
-  readinessFailureThreshold?: number;
   /** no response head from the upstream within this time: 504 */
   upstreamTimeoutMs?: number;
   /** where the status page (`/`, `/status`, `/gateway/status.json`) finds the scheduler, the market status and the queue */
@@ -72,8 +66,6 @@ interface Upstream {
   base: string;
   name: string;
   ready: boolean;
-  /** failed readiness probes in a row */
-  failedProbes: number;
   lastCheckAt: Date | null;
   lastStatus: number | null;
   lastError: string | null;
@@ -103,7 +95,6 @@ function newUpstream(raw: string, name: string | undefined): Upstream {
     base: url.toString().replace(/\/+$/, ''),
     name: name ?? url.host,
     ready: false,
-    failedProbes: 0,
     lastCheckAt: null,
     lastStatus: null,
     lastError: null,
@@ -160,7 +151,6 @@ export class Gateway {
   private readonly readinessPath: string;
   private readonly intervalMs: number;
   private readonly probeTimeoutMs: number;
-  private readonly failureThreshold: number;
   private readonly upstreamTimeoutMs: number;
   private readonly log: (line: string) => void;
   private pollTimer: NodeJS.Timeout | undefined;
@@ -171,7 +161,6 @@ export class Gateway {
     this.readinessPath = options.readinessPath ?? '/health/ready';
     this.intervalMs = options.readinessIntervalMs ?? 1000;
     this.probeTimeoutMs = options.readinessTimeoutMs ?? 800;
-    this.failureThreshold = options.readinessFailureThreshold ?? 2;
     this.upstreamTimeoutMs = options.upstreamTimeoutMs ?? 60000;
     this.log = options.log ?? (() => undefined);
     for (const route of options.routes) {
@@ -357,10 +346,7 @@ export class Gateway {
       const cause = (e as { cause?: { code?: string } }).cause;
       error = cause?.code ?? (e instanceof Error ? e.name : 'error');
     }
-    upstream.failedProbes = status === 200 ? 0 : upstream.failedProbes + 1;
-    // no answer for a reason other than the probe's timeout: nothing listens there any more
-    const unreachable = status === null && error !== 'TimeoutError';
-    const ready = status === 200 || (upstream.ready && !unreachable && upstream.failedProbes < this.failureThreshold);
+    const ready = status === 200;
     if (ready !== upstream.ready) {
       this.log(`gateway: ${upstream.base} is ${ready ? 'ready' : `not ready (${status ?? error ?? 'no answer'})`}`);
     }
