@@ -166,6 +166,6 @@ describe('three replicas on a linked Kiwoom account: the leader SIGKILLed mid-ex
     );
     assert.equal(reconcile.body.status, 'succeeded', JSON.stringify(reconcile.body));
     await assertSettledWithoutDrift(cluster.pool, cluster.trading.at(0).url, cluster.tokenFor(user), brokerAccountId);
-    // a guard against a hang: 215-255 s under the suite's load, 575 s on a slow moment of the VM
+    // a guard against a hang: 215-255 s under the suite's load, 575 s with a second suite beside it
   }, 1_200_000);
 });

@@ -451,8 +451,8 @@ describe('exactly once at a broker without a client order id: leader killed at r
     await assertSettledWithoutDrift(cluster.pool, cluster.service.url, cluster.tokenFor(user), brokerAccountId);
     // a guard against a hang, not a speed target: ~100 s alone, its calls paced at 4 per second and
     // each run re-reading the day's growing order list; under the whole suite's load its file takes
-    // 370-420 s, and a fresh-clone run on a slow moment of the VM (every file 2-2.5x its usual time)
-    // passed 600 s still making progress
+    // 370-420 s, and with a second whole suite beside it (two fresh-clone runs at once by mistake,
+    // load average 36) it passed 600 s still making progress
   }, 1_200_000);
 });
 
